@@ -1,0 +1,116 @@
+/**
+ * The base plan every host gets: hostname, /etc/hosts, the mgmt and ingress0 network
+ * (netplan, interfaces named by MAC), node_exporter on the mgmt address. Plus the `vip`
+ * dummy interface helper the VIP-carrying tiers use.
+ */
+import * as YAML from "yaml";
+import { Topology, HostFacts } from "../topology";
+import { PlanBuilder } from "./builder";
+import { header } from "./header";
+
+export const NETPLAN_FILE = "/etc/netplan/60-maglev-infra.yaml";
+
+/** netplan has a real checker: `netplan generate` into a scratch root. */
+export const NETPLAN_VALIDATE = {
+  checker: "netplan",
+  command:
+    "d=$(mktemp -d) && mkdir -p \"$d/etc/netplan\" && cp {file} \"$d/etc/netplan/60-maglev-infra.yaml\" && chmod 600 \"$d/etc/netplan/60-maglev-infra.yaml\" && " +
+    "netplan generate --root-dir \"$d\"; rc=$?; rm -rf \"$d\"; exit $rc",
+};
+
+function prefixLen(cidr: string): string {
+  return cidr.split("/")[1];
+}
+
+export function netplanConfig(topo: Topology, h: HostFacts): string {
+  const n = topo.env.networks;
+  const mgmtIf = n.mgmt.interface ?? "mgmt0";
+  const ingressIf = n.ingress.interface ?? "ingress0";
+  const ethernets: Record<string, unknown> = {};
+  const mgmt: Record<string, unknown> = {
+    match: { macaddress: h.macs.mgmt },
+    "set-name": mgmtIf,
+    mtu: n.mgmt.mtu,
+    "accept-ra": false,
+    addresses: [`${h.mgmt.ipv4}/${prefixLen(n.mgmt.ipv4)}`, `${h.mgmt.ipv6}/${prefixLen(n.mgmt.ipv6)}`],
+  };
+  const routes: { to: string; via: string }[] = [];
+  if (n.mgmt.gateway4) routes.push({ to: "default", via: n.mgmt.gateway4 });
+  if (n.mgmt.gateway6) routes.push({ to: "default", via: n.mgmt.gateway6 });
+  if (routes.length) mgmt.routes = routes;
+  if (topo.env.dns.resolvers.length) mgmt.nameservers = { addresses: topo.env.dns.resolvers, search: [topo.env.dns.zone] };
+  ethernets[mgmtIf] = mgmt;
+  if (h.ingress) {
+    const addrs = [`${h.ingress.ipv4}/${prefixLen(n.ingress.ipv4)}`];
+    if (h.ingress.ipv6) addrs.push(`${h.ingress.ipv6}/${prefixLen(n.ingress.ipv6)}`);
+    ethernets[ingressIf] = {
+      match: { macaddress: h.macs.ingress },
+      "set-name": ingressIf,
+      mtu: n.ingress.mtu,
+      // No router advertisements on the data plane: addresses and routes come from the stack only.
+      "accept-ra": false,
+      addresses: addrs,
+    };
+  }
+  const doc = { network: { version: 2, renderer: "networkd", ethernets } };
+  return header(topo.env.name, "#", `network of ${h.hostname}`) + YAML.stringify(doc, { lineWidth: 0 });
+}
+
+export function basePlan(topo: Topology, h: HostFacts, b: PlanBuilder): void {
+  const env = topo.env;
+  b.package("prometheus-node-exporter", "netplan.io");
+  b.service("prometheus-node-exporter", "systemd-networkd");
+  b.file({ path: "/etc/hostname", content: `${h.hostname}\n`, activate: { kind: "command", command: "hostname -F /etc/hostname" } });
+  // Own name on the mgmt addresses: daemons that resolve their own name (ExaBGP's getfqdn)
+  // must not wait on DNS.
+  b.file({
+    path: "/etc/hosts",
+    content:
+      header(env.name, "#", `hosts of ${h.hostname}`) +
+      [
+        "127.0.0.1\tlocalhost",
+        "::1\tlocalhost ip6-localhost ip6-loopback",
+        `${h.mgmt.ipv4}\t${h.hostname}.${env.dns.zone} ${h.hostname}`,
+        `${h.mgmt.ipv6}\t${h.hostname}.${env.dns.zone} ${h.hostname}`,
+      ].join("\n") +
+      "\n",
+  });
+  b.file({
+    path: NETPLAN_FILE,
+    mode: "0600",
+    content: netplanConfig(topo, h),
+    validate: NETPLAN_VALIDATE,
+    activate: { kind: "command", command: "netplan apply" },
+  });
+  // node_exporter answers on the mgmt network only, never on ingress0 or a VIP.
+  b.file({
+    path: "/etc/default/prometheus-node-exporter",
+    content:
+      header(env.name, "#", "prometheus-node-exporter arguments") +
+      `ARGS="--web.listen-address=${h.mgmt.ipv4}:9100 --collector.systemd --collector.netdev.device-exclude=^(lo|vip)$"\n`,
+    activate: { kind: "restart", service: "prometheus-node-exporter" },
+  });
+}
+
+/**
+ * The `vip` dummy interface holding VIPs (/32, /128). Debian 12's netplan (0.106) has no
+ * dummy devices, so it is a systemd-networkd .netdev/.network pair next to netplan's files.
+ */
+export function vipInterface(topo: Topology, h: HostFacts, b: PlanBuilder, vips: { ipv4: string[]; ipv6: string[] }, ifname = "vip"): void {
+  const env = topo.env;
+  b.file({
+    path: `/etc/systemd/network/60-${ifname}.netdev`,
+    content: header(env.name, "#", `dummy interface ${ifname} of ${h.hostname}`) + `[NetDev]\nName=${ifname}\nKind=dummy\n`,
+    activate: { kind: "command", command: "networkctl reload" },
+  });
+  const addrs = [...vips.ipv4.map((a) => `Address=${a}/32`), ...vips.ipv6.map((a) => `Address=${a}/128`)];
+  b.file({
+    path: `/etc/systemd/network/60-${ifname}.network`,
+    content:
+      header(env.name, "#", `VIPs on ${ifname} of ${h.hostname}`) +
+      `[Match]\nName=${ifname}\n\n[Link]\n# A dummy interface never answers ARP/ND for the VIPs by itself; arp_ignore keeps it so.\nRequiredForOnline=no\n\n[Network]\n` +
+      `ConfigureWithoutCarrier=yes\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n` +
+      (addrs.length ? addrs.join("\n") + "\n" : ""),
+    activate: { kind: "command", command: "networkctl reload && networkctl reconfigure " + ifname },
+  });
+}

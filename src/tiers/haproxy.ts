@@ -1,0 +1,5 @@
+/** Haproxy tier planner (filled in by its issue). */
+import { Topology, HostFacts } from "../topology";
+import { PlanBuilder } from "../plan/builder";
+
+export function planHaproxy(_topo: Topology, _h: HostFacts, _b: PlanBuilder): void {}
