@@ -64,10 +64,41 @@ function zodErrors(input: unknown, error: z.ZodError): ConfigError[] {
 /** Validate a raw environment object: field rules first, then (if they pass) the cross-field rules. */
 export function validateEnvironment(input: unknown): LoadResult {
   const parsed = environmentSchema.safeParse(input);
-  if (!parsed.success) return { ok: false, errors: sortErrors(zodErrors(input, parsed.error)) };
+  if (!parsed.success) {
+    // Report the cross-field problems too (all problems at once), as far as the raw input
+    // allows; a path that already has a field error is not reported twice.
+    const fieldErrors = zodErrors(input, parsed.error);
+    let more: ConfigError[] = [];
+    try {
+      more = crossFieldErrors(withDefaults(input));
+    } catch {
+      more = [];
+    }
+    const seen = new Set(fieldErrors.map((e) => e.path));
+    return { ok: false, errors: [...fieldErrors, ...more.filter((e) => !seen.has(e.path))] };
+  }
   const errors = crossFieldErrors(parsed.data);
   if (errors.length) return { ok: false, errors: sortErrors(errors) };
   return { ok: true, env: parsed.data };
+}
+
+/** The raw input with the defaults the cross-field rules rely on, for best-effort checks of an invalid config. */
+function withDefaults(input: unknown): Environment {
+  const raw = (input ?? {}) as any;
+  const obj = (x: unknown) => (x && typeof x === "object" && !Array.isArray(x) ? (x as any) : {});
+  const arr = (x: unknown) => (Array.isArray(x) ? (x as any[]) : []);
+  const groups = obj(raw.backendGroups);
+  return {
+    ...raw,
+    networks: { mgmt: obj(obj(raw.networks).mgmt), ingress: obj(obj(raw.networks).ingress) },
+    bgp: { ...obj(raw.bgp), upstream: arr(obj(raw.bgp).upstream).map(obj) },
+    dns: { ...obj(raw.dns), lightningStream: obj(obj(raw.dns).lightningStream) },
+    hosts: arr(raw.hosts).map((h) => ({ provider: "proxmox", ...obj(h), mgmt: obj(obj(h).mgmt) })),
+    backendGroups: Object.fromEntries(
+      Object.entries(groups).map(([k, g]) => [k, { servers: [], ...obj(g), members: arr(obj(g).members) }]),
+    ),
+    vips: arr(raw.vips).map((v) => ({ protocols: ["tcp"], ...obj(v), ports: arr(obj(v).ports) })),
+  } as Environment;
 }
 
 function sortErrors(errors: ConfigError[]): ConfigError[] {
@@ -102,6 +133,9 @@ export function loadStack(stack: string, root = process.cwd()): Environment {
   const file = stackFilePath(stack, root);
   const raw = readStackEnvironment(file);
   const r = validateEnvironment(raw);
-  if (!r.ok) throw new ConfigValidationError(path.relative(root, file) || file, r.errors);
+  if (!r.ok) {
+    const rel = path.relative(root, file);
+    throw new ConfigValidationError(rel && !rel.startsWith("..") ? rel : file, r.errors);
+  }
   return r.env;
 }

@@ -151,7 +151,7 @@ export function crossFieldErrors(env: Environment): ConfigError[] {
     const g = env.backendGroups[v.group];
     if (!g) {
       err(`${p}.group`, `VIP ${v.vip} is mapped to an undefined backend group (defined: ${Object.keys(env.backendGroups).sort().join(", ") || "none"})`, v.group);
-    } else if (ipaddr.parse(v.vip).kind() === "ipv6") {
+    } else if (ipaddr.IPv6.isValid(v.vip) && !ipaddr.IPv4.isValid(v.vip)) {
       for (const m of g.members) {
         const hi = byName.get(m);
         if (hi !== undefined && !env.hosts[hi].ingress?.ipv6)
