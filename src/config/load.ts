@@ -10,7 +10,7 @@ import { z } from "zod";
 import { environmentSchema, Environment } from "./schema";
 import { ConfigError, crossFieldErrors } from "./rules";
 
-export { ConfigError } from "./rules";
+export type { ConfigError } from "./rules";
 
 /** The project's config namespace; the environment is one object under `<namespace>:environment`. */
 export const CONFIG_NAMESPACE = "maglev-infra";

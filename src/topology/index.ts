@@ -8,7 +8,8 @@ import { Environment, Host, BackendGroup } from "../config/schema";
 import { canonical } from "../config/rules";
 import { FwmarkEntry, fwmarkTable, VipPort } from "./fwmarks";
 
-export { FwmarkEntry, VipPort, fwmarkFor, fwmarkTable } from "./fwmarks";
+export type { FwmarkEntry, VipPort } from "./fwmarks";
+export { fwmarkFor, fwmarkTable } from "./fwmarks";
 
 export type Family = "ipv4" | "ipv6";
 
