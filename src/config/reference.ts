@@ -46,3 +46,77 @@ function walkChildren(s: z.ZodType, p: string, out: KeyInfo[]) {
   else if (d.type === "array") walkChildren(d.element, `${p}[]`, out);
   else if (d.type === "record") walkChildren(d.valueType, `${p}.<name>`, out);
 }
+
+/**
+ * JSDoc of each key, read from schema.ts with the TypeScript parser: `<const>:<path inside
+ * the const>` → text. Runtime walk and source are joined by the exported schema consts.
+ */
+export function keyDocs(schemaSource: string): Map<string, string> {
+  // Loaded lazily: typescript is a dev dependency, needed only to build the reference.
+  const ts = require("typescript") as typeof import("typescript");
+  const sf = ts.createSourceFile("schema.ts", schemaSource, ts.ScriptTarget.ES2022, true);
+  const docs = new Map<string, string>();
+  const visitObject = (obj: import("typescript").ObjectLiteralExpression, owner: string, rel: string) => {
+    for (const prop of obj.properties) {
+      if (!ts.isPropertyAssignment(prop) && !ts.isShorthandPropertyAssignment(prop)) continue;
+      const key = prop.name.getText(sf);
+      const p = rel ? `${rel}.${key}` : key;
+      const jsdoc = ts.getJSDocCommentsAndTags(prop).filter(ts.isJSDoc);
+      if (jsdoc.length) {
+        const text = jsdoc.map((d) => ts.getTextOfJSDocComment(d.comment) ?? "").join(" ").trim();
+        const dflt = jsdoc.flatMap((d) => d.tags ?? []).find((t) => t.tagName.text === "default");
+        docs.set(`${owner}:${p}`, text + (dflt ? ` (default: ${ts.getTextOfJSDocComment(dflt.comment) ?? ""})` : ""));
+      }
+      if (ts.isPropertyAssignment(prop)) {
+        prop.initializer.forEachChild(function find(n): void {
+          if (ts.isObjectLiteralExpression(n)) visitObject(n, owner, p);
+          else if (!ts.isArrowFunction(n)) n.forEachChild(find);
+        });
+      }
+    }
+  };
+  sf.forEachChild((stmt) => {
+    if (!ts.isVariableStatement(stmt)) return;
+    for (const d of stmt.declarationList.declarations) {
+      const owner = d.name.getText(sf);
+      d.initializer?.forEachChild(function find(n): void {
+        if (ts.isObjectLiteralExpression(n)) visitObject(n, owner, "");
+        else if (!ts.isArrowFunction(n)) n.forEachChild(find);
+      });
+    }
+  });
+  return docs;
+}
+
+/** The README's config reference table, generated from the schema and its JSDoc. */
+export function referenceTable(schemaSource: string): string {
+  const S = require("./schema") as Record<string, unknown>;
+  const owners = new Map<unknown, string>();
+  for (const [k, v] of Object.entries(S)) if (v && typeof v === "object" && "_zod" in (v as object)) owners.set(v, k);
+  const docs = keyDocs(schemaSource);
+  const rows: string[] = [];
+  const walk = (schema: z.ZodType, owner: string, rel: string, prefix: string) => {
+    const d = def(schema);
+    if (d.type !== "object") return;
+    if (owners.has(schema)) {
+      owner = owners.get(schema)!;
+      rel = "";
+    }
+    for (const [k, v] of Object.entries(d.shape as Record<string, z.ZodType>)) {
+      const p = prefix ? `${prefix}.${k}` : k;
+      const r = rel ? `${rel}.${k}` : k;
+      const info = schemaKeys().find((x) => x.path === p)!;
+      const doc = (docs.get(`${owner}:${r}`) ?? "").replace(/\|/g, "\\|");
+      const dflt = info.required ? "**required**" : info.default !== undefined ? "`" + JSON.stringify(info.default) + "`" : "optional";
+      rows.push(`| \`${p}\` | ${dflt} | ${doc} |`);
+      let inner: z.ZodType = v;
+      while (["optional", "default"].includes(def(inner).type)) inner = def(inner).innerType;
+      const id = def(inner);
+      if (id.type === "object") walk(inner, owner, r, p);
+      else if (id.type === "array" && def(id.element).type === "object") walk(id.element, owner, `${r}[]`, `${p}[]`);
+      else if (id.type === "record") walk(id.valueType, owner, `${r}.<name>`, `${p}.<name>`);
+    }
+  };
+  walk(environmentSchema, "environmentSchema", "", "");
+  return ["| key (under `maglev-infra:environment`) | default | meaning |", "|---|---|---|", ...rows].join("\n");
+}

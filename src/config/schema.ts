@@ -59,14 +59,14 @@ export const networkSchema = z.strictObject({
   mtu: z.number().int().min(1280).max(9216).default(1500),
 });
 
-const hostAddresses = z.strictObject({
+export const hostAddresses = z.strictObject({
   /** IPv4 address on this network. */
   ipv4: ipv4,
   /** IPv6 address on this network. */
   ipv6: ipv6,
 });
 
-const ingressAddresses = z.strictObject({
+export const ingressAddresses = z.strictObject({
   /** IPv4 address on the ingress network. */
   ipv4: ipv4,
   /** IPv6 address on the ingress network. @default none (then the host cannot serve an IPv6 VIP) */
@@ -118,7 +118,7 @@ export const hostSchema = z.strictObject({
 });
 
 /** A real server check as keepalived runs it against every member of a backend group. */
-const healthCheckSchema = z.strictObject({
+export const healthCheckSchema = z.strictObject({
   /** Port the check connects to on the member's ingress address. @default 9300 (haproxy), 10253 (k0s ingress), 53 (dnsdist) */
   port: port.optional(),
   /** HTTP path for HTTP checks; `{frontend}` stands for the HAProxy frontend of the fwmark. @default per kind */
@@ -130,7 +130,7 @@ const healthCheckSchema = z.strictObject({
 });
 
 /** An application server behind an HAProxy backend group. */
-const appServerSchema = z.strictObject({
+export const appServerSchema = z.strictObject({
   /** Server name in haproxy.cfg. */
   name,
   /** Address (v4 or v6). */
@@ -164,7 +164,7 @@ export const vipMappingSchema = z.strictObject({
   group: name,
 });
 
-const bfdSchema = z.strictObject({
+export const bfdSchema = z.strictObject({
   /** Desired minimum transmit interval, ms. @default 300 */
   transmitIntervalMs: z.number().int().min(10, "BFD intervals must be 10..60000 ms").max(60000, "BFD intervals must be 10..60000 ms").default(300),
   /** Required minimum receive interval, ms. @default 300 */
@@ -173,7 +173,7 @@ const bfdSchema = z.strictObject({
   detectMultiplier: z.number().int().min(2, "BFD detect multiplier must be 2..255").max(255, "BFD detect multiplier must be 2..255").default(3),
 });
 
-const upstreamSchema = z.strictObject({
+export const upstreamSchema = z.strictObject({
   /** Router name (for comments and diagrams). */
   name: z.string().min(1),
   /** Its IPv4 address on mgmt; gateways peer with it over iBGP. */
@@ -195,7 +195,7 @@ export const bgpSchema = z.strictObject({
   holdTimeSeconds: z.number().int().min(3).max(65535).default(9),
 });
 
-const proxmoxDefaults = z.strictObject({
+export const proxmoxDefaults = z.strictObject({
   /** Proxmox node. */
   node: z.string().min(1),
   /** VM id of the cloud-init template (Debian 12) to clone. */
@@ -242,7 +242,7 @@ export const k0sSchema = z.strictObject({
   ingressChartVersion: z.string().default("0.14.7"),
 });
 
-const lightningStreamSchema = z.strictObject({
+export const lightningStreamSchema = z.strictObject({
   /** Run LightningStream next to PowerDNS (needs PowerDNS ≥ 4.8, which Debian 12 lacks). @default false */
   enabled: z.boolean().default(false),
   /** Release download URL of the lightningstream binary. */
@@ -265,7 +265,14 @@ export const dnsSchema = z.strictObject({
   /** dnsdist per-client-IP rate limit, queries per second. @default 100 */
   rateLimitQps: z.number().int().min(1).default(100),
   /** PowerAdmin release tarball (zone management on the shadow primary). @default none */
-  powerAdmin: z.strictObject({ url: z.string().url(), sha256: sha256Hex }).optional(),
+  powerAdmin: z
+    .strictObject({
+      /** Release tarball URL. */
+      url: z.string().url(),
+      /** Its sha256. */
+      sha256: sha256Hex,
+    })
+    .optional(),
   /** LightningStream zone replication. @default disabled */
   lightningStream: lightningStreamSchema.default({ enabled: false }),
 });
@@ -276,7 +283,12 @@ export const environmentSchema = z.strictObject({
   /** Prefix of every hostname. @default `<name>-vm-` */
   hostnamePrefix: z.string().regex(/^[a-z0-9-]*$/).optional(),
   /** Control plane (mgmt) and data plane (ingress) networks. */
-  networks: z.strictObject({ mgmt: networkSchema, ingress: networkSchema }),
+  networks: z.strictObject({
+    /** Control plane: SSH, BGP, BFD, node_exporter. */
+    mgmt: networkSchema,
+    /** Data plane: VIP traffic between gateways, maglevs and L7 nodes. */
+    ingress: networkSchema,
+  }),
   /** BGP design. */
   bgp: bgpSchema,
   /** Proxmox placement and cloud-init. */
