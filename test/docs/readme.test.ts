@@ -19,3 +19,14 @@ describe("README config reference", () => {
     }
   });
 });
+
+describe("README diagram", () => {
+  test("GIVEN mgmt02 WHEN the diagram is generated THEN the README embeds exactly it", () => {
+    const { deriveTopology } = require("../../src/topology");
+    const { mermaidDiagram } = require("../../src/diagram");
+    const { mgmt02Raw, mustValidate } = require("../helpers");
+    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+    const block = readme.split("<!-- diagram:mgmt02:begin -->\n```mermaid\n")[1]?.split("```\n<!-- diagram:mgmt02:end -->")[0];
+    expect(block).toBe(mermaidDiagram(deriveTopology(mustValidate(mgmt02Raw()))));
+  });
+});
