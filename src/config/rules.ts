@@ -64,17 +64,23 @@ export function crossFieldErrors(env: Environment): ConfigError[] {
     else seen.set(key, path);
   };
   const nets = env.networks;
+  // Upstream routers first: a network's default gateway may be the upstream router itself.
+  const upstreamAddrs = new Set(env.bgp.upstream.flatMap((u) => [u.ipv4, u.ipv6].filter((a): a is string => !!a).map(canonical)));
+  env.bgp.upstream.forEach((u, i) => {
+    claim(u.ipv4, `bgp.upstream[${i}].ipv4`);
+    claim(u.ipv6, `bgp.upstream[${i}].ipv6`);
+  });
   (["mgmt", "ingress"] as const).forEach((n) => {
-    claim(nets[n].gateway4, `networks.${n}.gateway4`);
-    claim(nets[n].gateway6, `networks.${n}.gateway6`);
+    for (const k of ["gateway4", "gateway6"] as const) {
+      const a = nets[n][k];
+      if (a && !upstreamAddrs.has(canonical(a))) claim(a, `networks.${n}.${k}`);
+    }
     if (nets[n].gateway4 && !inNetwork(nets[n].gateway4!, nets[n].ipv4))
       err(`networks.${n}.gateway4`, `address is outside the ${n} network ${nets[n].ipv4}`, nets[n].gateway4);
     if (nets[n].gateway6 && !inNetwork(nets[n].gateway6!, nets[n].ipv6))
       err(`networks.${n}.gateway6`, `address is outside the ${n} network ${nets[n].ipv6}`, nets[n].gateway6);
   });
   env.bgp.upstream.forEach((u, i) => {
-    claim(u.ipv4, `bgp.upstream[${i}].ipv4`);
-    claim(u.ipv6, `bgp.upstream[${i}].ipv6`);
     if (!inNetwork(u.ipv4, nets.mgmt.ipv4)) err(`bgp.upstream[${i}].ipv4`, `address is outside the mgmt network ${nets.mgmt.ipv4}`, u.ipv4);
     if (u.ipv6 && !inNetwork(u.ipv6, nets.mgmt.ipv6)) err(`bgp.upstream[${i}].ipv6`, `address is outside the mgmt network ${nets.mgmt.ipv6}`, u.ipv6);
   });

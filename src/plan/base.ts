@@ -27,9 +27,11 @@ export function netplanConfig(topo: Topology, h: HostFacts): string {
   const mgmtIf = n.mgmt.interface ?? "mgmt0";
   const ingressIf = n.ingress.interface ?? "ingress0";
   const ethernets: Record<string, unknown> = {};
+  // VMs this stack creates get known MACs: name the NICs by MAC. An adopted host keeps its
+  // own NICs, which must already carry these names.
+  const byMac = h.provider === "proxmox";
   const mgmt: Record<string, unknown> = {
-    match: { macaddress: h.macs.mgmt },
-    "set-name": mgmtIf,
+    ...(byMac ? { match: { macaddress: h.macs.mgmt }, "set-name": mgmtIf } : {}),
     mtu: n.mgmt.mtu,
     "accept-ra": false,
     addresses: [`${h.mgmt.ipv4}/${prefixLen(n.mgmt.ipv4)}`, `${h.mgmt.ipv6}/${prefixLen(n.mgmt.ipv6)}`],
@@ -44,8 +46,7 @@ export function netplanConfig(topo: Topology, h: HostFacts): string {
     const addrs = [`${h.ingress.ipv4}/${prefixLen(n.ingress.ipv4)}`];
     if (h.ingress.ipv6) addrs.push(`${h.ingress.ipv6}/${prefixLen(n.ingress.ipv6)}`);
     ethernets[ingressIf] = {
-      match: { macaddress: h.macs.ingress },
-      "set-name": ingressIf,
+      ...(byMac ? { match: { macaddress: h.macs.ingress }, "set-name": ingressIf } : {}),
       mtu: n.ingress.mtu,
       // No router advertisements on the data plane: addresses and routes come from the stack only.
       "accept-ra": false,
