@@ -11,7 +11,7 @@ PACKAGES=(
   # lab: guests, switches, traffic and tooling inside guests
   user-mode-linux vde2 kmod iptables wrk curl bind9-dnsutils python3 procps psmisc
   # lab: building a UML kernel with nftables (once, cached)
-  linux-source-6.1 build-essential bc flex bison libelf-dev libssl-dev xz-utils
+  linux-source-6.1 build-essential bc flex bison libelf-dev libssl-dev libvdeplug-dev xz-utils
 )
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null

@@ -1,0 +1,94 @@
+/**
+ * How day-2 commands (ops, check, hactl) reach a host: one interface, two transports —
+ * SSH to a real environment (mgmt address and user from the stack, key as a secret) and
+ * the lab's own exec. The commands are written once against `HostRunner`.
+ */
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ServiceManager, systemd } from "../apply/steps";
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+export interface HostRunner {
+  /** `ssh` or `lab`, for messages. */
+  readonly kind: string;
+  /** How services are checked/started on these hosts. */
+  readonly services: ServiceManager;
+  /** Run a shell script as root on the host (by its full hostname). */
+  run(hostname: string, script: string, timeoutMs?: number): Promise<RunResult>;
+}
+
+export interface SshRunnerOptions {
+  /** hostname → mgmt IPv4. */
+  addresses: Map<string, string>;
+  /** Remote user (the stack's proxmox.user); scripts run through sudo unless it is root. */
+  user: string;
+  /** Private key file; when absent, ssh-agent / ~/.ssh/config decide. */
+  identityFile?: string;
+}
+
+function q(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export function sshRunner(opts: SshRunnerOptions): HostRunner {
+  return {
+    kind: "ssh",
+    services: systemd,
+    run(hostname, script, timeoutMs = 30000) {
+      const addr = opts.addresses.get(hostname);
+      if (!addr) return Promise.resolve({ stdout: "", stderr: `unknown host ${hostname}`, code: 255 });
+      const remote = opts.user === "root" ? `sh -c ${q(script)}` : `sudo -n sh -c ${q(script)}`;
+      const args = [
+        "-o", "BatchMode=yes",
+        "-o", "ConnectTimeout=5",
+        "-o", "ServerAliveInterval=5",
+        "-o", "ServerAliveCountMax=2",
+        ...(opts.identityFile ? ["-i", opts.identityFile, "-o", "IdentitiesOnly=yes"] : []),
+        `${opts.user}@${addr}`,
+        remote,
+      ];
+      return new Promise((resolve) => {
+        const child = spawn("ssh", args, { stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => (stdout += d));
+        child.stderr.on("data", (d) => (stderr += d));
+        const t = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+        child.on("close", (code) => {
+          clearTimeout(t);
+          resolve({ stdout, stderr, code: code ?? 124 });
+        });
+        child.on("error", (e) => resolve({ stdout, stderr: String(e), code: 255 }));
+      });
+    },
+  };
+}
+
+/**
+ * The SSH key for day-2 commands: a file named by MAGLEV_SSH_KEY_FILE, or the stack's secret
+ * `maglev-infra:sshPrivateKey` read with the Pulumi CLI into a 0600 temp file removed at exit.
+ * Never printed.
+ */
+export async function sshKeyFile(stack: string): Promise<string | undefined> {
+  if (process.env.MAGLEV_SSH_KEY_FILE) return process.env.MAGLEV_SSH_KEY_FILE;
+  const key = await new Promise<string | undefined>((resolve) => {
+    const child = spawn("pulumi", ["config", "get", "maglev-infra:sshPrivateKey", "--stack", stack], { stdio: ["ignore", "pipe", "ignore"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.on("error", () => resolve(undefined));
+    child.on("close", (code) => resolve(code === 0 && out.trim() ? out : undefined));
+  });
+  if (!key) return undefined;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "maglev-ssh-"));
+  const file = path.join(dir, "id");
+  fs.writeFileSync(file, key.endsWith("\n") ? key : key + "\n", { mode: 0o600 });
+  process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+  return file;
+}
