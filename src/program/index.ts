@@ -1,0 +1,207 @@
+/**
+ * The Pulumi program. `index.ts` at the repo root only calls `main()`; tests and
+ * `npm run preview:offline` call it under Pulumi's mock runtime.
+ *
+ * Order matters: the environment is read and validated, and every secret config value is
+ * requested, before the first resource is registered — a bad stack fails with the full list
+ * of problems and creates nothing.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
+import { ConfigValidationError, CONFIG_NAMESPACE, validateEnvironment } from "../config/load";
+import { Environment } from "../config/schema";
+import { deriveTopology, DnsRecord, HostFacts, Topology, VipPort } from "../topology";
+import { buildPlans, HostPlan, Tier } from "../plan";
+import {
+  DnsdistNode,
+  Gateway,
+  HaproxyNode,
+  K0sController,
+  K0sWorker,
+  MaglevNode,
+  ManagedHost,
+  ManagedHostArgs,
+  PowerDnsNode,
+  ShadowPrimary,
+  SshSettings,
+} from "../../components";
+
+/** Secrets every stack needs (`pulumi config set --secret maglev-infra:<key>`). */
+export const BASE_SECRET_KEYS = ["sshPrivateKey", "proxmoxApiToken"] as const;
+/** Secrets a plan may reference through a file's `secretKeys`; only those referenced are read. */
+export const PLAN_SECRET_KEYS = [
+  "haproxyStatsPassword",
+  "dnsdistConsoleKey",
+  "dnsdistWebserverPassword",
+  "pdnsApiKey",
+  "s3AccessKeyId",
+  "s3SecretAccessKey",
+  "poweradminSessionKey",
+] as const;
+/** Every secret config key the program may read. */
+export const SECRET_KEYS: readonly string[] = [...BASE_SECRET_KEYS, ...PLAN_SECRET_KEYS];
+
+/** Plain config keys besides the environment. */
+export const PROXMOX_ENDPOINT_KEY = "proxmoxEndpoint";
+/** Set to true only for a Proxmox API with a self-signed certificate. @default false */
+export const PROXMOX_INSECURE_KEY = "proxmoxInsecure";
+
+/** Tiers in rollout order; the program wires gateway → maglev, the rest in parallel. */
+export const TIER_ORDER: Tier[] = ["gateway", "maglev", "haproxy", "k0s-controller", "k0s-worker", "dnsdist", "powerdns", "shadow-primary"];
+
+export interface HostOutput {
+  tier: Tier;
+  hostname: string;
+  mgmt: { ipv4: string; ipv6: string };
+  ingress?: { ipv4: string; ipv6?: string };
+  /** Proxmox VM id; absent for an adopted host. */
+  vmId?: number;
+}
+
+export interface VipOutput {
+  group: string;
+  fwmark: number;
+  protocols: ("tcp" | "udp")[];
+}
+
+export interface ProgramOutputs {
+  /** The host records for the DNS automation (`pulumi stack output dnsRecords --json`). */
+  dnsRecords: DnsRecord[];
+  /** Host name → tier, addresses, VM id. */
+  hosts: Record<string, HostOutput>;
+  /** `VIP:port` (IPv6 as `[VIP]:port`) → backend group, fwmark, protocols. */
+  vips: Record<string, VipOutput>;
+  /** Admin kubeconfig of the k0s cluster (secret); only when the stack has a k0s controller. */
+  kubeconfig?: pulumi.Output<string>;
+}
+
+/** Read and validate the environment; throws a ConfigValidationError listing every problem. */
+export function readEnvironment(config: pulumi.Config): Environment {
+  const raw = config.requireObject<unknown>("environment");
+  const r = validateEnvironment(raw);
+  if (!r.ok) throw new ConfigValidationError(`stack ${pulumi.getStack()}`, r.errors);
+  return r.env;
+}
+
+/** Secret keys the plans reference, sorted; each is read with `requireSecret`, so a missing one fails before anything is registered. */
+export function referencedSecretKeys(plans: HostPlan[]): string[] {
+  const keys = new Set(plans.flatMap((p) => p.files.flatMap((f) => f.secretKeys ?? [])));
+  const bad = [...keys].filter((k) => !/^[A-Za-z][A-Za-z0-9]*$/.test(k));
+  if (bad.length) throw new Error(`plans reference secret keys that are not config key names: ${bad.sort().join(", ")}`);
+  return [...keys].sort();
+}
+
+export function vipKey(vip: string, port: number): string {
+  return vip.includes(":") ? `[${vip}]:${port}` : `${vip}:${port}`;
+}
+
+export function vipsOutput(rows: VipPort[]): Record<string, VipOutput> {
+  const out: Record<string, VipOutput> = {};
+  for (const r of rows) {
+    const k = vipKey(r.vip, r.port);
+    const e = out[k];
+    if (!e) out[k] = { group: r.group, fwmark: r.fwmark, protocols: [r.protocol] };
+    else {
+      if (e.group !== r.group) throw new Error(`${k}: mapped to groups ${e.group} and ${r.group}`);
+      if (!e.protocols.includes(r.protocol)) e.protocols = [...e.protocols, r.protocol].sort();
+    }
+  }
+  return out;
+}
+
+export function hostsOutput(topo: Topology): Record<string, HostOutput> {
+  return Object.fromEntries(
+    topo.hosts.map((h) => [
+      h.name,
+      {
+        tier: h.role,
+        hostname: h.hostname,
+        mgmt: { ...h.mgmt },
+        ...(h.ingress ? { ingress: { ...h.ingress } } : {}),
+        ...(h.vm ? { vmId: h.vm.id } : {}),
+      },
+    ]),
+  );
+}
+
+type TierClass = new (name: string, args: ManagedHostArgs, opts?: pulumi.ComponentResourceOptions) => ManagedHost;
+const TIER_CLASS: Record<Exclude<Tier, "k0s-controller" | "k0s-worker">, TierClass> = {
+  gateway: Gateway,
+  maglev: MaglevNode,
+  haproxy: HaproxyNode,
+  dnsdist: DnsdistNode,
+  powerdns: PowerDnsNode,
+  "shadow-primary": ShadowPrimary,
+};
+
+/** Register every resource of the stack and return its outputs. */
+export function main(): ProgramOutputs {
+  const config = new pulumi.Config(CONFIG_NAMESPACE);
+
+  // 1. Everything that can fail on the user's input, before any resource exists.
+  const env = readEnvironment(config);
+  const topo = deriveTopology(env);
+  const plans = buildPlans(topo);
+  const planOf = new Map(plans.map((p) => [p.name, p]));
+  const needsProxmox = topo.hosts.some((h) => h.provider === "proxmox");
+  const ssh: SshSettings = { user: env.proxmox.user, privateKey: config.requireSecret("sshPrivateKey") };
+  const secrets = Object.fromEntries(referencedSecretKeys(plans).map((k) => [k, config.requireSecret(k)]));
+  const proxmoxArgs = needsProxmox
+    ? { endpoint: config.require(PROXMOX_ENDPOINT_KEY), apiToken: config.requireSecret("proxmoxApiToken"), insecure: config.getBoolean(PROXMOX_INSECURE_KEY) ?? false }
+    : undefined;
+
+  // 2. Resources. One explicit provider: no ambient PROXMOX_VE_* environment is used.
+  const proxmoxProvider = proxmoxArgs ? new proxmoxve.Provider("proxmox", proxmoxArgs) : undefined;
+  const base = (h: HostFacts, after: pulumi.Resource[]): ManagedHostArgs => ({
+    host: h,
+    plan: planOf.get(h.name)!,
+    env,
+    ssh,
+    proxmoxProvider,
+    secrets,
+    after,
+  });
+
+  // Hosts of a tier in stack order; each starts after the previous one's health gate.
+  const byTier = (t: Tier) => topo.hosts.filter((h) => h.role === t);
+  const serial = <T extends ManagedHost>(t: Tier, start: pulumi.Resource[], make: (h: HostFacts, after: pulumi.Resource[], i: number) => T): T[] => {
+    const out: T[] = [];
+    let after = start;
+    byTier(t).forEach((h, i) => {
+      const c = make(h, after, i);
+      out.push(c);
+      after = c.gate;
+    });
+    return out;
+  };
+  const simple = (t: keyof typeof TIER_CLASS, start: pulumi.Resource[] = []) =>
+    serial(t, start, (h, after) => new TIER_CLASS[t](h.name, base(h, after)));
+
+  const gateways = simple("gateway");
+  // Gateways before maglevs: a maglev's BGP sessions need its route reflectors up.
+  simple("maglev", gateways.length ? gateways[gateways.length - 1].gate : []);
+  simple("haproxy");
+  simple("dnsdist");
+  simple("powerdns");
+  simple("shadow-primary");
+  // A fresh join token whenever the set of workers changes (the token expires).
+  const workerNames = byTier("k0s-worker").map((h) => h.name);
+  const controllers = serial("k0s-controller", [], (h, after, i) => new K0sController(h.name, { ...base(h, after), primary: i === 0, tokenTriggers: workerNames }));
+  const primary = controllers[0];
+  serial(
+    "k0s-worker",
+    [],
+    (h, after) =>
+      new K0sWorker(h.name, {
+        ...base(h, after),
+        ...(primary?.workerToken ? { workerToken: primary.workerToken, workerTokenSource: primary.workerTokenCommand } : {}),
+      }),
+  );
+
+  return {
+    dnsRecords: topo.dnsRecords,
+    hosts: hostsOutput(topo),
+    vips: vipsOutput(topo.vipPorts),
+    ...(primary?.kubeconfig ? { kubeconfig: primary.kubeconfig } : {}),
+  };
+}

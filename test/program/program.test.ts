@@ -1,0 +1,247 @@
+/**
+ * The Pulumi program under Pulumi's mock runtime: VMs, apply chains, rollout order,
+ * secrets, determinism, validation before registration. Counts are derived from the plans
+ * (the tier planners grow independently), never hard-coded per file.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { applySteps, fileSlug } from "../../src/apply/steps";
+import { buildPlans, HostPlan } from "../../src/plan";
+import { deriveTopology, Topology } from "../../src/topology";
+import { terminalSteps } from "../../components";
+import { SECRET_MARK, OFFLINE_SECRET_PREFIX } from "../../src/program/offline";
+import { referencedSecretKeys, vipKey } from "../../src/program";
+import { mgmt02Raw, mustValidate, hostIndex } from "../helpers";
+import { COMMAND, COPY, Graph, synth, synthEnv, SynthResult, VM } from "./harness";
+
+let result: SynthResult;
+let g: Graph;
+let topo: Topology;
+let plans: HostPlan[];
+
+beforeAll(async () => {
+  result = await synth("mgmt02");
+  g = new Graph(result);
+  topo = deriveTopology(mustValidate(mgmt02Raw()));
+  plans = buildPlans(topo);
+});
+
+describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
+  test("THEN there is one VM per Proxmox host (20), cloned from the template with the topology's MACs, protected", () => {
+    const vms = g.ofType(VM);
+    expect(vms).toHaveLength(topo.hosts.filter((h) => h.provider === "proxmox").length);
+    expect(vms).toHaveLength(20);
+    for (const h of topo.hosts) {
+      const vm = g.get(VM, h.name);
+      expect(vm.inputs).toMatchObject({
+        name: h.hostname,
+        nodeName: h.vm!.node,
+        vmId: h.vm!.id,
+        clone: { vmId: h.vm!.template, full: true },
+        cpu: { cores: h.vm!.cores },
+        memory: { dedicated: h.vm!.memoryMb },
+        agent: { enabled: true, timeout: "300s" },
+      });
+      const nics = vm.inputs.networkDevices as any[];
+      expect(nics[0]).toMatchObject({ macAddress: h.macs.mgmt, bridge: "vmbr0", vlanId: 7 });
+      if (h.ingress) expect(nics[1]).toMatchObject({ macAddress: h.macs.ingress, bridge: "vmbr0", vlanId: 10 });
+      else expect(nics).toHaveLength(1);
+      expect((vm.inputs.initialization as any).ipConfigs[0].ipv4.address).toBe(`${h.mgmt.ipv4}/24`);
+      expect(vm.provider).toMatch(/pulumi:providers:proxmoxve::proxmox::/);
+    }
+  });
+
+  test("THEN there is exactly one explicit Proxmox provider and its token is secret", () => {
+    const providers = g.ofType("pulumi:providers:proxmoxve");
+    expect(providers).toHaveLength(1);
+    expect(providers[0].inputs.apiToken).toBe(SECRET_MARK);
+  });
+
+  test("THEN each tier has its component class with its type token", () => {
+    const expected: Record<string, string> = {
+      gateway: "maglev-infra:gateway:Gateway",
+      maglev: "maglev-infra:maglev:MaglevNode",
+      haproxy: "maglev-infra:haproxy:HaproxyNode",
+      "k0s-controller": "maglev-infra:k0s:K0sController",
+      "k0s-worker": "maglev-infra:k0s:K0sWorker",
+      dnsdist: "maglev-infra:dns:DnsdistNode",
+      powerdns: "maglev-infra:dns:PowerDnsNode",
+      "shadow-primary": "maglev-infra:dns:ShadowPrimary",
+    };
+    for (const h of topo.hosts) {
+      const c = g.get(expected[h.role], h.name);
+      expect(g.get(VM, h.name).parent).toBe(c.urn);
+    }
+  });
+
+  test("THEN every planned file has its prepare → upload → stage → validate → activate chain", () => {
+    let files = 0;
+    for (const p of plans) {
+      const validates = p.files.map((f) => `${p.name}-validate-${fileSlug(f.path)}`).sort();
+      for (const f of p.files) {
+        files++;
+        const slug = fileSlug(f.path);
+        const stage = g.get(COMMAND, `${p.name}-stage-${slug}`);
+        const validate = g.get(COMMAND, `${p.name}-validate-${slug}`);
+        const activate = g.get(COMMAND, `${p.name}-activate-${slug}`);
+        if (f.secretKeys?.length) {
+          expect(stage.inputs.stdin).toBe(SECRET_MARK);
+        } else {
+          const upload = g.get(COPY, `${p.name}-upload-${slug}`);
+          expect(upload.inputs.remotePath).toBe(`/etc/.maglev-infra-staging/${slug}`);
+          expect(upload.inputs.source).toEqual({ asset: f.content });
+          expect(g.deps(upload)).toEqual([`${p.name}-prepare-${slug}`]);
+          expect(g.deps(stage)).toEqual([upload.name]);
+        }
+        expect(g.deps(validate)).toEqual([stage.name]);
+        // Activation waits for every file of the host to pass its checker.
+        expect(g.deps(activate)).toEqual(validates);
+      }
+    }
+    expect(files).toBeGreaterThanOrEqual(4 * plans.length);
+  });
+
+  test("THEN every step of applySteps is one resource, with the step's script (as root) and its hash as the only trigger", () => {
+    for (const p of plans) {
+      for (const s of applySteps(p)) {
+        const r = g.get(COMMAND, `${p.name}-${s.id}`);
+        expect(r.inputs.create).toContain(s.script.split("'")[0]);
+        expect(r.inputs.create).toMatch(/^sudo -n sh -c '/);
+        const fileSecret = s.file && p.files.find((f) => f.path === s.file)?.secretKeys?.length;
+        if (fileSecret) expect(r.inputs.triggers).toEqual([s.hash, SECRET_MARK]);
+        else expect(r.inputs.triggers).toEqual([s.hash]);
+      }
+    }
+  });
+
+  test("THEN within each tier host N starts after host N-1's last step (the health gate), gateways before maglevs", () => {
+    const tiers = [...new Set(topo.hosts.map((h) => h.role))];
+    const planOf = new Map(plans.map((p) => [p.name, p]));
+    const roots = (name: string) => applySteps(planOf.get(name)!).filter((s) => s.dependsOn.length === 0).map((s) => `${name}-${s.id}`);
+    const gate = (name: string) => terminalSteps(applySteps(planOf.get(name)!)).map((id) => `${name}-${id}`);
+    for (const t of tiers) {
+      const hosts = topo.hosts.filter((h) => h.role === t);
+      hosts.forEach((h, i) => {
+        for (const root of roots(h.name)) {
+          const deps = g.deps(g.get(COMMAND, root));
+          expect(deps).toContain(h.name); // its VM
+          if (i > 0) for (const prev of gate(hosts[i - 1].name)) expect({ root, deps }).toEqual({ root, deps: expect.arrayContaining([prev]) });
+          if (i === 0 && t === "maglev") {
+            const lastGw = topo.gateways[topo.gateways.length - 1].name;
+            for (const prev of gate(lastGw)) expect({ root, deps }).toEqual({ root, deps: expect.arrayContaining([prev]) });
+          }
+          if (i === 0 && t !== "maglev" && t !== "k0s-worker") expect({ root, deps }).toEqual({ root, deps: [h.name] });
+        }
+      });
+    }
+  });
+
+  test("THEN k0s workers get the join token from the controller over stdin, secret and unlogged, before their plan", () => {
+    const token = g.get(COMMAND, "k0s00-worker-token");
+    expect(token.inputs.create).toContain("token create --role=worker");
+    expect(token.inputs.triggers).toEqual(topo.hosts.filter((x) => x.role === "k0s-worker").map((x) => x.name));
+    expect(token.inputs.logging).toBe("none");
+    for (const h of topo.hosts.filter((x) => x.role === "k0s-worker")) {
+      const w = g.get(COMMAND, `${h.name}-worker-token`);
+      expect(w.inputs.stdin).toBe(SECRET_MARK);
+      expect(w.inputs.logging).toBe("none");
+      expect(g.deps(w)).toEqual(expect.arrayContaining(["k0s00-worker-token", h.name]));
+      expect(g.deps(g.get(COMMAND, `${h.name}-packages`))).toContain(`${h.name}-worker-token`);
+    }
+  });
+
+  test("THEN the stack outputs are dnsRecords, hosts, vips and a secret kubeconfig", async () => {
+    expect(result.outputs.dnsRecords).toEqual(topo.dnsRecords);
+    const hosts = result.outputs.hosts as Record<string, any>;
+    expect(Object.keys(hosts)).toEqual(topo.hosts.map((h) => h.name));
+    expect(hosts.mgw01).toEqual({ tier: "gateway", hostname: "mgmt02-vm-mgw01", mgmt: { ipv4: "10.1.7.4", ipv6: "2a0a:7180:81:7::4" }, ingress: { ipv4: "10.1.10.4", ipv6: "2a0a:7180:81:a::4" }, vmId: 2004 });
+    const vips = result.outputs.vips as Record<string, any>;
+    for (const r of topo.vipPorts) expect(vips[vipKey(r.vip, r.port)]).toMatchObject({ group: r.group, fwmark: r.fwmark, protocols: expect.arrayContaining([r.protocol]) });
+    expect(vips["[2a0a:7180:81:7::35]:53"]).toEqual({ group: "dns", fwmark: 300053, protocols: ["tcp", "udp"] });
+    expect(result.outputs.kubeconfig).toBe(SECRET_MARK);
+    expect(await (result.rawOutputs.kubeconfig as any).isSecret).toBe(true);
+  });
+
+  test("THEN no placeholder secret appears anywhere outside [secret]", () => {
+    const text = JSON.stringify({ resources: result.resources, outputs: result.outputs });
+    expect(text).not.toContain(OFFLINE_SECRET_PREFIX);
+    expect(text).not.toContain("offline-stdout"); // the mock's command stdout, secret by construction
+  });
+
+  test("THEN every command carrying a secret besides its SSH key (stdin, secret trigger) does not log", () => {
+    const carrying = g.ofType(COMMAND).filter((r) => r.secretInputs.some((k) => k !== "connection"));
+    for (const r of carrying) expect({ name: r.name, logging: r.inputs.logging }).toEqual({ name: r.name, logging: "none" });
+    expect(carrying.length).toBeGreaterThanOrEqual(1 + topo.hosts.filter((h) => h.role === "k0s-worker").length);
+  });
+
+  test("THEN every command connects with a bounded dial (SSH key secret)", () => {
+    for (const r of [...g.ofType(COMMAND), ...g.ofType(COPY)]) expect(r.inputs.connection).toBe(SECRET_MARK);
+  });
+
+  test("AND WHEN it runs a second time THEN it registers the same resources with the same inputs", async () => {
+    const again = await synth("mgmt02");
+    expect(again.resources).toEqual(result.resources);
+    expect(again.outputs).toEqual(result.outputs);
+  });
+});
+
+describe("GIVEN a stack with problems", () => {
+  test("WHEN the program runs THEN it throws every problem and registers nothing", async () => {
+    const raw = mgmt02Raw();
+    raw.hosts[hostIndex(raw, "mlb02")].mgmt.ipv4 = "10.9.9.9"; // outside mgmt
+    raw.vips.push({ vip: "10.1.7.99", ports: [80], group: "nope" });
+    raw.proxmox.sshPublicKey = "not a key";
+    let err: Error | undefined;
+    try {
+      await synthEnv(raw);
+    } catch (e) {
+      err = e as Error;
+    }
+    expect(err).toBeDefined();
+    expect(err!.message).toMatch(/problems? in the environment/);
+    expect(err!.message).toContain("hosts[5].mgmt.ipv4");
+    expect(err!.message).toContain("proxmox.sshPublicKey");
+    expect(err!.message).toMatch(/vips\[5\]\.group/);
+    expect(err!.message).not.toMatch(/resources were registered/);
+    // And explicitly: a recorder sees no registration.
+    const seen: string[] = [];
+    await pulumi.runtime.setMocks({ newResource: (a) => (seen.push(a.name), { id: a.name, state: {} }), call: () => ({}) }, "maglev-infra", "bad");
+    pulumi.runtime.setAllConfig({ "maglev-infra:environment": JSON.stringify(raw) }, []);
+    expect(() => require("../../src/program").main()).toThrow(/problems? in the environment/);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(seen).toEqual([]);
+  });
+});
+
+describe("GIVEN a host adopted by address (provider: existing)", () => {
+  test("WHEN synthesized THEN it has no VM and its commands still run (over its mgmt address)", async () => {
+    const raw = mgmt02Raw();
+    const i = hostIndex(raw, "mlb03");
+    raw.hosts[i].provider = "existing";
+    delete raw.hosts[i].vm;
+    const r = new Graph(await synthEnv(raw));
+    expect(r.ofType(VM)).toHaveLength(19);
+    expect(r.has(VM, "mlb03")).toBe(false);
+    const pk = r.get(COMMAND, "mlb03-packages");
+    expect(r.deps(pk)).not.toContain("mlb03");
+    expect((r.result.outputs.hosts as any).mlb03.vmId).toBeUndefined();
+  });
+
+  test("WHEN every host is adopted THEN no Proxmox provider is created and no Proxmox config is needed", async () => {
+    const raw = mgmt02Raw();
+    for (const h of raw.hosts) {
+      h.provider = "existing";
+      delete h.vm;
+    }
+    const r = new Graph(await synthEnv(raw));
+    expect(r.ofType(VM)).toHaveLength(0);
+    expect(r.ofType("pulumi:providers:proxmoxve")).toHaveLength(0);
+  });
+});
+
+describe("referencedSecretKeys", () => {
+  test("GIVEN plans with secret files THEN only the referenced keys are read, and an unknown key fails", () => {
+    const p = (keys: string[]): HostPlan => ({ ...plans[0], files: [{ ...plans[0].files[0], secretKeys: keys }] });
+    expect(referencedSecretKeys([p(["pdnsApiKey"]), p(["haproxyStatsPassword", "pdnsApiKey"])])).toEqual(["haproxyStatsPassword", "pdnsApiKey"]);
+    expect(() => referencedSecretKeys([p(["not a key"])])).toThrow(/not config key names: not a key/);
+  });
+});
