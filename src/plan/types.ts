@@ -35,6 +35,12 @@ export interface Validate {
   checker: string;
   /** Shell command with `{file}` standing for the staged file. */
   command: string;
+  /**
+   * The checker `npm run validate` runs instead, where the on-host checker cannot exist on a
+   * Debian machine (k0s is not packaged): same `{file}` convention, run from the repo root
+   * with node_modules/.bin on PATH.
+   */
+  offline?: { checker: string; command: string };
 }
 
 export interface PlannedFile {

@@ -1,7 +1,510 @@
-/** DNS tier planners (filled in by its issue). */
+/**
+ * DNS tier: DnsdistNode (dnsdist01-02), PowerDnsNode (dns01-03), ShadowPrimary (dns00).
+ *
+ *   client → DNS VIP:53 (maglev, IPVS direct routing) → dnsdist (rate limit, packet cache)
+ *          → PROXY protocol v2 over ingress0 → PowerDNS secondary (LMDB)
+ *   dns00 (hidden primary, SQLite, mgmt only) → NOTIFY / AXFR over mgmt → secondaries
+ *
+ * Debian 12 ships dnsdist 1.7 and PowerDNS 4.7. LightningStream (LMDB replication through S3)
+ * needs PowerDNS ≥ 4.8 (`lmdb-lightning-stream`): it is off by default and, when enabled, the
+ * PowerDNS 4.7 checker rejects pdns.conf on purpose — enable it only on hosts with PowerDNS 4.8+
+ * (PowerDNS's own repository). Zone transfers from dns00 replicate the zones either way.
+ */
+import * as YAML from "yaml";
 import { Topology, HostFacts } from "../topology";
 import { PlanBuilder } from "../plan/builder";
+import { header } from "../plan/header";
+import { Validate } from "../plan/types";
+import { dsrMember, groupOfKind, BASH_SYNTAX, systemdVerify } from "./l7-common";
 
-export function planDnsdist(_topo: Topology, _h: HostFacts, _b: PlanBuilder): void {}
-export function planPowerDns(_topo: Topology, _h: HostFacts, _b: PlanBuilder): void {}
-export function planShadowPrimary(_topo: Topology, _h: HostFacts, _b: PlanBuilder): void {}
+export const DNSDIST_CONF = "/etc/dnsdist/dnsdist.conf";
+export const PDNS_CONF = "/etc/powerdns/pdns.conf";
+export const PDNS_LMDB = "/var/lib/powerdns/pdns.lmdb";
+export const PDNS_SQLITE = "/var/lib/powerdns/pdns.sqlite3";
+export const PDNS_API_PORT = 8081;
+export const DNSDIST_WEB_PORT = 8083;
+export const DNSDIST_CONSOLE = "127.0.0.1:5199";
+export const SECONDARY_ZONES_SCRIPT = "/usr/local/sbin/pdns-secondary-zones";
+export const PRIMARY_INIT_SCRIPT = "/usr/local/sbin/pdns-primary-init";
+export const LIGHTNINGSTREAM_BIN = "/usr/local/bin/lightningstream";
+export const LIGHTNINGSTREAM_CONF = "/etc/lightningstream/lightningstream.yaml";
+export const POWERADMIN_DIR = "/var/www/poweradmin";
+export const POWERADMIN_TARBALL = "/usr/local/src/poweradmin.tar.gz";
+
+/** Secrets (pulumi config keys under maglev-infra:). */
+export const SECRETS = {
+  dnsdistConsoleKey: "dnsdistConsoleKey",
+  dnsdistWebserverPassword: "dnsdistWebserverPassword",
+  pdnsApiKey: "pdnsApiKey",
+  s3AccessKeyId: "s3AccessKeyId",
+  s3SecretAccessKey: "s3SecretAccessKey",
+  poweradminSessionKey: "poweradminSessionKey",
+} as const;
+const secret = (k: keyof typeof SECRETS) => `{{secret:${SECRETS[k]}}}`;
+
+/** PowerDNS 4.7 has a real check mode: unknown settings, unloadable backends and syntax errors fail it. */
+export const PDNS_VALIDATE: Validate = {
+  checker: "pdns_server",
+  command: 'd=$(mktemp -d) && cp {file} "$d/pdns.conf" && pdns_server --config-dir="$d" --config=check; rc=$?; rm -rf "$d"; exit $rc',
+};
+
+export const DNSDIST_VALIDATE: Validate = { checker: "dnsdist", command: "dnsdist --check-config -C {file}" };
+
+function servedZones(topo: Topology): string[] {
+  return [...(topo.env.dns.servedZones ?? [topo.env.dns.zone])].map((z) => z.replace(/\.$/, "")).sort();
+}
+const byName = (a: HostFacts, b: HostFacts) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+function secondaries(topo: Topology): HostFacts[] {
+  return topo.hosts.filter((x) => x.role === "powerdns").sort(byName);
+}
+function dnsdists(topo: Topology): HostFacts[] {
+  return topo.hosts.filter((x) => x.role === "dnsdist").sort(byName);
+}
+function primaries(topo: Topology): HostFacts[] {
+  return topo.hosts.filter((x) => x.role === "shadow-primary").sort(byName);
+}
+const lua = (s: string) => JSON.stringify(s);
+const v6addr = (a: string, port: number) => `[${a}]:${port}`;
+
+// ---------------------------------------------------------------- dnsdist
+
+export function dnsdistConfig(topo: Topology, h: HostFacts): string {
+  const env = topo.env;
+  const n = env.networks;
+  const g = groupOfKind(topo, h, "dnsdist");
+  const listen: string[] = [];
+  // The VIPs (on the vip dummy) take the clients' queries; the ingress addresses take the
+  // maglevs' keepalived checks (TCP/DNS on port 53 of each real server).
+  for (const v of h.vips.ipv4) listen.push(`${v}:53`);
+  for (const v of h.vips.ipv6) listen.push(v6addr(v, 53));
+  if (h.ingress) {
+    listen.push(`${h.ingress.ipv4}:53`);
+    if (h.ingress.ipv6) listen.push(v6addr(h.ingress.ipv6, 53));
+  }
+  const zone = servedZones(topo)[0];
+  const qps = env.dns.rateLimitQps;
+  const L: string[] = [header(env.name, "--", `dnsdist of ${h.hostname}${g ? ` (backend group ${g.name})` : ""}`).trimEnd(), ""];
+  L.push(
+    "-- No outbound security polling from a production resolver path.",
+    'setSecurityPollSuffix("")',
+    "",
+    "-- Listeners: the group's DNS VIPs (clients) and this node's ingress addresses (keepalived checks).",
+  );
+  listen.forEach((a, i) => L.push(`${i === 0 ? "setLocal" : "addLocal"}(${lua(a)}, { reusePort = true })`));
+  L.push(
+    "-- An authoritative service: anyone may ask; the per-client rate limit below protects the backends.",
+    'setACL({ "0.0.0.0/0", "::/0" })',
+    "",
+    "-- Console on localhost only; the key is a secret (base64, `makeKey()`).",
+    `controlSocket(${lua(DNSDIST_CONSOLE)})`,
+    `setKey(${lua(secret("dnsdistConsoleKey"))})`,
+    'setConsoleACL({ "127.0.0.1/32", "::1/128" })',
+    "",
+    "-- Web UI, API and Prometheus /metrics on the mgmt address, mgmt networks only.",
+    "-- The password secret may be plain or a hashPassword() hash.",
+    `webserver(${lua(`${h.mgmt.ipv4}:${DNSDIST_WEB_PORT}`)})`,
+    `setWebserverConfig({ password = ${lua(secret("dnsdistWebserverPassword"))}, acl = ${lua(`${n.mgmt.ipv4}, ${n.mgmt.ipv6}, 127.0.0.1/32, ::1/128`)}, statsRequireAuthentication = false })`,
+    "",
+    "-- PowerDNS secondaries at their ingress addresses. The PROXY protocol carries the client's",
+    "-- address to PowerDNS (proxy-protocol-from lists this node); health checks ask for the SOA",
+    `-- of ${zone} and need an answer (a secondary without the zone is down).`,
+  );
+  const src = h.ingress?.ipv4;
+  for (const s of secondaries(topo)) {
+    if (!s.ingress) continue;
+    const opts = [
+      `address = ${lua(`${s.ingress.ipv4}:53`)}`,
+      `name = ${lua(s.name)}`,
+      `pool = "pdns"`,
+      "useProxyProtocol = true",
+      ...(src ? [`source = ${lua(src)}`] : []),
+      `checkName = ${lua(zone + ".")}`,
+      `checkType = "SOA"`,
+      "mustResolve = true",
+      "checkInterval = 1",
+      "checkTimeout = 1000",
+      "maxCheckFailures = 3",
+      "rise = 2",
+    ];
+    L.push(`newServer({ ${opts.join(", ")} })`);
+  }
+  L.push(
+    "setServerPolicy(leastOutstanding)",
+    "",
+    "-- Packet cache in front of the pool.",
+    "pc = newPacketCache(100000, { maxTTL = 86400, minTTL = 0, temporaryFailureTTL = 60, staleTTL = 60, dontAge = false })",
+    'getPool("pdns"):setCache(pc)',
+    "",
+    `-- Rate limit per client: ${qps} queries/s per IPv4 address and per IPv6 /64; excess is dropped.`,
+    `addAction(MaxQPSIPRule(${qps}, 32, 64), DropAction())`,
+    'addAction(AllRule(), PoolAction("pdns"))',
+    "",
+  );
+  return L.join("\n");
+}
+
+export function planDnsdist(topo: Topology, h: HostFacts, b: PlanBuilder): void {
+  dsrMember(topo, h, b, "vip");
+  b.package("dnsdist");
+  b.service("dnsdist");
+  b.file({
+    path: DNSDIST_CONF,
+    mode: "0640",
+    owner: "root:_dnsdist",
+    content: dnsdistConfig(topo, h),
+    validate: DNSDIST_VALIDATE,
+    // dnsdist cannot re-read its configuration; a restart takes about a second and the
+    // maglevs' checks take the node out meanwhile.
+    activate: { kind: "restart", service: "dnsdist" },
+    secretKeys: [SECRETS.dnsdistConsoleKey, SECRETS.dnsdistWebserverPassword],
+  });
+  b.health = {
+    command: `dnsdist -C ${DNSDIST_CONF} -c -e 'showVersion()'`,
+    timeoutSeconds: 60,
+    description: `dnsdist on ${h.hostname} answers on its console`,
+  };
+}
+
+// ---------------------------------------------------------------- PowerDNS (both roles)
+
+function pdnsCommon(topo: Topology, h: HostFacts): string[] {
+  const n = topo.env.networks;
+  return [
+    "# API (zone automation) and Prometheus /metrics on the mgmt address, mgmt networks only.",
+    "api=yes",
+    `api-key=${secret("pdnsApiKey")}`,
+    "webserver=yes",
+    `webserver-address=${h.mgmt.ipv4}`,
+    `webserver-port=${PDNS_API_PORT}`,
+    `webserver-allow-from=127.0.0.1,::1,${n.mgmt.ipv4},${n.mgmt.ipv6}`,
+    "",
+    "security-poll-suffix=",
+    "version-string=anonymous",
+  ];
+}
+
+function lightningStreamEnabled(topo: Topology): boolean {
+  return topo.env.dns.lightningStream.enabled;
+}
+
+export function secondaryConfig(topo: Topology, h: HostFacts): string {
+  const env = topo.env;
+  const local = [
+    ...(h.ingress ? [h.ingress.ipv4, ...(h.ingress.ipv6 ? [h.ingress.ipv6] : [])] : []),
+    h.mgmt.ipv4,
+    h.mgmt.ipv6,
+    "127.0.0.1",
+    "::1",
+  ];
+  const proxies = dnsdists(topo).flatMap((d) => (d.ingress ? [d.ingress.ipv4, ...(d.ingress.ipv6 ? [d.ingress.ipv6] : [])] : []));
+  const prim = primaries(topo);
+  const L = [
+    header(env.name, "#", `PowerDNS secondary ${h.hostname}`).trimEnd(),
+    "launch=lmdb",
+    `lmdb-filename=${PDNS_LMDB}`,
+  ];
+  if (lightningStreamEnabled(topo)) {
+    L.push(
+      "# LightningStream replicates the LMDB through S3: one shard, and the LightningStream",
+      "# record headers (PowerDNS >= 4.8; the 4.7 checker rejects this setting).",
+      "lmdb-shards=1",
+      "lmdb-sync-mode=nometasync",
+      "lmdb-lightning-stream=yes",
+    );
+  }
+  L.push(
+    "",
+    "# Queries from dnsdist on ingress0; NOTIFYs from the primary and local tools on mgmt.",
+    `local-address=${local.join(",")}`,
+    "local-port=53",
+    "# dnsdist sends every query with a PROXY protocol v2 header (the client's address).",
+    `proxy-protocol-from=${proxies.join(",")}`,
+    "",
+    "# Secondary of the hidden primary: NOTIFY and AXFR over mgmt.",
+    "primary=no",
+    "secondary=yes",
+    `allow-notify-from=${prim.flatMap((p) => [p.mgmt.ipv4, p.mgmt.ipv6]).join(",")}`,
+    "xfr-cycle-interval=60",
+    "# Nobody transfers from a public secondary.",
+    "disable-axfr=yes",
+    "",
+    ...pdnsCommon(topo, h),
+    "",
+  );
+  return L.join("\n");
+}
+
+/** Creates (or re-points) the secondary zones in LMDB, then asks for a transfer. Idempotent. */
+export function secondaryZonesScript(topo: Topology): string {
+  const prim = primaries(topo).map((p) => p.mgmt.ipv4);
+  return `#!/bin/bash
+${header(topo.env.name, "#", "secondary zones of this PowerDNS server").trimEnd()}
+# Run after pdns.conf changes (the plan does) or by hand; idempotent.
+set -euo pipefail
+PRIMARIES="${prim.join(" ")}"
+ZONES="${servedZones(topo).join(" ")}"
+as_pdns() { runuser -u pdns -- "$@"; }
+existing=$(as_pdns pdnsutil list-all-zones secondary 2>/dev/null || true)
+for zone in $ZONES; do
+  if printf '%s\\n' "$existing" | grep -qxF "$zone"; then
+    # shellcheck disable=SC2086
+    as_pdns pdnsutil change-secondary-zone-primary "$zone" $PRIMARIES
+  else
+    # shellcheck disable=SC2086
+    as_pdns pdnsutil create-secondary-zone "$zone" $PRIMARIES
+  fi
+  # Transfer now rather than at the next xfr cycle (ignored while pdns is down).
+  pdns_control retrieve "$zone" >/dev/null 2>&1 || true
+done
+`;
+}
+
+export function planPowerDns(topo: Topology, h: HostFacts, b: PlanBuilder): void {
+  const env = topo.env;
+  b.package("pdns-server", "pdns-backend-lmdb");
+  b.service("pdns");
+  b.file({
+    path: PDNS_CONF,
+    mode: "0640",
+    owner: "root:pdns",
+    content: secondaryConfig(topo, h),
+    validate: PDNS_VALIDATE,
+    activate: { kind: "restart", service: "pdns" },
+    secretKeys: [SECRETS.pdnsApiKey],
+  });
+  b.file({
+    path: SECONDARY_ZONES_SCRIPT,
+    mode: "0755",
+    content: secondaryZonesScript(topo),
+    validate: BASH_SYNTAX,
+    activate: { kind: "command", command: SECONDARY_ZONES_SCRIPT },
+  });
+  if (lightningStreamEnabled(topo)) lightningStream(topo, h, b);
+  b.health = {
+    command: `pdns_control rping | grep -q PONG`,
+    timeoutSeconds: 60,
+    description: `PowerDNS on ${h.hostname} answers its control socket`,
+  };
+  void env;
+}
+
+function lightningStream(topo: Topology, h: HostFacts, b: PlanBuilder): void {
+  const ls = topo.env.dns.lightningStream;
+  if (!ls.url || !ls.sha256 || !ls.s3Endpoint || !ls.bucket)
+    throw new Error(`${h.hostname}: dns.lightningStream.enabled needs url, sha256, s3Endpoint and bucket`);
+  b.download({ name: "lightningstream", url: ls.url, sha256: ls.sha256, path: LIGHTNINGSTREAM_BIN, mode: "0755" });
+  const lmdb = (path: string) => ({ path, schema_tracks_changes: true, options: { no_subdir: true, create: true, map_size: "1GB" } });
+  const doc = {
+    instance: h.hostname,
+    storage_poll_interval: "1s",
+    lmdbs: { main: lmdb(PDNS_LMDB), shard: lmdb(`${PDNS_LMDB}-0`) },
+    storage: {
+      type: "s3",
+      options: {
+        access_key: secret("s3AccessKeyId"),
+        secret_key: secret("s3SecretAccessKey"),
+        bucket: ls.bucket,
+        endpoint_url: ls.s3Endpoint,
+        create_bucket: false,
+      },
+      cleanup: { enabled: true, interval: "15m", must_keep_interval: "24h", remove_old_instances_interval: "168h" },
+    },
+    http: { address: `${h.mgmt.ipv4}:8500` },
+  };
+  const text = header(topo.env.name, "#", `LightningStream of ${h.hostname} (needs PowerDNS >= 4.8)`) + YAML.stringify(doc, { lineWidth: 0 });
+  YAML.parse(text);
+  b.file({
+    path: LIGHTNINGSTREAM_CONF,
+    mode: "0640",
+    owner: "root:pdns",
+    content: text,
+    activate: { kind: "restart", service: "lightningstream" },
+    secretKeys: [SECRETS.s3AccessKeyId, SECRETS.s3SecretAccessKey],
+  });
+  b.file({
+    path: "/etc/systemd/system/lightningstream.service",
+    content:
+      header(topo.env.name, "#", "LightningStream (not packaged: pinned release)") +
+      [
+        "[Unit]",
+        "Description=LightningStream LMDB sync for PowerDNS",
+        "After=network-online.target pdns.service",
+        "Wants=network-online.target",
+        "",
+        "[Service]",
+        "User=pdns",
+        "Group=pdns",
+        `ExecStart=${LIGHTNINGSTREAM_BIN} --config ${LIGHTNINGSTREAM_CONF} sync`,
+        "Restart=always",
+        "RestartSec=5",
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+        "",
+      ].join("\n"),
+    validate: systemdVerify("lightningstream.service", [LIGHTNINGSTREAM_BIN]),
+    activate: { kind: "command", command: "systemctl daemon-reload && systemctl try-restart lightningstream.service" },
+  });
+  b.service("lightningstream");
+}
+
+// ---------------------------------------------------------------- shadow primary
+
+export function primaryConfig(topo: Topology, h: HostFacts): string {
+  const env = topo.env;
+  const secs = secondaries(topo);
+  return [
+    header(env.name, "#", `PowerDNS hidden primary ${h.hostname}`).trimEnd(),
+    "# Zones are edited here (PowerAdmin, API); the public secondaries transfer them. Never listed",
+    "# in NS records, never on ingress0.",
+    "launch=gsqlite3",
+    `gsqlite3-database=${PDNS_SQLITE}`,
+    "gsqlite3-dnssec=yes",
+    "",
+    `local-address=${[h.mgmt.ipv4, h.mgmt.ipv6, "127.0.0.1", "::1"].join(",")}`,
+    "local-port=53",
+    "",
+    "primary=yes",
+    "secondary=no",
+    "# NOTIFY the secondaries only (empty only-notify: not the public NS addresses).",
+    `also-notify=${secs.map((s) => s.mgmt.ipv4).join(",")}`,
+    "only-notify=",
+    `allow-axfr-ips=127.0.0.0/8,::1,${secs.flatMap((s) => [s.mgmt.ipv4, s.mgmt.ipv6]).join(",")}`,
+    "",
+    ...pdnsCommon(topo, h),
+    "",
+  ].join("\n");
+}
+
+/** Creates the SQLite schema (first run) and the served zones as PRIMARY zones. Idempotent. */
+export function primaryInitScript(topo: Topology): string {
+  return `#!/bin/bash
+${header(topo.env.name, "#", "hidden primary: database and served zones").trimEnd()}
+set -euo pipefail
+DB=${PDNS_SQLITE}
+SCHEMA=/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql
+ZONES="${servedZones(topo).join(" ")}"
+as_pdns() { runuser -u pdns -- "$@"; }
+if ! as_pdns sqlite3 "$DB" 'SELECT 1 FROM domains LIMIT 1' >/dev/null 2>&1; then
+  as_pdns sqlite3 "$DB" < "$SCHEMA"
+fi
+existing=$(as_pdns pdnsutil list-all-zones 2>/dev/null || true)
+for zone in $ZONES; do
+  if ! printf '%s\\n' "$existing" | grep -qxF "$zone"; then
+    as_pdns pdnsutil create-zone "$zone"
+    # NATIVE zones send no NOTIFY; the secondaries transfer PRIMARY zones.
+    as_pdns pdnsutil set-kind "$zone" primary
+    as_pdns pdnsutil set-meta "$zone" SOA-EDIT-API DEFAULT
+  fi
+done
+`;
+}
+
+export function planShadowPrimary(topo: Topology, h: HostFacts, b: PlanBuilder): void {
+  const env = topo.env;
+  b.package("pdns-server", "pdns-backend-sqlite3", "sqlite3");
+  b.service("pdns");
+  b.file({
+    path: PDNS_CONF,
+    mode: "0640",
+    owner: "root:pdns",
+    content: primaryConfig(topo, h),
+    validate: PDNS_VALIDATE,
+    activate: { kind: "restart", service: "pdns" },
+    secretKeys: [SECRETS.pdnsApiKey],
+  });
+  b.file({
+    path: PRIMARY_INIT_SCRIPT,
+    mode: "0755",
+    content: primaryInitScript(topo),
+    validate: BASH_SYNTAX,
+    activate: { kind: "command", command: PRIMARY_INIT_SCRIPT },
+  });
+  if (env.dns.powerAdmin) powerAdmin(topo, h, b, env.dns.powerAdmin);
+  b.health = {
+    command: `pdns_control rping | grep -q PONG`,
+    timeoutSeconds: 60,
+    description: `PowerDNS on ${h.hostname} answers its control socket`,
+  };
+}
+
+/**
+ * PowerAdmin (not packaged): the pinned release tarball, unpacked under /var/www/poweradmin,
+ * served by Apache + mod_php on the mgmt addresses only. Written for the PowerAdmin 3.x layout
+ * (`inc/config.inc.php`). First use: run its web installer once (it creates its user tables in
+ * the same SQLite database), then remove `install/` — PowerAdmin's documented procedure.
+ */
+function powerAdmin(topo: Topology, h: HostFacts, b: PlanBuilder, pa: { url: string; sha256: string }): void {
+  const env = topo.env;
+  b.package("apache2", "libapache2-mod-php", "php-sqlite3", "php-intl", "php-mbstring", "php-xml");
+  b.service("apache2");
+  b.download({ name: "poweradmin", url: pa.url, sha256: pa.sha256, path: POWERADMIN_TARBALL, mode: "0644" });
+  const installer = `#!/bin/bash
+${header(env.name, "#", "unpack the pinned PowerAdmin release").trimEnd()}
+# Re-run whenever the pinned tarball changes (its sha256 is below, so this file changes too).
+set -euo pipefail
+SHA=${pa.sha256}
+DIR=${POWERADMIN_DIR}
+if [ "$(cat "$DIR/.maglev-infra-release" 2>/dev/null || true)" != "$SHA" ]; then
+  tmp=$(mktemp -d)
+  tar -xzf ${POWERADMIN_TARBALL} -C "$tmp" --strip-components=1
+  install -d "$DIR"
+  cp -a "$tmp"/. "$DIR"/
+  rm -rf "$tmp"
+  echo "$SHA" > "$DIR/.maglev-infra-release"
+fi
+# PowerAdmin edits the PowerDNS database directly: www-data writes the SQLite file and its journal.
+usermod -a -G pdns www-data
+chmod 0770 ${PDNS_SQLITE.replace(/\/[^/]+$/, "")}
+chmod 0660 ${PDNS_SQLITE}
+`;
+  b.file({ path: "/usr/local/sbin/poweradmin-install", mode: "0755", content: installer, validate: BASH_SYNTAX, activate: { kind: "command", command: "/usr/local/sbin/poweradmin-install" } });
+  const zone = servedZones(topo)[0];
+  const php = [
+    "<?php",
+    header(env.name, "//", "PowerAdmin configuration").trimEnd(),
+    "$db_type = 'sqlite';",
+    `$db_file = '${PDNS_SQLITE}';`,
+    `$session_key = '${secret("poweradminSessionKey")}';`,
+    "$iface_lang = 'en_EN';",
+    `$dns_hostmaster = 'hostmaster.${zone}';`,
+    "$dns_ttl = 3600;",
+    `$pdns_api_url = 'http://${h.mgmt.ipv4}:${PDNS_API_PORT}';`,
+    `$pdns_api_key = '${secret("pdnsApiKey")}';`,
+    "",
+  ].join("\n");
+  b.file({
+    path: `${POWERADMIN_DIR}/inc/config.inc.php`,
+    mode: "0640",
+    owner: "root:www-data",
+    content: php,
+    validate: { checker: "php", command: "php -l {file}" },
+    secretKeys: [SECRETS.poweradminSessionKey, SECRETS.pdnsApiKey],
+  });
+  b.file({
+    path: "/etc/apache2/ports.conf",
+    content: header(env.name, "#", "Apache listens on mgmt only") + `Listen ${h.mgmt.ipv4}:80\nListen [${h.mgmt.ipv6}]:80\n`,
+    activate: { kind: "reload", service: "apache2" },
+  });
+  b.file({
+    path: "/etc/apache2/sites-available/poweradmin.conf",
+    content:
+      header(env.name, "#", "PowerAdmin site (mgmt only)") +
+      [
+        `<VirtualHost ${h.mgmt.ipv4}:80 [${h.mgmt.ipv6}]:80>`,
+        `    ServerName ${h.hostname}.${env.dns.zone}`,
+        `    DocumentRoot ${POWERADMIN_DIR}`,
+        `    <Directory ${POWERADMIN_DIR}>`,
+        "        Options -Indexes +FollowSymLinks",
+        "        AllowOverride All",
+        `        Require ip ${env.networks.mgmt.ipv4} ${env.networks.mgmt.ipv6} 127.0.0.1 ::1`,
+        "    </Directory>",
+        `    <Directory ${POWERADMIN_DIR}/inc>`,
+        "        Require all denied",
+        "    </Directory>",
+        "</VirtualHost>",
+        "",
+      ].join("\n"),
+    activate: { kind: "command", command: "a2dissite -q 000-default >/dev/null 2>&1 || true; a2ensite -q poweradmin && systemctl reload apache2" },
+  });
+}

@@ -1,5 +1,154 @@
-/** Gateway tier planner (filled in by its issue). */
+/**
+ * Gateway (mgw01/02): FRR route reflector between the upstream router and the maglevs.
+ *
+ * Control plane on mgmt, data plane on ingress0:
+ *   - the maglevs (route-reflector clients, BFD) announce the VIPs with their ingress0
+ *     address as next hop; the gateway accepts nothing but the stack's VIPs from them and
+ *     installs one ECMP route per VIP over every maglev (`maximum-paths ibgp <maglevs>`);
+ *   - towards the upstream router it reflects those routes with the next hop rewritten to
+ *     its own ingress0 address (NH-INGRESS; FRR applies an outbound route-map to reflected
+ *     routes only with `bgp route-reflector allow-outbound-policy`), and accepts nothing
+ *     from it (NO-IN);
+ *   - the kernel spreads flows over the maglevs by 5-tuple (fib_multipath_hash_policy=1).
+ */
 import { Topology, HostFacts } from "../topology";
 import { PlanBuilder } from "../plan/builder";
+import { bfdDetectMs, bfdProfile, frrPreamble, planFrr } from "./frr-common";
+import { ingressIf } from "./l7-common";
 
-export function planGateway(_topo: Topology, _h: HostFacts, _b: PlanBuilder): void {}
+/** Peer group of the maglevs on a gateway. */
+export const MAGLEV_PEER_GROUP = "MAGLEVS";
+/** BFD profile for gateway ↔ maglev sessions (the stack's timers). */
+export const MAGLEV_BFD_PROFILE = "maglev";
+export const VIP_PREFIX_LIST_V4 = "VIPS-V4";
+export const VIP_PREFIX_LIST_V6 = "VIPS-V6";
+
+/**
+ * A prefix list permitting exactly the VIPs (/32 or /128, no longer or shorter prefix).
+ * Explicit sequence numbers, the ones FRR would assign (5, 10, …), so frr-reload.py finds
+ * nothing to change when nothing changed. No VIP of a family: one `deny any`, so the list
+ * exists and filters everything (a missing list would not filter).
+ */
+function prefixList(family: "ip" | "ipv6", name: string, vips: string[]): string[] {
+  const len = family === "ip" ? 32 : 128;
+  if (vips.length === 0) return [`${family} prefix-list ${name} seq 5 deny any`];
+  return vips.map((v, i) => `${family} prefix-list ${name} seq ${(i + 1) * 5} permit ${v}/${len}`);
+}
+
+export function gatewayFrrConfig(topo: Topology, gw: HostFacts): string {
+  const env = topo.env;
+  const bgp = env.bgp;
+  if (!gw.ingress) throw new Error(`gateway ${gw.name} has no ingress addresses: it cannot rewrite next hops to its data plane`);
+  const ing = gw.ingress;
+  const maglevs = topo.maglevs;
+  const width = Math.max(1, topo.ecmpWidth);
+  const keepalive = Math.max(1, Math.floor(bgp.holdTimeSeconds / 3));
+  const L: string[] = [...frrPreamble(env, gw, "FRR (zebra, bgpd, bfdd) — BGP route reflector for the maglevs")];
+
+  L.push(
+    `! BFD towards the maglevs: a dead maglev leaves the ECMP group in ~${bfdDetectMs(bgp.bfd)} ms`,
+    `! (${bgp.bfd.transmitIntervalMs} ms × ${bgp.bfd.detectMultiplier}) instead of the ${bgp.holdTimeSeconds} s BGP hold time.`,
+    "bfd",
+    ...bfdProfile(MAGLEV_BFD_PROFILE, bgp.bfd),
+    "exit",
+    "!",
+    "! The only prefixes a maglev may announce: the stack's VIPs. Anything else is dropped.",
+    ...prefixList("ip", VIP_PREFIX_LIST_V4, topo.vips.ipv4),
+    "!",
+    ...prefixList("ipv6", VIP_PREFIX_LIST_V6, topo.vips.ipv6),
+    "!",
+    "! Nothing is accepted from the upstream router.",
+    "route-map NO-IN deny 10",
+    "exit",
+    "!",
+    "! The maglevs need no routes from the gateway.",
+    "route-map NO-OUT deny 10",
+    "exit",
+    "!",
+    `! Towards the upstream router: the VIPs are reached through this gateway's ${ingressIf(topo)}.`,
+    "route-map NH-INGRESS permit 10",
+    ` set ip next-hop ${ing.ipv4}`,
+  );
+  if (ing.ipv6) L.push(` set ipv6 next-hop global ${ing.ipv6}`);
+  L.push("exit", "!");
+
+  L.push(
+    `router bgp ${bgp.asn}`,
+    ` bgp router-id ${gw.mgmt.ipv4}`,
+    " bgp log-neighbor-changes",
+    " no bgp default ipv4-unicast",
+    // Without it FRR never applies NH-INGRESS to the routes it reflects from the maglevs.
+    " bgp route-reflector allow-outbound-policy",
+    ` timers bgp ${keepalive} ${bgp.holdTimeSeconds}`,
+  );
+  // Upstream: IPv4 session; an IPv6 session too when the stack names the router's IPv6 address,
+  // otherwise the IPv6 VIPs travel over the IPv4 session.
+  const upstreamV4 = (u: (typeof bgp.upstream)[number]) => u.ipv4;
+  const upstreamFor6 = (u: (typeof bgp.upstream)[number]) => u.ipv6 ?? u.ipv4;
+  for (const u of bgp.upstream) {
+    const sessions: [string, string][] = [[u.ipv4, gw.mgmt.ipv4]];
+    if (u.ipv6) sessions.push([u.ipv6, gw.mgmt.ipv6]);
+    for (const [addr, src] of sessions) {
+      L.push(
+        ` neighbor ${addr} remote-as internal`,
+        ` neighbor ${addr} description ${u.name} (upstream)`,
+        ` neighbor ${addr} update-source ${src}`,
+        ` neighbor ${addr} timers connect 2`,
+      );
+      if (u.bfd) L.push(` neighbor ${addr} bfd`);
+    }
+  }
+  L.push(
+    ` neighbor ${MAGLEV_PEER_GROUP} peer-group`,
+    ` neighbor ${MAGLEV_PEER_GROUP} remote-as internal`,
+    ` neighbor ${MAGLEV_PEER_GROUP} update-source ${gw.mgmt.ipv4}`,
+    ` neighbor ${MAGLEV_PEER_GROUP} timers connect 2`,
+    ` neighbor ${MAGLEV_PEER_GROUP} bfd`,
+    ` neighbor ${MAGLEV_PEER_GROUP} bfd profile ${MAGLEV_BFD_PROFILE}`,
+  );
+  for (const m of maglevs) {
+    L.push(` neighbor ${m.mgmt.ipv4} peer-group ${MAGLEV_PEER_GROUP}`, ` neighbor ${m.mgmt.ipv4} description ${m.hostname}`);
+  }
+  const af = (family: "ipv4" | "ipv6") => {
+    const out = [` address-family ${family} unicast`];
+    for (const u of bgp.upstream) {
+      const addr = family === "ipv4" ? upstreamV4(u) : upstreamFor6(u);
+      // Without an ingress0 IPv6 address there is no data-plane next hop to give the upstream.
+      if (family === "ipv6" && !ing.ipv6) {
+        out.push(`  ! ${u.name}: no IPv6 routes, ${gw.name} has no ${ingressIf(topo)} IPv6 address to use as next hop`);
+        continue;
+      }
+      out.push(`  neighbor ${addr} activate`, `  neighbor ${addr} route-map NO-IN in`, `  neighbor ${addr} route-map NH-INGRESS out`);
+    }
+    out.push(
+      `  neighbor ${MAGLEV_PEER_GROUP} activate`,
+      `  neighbor ${MAGLEV_PEER_GROUP} route-reflector-client`,
+      `  neighbor ${MAGLEV_PEER_GROUP} prefix-list ${family === "ipv4" ? VIP_PREFIX_LIST_V4 : VIP_PREFIX_LIST_V6} in`,
+      `  neighbor ${MAGLEV_PEER_GROUP} route-map NO-OUT out`,
+      // One path per maglev: every maglev carries a share of the flows.
+      `  maximum-paths ibgp ${width}`,
+      " exit-address-family",
+    );
+    return out;
+  };
+  L.push(" !", ...af("ipv4"), " !", ...af("ipv6"), "exit", "!", "");
+  return L.join("\n");
+}
+
+export function planGateway(topo: Topology, h: HostFacts, b: PlanBuilder): void {
+  planFrr(topo, h, b, ["bgpd", "bfdd"], gatewayFrrConfig(topo, h));
+
+  // A router: forwards VIP traffic from the upstream to the maglevs.
+  b.sysctl("net.ipv4.conf.all.forwarding", 1);
+  b.sysctl("net.ipv6.conf.all.forwarding", 1);
+  // ECMP by L4 hash (src, dst, proto, ports): every packet of a flow takes the same maglev,
+  // and flows spread over all of them. The default (0, L3 only) would pin a client to one maglev.
+  b.sysctl("net.ipv4.fib_multipath_hash_policy", 1);
+  b.sysctl("net.ipv6.fib_multipath_hash_policy", 1);
+  // Skip a next hop whose neighbour entry is failed (a maglev gone before BFD noticed).
+  b.sysctl("net.ipv4.fib_multipath_use_neigh", 1);
+  // Client packets arrive on ingress0 while the route back to a client is the default route on
+  // mgmt: strict reverse-path filtering would drop them. Loose (2) only asks for some route;
+  // the effective value is max(all, interface), so `all` decides.
+  b.sysctl("net.ipv4.conf.all.rp_filter", 2);
+}

@@ -1,5 +1,267 @@
-/** Haproxy tier planner (filled in by its issue). */
-import { Topology, HostFacts } from "../topology";
+/**
+ * HaproxyNode (mlb01-03): HAProxy 2.6 with frontends bound directly to the group's VIPs
+ * (direct server return), the health API keepalived checks on port 9300, the admin stats
+ * socket, the Prometheus exporter, and `hactl` to put application servers in maintenance.
+ *
+ * haproxy.cfg is byte-identical on every node of a group (the seed's rule): nothing in it is
+ * per host. What must listen per host listens on the wildcard, restricted by source.
+ */
+import { Topology, HostFacts, GroupFacts } from "../topology";
 import { PlanBuilder } from "../plan/builder";
+import { header } from "../plan/header";
+import { dsrMember, groupsOf, BASH_SYNTAX } from "./l7-common";
 
-export function planHaproxy(_topo: Topology, _h: HostFacts, _b: PlanBuilder): void {}
+export const HAPROXY_CFG = "/etc/haproxy/haproxy.cfg";
+export const HAPROXY_ADMIN_SOCKET = "/run/haproxy/admin.sock";
+/** Backend whose only server is the drain flag: flag READY = node drained, MAINT (as configured) = serving. */
+export const HAPROXY_DRAIN_BACKEND = "be_drain";
+export const HAPROXY_SERVER_STATE = "/var/lib/haproxy/server-state";
+export const HACTL_PATH = "/usr/local/sbin/hactl";
+/** Stats page and Prometheus exporter (`/stats`, `/metrics`), mgmt sources only. */
+export const HAPROXY_STATS_PORT = 8404;
+export const HAPROXY_HEALTH_PORT_DEFAULT = 9300;
+/** Secret (pulumi config key) holding the stats page password. */
+export const HAPROXY_STATS_SECRET = "haproxyStatsPassword";
+
+export const frontendName = (fwmark: number) => `fe_${fwmark}`;
+export const backendName = (fwmark: number) => `be_${fwmark}`;
+
+/**
+ * Drain: make this node's health API answer 503 for every frontend (and /haproxy-health), so
+ * the maglevs' keepalived takes it out of every IPVS service within one check interval while
+ * established connections finish. The switch is a server `flag` in backend `be_drain` that never
+ * receives traffic: configured `disabled` (serving); the admin socket flips it.
+ *   drain:   echo "set server be_drain/flag state ready" | socat stdio unix-connect:/run/haproxy/admin.sock
+ *   undrain: echo "set server be_drain/flag state maint" | socat stdio unix-connect:/run/haproxy/admin.sock
+ * `hactl drain` / `hactl undrain` run exactly these and save the server state file, so a drain
+ * survives a reload or restart of HAProxy until it is undrained (`hactl status` shows it).
+ * (HAProxy 2.6 has no virtual/optional maps — `virt@`/`opt@` fail to parse — and a map file
+ * would have to exist before haproxy.cfg is validated, hence a server flag.)
+ */
+export const HAPROXY_DRAIN_COMMAND = `${HACTL_PATH} drain`;
+export const HAPROXY_UNDRAIN_COMMAND = `${HACTL_PATH} undrain`;
+
+function bindAddr(addr: string, port: number): string {
+  // HAProxy takes the last colon as the port separator, so v6 needs no brackets.
+  return `${addr}:${port}`;
+}
+
+/**
+ * The full haproxy.cfg for the haproxy groups a host is a member of (normally one): the same
+ * bytes for every member of the group. A spare HAProxy host in no group gets the health API
+ * and stats only.
+ */
+export function haproxyConfig(topo: Topology, groups: GroupFacts[]): string {
+  const env = topo.env;
+  const n = env.networks;
+  const healthPort = healthPortOf(groups);
+  const fwmarks = groups.flatMap((g) => g.fwmarks.map((f) => ({ f, g }))).sort((a, b) => a.f.fwmark - b.f.fwmark);
+  const L: string[] = [];
+  const add = (...lines: string[]) => L.push(...lines);
+  add(
+    "global",
+    "    log /dev/log local0",
+    "    log /dev/log local1 notice",
+    "    chroot /var/lib/haproxy",
+    "    user haproxy",
+    "    group haproxy",
+    "    daemon",
+    "    maxconn 100000",
+    // admin level: hactl and the drain use `set server` / `add map`; expose-fd lets a reload
+    // take the listening sockets over without dropping a connection.
+    `    stats socket ${HAPROXY_ADMIN_SOCKET} mode 660 level admin expose-fd listeners`,
+    "    stats timeout 30s",
+    // Servers put in maintenance with hactl stay so across reloads (hactl saves the state).
+    `    server-state-file ${HAPROXY_SERVER_STATE}`,
+    "",
+    "defaults",
+    "    log global",
+    // TCP mode, as the seed: HAProxy forwards L4 to the application servers; TLS, if any, is the application's.
+    "    mode tcp",
+    "    option tcplog",
+    "    option dontlognull",
+    "    option redispatch",
+    "    retries 3",
+    "    timeout connect 5s",
+    "    timeout client 60s",
+    "    timeout server 60s",
+    "    timeout check 2s",
+    "    load-server-state-from-file global",
+    "    default-server inter 2s fall 3 rise 2",
+    "",
+  );
+
+  for (const { f, g } of fwmarks) {
+    const fe = frontendName(f.fwmark);
+    const be = backendName(f.fwmark);
+    const vips = [...f.vips.ipv4, ...f.vips.ipv6];
+    add(`# fwmark ${f.fwmark}: ${vips.join(", ")} port ${f.port} (${f.protocols.join("+")})`, `frontend ${fe}`);
+    // Bound to the VIPs themselves (on the vip dummy), never to ingress0: the packet IPVS
+    // forwards still has the VIP as destination, and the reply leaves from the VIP.
+    for (const v of vips) add(`    bind ${bindAddr(v, f.port)}`);
+    add(`    default_backend ${be}`, "", `backend ${be}`, "    balance leastconn");
+    if (g.servers.length === 0) add("    # no application servers in the stack: the health API answers 503 for this frontend");
+    for (const s of g.servers) add(`    server ${s.name} ${bindAddr(s.address, s.port)} check`);
+    add("");
+  }
+
+  add(
+    `# Health API for the maglevs' keepalived (HTTP_GET on each member's ingress address, port ${healthPort}):`,
+    "#   /health?frontend=fe_<fwmark>  200 when that frontend's backend has a usable server, else 503",
+    "#   /haproxy-health               200 while HAProxy runs",
+    "# Both answer 503 while the node is drained (see hactl drain).",
+    "frontend health",
+    "    mode http",
+    "    option dontlog-normal",
+    `    bind 0.0.0.0:${healthPort}`,
+    `    bind :::${healthPort} v6only`,
+    "    timeout client 5s",
+    // Keepalived connects from the maglevs' ingress addresses; operators from mgmt.
+    `    tcp-request connection reject unless { src ${n.ingress.ipv4} ${n.ingress.ipv6} ${n.mgmt.ipv4} ${n.mgmt.ipv6} 127.0.0.1 ::1 }`,
+    `    acl drained nbsrv(${HAPROXY_DRAIN_BACKEND}) gt 0`,
+    "    monitor-uri /haproxy-health",
+    "    monitor fail if drained",
+    '    http-request return status 503 content-type text/plain string "drained\\n" if drained',
+  );
+  for (const { f } of fwmarks) {
+    const fe = frontendName(f.fwmark);
+    const be = backendName(f.fwmark);
+    add(
+      `    http-request return status 503 content-type text/plain string "${fe} no usable server\\n" if { path /health } { url_param(frontend) -m str ${fe} } { nbsrv(${be}) lt 1 }`,
+      `    http-request return status 200 content-type text/plain string "${fe} ok\\n" if { path /health } { url_param(frontend) -m str ${fe} }`,
+    );
+  }
+  add('    http-request return status 404 content-type text/plain string "unknown frontend\\n"', "");
+  add(
+    "# The drain switch (hactl drain / undrain): never receives traffic, no check.",
+    `backend ${HAPROXY_DRAIN_BACKEND}`,
+    "    mode http",
+    "    server flag 127.0.0.1:9 disabled",
+    "",
+  );
+
+  add(
+    `# Stats page and Prometheus exporter, mgmt network only (node_exporter is on :9100).`,
+    "frontend stats",
+    "    mode http",
+    `    bind 0.0.0.0:${HAPROXY_STATS_PORT}`,
+    `    bind :::${HAPROXY_STATS_PORT} v6only`,
+    "    timeout client 30s",
+    `    tcp-request connection reject unless { src ${n.mgmt.ipv4} ${n.mgmt.ipv6} 127.0.0.1 ::1 }`,
+    "    http-request use-service prometheus-exporter if { path /metrics }",
+    "    stats enable",
+    "    stats uri /stats",
+    "    stats refresh 10s",
+    "    stats show-legends",
+    "    stats show-node",
+    // Read-only page; changes go through the admin socket (hactl), which is audited by SSH.
+    `    stats auth "admin:{{secret:${HAPROXY_STATS_SECRET}}}"`,
+    "",
+  );
+  const what = groups.length
+    ? groups.map((g) => `HAProxy of backend group ${g.name} (identical on ${g.members.map((m) => m.name).join(", ")})`).join("; ")
+    : "HAProxy of a spare node (member of no backend group)";
+  return header(env.name, "#", what) + L.join("\n");
+}
+
+/** The node-local hactl: list / maint / enable servers, drain / undrain the node. */
+export function hactlScript(topo: Topology): string {
+  return `#!/bin/bash
+${header(topo.env.name, "#", "hactl: HAProxy servers of this node").trimEnd()}
+#
+# hactl list                       backend,server,status,weight,check (one line per server)
+# hactl maint  <backend>/<server>  graceful: no new connections, existing ones finish
+# hactl enable <backend>/<server>  back in service (checks decide when it is UP)
+# hactl drain | undrain | status   this node's health API answers 503 for everything (or not)
+#
+# Run across every node of a group from a workstation: npm run hactl -- <stack> list
+set -euo pipefail
+SOCK=${HAPROXY_ADMIN_SOCKET}
+DRAIN=${HAPROXY_DRAIN_BACKEND}/flag
+STATE=${HAPROXY_SERVER_STATE}
+
+cli() { echo "$1" | socat -t 5 stdio "unix-connect:$SOCK"; }
+
+# The runtime API answers nothing on success, a message on error.
+change() {
+  local out
+  out=$(cli "$1")
+  if [ -n "$(printf '%s' "$out" | tr -d '[:space:]')" ]; then echo "hactl: $out" >&2; exit 1; fi
+}
+
+save_state() {
+  # Keep maintenance states over a reload (load-server-state-from-file global).
+  cli "show servers state" > "$STATE.tmp" && mv -f "$STATE.tmp" "$STATE"
+}
+
+target() {
+  case "\${1:-}" in
+    */*) printf '%s' "$1" ;;
+    *) echo "hactl: expected <backend>/<server>, got '\${1:-}'" >&2; exit 2 ;;
+  esac
+}
+
+case "\${1:-}" in
+  list)
+    # show stat <iid> <type> <sid>: type 4 = servers. Fields: 1 pxname, 2 svname, 18 status, 19 weight, 37 check_status.
+    cli "show stat -1 4 -1" | awk -F, '!/^#/ && NF > 37 && $1 != "${HAPROXY_DRAIN_BACKEND}" { print $1 "," $2 "," $18 "," $19 "," $37 }'
+    ;;
+  maint)
+    change "set server $(target "\${2:-}") state maint"
+    save_state
+    ;;
+  enable)
+    change "set server $(target "\${2:-}") state ready"
+    save_state
+    ;;
+  drain)
+    change "set server $DRAIN state ready"
+    save_state
+    ;;
+  undrain)
+    change "set server $DRAIN state maint"
+    save_state
+    ;;
+  status)
+    # nbsrv(be_drain) > 0 is what the health API tests: the flag counts when it is not in maintenance.
+    if cli "show stat -1 4 -1" | awk -F, -v b=${HAPROXY_DRAIN_BACKEND} '$1 == b && $18 !~ /MAINT/ { found = 1 } END { exit !found }'; then echo drained; else echo serving; fi
+    ;;
+  *)
+    echo "usage: hactl list | maint <backend>/<server> | enable <backend>/<server> | drain | undrain | status" >&2
+    exit 2
+    ;;
+esac
+`;
+}
+
+/** keepalived checks every member on the group's health-check port; one port for the node. */
+function healthPortOf(groups: GroupFacts[]): number {
+  const ports = [...new Set(groups.map((g) => g.healthCheck.port ?? HAPROXY_HEALTH_PORT_DEFAULT))];
+  if (ports.length > 1) throw new Error(`haproxy groups ${groups.map((g) => g.name).join(", ")} share members but differ in healthCheck.port (${ports.join(", ")})`);
+  return ports[0] ?? HAPROXY_HEALTH_PORT_DEFAULT;
+}
+
+export function planHaproxy(topo: Topology, h: HostFacts, b: PlanBuilder): void {
+  const env = topo.env;
+  const groups = groupsOf(topo, h).filter((g) => g.kind === "haproxy");
+  dsrMember(topo, h, b, "vip");
+  b.package("haproxy", "socat", "curl");
+  b.service("haproxy");
+  b.file({
+    path: HAPROXY_CFG,
+    mode: "0640",
+    owner: "root:haproxy",
+    content: haproxyConfig(topo, groups),
+    validate: { checker: "haproxy", command: "haproxy -c -f {file}" },
+    // reload: the new process takes the listening sockets over (expose-fd), no connection dropped.
+    activate: { kind: "reload", service: "haproxy" },
+    secretKeys: [HAPROXY_STATS_SECRET],
+  });
+  b.file({ path: HACTL_PATH, mode: "0755", content: hactlScript(topo), validate: BASH_SYNTAX });
+  const healthPort = healthPortOf(groups);
+  b.health = {
+    command: `curl -fsS -o /dev/null http://127.0.0.1:${healthPort}/haproxy-health`,
+    timeoutSeconds: 60,
+    description: `HAProxy on ${h.hostname} answers /haproxy-health on port ${healthPort}`,
+  };
+}

@@ -1,6 +1,435 @@
-/** k0s tier planners (filled in by its issue). */
+/**
+ * K0sController (k0s00) and K0sWorker (k0s01-06).
+ *
+ * k0s is not packaged: every k0s host downloads the pinned release (version + sha256 from the
+ * stack). The controller runs the control plane only (no kubelet, no ingress0) and deploys,
+ * from k0s.yaml: Calico in BIRD mode (BGP routing over ingress0, no encapsulation — the only
+ * Calico mode that carries IPv6 pods), kube-proxy in IPVS mode, dual-stack pod and service
+ * networks, and the HAProxy ingress controller (Helm extension) as a hostNetwork DaemonSet on
+ * the edge workers. The httpbin test application comes from k0s's manifest deployer.
+ *
+ * Edge workers are the members of k0s-ingress backend groups: they carry the group's VIPs on lo
+ * (direct server return) and run the ingress DaemonSet (label + taint `maglev-infra/edge`).
+ * Ordinary workers carry no VIP and run the applications.
+ *
+ * Secrets and outputs produced on the controller (the Pulumi component fetches them):
+ *   - worker join token: `k0s token create --role=worker` on the controller
+ *     (K0S_WORKER_TOKEN_COMMAND), written to each worker at K0S_WORKER_TOKEN_FILE (0600 root).
+ *   - admin kubeconfig: `k0s kubeconfig admin` on the controller (K0S_KUBECONFIG_COMMAND): it
+ *     prints /var/lib/k0s/pki/admin.conf with the API address (mgmt IPv4) as server.
+ */
+import * as YAML from "yaml";
 import { Topology, HostFacts } from "../topology";
 import { PlanBuilder } from "../plan/builder";
+import { header } from "../plan/header";
+import { Environment } from "../config/schema";
+import { dsrMember, groupsOf, ingressIf, mgmtIf, systemdVerify } from "./l7-common";
+import { assertClusterConfig, ClusterConfig, k8sObjectSchema } from "./k0s-schema";
 
-export function planK0sController(_topo: Topology, _h: HostFacts, _b: PlanBuilder): void {}
-export function planK0sWorker(_topo: Topology, _h: HostFacts, _b: PlanBuilder): void {}
+export const K0S_BIN = "/usr/local/bin/k0s";
+export const K0S_CONFIG = "/etc/k0s/k0s.yaml";
+export const K0S_WORKER_TOKEN_FILE = "/etc/k0s/worker-token";
+export const K0S_WORKER_TOKEN_COMMAND = `${K0S_BIN} token create --role=worker --expiry=1h`;
+export const K0S_KUBECONFIG_COMMAND = `${K0S_BIN} kubeconfig admin`;
+export const K0S_ADMIN_KUBECONFIG = "/var/lib/k0s/pki/admin.conf";
+export const K0S_MANIFESTS = "/var/lib/k0s/manifests";
+/** Node label (and taint key) of edge workers. */
+export const EDGE_LABEL = "maglev-infra/edge";
+/** haproxy-ingress's healthz port: what keepalived checks on edge workers. */
+export const INGRESS_HEALTHZ_PORT = 10253;
+export const FIREWALL_FILE = "/etc/maglev-infra/firewall.nft";
+export const FIREWALL_UNIT = "maglev-firewall.service";
+export const FIREWALL_TABLE = "maglev_k0s";
+/** Image of the httpbin test application (a small Go port of httpbin.org). */
+export const HTTPBIN_IMAGE = "mccutchen/go-httpbin:v2.15.0";
+
+/** The official release asset, as k0s's own installer (get.k0s.sh) fetches it. */
+export function k0sDownloadUrl(version: string): string {
+  return `https://github.com/k0sproject/k0s/releases/download/${version}/k0s-${version}-amd64`;
+}
+
+function k0sOf(topo: Topology, h: HostFacts): NonNullable<Environment["k0s"]> {
+  const k = topo.env.k0s;
+  if (!k) throw new Error(`${h.hostname}: k0s host but the stack has no k0s section`);
+  return k;
+}
+
+function installK0s(topo: Topology, h: HostFacts, b: PlanBuilder): void {
+  const k = k0sOf(topo, h);
+  b.download({ name: "k0s", url: k0sDownloadUrl(k.version), sha256: k.sha256, path: K0S_BIN, mode: "0755" });
+}
+
+/** The (first) controller: API address of the cluster. */
+function controllerOf(topo: Topology): HostFacts {
+  const c = topo.hosts.find((x) => x.role === "k0s-controller");
+  if (!c) throw new Error("k0s workers need a k0s-controller host in the stack");
+  return c;
+}
+
+function isEdge(topo: Topology, h: HostFacts): boolean {
+  return groupsOf(topo, h).some((g) => g.kind === "k0s-ingress");
+}
+
+/** Values of the haproxy-ingress chart: a hostNetwork DaemonSet on the edge workers only. */
+export function ingressValues(): string {
+  const values = {
+    controller: {
+      kind: "DaemonSet",
+      // hostNetwork: HAProxy listens on the node itself, so it answers on the VIPs on lo
+      // (direct server return) — no Service, no NodePort, no kube-proxy hop.
+      hostNetwork: true,
+      dnsPolicy: "ClusterFirstWithHostNet",
+      ingressClass: "haproxy",
+      ingressClassResource: { enabled: true, default: true },
+      healthzPort: INGRESS_HEALTHZ_PORT,
+      nodeSelector: { [EDGE_LABEL]: "true" },
+      tolerations: [{ key: EDGE_LABEL, operator: "Exists", effect: "NoSchedule" }],
+      updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1 } },
+      service: { type: "ClusterIP" },
+      config: {
+        // keepalived's real-server check on every edge worker: HTTP GET :10253/healthz.
+        "healthz-port": String(INGRESS_HEALTHZ_PORT),
+        // "::" (not the default "*") binds IPv4 and IPv6, so the IPv6 VIPs are served too.
+        "bind-ip-addr-http": "::",
+        "bind-ip-addr-healthz": "::",
+      },
+      stats: { enabled: true },
+      metrics: { enabled: true, embedded: true },
+    },
+  };
+  return YAML.stringify(values, { lineWidth: 0 });
+}
+
+export function clusterConfig(topo: Topology): ClusterConfig {
+  const env = topo.env;
+  const c = controllerOf(topo);
+  const k = k0sOf(topo, c);
+  const ing = ingressIf(topo);
+  const doc: ClusterConfig = {
+    apiVersion: "k0s.k0sproject.io/v1beta1",
+    kind: "ClusterConfig",
+    metadata: { name: env.name },
+    spec: {
+      api: {
+        // The control plane lives on mgmt: workers, kubectl and Pulumi reach it there.
+        address: c.mgmt.ipv4,
+        port: 6443,
+        k0sApiPort: 9443,
+        sans: [c.mgmt.ipv4, c.mgmt.ipv6, c.hostname, `${c.hostname}.${env.dns.zone}`],
+      },
+      storage: { type: "etcd", etcd: { peerAddress: c.mgmt.ipv4 } },
+      network: {
+        provider: "calico",
+        podCIDR: k.podCidr4,
+        serviceCIDR: k.serviceCidr4,
+        clusterDomain: "cluster.local",
+        calico: {
+          mode: "bird",
+          // No encapsulation in bird mode: the pod MTU is the ingress network's.
+          mtu: env.networks.ingress.mtu,
+          // BGP peering and pod routes over ingress0. The edge workers' VIPs are on lo, which
+          // this method never looks at.
+          ipAutodetectionMethod: `interface=${ing}`,
+          ipV6AutodetectionMethod: `interface=${ing}`,
+          wireguard: false,
+        },
+        dualStack: { enabled: true, IPv6podCIDR: k.podCidr6, IPv6serviceCIDR: k.serviceCidr6 },
+        kubeProxy: {
+          disabled: false,
+          mode: "ipvs",
+          // strictARP sets arp_ignore=1/arp_announce=2, as direct server return needs anyway.
+          ipvs: { scheduler: "rr", strictARP: true },
+        },
+      },
+      konnectivity: { agentPort: 8132, adminPort: 8133 },
+      telemetry: { enabled: false },
+      extensions: {
+        helm: {
+          concurrencyLevel: 5,
+          repositories: [{ name: "haproxy-ingress", url: "https://haproxy-ingress.github.io/charts" }],
+          charts: [
+            {
+              name: "haproxy-ingress",
+              chartname: "haproxy-ingress/haproxy-ingress",
+              version: k.ingressChartVersion,
+              namespace: "ingress-haproxy",
+              order: 1,
+              values: ingressValues(),
+            },
+          ],
+        },
+      },
+    },
+  };
+  return assertClusterConfig(doc, c.hostname);
+}
+
+export function k0sYaml(topo: Topology): string {
+  const text =
+    header(topo.env.name, "#", "k0s ClusterConfig") +
+    "# Checked at render time against a typed schema (src/tiers/k0s-schema.ts), on the host with\n" +
+    "# `k0s config validate`. Changing it restarts k0scontroller; Helm extensions reconcile.\n" +
+    YAML.stringify(clusterConfig(topo), { lineWidth: 0 });
+  // Round trip: what the host reads is what the schema accepted.
+  assertClusterConfig(YAML.parse(text), "k0s.yaml");
+  return text;
+}
+
+/** httpbin with a Service and an Ingress: the seed's test application behind the k0s VIPs. */
+export function httpbinManifest(topo: Topology): string {
+  const ns = "httpbin";
+  const labels = { "app.kubernetes.io/name": "httpbin" };
+  const docs = [
+    { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } },
+    {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "httpbin", namespace: ns, labels },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            // Runs on ordinary workers: the edge taint keeps applications off the VIP nodes.
+            containers: [
+              {
+                name: "httpbin",
+                image: HTTPBIN_IMAGE,
+                ports: [{ name: "http", containerPort: 8080 }],
+                readinessProbe: { httpGet: { path: "/status/200", port: "http" } },
+                resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "64Mi" } },
+              },
+            ],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "httpbin", namespace: ns, labels },
+      spec: { ipFamilyPolicy: "PreferDualStack", selector: labels, ports: [{ name: "http", port: 80, targetPort: "http" }] },
+    },
+    {
+      apiVersion: "networking.k8s.io/v1",
+      kind: "Ingress",
+      metadata: { name: "httpbin", namespace: ns },
+      spec: {
+        ingressClassName: "haproxy",
+        rules: [{ http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: "httpbin", port: { name: "http" } } } }] } }],
+      },
+    },
+  ];
+  const text = header(topo.env.name, "#", "httpbin test application (k0s manifest deployer)") + docs.map((d) => YAML.stringify(d, { lineWidth: 0 })).join("---\n");
+  for (const d of YAML.parseAllDocuments(text)) {
+    const r = k8sObjectSchema.safeParse(d.toJSON());
+    if (!r.success) throw new Error(`httpbin manifest: ${r.error.issues.map((i) => i.path.join(".") + ": " + i.message).join("; ")}`);
+  }
+  return text;
+}
+
+/** A unit shaped like the one `k0s install` writes, so `k0s status` and the docs apply unchanged. */
+function k0sUnit(topo: Topology, what: string, execStart: string, extraUnit: string[] = []): string {
+  return (
+    header(topo.env.name, "#", what) +
+    [
+      "[Unit]",
+      "Description=k0s - Zero Friction Kubernetes",
+      "Documentation=https://docs.k0sproject.io",
+      `ConditionFileIsExecutable=${K0S_BIN}`,
+      ...extraUnit,
+      "After=network-online.target maglev-firewall.service",
+      "Wants=network-online.target",
+      "",
+      "[Service]",
+      `ExecStart=${execStart}`,
+      "Restart=always",
+      "RestartSec=10",
+      // k0s supervises containerd and the kubelet: delegate cgroups, never kill them with it.
+      "Delegate=yes",
+      "KillMode=process",
+      "LimitCORE=infinity",
+      "LimitNOFILE=999999",
+      "TasksMax=infinity",
+      "TimeoutStartSec=0",
+      "",
+      "[Install]",
+      "WantedBy=multi-user.target",
+      "",
+    ].join("\n")
+  );
+}
+
+/** Own nftables table: accept policy (Calico and kube-proxy keep their own tables and chains), drops only what an interface must not receive. */
+export function firewallRules(topo: Topology, h: HostFacts, opts: { mgmtTcp: number[]; ingressTcp: number[]; calico: boolean }): string {
+  const n = topo.env.networks;
+  const k = topo.env.k0s;
+  const ing = ingressIf(topo);
+  const mg = mgmtIf(topo);
+  const set = (ports: number[]) => (ports.length === 1 ? String(ports[0]) : `{ ${ports.join(", ")} }`);
+  const L: string[] = [
+    "#!/usr/sbin/nft -f",
+    header(topo.env.name, "#", `firewall of ${h.hostname}`).trimEnd(),
+    "# Replaces only its own table (no `flush ruleset`: Calico's and kube-proxy's rules stay).",
+    "# Base chains on the same hook all see a packet; an accept here does not bypass theirs.",
+    `table inet ${FIREWALL_TABLE}`,
+    `delete table inet ${FIREWALL_TABLE}`,
+    "",
+    `table inet ${FIREWALL_TABLE} {`,
+    "\tchain input {",
+    "\t\ttype filter hook input priority filter + 10; policy accept;",
+    "\t\tct state established,related accept",
+    '\t\tiifname "lo" accept',
+    "\t\tmeta l4proto { icmp, ipv6-icmp } accept",
+  ];
+  if (opts.calico) L.push('\t\t# Pods reaching their node: Calico polices workload interfaces itself.', '\t\tiifname "cali*" accept');
+  if (h.ingress) L.push(`\t\tiifname "${ing}" jump from_ingress`);
+  L.push(`\t\tiifname "${mg}" jump from_mgmt`, "\t}", "");
+  if (h.ingress) {
+    L.push("\tchain from_ingress {");
+    if (opts.calico && k) {
+      L.push(
+        "\t\t# Pod traffic from other nodes (BIRD routes pods over ingress0, no encapsulation).",
+        `\t\tip saddr ${k.podCidr4} accept`,
+        `\t\tip6 saddr ${k.podCidr6} accept`,
+        "\t\t# Calico BIRD: BGP full mesh between the workers' ingress0 addresses.",
+        `\t\tip saddr ${n.ingress.ipv4} tcp dport 179 accept`,
+        `\t\tip6 saddr ${n.ingress.ipv6} tcp dport 179 accept`,
+      );
+    }
+    if (opts.ingressTcp.length) L.push("\t\t# VIP traffic from the maglevs (direct routing) and keepalived's check.", `\t\ttcp dport ${set(opts.ingressTcp)} accept`);
+    L.push("\t\tcounter drop", "\t}", "");
+  }
+  L.push("\tchain from_mgmt {", `\t\ttcp dport ${set(opts.mgmtTcp)} accept`, "\t\tcounter drop", "\t}", "", "\t# Forwarding belongs to Calico and kube-proxy.", "\tchain forward {", "\t\ttype filter hook forward priority filter + 10; policy accept;", "\t}", "}", "");
+  return L.join("\n");
+}
+
+function firewall(topo: Topology, h: HostFacts, b: PlanBuilder, opts: { mgmtTcp: number[]; ingressTcp: number[]; calico: boolean }, before: string): void {
+  b.package("nftables");
+  b.file({
+    path: FIREWALL_FILE,
+    mode: "0600",
+    content: firewallRules(topo, h, opts),
+    validate: { checker: "nft", command: "unshare -n nft -c -f {file}" },
+    activate: { kind: "reload", service: FIREWALL_UNIT },
+  });
+  b.file({
+    path: `/etc/systemd/system/${FIREWALL_UNIT}`,
+    content:
+      header(topo.env.name, "#", "host firewall unit") +
+      [
+        "[Unit]",
+        "Description=maglev-infra host firewall (own nftables table)",
+        "Wants=network-pre.target",
+        `Before=network-pre.target shutdown.target ${before}`,
+        "Conflicts=shutdown.target",
+        "DefaultDependencies=no",
+        "",
+        "[Service]",
+        "Type=oneshot",
+        "RemainAfterExit=yes",
+        `ExecStart=/usr/sbin/nft -f ${FIREWALL_FILE}`,
+        `ExecReload=/usr/sbin/nft -f ${FIREWALL_FILE}`,
+        `ExecStop=/usr/sbin/nft delete table inet ${FIREWALL_TABLE}`,
+        "",
+        "[Install]",
+        "WantedBy=sysinit.target",
+        "",
+      ].join("\n"),
+    validate: systemdVerify(FIREWALL_UNIT),
+    activate: { kind: "command", command: "systemctl daemon-reload" },
+  });
+  b.service(FIREWALL_UNIT.replace(/\.service$/, ""));
+}
+
+export function planK0sController(topo: Topology, h: HostFacts, b: PlanBuilder): void {
+  const env = topo.env;
+  installK0s(topo, h, b);
+  b.package("curl");
+  b.file({
+    path: K0S_CONFIG,
+    mode: "0600",
+    content: k0sYaml(topo),
+    validate: {
+      checker: "k0s",
+      command: `${K0S_BIN} config validate --config {file}`,
+      // k0s is not in Debian: offline, the typed ClusterConfig schema checks the same file.
+      offline: { checker: "k0s-schema", command: "tsx src/cli/check-k0s-config.ts {file}" },
+    },
+    activate: { kind: "restart", service: "k0scontroller" },
+  });
+  b.file({
+    path: "/etc/systemd/system/k0scontroller.service",
+    content: k0sUnit(topo, `k0s controller of ${h.hostname}`, `${K0S_BIN} controller --config=${K0S_CONFIG}`),
+    validate: systemdVerify("k0scontroller.service", [K0S_BIN]),
+    activate: { kind: "command", command: "systemctl daemon-reload && systemctl try-restart k0scontroller.service" },
+  });
+  b.file({ path: `${K0S_MANIFESTS}/httpbin/httpbin.yaml`, content: httpbinManifest(topo) });
+  // Control plane on mgmt only: SSH, kube-apiserver, konnectivity (agents dial in), k0s join API, node_exporter.
+  firewall(topo, h, b, { mgmtTcp: [22, 6443, 8132, 9100, 9443], ingressTcp: [], calico: false }, "k0scontroller.service");
+  b.service("k0scontroller");
+  b.health = {
+    command: `${K0S_BIN} kubectl get --raw=/readyz`,
+    timeoutSeconds: 300,
+    description: `kube-apiserver on ${h.hostname} is ready`,
+  };
+  void env;
+}
+
+export function planK0sWorker(topo: Topology, h: HostFacts, b: PlanBuilder): void {
+  const env = topo.env;
+  const edge = isEdge(topo, h);
+  installK0s(topo, h, b);
+  b.package("curl", "ipvsadm");
+  if (edge) dsrMember(topo, h, b, "lo");
+  // Pods and Services are routed by the node.
+  b.sysctl("net.ipv4.ip_forward", 1);
+  b.sysctl("net.ipv6.conf.all.forwarding", 1);
+  // kube-proxy (IPVS mode) runs in a container and cannot load modules itself.
+  const modules = ["ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", "nf_conntrack"];
+  b.file({
+    path: "/etc/modules-load.d/k0s-ipvs.conf",
+    content: header(env.name, "#", "kernel modules kube-proxy's IPVS mode needs") + modules.join("\n") + "\n",
+    activate: { kind: "command", command: `modprobe -a ${modules.join(" ")}` },
+  });
+
+  const groups = groupsOf(topo, h).filter((g) => g.kind === "k0s-ingress").map((g) => g.name);
+  const labels = [`${EDGE_LABEL}=${edge}`, ...groups.map((g) => `maglev-infra/backend-group=${g}`)];
+  const args = [
+    `${K0S_BIN} worker`,
+    `--token-file=${K0S_WORKER_TOKEN_FILE}`,
+    // Labels and taints apply when the node registers (kubelet); changing them later needs kubectl.
+    `--labels=${labels.join(",")}`,
+    ...(edge ? [`--taints=${EDGE_LABEL}=true:NoSchedule`] : []),
+    // Node addresses on mgmt (API, kubelet); Calico routes pods over ingress0 on its own.
+    `--kubelet-extra-args=--node-ip=${h.mgmt.ipv4},${h.mgmt.ipv6}`,
+  ];
+  b.file({
+    path: "/etc/systemd/system/k0sworker.service",
+    content: k0sUnit(topo, `k0s worker of ${h.hostname}${edge ? " (edge: VIPs on lo, ingress DaemonSet)" : ""}`, args.join(" "), [
+      // The join token (a secret from the controller) is written by the deployment, mode 0600.
+      `ConditionFileNotEmpty=${K0S_WORKER_TOKEN_FILE}`,
+    ]),
+    validate: systemdVerify("k0sworker.service", [K0S_BIN]),
+    activate: { kind: "command", command: "systemctl daemon-reload && systemctl try-restart k0sworker.service" },
+  });
+  firewall(
+    topo,
+    h,
+    b,
+    {
+      // SSH, kubelet, node_exporter; edge: haproxy-ingress metrics (9101) and controller metrics (10254).
+      mgmtTcp: edge ? [22, 9100, 9101, 10250, 10254] : [22, 9100, 10250],
+      ingressTcp: edge ? [80, 443, INGRESS_HEALTHZ_PORT] : [],
+      calico: true,
+    },
+    "k0sworker.service",
+  );
+  b.service("k0sworker");
+  b.health = {
+    command: "curl -fsS -o /dev/null http://127.0.0.1:10248/healthz",
+    timeoutSeconds: 300,
+    description: `kubelet on ${h.hostname} is healthy`,
+  };
+}

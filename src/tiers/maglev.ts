@@ -1,5 +1,581 @@
-/** Maglev tier planner (filled in by its issue). */
-import { Topology, HostFacts } from "../topology";
+/**
+ * MaglevNode (maglev01/02): the L4 tier. Both maglevs are active at once; the gateways
+ * spread flows over them by ECMP, and IPVS's Maglev hashing (`mh` + `mh-port`) sends a
+ * flow to the same real server whichever maglev gets it, so a maglev can fail or drain
+ * without resetting connections (`sloppy_tcp` lets the other one pick a flow up mid-stream).
+ *
+ *   packet on ingress0 for VIP:port ──nftables──▶ fwmark ──IPVS (keepalived)──▶ real server
+ *   (the VIPs sit on the `vip` dummy, so the packet is local)        (DR: same packet, the member's MAC)
+ *
+ * - nftables: one table of this project marks (ingress0, VIP, protocol, port) with the
+ *   topology's fwmark and exempts VIP traffic from conntrack;
+ * - keepalived (no VRRP): one IPVS fwmark service per fwmark and family, real servers
+ *   health-checked and set to weight 0 on failure (inhibit_on_failure);
+ * - ExaBGP: announces the VIPs to every gateway while this node can serve them (the
+ *   announce script below); FRR's bfdd gives the gateways sub-second failure detection.
+ */
+import { Topology, HostFacts, GroupFacts, FwmarkEntry } from "../topology";
 import { PlanBuilder } from "../plan/builder";
+import { vipInterface } from "../plan/base";
+import { header } from "../plan/header";
+import { Validate } from "../plan/types";
+import { bfdDetectMs, bfdProfile, frrPreamble, planFrr } from "./frr-common";
+import { BASH_SYNTAX, ingressIf, systemdVerify } from "./l7-common";
+import { frontendName, HAPROXY_HEALTH_PORT_DEFAULT } from "./haproxy";
 
-export function planMaglev(_topo: Topology, _h: HostFacts, _b: PlanBuilder): void {}
+export const NFT_FILE = "/etc/maglev-infra/fwmarks.nft";
+export const NFT_TABLE = "maglev_infra";
+export const NFT_UNIT = "maglev-infra-fwmarks.service";
+export const KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf";
+export const EXABGP_CONF = "/etc/exabgp/exabgp.conf";
+export const ANNOUNCE_SCRIPT = "/usr/local/lib/maglev-infra/exabgp-announce";
+/**
+ * The drain switch of a maglev: while this file exists the announce script withdraws every
+ * VIP (within a second) and announces none, whatever the health of the services. Created by
+ * the rollout's drain hook and removed by its undrain hook; an operator can use it by hand
+ * (`touch` / `rm`) for maintenance. It survives reboots, on purpose: a node drained for
+ * maintenance stays out until someone removes it.
+ */
+export const DRAIN_FILE = "/etc/maglev-infra/drain";
+/** What the announce script currently announces, one prefix a line (in ExaBGP's runtime directory). */
+export const ANNOUNCED_FILE = "/run/exabgp/announced";
+
+/** Default real-server check port per group kind (HAProxy health API, haproxy-ingress healthz, DNS). */
+export const HEALTH_PORT_DEFAULT: Record<GroupFacts["kind"], number> = {
+  haproxy: HAPROXY_HEALTH_PORT_DEFAULT,
+  "k0s-ingress": 10253,
+  dnsdist: 53,
+};
+/** Default HTTP path per kind; `{frontend}` is the HAProxy frontend of the fwmark (`fe_<fwmark>`). */
+export const HEALTH_PATH_DEFAULT: Partial<Record<GroupFacts["kind"], string>> = {
+  haproxy: "/health?frontend={frontend}",
+  "k0s-ingress": "/healthz",
+};
+
+type Family = "ipv4" | "ipv6";
+const FAMILIES: Family[] = ["ipv4", "ipv6"];
+
+/** One IPVS service: a fwmark in one address family, with the members that can serve it. */
+export interface IpvsService {
+  fwmark: FwmarkEntry;
+  group: GroupFacts;
+  family: Family;
+  /** Real servers: the members' ingress addresses of this family (members without one are left out). */
+  realServers: { host: HostFacts; address: string }[];
+}
+
+/** Every IPVS service the maglevs run, by fwmark then family. Services without any real server are left out. */
+export function ipvsServices(topo: Topology): IpvsService[] {
+  const out: IpvsService[] = [];
+  for (const f of topo.fwmarks) {
+    const group = topo.groups.get(f.group);
+    if (!group) continue;
+    for (const family of FAMILIES) {
+      if (f.vips[family].length === 0) continue;
+      const realServers = group.members.flatMap((m) => {
+        const address = m.ingress?.[family];
+        return address ? [{ host: m, address }] : [];
+      });
+      if (realServers.length) out.push({ fwmark: f, group, family, realServers });
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// nftables
+// ---------------------------------------------------------------------------------------
+
+/** `nft -c` in a throwaway network namespace: checks against a real kernel, touches nothing live. */
+export const NFT_VALIDATE: Validate = { checker: "nft", command: "unshare -n nft -c -f {file}" };
+
+export function nftablesConfig(topo: Topology, h: HostFacts): string {
+  const ing = ingressIf(topo);
+  const T = "\t";
+  const L: string[] = [
+    "#!/usr/sbin/nft -f",
+    ...header(topo.env.name, "#", `packet marks for IPVS on ${h.hostname}`).trimEnd().split("\n"),
+    "#",
+    `# Owned by maglev-infra: only table inet ${NFT_TABLE} is touched, nothing else of the host's`,
+    "# firewall. Loading this file replaces the table atomically: the empty declaration makes the",
+    "# delete safe when the table does not exist yet, and `nft -f` applies the file as one transaction.",
+    "#",
+    "# A packet arriving on the data plane for VIP:port gets the fwmark of its backend group and",
+    "# port (group id × 100000 + port); IPVS picks the service by that mark. VIP traffic is not",
+    "# tracked: IPVS keeps its own connection table, and conntrack would only cost memory and",
+    "# break flows that move between maglevs (the other maglev never saw their SYN).",
+    `table inet ${NFT_TABLE} {}`,
+    `delete table inet ${NFT_TABLE}`,
+    "",
+    `table inet ${NFT_TABLE} {`,
+  ];
+  const rows = { ipv4: [] as string[], ipv6: [] as string[] };
+  for (const r of topo.vipPorts) rows[r.family].push(`${r.vip} . ${r.protocol} . ${r.port} : ${r.fwmark}`);
+  const elements = (items: string[]) => (items.length ? [`${T}${T}elements = {`, ...items.map((e, i) => `${T}${T}${T}${e}${i < items.length - 1 ? "," : ""}`), `${T}${T}}`] : []);
+  for (const fam of FAMILIES) {
+    const addrType = fam === "ipv4" ? "ipv4_addr" : "ipv6_addr";
+    const sfx = fam === "ipv4" ? "v4" : "v6";
+    L.push(
+      `${T}# VIP . protocol . port → fwmark`,
+      `${T}map fwmark_${sfx} {`,
+      `${T}${T}type ${addrType} . inet_proto . inet_service : mark`,
+      ...elements(rows[fam]),
+      `${T}}`,
+      "",
+      `${T}set vips_${sfx} {`,
+      `${T}${T}type ${addrType}`,
+      ...elements(topo.vips[fam]),
+      `${T}}`,
+      "",
+    );
+  }
+  L.push(
+    // raw priority (-300): before conntrack (-200) looks at the packet, so notrack takes effect.
+    `${T}chain prerouting {`,
+    `${T}${T}type filter hook prerouting priority raw; policy accept;`,
+    `${T}${T}iifname != "${ing}" return`,
+    `${T}${T}ip daddr @vips_v4 notrack`,
+    `${T}${T}ip6 daddr @vips_v6 notrack`,
+    // No entry in the map (another port, ICMP): the rule does nothing, the packet stays unmarked.
+    `${T}${T}meta mark set ip daddr . meta l4proto . th dport map @fwmark_v4`,
+    `${T}${T}meta mark set ip6 daddr . meta l4proto . th dport map @fwmark_v6`,
+    `${T}}`,
+    "}",
+    "",
+  );
+  return L.join("\n");
+}
+
+/** The unit that loads the table at boot, before keepalived and ExaBGP. */
+export function nftablesUnit(topo: Topology): string {
+  return (
+    header(topo.env.name, "#", "loads the maglev-infra nftables table") +
+    `[Unit]
+Description=maglev-infra packet marks for IPVS (nftables table inet ${NFT_TABLE})
+Documentation=file://${NFT_FILE}
+DefaultDependencies=no
+Wants=network-pre.target
+Before=network-pre.target keepalived.service exabgp.service shutdown.target
+Conflicts=shutdown.target
+# Debian's nftables.service starts with "flush ruleset": load again after it, on restart and reload.
+After=nftables.service
+PartOf=nftables.service
+ReloadPropagatedFrom=nftables.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/sbin/nft -f ${NFT_FILE}
+ExecReload=/usr/sbin/nft -f ${NFT_FILE}
+ExecStop=/usr/sbin/nft delete table inet ${NFT_TABLE}
+
+[Install]
+WantedBy=multi-user.target
+`
+  );
+}
+
+// ---------------------------------------------------------------------------------------
+// keepalived
+// ---------------------------------------------------------------------------------------
+
+/**
+ * `keepalived -t` exits non-zero on errors and on warnings (exit 5), e.g. a port on a real
+ * server of a fwmark service. It exits 0 on a missing file, hence `test -s` first.
+ */
+export const KEEPALIVED_VALIDATE: Validate = { checker: "keepalived", command: "test -s {file} && keepalived -t -f {file}" };
+
+function healthCheckLines(topo: Topology, svc: IpvsService, indent: string): string[] {
+  const g = svc.group;
+  const hc = g.healthCheck;
+  const port = hc.port ?? HEALTH_PORT_DEFAULT[g.kind];
+  const common = [`connect_port ${port}`, `connect_timeout ${hc.timeoutSeconds}`, "retry 1", `delay_before_retry ${hc.intervalSeconds}`];
+  const I = (l: string[]) => l.map((x) => indent + x);
+  if (g.kind === "dnsdist") {
+    // A real query over UDP, answered NOERROR: dnsdist is up and has a backend for the zone.
+    const zone = topo.env.dns.servedZones?.[0] ?? topo.env.dns.zone;
+    return I(["DNS_CHECK {", ...common.map((l) => `    ${l}`), "    type SOA", `    name ${zone}`, "}"]);
+  }
+  const path = (hc.path ?? HEALTH_PATH_DEFAULT[g.kind] ?? "/").split("{frontend}").join(frontendName(svc.fwmark.fwmark));
+  return I(["HTTP_GET {", "    url {", `        path ${path}`, "        status_code 200", "    }", ...common.map((l) => `    ${l}`), "}"]);
+}
+
+export function keepalivedConfig(topo: Topology, h: HostFacts): string {
+  const services = ipvsServices(topo);
+  const L: string[] = [
+    ...header(topo.env.name, "#", `keepalived (IPVS only, no VRRP) of ${h.hostname}`).trimEnd().split("\n"),
+    "#",
+    "# One IPVS service per fwmark and address family. Maglev hashing on the whole 5-tuple",
+    "# (mh + mh-port) gives every maglev the same flow → real server mapping, so a flow that",
+    "# moves to the other maglev keeps its real server. Direct routing: the member answers the",
+    "# client itself. A member failing its check gets weight 0 (inhibit_on_failure): no new",
+    "# flows, established ones continue — it never vanishes from the service.",
+    "",
+    "global_defs {",
+    `    router_id ${h.hostname}`,
+    // keepalived owns IPVS on this host: drop services a killed keepalived left behind.
+    "    lvs_flush",
+    "}",
+  ];
+  for (const svc of services) {
+    const f = svc.fwmark;
+    const g = svc.group;
+    const proto = `${f.port}/${f.protocols.join("+")}`;
+    L.push(
+      "",
+      `# fwmark ${f.fwmark} (${svc.family === "ipv4" ? "IPv4" : "IPv6"}): group ${g.name} (${g.kind}), port ${proto} — ${f.vips[svc.family].join(", ")}`,
+      `virtual_server fwmark ${f.fwmark} {`,
+    );
+    if (svc.family === "ipv6") L.push("    ip_family inet6");
+    L.push(
+      `    delay_loop ${g.healthCheck.intervalSeconds}`,
+      "    lvs_sched mh",
+      "    mh-port",
+      "    lvs_method DR",
+    );
+    for (const rs of svc.realServers) {
+      L.push(
+        "",
+        `    # ${rs.host.hostname}`,
+        `    real_server ${rs.address} {`,
+        "        weight 1",
+        "        inhibit_on_failure",
+        ...healthCheckLines(topo, svc, "        "),
+        "    }",
+      );
+    }
+    const missing = g.members.filter((m) => !m.ingress?.[svc.family]);
+    if (missing.length) L.push(`    # not here (no ${svc.family === "ipv4" ? "IPv4" : "IPv6"} ingress address): ${missing.map((m) => m.name).join(", ")}`);
+    L.push("}");
+  }
+  return L.join("\n") + "\n";
+}
+
+// ---------------------------------------------------------------------------------------
+// ExaBGP
+// ---------------------------------------------------------------------------------------
+
+/**
+ * `exabgp --validate` exits 1 on a bad file. It also refuses a `run` program that does not
+ * exist yet, and the apply step validates every file before installing any: the copy it
+ * checks runs /bin/true instead of the announce script (which has its own checker).
+ */
+export const EXABGP_VALIDATE: Validate = {
+  checker: "exabgp",
+  command:
+    `d=$(mktemp -d) && sed 's#^\\( *run \\)${ANNOUNCE_SCRIPT};#\\1/bin/true;#' {file} > "$d/exabgp.conf" && ` +
+    `exabgp_api_cli=false exabgp --validate "$d/exabgp.conf" >"$d/out" 2>&1; rc=$?; ` +
+    `[ $rc -eq 0 ] || tail -n 8 "$d/out"; rm -rf "$d"; exit $rc`,
+};
+
+export function exabgpConfig(topo: Topology, h: HostFacts): string {
+  const env = topo.env;
+  const L: string[] = [
+    ...header(env.name, "#", `ExaBGP of ${h.hostname}`).trimEnd().split("\n"),
+    "#",
+    "# iBGP to every gateway over mgmt; the routes themselves come from the announce process:",
+    "# the VIPs of the `vip` interface with this maglev's ingress0 address as next hop, while",
+    `# its IPVS services have healthy real servers and ${DRAIN_FILE} does not exist.`,
+    "",
+    "process announce-vips {",
+    `    run ${ANNOUNCE_SCRIPT};`,
+    "    encoder text;",
+    "}",
+    "",
+    "template {",
+    "    neighbor gateway {",
+    `        router-id ${h.mgmt.ipv4};`,
+    `        local-address ${h.mgmt.ipv4};`,
+    `        local-as ${env.bgp.asn};`,
+    `        peer-as ${env.bgp.asn};`,
+    `        hold-time ${env.bgp.holdTimeSeconds};`,
+    "        family {",
+    "            ipv4 unicast;",
+    "            ipv6 unicast;",
+    "        }",
+    "        api {",
+    "            processes [ announce-vips ];",
+    "        }",
+    "    }",
+    "}",
+  ];
+  for (const gw of topo.gateways) {
+    L.push("", `neighbor ${gw.mgmt.ipv4} {`, "    inherit gateway;", `    description "${gw.hostname}";`, "}");
+  }
+  return L.join("\n") + "\n";
+}
+
+/** The ExaBGP process: announce / withdraw the VIPs by the health of the IPVS services. */
+export function announceScript(topo: Topology): string {
+  const services = ipvsServices(topo);
+  const marks = (fam: Family) => services.filter((s) => s.family === fam).map((s) => s.fwmark.fwmark).join(" ");
+  return `#!/bin/bash
+${header(topo.env.name, "#", "ExaBGP announce process of the maglevs").trimEnd()}
+#
+# Run by ExaBGP (process announce-vips); its stdout is ExaBGP's API. Every second:
+#   - VIPs: the global addresses on the \`vip\` interface (IPv4 → /32, IPv6 → /128);
+#   - next hop of a family: this maglev's ${ingressIf(topo)} address of that family (the data plane);
+#   - a family is healthy when every IPVS service of that family the stack defines exists and
+#     has at least one real server with weight > 0 (keepalived sets a failing one to 0);
+#   - drain: while ${DRAIN_FILE} exists nothing is announced.
+# A VIP is announced while its family is healthy and the node is not drained, else withdrawn.
+# Only changes are written. On SIGTERM (ExaBGP stopping) every announced VIP is withdrawn first.
+# ${ANNOUNCED_FILE} lists what is announced (the rollout's drain and health gate read it).
+#
+# Cost per second: two forks (ip, ipvsadm); the rest is bash builtins. ipvsadm needs
+# CAP_NET_ADMIN, which Debian's exabgp.service grants (AmbientCapabilities).
+set -u
+
+VIP_IF=vip
+INGRESS_IF=${ingressIf(topo)}
+DRAIN_FILE=${DRAIN_FILE}
+ANNOUNCED_FILE=${ANNOUNCED_FILE}
+INTERVAL=1
+# The IPVS fwmark services keepalived runs, per family (from the stack).
+SERVICES_V4="${marks("ipv4")}"
+SERVICES_V6="${marks("ipv6")}"
+
+declare -A announced=()   # prefix → next hop, as sent to ExaBGP
+vips4=() vips6=() nh4="" nh6="" healthy=" "
+
+log() { printf 'exabgp-announce: %s\\n' "$*" >&2; }
+
+# One \`ip\` call: the VIPs and the next hops. Lines look like
+#   5: vip    inet 10.1.7.15/32 scope global vip\\ ...
+#   3: ingress0    inet6 2a0a:7180:81:a::11/64 scope global \\ ...
+read_addresses() {
+  vips4=() vips6=() nh4="" nh6=""
+  local _ dev fam cidr rest
+  while read -r _ dev fam cidr rest; do
+    case $rest in *"scope global"*) ;; *) continue ;; esac
+    case $dev in
+      "$VIP_IF") if [ "$fam" = inet ]; then vips4+=("\${cidr%/*}"); else vips6+=("\${cidr%/*}"); fi ;;
+      "$INGRESS_IF") if [ "$fam" = inet ]; then nh4=\${nh4:-\${cidr%/*}}; else nh6=\${nh6:-\${cidr%/*}}; fi ;;
+    esac
+  done < <(ip -o addr show)
+}
+
+# One \`ipvsadm\` call: which fwmark services have a real server with weight > 0. Lines look like
+#   FWM  100080 mh (mh-port)            FWM  200080 IPv6 mh (mh-port)
+#     -> 10.1.10.33:0     Route   1      0          0
+read_ipvs() {
+  healthy=" "
+  local a b c d rest svc=""
+  while read -r a b c d rest; do
+    case $a in
+      FWM) if [ "$c" = IPv6 ]; then svc="6:$b"; else svc="4:$b"; fi ;;
+      TCP | UDP | SCTP) svc="" ;;
+      "->")
+        if [ -n "$svc" ] && [ "$c" = Route ] && [ "\${d:-0}" -gt 0 ] 2>/dev/null; then
+          case $healthy in *" $svc "*) ;; *) healthy="$healthy$svc " ;; esac
+        fi
+        ;;
+    esac
+  done < <(ipvsadm -Ln 2>/dev/null)
+}
+
+# family_healthy 4|6 "<fwmarks>": every service exists and has a live real server.
+family_healthy() {
+  local m
+  [ -n "$2" ] || return 1
+  for m in $2; do
+    case $healthy in *" $1:$m "*) ;; *) return 1 ;; esac
+  done
+}
+
+send() {
+  printf '%s\\n' "$1"
+  log "$1"
+}
+
+save_state() {
+  local p
+  { for p in "\${!announced[@]}"; do printf '%s\\n' "$p"; done; } >"$ANNOUNCED_FILE" 2>/dev/null || log "cannot write $ANNOUNCED_FILE"
+}
+
+update() {
+  local -A want=()
+  local v p changed=0
+  if [ ! -e "$DRAIN_FILE" ]; then
+    if [ -n "$nh4" ] && family_healthy 4 "$SERVICES_V4"; then for v in "\${vips4[@]}"; do want["$v/32"]=$nh4; done; fi
+    if [ -n "$nh6" ] && family_healthy 6 "$SERVICES_V6"; then for v in "\${vips6[@]}"; do want["$v/128"]=$nh6; done; fi
+  fi
+  for p in "\${!announced[@]}"; do
+    if [ "\${want[$p]:-}" != "\${announced[$p]}" ]; then
+      send "withdraw route $p next-hop \${announced[$p]}"
+      unset 'announced[$p]'
+      changed=1
+    fi
+  done
+  for p in "\${!want[@]}"; do
+    if [ -z "\${announced[$p]:-}" ]; then
+      send "announce route $p next-hop \${want[$p]}"
+      announced[$p]=\${want[$p]}
+      changed=1
+    fi
+  done
+  [ $changed = 0 ] || save_state
+}
+
+withdraw_all() {
+  local p
+  for p in "\${!announced[@]}"; do send "withdraw route $p next-hop \${announced[$p]}"; done
+  announced=()
+  save_state
+}
+
+# Sleep INTERVAL without forking, reading ExaBGP's acknowledgements ("done"/"error") meanwhile
+# so they never fill the pipe. End of input means ExaBGP is gone: stop.
+tick() {
+  local line rc
+  while :; do
+    IFS= read -r -t "$INTERVAL" line
+    rc=$?
+    if [ $rc -gt 128 ]; then return 0; fi
+    if [ $rc -ne 0 ]; then exit 0; fi
+    case $line in error*) log "ExaBGP rejected a command: $line" ;; esac
+  done
+}
+
+trap 'withdraw_all; exit 0' TERM INT
+save_state
+while :; do
+  read_addresses
+  read_ipvs
+  update
+  tick
+done
+`;
+}
+
+// ---------------------------------------------------------------------------------------
+// BFD (FRR's bfdd; ExaBGP has none)
+// ---------------------------------------------------------------------------------------
+
+export const GATEWAY_BFD_PROFILE = "gateways";
+
+export function maglevFrrConfig(topo: Topology, h: HostFacts): string {
+  const bfd = topo.env.bgp.bfd;
+  const L = [
+    ...frrPreamble(topo.env, h, "FRR (bfdd only) — BFD towards the gateways"),
+    "! ExaBGP speaks BGP but not BFD: bfdd answers the gateways' BFD sessions (bgpd there",
+    `! registers them with \`neighbor … bfd\`), so they drop this maglev ~${bfdDetectMs(bfd)} ms after it dies.`,
+    "bfd",
+    ...bfdProfile(GATEWAY_BFD_PROFILE, bfd),
+  ];
+  for (const gw of topo.gateways) {
+    L.push(` ! ${gw.hostname}`, ` peer ${gw.mgmt.ipv4} local-address ${h.mgmt.ipv4}`, `  profile ${GATEWAY_BFD_PROFILE}`, " exit");
+  }
+  L.push("exit", "!", "");
+  return L.join("\n");
+}
+
+// ---------------------------------------------------------------------------------------
+// The planner
+// ---------------------------------------------------------------------------------------
+
+export function planMaglev(topo: Topology, h: HostFacts, b: PlanBuilder): void {
+  const env = topo.env;
+  const ing = ingressIf(topo);
+
+  // Every VIP on the `vip` dummy: the marked packets are local, so IPVS (LOCAL_IN) sees them,
+  // and the announce script reads the VIPs from there.
+  vipInterface(topo, h, b, topo.vips);
+
+  b.package("nftables", "keepalived", "ipvsadm", "exabgp");
+  b.service("exabgp", "keepalived", NFT_UNIT);
+
+  b.file({
+    path: NFT_FILE,
+    content: nftablesConfig(topo, h),
+    validate: NFT_VALIDATE,
+    // The same command as the unit's: atomic replacement of the table. (Not `systemctl reload`:
+    // on the first rollout the unit is installed after this file.)
+    activate: { kind: "command", command: `nft -f ${NFT_FILE}` },
+  });
+  b.file({
+    path: `/etc/systemd/system/${NFT_UNIT}`,
+    content: nftablesUnit(topo),
+    validate: systemdVerify(NFT_UNIT),
+    activate: { kind: "command", command: "systemctl daemon-reload" },
+  });
+  b.file({
+    path: KEEPALIVED_CONF,
+    mode: "0640",
+    content: keepalivedConfig(topo, h),
+    validate: KEEPALIVED_VALIDATE,
+    // SIGHUP: keepalived applies the difference; unchanged services and real servers stay.
+    activate: { kind: "reload", service: "keepalived" },
+  });
+  b.file({
+    path: EXABGP_CONF,
+    mode: "0640",
+    owner: "root:exabgp",
+    content: exabgpConfig(topo, h),
+    validate: EXABGP_VALIDATE,
+    // The sessions restart; the node is drained around every rollout step anyway.
+    activate: { kind: "restart", service: "exabgp" },
+  });
+  b.file({
+    path: ANNOUNCE_SCRIPT,
+    mode: "0755",
+    content: announceScript(topo),
+    validate: BASH_SYNTAX,
+    // ExaBGP runs the script once: a new version needs a new ExaBGP.
+    activate: { kind: "restart", service: "exabgp" },
+  });
+  planFrr(topo, h, b, ["bfdd"], maglevFrrConfig(topo, h));
+
+  // IPVS. The keys live under net.ipv4.vs but apply to both families (there is no net.ipv6.vs).
+  // No netfilter conntrack entries for IPVS connections: the VIP traffic is notrack'ed anyway.
+  b.sysctl("net.ipv4.vs.conntrack", 0, "ip_vs");
+  // A flow moved here from the other maglev (failover, drain, ECMP change) arrives without a
+  // SYN; without sloppy_tcp IPVS does not schedule it and the client gets a reset (lab: 7
+  // resets with it off, 0 with it on). mh + mh-port picks the same real server as before.
+  b.sysctl("net.ipv4.vs.sloppy_tcp", 1, "ip_vs");
+  // Kept at 0 (the kernel default, as network-lab's lab-3tier-lb): a packet for a connection
+  // whose real server was removed from the service is dropped, not rescheduled. With 1 it is
+  // rescheduled at once — while keepalived restarts there is no service, so the maglev itself
+  // answers with a reset, killing flows that would have survived: their retransmits move to
+  // the other maglev once this one withdraws, or find the real server again when keepalived
+  // re-adds it (IPVS restores it with its connections). The price: a connection to a member
+  // removed for good hangs until its entry expires, which is why members are drained (weight
+  // 0, connections finish) before they leave the stack.
+  b.sysctl("net.ipv4.vs.expire_nodest_conn", 0, "ip_vs");
+  // Only concerns persistence templates; these services have none (mh needs no persistence):
+  // set to the default so the choice is visible.
+  b.sysctl("net.ipv4.vs.expire_quiescent_template", 0, "ip_vs");
+  // The VIPs are on `vip`, so the maglev must never answer ARP for them on ingress0 (the L7
+  // members hold them too) nor use one as the source of its own ARP requests. The kernel
+  // takes the max of `all` and the interface value.
+  for (const scope of ["all", ing]) {
+    b.sysctl(`net.ipv4.conf.${scope}.arp_ignore`, 1);
+    b.sysctl(`net.ipv4.conf.${scope}.arp_announce`, 2);
+  }
+  // Client packets arrive on ingress0, the route back to a client is the default route on mgmt:
+  // strict reverse-path filtering would drop them; loose only asks for some route.
+  b.sysctl("net.ipv4.conf.all.rp_filter", 2);
+  // No ip_forward: IPVS sends DR packets from LOCAL_IN itself; nothing is routed through a
+  // maglev, so it is not made a router.
+
+  const gateways = topo.gateways.map((g) => g.mgmt.ipv4);
+  const prefixes = [...topo.vips.ipv4.map((v) => `${v}/32`), ...topo.vips.ipv6.map((v) => `${v}/128`)];
+  b.drain = {
+    // Withdraw everything, wait (bounded) until the announce script has, then 2 s for the
+    // gateways to move the flows to the other maglevs.
+    drain:
+      `install -d -m 0755 /etc/maglev-infra && touch ${DRAIN_FILE} && ` +
+      `for i in $(seq 30); do [ -s ${ANNOUNCED_FILE} ] || { sleep 2; exit 0; }; sleep 1; done; ` +
+      `echo "maglev ${h.hostname}: still announcing after 30 s: $(tr '\\n' ' ' < ${ANNOUNCED_FILE})" >&2; exit 1`,
+    undrain: `rm -f ${DRAIN_FILE}`,
+  };
+  b.health = {
+    // BGP: ExaBGP holds a TCP session to port 179 of every gateway (it closes it when the BGP
+    // session fails). Announced: every VIP is in what the announce script sent.
+    command:
+      `for gw in ${gateways.join(" ")}; do ss -Hnt state established dst "$gw" dport = :179 | grep -q . || exit 1; done; ` +
+      `for p in ${prefixes.join(" ")}; do grep -qxF "$p" ${ANNOUNCED_FILE} || exit 1; done`,
+    timeoutSeconds: 120,
+    description: `ExaBGP of ${h.hostname} is connected to ${topo.gateways.map((g) => g.name).join(", ")} and announces ${prefixes.length} VIPs`,
+  };
+}

@@ -44,6 +44,9 @@ export function sysctlExists(s: Sysctl, procRoot = "/proc/sys"): boolean {
   return variants.some((k) => fs.existsSync(path.join(procRoot, ...k.split("."))));
 }
 
+// Offline checkers written in this repo (k0s.yaml's typed schema) run through node_modules/.bin.
+process.env.PATH = `${path.resolve(__dirname, "../../node_modules/.bin")}:${process.env.PATH ?? ""}`;
+
 function which(cmd: string): boolean {
   return (process.env.PATH ?? "").split(":").some((d) => {
     try {
@@ -75,13 +78,15 @@ function run(cmd: string, timeoutMs: number): Promise<{ code: number; out: strin
 /** Check one file whose rendered copy is at `onDisk`. The copy is staged to a scratch path first (checkers may rewrite nothing, but some care about the name). */
 export async function checkFile(host: string, f: PlannedFile, onDisk: string): Promise<CheckResult> {
   if (!f.validate) return { host, what: f.path, checker: "-", ok: true, message: "no checker for this kind of file" };
-  const checker = f.validate.checker;
-  if (!which(checker)) return { host, what: f.path, checker, ok: false, message: `checker "${checker}" is not installed (see README set-up)` };
+  const v = f.validate.offline ?? f.validate;
+  const checker = v.checker;
+  const program = f.validate.offline ? v.command.trim().split(/\s+/)[0] : checker;
+  if (!which(program)) return { host, what: f.path, checker, ok: false, message: `checker "${checker}" is not installed (see README set-up)` };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "maglev-validate-"));
   try {
     const staged = path.join(dir, path.basename(f.path));
     fs.copyFileSync(onDisk, staged);
-    const cmd = f.validate.command.split("{file}").join(`'${staged.replace(/'/g, `'\\''`)}'`);
+    const cmd = v.command.split("{file}").join(`'${staged.replace(/'/g, `'\\''`)}'`);
     const r = await run(cmd, 60000);
     const msg = r.out.trim().split("\n").filter(Boolean).slice(-6).join(" | ");
     return { host, what: f.path, checker, ok: r.code === 0, message: r.code === 0 ? "" : msg || `exit ${r.code}` };
