@@ -97,6 +97,8 @@ function withDefaults(input: unknown): Environment {
     backendGroups: Object.fromEntries(
       Object.entries(groups).map(([k, g]) => [k, { servers: [], ...obj(g), members: arr(obj(g).members) }]),
     ),
+    sites: obj(raw.sites),
+    maglev: { minHealthyRealServers: 1, ...obj(raw.maglev) },
     vips: arr(raw.vips).map((v) => ({ protocols: ["tcp"], ...obj(v), ports: arr(obj(v).ports) })),
   } as Environment;
 }

@@ -185,6 +185,24 @@ export function crossFieldErrors(env: Environment): ConfigError[] {
   if (roles("shadow-primary").length > 1) err("hosts", "at most one shadow-primary", roles("shadow-primary").map((h) => h.name));
   if (roles("powerdns").length > 0 && roles("shadow-primary").length === 0)
     err("hosts", "PowerDNS secondaries need a shadow-primary to transfer zones from", undefined);
+  // Sites.
+  const siteNames = Object.keys(env.sites ?? {});
+  env.hosts.forEach((h, i) => {
+    if (h.site !== undefined && !(h.site in (env.sites ?? {})))
+      err(`hosts[${i}].site`, `undefined site (defined: ${siteNames.sort().join(", ") || "none"})`, h.site);
+  });
+  if (siteNames.length > 0)
+    env.hosts.forEach((h, i) => {
+      if (h.role === "gateway" && h.site === undefined) err(`hosts[${i}].site`, `the environment has sites: every gateway needs one`, undefined);
+    });
+
+  // Watchdog: a threshold above a group's size would keep its family withdrawn for ever.
+  const minHealthy = env.maglev?.minHealthyRealServers ?? 1;
+  for (const [gname, g] of Object.entries(env.backendGroups)) {
+    if (g.members.length > 0 && g.members.length < minHealthy && env.vips.some((v) => v.group === gname))
+      err("maglev.minHealthyRealServers", `backend group "${gname}" has ${g.members.length} member(s): its VIPs could never be announced`, minHealthy);
+  }
+
   const ls = env.dns.lightningStream;
   if (ls.enabled) {
     for (const k of ["url", "sha256", "s3Endpoint", "bucket"] as const)

@@ -115,6 +115,8 @@ export const hostSchema = z.strictObject({
   ingress: ingressAddresses.optional(),
   /** Proxmox VM; required when provider is proxmox. */
   vm: vmSchema.optional(),
+  /** Site (data centre) the host is in; gateways take that site's upstream policy. @default none */
+  site: name.optional(),
 });
 
 /** A real server check as keepalived runs it against every member of a backend group. */
@@ -212,6 +214,25 @@ export const proxmoxDefaults = z.strictObject({
   protect: z.boolean().default(false),
 });
 
+/** Per-site policy of the gateways towards the upstream (an environment spanning several sites). */
+export const siteSchema = z.strictObject({
+  /** Extra copies of the AS prepended to the VIPs announced upstream from this site (less preferred). @default 0 */
+  prepend: z.number().int().min(0).max(10).default(0),
+  /** MED set on the VIPs announced upstream from this site. @default none */
+  med: z.number().int().min(0).max(4294967295).optional(),
+  /** LOCAL_PREF set on the VIPs announced upstream (iBGP upstreams compare it first). @default none */
+  localPreference: z.number().int().min(0).max(4294967295).optional(),
+});
+
+/** The maglevs' announcement policy. */
+export const maglevPolicySchema = z.strictObject({
+  /**
+   * Watchdog: a family's VIPs are announced only while every IPVS service of that family has at
+   * least this many real servers with weight > 0; below it the maglev withdraws them. @default 1
+   */
+  minHealthyRealServers: z.number().int().min(1).max(1000).default(1),
+});
+
 export const proxmoxSchema = z.strictObject({
   /** Placement defaults for every VM. */
   defaults: proxmoxDefaults,
@@ -297,6 +318,10 @@ export const environmentSchema = z.strictObject({
   dns: dnsSchema,
   /** k0s cluster settings; required when there are k0s hosts. @default none */
   k0s: k0sSchema.optional(),
+  /** Sites by name, when the environment spans several. @default {} */
+  sites: z.record(name, siteSchema).default({}),
+  /** Maglev announcement policy (watchdog). @default { minHealthyRealServers: 1 } */
+  maglev: maglevPolicySchema.default({ minHealthyRealServers: 1 }),
   /** Every host of the environment. */
   hosts: z.array(hostSchema).min(1),
   /** Backend groups by name. */

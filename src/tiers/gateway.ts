@@ -70,6 +70,14 @@ export function gatewayFrrConfig(topo: Topology, gw: HostFacts): string {
     ` set ip next-hop ${ing.ipv4}`,
   );
   if (ing.ipv6) L.push(` set ipv6 next-hop global ${ing.ipv6}`);
+  // Per-site policy (multi-site environments): how much the upstream should prefer this
+  // site's announcements. `npm run ops -- drain-site` changes it at run time.
+  const site = gw.site ? env.sites[gw.site] : undefined;
+  if (site) {
+    if (site.prepend > 0) L.push(` set as-path prepend ${Array(site.prepend).fill(bgp.asn).join(" ")}`);
+    if (site.med !== undefined) L.push(` set metric ${site.med}`);
+    if (site.localPreference !== undefined) L.push(` set local-preference ${site.localPreference}`);
+  }
   L.push("exit", "!");
 
   L.push(

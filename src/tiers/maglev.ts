@@ -316,7 +316,7 @@ ${header(topo.env.name, "#", "ExaBGP announce process of the maglevs").trimEnd()
 #   - VIPs: the global addresses on the \`vip\` interface (IPv4 → /32, IPv6 → /128);
 #   - next hop of a family: this maglev's ${ingressIf(topo)} address of that family (the data plane);
 #   - a family is healthy when every IPVS service of that family the stack defines exists and
-#     has at least one real server with weight > 0 (keepalived sets a failing one to 0);
+#     has at least MIN_HEALTHY real servers with weight > 0 (keepalived sets a failing one to 0);
 #   - drain: while ${DRAIN_FILE} exists nothing is announced.
 # A VIP is announced while its family is healthy and the node is not drained, else withdrawn.
 # Only changes are written. On SIGTERM (ExaBGP stopping) every announced VIP is withdrawn first.
@@ -334,9 +334,12 @@ INTERVAL=1
 # The IPVS fwmark services keepalived runs, per family (from the stack).
 SERVICES_V4="${marks("ipv4")}"
 SERVICES_V6="${marks("ipv6")}"
+# Watchdog threshold (stack: maglev.minHealthyRealServers).
+MIN_HEALTHY=${topo.env.maglev.minHealthyRealServers}
 
 declare -A announced=()   # prefix → next hop, as sent to ExaBGP
-vips4=() vips6=() nh4="" nh6="" healthy=" "
+declare -A live=()        # "4:<fwmark>" → real servers with weight > 0
+vips4=() vips6=() nh4="" nh6=""
 
 log() { printf 'exabgp-announce: %s\\n' "$*" >&2; }
 
@@ -359,7 +362,7 @@ read_addresses() {
 #   FWM  100080 mh (mh-port)            FWM  200080 IPv6 mh (mh-port)
 #     -> 10.1.10.33:0     Route   1      0          0
 read_ipvs() {
-  healthy=" "
+  live=()
   local a b c d rest svc=""
   while read -r a b c d rest; do
     case $a in
@@ -367,19 +370,20 @@ read_ipvs() {
       TCP | UDP | SCTP) svc="" ;;
       "->")
         if [ -n "$svc" ] && [ "$c" = Route ] && [ "\${d:-0}" -gt 0 ] 2>/dev/null; then
-          case $healthy in *" $svc "*) ;; *) healthy="$healthy$svc " ;; esac
+          live[$svc]=$(( \${live[$svc]:-0} + 1 ))
         fi
         ;;
     esac
   done < <(ipvsadm -Ln 2>/dev/null)
 }
 
-# family_healthy 4|6 "<fwmarks>": every service exists and has a live real server.
+# family_healthy 4|6 "<fwmarks>": every service exists and has at least MIN_HEALTHY live
+# real servers (the watchdog: a maglev that sees a group half dead stops attracting traffic).
 family_healthy() {
   local m
   [ -n "$2" ] || return 1
   for m in $2; do
-    case $healthy in *" $1:$m "*) ;; *) return 1 ;; esac
+    [ "\${live[$1:$m]:-0}" -ge "$MIN_HEALTHY" ] || return 1
   done
 }
 

@@ -34,6 +34,8 @@ export interface HostFacts {
   mgmt: { ipv4: string; ipv6: string };
   ingress?: { ipv4: string; ipv6?: string };
   vm?: VmPlacement;
+  /** Site of the host, if the environment has sites. */
+  site?: string;
   /** Backend groups this host is a member of, sorted. */
   groups: string[];
   /** VIPs this host must hold for direct server return (L7 members), sorted, per family. */
@@ -170,6 +172,7 @@ export function deriveTopology(env: Environment): Topology {
               protect: h.vm.protect ?? d.protect,
             }
           : undefined,
+      ...(h.site ? { site: h.site } : {}),
       groups,
       vips: { ipv4: sortAddresses(v4), ipv6: sortAddresses(v6) },
       macs: { mgmt: macFor(vmId, 0), ingress: macFor(vmId, 1) },
