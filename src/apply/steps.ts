@@ -71,6 +71,11 @@ export function sha256(...parts: string[]): string {
   return h.digest("hex");
 }
 
+/** Plain sha256 of a file's content, exactly as `sha256sum` prints it on the host. */
+export function contentSha256(content: string): string {
+  return createHash("sha256").update(content).digest("hex");
+}
+
 /** A name safe for resource ids and staging files: `/etc/frr/frr.conf` → `etc-frr-frr.conf`. */
 export function fileSlug(path: string): string {
   return path.replace(/^\/+/, "").replace(/[^A-Za-z0-9._-]+/g, "-");

@@ -10,9 +10,9 @@
  * the lab's exec), merges the answers and flags servers whose state differs between nodes.
  */
 import { deriveTopology, Topology, HostFacts } from "../topology";
-import { HostRunner, sshRunner, sshKeyFile } from "../ops/runner";
+import { HostRunner } from "../ops/runner";
 import { HACTL_PATH, HAPROXY_STATS_PORT } from "../tiers/haproxy";
-import { loadOrExit } from "./common";
+import { loadOrExit, runnerFor } from "./common";
 
 export interface ServerState {
   backend: string;
@@ -109,21 +109,23 @@ export async function hactl(runner: HostRunner, members: HostFacts[], cmd: Hactl
   return { ok: failed.length === 0, text };
 }
 
-const USAGE = `usage: npm run hactl -- <stack> [--group <name>] list | maint <backend>/<server> | enable <backend>/<server> | drain <host> | undrain <host> | status [<host>]
+const USAGE = `usage: npm run hactl -- <stack> [--lab] [--group <name>] list | maint <backend>/<server> | enable <backend>/<server> | drain <host> | undrain <host> | status [<host>]
 `;
 
 /** Arguments by hand: commander 15 is ESM-only and this module is also imported by the tests. */
-export function parseArgs(argv: string[]): { stack: string; group?: string; command: string; target?: string } {
+export function parseArgs(argv: string[]): { stack: string; group?: string; command: string; target?: string; lab: boolean } {
   const pos: string[] = [];
   let group: string | undefined;
+  let lab = false;
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "-g" || argv[i] === "--group") group = argv[++i];
+    if (argv[i] === "--lab") lab = true;
+    else if (argv[i] === "-g" || argv[i] === "--group") group = argv[++i];
     else if (argv[i].startsWith("--group=")) group = argv[i].slice(8);
     else if (argv[i] === "-h" || argv[i] === "--help") throw new Error(USAGE);
     else pos.push(argv[i]);
   }
   if (pos.length < 2) throw new Error(USAGE);
-  return { stack: pos[0], group, command: pos[1], target: pos[2] };
+  return { stack: pos[0], group, command: pos[1], target: pos[2], lab };
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -142,11 +144,7 @@ async function main(argv: string[]): Promise<void> {
       if (!on.length) throw new Error(`${a.target} is not a member of the group`);
     } else if (a.command !== "status") throw new Error(`${a.command} needs a host\n${USAGE}`);
   } else throw new Error(`unknown command ${a.command}\n${USAGE}`);
-  const runner = sshRunner({
-    addresses: new Map(topo.hosts.map((h) => [h.hostname, h.mgmt.ipv4])),
-    user: env.proxmox.user,
-    identityFile: await sshKeyFile(env.name),
-  });
+  const runner = await runnerFor(env, topo, a.lab);
   const r = await hactl(runner, on, cmd);
   process.stdout.write(r.text);
   process.exitCode = r.ok ? 0 : 1;

@@ -8,7 +8,7 @@ import * as path from "path";
 import { Environment } from "../config/schema";
 import { deriveTopology, Topology } from "../topology";
 import { buildPlans, HostPlan } from "../plan";
-import { sha256 } from "../apply/steps";
+import { contentSha256 } from "../apply/steps";
 import { zoneFile } from "../dns/zone";
 
 export interface Rendered {
@@ -35,7 +35,7 @@ export function planSummary(topo: Topology, plans: HostPlan[]) {
         path: f.path,
         mode: f.mode,
         owner: f.owner,
-        sha256: sha256(f.content),
+        sha256: contentSha256(f.content),
         validate: f.validate ?? null,
         activate: f.activate,
         ...(f.secretKeys?.length ? { secretKeys: f.secretKeys } : {}),

@@ -1,0 +1,199 @@
+/**
+ * Drain and undrain, per host and per site. Written against `HostRunner` (SSH or lab).
+ *
+ *   maglev   — its drain file makes the announce process withdraw every VIP: the routes leave
+ *              both gateways, traffic moves to the other maglevs. Complete when no gateway has a
+ *              next hop via this maglev.
+ *   haproxy  — the health API answers 503 (hactl drain), so every maglev's keepalived sets the
+ *              node to weight 0: no new connections, existing ones finish. Complete when every
+ *              maglev shows weight 0 and no active connection to it.
+ *   site     — the site's gateways announce the VIPs less preferred (AS-path prepend + lower
+ *              LOCAL_PREF) or not at all (--withdraw); undrain reloads the rendered frr.conf.
+ *
+ * Refuses to drain the last announcing maglev or the last serving member of a group unless forced.
+ */
+import { Topology, HostFacts } from "../topology";
+import { HostPlan } from "../plan/types";
+import { DRAIN_FILE } from "../tiers/maglev";
+import { HAPROXY_DRAIN_COMMAND, HAPROXY_UNDRAIN_COMMAND } from "../tiers/haproxy";
+import { HostRunner } from "./runner";
+import { drainStates, nextHops, parseIpvs } from "./check";
+import { ipvsServices } from "../tiers/maglev";
+
+export interface DrainOptions {
+  force?: boolean;
+  /** How long to wait for the drain to complete. @default 60 s */
+  timeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface DrainResult {
+  host: string;
+  action: string;
+  complete: boolean;
+  detail: string;
+  ms: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(timeoutMs: number, probe: () => Promise<{ done: boolean; detail: string }>): Promise<{ done: boolean; detail: string }> {
+  const end = Date.now() + timeoutMs;
+  let last = { done: false, detail: "" };
+  for (;;) {
+    last = await probe();
+    if (last.done || Date.now() >= end) return last;
+    await sleep(250);
+  }
+}
+
+function find(topo: Topology, name: string): HostFacts {
+  const h = topo.hosts.find((x) => x.name === name || x.hostname === name);
+  if (!h) throw new Error(`no host "${name}" in stack ${topo.env.name} (hosts: ${topo.hosts.map((x) => x.name).join(", ")})`);
+  return h;
+}
+
+/** Next hops via `maglev` on every gateway, for every VIP. */
+async function routesVia(topo: Topology, runner: HostRunner, maglev: HostFacts): Promise<string[]> {
+  const left: string[] = [];
+  for (const gw of topo.gateways) {
+    for (const vip of [...topo.vips.ipv4, ...topo.vips.ipv6]) {
+      const six = vip.includes(":");
+      const r = await runner.run(gw.hostname, `ip ${six ? "-6 " : ""}-j route show ${vip}/${six ? 128 : 32}`);
+      const nh = six ? maglev.ingress?.ipv6 : maglev.ingress?.ipv4;
+      if (nh && nextHops(r.stdout).includes(nh)) left.push(`${gw.name}:${vip}`);
+    }
+  }
+  return left;
+}
+
+/** Weight and active connections of `member` on every maglev. */
+async function memberOnMaglevs(topo: Topology, runner: HostRunner, member: HostFacts): Promise<{ weight: number; active: number }> {
+  let weight = 0;
+  let active = 0;
+  const services = ipvsServices(topo).filter((s) => s.realServers.some((r) => r.host.name === member.name));
+  for (const m of topo.maglevs) {
+    const ipvs = parseIpvs((await runner.run(m.hostname, "ipvsadm -Ln")).stdout);
+    for (const s of services) {
+      const rs = s.realServers.find((r) => r.host.name === member.name)!;
+      const e = ipvs.get(`${s.family === "ipv6" ? 6 : 4}:${s.fwmark.fwmark}`)?.get(rs.address);
+      if (e) {
+        weight += e.weight;
+        active += e.active;
+      }
+    }
+  }
+  return { weight, active };
+}
+
+export async function drainHost(topo: Topology, plans: HostPlan[], runner: HostRunner, name: string, opts: DrainOptions = {}): Promise<DrainResult> {
+  const h = find(topo, name);
+  // Refuse what cannot be drained before touching any host.
+  if (h.role !== "maglev" && h.role !== "haproxy") throw new Error(`drain of a ${h.role} is not supported (maglev and haproxy nodes are)`);
+  const t0 = Date.now();
+  const timeoutMs = opts.timeoutMs ?? 60000;
+  const drained = await drainStates(topo, runner);
+  if (h.role === "maglev") {
+    const others = topo.maglevs.filter((m) => m.name !== h.name && !drained.get(m.name));
+    if (others.length === 0 && !opts.force) throw new Error(`${h.name} is the last announcing maglev: draining it takes every VIP offline (use --force)`);
+    const plan = plans.find((p) => p.name === h.name)!;
+    const r = await runner.run(h.hostname, plan.drain?.drain ?? `install -d ${DRAIN_FILE.replace(/\/[^/]+$/, "")} && touch ${DRAIN_FILE}`, timeoutMs);
+    if (r.code !== 0) throw new Error(`drain of ${h.name} failed: ${(r.stderr || r.stdout).trim()}`);
+    const w = await waitFor(timeoutMs, async () => {
+      const left = await routesVia(topo, runner, h);
+      return { done: left.length === 0, detail: left.length ? `still routed: ${left.join(", ")}` : "routes gone from every gateway" };
+    });
+    return { host: h.hostname, action: "drain", complete: w.done, detail: w.done ? w.detail : `timed out after ${timeoutMs} ms: ${w.detail}`, ms: Date.now() - t0 };
+  }
+  if (h.role === "haproxy") {
+    for (const gname of h.groups) {
+      const g = topo.groups.get(gname)!;
+      const serving = g.members.filter((m) => m.name !== h.name && !drained.get(m.name));
+      if (serving.length === 0 && !opts.force) throw new Error(`${h.name} is the last serving member of group ${gname} (use --force)`);
+    }
+    const r = await runner.run(h.hostname, HAPROXY_DRAIN_COMMAND);
+    if (r.code !== 0) throw new Error(`drain of ${h.name} failed: ${(r.stderr || r.stdout).trim()}`);
+    const w = await waitFor(timeoutMs, async () => {
+      const s = await memberOnMaglevs(topo, runner, h);
+      return { done: s.weight === 0 && s.active === 0, detail: `weight ${s.weight}, active connections ${s.active} (summed over the maglevs)` };
+    });
+    return { host: h.hostname, action: "drain", complete: w.done, detail: w.done ? `weight 0 on every maglev, no active connection` : `timed out after ${timeoutMs} ms: ${w.detail}`, ms: Date.now() - t0 };
+  }
+  throw new Error(`drain of a ${h.role} is not supported (maglev and haproxy nodes are)`);
+}
+
+export async function undrainHost(topo: Topology, plans: HostPlan[], runner: HostRunner, name: string, opts: DrainOptions = {}): Promise<DrainResult> {
+  const h = find(topo, name);
+  if (h.role !== "maglev" && h.role !== "haproxy") throw new Error(`undrain of a ${h.role} is not supported (maglev and haproxy nodes are)`);
+  const t0 = Date.now();
+  const timeoutMs = opts.timeoutMs ?? 60000;
+  if (h.role === "maglev") {
+    const plan = plans.find((p) => p.name === h.name)!;
+    const r = await runner.run(h.hostname, plan.drain?.undrain ?? `rm -f ${DRAIN_FILE}`, timeoutMs);
+    if (r.code !== 0) throw new Error(`undrain of ${h.name} failed: ${(r.stderr || r.stdout).trim()}`);
+    const want = topo.gateways.length * (topo.vips.ipv4.length + topo.vips.ipv6.length);
+    const w = await waitFor(timeoutMs, async () => {
+      const n = (await routesVia(topo, runner, h)).length;
+      return { done: n === want, detail: `${n} of ${want} gateway routes via ${h.name}` };
+    });
+    return { host: h.hostname, action: "undrain", complete: w.done, detail: w.detail, ms: Date.now() - t0 };
+  }
+  if (h.role === "haproxy") {
+    const r = await runner.run(h.hostname, HAPROXY_UNDRAIN_COMMAND);
+    if (r.code !== 0) throw new Error(`undrain of ${h.name} failed: ${(r.stderr || r.stdout).trim()}`);
+    const w = await waitFor(timeoutMs, async () => {
+      const s = await memberOnMaglevs(topo, runner, h);
+      return { done: s.weight > 0, detail: `weight ${s.weight} (summed over the maglevs)` };
+    });
+    return { host: h.hostname, action: "undrain", complete: w.done, detail: w.detail, ms: Date.now() - t0 };
+  }
+  throw new Error(`undrain of a ${h.role} is not supported (maglev and haproxy nodes are)`);
+}
+
+/** Extra AS-path copies a drained site adds on top of its configured prepend. */
+export const DRAIN_SITE_EXTRA_PREPEND = 3;
+/** LOCAL_PREF of a drained site's announcements (the iBGP default is 100). */
+export const DRAIN_SITE_LOCAL_PREF = 10;
+
+/** The vtysh commands that make a site's gateway announce less preferred, or nothing. */
+export function drainSiteCommands(topo: Topology, site: string, withdraw: boolean): string[] {
+  const s = topo.env.sites[site];
+  if (!s) throw new Error(`no site "${site}" in stack ${topo.env.name} (sites: ${Object.keys(topo.env.sites).join(", ") || "none"})`);
+  const cmds = ["configure terminal"];
+  if (withdraw) cmds.push("route-map NH-INGRESS deny 5", "exit");
+  else
+    cmds.push(
+      "route-map NH-INGRESS permit 10",
+      `set as-path prepend ${Array(s.prepend + DRAIN_SITE_EXTRA_PREPEND).fill(topo.env.bgp.asn).join(" ")}`,
+      `set local-preference ${DRAIN_SITE_LOCAL_PREF}`,
+      "exit",
+    );
+  cmds.push("end", "clear bgp * soft out");
+  return cmds;
+}
+
+export async function drainSite(topo: Topology, runner: HostRunner, site: string, opts: DrainOptions & { withdraw?: boolean } = {}): Promise<DrainResult[]> {
+  const cmds = drainSiteCommands(topo, site, !!opts.withdraw);
+  const gws = topo.gateways.filter((g) => g.site === site);
+  const others = Object.keys(topo.env.sites).filter((x) => x !== site);
+  if (opts.withdraw && others.length === 0 && !opts.force) throw new Error(`${site} is the only site: withdrawing it takes every VIP offline (use --force)`);
+  const out: DrainResult[] = [];
+  for (const gw of gws) {
+    const t0 = Date.now();
+    const r = await runner.run(gw.hostname, `vtysh ${cmds.map((c) => `-c '${c}'`).join(" ")}`);
+    out.push({ host: gw.hostname, action: opts.withdraw ? "withdraw-site" : "drain-site", complete: r.code === 0, detail: r.code === 0 ? cmds.slice(1, -2).join("; ") : (r.stderr || r.stdout).trim(), ms: Date.now() - t0 });
+  }
+  return out;
+}
+
+/** Back to the rendered policy: reload frr.conf (frr-reload.py) on the site's gateways. */
+export async function undrainSite(topo: Topology, runner: HostRunner, site: string): Promise<DrainResult[]> {
+  if (!topo.env.sites[site]) throw new Error(`no site "${site}" in stack ${topo.env.name}`);
+  const out: DrainResult[] = [];
+  for (const gw of topo.gateways.filter((g) => g.site === site)) {
+    const t0 = Date.now();
+    const r = await runner.run(gw.hostname, `${runner.services.reload("frr")} && vtysh -c 'clear bgp * soft out'`, 60000);
+    out.push({ host: gw.hostname, action: "undrain-site", complete: r.code === 0, detail: r.code === 0 ? "frr.conf policy restored" : (r.stderr || r.stdout).trim(), ms: Date.now() - t0 });
+  }
+  return out;
+}
