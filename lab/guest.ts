@@ -1,0 +1,591 @@
+/**
+ * Lab guests: one User-Mode Linux process per node, one vde_switch per network, an exec
+ * agent inside each guest reached through a hostfs-shared directory (see lab/init.sh for the
+ * guest side and /work/shared/LAB-NOTES.md for the measured facts behind the choices).
+ *
+ * Everything needed to reach a running lab lives in its state dir (default /run/maglev-lab,
+ * never inside the repo): `lab.json` records every PID we started, so `Lab.attach(dir).down()`
+ * from another process can still tear it all down. We only ever signal PIDs we started.
+ */
+import { spawn, spawnSync } from "child_process";
+import { createHash, randomBytes } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+
+export const DEFAULT_STATE_DIR = process.env.MAGLEV_LAB_DIR ?? "/run/maglev-lab";
+const LAB_SRC = __dirname;
+
+/** One NIC of a guest. `ifname` is what the plan expects (`mgmt0`, `ingress0`). */
+export interface NodeInterface {
+  ifname: string;
+  /** Lab network (one vde_switch each), e.g. `mgmt`, `ingress`, `client`. */
+  network: string;
+  /** CIDR, e.g. `10.0.0.11/24`. */
+  ipv4?: string;
+  /** CIDR, e.g. `fd00:0:0:7::11/64`. */
+  ipv6?: string;
+  /** Defaults to a stable locally administered MAC derived from node name and index. */
+  mac?: string;
+}
+
+export interface NodeSpec {
+  /** Short name, also the UML umid and the node dir name. */
+  name: string;
+  /** Hostname inside the guest (defaults to `name`). */
+  hostname?: string;
+  /** Guest RAM in MiB (LAB-NOTES: 128 for FRR/wrk, 96 is enough for lb/web, 64 is not). */
+  memMB?: number;
+  interfaces: NodeInterface[];
+  /** Extra `ip -batch` lines run at boot after the addresses, e.g. `route add default via 10.0.0.1`. */
+  ipBatch?: string[];
+  /** Extra lines for the guest's /etc/hosts (all lab nodes' mgmt addresses are added anyway). */
+  hosts?: string[];
+}
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  /** Exit code; 124 when the host-side timeout fired (the job's process group is killed). */
+  code: number;
+  /** Host-side round trip in ms. */
+  ms: number;
+}
+
+export interface ExecOptions {
+  /** Default 60 s. */
+  timeoutMs?: number;
+}
+
+export interface FileToWrite {
+  path: string;
+  content: string;
+  /** Octal string, default `0644`. */
+  mode?: string;
+  /** `user:group`, default `root:root`. */
+  owner?: string;
+}
+
+export interface BootInfo {
+  node: string;
+  pid: number;
+  /** Host time from spawn to the agent's ready file, ms. */
+  readyMs: number;
+  /** The guest's own uptime when init finished, s. */
+  guestUptime: number;
+}
+
+export type NodeState = "defined" | "running" | "stopped";
+
+export interface LabStatus {
+  stateDir: string;
+  kernel: string;
+  switches: { network: string; pid: number; alive: boolean }[];
+  nodes: { name: string; state: NodeState; pid?: number; alive: boolean; readyMs?: number; memMB: number }[];
+}
+
+export interface LabOptions {
+  stateDir?: string;
+  /** Path of the UML kernel; default: the one lab/kernel.sh built (`--path`). */
+  kernel?: string;
+}
+
+interface NodeRecord {
+  spec: NodeSpec;
+  state: NodeState;
+  pid?: number;
+  readyMs?: number;
+}
+
+interface LabFile {
+  kernel: string;
+  modules: string;
+  switches: Record<string, number>;
+  nodes: Record<string, NodeRecord>;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function alive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie still answers kill(0): count it as gone.
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** PID of a live process whose argv starts with `prefix` exactly (one we started). */
+function findByArgv(prefix: string[]): number | undefined {
+  for (const e of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const argv = fs.readFileSync(`/proc/${e}/cmdline`, "utf8").split("\0");
+      if (prefix.every((a, i) => argv[i] === a) && alive(Number(e))) return Number(e);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return undefined;
+}
+
+function shq(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Path of the lab kernel as lab/kernel.sh computes it (exists or not). */
+export function labKernelPath(): { path: string; built: boolean } {
+  const r = spawnSync(path.join(LAB_SRC, "kernel.sh"), ["--path"], { encoding: "utf8" });
+  const p = r.stdout.trim();
+  return { path: p, built: r.status === 0 && p !== "" };
+}
+
+/** Host directory holding `<release>/` module trees for a kernel binary. */
+function modulesDirFor(kernel: string): string {
+  const built = path.join(path.dirname(kernel), "modules", "lib", "modules");
+  if (fs.existsSync(built)) return built;
+  // The stock Debian UML kernel.
+  return "/usr/lib/uml/modules";
+}
+
+function macFor(node: string, index: number): string {
+  const h = createHash("sha256").update(node).digest();
+  const b = [0x02, h[0], h[1], h[2], h[3], index & 0xff];
+  return b.map((x) => x.toString(16).padStart(2, "0")).join(":");
+}
+
+export class Lab {
+  readonly stateDir: string;
+  private file: LabFile;
+  private seq = 0;
+
+  private constructor(stateDir: string, file: LabFile) {
+    this.stateDir = stateDir;
+    this.file = file;
+  }
+
+  /** A new lab (or the one already in `stateDir`, re-attached). */
+  static create(opts: LabOptions = {}): Lab {
+    const stateDir = path.resolve(opts.stateDir ?? DEFAULT_STATE_DIR);
+    if (stateDir.startsWith(path.resolve(LAB_SRC, "..") + path.sep)) {
+      throw new Error(`lab state dir ${stateDir} is inside the repo; use e.g. /run/maglev-lab`);
+    }
+    if (fs.existsSync(path.join(stateDir, "lab.json"))) return Lab.attach(stateDir);
+    let kernel = opts.kernel;
+    if (!kernel) {
+      const k = labKernelPath();
+      if (!k.built) throw new Error(`lab kernel not built (${k.path}); run lab/kernel.sh`);
+      kernel = k.path;
+    }
+    fs.mkdirSync(path.join(stateDir, "uml"), { recursive: true });
+    fs.mkdirSync(path.join(stateDir, "sw"), { recursive: true });
+    const lab = new Lab(stateDir, { kernel, modules: modulesDirFor(kernel), switches: {}, nodes: {} });
+    lab.save();
+    return lab;
+  }
+
+  /** Re-attach to a lab started by another process (e.g. to `down()` it). */
+  static attach(stateDir: string = DEFAULT_STATE_DIR): Lab {
+    const f = JSON.parse(fs.readFileSync(path.join(stateDir, "lab.json"), "utf8")) as LabFile;
+    return new Lab(path.resolve(stateDir), f);
+  }
+
+  private save(): void {
+    const p = path.join(this.stateDir, "lab.json");
+    fs.writeFileSync(p + ".tmp", JSON.stringify(this.file, null, 2));
+    fs.renameSync(p + ".tmp", p);
+  }
+
+  nodeDir(node: string): string {
+    return path.join(this.stateDir, "nodes", node);
+  }
+
+  private rec(node: string): NodeRecord {
+    const r = this.file.nodes[node];
+    if (!r) throw new Error(`unknown lab node ${node}`);
+    return r;
+  }
+
+  /** Declare nodes (before starting any: every guest's /etc/hosts lists all of them). */
+  define(...specs: NodeSpec[]): void {
+    for (const s of specs) {
+      if (!/^[a-z0-9][a-z0-9-]{0,30}$/.test(s.name)) throw new Error(`bad node name ${s.name}`);
+      const old = this.file.nodes[s.name];
+      if (old && old.state === "running") throw new Error(`${s.name} is running`);
+      this.file.nodes[s.name] = { spec: s, state: "defined" };
+    }
+    this.save();
+  }
+
+  /** Start the vde_switch of a network if it is not running. */
+  private async ensureSwitch(network: string): Promise<string> {
+    if (!/^[a-z0-9-]+$/.test(network)) throw new Error(`bad network name ${network}`);
+    const sock = path.join(this.stateDir, "sw", network);
+    if (alive(this.file.switches[network])) return sock;
+    const pidFile = sock + ".pid";
+    fs.rmSync(pidFile, { force: true });
+    fs.rmSync(sock, { recursive: true, force: true });
+    // -d daemonizes; the daemon writes its own PID file, which is the PID we kill later.
+    const r = spawnSync("vde_switch", ["-s", sock, "-d", "-p", pidFile, "-n", "64"], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`vde_switch ${network}: ${r.stderr}`);
+    // Under load the daemon can take seconds to write its PID file: wait (bounded), then fall
+    // back to finding the process by its exact argv (our own socket path), so a switch we
+    // started is never left unrecorded and thus never left behind by down().
+    let pid = 0;
+    for (let i = 0; i < 500 && !pid; i++) {
+      try {
+        pid = Number(fs.readFileSync(pidFile, "utf8").trim()) || 0;
+      } catch {
+        await sleep(20);
+      }
+    }
+    if (!pid) pid = findByArgv(["vde_switch", "-s", sock]) ?? 0;
+    if (!pid) throw new Error(`vde_switch ${network}: no pid after 10 s`);
+    this.file.switches[network] = pid;
+    this.save();
+    return sock;
+  }
+
+  /** Write the node dir: everything init.sh reads, the agent dirs, the guest's bin/. */
+  private prepareNodeDir(spec: NodeSpec): string {
+    const dir = this.nodeDir(spec.name);
+    // A restart is a fresh boot: old results must not be mistaken for new ones.
+    for (const d of ["in", "out", "xfer"]) fs.rmSync(path.join(dir, d), { recursive: true, force: true });
+    fs.rmSync(path.join(dir, "ready"), { force: true });
+    for (const d of ["in", "out", "xfer", "log", "bin"]) fs.mkdirSync(path.join(dir, d), { recursive: true });
+
+    fs.writeFileSync(
+      path.join(dir, "fstab.1"),
+      [
+        "proc /proc proc nosuid,nodev,noexec 0 0",
+        "sysfs /sys sysfs nosuid,nodev,noexec 0 0",
+        "devtmpfs /dev devtmpfs mode=0755 0 0",
+        "tmpfs /run tmpfs mode=0755,nosuid,nodev 0 0",
+        `hostfs /run/lab hostfs ${dir},X-mount.mkdir 0 0`,
+      ].join("\n") + "\n",
+    );
+    const ov = ["etc", "var", "usr/lib"];
+    fs.writeFileSync(
+      path.join(dir, "mkdirs"),
+      ov.flatMap((d) => [`/run/ov/${d}/u`, `/run/ov/${d}/w`]).join("\n") + "\n",
+    );
+    fs.writeFileSync(
+      path.join(dir, "fstab.2"),
+      [
+        "devpts /dev/pts devpts gid=5,mode=0620,ptmxmode=0666,X-mount.mkdir 0 0",
+        "tmpfs /dev/shm tmpfs nosuid,nodev,X-mount.mkdir 0 0",
+        // hostfs root is read-only; daemons and the plan write under these three.
+        ...ov.map((d) => `overlay /${d} overlay lowerdir=/${d},upperdir=/run/ov/${d}/u,workdir=/run/ov/${d}/w 0 0`),
+        "tmpfs /tmp tmpfs mode=1777,nosuid,nodev 0 0",
+        // kmod looks in /lib/modules/$(uname -r): point it at this kernel's modules.
+        `${this.file.modules} /usr/lib/modules none bind,X-mount.mkdir 0 0`,
+      ].join("\n") + "\n",
+    );
+    fs.writeFileSync(path.join(dir, "hostname"), (spec.hostname ?? spec.name) + "\n");
+
+    const hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"];
+    for (const r of Object.values(this.file.nodes)) {
+      const s = r.spec;
+      const names = s.hostname && s.hostname !== s.name ? `${s.hostname} ${s.name}` : s.name;
+      const m = s.interfaces[0];
+      if (m?.ipv4) hosts.push(`${m.ipv4.split("/")[0]}\t${names}`);
+      if (m?.ipv6) hosts.push(`${m.ipv6.split("/")[0]}\t${names}`);
+    }
+    hosts.push(...(spec.hosts ?? []));
+    fs.writeFileSync(path.join(dir, "hosts"), hosts.join("\n") + "\n");
+
+    const batch: string[] = ["link set lo up"];
+    spec.interfaces.forEach((ifc, i) => {
+      batch.push(`link set eth${i} name ${ifc.ifname}`, `link set ${ifc.ifname} up`);
+      if (ifc.ipv4) batch.push(`addr add ${ifc.ipv4} dev ${ifc.ifname}`);
+      // nodad: usable at once (BGP over v6 must not wait for DAD).
+      if (ifc.ipv6) batch.push(`addr add ${ifc.ipv6} dev ${ifc.ifname} nodad`);
+    });
+    batch.push(...(spec.ipBatch ?? []));
+    fs.writeFileSync(path.join(dir, "net.batch"), batch.join("\n") + "\n");
+    fs.writeFileSync(path.join(dir, "env"), `LAB_NODE=${shq(spec.name)}\nexport LAB_NODE\n`);
+
+    // The guest runs copies, so edits in the repo never change a running guest.
+    fs.copyFileSync(path.join(LAB_SRC, "init.sh"), path.join(dir, "init.sh"));
+    fs.chmodSync(path.join(dir, "init.sh"), 0o755);
+    const svc = path.join(dir, "bin", "svc");
+    fs.copyFileSync(path.join(LAB_SRC, "guest-svc.sh"), svc);
+    fs.chmodSync(svc, 0o755);
+    // Multi-call: the plan's own commands (`systemctl …`, `networkctl reload`, `netplan …`)
+    // reach the lab's service manager because /run/lab/bin is first on the guest's PATH.
+    for (const alias of ["systemctl", "networkctl", "netplan"]) {
+      const p = path.join(dir, "bin", alias);
+      fs.rmSync(p, { force: true });
+      fs.symlinkSync("svc", p);
+    }
+    return dir;
+  }
+
+  /** Boot a node's guest and wait until its agent answers. */
+  async start(node: string, opts: { timeoutMs?: number } = {}): Promise<BootInfo> {
+    const r = this.rec(node);
+    if (r.state === "running" && alive(r.pid)) throw new Error(`${node} is already running`);
+    const spec = r.spec;
+    const dir = this.prepareNodeDir(spec);
+    const nets: string[] = [];
+    for (const [i, ifc] of spec.interfaces.entries()) {
+      const sock = await this.ensureSwitch(ifc.network);
+      nets.push(`eth${i}=vde,${sock},${ifc.mac ?? macFor(node, i)}`);
+    }
+    const umlDir = path.join(this.stateDir, "uml");
+    fs.rmSync(path.join(umlDir, node), { recursive: true, force: true });
+    const args = [
+      `mem=${spec.memMB ?? 128}M`,
+      "rootfstype=hostfs",
+      "rootflags=/",
+      "ro",
+      "quiet",
+      // CONFIG_DUMMY=y would otherwise create a stray dummy0 in every guest.
+      "dummy.numdummies=0",
+      `init=${path.join(dir, "init.sh")}`,
+      `labdir=${dir}`,
+      `umid=${node}`,
+      `uml_dir=${umlDir}`,
+      "con=null",
+      "con0=fd:0,fd:1",
+      ...nets,
+    ];
+    const log = fs.openSync(path.join(dir, "console.log"), "w");
+    const t0 = Date.now();
+    // detached → setsid: the guest and all its host helper processes share one process
+    // group whose id is this PID, so down() can kill exactly them.
+    const child = spawn(this.file.kernel, args, { detached: true, stdio: ["ignore", log, log] });
+    fs.closeSync(log);
+    child.unref();
+    const pid = child.pid;
+    if (!pid) throw new Error(`${node}: spawn failed`);
+    r.pid = pid;
+    r.state = "running";
+    r.readyMs = undefined;
+    this.save();
+
+    const ready = path.join(dir, "ready");
+    const deadline = t0 + (opts.timeoutMs ?? 60_000);
+    while (!fs.existsSync(ready)) {
+      if (!alive(pid)) {
+        r.state = "stopped";
+        this.save();
+        throw new Error(`${node}: guest exited during boot; console:\n${this.consoleTail(node)}`);
+      }
+      if (Date.now() > deadline) throw new Error(`${node}: not ready after ${opts.timeoutMs ?? 60_000} ms; console:\n${this.consoleTail(node)}`);
+      await sleep(20);
+    }
+    const readyMs = Date.now() - t0;
+    r.readyMs = readyMs;
+    this.save();
+    let guestUptime = NaN;
+    for (let i = 0; i < 10 && Number.isNaN(guestUptime); i++) {
+      guestUptime = parseFloat(fs.readFileSync(ready, "utf8")) || NaN;
+      if (Number.isNaN(guestUptime)) await sleep(10);
+    }
+    return { node, pid, readyMs, guestUptime };
+  }
+
+  /** Boot several nodes in parallel (all defined nodes by default). */
+  async startAll(nodes: string[] = Object.keys(this.file.nodes)): Promise<BootInfo[]> {
+    // Switches first, sequentially: parallel starts must not race on one switch.
+    for (const n of nodes) for (const i of this.rec(n).spec.interfaces) await this.ensureSwitch(i.network);
+    return Promise.all(nodes.map((n) => this.start(n)));
+  }
+
+  consoleTail(node: string, lines = 30): string {
+    try {
+      return fs.readFileSync(path.join(this.nodeDir(node), "console.log"), "utf8").split("\n").slice(-lines).join("\n");
+    } catch {
+      return "(no console log)";
+    }
+  }
+
+  /** Run a bash script in the guest (cwd /, PATH has /run/lab/bin first). */
+  async exec(node: string, script: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    const r = this.rec(node);
+    if (r.state !== "running") throw new Error(`${node} is not running`);
+    const dir = this.nodeDir(node);
+    const id = `${Date.now().toString(36)}-${(this.seq++).toString(36)}-${randomBytes(3).toString("hex")}`;
+    const inSh = path.join(dir, "in", `${id}.sh`);
+    const out = (ext: string) => path.join(dir, "out", `${id}.${ext}`);
+    const t0 = Date.now();
+    // tmp + rename: the agent never sees half a script.
+    fs.writeFileSync(path.join(dir, "in", `${id}.tmp`), script);
+    fs.renameSync(path.join(dir, "in", `${id}.tmp`), inSh);
+    const timeoutMs = opts.timeoutMs ?? 60_000;
+    let code: number | undefined;
+    let lastAliveCheck = t0;
+    for (;;) {
+      try {
+        // The agent writes the rc in one write: empty means "not yet".
+        const rc = fs.readFileSync(out("rc"), "utf8");
+        if (/^\d+\n$/.test(rc)) {
+          code = Number(rc.trim());
+          break;
+        }
+      } catch {
+        /* not there yet */
+      }
+      const now = Date.now();
+      if (now - t0 > timeoutMs) break;
+      if (now - lastAliveCheck > 500) {
+        lastAliveCheck = now;
+        if (!alive(r.pid)) break;
+      }
+      await sleep(now - t0 < 1000 ? 5 : 25);
+    }
+    if (code === undefined) {
+      fs.writeFileSync(path.join(dir, "in", `${id}.kill`), "");
+      await sleep(200);
+    }
+    const read = (ext: string) => {
+      try {
+        return fs.readFileSync(out(ext), "utf8");
+      } catch {
+        return "";
+      }
+    };
+    const res: ExecResult = {
+      stdout: read("out"),
+      stderr: read("err") + (code === undefined ? (alive(r.pid) ? `\n[lab] timeout after ${timeoutMs} ms` : `\n[lab] guest ${node} is gone`) : ""),
+      code: code ?? 124,
+      ms: Date.now() - t0,
+    };
+    for (const p of [inSh, path.join(dir, "in", `${id}.kill`), out("out"), out("err"), out("rc")]) fs.rmSync(p, { force: true });
+    return res;
+  }
+
+  /** exec that throws on a non-zero exit, with the script's stderr in the message. */
+  async run(node: string, script: string, opts: ExecOptions = {}): Promise<string> {
+    const r = await this.exec(node, script, opts);
+    if (r.code !== 0) throw new Error(`${node}: exit ${r.code}: ${script.slice(0, 200)}\n${r.stderr}${r.stdout}`);
+    return r.stdout;
+  }
+
+  /**
+   * Write files into the guest via the shared dir: staged on the host, then one exec
+   * installs them all (`install` to a temp name next to the target, then an atomic `mv`).
+   */
+  async writeFiles(node: string, files: FileToWrite[], opts: ExecOptions = {}): Promise<void> {
+    if (files.length === 0) return;
+    const dir = this.nodeDir(node);
+    const lines = ["set -e"];
+    const staged: string[] = [];
+    for (const f of files) {
+      const name = `${Date.now().toString(36)}-${(this.seq++).toString(36)}-${randomBytes(3).toString("hex")}`;
+      const host = path.join(dir, "xfer", name);
+      fs.writeFileSync(host, f.content);
+      staged.push(host);
+      const [user, group] = (f.owner ?? "root:root").split(":");
+      const tmp = `${f.path}.lab-new`;
+      lines.push(
+        `install -D -m ${f.mode ?? "0644"} -o ${shq(user)} -g ${shq(group ?? user)} /run/lab/xfer/${name} ${shq(tmp)}`,
+        `mv -f ${shq(tmp)} ${shq(f.path)}`,
+      );
+    }
+    try {
+      await this.run(node, lines.join("\n"), opts);
+    } finally {
+      for (const p of staged) fs.rmSync(p, { force: true });
+    }
+  }
+
+  async writeFile(node: string, filePath: string, content: string, mode = "0644", owner = "root:root"): Promise<void> {
+    return this.writeFiles(node, [{ path: filePath, content, mode, owner }]);
+  }
+
+  /** Power cut: uml_mconsole halt (no shutdown path runs in the guest), then wait for exit. */
+  async stop(node: string): Promise<void> {
+    const r = this.rec(node);
+    if (r.pid && alive(r.pid)) {
+      const sock = path.join(this.stateDir, "uml", node, "mconsole");
+      spawnSync("uml_mconsole", [sock, "halt"], { encoding: "utf8", timeout: 5000 });
+      const deadline = Date.now() + 10_000;
+      while (alive(r.pid) && Date.now() < deadline) await sleep(25);
+      if (alive(r.pid)) this.killGroup(r.pid);
+      while (alive(r.pid) && Date.now() < deadline + 5000) await sleep(25);
+    }
+    r.state = "stopped";
+    r.pid = undefined;
+    this.save();
+  }
+
+  private killGroup(pid: number): void {
+    for (const target of [-pid, pid]) {
+      try {
+        process.kill(target, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+
+  /** Kill every guest and switch this lab started (by PID), remove the state dir. */
+  async down(): Promise<{ leftovers: string[] }> {
+    const pids: number[] = [];
+    for (const r of Object.values(this.file.nodes)) {
+      if (r.pid && alive(r.pid)) {
+        this.killGroup(r.pid);
+        pids.push(r.pid);
+      }
+    }
+    for (const pid of Object.values(this.file.switches)) {
+      if (alive(pid)) {
+        try {
+          process.kill(pid, "SIGTERM");
+        } catch {
+          /* gone */
+        }
+        pids.push(pid);
+      }
+    }
+    const deadline = Date.now() + 10_000;
+    while (pids.some(alive) && Date.now() < deadline) await sleep(25);
+    for (const pid of Object.values(this.file.switches)) if (alive(pid)) this.killGroup(pid);
+    await sleep(50);
+    const leftovers = this.leftovers();
+    if (leftovers.length === 0) fs.rmSync(this.stateDir, { recursive: true, force: true });
+    return { leftovers: fs.existsSync(this.stateDir) ? [...leftovers, `dir ${this.stateDir}`] : leftovers };
+  }
+
+  /**
+   * Processes still referring to this lab: any process whose command line mentions the
+   * state dir (UML helpers carry the kernel's argv). Read-only: for reporting, never for killing.
+   */
+  leftovers(): string[] {
+    const found: string[] = [];
+    for (const e of fs.readdirSync("/proc")) {
+      if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+      try {
+        const cmd = fs.readFileSync(`/proc/${e}/cmdline`, "utf8").replace(/\0/g, " ");
+        if (cmd.includes(this.stateDir + "/") && alive(Number(e))) found.push(`pid ${e}: ${cmd.slice(0, 120)}`);
+      } catch {
+        /* exited meanwhile */
+      }
+    }
+    return found;
+  }
+
+  status(): LabStatus {
+    return {
+      stateDir: this.stateDir,
+      kernel: this.file.kernel,
+      switches: Object.entries(this.file.switches).map(([network, pid]) => ({ network, pid, alive: alive(pid) })),
+      nodes: Object.entries(this.file.nodes).map(([name, r]) => ({
+        name,
+        state: r.state === "running" && !alive(r.pid) ? "stopped" : r.state,
+        pid: r.pid,
+        alive: alive(r.pid),
+        readyMs: r.readyMs,
+        memMB: r.spec.memMB ?? 128,
+      })),
+    };
+  }
+}

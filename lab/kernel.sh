@@ -1,0 +1,106 @@
+#!/bin/bash
+# Build (once) a User-Mode Linux kernel with nftables, IPVS+mh, dummy, VRF built in.
+#
+#   lab/kernel.sh            build if needed, print the path of the kernel binary
+#   lab/kernel.sh --path     print the path the kernel has (or will have); exit 1 if not built
+#   lab/kernel.sh --deps     install the Debian build dependencies (apt) and exit
+#
+# Cache: /var/cache/maglev-infra/uml-<hash>/ (outside the repo), keyed by a hash of
+# lab/kernel.config + the stock UML config + the linux-source package version, so a second
+# call returns at once and an edited fragment rebuilds. Layout of the cache dir:
+#   linux                      the kernel (run it like /usr/bin/linux.uml)
+#   modules/lib/modules/REL/   its modules (stock =m options stay modules)
+#   config, release, build.log, build-seconds
+# Takes ~7 min on 2 cores; the log goes to the cache dir's build.log while building.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+FRAGMENT="$HERE/kernel.config"
+STOCK=/usr/share/doc/user-mode-linux/config.gz
+SRC_TAR=/usr/src/linux-source-6.1.tar.xz
+CACHE_ROOT=${MAGLEV_UML_CACHE:-/var/cache/maglev-infra}
+# libvdeplug-dev: the UML VDE network driver includes libvdeplug.h.
+DEPS="linux-source-6.1 bc flex bison libelf-dev libssl-dev build-essential libvdeplug-dev"
+
+if [ "${1:-}" = "--deps" ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $DEPS
+  exit 0
+fi
+
+[ -r "$STOCK" ] || { echo "missing $STOCK (apt-get install user-mode-linux)" >&2; exit 2; }
+
+src_version=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null || echo none)
+hash=$( { cat "$FRAGMENT"; zcat "$STOCK"; echo "$src_version"; } | sha256sum | cut -c1-16)
+OUT="$CACHE_ROOT/uml-$hash"
+
+if [ "${1:-}" = "--path" ]; then
+  echo "$OUT/linux"
+  [ -x "$OUT/linux" ]
+  exit $?
+fi
+
+if [ -x "$OUT/linux" ]; then
+  echo "$OUT/linux"
+  exit 0
+fi
+
+missing=""
+for p in $DEPS; do
+  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "missing build packages:$missing (run: lab/kernel.sh --deps)" >&2
+  exit 2
+fi
+
+mkdir -p "$CACHE_ROOT"
+# One build at a time per key: a concurrent caller waits, then finds the cached kernel.
+exec 9>"$CACHE_ROOT/uml-$hash.lock"
+flock 9
+if [ -x "$OUT/linux" ]; then echo "$OUT/linux"; exit 0; fi
+
+WORK="$CACHE_ROOT/build-$hash"
+rm -rf "$WORK" "$OUT.partial"
+mkdir -p "$WORK" "$OUT.partial"
+LOG="$OUT.partial/build.log"
+
+# The build runs in its own bash process: `set -e` is ignored inside a compound command
+# on the left of `||`, which let a failed make slip through once.
+build_steps() {
+  tar -xJf "$SRC_TAR" -C "$WORK"
+  cd "$WORK"/linux-source-6.1
+  zcat "$STOCK" > .config
+  # Later assignments override earlier ones when kconfig reads .config.
+  cat "$FRAGMENT" >> .config
+  make ARCH=um olddefconfig
+  # Fail loudly if olddefconfig dropped anything we asked for (an unmet dependency).
+  bad=0
+  while IFS= read -r line; do
+    case "$line" in
+      CONFIG_*=*)
+        if ! grep -qxF "$line" .config; then echo "fragment line not honoured: $line" >&2; bad=1; fi ;;
+    esac
+  done < "$FRAGMENT"
+  [ "$bad" = 0 ]
+  make ARCH=um -j"$(nproc)" linux modules
+  make ARCH=um modules_install INSTALL_MOD_PATH="$OUT.partial/modules" INSTALL_MOD_STRIP=1
+  rel=$(make -s ARCH=um kernelrelease)
+  # The build/source links point into the work dir we delete.
+  rm -f "$OUT.partial/modules/lib/modules/$rel/build" "$OUT.partial/modules/lib/modules/$rel/source"
+  cp linux "$OUT.partial/linux"
+  cp .config "$OUT.partial/config"
+  echo "$rel" > "$OUT.partial/release"
+}
+export WORK OUT STOCK FRAGMENT SRC_TAR
+start=$(date +%s)
+echo "building UML kernel $hash in $WORK (log: $LOG)" >&2
+if ! bash -c "set -euxo pipefail; $(declare -f build_steps); build_steps" >"$LOG" 2>&1; then
+  echo "kernel build failed; see $LOG" >&2
+  exit 1
+fi
+[ -x "$OUT.partial/linux" ] || { echo "kernel build produced no binary; see $LOG" >&2; exit 1; }
+echo $(( $(date +%s) - start )) > "$OUT.partial/build-seconds"
+mv "$OUT.partial" "$OUT"
+rm -rf "$WORK"
+echo "built in $(cat "$OUT/build-seconds") s" >&2
+echo "$OUT/linux"

@@ -1,0 +1,80 @@
+/**
+ * What the lab needs on this machine, checked without changing anything. Returns exactly
+ * what is missing, each item actionable (a Debian package name, a device, memory, the kernel).
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import { labKernelPath } from "./guest";
+
+/** Debian packages the lab's host side and its guests (which see the host's root) use. */
+export const LAB_PACKAGES = [
+  "user-mode-linux", // the stock UML config the lab kernel starts from, and its modules
+  "uml-utilities", // uml_mconsole: the power cut
+  "vde2", // vde_switch: one L2 segment per network
+  "kmod",
+  "iproute2",
+  "util-linux", // mount -a -T, setpriv, setsid
+  "frr",
+  "frr-pythontools", // frr-reload.py
+  "exabgp",
+  "keepalived",
+  "haproxy",
+  "ipvsadm",
+  "iptables",
+  "nftables",
+  "dnsdist",
+  "pdns-server",
+  "pdns-backend-lmdb",
+  "dnsutils",
+  "wrk",
+  "curl",
+  "python3-yaml", // the netplan shim's YAML check
+];
+
+/** Needed only to build the kernel (lab/kernel.sh --deps installs them). */
+export const KERNEL_BUILD_PACKAGES = ["linux-source-6.1", "bc", "flex", "bison", "libelf-dev", "libssl-dev", "build-essential", "libvdeplug-dev"];
+
+/** Host memory the default 3–6 node lab needs (~97 MB per 128M guest, LAB-NOTES), with slack. */
+export const MIN_MEM_AVAILABLE_MB = 1536;
+
+function installed(pkgs: string[]): Set<string> {
+  const r = spawnSync("dpkg-query", ["-W", "-f=${Package} ${Status}\\n", ...pkgs], { encoding: "utf8" });
+  const ok = new Set<string>();
+  for (const line of r.stdout.split("\n")) {
+    const [name, ...status] = line.split(" ");
+    if (status.join(" ") === "install ok installed") ok.add(name.replace(/:.*$/, ""));
+  }
+  return ok;
+}
+
+export interface PrereqOptions {
+  /** Also require the kernel build dependencies (when the kernel is not built yet). */
+  forBuild?: boolean;
+}
+
+/** Everything missing, one human-readable item each; empty when the lab can run. */
+export function checkPrerequisites(opts: PrereqOptions = {}): string[] {
+  const missing: string[] = [];
+  const kernel = labKernelPath();
+  const want = [...LAB_PACKAGES, ...(opts.forBuild || !kernel.built ? KERNEL_BUILD_PACKAGES : [])];
+  const have = installed(want);
+  const pk = want.filter((p) => !have.has(p));
+  if (pk.length) missing.push(`debian packages: ${pk.join(" ")} (apt-get install -y ${pk.join(" ")})`);
+  if (!fs.existsSync("/dev/net/tun")) missing.push("device /dev/net/tun");
+  const mem = /MemAvailable:\s+(\d+)/.exec(fs.readFileSync("/proc/meminfo", "utf8"));
+  const availMB = mem ? Math.floor(Number(mem[1]) / 1024) : 0;
+  if (availMB < MIN_MEM_AVAILABLE_MB) missing.push(`memory: ${availMB} MB available, need ≥ ${MIN_MEM_AVAILABLE_MB} MB`);
+  if (!kernel.built) missing.push(`lab kernel ${kernel.path} (build it: lab/kernel.sh, ~7 min)`);
+  if (typeof process.getuid === "function" && process.getuid() !== 0) missing.push("root (hostfs guests run daemons as their users; the lab runs as root)");
+  return missing;
+}
+
+if (require.main === module) {
+  const m = checkPrerequisites();
+  if (m.length === 0) console.log("lab prerequisites: all present");
+  else {
+    console.log("lab prerequisites missing:");
+    for (const x of m) console.log(`  - ${x}`);
+    process.exitCode = 1;
+  }
+}
