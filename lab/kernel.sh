@@ -11,7 +11,7 @@
 #   linux                      the kernel (run it like /usr/bin/linux.uml)
 #   modules/lib/modules/REL/   its modules (stock =m options stay modules)
 #   config, release, build.log, build-seconds
-# Takes ~7 min on 2 cores; the log goes to the cache dir's build.log while building.
+# Took 36 min on 2 cores (2163 s: the stock config builds ~900 modules); the log goes to the cache dir's build.log while building.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)

@@ -64,7 +64,7 @@ export function checkPrerequisites(opts: PrereqOptions = {}): string[] {
   const mem = /MemAvailable:\s+(\d+)/.exec(fs.readFileSync("/proc/meminfo", "utf8"));
   const availMB = mem ? Math.floor(Number(mem[1]) / 1024) : 0;
   if (availMB < MIN_MEM_AVAILABLE_MB) missing.push(`memory: ${availMB} MB available, need ≥ ${MIN_MEM_AVAILABLE_MB} MB`);
-  if (!kernel.built) missing.push(`lab kernel ${kernel.path} (build it: lab/kernel.sh, ~7 min)`);
+  if (!kernel.built) missing.push(`lab kernel ${kernel.path} (build it: lab/kernel.sh, ~36 min on 2 cores)`);
   if (typeof process.getuid === "function" && process.getuid() !== 0) missing.push("root (hostfs guests run daemons as their users; the lab runs as root)");
   return missing;
 }

@@ -58,6 +58,9 @@ export interface Step {
   dependsOn: string[];
 }
 
+/** Per file, the record of what was applied: `<planned sha256> <live sha256>`. */
+export const APPLIED_DIR = "/var/lib/maglev-infra/applied";
+
 /** Where staged copies live. Same filesystem as /etc so the final `mv` is an atomic rename. */
 export const STAGING_DIR = "/etc/.maglev-infra-staging";
 
@@ -198,12 +201,16 @@ export function applySteps(plan: HostPlan, sm: ServiceManager = systemd): Step[]
     const act = activateScript(f.activate, sm);
     // Copy next to the target first, then rename: the rename is atomic on one filesystem,
     // so a reader sees either the old or the new file, never half of one.
+    const record = `${APPLIED_DIR}/${slug}`;
     const script =
       `set -e; install -d ${q(dir)}; ` +
       `if ! cmp -s ${q(staged)} ${q(f.path)} || [ "$(stat -c '%a %U:%G' ${q(f.path)} 2>/dev/null)" != "${f.mode.replace(/^0/, "")} ${f.owner}" ]; then ` +
       `cp -p ${q(staged)} ${q(f.path + ".maglev-infra-new")} && mv -f ${q(f.path + ".maglev-infra-new")} ${q(f.path)}; ` +
       (act ? `${act}; ` : "") +
-      `fi`;
+      `fi; ` +
+      // What was applied: the planned (template) hash and the hash of the file as written, so
+      // `npm run check` finds hand edits even in files filled with secrets on the host.
+      `install -d -m 0700 ${APPLIED_DIR}; printf '%s %s\n' ${contentSha256(f.content)} "$(sha256sum < ${q(f.path)} | cut -d' ' -f1)" > ${q(record)}`;
     activated.push(add({ id: `activate-${slug}`, kind: "activate", file: f.path, stagedPath: staged, script, hash: fileHash, dependsOn: [...validated] }));
   }
   if (activated.length) prev = activated;

@@ -8,7 +8,7 @@
  */
 import { Topology, HostFacts } from "../topology";
 import { HostPlan } from "../plan/types";
-import { contentSha256 as contentHash } from "../apply/steps";
+import { contentSha256 as contentHash, APPLIED_DIR, fileSlug } from "../apply/steps";
 import { ipvsServices, DRAIN_FILE, ANNOUNCED_FILE } from "../tiers/maglev";
 import { HACTL_PATH, HAPROXY_ADMIN_SOCKET, HAPROXY_DRAIN_BACKEND } from "../tiers/haproxy";
 import { HostRunner } from "./runner";
@@ -76,22 +76,33 @@ async function hostChecks(topo: Topology, plan: HostPlan, h: HostFacts, runner: 
   const row = (check: string, ok: boolean, detail = "") => rows.push({ host: h.hostname, check, ok, detail });
   const run = (script: string) => runner.run(h.hostname, script, 20000);
 
-  // Files: hash on the host vs the plan. Files carrying secrets are filled on the host and
-  // cannot be compared with the placeholder text.
-  const compared = plan.files.filter((f) => !f.secretKeys?.length);
-  const r = await run(compared.map((f) => `sha256sum ${q(f.path)} 2>/dev/null || echo "- ${f.path}"`).join("; "));
-  const live = new Map(
-    r.stdout
-      .trim()
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => {
-        const [hash, ...p] = l.split(/\s+/);
-        return [p.join(" "), hash] as const;
-      }),
+  // Files: the live hash against the plan. A file filled with secrets on the host cannot be
+  // compared with its template: there the apply record says which template was applied and
+  // what the file hashed to then (a hand edit changes the live hash).
+  const r = await run(
+    plan.files
+      .map((f) => `x=$( (sha256sum < ${q(f.path)}) 2>/dev/null | cut -d' ' -f1); y=$(cat ${APPLIED_DIR}/${fileSlug(f.path)} 2>/dev/null); echo "F ${f.path} \${x:--} \${y:-- -}"`)
+      .join("; "),
   );
-  const drift = compared.filter((f) => live.get(f.path) !== contentHash(f.content));
-  row("files match the plan", drift.length === 0, drift.length ? `drift: ${drift.map((f) => (live.get(f.path) === "-" ? `${f.path} (missing)` : f.path)).join(", ")}` : `${compared.length} files`);
+  const live = new Map<string, string[]>();
+  for (const l of r.stdout.split("\n")) {
+    const [tag, p, ...rest] = l.trim().split(/\s+/);
+    if (tag === "F") live.set(p, rest);
+  }
+  const drift: string[] = [];
+  for (const f of plan.files) {
+    const [now, plannedAt, liveAt] = live.get(f.path) ?? ["-"];
+    const want = contentHash(f.content);
+    if (now === "-") {
+      drift.push(`${f.path} (missing)`);
+      continue;
+    }
+    if (f.secretKeys?.length) {
+      if (plannedAt !== want) drift.push(`${f.path} (not the planned version)`);
+      else if (liveAt !== now) drift.push(`${f.path} (edited on the host)`);
+    } else if (now !== want) drift.push(f.path);
+  }
+  row("files match the plan", drift.length === 0, drift.length ? `drift: ${drift.join(", ")}` : `${plan.files.length} files`);
 
   for (const s of plan.services) {
     const a = await run(runner.services.isActive(s));
