@@ -259,26 +259,25 @@ done
 `;
 }
 
-export function planPowerDns(topo: Topology, h: HostFacts, b: PlanBuilder): void {
-  const env = topo.env;
-  b.package("pdns-server", "pdns-backend-lmdb");
+/** pdns.conf (with the API key filled on the host; pdns has no reload) and the script that sets up its zones. */
+function pdnsServer(b: PlanBuilder, backendPackages: string[], conf: string, scriptPath: string, script: string): void {
+  b.package("pdns-server", ...backendPackages);
   b.service("pdns");
   b.file({
     path: PDNS_CONF,
     mode: "0640",
     owner: "root:pdns",
-    content: secondaryConfig(topo, h),
+    content: conf,
     validate: PDNS_VALIDATE,
     activate: { kind: "restart", service: "pdns" },
     secretKeys: [SECRETS.pdnsApiKey],
   });
-  b.file({
-    path: SECONDARY_ZONES_SCRIPT,
-    mode: "0755",
-    content: secondaryZonesScript(topo),
-    validate: BASH_SYNTAX,
-    activate: { kind: "command", command: SECONDARY_ZONES_SCRIPT },
-  });
+  b.file({ path: scriptPath, mode: "0755", content: script, validate: BASH_SYNTAX, activate: { kind: "command", command: scriptPath } });
+}
+
+export function planPowerDns(topo: Topology, h: HostFacts, b: PlanBuilder): void {
+  const env = topo.env;
+  pdnsServer(b, ["pdns-backend-lmdb"], secondaryConfig(topo, h), SECONDARY_ZONES_SCRIPT, secondaryZonesScript(topo));
   if (lightningStreamEnabled(topo)) lightningStream(topo, h, b);
   b.health = {
     command: `pdns_control rping | grep -q PONG`,
@@ -402,24 +401,7 @@ done
 
 export function planShadowPrimary(topo: Topology, h: HostFacts, b: PlanBuilder): void {
   const env = topo.env;
-  b.package("pdns-server", "pdns-backend-sqlite3", "sqlite3");
-  b.service("pdns");
-  b.file({
-    path: PDNS_CONF,
-    mode: "0640",
-    owner: "root:pdns",
-    content: primaryConfig(topo, h),
-    validate: PDNS_VALIDATE,
-    activate: { kind: "restart", service: "pdns" },
-    secretKeys: [SECRETS.pdnsApiKey],
-  });
-  b.file({
-    path: PRIMARY_INIT_SCRIPT,
-    mode: "0755",
-    content: primaryInitScript(topo),
-    validate: BASH_SYNTAX,
-    activate: { kind: "command", command: PRIMARY_INIT_SCRIPT },
-  });
+  pdnsServer(b, ["pdns-backend-sqlite3", "sqlite3"], primaryConfig(topo, h), PRIMARY_INIT_SCRIPT, primaryInitScript(topo));
   if (env.dns.powerAdmin) powerAdmin(topo, h, b, env.dns.powerAdmin);
   b.health = {
     command: `pdns_control rping | grep -q PONG`,
