@@ -109,9 +109,11 @@ exabgp_start() {
   [ -p /run/exabgp/exabgp.in ] || mkfifo -m 0600 /run/exabgp/exabgp.in
   [ -p /run/exabgp/exabgp.out ] || mkfifo -m 0600 /run/exabgp/exabgp.out
   chown exabgp:exabgp /run/exabgp/exabgp.in /run/exabgp/exabgp.out
-  # The Debian unit: User=exabgp, exabgp_daemon_daemonize=false. setpriv execs in place,
-  # so the PID we keep is exabgp's own.
+  # The Debian unit: User=exabgp, exabgp_daemon_daemonize=false, AmbientCapabilities and
+  # CapabilityBoundingSet CAP_NET_ADMIN (the announce process runs ipvsadm). setpriv execs in
+  # place, so the PID we keep is exabgp's own.
   exabgp_daemon_daemonize=false spawn exabgp setpriv --reuid=exabgp --regid=exabgp --init-groups \
+    --inh-caps=-all,+net_admin --ambient-caps=-all,+net_admin --bounding-set=-all,+net_admin \
     /usr/sbin/exabgp /etc/exabgp/exabgp.conf
 }
 haproxy_start() {
@@ -166,6 +168,15 @@ nftables() {
     start | reload | restart) nft -f /etc/nftables.conf && : > "$S/nftables.active" ;;
     stop) nft flush ruleset; rm -f "$S/nftables.active" ;;
     is-active) [ -e "$S/nftables.active" ] ;;
+  esac
+}
+
+# --- maglev-infra-fwmarks: the plan's own oneshot unit (ExecStart/ExecReload/ExecStop) ---
+fwmarks() {
+  case $1 in
+    start | reload | restart) nft -f /etc/maglev-infra/fwmarks.nft && : > "$S/maglev-infra-fwmarks.active" ;;
+    stop) nft delete table inet maglev_infra 2>/dev/null; rm -f "$S/maglev-infra-fwmarks.active" ;;
+    is-active) [ -e "$S/maglev-infra-fwmarks.active" ] ;;
   esac
 }
 
@@ -256,6 +267,7 @@ svc() { # ACTION SERVICE
     frr) frr "$action" ;;
     keepalived | exabgp | haproxy | dnsdist | pdns) daemon "$unit" "$action" ;;
     nftables) nftables "$action" ;;
+    maglev-infra-fwmarks) fwmarks "$action" ;;
     systemd-networkd) networkd "$action" ;;
     prometheus-node-exporter) node_exporter "$action" ;;
     *) die "unknown service $unit" ;;

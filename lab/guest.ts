@@ -270,7 +270,8 @@ export class Lab {
         `hostfs /run/lab hostfs ${dir},X-mount.mkdir 0 0`,
       ].join("\n") + "\n",
     );
-    const ov = ["etc", "var", "usr/lib"];
+    // /usr/local: the plans install scripts there (exabgp-announce, pdns-*-init, hactl).
+    const ov = ["etc", "var", "usr/lib", "usr/local"];
     fs.writeFileSync(
       path.join(dir, "mkdirs"),
       ov.flatMap((d) => [`/run/ov/${d}/u`, `/run/ov/${d}/w`]).join("\n") + "\n",
@@ -280,7 +281,7 @@ export class Lab {
       [
         "devpts /dev/pts devpts gid=5,mode=0620,ptmxmode=0666,X-mount.mkdir 0 0",
         "tmpfs /dev/shm tmpfs nosuid,nodev,X-mount.mkdir 0 0",
-        // hostfs root is read-only; daemons and the plan write under these three.
+        // hostfs root is read-only; daemons and the plan write under these.
         ...ov.map((d) => `overlay /${d} overlay lowerdir=/${d},upperdir=/run/ov/${d}/u,workdir=/run/ov/${d}/w 0 0`),
         "tmpfs /tmp tmpfs mode=1777,nosuid,nodev 0 0",
         // kmod looks in /lib/modules/$(uname -r): point it at this kernel's modules.

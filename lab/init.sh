@@ -25,6 +25,8 @@ if [[ $fs != *overlay* ]]; then
   insmod "/usr/lib/uml/modules/$(</proc/sys/kernel/osrelease)/kernel/fs/overlayfs/overlay.ko"
 fi
 mount -n -a -T /run/lab/fstab.2 || echo "lab-init: fstab.2 failed" >&2
+# devtmpfs has no /dev/fd (udev/systemd make it): bash process substitution needs it.
+ln -s /proc/self/fd /dev/fd
 
 # Builtins only from here to the agent, except `ip -batch` and `mkfifo`.
 read -r name < /run/lab/hostname

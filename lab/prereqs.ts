@@ -25,6 +25,9 @@ export const LAB_PACKAGES = [
   "dnsdist",
   "pdns-server",
   "pdns-backend-lmdb",
+  "pdns-backend-sqlite3", // the hidden primary (gsqlite3)
+  "sqlite3",
+  "socat", // hactl and npm run check talk to HAProxy's stats socket
   "dnsutils",
   "wrk",
   "curl",

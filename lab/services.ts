@@ -11,6 +11,7 @@
  *   haproxy                  master-worker `-W -D -p pid -S master.sock`; reload = check + SIGUSR2
  *   dnsdist, pdns            like their Debian units; no ExecReload there, so reload = restart
  *   nftables                 `nft -f /etc/nftables.conf` (oneshot; active once loaded)
+ *   maglev-infra-fwmarks     the plan's oneshot unit: `nft -f /etc/maglev-infra/fwmarks.nft`
  *   systemd-networkd         applies /etc/systemd/network/*.netdev/*.network with `ip`
  *   prometheus-node-exporter a no-op in the lab (not installed in guests), reported active
  * The guest's PATH also has `systemctl`, `networkctl` and `netplan` shims mapping to the same
@@ -27,6 +28,7 @@ export const LAB_SERVICES = [
   "frr",
   "haproxy",
   "keepalived",
+  "maglev-infra-fwmarks",
   "nftables",
   "pdns",
   "prometheus-node-exporter",

@@ -1,0 +1,136 @@
+/**
+ * npm run lab -- <command>
+ *
+ *   up                     prerequisites, boot every node, apply every plan, wait for BGP + VIP routes
+ *   status                 nodes, BGP sessions, routes, IPVS services
+ *   exec <host> -- <cmd…>  run a command in a guest (stdout, stderr, exit status passed through)
+ *   stop <host>            power cut (uml_mconsole halt)
+ *   start <host>           boot again and re-apply its plan (or lab-only setup)
+ *   apply [--stack S]      re-render the stack and re-apply: serial rollout (drain → apply → health per host)
+ *   test [names…]          the scenarios (lab/scenarios.ts), results in ./lab-results.json
+ *   down                   kill every guest and switch, remove the state dir
+ *
+ * State dir: $MAGLEV_LAB_DIR or /run/maglev-lab.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { DEFAULT_STATE_DIR, Lab } from "./guest";
+import { checkPrerequisites } from "./prereqs";
+import { applyHost, provision, readCluster, rolloutOrder, summary, up, waitReady, writeCluster, readyState } from "./cluster";
+import { buildLabModel, labSecrets } from "./topology";
+
+const log = (s: string) => console.log(s);
+
+function attach(): Lab {
+  if (!fs.existsSync(path.join(DEFAULT_STATE_DIR, "lab.json"))) throw new Error(`no lab in ${DEFAULT_STATE_DIR} (npm run lab -- up)`);
+  return Lab.attach(DEFAULT_STATE_DIR);
+}
+
+async function cmdUp(args: string[]): Promise<number> {
+  const stack = flag(args, "--stack") ?? "lab";
+  const missing = checkPrerequisites();
+  if (missing.length) {
+    console.error("lab prerequisites missing:");
+    for (const m of missing) console.error(`  - ${m}`);
+    return 1;
+  }
+  const r = await up({ stack, log });
+  log(await summary(r.lab, r.model));
+  log(`ready in ${(r.totalMs / 1000).toFixed(1)} s (boot ${(r.bootMs / 1000).toFixed(1)} s, apply ${(r.applyMs / 1000).toFixed(1)} s, BGP/routes ${(r.readyMs / 1000).toFixed(1)} s)`);
+  return 0;
+}
+
+async function cmdApply(args: string[]): Promise<number> {
+  const lab = attach();
+  const c = readCluster();
+  const stack = flag(args, "--stack") ?? c.stack;
+  const m = buildLabModel(stack);
+  // New secret keys (a changed stack) get throwaway values too; existing ones are kept.
+  const secrets = { ...labSecrets(m.plans), ...c.secrets };
+  writeCluster({ ...c, stack, secrets });
+  const t0 = Date.now();
+  for (const p of rolloutOrder(m)) {
+    log(`apply ${p.hostname} (${p.tier}) …`);
+    await applyHost(lab, m, p.hostname, secrets, log, p);
+  }
+  const st = await waitReady(lab, m, 60_000);
+  log(`rollout of stack ${stack} done in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${st.ok ? "ready" : "NOT ready"}: ${st.detail}`);
+  return st.ok ? 0 : 1;
+}
+
+function flag(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...args] = argv;
+  switch (cmd) {
+    case "up":
+      return cmdUp(args);
+    case "down": {
+      if (!fs.existsSync(path.join(DEFAULT_STATE_DIR, "lab.json"))) {
+        log(`no lab in ${DEFAULT_STATE_DIR}`);
+        return 0;
+      }
+      const t0 = Date.now();
+      const { leftovers } = await Lab.attach(DEFAULT_STATE_DIR).down();
+      log(`down in ${Date.now() - t0} ms; leftovers: ${leftovers.length ? leftovers.join("; ") : "none"}`);
+      return leftovers.length ? 1 : 0;
+    }
+    case "status": {
+      const lab = attach();
+      const m = buildLabModel(readCluster().stack);
+      log(await summary(lab, m));
+      const st = await readyState(lab, m);
+      log(`${st.ok ? "ready" : "NOT ready"}: ${st.detail}`);
+      return 0;
+    }
+    case "exec": {
+      const host = args[0];
+      const sep = args.indexOf("--");
+      const cmdArgs = sep >= 0 ? args.slice(sep + 1) : args.slice(1);
+      if (!host || cmdArgs.length === 0) throw new Error("usage: exec <host> -- <cmd…>");
+      const lab = attach();
+      // One argument: a shell command line; several: argv, quoted.
+      const script = cmdArgs.length === 1 ? cmdArgs[0] : cmdArgs.map((a) => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(" ");
+      const r = await lab.exec(host, script, { timeoutMs: Number(process.env.LAB_EXEC_TIMEOUT_MS ?? 600_000) });
+      process.stdout.write(r.stdout);
+      process.stderr.write(r.stderr);
+      return r.code;
+    }
+    case "stop": {
+      const lab = attach();
+      const t0 = Date.now();
+      await lab.stop(args[0]);
+      log(`${args[0]}: powered off in ${Date.now() - t0} ms`);
+      return 0;
+    }
+    case "start": {
+      const lab = attach();
+      const c = readCluster();
+      const m = buildLabModel(c.stack);
+      const b = await lab.start(args[0]);
+      log(`${args[0]}: booted in ${b.readyMs} ms`);
+      await provision(lab, m, args[0], c.secrets, log);
+      return 0;
+    }
+    case "apply":
+      return cmdApply(args);
+    case "test": {
+      const { runScenarios } = await import("./scenarios");
+      return runScenarios(args);
+    }
+    default:
+      console.error("usage: npm run lab -- up|down|status|exec <host> -- <cmd…>|stop <host>|start <host>|apply [--stack S]|test [scenarios…]");
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(`lab: ${(e as Error).message}`);
+    process.exit(1);
+  },
+);

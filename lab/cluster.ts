@@ -1,0 +1,305 @@
+/**
+ * The whole lab cluster: boot every node of a stack (managed hosts by hostname + router,
+ * client, app servers), apply each managed host's HostPlan with applyPlanInLab (the same step
+ * list the Pulumi components run), set up the lab-only nodes, wait until BGP is established
+ * and the VIPs are routed, and summarise. Used by lab/cli.ts, lab/scenarios.ts, lab/bench.ts.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { DEFAULT_STATE_DIR, Lab } from "./guest";
+import { applyPlanInLab, StepResult } from "./transport";
+import { buildLabModel, LabModel, labSecrets, routerFrrConf, ROUTER_DAEMONS, appHaproxyCfg, ROUTER } from "./topology";
+import { labServices } from "./services";
+import { HostPlan } from "../src/plan";
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** What `up` records next to lab.json so later commands (apply, start, test) use the same stack and secrets. */
+export interface ClusterFile {
+  stack: string;
+  secrets: Record<string, string>;
+  upMs?: number;
+}
+
+export function clusterFilePath(stateDir = DEFAULT_STATE_DIR): string {
+  return path.join(stateDir, "cluster.json");
+}
+
+export function readCluster(stateDir = DEFAULT_STATE_DIR): ClusterFile {
+  return JSON.parse(fs.readFileSync(clusterFilePath(stateDir), "utf8")) as ClusterFile;
+}
+
+export function writeCluster(c: ClusterFile, stateDir = DEFAULT_STATE_DIR): void {
+  fs.writeFileSync(clusterFilePath(stateDir), JSON.stringify(c, null, 2), { mode: 0o600 });
+}
+
+export type Log = (line: string) => void;
+
+export class ApplyError extends Error {
+  constructor(
+    readonly host: string,
+    readonly step: StepResult,
+  ) {
+    super(`${host}: step ${step.id} failed (exit ${step.code}): ${(step.stderr || step.stdout).trim().split("\n").slice(-12).join("\n")}`);
+  }
+}
+
+/** Lab-only additions after a plan: what the Pulumi program's DNS automation would do. */
+function zoneContent(m: LabModel): string {
+  const zone = m.topo.env.dns?.zone;
+  const serial = Math.floor(Date.now() / 1000);
+  const lines = [
+    `$ORIGIN ${zone}.`,
+    `@ 3600 IN SOA ns1.${zone}. hostmaster.${zone}. ${serial} 10800 3600 604800 60`,
+    `@ 3600 IN NS ns1.${zone}.`,
+  ];
+  const dnsVip = m.topo.vipPorts.find((v) => v.port === 53)?.vip;
+  if (dnsVip) lines.push(`ns1 60 IN ${dnsVip.includes(":") ? "AAAA" : "A"} ${dnsVip}`);
+  const web = m.topo.vipPorts.find((v) => v.port === 80);
+  if (web) lines.push(`www 60 IN ${web.vip.includes(":") ? "AAAA" : "A"} ${web.vip}`);
+  for (const r of m.topo.dnsRecords) lines.push(`${r.name} 60 IN ${r.type} ${r.value}`);
+  return lines.join("\n") + "\n";
+}
+
+/** Apply one managed host's plan; lab extras for the DNS chain. Throws ApplyError. */
+export async function applyHost(lab: Lab, m: LabModel, hostname: string, secrets: Record<string, string>, log: Log, plan?: HostPlan): Promise<StepResult[]> {
+  const p = plan ?? m.planOf.get(hostname);
+  if (!p) throw new Error(`no plan for ${hostname}`);
+  const t0 = Date.now();
+  const res = await applyPlanInLab(lab, hostname, p, {
+    secrets,
+    timeoutMs: 150_000,
+    onStep: process.env.LAB_VERBOSE ? (r) => log(`    ${hostname} ${r.id}: exit ${r.code} ${r.ms} ms`) : undefined,
+  });
+  const bad = res.find((r) => r.code !== 0);
+  if (bad) throw new ApplyError(hostname, bad);
+  const zone = m.topo.env.dns?.zone;
+  if (p.tier === "shadow-primary" && zone) {
+    // The records the DNS automation (dnsRecords output) would create on the primary.
+    await lab.writeFile(hostname, "/run/lab-zone.db", zoneContent(m), "0644");
+    await lab.run(hostname, `set -e; runuser -u pdns -- pdnsutil load-zone ${zone} /run/lab-zone.db >/dev/null; runuser -u pdns -- pdnsutil set-kind ${zone} primary >/dev/null; pdns_control notify ${zone} >/dev/null 2>&1 || true`, { timeoutMs: 60_000 });
+  }
+  if (p.tier === "powerdns" && zone) {
+    // Transfer now (the plan's script asked too, maybe before the primary had the zone).
+    await lab.run(
+      hostname,
+      `for i in $(seq 60); do pdns_control retrieve ${zone} >/dev/null 2>&1; sleep 0.5; [ -n "$(dig +short +time=1 +tries=1 @127.0.0.1 SOA ${zone})" ] && exit 0; done; echo "zone ${zone} not transferred after 30 s" >&2; exit 1`,
+      { timeoutMs: 60_000 },
+    );
+  }
+  const gaps = res.filter((r) => r.gap).map((r) => r.gap);
+  log(`  ${hostname}: ${res.length} steps applied in ${((Date.now() - t0) / 1000).toFixed(1)} s${gaps.length ? ` (lab gaps: ${gaps.join("; ")})` : ""}`);
+  return res;
+}
+
+export async function setupRouter(lab: Lab, m: LabModel): Promise<void> {
+  await lab.writeFiles(ROUTER.name, [
+    { path: "/etc/frr/daemons", content: ROUTER_DAEMONS, mode: "0640", owner: "frr:frr" },
+    { path: "/etc/frr/frr.conf", content: routerFrrConf(m), mode: "0640", owner: "frr:frr" },
+  ]);
+  await lab.run(
+    ROUTER.name,
+    `set -e; sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 net.ipv4.fib_multipath_hash_policy=1 net.ipv6.fib_multipath_hash_policy=1 net.ipv4.fib_multipath_use_neigh=1; ${labServices.enableStart("frr")}`,
+    { timeoutMs: 60_000 },
+  );
+}
+
+export async function setupApp(lab: Lab, name: string, port: number): Promise<void> {
+  // ~12 KB body for /big (DSR evidence), in the node dir the guest sees as /run/lab.
+  fs.writeFileSync(path.join(lab.nodeDir(name), "big.txt"), `${name}\n` + "x".repeat(12 * 1024 - name.length - 2) + "\n");
+  await lab.writeFile(name, "/etc/lab-app.cfg", appHaproxyCfg(name, port));
+  await lab.run(name, "haproxy -D -f /etc/lab-app.cfg -p /run/lab-app.pid >>/run/lab/log/app.log 2>&1", { timeoutMs: 30_000 });
+}
+
+export async function setupClient(lab: Lab): Promise<void> {
+  await lab.run("client", "sysctl -q -w vm.overcommit_memory=1 net.ipv4.ip_local_port_range='10000 65000' net.ipv4.tcp_tw_reuse=1");
+}
+
+/** Set up a lab-only node (router, client, app) or apply a managed host's plan. */
+export async function provision(lab: Lab, m: LabModel, node: string, secrets: Record<string, string>, log: Log): Promise<void> {
+  if (node === ROUTER.name) return setupRouter(lab, m);
+  if (node === "client") return setupClient(lab);
+  const app = m.apps.find((a) => a.name === node);
+  if (app) return setupApp(lab, app.name, app.port);
+  await applyHost(lab, m, node, secrets, log);
+}
+
+/** Hosts in the lab's serial rollout order: gateways, then the L7 tiers, maglevs last. */
+export function rolloutOrder(m: LabModel): HostPlan[] {
+  // src/program's TIER_ORDER puts maglev right after gateway (the program wires gateway →
+  // maglev); the lab rolls the L7 tiers out first so a new VIP is served before it is announced.
+  const order = ["gateway", "shadow-primary", "powerdns", "dnsdist", "haproxy", "k0s-controller", "k0s-worker", "maglev"];
+  return [...m.plans].sort((a, b) => order.indexOf(a.tier) - order.indexOf(b.tier));
+}
+
+export interface ReadyState {
+  ok: boolean;
+  router: { peer: string; state: string; pfx: number }[];
+  gatewayRoutes: Record<string, Record<string, number>>;
+  detail: string;
+}
+
+/** One probe: router sessions + next hops per VIP on every gateway. */
+export async function readyState(lab: Lab, m: LabModel): Promise<ReadyState> {
+  const vips = [...m.topo.vips.ipv4, ...m.topo.vips.ipv6];
+  const want = m.topo.maglevs.length;
+  const r = await lab.exec(ROUTER.name, "vtysh -c 'show bgp summary json'", { timeoutMs: 15_000 });
+  const router: ReadyState["router"] = [];
+  try {
+    const j = JSON.parse(r.stdout);
+    for (const af of ["ipv4Unicast", "ipv6Unicast"]) {
+      for (const [peer, v] of Object.entries((j[af]?.peers ?? {}) as Record<string, { state: string; pfxRcd?: number }>)) router.push({ peer, state: v.state, pfx: v.pfxRcd ?? 0 });
+    }
+  } catch {
+    /* not up yet */
+  }
+  const gatewayRoutes: ReadyState["gatewayRoutes"] = {};
+  await Promise.all(
+    m.topo.gateways.map(async (g) => {
+      const script = vips.map((v) => `echo "R ${v} $(ip ${v.includes(":") ? "-6" : "-4"} -j route show ${v} 2>/dev/null)"`).join("; ");
+      const x = await lab.exec(g.hostname, script, { timeoutMs: 15_000 });
+      const per: Record<string, number> = {};
+      for (const line of x.stdout.split("\n")) {
+        const mm = /^R (\S+) (.*)$/.exec(line);
+        if (!mm) continue;
+        per[mm[1]] = countNextHops(mm[2]);
+      }
+      gatewayRoutes[g.hostname] = per;
+    }),
+  );
+  const sessionsOk = router.length === m.topo.gateways.length * 2 && router.every((p) => p.state === "Established");
+  const routesOk = Object.values(gatewayRoutes).every((per) => vips.every((v) => (per[v] ?? 0) === want));
+  const detail = `router sessions ${router.filter((p) => p.state === "Established").length}/${m.topo.gateways.length * 2}; gateway next hops ${Object.entries(gatewayRoutes)
+    .map(([g, per]) => `${g}: ${vips.map((v) => per[v] ?? 0).join("/")}`)
+    .join(", ")} (want ${want})`;
+  return { ok: sessionsOk && routesOk, router, gatewayRoutes, detail };
+}
+
+export function countNextHops(json: string): number {
+  try {
+    const a = JSON.parse(json || "[]") as { gateway?: string; nexthops?: unknown[] }[];
+    if (!a.length) return 0;
+    return a.reduce((n, r) => n + (r.nexthops ? r.nexthops.length : r.gateway ? 1 : 0), 0);
+  } catch {
+    return 0;
+  }
+}
+
+export async function waitReady(lab: Lab, m: LabModel, timeoutMs: number): Promise<ReadyState> {
+  const end = Date.now() + timeoutMs;
+  let st = await readyState(lab, m);
+  while (!st.ok && Date.now() < end) {
+    await sleep(300);
+    st = await readyState(lab, m);
+  }
+  return st;
+}
+
+/** The one-screen summary: nodes, BGP sessions, routes, IPVS services. */
+export async function summary(lab: Lab, m: LabModel): Promise<string> {
+  const out: string[] = [];
+  const st = lab.status();
+  out.push(`nodes (${st.nodes.length}, state dir ${st.stateDir}):`);
+  const row: string[] = [];
+  for (const n of st.nodes) row.push(`${n.name}${n.alive ? "" : " [" + n.state + "]"}`);
+  out.push("  " + row.join("  "));
+  const [bgp, routes4, routes6, ...ipvs] = await Promise.all([
+    lab.exec(ROUTER.name, "vtysh -c 'show bgp summary' | grep -E '^(fd00|198)'; vtysh -c 'show bfd peers brief' | grep -E 'up|down' | awk '{print \"  bfd\", $2, $4}'", { timeoutMs: 15_000 }),
+    lab.exec(ROUTER.name, "ip -4 route show proto bgp", { timeoutMs: 15_000 }),
+    lab.exec(ROUTER.name, "ip -6 route show proto bgp", { timeoutMs: 15_000 }),
+    ...m.topo.maglevs.map((h) => lab.exec(h.hostname, "ipvsadm -Ln | grep -E '^(FWM|  ->)' | grep -v 'RemoteAddress'", { timeoutMs: 15_000 })),
+  ]);
+  out.push("router BGP (neighbor … state/pfx):");
+  for (const l of bgp.stdout.trim().split("\n")) out.push("  " + l.replace(/\s+/g, " ").trim());
+  out.push("router routes (bgp):");
+  for (const l of (routes4.stdout + routes6.stdout).trim().split("\n").filter(Boolean)) out.push("  " + l.trim());
+  const gw = await Promise.all(m.topo.gateways.map((g) => lab.exec(g.hostname, "ip -4 route show proto bgp; ip -6 route show proto bgp", { timeoutMs: 15_000 })));
+  m.topo.gateways.forEach((g, i) => {
+    out.push(`${g.hostname} routes (bgp):`);
+    out.push(
+      "  " +
+        gw[i].stdout
+          .replace(/\n\s+nexthop/g, " nexthop")
+          .trim()
+          .split("\n")
+          .map((l) => l.replace(/\s+/g, " ").replace(/ proto bgp metric \d+/g, "").replace(/ weight 1/g, ""))
+          .join("\n  "),
+    );
+  });
+  m.topo.maglevs.forEach((h, i) => {
+    const lines = ipvs[i].stdout.trim().split("\n");
+    const svcs = lines.filter((l) => l.startsWith("FWM")).length;
+    const rs = lines.filter((l) => l.startsWith("  ->")).map((l) => l.trim().split(/\s+/));
+    out.push(`${h.hostname} IPVS: ${svcs} services, real servers ${rs.map((r) => `${r[1]} w${r[3]}`).join(", ")}`);
+  });
+  return out.join("\n");
+}
+
+export interface UpResult {
+  lab: Lab;
+  model: LabModel;
+  bootMs: number;
+  applyMs: number;
+  readyMs: number;
+  totalMs: number;
+}
+
+/** Boot + provision + wait. On any failure: down() (nothing left behind), rethrow. */
+export async function up(opts: { stack?: string; stateDir?: string; log: Log; readyTimeoutMs?: number }): Promise<UpResult> {
+  const stateDir = opts.stateDir ?? DEFAULT_STATE_DIR;
+  const log = opts.log;
+  if (fs.existsSync(path.join(stateDir, "lab.json"))) throw new Error(`a lab is already up in ${stateDir} (npm run lab -- down first)`);
+  const model = buildLabModel(opts.stack ?? "lab");
+  const secrets = labSecrets(model.plans);
+  const t0 = Date.now();
+  const lab = Lab.create({ stateDir });
+  const onSig = () => {
+    log("interrupted: tearing the lab down");
+    void lab.down().then(() => process.exit(130));
+  };
+  process.once("SIGINT", onSig);
+  process.once("SIGTERM", onSig);
+  try {
+    writeCluster({ stack: model.stack, secrets }, stateDir);
+    lab.define(...model.specs);
+    log(`booting ${model.specs.length} guests …`);
+    await lab.startAll();
+    const bootMs = Date.now() - t0;
+    log(`  all booted in ${(bootMs / 1000).toFixed(1)} s`);
+    const ta = Date.now();
+    log(`applying ${model.plans.length} host plans (applyPlanInLab) + router, client, ${model.apps.map((a) => a.name).join(", ")} …`);
+    // The DNS chain in order (the secondary transfers from the primary, dnsdist checks the
+    // secondary); everything else in parallel (the maglevs' health gate waits for the rest).
+    const chain = ["shadow-primary", "powerdns", "dnsdist"];
+    const dnsChain = async () => {
+      for (const tier of chain) await Promise.all(model.plans.filter((p) => p.tier === tier).map((p) => applyHost(lab, model, p.hostname, secrets, log)));
+    };
+    await Promise.all([
+      ...model.specs.filter((s) => !model.planOf.has(s.name)).map((s) => provision(lab, model, s.name, secrets, log)),
+      ...model.plans.filter((p) => !chain.includes(p.tier)).map((p) => applyHost(lab, model, p.hostname, secrets, log)),
+      dnsChain(),
+    ]);
+    const applyMs = Date.now() - ta;
+    log(`  applied in ${(applyMs / 1000).toFixed(1)} s`);
+    const tr = Date.now();
+    const st = await waitReady(lab, model, opts.readyTimeoutMs ?? 60_000);
+    if (!st.ok) throw new Error(`not ready: ${st.detail}`);
+    const readyMs = Date.now() - tr;
+    const totalMs = Date.now() - t0;
+    writeCluster({ stack: model.stack, secrets, upMs: totalMs }, stateDir);
+    return { lab, model, bootMs, applyMs, readyMs, totalMs };
+  } catch (e) {
+    log(`up failed: ${(e as Error).message}`);
+    if (process.env.LAB_KEEP === "1") {
+      log("LAB_KEEP=1: leaving the lab up for debugging (npm run lab -- down)");
+      throw e;
+    }
+    log("cleaning up …");
+    const { leftovers } = await lab.down();
+    if (leftovers.length) log(`LEFTOVERS: ${leftovers.join("; ")}`);
+    throw e;
+  } finally {
+    process.removeListener("SIGINT", onSig);
+    process.removeListener("SIGTERM", onSig);
+  }
+}

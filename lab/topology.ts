@@ -1,0 +1,201 @@
+/**
+ * The lab's model of a stack: the managed hosts (named by hostname, e.g. lab-vm-mgw01) with
+ * the HostPlans the Pulumi components would apply, plus the lab-only nodes the stack's header
+ * comment describes: `router` (upstream FRR), `client`, `app01`, `app02`.
+ *
+ * Addresses come from the plan (HostFacts), never invented here, except the lab-only nodes'.
+ * The plans' netplan files set the default routes (via the mgmt gateway): the lab's netplan is
+ * a no-op, so the same routes go into each node's boot-time `ip -batch` (NodeSpec.ipBatch).
+ */
+import { randomBytes } from "crypto";
+import { loadStack } from "../src/config/load";
+import { deriveTopology, Topology, HostFacts } from "../src/topology";
+import { buildPlans, HostPlan } from "../src/plan";
+import { NodeSpec } from "./guest";
+
+export interface LabModel {
+  stack: string;
+  topo: Topology;
+  plans: HostPlan[];
+  /** Hostname → plan. */
+  planOf: Map<string, HostPlan>;
+  /** Managed hosts' node specs then the lab-only nodes. */
+  specs: NodeSpec[];
+  router: LabOnly;
+  client: LabOnly;
+  apps: { name: string; ipv4: string; port: number }[];
+}
+
+export interface LabOnly {
+  name: string;
+  mgmt4?: string;
+  mgmt6?: string;
+  ingress4?: string;
+  ingress6?: string;
+  client4: string;
+  client6: string;
+}
+
+/** Fixed by the lab stack's header comment. */
+export const ROUTER = {
+  name: "router",
+  mgmt4: "198.18.7.2",
+  mgmt6: "fd00:7::2",
+  ingress4: "198.18.10.2",
+  ingress6: "fd00:a::2",
+  client4: "198.19.0.1",
+  client6: "fd00:19::1",
+};
+export const CLIENT = { name: "client", client4: "198.19.0.10", client6: "fd00:19::10" };
+export const CLIENT_NET = { v4: "198.19.0.0/24", v6: "fd00:19::/64", len4: 24, len6: 64 };
+
+function prefixLen(cidr: string): number {
+  return Number(cidr.split("/")[1]);
+}
+
+/** Roles that need FRR (zebra+bgpd) or wrk: 128 MB (LAB-NOTES: 96 MB enough for web/lb). */
+function memFor(h: HostFacts): number {
+  return h.role === "gateway" || h.role === "maglev" ? 128 : 112;
+}
+
+export function buildLabModel(stack = "lab", root = process.cwd()): LabModel {
+  const env = loadStack(stack, root);
+  const topo = deriveTopology(env);
+  const plans = buildPlans(topo);
+  const planOf = new Map(plans.map((p) => [p.hostname, p]));
+  const mg = env.networks.mgmt;
+  const ing = env.networks.ingress;
+  const m4 = prefixLen(mg.ipv4);
+  const m6 = mg.ipv6 ? prefixLen(mg.ipv6) : 64;
+  const i4 = prefixLen(ing.ipv4);
+  const i6 = ing.ipv6 ? prefixLen(ing.ipv6) : 64;
+  const mgIf = mg.interface ?? "mgmt0";
+  const ingIf = ing.interface ?? "ingress0";
+
+  const specs: NodeSpec[] = [];
+  for (const h of topo.hosts) {
+    const ifs: NodeSpec["interfaces"] = [{ ifname: mgIf, network: "mgmt", ipv4: `${h.mgmt.ipv4}/${m4}`, ipv6: h.mgmt.ipv6 ? `${h.mgmt.ipv6}/${m6}` : undefined }];
+    if (h.ingress) ifs.push({ ifname: ingIf, network: "ingress", ipv4: `${h.ingress.ipv4}/${i4}`, ipv6: h.ingress.ipv6 ? `${h.ingress.ipv6}/${i6}` : undefined });
+    // What the plan's netplan file says: default routes via the mgmt gateway (DSR replies
+    // of the L7 nodes leave this way).
+    const ipBatch: string[] = [];
+    if (mg.gateway4) ipBatch.push(`route replace default via ${mg.gateway4} dev ${mgIf}`);
+    if (mg.gateway6) ipBatch.push(`route replace default via ${mg.gateway6} dev ${mgIf}`);
+    specs.push({ name: h.hostname, hostname: h.hostname, memMB: memFor(h), interfaces: ifs, ipBatch });
+  }
+
+  const apps: LabModel["apps"] = [];
+  for (const g of topo.groups.values()) {
+    for (const s of g.servers ?? []) {
+      if (!apps.some((a) => a.name === s.name)) apps.push({ name: s.name, ipv4: s.address, port: s.port });
+    }
+  }
+
+  specs.push({
+    name: ROUTER.name,
+    memMB: 128,
+    interfaces: [
+      { ifname: mgIf, network: "mgmt", ipv4: `${ROUTER.mgmt4}/${m4}`, ipv6: `${ROUTER.mgmt6}/${m6}` },
+      { ifname: ingIf, network: "ingress", ipv4: `${ROUTER.ingress4}/${i4}`, ipv6: `${ROUTER.ingress6}/${i6}` },
+      { ifname: "client0", network: "client", ipv4: `${ROUTER.client4}/${CLIENT_NET.len4}`, ipv6: `${ROUTER.client6}/${CLIENT_NET.len6}` },
+    ],
+  });
+  specs.push({
+    name: CLIENT.name,
+    memMB: 160,
+    interfaces: [{ ifname: "client0", network: "client", ipv4: `${CLIENT.client4}/${CLIENT_NET.len4}`, ipv6: `${CLIENT.client6}/${CLIENT_NET.len6}` }],
+    ipBatch: [`route replace default via ${ROUTER.client4}`, `route replace default via ${ROUTER.client6}`],
+  });
+  for (const a of apps) {
+    specs.push({
+      name: a.name,
+      memMB: 96,
+      interfaces: [{ ifname: ingIf, network: "ingress", ipv4: `${a.ipv4}/${i4}` }],
+      ipBatch: [`route replace default via ${ROUTER.ingress4}`],
+    });
+  }
+  return { stack, topo, plans, planOf, specs, router: ROUTER, client: CLIENT, apps };
+}
+
+/** Every `{{secret:<key>}}` key the plans use. */
+export function secretKeys(plans: HostPlan[]): string[] {
+  const keys = new Set<string>();
+  for (const p of plans) for (const f of p.files) for (const k of f.secretKeys ?? []) keys.add(k);
+  for (const p of plans) for (const f of p.files) for (const m of f.content.matchAll(/\{\{secret:([^}]+)\}\}/g)) keys.add(m[1]);
+  return [...keys].sort();
+}
+
+/** Throwaway lab values: base64 32 bytes (dnsdist's makeKey() format) or hex. */
+export function labSecrets(plans: HostPlan[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of secretKeys(plans)) out[k] = /key$/i.test(k) && /dnsdist/i.test(k) ? randomBytes(32).toString("base64") : `lab-${randomBytes(12).toString("hex")}`;
+  return out;
+}
+
+/** The router's FRR: iBGP (v4 + v6) with BFD to every gateway's mgmt address, ECMP. */
+export function routerFrrConf(m: LabModel): string {
+  const env = m.topo.env;
+  const asn = env.bgp.asn;
+  const bfd = env.bgp.bfd;
+  const gws = m.topo.gateways;
+  const lines = [
+    "frr defaults traditional",
+    "hostname router",
+    "service integrated-vtysh-config",
+    "!",
+    "bfd",
+    " profile gateways",
+    `  transmit-interval ${bfd?.transmitIntervalMs ?? 300}`,
+    `  receive-interval ${bfd?.receiveIntervalMs ?? 300}`,
+    `  detect-multiplier ${bfd?.detectMultiplier ?? 3}`,
+    " exit",
+    "exit",
+    "!",
+    `router bgp ${asn}`,
+    ` bgp router-id ${ROUTER.mgmt4}`,
+    " no bgp default ipv4-unicast",
+    ` timers bgp 3 ${env.bgp.holdTimeSeconds ?? 9}`,
+  ];
+  for (const g of gws) {
+    for (const a of [g.mgmt.ipv4, g.mgmt.ipv6].filter(Boolean)) {
+      lines.push(` neighbor ${a} remote-as internal`, ` neighbor ${a} description ${g.hostname}`, ` neighbor ${a} timers connect 2`, ` neighbor ${a} bfd`, ` neighbor ${a} bfd profile gateways`);
+    }
+  }
+  lines.push(" address-family ipv4 unicast", "  maximum-paths ibgp 8");
+  for (const g of gws) lines.push(`  neighbor ${g.mgmt.ipv4} activate`);
+  lines.push(" exit-address-family", " address-family ipv6 unicast", "  maximum-paths ibgp 8");
+  for (const g of gws) if (g.mgmt.ipv6) lines.push(`  neighbor ${g.mgmt.ipv6} activate`);
+  lines.push(" exit-address-family", "exit", "!");
+  return lines.join("\n") + "\n";
+}
+
+export const ROUTER_DAEMONS = `bgpd=yes
+bfdd=yes
+vtysh_enable=yes
+zebra_options="  -A 127.0.0.1 -s 90000000"
+bgpd_options="   -A 127.0.0.1"
+bfdd_options="   -A 127.0.0.1"
+staticd_options="-A 127.0.0.1"
+`;
+
+/**
+ * The application servers: HAProxy as a tiny, fast HTTP responder that names itself
+ * (python's http.server tops out at ~200 req/s in a guest, which would hide everything).
+ * `/big` returns ~12 KB (the DSR evidence needs replies much larger than requests).
+ */
+export function appHaproxyCfg(name: string, port: number): string {
+  return `global
+    maxconn 20000
+    tune.bufsize 32768
+defaults
+    mode http
+    timeout client 30s
+    timeout connect 5s
+    timeout server 30s
+frontend app
+    bind 0.0.0.0:${port}
+    bind :::${port} v6only
+    http-request return status 200 content-type text/plain file /run/lab/big.txt if { path /big }
+    http-request return status 200 content-type text/plain string "${name}\\n"
+`;
+}
