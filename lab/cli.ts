@@ -16,8 +16,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { DEFAULT_STATE_DIR, Lab } from "./guest";
 import { checkPrerequisites } from "./prereqs";
-import { applyHost, provision, readCluster, rolloutOrder, summary, up, waitReady, writeCluster, readyState } from "./cluster";
-import { buildLabModel, labSecrets } from "./topology";
+import { provision, readCluster, rollout, summary, up, waitReady, readyState } from "./cluster";
+import { buildLabModel } from "./topology";
 
 const log = (s: string) => console.log(s);
 
@@ -44,17 +44,10 @@ async function cmdApply(args: string[]): Promise<number> {
   const lab = attach();
   const c = readCluster();
   const stack = flag(args, "--stack") ?? c.stack;
-  const m = buildLabModel(stack);
-  // New secret keys (a changed stack) get throwaway values too; existing ones are kept.
-  const secrets = { ...labSecrets(m.plans), ...c.secrets };
-  writeCluster({ ...c, stack, secrets });
-  const t0 = Date.now();
-  for (const p of rolloutOrder(m)) {
-    log(`apply ${p.hostname} (${p.tier}) …`);
-    await applyHost(lab, m, p.hostname, secrets, log, p);
-  }
+  const m = buildLabModel(stack, c.root && stack === c.stack ? c.root : process.cwd());
+  const r = await rollout(lab, m, log);
   const st = await waitReady(lab, m, 60_000);
-  log(`rollout of stack ${stack} done in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${st.ok ? "ready" : "NOT ready"}: ${st.detail}`);
+  log(`rollout of stack ${stack} done in ${(r.ms / 1000).toFixed(1)} s (applied: ${r.applied.join(", ") || "none"}; unchanged: ${r.skipped.length}); ${st.ok ? "ready" : "NOT ready"}: ${st.detail}`);
   return st.ok ? 0 : 1;
 }
 
@@ -80,7 +73,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case "status": {
       const lab = attach();
-      const m = buildLabModel(readCluster().stack);
+      const c = readCluster();
+      const m = buildLabModel(c.stack, c.root ?? process.cwd());
       log(await summary(lab, m));
       const st = await readyState(lab, m);
       log(`${st.ok ? "ready" : "NOT ready"}: ${st.detail}`);
@@ -109,7 +103,7 @@ async function main(argv: string[]): Promise<number> {
     case "start": {
       const lab = attach();
       const c = readCluster();
-      const m = buildLabModel(c.stack);
+      const m = buildLabModel(c.stack, c.root ?? process.cwd());
       const b = await lab.start(args[0]);
       log(`${args[0]}: booted in ${b.readyMs} ms`);
       await provision(lab, m, args[0], c.secrets, log);

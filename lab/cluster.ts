@@ -6,6 +6,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { createHash } from "crypto";
 import { DEFAULT_STATE_DIR, Lab } from "./guest";
 import { applyPlanInLab, StepResult } from "./transport";
 import { buildLabModel, LabModel, labSecrets, routerFrrConf, ROUTER_DAEMONS, appHaproxyCfg, ROUTER } from "./topology";
@@ -17,8 +18,12 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 /** What `up` records next to lab.json so later commands (apply, start, test) use the same stack and secrets. */
 export interface ClusterFile {
   stack: string;
+  /** Root dir the stack file was read from (a scenario may roll out a modified copy). */
+  root?: string;
   secrets: Record<string, string>;
   upMs?: number;
+  /** hostname → hash of the plan last applied (a rollout skips unchanged hosts, like Pulumi). */
+  applied?: Record<string, string>;
 }
 
 export function clusterFilePath(stateDir = DEFAULT_STATE_DIR): string {
@@ -105,14 +110,17 @@ export async function setupRouter(lab: Lab, m: LabModel): Promise<void> {
 }
 
 export async function setupApp(lab: Lab, name: string, port: number): Promise<void> {
-  // ~12 KB body for /big (DSR evidence), in the node dir the guest sees as /run/lab.
-  fs.writeFileSync(path.join(lab.nodeDir(name), "big.txt"), `${name}\n` + "x".repeat(12 * 1024 - name.length - 2) + "\n");
+  // 48 KB body for /big (DSR evidence: replies much larger than what the client sends), in the
+  // node dir the guest sees as /run/lab.
+  fs.writeFileSync(path.join(lab.nodeDir(name), "big.txt"), `${name}\n` + "x".repeat(48 * 1024 - name.length - 2) + "\n");
   await lab.writeFile(name, "/etc/lab-app.cfg", appHaproxyCfg(name, port));
   await lab.run(name, "haproxy -D -f /etc/lab-app.cfg -p /run/lab-app.pid >>/run/lab/log/app.log 2>&1", { timeoutMs: 30_000 });
 }
 
 export async function setupClient(lab: Lab): Promise<void> {
-  await lab.run("client", "sysctl -q -w vm.overcommit_memory=1 net.ipv4.ip_local_port_range='10000 65000' net.ipv4.tcp_tw_reuse=1");
+  // The consistency scenario sends the same 5-tuples twice from fixed source ports (41001…):
+  // they are kept out of the ephemeral range, and tcp_max_tw_buckets=0 keeps no TIME_WAIT.
+  await lab.run("client", "sysctl -q -w vm.overcommit_memory=1 net.ipv4.ip_local_port_range='10000 40000' net.ipv4.tcp_tw_reuse=1 net.ipv4.tcp_max_tw_buckets=0");
 }
 
 /** Set up a lab-only node (router, client, app) or apply a managed host's plan. */
@@ -122,6 +130,40 @@ export async function provision(lab: Lab, m: LabModel, node: string, secrets: Re
   const app = m.apps.find((a) => a.name === node);
   if (app) return setupApp(lab, app.name, app.port);
   await applyHost(lab, m, node, secrets, log);
+}
+
+export function planHash(p: HostPlan): string {
+  return createHash("sha256").update(JSON.stringify(p)).digest("hex");
+}
+
+/**
+ * `npm run lab -- apply`: re-render a stack and roll it out serially, one host after another,
+ * each through the full step list (drain → activate → undrain → health gate). Hosts whose plan
+ * is unchanged since the last apply are skipped, as Pulumi skips resources whose triggers did
+ * not change. Records the applied plans in cluster.json.
+ */
+export async function rollout(lab: Lab, m: LabModel, log: Log, stateDir = DEFAULT_STATE_DIR): Promise<{ applied: string[]; skipped: string[]; ms: number }> {
+  const c = readCluster(stateDir);
+  // New secret keys (a changed stack) get throwaway values too; existing ones are kept.
+  const secrets = { ...labSecrets(m.plans), ...c.secrets };
+  const applied = { ...(c.applied ?? {}) };
+  const t0 = Date.now();
+  const done: string[] = [];
+  const skipped: string[] = [];
+  for (const p of rolloutOrder(m)) {
+    const h = planHash(p);
+    if (applied[p.hostname] === h) {
+      skipped.push(p.hostname);
+      continue;
+    }
+    log(`  apply ${p.hostname} (${p.tier}) …`);
+    await applyHost(lab, m, p.hostname, secrets, log, p);
+    applied[p.hostname] = h;
+    done.push(p.hostname);
+    writeCluster({ ...c, stack: m.stack, root: m.root, secrets, applied }, stateDir);
+  }
+  writeCluster({ ...c, stack: m.stack, root: m.root, secrets, applied }, stateDir);
+  return { applied: done, skipped, ms: Date.now() - t0 };
 }
 
 /** Hosts in the lab's serial rollout order: gateways, then the L7 tiers, maglevs last. */
@@ -260,7 +302,7 @@ export async function up(opts: { stack?: string; stateDir?: string; log: Log; re
   process.once("SIGINT", onSig);
   process.once("SIGTERM", onSig);
   try {
-    writeCluster({ stack: model.stack, secrets }, stateDir);
+    writeCluster({ stack: model.stack, root: model.root, secrets }, stateDir);
     lab.define(...model.specs);
     log(`booting ${model.specs.length} guests …`);
     await lab.startAll();
@@ -286,7 +328,7 @@ export async function up(opts: { stack?: string; stateDir?: string; log: Log; re
     if (!st.ok) throw new Error(`not ready: ${st.detail}`);
     const readyMs = Date.now() - tr;
     const totalMs = Date.now() - t0;
-    writeCluster({ stack: model.stack, secrets, upMs: totalMs }, stateDir);
+    writeCluster({ stack: model.stack, root: model.root, secrets, upMs: totalMs, applied: Object.fromEntries(model.plans.map((p) => [p.hostname, planHash(p)])) }, stateDir);
     return { lab, model, bootMs, applyMs, readyMs, totalMs };
   } catch (e) {
     log(`up failed: ${(e as Error).message}`);

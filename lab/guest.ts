@@ -54,6 +54,8 @@ export interface ExecResult {
 export interface ExecOptions {
   /** Default 60 s. */
   timeoutMs?: number;
+  /** Given to the script on stdin (a file only root reads, removed afterwards): secrets stay out of the script text. */
+  stdin?: string;
 }
 
 export interface FileToWrite {
@@ -417,6 +419,11 @@ export class Lab {
     const inSh = path.join(dir, "in", `${id}.sh`);
     const out = (ext: string) => path.join(dir, "out", `${id}.${ext}`);
     const t0 = Date.now();
+    const stdinFile = path.join(dir, "in", `${id}.stdin`);
+    if (opts.stdin !== undefined) {
+      fs.writeFileSync(stdinFile, opts.stdin, { mode: 0o600 });
+      script = `exec 0<'/run/lab/in/${id}.stdin'\n${script}`;
+    }
     // tmp + rename: the agent never sees half a script.
     fs.writeFileSync(path.join(dir, "in", `${id}.tmp`), script);
     fs.renameSync(path.join(dir, "in", `${id}.tmp`), inSh);
@@ -459,7 +466,7 @@ export class Lab {
       code: code ?? 124,
       ms: Date.now() - t0,
     };
-    for (const p of [inSh, path.join(dir, "in", `${id}.kill`), out("out"), out("err"), out("rc")]) fs.rmSync(p, { force: true });
+    for (const p of [inSh, stdinFile, path.join(dir, "in", `${id}.kill`), out("out"), out("err"), out("rc")]) fs.rmSync(p, { force: true });
     return res;
   }
 

@@ -9,9 +9,8 @@
 # lab/kernel.config + the stock UML config + the linux-source package version, so a second
 # call returns at once and an edited fragment rebuilds. Layout of the cache dir:
 #   linux                      the kernel (run it like /usr/bin/linux.uml)
-#   modules/lib/modules/REL/   its modules (stock =m options stay modules)
 #   config, release, build.log, build-seconds
-# Took 36 min on 2 cores (2163 s: the stock config builds ~900 modules); the log goes to the cache dir's build.log while building.
+# The log goes to the cache dir's build.log while building; build-seconds records the time.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -73,6 +72,10 @@ build_steps() {
   # Later assignments override earlier ones when kconfig reads .config.
   cat "$FRAGMENT" >> .config
   make ARCH=um olddefconfig
+  # No modules: every option the lab needs is built in (the fragment), and no guest loads a
+  # module (measured: /proc/modules empty on every node). Dropping the stock config's ~900
+  # modules cuts the build from 36 min to a few minutes on 2 cores.
+  make ARCH=um mod2noconfig
   # Fail loudly if olddefconfig dropped anything we asked for (an unmet dependency).
   bad=0
   while IFS= read -r line; do
@@ -82,11 +85,8 @@ build_steps() {
     esac
   done < "$FRAGMENT"
   [ "$bad" = 0 ]
-  make ARCH=um -j"$(nproc)" linux modules
-  make ARCH=um modules_install INSTALL_MOD_PATH="$OUT.partial/modules" INSTALL_MOD_STRIP=1
+  make ARCH=um -j"$(nproc)" linux
   rel=$(make -s ARCH=um kernelrelease)
-  # The build/source links point into the work dir we delete.
-  rm -f "$OUT.partial/modules/lib/modules/$rel/build" "$OUT.partial/modules/lib/modules/$rel/source"
   cp linux "$OUT.partial/linux"
   cp .config "$OUT.partial/config"
   echo "$rel" > "$OUT.partial/release"

@@ -1,1 +1,700 @@
-export async function runScenarios(_a: string[]): Promise<number> { return 1; }
+/**
+ * `npm run lab -- test [names…] [--keep]`: the lab scenarios, one result line each, all results
+ * in ./lab-results.json, exit status 1 on any failure. Brings the lab up first when none is
+ * running (and takes it down afterwards unless --keep); a lab that was already up is left up.
+ *
+ * Order matters: the read-only scenarios first, then the ones that change state (drains, a bad
+ * file, a rollout), then the destructive ones (power cuts); each restores what it changed.
+ * Every load is bounded (wrk -d, exec timeouts) and targets lab VIPs only.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import YAML from "yaml";
+import { DEFAULT_STATE_DIR, Lab } from "./guest";
+import { checkPrerequisites } from "./prereqs";
+import { applyHost, readCluster, readyState, rollout, sleep, up, waitReady } from "./cluster";
+import { applyPlanInLab } from "./transport";
+import { buildLabModel, CLIENT, LabModel } from "./topology";
+import { labRunner } from "./runner";
+import { LoadFigures, startLoad, sumFailed, url } from "./load";
+import { HostRunner } from "../src/ops/runner";
+import { drainHost, undrainHost } from "../src/ops/drain";
+import { checkEnvironment, drainStates } from "../src/ops/check";
+import { HostFacts } from "../src/topology";
+import { HostPlan } from "../src/plan/types";
+
+interface Ctx {
+  lab: Lab;
+  m: LabModel;
+  secrets: Record<string, string>;
+  runner: HostRunner;
+  log: (s: string) => void;
+}
+
+export interface ScenarioResult {
+  id: string;
+  title: string;
+  ok: boolean;
+  detail: string;
+  figures: Record<string, number | string | boolean>;
+  ms: number;
+}
+
+type Outcome = Omit<ScenarioResult, "id" | "title" | "ms">;
+
+interface Scenario {
+  id: string;
+  title: string;
+  run(c: Ctx): Promise<Outcome>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small probes
+
+function webVipPorts(m: LabModel) {
+  return m.topo.vipPorts.filter((v) => v.protocol === "tcp" && m.topo.groups.get(v.group)?.kind === "haproxy");
+}
+
+function haproxyMembers(m: LabModel): HostFacts[] {
+  return [...new Set(webVipPorts(m).flatMap((v) => m.topo.groups.get(v.group)!.members))];
+}
+
+/** Sum of a byte counter (rx or tx) over every interface but lo. */
+async function ifBytes(lab: Lab, host: string, dir: "rx" | "tx"): Promise<number> {
+  const out = await lab.run(host, `for f in /sys/class/net/*/statistics/${dir}_bytes; do case $f in */lo/*) ;; *) cat $f;; esac; done`, { timeoutMs: 15_000 });
+  return out
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .reduce((a, b) => a + Number(b), 0);
+}
+
+/** Total IPVS connections (sum of Conns) on a maglev. */
+async function ipvsConns(lab: Lab, host: string): Promise<number> {
+  const out = await lab.run(host, "ipvsadm -Ln --stats --exact | awk '/^(FWM|TCP|UDP)/ {n += $3} END {print n+0}'", { timeoutMs: 15_000 });
+  return Number(out.trim());
+}
+
+/** Per VIP: next hops on each gateway. */
+async function nextHopCount(lab: Lab, gw: string, vip: string): Promise<number> {
+  const six = vip.includes(":");
+  const out = await lab.run(gw, `ip ${six ? "-6" : "-4"} -o route show ${vip}/${six ? 128 : 32}`, { timeoutMs: 15_000 });
+  return (out.match(/ via /g) ?? []).length;
+}
+
+/** Bash: the number of " via " in $r ($x is $r without them). */
+const VIA_COUNT = `( ${"$"}{#r} - ${"$"}{#x} ) / 5`;
+
+/**
+ * A loop inside a gateway, armed before an event: prints $EPOCHREALTIME the first time the
+ * route to `vip` has fewer than `want` next hops. One fork per iteration, bounded by `seconds`.
+ * Resolves to epoch ms (UML guests read the host's clock), or undefined if it never happened.
+ */
+function watchRaw(lab: Lab, gw: string, vip: string, want: number, seconds: number): Promise<number | undefined> {
+  const six = vip.includes(":");
+  const script =
+    `end=$((SECONDS+${seconds})); while [ $SECONDS -lt $end ]; do r=$(ip ${six ? "-6" : "-4"} -o route show ${vip}/${six ? 128 : 32}); x=\${r// via /}; n=$(( ${VIA_COUNT} )); ` +
+    `if [ "$n" -lt ${want} ]; then echo "$EPOCHREALTIME"; exit 0; fi; read -r -t 0.01 _ <>/run/lab-agent.fifo 2>/dev/null || true; done; exit 3`;
+  return lab.exec(gw, script, { timeoutMs: (seconds + 15) * 1000 }).then((r) => (r.code === 0 ? Math.round(Number(r.stdout.trim()) * 1000) : undefined));
+}
+
+/** IPVS weight of a real server, summed over every service that lists it, on one maglev; loop until 0. */
+function weightZeroWatch(lab: Lab, maglev: string, rs: string[], seconds: number): Promise<number | undefined> {
+  const pat = rs.map((a) => (a.includes(":") ? `\\[${a}\\]` : a.replace(/\./g, "\\.")) + ":").join("|");
+  const script =
+    `end=$((SECONDS+${seconds})); while [ $SECONDS -lt $end ]; do ` +
+    `n=$(ipvsadm -Ln | awk -v p='${pat}' '$1 == "->" && $2 ~ "^(" p ")" {w += $4} END {print w+0}'); ` +
+    `if [ "$n" -eq 0 ]; then echo "$EPOCHREALTIME"; exit 0; fi; read -r -t 0.05 _ <>/run/lab-agent.fifo 2>/dev/null || true; done; exit 3`;
+  return lab.exec(maglev, script, { timeoutMs: (seconds + 15) * 1000 }).then((r) => (r.code === 0 ? Math.round(Number(r.stdout.trim()) * 1000) : undefined));
+}
+
+/** curl from the client with fixed source ports: port → "app via <haproxy ingress address>". */
+async function servedBy(lab: Lab, target: string, ports: number[]): Promise<Map<number, string>> {
+  const script = ports.map((p) => `echo "$(curl -0 -sS -m 3 --local-port ${p} '${target}' 2>&1 | tr -d '\\n' || true) P${p}"`).join("\n");
+  const out = await lab.run(CLIENT.name, script, { timeoutMs: 120_000 });
+  const res = new Map<number, string>();
+  for (const line of out.split("\n")) {
+    const mm = /^(.*) P(\d+)$/.exec(line.trim());
+    if (mm) res.set(Number(mm[2]), mm[1].replace(/^app\d+ /, ""));
+  }
+  return res;
+}
+
+function loadMix(m: LabModel, connections = 6) {
+  const web = webVipPorts(m).filter((v) => v.port === 80);
+  const v4 = web.find((v) => v.family === "ipv4")!;
+  const v6 = web.find((v) => v.family === "ipv6");
+  const targets = [
+    { url: url(v4.vip, v4.port), connections },
+    { url: url(v4.vip, v4.port), newConnections: true, connections: Math.max(2, connections / 2) },
+  ];
+  if (v6) targets.push({ url: url(v6.vip, v6.port), connections: Math.max(2, connections / 2) }, { url: url(v6.vip, v6.port), newConnections: true, connections: 2 });
+  return targets;
+}
+
+function loadSummary(figs: LoadFigures[]): { failed: number; requests: number; text: string } {
+  const s = sumFailed(figs);
+  const why = figs.filter((f) => Number.isNaN(f.failed) || f.failed > 0).map((f) => `${f.url}${f.newConnections ? " new-conn" : ""}: ${f.detail}`);
+  return { ...s, text: `${s.failed} failed of ${s.requests} requests (keep-alive + new connections, v4 + v6)${why.length ? ` [${why.join("; ")}]` : ""}` };
+}
+
+async function restoreNode(c: Ctx, node: string): Promise<void> {
+  const st = c.lab.status().nodes.find((n) => n.name === node);
+  if (st?.alive) return;
+  await c.lab.start(node);
+  await applyHost(c.lab, c.m, node, c.secrets, () => undefined);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scenarios
+
+const http: Scenario = {
+  id: "a",
+  title: "HTTP through every VIP, direct server return",
+  async run({ lab, m }) {
+    const targets = webVipPorts(m);
+    const maglevs = m.topo.maglevs.map((h) => h.hostname);
+    const l7 = haproxyMembers(m).map((h) => h.hostname);
+    const before = await Promise.all([...maglevs.map((h) => ifBytes(lab, h, "rx")), ...l7.map((h) => ifBytes(lab, h, "tx"))]);
+    const N = 10;
+    const script = targets
+      .map((t) => `echo "T ${t.vip} ${t.port} $(curl -s -m 5 -w ' %{http_code}' '${url(t.vip, t.port)}' | tr -d '\\n') $(for i in $(seq ${N}); do curl -s -m 5 -o /dev/null -w '%{size_download} ' '${url(t.vip, t.port, "/big")}'; done)"`)
+      .join("\n");
+    const out = await lab.run(CLIENT.name, script, { timeoutMs: 120_000 });
+    const after = await Promise.all([...maglevs.map((h) => ifBytes(lab, h, "rx")), ...l7.map((h) => ifBytes(lab, h, "tx"))]);
+    const bad: string[] = [];
+    let bigBytes = 0;
+    const l7Addrs = new Set(haproxyMembers(m).flatMap((h) => [h.ingress?.ipv4, h.ingress?.ipv6].filter(Boolean) as string[]));
+    for (const line of out.trim().split("\n")) {
+      const mm = /^T (\S+) (\d+) (app\d+) via (\S+) (\d+) (.*)$/.exec(line.trim());
+      if (!mm) {
+        bad.push(line.trim() || "(no answer)");
+        continue;
+      }
+      if (mm[5] !== "200") bad.push(`${mm[1]}:${mm[2]} HTTP ${mm[5]}`);
+      if (!l7Addrs.has(mm[4])) bad.push(`${mm[1]}:${mm[2]} reached the app from ${mm[4]}, not an HAProxy node`);
+      const sizes = mm[6].trim().split(/\s+/).map(Number);
+      if (sizes.length !== N || sizes.some((s) => s < 48_000)) bad.push(`${mm[1]}:${mm[2]} /big sizes ${sizes.join(",")}`);
+      bigBytes += sizes.reduce((a, b) => a + b, 0);
+    }
+    const d = after.map((a, i) => a - before[i]);
+    const maglevRx = d.slice(0, maglevs.length).reduce((a, b) => a + b, 0);
+    const l7Tx = d.slice(maglevs.length).reduce((a, b) => a + b, 0);
+    // DSR: the replies (bigBytes) leave the HAProxy nodes straight to the router; the maglevs
+    // receive only the client's side (requests, ACKs: a few % of the replies) and BGP/BFD.
+    // Were the replies to pass a maglev (NAT), it would receive at least bigBytes.
+    if (maglevRx > bigBytes * 0.25) bad.push(`maglevs received ${maglevRx} bytes for ${bigBytes} bytes of replies: not DSR`);
+    if (l7Tx < bigBytes * 0.9) bad.push(`HAProxy nodes sent only ${l7Tx} bytes for ${bigBytes} bytes of replies`);
+    return {
+      ok: bad.length === 0 && targets.length > 0,
+      detail: bad.length ? bad.join("; ") : `${targets.length} VIP:ports answer 200 via an HAProxy node; replies ${bigBytes} B: HAProxy nodes sent ${l7Tx} B, maglevs received ${maglevRx} B (client side only)`,
+      figures: { vipPorts: targets.length, replyBytes: bigBytes, haproxyTxBytes: l7Tx, maglevRxBytes: maglevRx },
+    };
+  },
+};
+
+const ecmp: Scenario = {
+  id: "b",
+  title: "ECMP over both maglevs, Maglev consistency",
+  async run(c) {
+    const { lab, m, runner } = c;
+    const want = m.topo.maglevs.length;
+    const st = await readyState(lab, m);
+    const bad: string[] = [];
+    if (!st.ok) bad.push(`next hops: ${st.detail}`);
+    // Spread: many new connections, counted by IPVS on each maglev.
+    const before = await Promise.all(m.topo.maglevs.map((h) => ipvsConns(lab, h.hostname)));
+    const v4 = webVipPorts(m).find((v) => v.family === "ipv4" && v.port === 80)!;
+    const v6 = webVipPorts(m).find((v) => v.family === "ipv6" && v.port === 80);
+    const figs = await startLoad(
+      lab,
+      [{ url: url(v4.vip, 80), newConnections: true, connections: 8 }, ...(v6 ? [{ url: url(v6.vip, 80), newConnections: true, connections: 4 }] : [])],
+      3,
+    );
+    const after = await Promise.all(m.topo.maglevs.map((h) => ipvsConns(lab, h.hostname)));
+    const per = after.map((a, i) => a - before[i]);
+    const total = per.reduce((a, b) => a + b, 0);
+    if (per.some((n) => n < total * 0.1)) bad.push(`connections per maglev ${per.join("/")}: not spread`);
+    // Consistency: the same 5-tuples through maglev A alone, then B alone, land on the same node.
+    const ports = Array.from({ length: 24 }, (_, i) => 41001 + i);
+    const targets = [url(v4.vip, 80), ...(v6 ? [url(v6.vip, 80)] : [])];
+    const maps: Map<number, string>[][] = [];
+    for (const only of m.topo.maglevs) {
+      const others = m.topo.maglevs.filter((x) => x.name !== only.name);
+      for (const o of others) {
+        const r = await drainHost(m.topo, m.plans, runner, o.name, { timeoutMs: 20_000 });
+        if (!r.complete) bad.push(`drain ${o.name}: ${r.detail}`);
+      }
+      maps.push(await Promise.all(targets.map((t) => servedBy(lab, t, ports))));
+      for (const o of others) {
+        const r = await undrainHost(m.topo, m.plans, runner, o.name, { timeoutMs: 20_000 });
+        if (!r.complete) bad.push(`undrain ${o.name}: ${r.detail}`);
+      }
+    }
+    let compared = 0;
+    let differ = 0;
+    const nodesSeen = new Set<string>();
+    targets.forEach((t, ti) => {
+      for (const p of ports) {
+        const seen = maps.map((mm) => mm[ti].get(p) ?? "none");
+        seen.forEach((s) => nodesSeen.add(s));
+        compared++;
+        if (seen.some((s) => s !== seen[0] || !s.startsWith("via ") || s === "none")) {
+          differ++;
+          if (differ <= 3) bad.push(`${t} from port ${p}: ${seen.join(" vs ")}`);
+        }
+      }
+    });
+    if (nodesSeen.size < 2) bad.push(`every tuple landed on ${[...nodesSeen].join(",")}: consistency not shown`);
+    const end = await waitReady(lab, m, 20_000);
+    if (!end.ok) bad.push(`ECMP not restored: ${end.detail}`);
+    return {
+      ok: bad.length === 0,
+      detail: bad.length
+        ? bad.join("; ")
+        : `${want} next hops per VIP on each gateway; ${total} new connections split ${per.join("/")}; ${compared} 5-tuples through each maglev alone: same HAProxy node every time`,
+      figures: { nextHopsPerVip: want, connectionsPerMaglev: per.join("/"), tuplesCompared: compared, tuplesDiffering: differ, loadFailed: sumFailed(figs).failed },
+    };
+  },
+};
+
+const dns: Scenario = {
+  id: "g",
+  title: "DNS over UDP and TCP through the DNS VIP, client address via PROXY protocol",
+  async run({ lab, m, secrets }): Promise<Outcome> {
+    const vp = m.topo.vipPorts.find((v) => v.port === 53 && m.topo.groups.get(v.group)?.kind === "dnsdist");
+    const zone = m.topo.env.dns?.zone;
+    if (!vp || !zone) return { ok: false, detail: "the stack has no DNS VIP or zone", figures: {} };
+    const web = webVipPorts(m).find((v) => v.port === 80);
+    const secondaries = m.plans.filter((p) => p.tier === "powerdns");
+    const probe = `lab-probe-${Date.now().toString(36)}`;
+    // PowerDNS's own view of who asked: the "remotes" and "nxdomain-queries" rings of its API.
+    const rings = async () =>
+      (
+        await Promise.all(
+          secondaries.map(async (p) => {
+            const conf = p.files.find((f) => f.path.endsWith("pdns.conf"))!.content;
+            const key = secrets[/api-key=\{\{secret:([^}]+)\}\}/.exec(conf)?.[1] ?? ""];
+            const addr = /webserver-address=(\S+)/.exec(conf)?.[1] ?? "127.0.0.1";
+            const port = /webserver-port=(\d+)/.exec(conf)?.[1] ?? "8081";
+            const r = await lab.exec(p.hostname, `curl -s -m 5 -H "X-API-Key: $(cat)" 'http://${addr}:${port}/api/v1/servers/localhost/statistics'`, { timeoutMs: 15_000, stdin: key });
+            try {
+              return JSON.parse(r.stdout) as { name: string; type: string; value: unknown }[];
+            } catch {
+              return [];
+            }
+          }),
+        )
+      ).flat();
+    const count = (st: { name: string; value: unknown }[], ring: string, name: string) =>
+      st.filter((x) => x.name === ring).flatMap((x) => (Array.isArray(x.value) ? (x.value as { name: string; value: string }[]) : [])).filter((e) => e.name.startsWith(name)).reduce((a, e) => a + Number(e.value), 0);
+    const before = await rings();
+    const out = await lab.run(
+      CLIENT.name,
+      `echo "UDP $(dig +short +time=2 +tries=2 @${vp.vip} www.${zone} A | tr '\\n' ' ')"; echo "TCP $(dig +short +tcp +time=2 +tries=2 @${vp.vip} www.${zone} A | tr '\\n' ' ')"; ` +
+        `dig +time=2 +tries=1 @${vp.vip} ${probe}-udp.${zone} A >/dev/null; dig +tcp +time=2 +tries=1 @${vp.vip} ${probe}-tcp.${zone} A >/dev/null; true`,
+      { timeoutMs: 30_000 },
+    );
+    const after = await rings();
+    const fromClient = count(after, "remotes", CLIENT.client4) - count(before, "remotes", CLIENT.client4);
+    const probes = count(after, "nxdomain-queries", probe);
+    const bad: string[] = [];
+    const wantA = web?.vip ?? "";
+    const udp = /^UDP (.*)$/m.exec(out)?.[1].trim() ?? "";
+    const tcp = /^TCP (.*)$/m.exec(out)?.[1].trim() ?? "";
+    if (udp !== wantA) bad.push(`UDP answer "${udp}" (want ${wantA})`);
+    if (tcp !== wantA) bad.push(`TCP answer "${tcp}" (want ${wantA})`);
+    if (probes < 2) bad.push(`PowerDNS saw ${probes} of the 2 probe queries`);
+    // The two probes miss dnsdist's packet cache (the www answers may come from it).
+    if (fromClient < 2) bad.push(`PowerDNS counted ${fromClient} queries from the client ${CLIENT.client4} (want the 2 probes: its address must arrive by PROXY protocol)`);
+    return {
+      ok: bad.length === 0,
+      detail: bad.length ? bad.join("; ") : `www.${zone} = ${udp} over UDP and TCP via ${vp.vip}; PowerDNS counted ${fromClient} queries from the client ${CLIENT.client4} itself (PROXY protocol)`,
+      figures: { udp, tcp },
+    };
+  },
+};
+
+const check: Scenario = {
+  id: "check",
+  title: "npm run check: every check passes on the lab",
+  async run({ m, runner }) {
+    const rows = await checkEnvironment(m.topo, m.plans, runner);
+    const bad = rows.filter((r) => !r.ok);
+    return {
+      ok: bad.length === 0 && rows.length > 0,
+      detail: bad.length ? `${bad.length} of ${rows.length} failed: ${bad.slice(0, 5).map((r) => `${r.host} ${r.check}: ${r.detail}`).join("; ")}` : `${rows.length} checks ✓`,
+      figures: { checks: rows.length, failed: bad.length },
+    };
+  },
+};
+
+const drift: Scenario = {
+  id: "drift",
+  title: "A hand-edited file shows as drift in npm run check",
+  async run({ lab, m, runner }) {
+    const h = haproxyMembers(m).at(-1)!;
+    const file = "/etc/haproxy/haproxy.cfg";
+    await lab.run(h.hostname, `cp -p ${file} /run/lab-drift.bak && echo '# hand edit during an incident' >> ${file}`);
+    try {
+      const rows = await checkEnvironment(m.topo, m.plans, runner, [h.name]);
+      const hit = rows.find((r) => !r.ok && r.detail.includes(file)) ?? rows.find((r) => !r.ok && r.check.includes(file));
+      const others = rows.filter((r) => !r.ok && r !== hit);
+      return {
+        ok: !!hit && others.length === 0,
+        detail: hit ? `${h.hostname}: ✗ ${hit.check}: ${hit.detail}${others.length ? `; unexpected: ${others.map((r) => r.check).join(", ")}` : ""}` : `drift not reported (rows: ${rows.filter((r) => !r.ok).map((r) => r.check).join(", ") || "all ✓"})`,
+        figures: {},
+      };
+    } finally {
+      await lab.run(h.hostname, `mv -f /run/lab-drift.bak ${file}`);
+    }
+  },
+};
+
+const drainMaglev: Scenario = {
+  id: "h",
+  title: "Drain a maglev under load (drain file), undrain restores ECMP",
+  async run(c) {
+    const { lab, m, runner } = c;
+    const mg = m.topo.maglevs[0];
+    const load = startLoad(lab, loadMix(m), 12);
+    await sleep(2000);
+    const d = await drainHost(m.topo, m.plans, runner, mg.name, { timeoutMs: 15_000 });
+    const states = await drainStates(m.topo, runner);
+    const hops = await Promise.all(m.topo.gateways.map((g) => nextHopCount(lab, g.hostname, m.topo.vips.ipv4[0])));
+    await sleep(2000);
+    const u = await undrainHost(m.topo, m.plans, runner, mg.name, { timeoutMs: 15_000 });
+    const l = loadSummary(await load);
+    const end = await waitReady(lab, m, 15_000);
+    const bad: string[] = [];
+    if (!d.complete) bad.push(`drain: ${d.detail}`);
+    if (!states.get(mg.name)) bad.push("check did not show the maglev drained");
+    if (hops.some((n) => n !== m.topo.maglevs.length - 1)) bad.push(`next hops while drained ${hops.join("/")}`);
+    if (!u.complete || !end.ok) bad.push(`undrain: ${u.detail}; ${end.detail}`);
+    if (l.failed > 0) bad.push(l.text);
+    return {
+      ok: bad.length === 0,
+      detail: bad.length ? bad.join("; ") : `${mg.name}: routes gone from every gateway in ${d.ms} ms, back in ${u.ms} ms; ${l.text}`,
+      figures: { drainMs: d.ms, undrainMs: u.ms, failed: l.failed, requests: l.requests },
+    };
+  },
+};
+
+const drainHaproxy: Scenario = {
+  id: "h2",
+  title: "Drain an HAProxy node under load (health API 503 → weight 0), undrain restores",
+  async run(c) {
+    const { lab, m, runner } = c;
+    const h = haproxyMembers(m)[0];
+    const load = startLoad(lab, loadMix(m), 14);
+    await sleep(2000);
+    // Keep-alive clients (wrk) never close: the drain's second phase (connections finish)
+    // times out by design here; what must hold is weight 0 everywhere and no failed request.
+    const d = await drainHost(m.topo, m.plans, runner, h.name, { timeoutMs: 6_000 });
+    const states = await drainStates(m.topo, runner);
+    await sleep(2000);
+    const u = await undrainHost(m.topo, m.plans, runner, h.name, { timeoutMs: 20_000 });
+    const l = loadSummary(await load);
+    const bad: string[] = [];
+    if (d.weightZeroMs === undefined) bad.push(`drain: ${d.detail}`);
+    if (!states.get(h.name)) bad.push("check did not show the node drained");
+    if (!u.complete) bad.push(`undrain: ${u.detail}`);
+    if (l.failed > 0) bad.push(l.text);
+    return {
+      ok: bad.length === 0,
+      detail: bad.length ? bad.join("; ") : `${h.name}: ${d.detail}; weight back after ${u.ms} ms; ${l.text}`,
+      figures: { weightZeroMs: d.weightZeroMs ?? Number.NaN, undrainMs: u.ms, failed: l.failed, requests: l.requests },
+    };
+  },
+};
+
+const badFile: Scenario = {
+  id: "f",
+  title: "A file that fails its checker: live file and service unchanged, traffic flows",
+  async run({ lab, m, secrets }) {
+    const h = haproxyMembers(m)[0];
+    const plan = m.planOf.get(h.hostname)!;
+    const file = "/etc/haproxy/haproxy.cfg";
+    const bad: HostPlan = {
+      ...plan,
+      files: plan.files.map((f) => (f.path === file ? { ...f, content: f.content.replace("defaults\n", "defaults\n    bogus-keyword-from-a-typo on\n") } : f)),
+    };
+    const snap = `sha256sum ${file} | cut -c1-64; cat /run/lab-svc/haproxy.pid 2>/dev/null || pgrep -o -x haproxy; ls /etc/maglev-infra/drained 2>/dev/null; curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9300/haproxy-health`;
+    const before = await lab.run(h.hostname, snap);
+    const load = startLoad(lab, loadMix(m), 8);
+    await sleep(1000);
+    const res = await applyPlanInLab(lab, h.hostname, bad, { secrets, timeoutMs: 60_000 });
+    const failed = res.find((r) => r.code !== 0);
+    const after = await lab.run(h.hostname, snap);
+    const l = loadSummary(await load);
+    const msg = failed ? (failed.stdout + failed.stderr).trim() : "";
+    const problems: string[] = [];
+    if (!failed) problems.push("the apply succeeded with a bad file");
+    else if (failed.kind !== "validate" || !/bogus-keyword-from-a-typo/.test(msg)) problems.push(`failed at ${failed.id}, not at the checker: ${msg.slice(0, 200)}`);
+    if (res.some((r) => r.kind === "drain" || r.kind === "activate")) problems.push("steps past validation ran (drain/activate)");
+    if (before !== after) problems.push(`live state changed: before ${JSON.stringify(before)} after ${JSON.stringify(after)}`);
+    if (l.failed > 0) problems.push(l.text);
+    const line = msg.split("\n").find((x) => /bogus-keyword/.test(x)) ?? "";
+    return {
+      ok: problems.length === 0,
+      detail: problems.length ? problems.join("; ") : `${h.hostname}: apply failed at ${failed!.id} with HAProxy's message (${line.trim().slice(0, 120)}); live file, PID and health unchanged; ${l.text}`,
+      figures: { failed: l.failed, requests: l.requests },
+    };
+  },
+};
+
+/** The lab stack with one VIP added and one port moved to a new, one-node HAProxy group. */
+function changedStack(m: LabModel): { root: string; added: string; moved: { vip: string; port: number; group: string; node: HostFacts } } {
+  const src = fs.readFileSync(path.join(m.root, "stacks", `Pulumi.${m.stack}.yaml`), "utf8");
+  const doc = YAML.parseDocument(src);
+  const env = doc.toJS().config["maglev-infra:environment"];
+  const mlb = Object.entries(env.backendGroups as Record<string, { kind: string; id: number; members: string[]; servers?: unknown[]; healthCheck?: unknown }>).find(([, g]) => g.kind === "haproxy")!;
+  const [gname, g] = mlb;
+  const ids = Object.values(env.backendGroups as Record<string, { id: number }>).map((x) => x.id);
+  const node = g.members[g.members.length - 1];
+  const newGroup = `${gname}-b`;
+  env.backendGroups[newGroup] = { ...g, id: Math.max(...ids) + 1, members: [node] };
+  const vips = env.vips as { vip: string; ports: number[]; group: string; protocols?: string[] }[];
+  const multi = vips.find((v) => v.group === gname && v.ports.length > 1 && !v.vip.includes(":"))!;
+  const port = multi.ports[multi.ports.length - 1];
+  multi.ports = multi.ports.filter((p) => p !== port);
+  vips.push({ vip: multi.vip, ports: [port], group: newGroup });
+  // A free address in the mgmt network next to the existing VIPs.
+  const base = multi.vip.split(".").slice(0, 3).join(".");
+  const used = new Set(vips.map((v) => v.vip));
+  let added = "";
+  for (let i = 17; i < 30 && !added; i++) if (!used.has(`${base}.${i}`)) added = `${base}.${i}`;
+  vips.push({ vip: added, ports: [80], group: gname });
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "maglev-lab-rollout-"));
+  fs.mkdirSync(path.join(root, "stacks"));
+  fs.writeFileSync(path.join(root, "stacks", `Pulumi.${m.stack}.yaml`), YAML.stringify({ config: { "maglev-infra:environment": env } }));
+  const model = buildLabModel(m.stack, root);
+  return { root, added, moved: { vip: multi.vip, port, group: newGroup, node: model.topo.hosts.find((h) => h.name === node)! } };
+}
+
+const rollingChange: Scenario = {
+  id: "e",
+  title: "Rolling change under load: a VIP added, a port moved to another group",
+  async run(c) {
+    const { lab, m, log } = c;
+    const ch = changedStack(m);
+    const changed = buildLabModel(m.stack, ch.root);
+    const problems: string[] = [];
+    // Load on what does not change, in 10 s slices for as long as the rollouts run (bounded).
+    let rolling = true;
+    const slices: LoadFigures[] = [];
+    const loader = (async () => {
+      for (let i = 0; i < 40 && rolling; i++) slices.push(...(await startLoad(lab, loadMix(m, 4), 10)));
+    })();
+    let forward = { applied: [] as string[], ms: 0 };
+    let back = { applied: [] as string[], ms: 0 };
+    try {
+      forward = await rollout(lab, changed, (s) => log(`    ${s.trim()}`));
+      const st = await waitReady(lab, changed, 30_000);
+      if (!st.ok) problems.push(`after the change: ${st.detail}`);
+      const ans = await lab.run(
+        CLIENT.name,
+        `echo "ADDED $(curl -s -m 3 -w ' %{http_code}' '${url(ch.added, 80)}' | tr -d '\\n')"; ` +
+          `for i in 1 2 3 4 5 6; do echo "MOVED $(curl -s -m 3 '${url(ch.moved.vip, ch.moved.port)}' | tr -d '\\n')"; done`,
+        { timeoutMs: 60_000 },
+      );
+      if (!/^ADDED app\d+ via \S+ 200$/m.test(ans)) problems.push(`new VIP ${ch.added}:80: ${/^ADDED(.*)$/m.exec(ans)?.[1]}`);
+      const moved = [...ans.matchAll(/^MOVED (.*)$/gm)].map((x) => x[1]);
+      const wantVia = `via ${ch.moved.node.ingress?.ipv4}`;
+      if (moved.length !== 6 || moved.some((x) => !x.endsWith(wantVia))) problems.push(`${ch.moved.vip}:${ch.moved.port} not served by group ${ch.moved.group} only (${wantVia}): ${moved.join(" | ")}`);
+    } finally {
+      // Back to the stack as written, under the same load.
+      back = await rollout(lab, m, (s) => log(`    ${s.trim()}`));
+      rolling = false;
+      await loader;
+      fs.rmSync(ch.root, { recursive: true, force: true });
+    }
+    const st = await waitReady(lab, m, 30_000);
+    if (!st.ok) problems.push(`after rolling back: ${st.detail}`);
+    const l = loadSummary(slices);
+    if (l.failed > 0) problems.push(l.text);
+    return {
+      ok: problems.length === 0,
+      detail: problems.length
+        ? problems.join("; ")
+        : `added ${ch.added}:80, moved ${ch.moved.vip}:${ch.moved.port} to ${ch.moved.group}: rollout ${forward.applied.length} hosts in ${(forward.ms / 1000).toFixed(1)} s, back ${back.applied.length} hosts in ${(back.ms / 1000).toFixed(1)} s; ${l.text}`,
+      figures: { forwardMs: forward.ms, backMs: back.ms, hostsApplied: forward.applied.length, failed: l.failed, requests: l.requests },
+    };
+  },
+};
+
+const haproxyFailure: Scenario = {
+  id: "d",
+  title: "HAProxy node power cut under load: weight 0 on every maglev within the check interval",
+  async run(c) {
+    const { lab, m } = c;
+    const h = haproxyMembers(m)[0];
+    const group = m.topo.groups.get(h.groups[0])!;
+    const hc = group.healthCheck;
+    // keepalived: a check every delay_loop, connect_timeout each, `retry 1` after delay_before_retry.
+    const boundMs = (hc.intervalSeconds * 2 + hc.timeoutSeconds * 2 + 1) * 1000;
+    const load = startLoad(lab, loadMix(m), 10);
+    await sleep(2500);
+    const rs = [h.ingress!.ipv4, ...(h.ingress?.ipv6 ? [h.ingress.ipv6] : [])];
+    const watches = m.topo.maglevs.map((mg) => weightZeroWatch(lab, mg.hostname, rs, 15));
+    await sleep(800); // the loops are armed
+    const t0 = Date.now();
+    await lab.stop(h.hostname);
+    const at = await Promise.all(watches);
+    const l = loadSummary(await load);
+    const ms = at.map((t) => (t === undefined ? Number.NaN : t - t0));
+    await restoreNode(c, h.hostname);
+    const st = await waitReady(lab, m, 30_000);
+    const problems: string[] = [];
+    if (ms.some((x) => !(x <= boundMs))) problems.push(`weight 0 after ${ms.join("/")} ms on the maglevs (bound ${boundMs} ms)`);
+    if (!st.ok) problems.push(`after restoring ${h.hostname}: ${st.detail}`);
+    return {
+      ok: problems.length === 0,
+      detail: `${h.hostname} halted: weight 0 after ${ms.map((x) => x.toFixed(0)).join("/")} ms on ${m.topo.maglevs.map((x) => x.name).join("/")} (check interval bound ${boundMs} ms); ${l.text}${problems.length ? "; " + problems.join("; ") : ""}`,
+      figures: { weightZeroMs: ms.join("/"), boundMs, failed: l.failed, requests: l.requests },
+    };
+  },
+};
+
+const watchdog: Scenario = {
+  id: "watchdog",
+  title: "Watchdog: a maglev withdraws the VIPs whose L7 group is below minHealthyRealServers",
+  async run(c) {
+    const { lab, m } = c;
+    const members = haproxyMembers(m);
+    const min = m.topo.env.maglev?.minHealthyRealServers ?? 1;
+    const vip = webVipPorts(m)[0].vip;
+    const dnsVip = m.topo.vipPorts.find((v) => v.port === 53)?.vip;
+    const steps: string[] = [];
+    const problems: string[] = [];
+    const t0 = Date.now();
+    try {
+      for (let i = 0; i < members.length; i++) {
+        const left = members.length - i - 1;
+        const shouldWithdraw = left < min;
+        const watches = shouldWithdraw ? m.topo.gateways.map((g) => watchRaw(lab, g.hostname, vip, 1, 20)) : [];
+        await sleep(shouldWithdraw ? 800 : 0);
+        const ts = Date.now();
+        await lab.stop(members[i].hostname);
+        if (shouldWithdraw) {
+          const at = await Promise.all(watches);
+          const ms = at.map((t) => (t === undefined ? Number.NaN : t - ts));
+          steps.push(`${members[i].name} down (${left} healthy): ${vip} withdrawn from the gateways after ${ms.map((x) => x.toFixed(0)).join("/")} ms`);
+          if (ms.some((x) => Number.isNaN(x))) problems.push(`${vip} still routed with ${left} healthy members`);
+          if (dnsVip) {
+            const n = await Promise.all(m.topo.gateways.map((g) => nextHopCount(lab, g.hostname, dnsVip)));
+            if (n.some((x) => x !== m.topo.maglevs.length)) problems.push(`the DNS VIP lost next hops too (${n.join("/")}): the watchdog is not per service`);
+            else steps.push(`${dnsVip} (other group) still ${n.join("/")} next hops`);
+          }
+        } else {
+          await sleep((m.topo.groups.get(members[i].groups[0])!.healthCheck.intervalSeconds + 3) * 1000);
+          const n = await Promise.all(m.topo.gateways.map((g) => nextHopCount(lab, g.hostname, vip)));
+          steps.push(`${members[i].name} down (${left} healthy): ${vip} keeps ${n.join("/")} next hops`);
+          if (n.some((x) => x !== m.topo.maglevs.length)) problems.push(`withdrawn too early with ${left} healthy`);
+        }
+      }
+    } finally {
+      for (const h of members) await restoreNode(c, h.hostname);
+    }
+    const st = await waitReady(lab, m, 60_000);
+    if (!st.ok) problems.push(`after restoring: ${st.detail}`);
+    return { ok: problems.length === 0, detail: steps.join("; ") + (problems.length ? "; " + problems.join("; ") : ""), figures: { minHealthyRealServers: min, ms: Date.now() - t0 } };
+  },
+};
+
+const maglevFailure: Scenario = {
+  id: "c",
+  title: "Maglev power cut under load: failed requests, route removal time",
+  async run(c) {
+    const { lab, m } = c;
+    const mg = m.topo.maglevs[0];
+    const vips = [m.topo.vips.ipv4[0], ...(m.topo.vips.ipv6.length ? [m.topo.vips.ipv6[0]] : [])];
+    const load = startLoad(lab, loadMix(m, 8), 12);
+    await sleep(3000);
+    const want = m.topo.maglevs.length;
+    const watches = m.topo.gateways.flatMap((g) => vips.map((v) => watchRaw(lab, g.hostname, v, want, 15)));
+    await sleep(800);
+    const t0 = Date.now();
+    await lab.stop(mg.hostname);
+    const at = await Promise.all(watches);
+    const l = loadSummary(await load);
+    const ms = at.map((t) => (t === undefined ? Number.NaN : t - t0));
+    const worst = Math.max(...ms);
+    await restoreNode(c, mg.hostname);
+    const st = await waitReady(lab, m, 60_000);
+    const problems: string[] = [];
+    if (l.failed > 0) problems.push(`${l.failed} requests failed`);
+    if (!(worst < 1000)) problems.push(`route removal took ${worst} ms (goal < 1000)`);
+    if (!st.ok) problems.push(`after restoring ${mg.hostname}: ${st.detail}`);
+    return {
+      ok: problems.length === 0,
+      detail: `${mg.hostname} halted: routes removed on the gateways after ${ms.map((x) => x.toFixed(0)).join("/")} ms (v4/v6 per gateway); ${l.text}${problems.length ? "; " + problems.join("; ") : ""}`,
+      figures: { removalMsWorst: worst, removalMs: ms.join("/"), failed: l.failed, requests: l.requests },
+    };
+  },
+};
+
+export const SCENARIOS: Scenario[] = [http, ecmp, dns, check, drift, drainMaglev, drainHaproxy, badFile, rollingChange, haproxyFailure, watchdog, maglevFailure];
+
+// ---------------------------------------------------------------------------------------------
+
+export async function runScenarios(args: string[], stateDir = DEFAULT_STATE_DIR): Promise<number> {
+  const keep = args.includes("--keep");
+  const names = args.filter((a) => !a.startsWith("--"));
+  const unknown = names.filter((n) => !SCENARIOS.some((s) => s.id === n));
+  if (unknown.length) throw new Error(`unknown scenario(s) ${unknown.join(", ")} (known: ${SCENARIOS.map((s) => s.id).join(", ")})`);
+  const chosen = names.length ? SCENARIOS.filter((s) => names.includes(s.id)) : SCENARIOS;
+  const log = (s: string) => console.log(s);
+  let broughtUp = false;
+  let upMs: number | undefined;
+  if (!fs.existsSync(path.join(stateDir, "lab.json"))) {
+    const missing = checkPrerequisites();
+    if (missing.length) {
+      console.error("lab prerequisites missing:");
+      for (const x of missing) console.error(`  - ${x}`);
+      return 1;
+    }
+    const r = await up({ stateDir, log });
+    broughtUp = true;
+    upMs = r.totalMs;
+    log(`lab up in ${(r.totalMs / 1000).toFixed(1)} s`);
+  }
+  const lab = Lab.attach(stateDir);
+  const cf = readCluster(stateDir);
+  const m = buildLabModel(cf.stack, cf.root ?? process.cwd());
+  const ctx: Ctx = { lab, m, secrets: cf.secrets, runner: labRunner(stateDir), log };
+  const results: ScenarioResult[] = [];
+  try {
+    const st = await waitReady(lab, m, 30_000);
+    if (!st.ok) throw new Error(`the lab is not ready: ${st.detail}`);
+    for (const s of chosen) {
+      const t0 = Date.now();
+      let o: Outcome;
+      try {
+        o = await s.run(ctx);
+      } catch (e) {
+        o = { ok: false, detail: `error: ${(e as Error).message.split("\n").slice(0, 4).join(" ")}`, figures: {} };
+      }
+      const r: ScenarioResult = { id: s.id, title: s.title, ms: Date.now() - t0, ...o };
+      results.push(r);
+      log(`${r.ok ? "PASS" : "FAIL"} ${r.id.padEnd(8)} ${r.title} (${(r.ms / 1000).toFixed(1)} s): ${r.detail}`);
+    }
+  } finally {
+    const out = {
+      stack: m.stack,
+      nftables: true,
+      upMs: upMs ?? cf.upMs,
+      passed: results.filter((r) => r.ok).length,
+      failed: results.filter((r) => !r.ok).length,
+      results,
+    };
+    fs.writeFileSync("lab-results.json", JSON.stringify(out, null, 2) + "\n");
+    log(`${out.passed} passed, ${out.failed} failed (lab-results.json)`);
+    if (broughtUp && !keep) {
+      const { leftovers } = await lab.down();
+      log(`lab down${leftovers.length ? `; LEFTOVERS: ${leftovers.join("; ")}` : ""}`);
+    }
+  }
+  return results.every((r) => r.ok) && results.length === chosen.length ? 0 : 1;
+}

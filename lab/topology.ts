@@ -15,6 +15,8 @@ import { NodeSpec } from "./guest";
 
 export interface LabModel {
   stack: string;
+  /** Project root the stack file was read from. */
+  root: string;
   topo: Topology;
   plans: HostPlan[];
   /** Hostname → plan. */
@@ -114,7 +116,7 @@ export function buildLabModel(stack = "lab", root = process.cwd()): LabModel {
       ipBatch: [`route replace default via ${ROUTER.ingress4}`],
     });
   }
-  return { stack, topo, plans, planOf, specs, router: ROUTER, client: CLIENT, apps };
+  return { stack, root, topo, plans, planOf, specs, router: ROUTER, client: CLIENT, apps };
 }
 
 /** Every `{{secret:<key>}}` key the plans use. */
@@ -181,12 +183,12 @@ staticd_options="-A 127.0.0.1"
 /**
  * The application servers: HAProxy as a tiny, fast HTTP responder that names itself
  * (python's http.server tops out at ~200 req/s in a guest, which would hide everything).
- * `/big` returns ~12 KB (the DSR evidence needs replies much larger than requests).
+ * `/big` returns 48 KB (it must fit tune.bufsize) (the DSR evidence needs replies much larger than requests).
  */
 export function appHaproxyCfg(name: string, port: number): string {
   return `global
     maxconn 20000
-    tune.bufsize 32768
+    tune.bufsize 65536
 defaults
     mode http
     timeout client 30s
@@ -196,6 +198,7 @@ frontend app
     bind 0.0.0.0:${port}
     bind :::${port} v6only
     http-request return status 200 content-type text/plain file /run/lab/big.txt if { path /big }
-    http-request return status 200 content-type text/plain string "${name}\\n"
+    # Names itself and the HAProxy node that connected (the scenarios map 5-tuples to nodes).
+    http-request return status 200 content-type text/plain lf-string "${name} via %[src]\\n"
 `;
 }

@@ -107,10 +107,10 @@ export function validateCommand(f: PlannedFile, stagedPath: string): string | un
 }
 
 /**
- * Turn a plan into its ordered steps. Order: drain → packages → downloads → sysctls →
- * per file stage → validate → (all validated) → per file activate → services → undrain → health.
- * All validations finish before the first activation, so a bad file on a host leaves every
- * file of that host as it was (nothing half-applied).
+ * Turn a plan into its ordered steps. Order: packages → downloads → per file stage → validate
+ * → (all validated) → drain → sysctls → per file activate → services → undrain → health.
+ * All validations finish before the host is drained or anything live changes, so a bad file
+ * on a host leaves that host serving exactly as it was (nothing half-applied, not drained).
  */
 export function applySteps(plan: HostPlan, sm: ServiceManager = systemd): Step[] {
   const steps: Step[] = [];
@@ -121,10 +121,6 @@ export function applySteps(plan: HostPlan, sm: ServiceManager = systemd): Step[]
   };
 
   let prev: string[] = [];
-  if (plan.drain) {
-    // The drain must run whenever anything on the host changes; so its hash is the plan's.
-    prev = [add({ id: "drain", kind: "drain", script: plan.drain.drain, hash: planHash, dependsOn: [] })];
-  }
 
   const pkgs = plan.packages.join(" ");
   prev = [
@@ -150,16 +146,6 @@ export function applySteps(plan: HostPlan, sm: ServiceManager = systemd): Step[]
       )
       .join("\n");
     prev = [add({ id: "downloads", kind: "downloads", script: `set -e\n${script}`, hash: sha256("downloads", JSON.stringify(plan.downloads)), dependsOn: prev })];
-  }
-
-  if (plan.sysctls.length > 0) {
-    const modules = [...new Set(plan.sysctls.map((s) => s.module).filter((m): m is string => !!m))].sort();
-    const lines = plan.sysctls.map((s) => `${s.key} = ${s.value}`).join("\n");
-    const script =
-      `set -e\n` +
-      (modules.length ? `for m in ${modules.join(" ")}; do modprobe "$m"; done\n` : "") +
-      plan.sysctls.map((s) => `sysctl -q -w ${q(`${s.key}=${s.value}`)}`).join("\n");
-    prev = [add({ id: "sysctls", kind: "sysctls", script, hash: sha256("sysctls", lines, modules.join(",")), dependsOn: prev })];
   }
 
   const validated: string[] = [];
@@ -192,6 +178,24 @@ export function applySteps(plan: HostPlan, sm: ServiceManager = systemd): Step[]
     );
   }
 
+  // Nothing live changes before every file has passed its checker: a bad file leaves the host
+  // serving, undrained, exactly as it was.
+  prev = validated.length ? validated : prev;
+  if (plan.drain) {
+    // The drain must run whenever anything on the host changes; so its hash is the plan's.
+    prev = [add({ id: "drain", kind: "drain", script: plan.drain.drain, hash: planHash, dependsOn: prev })];
+  }
+
+  if (plan.sysctls.length > 0) {
+    const modules = [...new Set(plan.sysctls.map((s) => s.module).filter((m): m is string => !!m))].sort();
+    const lines = plan.sysctls.map((s) => `${s.key} = ${s.value}`).join("\n");
+    const script =
+      `set -e\n` +
+      (modules.length ? `for m in ${modules.join(" ")}; do modprobe "$m"; done\n` : "") +
+      plan.sysctls.map((s) => `sysctl -q -w ${q(`${s.key}=${s.value}`)}`).join("\n");
+    prev = [add({ id: "sysctls", kind: "sysctls", script, hash: sha256("sysctls", lines, modules.join(",")), dependsOn: prev })];
+  }
+
   const activated: string[] = [];
   for (const f of plan.files) {
     const slug = fileSlug(f.path);
@@ -211,7 +215,7 @@ export function applySteps(plan: HostPlan, sm: ServiceManager = systemd): Step[]
       // What was applied: the planned (template) hash and the hash of the file as written, so
       // `npm run check` finds hand edits even in files filled with secrets on the host.
       `install -d -m 0700 ${APPLIED_DIR}; printf '%s %s\n' ${contentSha256(f.content)} "$(sha256sum < ${q(f.path)} | cut -d' ' -f1)" > ${q(record)}`;
-    activated.push(add({ id: `activate-${slug}`, kind: "activate", file: f.path, stagedPath: staged, script, hash: fileHash, dependsOn: [...validated] }));
+    activated.push(add({ id: `activate-${slug}`, kind: "activate", file: f.path, stagedPath: staged, script, hash: fileHash, dependsOn: [...prev] }));
   }
   if (activated.length) prev = activated;
 

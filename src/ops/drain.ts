@@ -33,6 +33,8 @@ export interface DrainResult {
   complete: boolean;
   detail: string;
   ms: number;
+  /** HAProxy node: when every maglev had set it to weight 0 (before its connections finished). */
+  weightZeroMs?: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -53,18 +55,24 @@ function find(topo: Topology, name: string): HostFacts {
   return h;
 }
 
-/** Next hops via `maglev` on every gateway, for every VIP. */
+/** Next hops via `maglev` on every gateway, for every VIP (one round trip per gateway). */
 async function routesVia(topo: Topology, runner: HostRunner, maglev: HostFacts): Promise<string[]> {
-  const left: string[] = [];
-  for (const gw of topo.gateways) {
-    for (const vip of [...topo.vips.ipv4, ...topo.vips.ipv6]) {
-      const six = vip.includes(":");
-      const r = await runner.run(gw.hostname, `ip ${six ? "-6 " : ""}-j route show ${vip}/${six ? 128 : 32}`);
-      const nh = six ? maglev.ingress?.ipv6 : maglev.ingress?.ipv4;
-      if (nh && nextHops(r.stdout).includes(nh)) left.push(`${gw.name}:${vip}`);
-    }
-  }
-  return left;
+  const vips = [...topo.vips.ipv4, ...topo.vips.ipv6];
+  const per = await Promise.all(
+    topo.gateways.map(async (gw) => {
+      const script = vips.map((vip) => (vip.includes(":") ? `echo "R ${vip} $(ip -6 -j route show ${vip}/128)"` : `echo "R ${vip} $(ip -j route show ${vip}/32)"`)).join("; ");
+      const r = await runner.run(gw.hostname, script);
+      const left: string[] = [];
+      for (const line of r.stdout.split("\n")) {
+        const mm = /^R (\S+) (.*)$/.exec(line);
+        if (!mm) continue;
+        const nh = mm[1].includes(":") ? maglev.ingress?.ipv6 : maglev.ingress?.ipv4;
+        if (nh && nextHops(mm[2]).includes(nh)) left.push(`${gw.name}:${mm[1]}`);
+      }
+      return left;
+    }),
+  );
+  return per.flat();
 }
 
 /** Weight and active connections of `member` on every maglev. */
@@ -113,11 +121,25 @@ export async function drainHost(topo: Topology, plans: HostPlan[], runner: HostR
     }
     const r = await runner.run(h.hostname, HAPROXY_DRAIN_COMMAND);
     if (r.code !== 0) throw new Error(`drain of ${h.name} failed: ${(r.stderr || r.stdout).trim()}`);
-    const w = await waitFor(timeoutMs, async () => {
+    // Two phases: no new connections (weight 0 everywhere), then the existing ones finish.
+    const w0 = await waitFor(timeoutMs, async () => {
       const s = await memberOnMaglevs(topo, runner, h);
-      return { done: s.weight === 0 && s.active === 0, detail: `weight ${s.weight}, active connections ${s.active} (summed over the maglevs)` };
+      return { done: s.weight === 0, detail: `weight ${s.weight} (summed over the maglevs)` };
     });
-    return { host: h.hostname, action: "drain", complete: w.done, detail: w.done ? `weight 0 on every maglev, no active connection` : `timed out after ${timeoutMs} ms: ${w.detail}`, ms: Date.now() - t0 };
+    if (!w0.done) return { host: h.hostname, action: "drain", complete: false, detail: `timed out after ${timeoutMs} ms: ${w0.detail}`, ms: Date.now() - t0 };
+    const weightZeroMs = Date.now() - t0;
+    const w = await waitFor(Math.max(0, timeoutMs - weightZeroMs), async () => {
+      const s = await memberOnMaglevs(topo, runner, h);
+      return { done: s.active === 0, detail: `${s.active} active connections (summed over the maglevs)` };
+    });
+    return {
+      host: h.hostname,
+      action: "drain",
+      complete: w.done,
+      detail: w.done ? `weight 0 on every maglev after ${weightZeroMs} ms, no active connection` : `weight 0 on every maglev after ${weightZeroMs} ms; timed out after ${timeoutMs} ms waiting for ${w.detail} to finish`,
+      ms: Date.now() - t0,
+      weightZeroMs,
+    };
   }
   throw new Error(`drain of a ${h.role} is not supported (maglev and haproxy nodes are)`);
 }

@@ -56,12 +56,15 @@ function fakeWorld(opts: { drained?: string[]; edited?: { host: string; path: st
         return ok(JSON.stringify(n));
       }
       if (script.includes("show bfd peers json")) return ok(JSON.stringify(topo.maglevs.map((m) => ({ peer: m.mgmt.ipv4, status: "up" }))));
-      const rt = /^ip (-6 )?-j route show (\S+)\//.exec(script);
-      if (rt) {
-        const six = !!rt[1];
+      const routeJson = (dst: string, six: boolean) => {
         const hops = topo.maglevs.filter((m) => !drained.has(m.name)).map((m) => ({ gateway: six ? m.ingress!.ipv6 : m.ingress!.ipv4 }));
-        return ok(JSON.stringify(hops.length ? [{ dst: rt[2], nexthops: hops }] : []));
-      }
+        return JSON.stringify(hops.length ? [{ dst, nexthops: hops }] : []);
+      };
+      const rt = /^ip (-6 )?-j route show (\S+)\//.exec(script);
+      if (rt) return ok(routeJson(rt[2], !!rt[1]));
+      // Batched: echo "R <vip> $(ip [-6] -j route show <vip>/<len>)"; …
+      const batched = [...script.matchAll(/echo "R (\S+) \$\(ip (-6 )?-j route show [^)]*\)"/g)];
+      if (batched.length) return ok(batched.map((b) => `R ${b[1]} ${routeJson(b[1], !!b[2])}`).join("\n"));
       if (script.includes("vs.conntrack")) return ok("0\n");
       if (script.startsWith("ss -Htn")) return ok(topo.gateways.map((g) => `0 0 ${h.mgmt.ipv4}:40000 ${g.mgmt.ipv4}:179`).join("\n"));
       if (script.startsWith("cat /run/exabgp/announced")) return ok([...topo.vips.ipv4.map((v) => `${v}/32`), ...topo.vips.ipv6.map((v) => `${v}/128`)].join("\n"));

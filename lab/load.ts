@@ -1,0 +1,78 @@
+/**
+ * Bounded HTTP load from the lab's `client` guest: `wrk`, keep-alive and new-connection
+ * (Connection: close) at once, for a fixed number of seconds. Every run stops by itself
+ * (wrk -d, and the exec has a timeout); targets are lab VIPs only.
+ */
+import { Lab } from "./guest";
+
+export interface LoadTarget {
+  /** URL inside the lab, e.g. http://198.18.7.15:80/ or http://[fd00:7::10]:80/ */
+  url: string;
+  /** true: a new TCP connection per request (Connection: close). */
+  newConnections?: boolean;
+  /** Concurrent connections. @default 8 */
+  connections?: number;
+}
+
+export interface LoadFigures {
+  url: string;
+  newConnections: boolean;
+  requests: number;
+  /** Socket errors (connect + read + write + timeout) plus non-2xx/3xx answers. */
+  failed: number;
+  rps: number;
+  detail: string;
+}
+
+const LAB_URL = /^http:\/\/(198\.1[89]\.\d+\.\d+|\[fd00:[0-9a-f:]*\]):\d+\/\S*$/;
+
+/** Parse wrk's report. */
+export function parseWrk(url: string, newConnections: boolean, out: string): LoadFigures {
+  const n = (re: RegExp) => Number(re.exec(out)?.[1] ?? 0);
+  const requests = n(/(\d+) requests in/);
+  const se = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const sock = se ? se.slice(1).reduce((a, b) => a + Number(b), 0) : 0;
+  const non2xx = n(/Non-2xx or 3xx responses: (\d+)/);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+  const ok = /requests in/.test(out);
+  return {
+    url,
+    newConnections,
+    requests,
+    failed: ok ? sock + non2xx : Number.NaN,
+    rps,
+    detail: ok ? `${requests} requests, ${sock} socket errors${se ? ` (${se.slice(1).join("/")} connect/read/write/timeout)` : ""}, ${non2xx} non-2xx` : `wrk did not report: ${out.trim().slice(-300)}`,
+  };
+}
+
+/**
+ * Start the load and return a promise of its figures; the caller acts (halts a node, applies…)
+ * while it runs. Resolves after `seconds` (+ wrk's shutdown).
+ */
+export function startLoad(lab: Lab, targets: LoadTarget[], seconds: number): Promise<LoadFigures[]> {
+  if (seconds <= 0 || seconds > 120) throw new Error(`load duration ${seconds}s out of bounds (1–120)`);
+  for (const t of targets) if (!LAB_URL.test(t.url)) throw new Error(`refusing to load ${t.url}: not a lab address`);
+  const script = [
+    "cd /tmp",
+    ...targets.map(
+      (t, i) => `wrk -t1 -c${t.connections ?? 8} -d${seconds}s --timeout 3s ${t.newConnections ? "-H 'Connection: close' " : ""}'${t.url}' >/tmp/wrk-$$-${i}.out 2>&1 &`,
+    ),
+    "wait",
+    ...targets.map((_, i) => `echo "=== ${i}"; cat /tmp/wrk-$$-${i}.out; rm -f /tmp/wrk-$$-${i}.out`),
+  ].join("\n");
+  return lab.exec("client", script, { timeoutMs: (seconds + 30) * 1000 }).then((r) => {
+    const parts = r.stdout.split(/^=== (\d+)$/m);
+    return targets.map((t, i) => {
+      const idx = parts.indexOf(String(i));
+      return parseWrk(t.url, !!t.newConnections, idx >= 0 ? parts[idx + 1] : r.stdout + r.stderr);
+    });
+  });
+}
+
+export function sumFailed(figs: LoadFigures[]): { failed: number; requests: number } {
+  return figs.reduce((a, f) => ({ failed: a.failed + (Number.isNaN(f.failed) ? 1 : f.failed), requests: a.requests + f.requests }), { failed: 0, requests: 0 });
+}
+
+export function url(vip: string, port: number, p = "/"): string {
+  return `http://${vip.includes(":") ? `[${vip}]` : vip}:${port}${p}`;
+}
