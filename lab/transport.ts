@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { randomBytes } from "crypto";
 import { HostPlan } from "../src/plan/types";
-import { applySteps, Step } from "../src/apply/steps";
+import { applySteps, missingPackagesScript, Step } from "../src/apply/steps";
 import { Lab } from "./guest";
 import { labServices } from "./services";
 
@@ -44,8 +44,7 @@ function q(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-const LIST_MISSING = (pkgs: string) =>
-  pkgs ? `for p in ${pkgs}; do dpkg-query -W -f='\${Status}\\n' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"; done` : "true";
+const LIST_MISSING = (pkgs: string[]) => missingPackagesScript(pkgs);
 
 /**
  * Batched: every step's script is a file in the node's xfer dir (staged contents too, written
@@ -62,7 +61,7 @@ async function applyBatched(lab: Lab, node: string, plan: HostPlan, steps: Step[
     steps.forEach((s, i) => {
       let script = s.script;
       let gap: string | undefined;
-      if (s.kind === "packages") script = LIST_MISSING(plan.packages.join(" "));
+      if (s.kind === "packages") script = LIST_MISSING(plan.packages);
       else if (s.kind === "downloads") {
         script = "true";
         gap = `downloads skipped in the lab: ${plan.downloads.map((d) => d.name).join(", ")}`;
@@ -77,7 +76,9 @@ async function applyBatched(lab: Lab, node: string, plan: HostPlan, steps: Step[
       fs.writeFileSync(path.join(hostDir, `${i}.sh`), script);
     });
     const driver =
-      `D=${g}; for ((i = 0; i < ${steps.length}; i++)); do t=$EPOCHREALTIME; bash $D/$i.sh </dev/null >$D/$i.out 2>$D/$i.err; rc=$?; ` +
+      // Each step in a subshell of the driver (a fork, no exec of a new bash: exec is what
+      // costs most in UML); `set -e` and `exit` in a step end that subshell only.
+      `D=${g}; for ((i = 0; i < ${steps.length}; i++)); do t=$EPOCHREALTIME; ( . $D/$i.sh ) </dev/null >$D/$i.out 2>$D/$i.err; rc=$?; ` +
       `e=$EPOCHREALTIME; echo "$rc $(( (\${e/./} - \${t/./}) / 1000 ))" >$D/$i.rc; [ $rc = 0 ] || break; done; exit 0`;
     const r = await lab.exec(node, driver, { timeoutMs: (opts.timeoutMs ?? 120_000) * 3 });
     const results: StepResult[] = [];
@@ -132,11 +133,8 @@ export async function applyPlanInLab(lab: Lab, node: string, plan: HostPlan, opt
     let script = s.script;
     let gap: string | undefined;
     if (s.kind === "packages") {
-      const pkgs = plan.packages.join(" ");
       // List, do not install: report what the lab lacks.
-      script = pkgs
-        ? `for p in ${pkgs}; do dpkg-query -W -f='\${Status}\\n' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"; done`
-        : "true";
+      script = LIST_MISSING(plan.packages);
     } else if (s.kind === "downloads") {
       script = "true";
       gap = `downloads skipped in the lab: ${plan.downloads.map((d) => d.name).join(", ")}`;

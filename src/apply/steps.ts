@@ -106,6 +106,14 @@ export function validateCommand(f: PlannedFile, stagedPath: string): string | un
   return f.validate ? f.validate.command.split("{file}").join(q(stagedPath)) : undefined;
 }
 
+/** Shell that prints the packages of `pkgs` not installed (one dpkg-query for all of them). */
+export function missingPackagesScript(pkgs: string[]): string {
+  if (pkgs.length === 0) return "true";
+  const list = pkgs.join(" ");
+  // A package dpkg has never seen is not listed at all: anything not "installed" is missing.
+  return `installed=" $(dpkg-query -W -f='\${db:Status-Status}:\${Package} ' ${list} 2>/dev/null || true)"; for p in ${list}; do case "$installed" in *" installed:$p "*) ;; *) echo "$p" ;; esac; done`;
+}
+
 /**
  * Turn a plan into its ordered steps. Order: packages → downloads → per file stage → validate
  * → (all validated) → drain → sysctls → per file activate → services → undrain → health.
@@ -128,7 +136,7 @@ export function applySteps(plan: HostPlan, sm: ServiceManager = systemd): Step[]
       id: "packages",
       kind: "packages",
       script: pkgs
-        ? `set -e; missing=$(for p in ${pkgs}; do dpkg-query -W -f='\${Status}\\n' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"; done); ` +
+        ? `set -e; missing=$(${missingPackagesScript(plan.packages)}); ` +
           `if [ -n "$missing" ]; then export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq $missing; fi`
         : "true",
       hash: sha256("packages", pkgs),
@@ -191,7 +199,14 @@ export function applySteps(plan: HostPlan, sm: ServiceManager = systemd): Step[]
     const lines = plan.sysctls.map((s) => `${s.key} = ${s.value}`).join("\n");
     const script =
       `set -e\n` +
-      (modules.length ? `for m in ${modules.join(" ")}; do modprobe "$m"; done\n` : "") +
+      // A module is loaded only when its sysctls are missing: built into the kernel or already
+      // loaded, there is nothing to load (and modprobe of a built-in fails without modules.builtin).
+      modules
+        .map((m) => {
+          const key = plan.sysctls.find((x) => x.module === m)!.key;
+          return `[ -e /proc/sys/${key.replace(/\./g, "/")} ] || modprobe ${m}\n`;
+        })
+        .join("") +
       plan.sysctls.map((s) => `sysctl -q -w ${q(`${s.key}=${s.value}`)}`).join("\n");
     prev = [add({ id: "sysctls", kind: "sysctls", script, hash: sha256("sysctls", lines, modules.join(",")), dependsOn: prev })];
   }
@@ -207,14 +222,14 @@ export function applySteps(plan: HostPlan, sm: ServiceManager = systemd): Step[]
     // so a reader sees either the old or the new file, never half of one.
     const record = `${APPLIED_DIR}/${slug}`;
     const script =
-      `set -e; install -d ${q(dir)}; ` +
+      `set -e; [ -d ${q(dir)} ] || install -d ${q(dir)}; ` +
       `if ! cmp -s ${q(staged)} ${q(f.path)} || [ "$(stat -c '%a %U:%G' ${q(f.path)} 2>/dev/null)" != "${f.mode.replace(/^0/, "")} ${f.owner}" ]; then ` +
       `cp -p ${q(staged)} ${q(f.path + ".maglev-infra-new")} && mv -f ${q(f.path + ".maglev-infra-new")} ${q(f.path)}; ` +
       (act ? `${act}; ` : "") +
       `fi; ` +
       // What was applied: the planned (template) hash and the hash of the file as written, so
       // `npm run check` finds hand edits even in files filled with secrets on the host.
-      `install -d -m 0700 ${APPLIED_DIR}; printf '%s %s\n' ${contentSha256(f.content)} "$(sha256sum < ${q(f.path)} | cut -d' ' -f1)" > ${q(record)}`;
+      `[ -d ${APPLIED_DIR} ] || install -d -m 0700 ${APPLIED_DIR}; live=$(sha256sum < ${q(f.path)}); printf '%s %s\n' ${contentSha256(f.content)} "\${live%% *}" > ${q(record)}`;
     activated.push(add({ id: `activate-${slug}`, kind: "activate", file: f.path, stagedPath: staged, script, hash: fileHash, dependsOn: [...prev] }));
   }
   if (activated.length) prev = activated;

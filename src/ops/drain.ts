@@ -14,7 +14,7 @@
  */
 import { Topology, HostFacts } from "../topology";
 import { HostPlan } from "../plan/types";
-import { DRAIN_FILE } from "../tiers/maglev";
+import { APPLY_DRAIN_MARK, DRAIN_FILE } from "../tiers/maglev";
 import { HAPROXY_DRAIN_COMMAND, HAPROXY_UNDRAIN_COMMAND } from "../tiers/haproxy";
 import { HostRunner } from "./runner";
 import { drainStates, nextHops, parseIpvs } from "./check";
@@ -104,8 +104,8 @@ export async function drainHost(topo: Topology, plans: HostPlan[], runner: HostR
   if (h.role === "maglev") {
     const others = topo.maglevs.filter((m) => m.name !== h.name && !drained.get(m.name));
     if (others.length === 0 && !opts.force) throw new Error(`${h.name} is the last announcing maglev: draining it takes every VIP offline (use --force)`);
-    const plan = plans.find((p) => p.name === h.name)!;
-    const r = await runner.run(h.hostname, plan.drain?.drain ?? `install -d ${DRAIN_FILE.replace(/\/[^/]+$/, "")} && touch ${DRAIN_FILE}`, timeoutMs);
+    // An operator's drain: the file alone (no apply mark), so a later apply keeps it drained.
+    const r = await runner.run(h.hostname, `install -d ${DRAIN_FILE.replace(/\/[^/]+$/, "")} && touch ${DRAIN_FILE}`, timeoutMs);
     if (r.code !== 0) throw new Error(`drain of ${h.name} failed: ${(r.stderr || r.stdout).trim()}`);
     const w = await waitFor(timeoutMs, async () => {
       const left = await routesVia(topo, runner, h);
@@ -150,8 +150,7 @@ export async function undrainHost(topo: Topology, plans: HostPlan[], runner: Hos
   const t0 = Date.now();
   const timeoutMs = opts.timeoutMs ?? 60000;
   if (h.role === "maglev") {
-    const plan = plans.find((p) => p.name === h.name)!;
-    const r = await runner.run(h.hostname, plan.drain?.undrain ?? `rm -f ${DRAIN_FILE}`, timeoutMs);
+    const r = await runner.run(h.hostname, `rm -f ${DRAIN_FILE} ${APPLY_DRAIN_MARK}`, timeoutMs);
     if (r.code !== 0) throw new Error(`undrain of ${h.name} failed: ${(r.stderr || r.stdout).trim()}`);
     const want = topo.gateways.length * (topo.vips.ipv4.length + topo.vips.ipv6.length);
     const w = await waitFor(timeoutMs, async () => {

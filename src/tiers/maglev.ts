@@ -39,6 +39,8 @@ export const ANNOUNCE_SCRIPT = "/usr/local/lib/maglev-infra/exabgp-announce";
 export const DRAIN_FILE = "/etc/maglev-infra/drain";
 /** What the announce script currently announces, one prefix a line (in ExaBGP's runtime directory). */
 export const ANNOUNCED_FILE = "/run/exabgp/announced";
+/** Set while an apply (not an operator) holds the maglev drained. */
+export const APPLY_DRAIN_MARK = "/run/maglev-infra/apply-drain";
 
 /** Default real-server check port per group kind (HAProxy health API, haproxy-ingress healthz, DNS). */
 export const HEALTH_PORT_DEFAULT: Record<GroupFacts["kind"], number> = {
@@ -566,12 +568,15 @@ export function planMaglev(topo: Topology, h: HostFacts, b: PlanBuilder): void {
   const prefixes = [...topo.vips.ipv4.map((v) => `${v}/32`), ...topo.vips.ipv6.map((v) => `${v}/128`)];
   b.drain = {
     // Withdraw everything, wait (bounded) until the announce script has, then 2 s for the
-    // gateways to move the flows to the other maglevs.
+    // gateways to move the flows to the other maglevs. A maglev an operator drained stays
+    // drained through an apply: only a drain this step made is undone by `undrain`.
     drain:
-      `install -d -m 0755 /etc/maglev-infra && touch ${DRAIN_FILE} && ` +
-      `for i in $(seq 30); do [ -s ${ANNOUNCED_FILE} ] || { sleep 2; exit 0; }; sleep 1; done; ` +
-      `echo "maglev ${h.hostname}: still announcing after 30 s: $(tr '\\n' ' ' < ${ANNOUNCED_FILE})" >&2; exit 1`,
-    undrain: `rm -f ${DRAIN_FILE}`,
+      `install -d -m 0755 /etc/maglev-infra /run/maglev-infra; ` +
+      `if [ -e ${DRAIN_FILE} ] && [ ! -e ${APPLY_DRAIN_MARK} ]; then exit 0; fi; ` +
+      `touch ${APPLY_DRAIN_MARK} ${DRAIN_FILE}; [ -s ${ANNOUNCED_FILE} ] || exit 0; ` +
+      `for i in $(seq 30); do sleep 1; [ -s ${ANNOUNCED_FILE} ] || { sleep 2; exit 0; }; done; ` +
+      `echo "maglev ${h.hostname}: still announcing after 30 s: $(tr '\n' ' ' < ${ANNOUNCED_FILE})" >&2; exit 1`,
+    undrain: `if [ -e ${APPLY_DRAIN_MARK} ]; then rm -f ${DRAIN_FILE} ${APPLY_DRAIN_MARK}; fi`,
   };
   b.health = {
     // BGP: ExaBGP holds a TCP session to port 179 of every gateway (it closes it when the BGP

@@ -4,7 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
-import { applySteps } from "../../src/apply/steps";
+import { applySteps, fileSlug } from "../../src/apply/steps";
 import { planHost, HostPlan } from "../../src/plan";
 import { deriveTopology } from "../../src/topology";
 import { Environment } from "../../src/config/schema";
@@ -148,9 +148,14 @@ describe("GIVEN a maglev whose plan drains before activation", () => {
     gw = r.made.gw;
   });
 
-  test("WHEN synthesized THEN drain is first (after its VM and the gateway's gate), undrain after the services, health last", () => {
-    expect(g.deps(g.get(COMMAND, "maglev01-drain"))).toEqual(["maglev01", "mgw01-services"].sort());
-    expect(g.deps(g.get(COMMAND, "maglev01-packages"))).toEqual(["maglev01-drain"]);
+  test("WHEN synthesized THEN packages come first (after its VM and the gateway's gate), the drain after every checker passed, undrain after the services, health last", () => {
+    expect(g.deps(g.get(COMMAND, "maglev01-packages"))).toEqual(["maglev01", "mgw01-services"].sort());
+    const validates = maglevPlan()
+      .files.map((f) => `maglev01-validate-${fileSlug(f.path)}`)
+      .sort();
+    // A file that fails its checker leaves the maglev announcing, untouched.
+    expect(g.deps(g.get(COMMAND, "maglev01-drain"))).toEqual(validates);
+    expect(g.deps(g.get(COMMAND, "maglev01-sysctls"))).toEqual(["maglev01-drain"]);
     expect(g.deps(g.get(COMMAND, "maglev01-undrain"))).toEqual(["maglev01-services"]);
     expect(g.deps(g.get(COMMAND, "maglev01-health"))).toEqual(["maglev01-undrain"]);
     expect(m.gate).toEqual([m.steps.get("health")]);

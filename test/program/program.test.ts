@@ -73,7 +73,7 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
     }
   });
 
-  test("THEN every planned file has its prepare → upload → stage → validate → activate chain", () => {
+  test("THEN every planned file has its prepare → upload → stage → validate → (drain, sysctls) → activate chain", () => {
     let files = 0;
     for (const p of plans) {
       const validates = p.files.map((f) => `${p.name}-validate-${fileSlug(f.path)}`).sort();
@@ -93,8 +93,12 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
           expect(g.deps(stage)).toEqual([upload.name]);
         }
         expect(g.deps(validate)).toEqual([stage.name]);
-        // Activation waits for every file of the host to pass its checker.
-        expect(g.deps(activate)).toEqual(validates);
+        // Activation waits for every file of the host to pass its checker: directly, or
+        // through the drain and sysctls steps, which come after the last checker.
+        const gate = p.sysctls.length ? `${p.name}-sysctls` : p.drain ? `${p.name}-drain` : undefined;
+        expect(g.deps(activate)).toEqual(gate ? [gate] : validates);
+        const firstLive = p.drain ? `${p.name}-drain` : gate;
+        if (firstLive) expect(g.deps(g.get(COMMAND, firstLive))).toEqual(validates);
       }
     }
     expect(files).toBeGreaterThanOrEqual(4 * plans.length);

@@ -6,7 +6,7 @@ import fc from "fast-check";
 import { deriveTopology } from "../../src/topology";
 import { planHost } from "../../src/plan";
 import { generateEnvironment } from "../../src/testing/generate";
-import { announceScript, exabgpConfig, keepalivedConfig, maglevFrrConfig, nftablesConfig, DRAIN_FILE } from "../../src/tiers/maglev";
+import { announceScript, exabgpConfig, keepalivedConfig, maglevFrrConfig, nftablesConfig, APPLY_DRAIN_MARK, DRAIN_FILE } from "../../src/tiers/maglev";
 import { mgmt02Raw, mustValidate } from "../helpers";
 import { check, compareGolden, failingFiles, file, plan } from "./golden-util";
 
@@ -83,8 +83,10 @@ describe("maglev01 of mgmt02", () => {
 
   test("the rollout drains through the drain file and gates on BGP sessions plus announced VIPs", () => {
     const plan = planHost(topo, h);
-    expect(plan.drain!.drain).toContain(`touch ${DRAIN_FILE}`);
-    expect(plan.drain!.undrain).toBe(`rm -f ${DRAIN_FILE}`);
+    expect(plan.drain!.drain).toContain(`touch ${APPLY_DRAIN_MARK} ${DRAIN_FILE}`);
+    // An operator's drain (the file without the apply's mark) survives an apply.
+    expect(plan.drain!.drain).toContain(`if [ -e ${DRAIN_FILE} ] && [ ! -e ${APPLY_DRAIN_MARK} ]; then exit 0; fi`);
+    expect(plan.drain!.undrain).toBe(`if [ -e ${APPLY_DRAIN_MARK} ]; then rm -f ${DRAIN_FILE} ${APPLY_DRAIN_MARK}; fi`);
     expect(plan.health!.command).toContain("for gw in 10.1.7.4 10.1.7.5;");
     expect(plan.health!.command).toContain("2a0a:7180:81:7::10/128");
     const s = Object.fromEntries(plan.sysctls.map((x) => [x.key, x.value]));
