@@ -226,7 +226,10 @@ const ecmp: Scenario = {
         const r = await drainHost(m.topo, m.plans, runner, o.name, { timeoutMs: 20_000 });
         if (!r.complete) bad.push(`drain ${o.name}: ${r.detail}`);
       }
-      maps.push(await Promise.all(targets.map((t) => servedBy(lab, t, ports))));
+      // v4 and v6 one after the other: a v6 socket bound to a port holds it for v4 too.
+      const run: Map<number, string>[] = [];
+      for (const t of targets) run.push(await servedBy(lab, t, ports));
+      maps.push(run);
       for (const o of others) {
         const r = await undrainHost(m.topo, m.plans, runner, o.name, { timeoutMs: 20_000 });
         if (!r.complete) bad.push(`undrain ${o.name}: ${r.detail}`);
@@ -460,9 +463,9 @@ function changedStack(m: LabModel): { root: string; added: string; moved: { vip:
   const port = multi.ports[multi.ports.length - 1];
   multi.ports = multi.ports.filter((p) => p !== port);
   vips.push({ vip: multi.vip, ports: [port], group: newGroup });
-  // A free address in the mgmt network next to the existing VIPs.
+  // A free address in the mgmt network next to the existing VIPs (no host or VIP has it).
   const base = multi.vip.split(".").slice(0, 3).join(".");
-  const used = new Set(vips.map((v) => v.vip));
+  const used = new Set([...vips.map((v) => v.vip), ...m.topo.hosts.flatMap((h) => [h.mgmt.ipv4, h.ingress?.ipv4 ?? ""]), m.router.mgmt4 ?? ""]);
   let added = "";
   for (let i = 17; i < 30 && !added; i++) if (!used.has(`${base}.${i}`)) added = `${base}.${i}`;
   vips.push({ vip: added, ports: [80], group: gname });

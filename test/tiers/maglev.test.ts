@@ -31,14 +31,14 @@ describe("maglev01 of mgmt02", () => {
     expect(compareGolden("mgmt02", plan("maglev01", topo))).toEqual([]);
   });
 
-  test("GIVEN the mlb and k0s groups THEN keepalived runs mh + mh-port + DR with their members as real servers, inhibited on failure", () => {
+  test("GIVEN the mlb and k0s groups THEN keepalived runs mh + mh-port + mh-fallback + DR with their members as real servers, inhibited on failure", () => {
     const conf = keepalivedConfig(topo, h);
     const svc = keepalivedServices(conf);
     expect([...svc.keys()]).toEqual(["100080/inet", "200080/inet", "200080/inet6", "200443/inet", "200443/inet6", "300053/inet", "300053/inet6"]);
     expect(svc.get("100080/inet")).toEqual(["10.1.10.33", "10.1.10.34", "10.1.10.35"]);
     expect(svc.get("200443/inet")).toEqual(["10.1.10.61", "10.1.10.62", "10.1.10.63"]);
     expect(svc.get("200443/inet6")).toEqual(["2a0a:7180:81:a::3d", "2a0a:7180:81:a::3e", "2a0a:7180:81:a::3f"]);
-    expect(conf.match(/^    lvs_sched mh\n    mh-port\n    lvs_method DR$/gm)).toHaveLength(svc.size);
+    expect(conf.match(/^    lvs_sched mh\n    mh-port\n    mh-fallback\n    lvs_method DR$/gm)).toHaveLength(svc.size);
     const realServers = [...svc.values()].flat().length;
     expect(conf.match(/^        inhibit_on_failure$/gm)).toHaveLength(realServers);
   });
@@ -94,10 +94,11 @@ describe("maglev01 of mgmt02", () => {
     expect(plan.packages).toEqual(expect.arrayContaining(["exabgp", "frr", "ipvsadm", "keepalived", "nftables"]));
   });
 
-  test("the announce script expects every IPVS service of each family", () => {
+  test("the announce script knows, per VIP, the IPVS services that serve it (the watchdog is per VIP)", () => {
     const s = announceScript(topo);
-    expect(s).toContain('SERVICES_V4="100080 200080 200443 300053"');
-    expect(s).toContain('SERVICES_V6="200080 200443 300053"');
+    expect(s).toContain(
+      ["declare -A VIP_SERVICES=(", '  [10.1.7.15]="4:100080"', '  [10.1.7.16]="4:200080 4:200443"', '  [10.1.7.53]="4:300053"', '  [2a0a:7180:81:7::10]="6:200080 6:200443"', '  [2a0a:7180:81:7::35]="6:300053"', ")"].join("\n"),
+    );
   });
 });
 
