@@ -15,7 +15,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { DEFAULT_STATE_DIR, Lab } from "./guest";
-import { checkPrerequisites } from "./prereqs";
+import { checkPrerequisites, ensureKernel } from "./prereqs";
 import { provision, readCluster, rollout, summary, up, waitReady, readyState } from "./cluster";
 import { buildLabModel } from "./topology";
 
@@ -34,6 +34,7 @@ async function cmdUp(args: string[]): Promise<number> {
     for (const m of missing) console.error(`  - ${m}`);
     return 1;
   }
+  ensureKernel(log);
   const r = await up({ stack, log });
   log(await summary(r.lab, r.model));
   log(`ready in ${(r.totalMs / 1000).toFixed(1)} s (boot ${(r.bootMs / 1000).toFixed(1)} s, apply ${(r.applyMs / 1000).toFixed(1)} s, BGP/routes ${(r.readyMs / 1000).toFixed(1)} s)`);

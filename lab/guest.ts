@@ -40,6 +40,8 @@ export interface NodeSpec {
   ipBatch?: string[];
   /** Extra lines for the guest's /etc/hosts (all lab nodes' mgmt addresses are added anyway). */
   hosts?: string[];
+  /** Host CPU niceness of the guest (and every host process it forks). @default 0 */
+  nice?: number;
 }
 
 export interface ExecResult {
@@ -363,7 +365,9 @@ export class Lab {
     const t0 = Date.now();
     // detached → setsid: the guest and all its host helper processes share one process
     // group whose id is this PID, so down() can kill exactly them.
-    const child = spawn(this.file.kernel, args, { detached: true, stdio: ["ignore", log, log] });
+    // `nice` execs the kernel: the PID stays the guest's.
+    const [cmd, argv] = spec.nice ? ["nice", ["-n", String(spec.nice), this.file.kernel, ...args]] : [this.file.kernel, args];
+    const child = spawn(cmd, argv, { detached: true, stdio: ["ignore", log, log] });
     fs.closeSync(log);
     child.unref();
     const pid = child.pid;

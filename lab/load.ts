@@ -12,6 +12,12 @@ export interface LoadTarget {
   newConnections?: boolean;
   /** Concurrent connections. @default 8 */
   connections?: number;
+  /**
+   * Pause per connection between requests, ms (wrk's Lua `delay()`): an open-ended closed loop
+   * saturates the slowest guest, and on 2 cores that starves bfdd (100 ms × 3) and flaps BGP —
+   * measuring the lab's CPU, not the design. @default 0 (as fast as the chain goes)
+   */
+  pauseMs?: number;
 }
 
 export interface LoadFigures {
@@ -54,8 +60,10 @@ export function startLoad(lab: Lab, targets: LoadTarget[], seconds: number): Pro
   for (const t of targets) if (!LAB_URL.test(t.url)) throw new Error(`refusing to load ${t.url}: not a lab address`);
   const script = [
     "cd /tmp",
+    ...[...new Set(targets.map((t) => t.pauseMs ?? 0))].filter((p) => p > 0).map((p) => `printf 'function delay()\\n  return ${p}\\nend\\n' >/tmp/wrk-pause-${p}.lua`),
     ...targets.map(
-      (t, i) => `wrk -t1 -c${t.connections ?? 8} -d${seconds}s --timeout 3s ${t.newConnections ? "-H 'Connection: close' " : ""}'${t.url}' >/tmp/wrk-$$-${i}.out 2>&1 &`,
+      (t, i) =>
+        `wrk -t1 -c${t.connections ?? 8} -d${seconds}s --timeout 3s ${t.pauseMs ? `-s /tmp/wrk-pause-${t.pauseMs}.lua ` : ""}${t.newConnections ? "-H 'Connection: close' " : ""}'${t.url}' >/tmp/wrk-$$-${i}.out 2>&1 &`,
     ),
     "wait",
     ...targets.map((_, i) => `echo "=== ${i}"; cat /tmp/wrk-$$-${i}.out; rm -f /tmp/wrk-$$-${i}.out`),

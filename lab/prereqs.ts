@@ -4,6 +4,7 @@
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as path from "path";
 import { labKernelPath } from "./guest";
 
 /** Debian packages the lab's host side and its guests (which see the host's root) use. */
@@ -67,9 +68,24 @@ export function checkPrerequisites(opts: PrereqOptions = {}): string[] {
   const mem = /MemAvailable:\s+(\d+)/.exec(fs.readFileSync("/proc/meminfo", "utf8"));
   const availMB = mem ? Math.floor(Number(mem[1]) / 1024) : 0;
   if (availMB < MIN_MEM_AVAILABLE_MB) missing.push(`memory: ${availMB} MB available, need ≥ ${MIN_MEM_AVAILABLE_MB} MB`);
-  if (!kernel.built) missing.push(`lab kernel ${kernel.path} (build it: lab/kernel.sh, ~36 min on 2 cores)`);
+  // A missing kernel is not a problem when it can be built (ensureKernel does, once).
   if (typeof process.getuid === "function" && process.getuid() !== 0) missing.push("root (hostfs guests run daemons as their users; the lab runs as root)");
   return missing;
+}
+
+/**
+ * Build the lab kernel if it is not cached yet (lab/kernel.sh; about 10–20 minutes on 2 cores,
+ * once per kernel config). Throws when the build fails.
+ */
+export function ensureKernel(log: (s: string) => void): string {
+  const k = labKernelPath();
+  if (k.built) return k.path;
+  log(`building the lab's UML kernel once (nftables, IPVS, dummy, VRF built in; cached at ${path.dirname(k.path)}); this takes 10–20 minutes on 2 cores …`);
+  const t0 = Date.now();
+  const r = spawnSync("bash", [path.join(__dirname, "kernel.sh")], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`lab kernel build failed (exit ${r.status}); see the build log under ${path.dirname(path.dirname(k.path))}`);
+  log(`  kernel built in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  return labKernelPath().path;
 }
 
 if (require.main === module) {

@@ -12,7 +12,7 @@ import * as os from "os";
 import * as path from "path";
 import YAML from "yaml";
 import { DEFAULT_STATE_DIR, Lab } from "./guest";
-import { checkPrerequisites } from "./prereqs";
+import { checkPrerequisites, ensureKernel } from "./prereqs";
 import { applyHost, readCluster, readyState, rollout, sleep, up, waitReady } from "./cluster";
 import { applyPlanInLab } from "./transport";
 import { buildLabModel, CLIENT, LabModel } from "./topology";
@@ -30,6 +30,11 @@ interface Ctx {
   secrets: Record<string, string>;
   runner: HostRunner;
   log: (s: string) => void;
+  /**
+   * Put back what a scenario broke (a halted node, a changed stack): run before the next
+   * scenario, or at the end when the lab stays up — skipped when the lab goes down anyway.
+   */
+  restoreLater(what: string, fn: () => Promise<void>): void;
 }
 
 export interface ScenarioResult {
@@ -121,15 +126,21 @@ async function servedBy(lab: Lab, target: string, ports: number[]): Promise<Map<
   return res;
 }
 
-function loadMix(m: LabModel, connections = 6) {
+/**
+ * The scenarios' load: keep-alive and new connections, v4 and v6, each connection pausing
+ * 20 ms between requests — about 400 requests/s in all, well under what the lab's chain
+ * carries, so a failover is measured on a system that is not itself saturated.
+ */
+function loadMix(m: LabModel, connections = 4) {
   const web = webVipPorts(m).filter((v) => v.port === 80);
   const v4 = web.find((v) => v.family === "ipv4")!;
   const v6 = web.find((v) => v.family === "ipv6");
+  const pauseMs = 20;
   const targets = [
-    { url: url(v4.vip, v4.port), connections },
-    { url: url(v4.vip, v4.port), newConnections: true, connections: Math.max(2, connections / 2) },
+    { url: url(v4.vip, v4.port), connections, pauseMs },
+    { url: url(v4.vip, v4.port), newConnections: true, connections: Math.max(2, connections / 2), pauseMs },
   ];
-  if (v6) targets.push({ url: url(v6.vip, v6.port), connections: Math.max(2, connections / 2) }, { url: url(v6.vip, v6.port), newConnections: true, connections: 2 });
+  if (v6) targets.push({ url: url(v6.vip, v6.port), connections: Math.max(2, connections / 2), pauseMs }, { url: url(v6.vip, v6.port), newConnections: true, connections: 2, pauseMs });
   return targets;
 }
 
@@ -139,11 +150,15 @@ function loadSummary(figs: LoadFigures[]): { failed: number; requests: number; t
   return { ...s, text: `${s.failed} failed of ${s.requests} requests (keep-alive + new connections, v4 + v6)${why.length ? ` [${why.join("; ")}]` : ""}` };
 }
 
-async function restoreNode(c: Ctx, node: string): Promise<void> {
-  const st = c.lab.status().nodes.find((n) => n.name === node);
-  if (st?.alive) return;
-  await c.lab.start(node);
-  await applyHost(c.lab, c.m, node, c.secrets, () => undefined);
+/** Boot a halted node again and re-apply its plan (a re-provisioned VM), then wait for ECMP. */
+function restoreNodeLater(c: Ctx, node: string): void {
+  c.restoreLater(`start ${node} and re-apply its plan`, async () => {
+    const st = c.lab.status().nodes.find((n) => n.name === node);
+    if (!st?.alive) {
+      await c.lab.start(node);
+      await applyHost(c.lab, c.m, node, c.secrets, () => undefined);
+    }
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -491,7 +506,6 @@ const rollingChange: Scenario = {
       for (let i = 0; i < 40 && rolling; i++) slices.push(...(await startLoad(lab, loadMix(m, 4), 10)));
     })();
     let forward = { applied: [] as string[], ms: 0 };
-    let back = { applied: [] as string[], ms: 0 };
     try {
       forward = await rollout(lab, changed, (s) => log(`    ${s.trim()}`));
       const st = await waitReady(lab, changed, 30_000);
@@ -507,22 +521,25 @@ const rollingChange: Scenario = {
       const wantVia = `via ${ch.moved.node.ingress?.ipv4}`;
       if (moved.length !== 6 || moved.some((x) => !x.endsWith(wantVia))) problems.push(`${ch.moved.vip}:${ch.moved.port} not served by group ${ch.moved.group} only (${wantVia}): ${moved.join(" | ")}`);
     } finally {
-      // Back to the stack as written, under the same load.
-      back = await rollout(lab, m, (s) => log(`    ${s.trim()}`));
       rolling = false;
       await loader;
-      fs.rmSync(ch.root, { recursive: true, force: true });
+      // Back to the stack as written (skipped when the lab goes down next).
+      c.restoreLater(`roll the stack back to ${m.stack} as written`, async () => {
+        try {
+          await rollout(lab, m, (s) => log(`    ${s.trim()}`));
+        } finally {
+          fs.rmSync(ch.root, { recursive: true, force: true });
+        }
+      });
     }
-    const st = await waitReady(lab, m, 30_000);
-    if (!st.ok) problems.push(`after rolling back: ${st.detail}`);
     const l = loadSummary(slices);
     if (l.failed > 0) problems.push(l.text);
     return {
       ok: problems.length === 0,
       detail: problems.length
         ? problems.join("; ")
-        : `added ${ch.added}:80, moved ${ch.moved.vip}:${ch.moved.port} to ${ch.moved.group}: rollout ${forward.applied.length} hosts in ${(forward.ms / 1000).toFixed(1)} s, back ${back.applied.length} hosts in ${(back.ms / 1000).toFixed(1)} s; ${l.text}`,
-      figures: { forwardMs: forward.ms, backMs: back.ms, hostsApplied: forward.applied.length, failed: l.failed, requests: l.requests },
+        : `added ${ch.added}:80, moved ${ch.moved.vip}:${ch.moved.port} to ${ch.moved.group}: serial rollout of ${forward.applied.length} hosts (${forward.applied.join(", ")}) in ${(forward.ms / 1000).toFixed(1)} s; ${l.text}`,
+      figures: { rolloutMs: forward.ms, hostsApplied: forward.applied.length, failed: l.failed, requests: l.requests },
     };
   },
 };
@@ -547,11 +564,9 @@ const haproxyFailure: Scenario = {
     const at = await Promise.all(watches);
     const l = loadSummary(await load);
     const ms = at.map((t) => (t === undefined ? Number.NaN : t - t0));
-    await restoreNode(c, h.hostname);
-    const st = await waitReady(lab, m, 30_000);
+    restoreNodeLater(c, h.hostname);
     const problems: string[] = [];
     if (ms.some((x) => !(x <= boundMs))) problems.push(`weight 0 after ${ms.join("/")} ms on the maglevs (bound ${boundMs} ms)`);
-    if (!st.ok) problems.push(`after restoring ${h.hostname}: ${st.detail}`);
     return {
       ok: problems.length === 0,
       detail: `${h.hostname} halted: weight 0 after ${ms.map((x) => x.toFixed(0)).join("/")} ms on ${m.topo.maglevs.map((x) => x.name).join("/")} (check interval bound ${boundMs} ms); ${l.text}${problems.length ? "; " + problems.join("; ") : ""}`,
@@ -598,10 +613,8 @@ const watchdog: Scenario = {
         }
       }
     } finally {
-      for (const h of members) await restoreNode(c, h.hostname);
+      for (const h of members) restoreNodeLater(c, h.hostname);
     }
-    const st = await waitReady(lab, m, 60_000);
-    if (!st.ok) problems.push(`after restoring: ${st.detail}`);
     return { ok: problems.length === 0, detail: steps.join("; ") + (problems.length ? "; " + problems.join("; ") : ""), figures: { minHealthyRealServers: min, ms: Date.now() - t0 } };
   },
 };
@@ -624,12 +637,10 @@ const maglevFailure: Scenario = {
     const l = loadSummary(await load);
     const ms = at.map((t) => (t === undefined ? Number.NaN : t - t0));
     const worst = Math.max(...ms);
-    await restoreNode(c, mg.hostname);
-    const st = await waitReady(lab, m, 60_000);
+    restoreNodeLater(c, mg.hostname);
     const problems: string[] = [];
     if (l.failed > 0) problems.push(`${l.failed} requests failed`);
-    if (!(worst < 1000)) problems.push(`route removal took ${worst} ms (goal < 1000)`);
-    if (!st.ok) problems.push(`after restoring ${mg.hostname}: ${st.detail}`);
+    if (!(worst < 1000 && Math.min(...ms) >= 0)) problems.push(`route removal after ${ms.join("/")} ms (goal: 0–1000 ms after the halt; negative: the route had flapped before)`);
     return {
       ok: problems.length === 0,
       detail: `${mg.hostname} halted: routes removed on the gateways after ${ms.map((x) => x.toFixed(0)).join("/")} ms (v4/v6 per gateway); ${l.text}${problems.length ? "; " + problems.join("; ") : ""}`,
@@ -638,7 +649,9 @@ const maglevFailure: Scenario = {
   },
 };
 
-export const SCENARIOS: Scenario[] = [http, ecmp, dns, check, drift, drainMaglev, drainHaproxy, badFile, rollingChange, haproxyFailure, watchdog, maglevFailure];
+// Read-only first, then state changes, then power cuts; the rollout last (its roll-back is the
+// longest restore, skipped when the lab goes down next).
+export const SCENARIOS: Scenario[] = [http, ecmp, dns, check, drift, drainMaglev, drainHaproxy, badFile, haproxyFailure, watchdog, maglevFailure, rollingChange];
 
 // ---------------------------------------------------------------------------------------------
 
@@ -658,6 +671,7 @@ export async function runScenarios(args: string[], stateDir = DEFAULT_STATE_DIR)
       for (const x of missing) console.error(`  - ${x}`);
       return 1;
     }
+    ensureKernel(log);
     const r = await up({ stateDir, log });
     broughtUp = true;
     upMs = r.totalMs;
@@ -666,12 +680,23 @@ export async function runScenarios(args: string[], stateDir = DEFAULT_STATE_DIR)
   const lab = Lab.attach(stateDir);
   const cf = readCluster(stateDir);
   const m = buildLabModel(cf.stack, cf.root ?? process.cwd());
-  const ctx: Ctx = { lab, m, secrets: cf.secrets, runner: labRunner(stateDir), log };
+  const pending: { what: string; fn: () => Promise<void> }[] = [];
+  const ctx: Ctx = { lab, m, secrets: cf.secrets, runner: labRunner(stateDir), log, restoreLater: (what, fn) => pending.push({ what, fn }) };
+  const restore = async () => {
+    if (!pending.length) return;
+    const t0 = Date.now();
+    const what = pending.map((p) => p.what);
+    for (const p of pending.splice(0)) await p.fn();
+    const st = await waitReady(lab, m, 60_000);
+    log(`     restored (${what.join("; ")}) in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${st.ok ? "ready" : `NOT ready: ${st.detail}`}`);
+    if (!st.ok) throw new Error(`the lab did not recover: ${st.detail}`);
+  };
   const results: ScenarioResult[] = [];
   try {
     const st = await waitReady(lab, m, 30_000);
     if (!st.ok) throw new Error(`the lab is not ready: ${st.detail}`);
     for (const s of chosen) {
+      await restore();
       const t0 = Date.now();
       let o: Outcome;
       try {
@@ -694,6 +719,8 @@ export async function runScenarios(args: string[], stateDir = DEFAULT_STATE_DIR)
     };
     fs.writeFileSync("lab-results.json", JSON.stringify(out, null, 2) + "\n");
     log(`${out.passed} passed, ${out.failed} failed (lab-results.json)`);
+    if (!(broughtUp && !keep)) await restore();
+    else if (pending.length) log(`     not restored (the lab goes down): ${pending.map((p) => p.what).join("; ")}`);
     if (broughtUp && !keep) {
       const { leftovers } = await lab.down();
       log(`lab down${leftovers.length ? `; LEFTOVERS: ${leftovers.join("; ")}` : ""}`);

@@ -102,8 +102,12 @@ export function buildLabModel(stack = "lab", root = process.cwd()): LabModel {
       { ifname: "client0", network: "client", ipv4: `${ROUTER.client4}/${CLIENT_NET.len4}`, ipv6: `${ROUTER.client6}/${CLIENT_NET.len6}` },
     ],
   });
+  // The load generator and the app servers run at a lower host CPU priority: on 2 cores a
+  // busy wrk would otherwise starve the routers' and maglevs' bfdd (100 ms × 3) and measure
+  // the lab's scheduler instead of the design (seen: maglev BFD sessions flapping under load).
   specs.push({
     name: CLIENT.name,
+    nice: 10,
     memMB: 160,
     interfaces: [{ ifname: "client0", network: "client", ipv4: `${CLIENT.client4}/${CLIENT_NET.len4}`, ipv6: `${CLIENT.client6}/${CLIENT_NET.len6}` }],
     ipBatch: [`route replace default via ${ROUTER.client4}`, `route replace default via ${ROUTER.client6}`],
@@ -111,6 +115,7 @@ export function buildLabModel(stack = "lab", root = process.cwd()): LabModel {
   for (const a of apps) {
     specs.push({
       name: a.name,
+      nice: 10,
       memMB: 96,
       interfaces: [{ ifname: ingIf, network: "ingress", ipv4: `${a.ipv4}/${i4}` }],
       ipBatch: [`route replace default via ${ROUTER.ingress4}`],
