@@ -22,7 +22,7 @@ import { startLoad, url } from "./load";
 import { Ctx, maglevFailure } from "./scenarios";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
-const line = (k: string, v: string | number) => console.log(`${k}=${v}`);
+const line = (k: string, v: string | number | boolean) => console.log(`${k}=${v}`);
 
 async function main(): Promise<number> {
   const stateDir = DEFAULT_STATE_DIR;
