@@ -65,6 +65,10 @@ frr_start_missing() {
     [ "$d" = zebra ] && [[ $opts != *" -s "* ]] && opts="$opts -s 90000000"
     # shellcheck disable=SC2086
     /usr/lib/frr/$d -d -F traditional $opts --log "file:$LOGDIR/frr-$d.log" || return 1
+    # Lab only: a guest has one virtual CPU, time-shared with a dozen guests on 2 host cores;
+    # a fork-heavy neighbour process (a checker, the announce loop) can hold it past BFD's
+    # 300 ms. Real-time priority for bfdd keeps BFD measuring the network, not the guest.
+    if [ "$d" = bfdd ] && [ -r /run/frr/bfdd.pid ]; then chrt -a -f -p 50 "$(< /run/frr/bfdd.pid)" >/dev/null 2>&1 || true; fi
   done
 }
 frr() {
