@@ -15,7 +15,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { DEFAULT_STATE_DIR, Lab } from "./guest";
 import { readCluster, up, waitReady } from "./cluster";
-import { checkPrerequisites, ensureKernel } from "./prereqs";
+import { ensureKernel, requirePrerequisites } from "./prereqs";
 import { buildLabModel, CLIENT_NET, ROUTER } from "./topology";
 import { labRunner } from "./runner";
 import { startLoad, url } from "./load";
@@ -29,11 +29,7 @@ async function main(): Promise<number> {
   const log = (s: string) => console.error(s);
   let broughtUp = false;
   if (!fs.existsSync(path.join(stateDir, "lab.json"))) {
-    const missing = checkPrerequisites();
-    if (missing.length) {
-      console.error(`lab prerequisites missing:\n  - ${missing.join("\n  - ")}`);
-      return 1;
-    }
+    requirePrerequisites();
     ensureKernel(log);
     await up({ stateDir, log });
     broughtUp = true;

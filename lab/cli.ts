@@ -15,7 +15,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { DEFAULT_STATE_DIR, Lab } from "./guest";
-import { checkPrerequisites, ensureKernel } from "./prereqs";
+import { ensureKernel, requirePrerequisites } from "./prereqs";
 import { provision, readCluster, rollout, summary, up, waitReady, readyState } from "./cluster";
 import { buildLabModel } from "./topology";
 
@@ -28,12 +28,7 @@ function attach(): Lab {
 
 async function cmdUp(args: string[]): Promise<number> {
   const stack = flag(args, "--stack") ?? "lab";
-  const missing = checkPrerequisites();
-  if (missing.length) {
-    console.error("lab prerequisites missing:");
-    for (const m of missing) console.error(`  - ${m}`);
-    return 1;
-  }
+  requirePrerequisites();
   ensureKernel(log);
   const r = await up({ stack, log });
   log(await summary(r.lab, r.model));

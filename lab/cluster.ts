@@ -200,11 +200,20 @@ export async function readyState(lab: Lab, m: LabModel): Promise<ReadyState> {
     /* not up yet */
   }
   const gatewayRoutes: ReadyState["gatewayRoutes"] = {};
+  const bfdDown: string[] = [];
   await Promise.all(
     m.topo.gateways.map(async (g) => {
-      const script = vips.map((v) => `echo "R ${v} $(ip ${v.includes(":") ? "-6" : "-4"} -j route show ${v} 2>/dev/null)"`).join("; ");
+      const script =
+        vips.map((v) => `echo "R ${v} $(ip ${v.includes(":") ? "-6" : "-4"} -j route show ${v} 2>/dev/null)"`).join("; ") +
+        `; echo "B $(vtysh -c 'show bfd peers json' 2>/dev/null | tr -d '\\n')"`;
       const x = await lab.exec(g.hostname, script, { timeoutMs: 15_000 });
       const per: Record<string, number> = {};
+      try {
+        const peers = JSON.parse(/^B (.*)$/m.exec(x.stdout)?.[1] || "[]") as { peer: string; status: string }[];
+        bfdDown.push(...m.topo.maglevs.filter((mg) => !peers.some((p) => p.peer === mg.mgmt.ipv4 && p.status === "up")).map((mg) => `${g.name}→${mg.name}`));
+      } catch {
+        bfdDown.push(`${g.name}: no BFD answer`);
+      }
       for (const line of x.stdout.split("\n")) {
         const mm = /^R (\S+) (.*)$/.exec(line);
         if (!mm) continue;
@@ -218,7 +227,7 @@ export async function readyState(lab: Lab, m: LabModel): Promise<ReadyState> {
   const detail = `router sessions ${router.filter((p) => p.state === "Established").length}/${m.topo.gateways.length * 2}; gateway next hops ${Object.entries(gatewayRoutes)
     .map(([g, per]) => `${g}: ${vips.map((v) => per[v] ?? 0).join("/")}`)
     .join(", ")} (want ${want})`;
-  return { ok: sessionsOk && routesOk, router, gatewayRoutes, detail };
+  return { ok: sessionsOk && routesOk && bfdDown.length === 0, router, gatewayRoutes, detail: detail + (bfdDown.length ? `; BFD not up: ${bfdDown.join(", ")}` : "") };
 }
 
 export function countNextHops(json: string): number {
@@ -231,14 +240,23 @@ export function countNextHops(json: string): number {
   }
 }
 
+/**
+ * Ready = router sessions up, every gateway with one next hop per maglev for every VIP and BFD
+ * up to every maglev — twice, 3 s apart: FRR 8.4 resets a BGP session once when its BFD
+ * session first comes up (LAB-NOTES), so a first "ready" can be followed by that reset.
+ */
 export async function waitReady(lab: Lab, m: LabModel, timeoutMs: number): Promise<ReadyState> {
   const end = Date.now() + timeoutMs;
-  let st = await readyState(lab, m);
-  while (!st.ok && Date.now() < end) {
-    await sleep(300);
-    st = await readyState(lab, m);
+  let okSince: number | undefined;
+  for (;;) {
+    const st = await readyState(lab, m);
+    if (st.ok) {
+      okSince ??= Date.now();
+      if (Date.now() - okSince >= 3000) return st;
+    } else okSince = undefined;
+    if (Date.now() >= end) return st;
+    await sleep(st.ok ? 1000 : 300);
   }
-  return st;
 }
 
 /** The one-screen summary: nodes, BGP sessions, routes, IPVS services. */

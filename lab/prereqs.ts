@@ -73,6 +73,12 @@ export function checkPrerequisites(opts: PrereqOptions = {}): string[] {
   return missing;
 }
 
+/** Throws one error listing everything missing (the lab cannot run without them). */
+export function requirePrerequisites(): void {
+  const missing = checkPrerequisites();
+  if (missing.length) throw new Error(`lab prerequisites missing:\n  - ${missing.join("\n  - ")}`);
+}
+
 /**
  * Build the lab kernel if it is not cached yet (lab/kernel.sh; about 10–20 minutes on 2 cores,
  * once per kernel config). Throws when the build fails.

@@ -12,7 +12,7 @@ import * as os from "os";
 import * as path from "path";
 import YAML from "yaml";
 import { DEFAULT_STATE_DIR, Lab } from "./guest";
-import { checkPrerequisites, ensureKernel } from "./prereqs";
+import { ensureKernel, requirePrerequisites } from "./prereqs";
 import { applyHost, readCluster, readyState, rollout, sleep, up, waitReady } from "./cluster";
 import { applyPlanInLab } from "./transport";
 import { buildLabModel, CLIENT, LabModel } from "./topology";
@@ -687,12 +687,7 @@ export async function runScenarios(args: string[], stateDir = DEFAULT_STATE_DIR)
   let broughtUp = false;
   let upMs: number | undefined;
   if (!fs.existsSync(path.join(stateDir, "lab.json"))) {
-    const missing = checkPrerequisites();
-    if (missing.length) {
-      console.error("lab prerequisites missing:");
-      for (const x of missing) console.error(`  - ${x}`);
-      return 1;
-    }
+    requirePrerequisites();
     ensureKernel(log);
     const r = await up({ stateDir, log });
     broughtUp = true;

@@ -9,6 +9,7 @@ import * as fs from "fs";
 import { Lab, NodeSpec } from "./guest";
 import { labServices } from "./services";
 import { checkPrerequisites } from "./prereqs";
+import { ROUTER_DAEMONS } from "./topology";
 
 const STATE = process.env.MAGLEV_LAB_DIR ?? "/run/maglev-lab-smoke";
 
@@ -38,14 +39,8 @@ ip route 198.51.100.${me}/32 blackhole
 `;
 }
 
-const DAEMONS = `bgpd=yes
-bfdd=yes
-vtysh_enable=yes
-zebra_options="  -A 127.0.0.1 -s 90000000"
-bgpd_options="   -A 127.0.0.1"
-bfdd_options="   -A 127.0.0.1"
-staticd_options="-A 127.0.0.1"
-`;
+// The same daemons file as the lab's router (bgpd + bfdd).
+const DAEMONS = ROUTER_DAEMONS;
 
 const NFT = `#!/usr/sbin/nft -f
 flush ruleset
