@@ -63,7 +63,7 @@ export function keyDocs(schemaSource: string): Map<string, string> {
       const p = rel ? `${rel}.${key}` : key;
       const jsdoc = ts.getJSDocCommentsAndTags(prop).filter(ts.isJSDoc);
       if (jsdoc.length) {
-        const text = jsdoc.map((d) => ts.getTextOfJSDocComment(d.comment) ?? "").join(" ").trim();
+        const text = jsdoc.map((d) => ts.getTextOfJSDocComment(d.comment) ?? "").join(" ").replace(/\s*\n\s*/g, " ").trim();
         const dflt = jsdoc.flatMap((d) => d.tags ?? []).find((t) => t.tagName.text === "default");
         docs.set(`${owner}:${p}`, text + (dflt ? ` (default: ${ts.getTextOfJSDocComment(dflt.comment) ?? ""})` : ""));
       }

@@ -195,6 +195,13 @@ export function crossFieldErrors(env: Environment): ConfigError[] {
     env.hosts.forEach((h, i) => {
       if (h.role === "gateway" && h.site === undefined) err(`hosts[${i}].site`, `the environment has sites: every gateway needs one`, undefined);
     });
+  // The upstream routers are iBGP peers (remote-as internal): a path carrying their own AS is
+  // an AS-path loop to them and is dropped — a prepend withdraws the site instead of making it
+  // less preferred (measured in the lab: the router accepted 0 prefixes from that gateway).
+  for (const [name, site] of Object.entries(env.sites ?? {})) {
+    if ((site.prepend ?? 0) > 0)
+      err(`sites.${name}.prepend`, `the upstream routers are iBGP peers and drop a path carrying their own AS ${env.bgp.asn} as a loop, so a prepend withdraws the site; use localPreference (compared first by iBGP) or med`, site.prepend);
+  }
 
   // Watchdog: a threshold above a group's size would keep its family withdrawn for ever.
   const minHealthy = env.maglev?.minHealthyRealServers ?? 1;

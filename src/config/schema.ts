@@ -216,7 +216,10 @@ export const proxmoxDefaults = z.strictObject({
 
 /** Per-site policy of the gateways towards the upstream (an environment spanning several sites). */
 export const siteSchema = z.strictObject({
-  /** Extra copies of the AS prepended to the VIPs announced upstream from this site (less preferred). @default 0 */
+  /**
+   * Extra copies of the AS prepended to the VIPs announced upstream from this site. Rejected while
+   * the upstreams are iBGP peers (they drop a path with their own AS as a loop). @default 0
+   */
   prepend: z.number().int().min(0).max(10).default(0),
   /** MED set on the VIPs announced upstream from this site. @default none */
   med: z.number().int().min(0).max(4294967295).optional(),
@@ -227,8 +230,8 @@ export const siteSchema = z.strictObject({
 /** The maglevs' announcement policy. */
 export const maglevPolicySchema = z.strictObject({
   /**
-   * Watchdog: a family's VIPs are announced only while every IPVS service of that family has at
-   * least this many real servers with weight > 0; below it the maglev withdraws them. @default 1
+   * Watchdog: a VIP is announced only while every IPVS service of that VIP (its ports) has at
+   * least this many real servers with weight > 0; below it the maglev withdraws it. @default 1
    */
   minHealthyRealServers: z.number().int().min(1).max(1000).default(1),
 });

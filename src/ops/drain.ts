@@ -7,8 +7,8 @@
  *   haproxy  — the health API answers 503 (hactl drain), so every maglev's keepalived sets the
  *              node to weight 0: no new connections, existing ones finish. Complete when every
  *              maglev shows weight 0 and no active connection to it.
- *   site     — the site's gateways announce the VIPs less preferred (AS-path prepend + lower
- *              LOCAL_PREF) or not at all (--withdraw); undrain reloads the rendered frr.conf.
+ *   site     — the site's gateways announce the VIPs less preferred (LOCAL_PREF 10; the
+ *              upstreams are iBGP peers) or not at all (--withdraw); undrain reloads the rendered frr.conf.
  *
  * Refuses to drain the last announcing maglev or the last serving member of a group unless forced.
  */
@@ -171,8 +171,6 @@ export async function undrainHost(topo: Topology, plans: HostPlan[], runner: Hos
   throw new Error(`undrain of a ${h.role} is not supported (maglev and haproxy nodes are)`);
 }
 
-/** Extra AS-path copies a drained site adds on top of its configured prepend. */
-export const DRAIN_SITE_EXTRA_PREPEND = 3;
 /** LOCAL_PREF of a drained site's announcements (the iBGP default is 100). */
 export const DRAIN_SITE_LOCAL_PREF = 10;
 
@@ -183,12 +181,9 @@ export function drainSiteCommands(topo: Topology, site: string, withdraw: boolea
   const cmds = ["configure terminal"];
   if (withdraw) cmds.push("route-map NH-INGRESS deny 5", "exit");
   else
-    cmds.push(
-      "route-map NH-INGRESS permit 10",
-      `set as-path prepend ${Array(s.prepend + DRAIN_SITE_EXTRA_PREPEND).fill(topo.env.bgp.asn).join(" ")}`,
-      `set local-preference ${DRAIN_SITE_LOCAL_PREF}`,
-      "exit",
-    );
+    // LOCAL_PREF, not an AS-path prepend: the upstreams are iBGP peers, which drop a path
+    // carrying their own AS (a prepend would withdraw the site, not drain it).
+    cmds.push("route-map NH-INGRESS permit 10", `set local-preference ${DRAIN_SITE_LOCAL_PREF}`, "exit");
   cmds.push("end", "clear bgp * soft out");
   return cmds;
 }
