@@ -384,8 +384,10 @@ DB=${PDNS_SQLITE}
 SCHEMA=/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql
 ZONES="${servedZones(topo).join(" ")}"
 as_pdns() { runuser -u pdns -- "$@"; }
-if ! as_pdns sqlite3 "$DB" 'SELECT 1 FROM domains LIMIT 1' >/dev/null 2>&1; then
-  as_pdns sqlite3 "$DB" < "$SCHEMA"
+# pdns_server (restarted for its new pdns.conf just before) may hold the database for a moment:
+# wait for its lock instead of failing half-way through the schema ("database is locked").
+if ! as_pdns sqlite3 -cmd '.timeout 10000' "$DB" 'SELECT 1 FROM domains LIMIT 1' >/dev/null 2>&1; then
+  as_pdns sqlite3 -cmd '.timeout 10000' -bail "$DB" < "$SCHEMA"
 fi
 existing=$(as_pdns pdnsutil list-all-zones 2>/dev/null || true)
 for zone in $ZONES; do
