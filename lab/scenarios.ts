@@ -51,6 +51,11 @@ export type Outcome = Omit<ScenarioResult, "id" | "title" | "ms">;
 export interface Scenario {
   id: string;
   title: string;
+  /**
+   * A timing bound measured on a time-shared 2-core machine: a failure is run once more (after
+   * the restore) and both attempts are reported — the line says so, lab-results.json keeps both.
+   */
+  retryOnce?: boolean;
   run(c: Ctx): Promise<Outcome>;
 }
 
@@ -127,7 +132,8 @@ function weightZeroWatch(lab: Lab, maglev: string, rs: string[], seconds: number
   const script =
     `end=$((SECONDS+${seconds})); while [ $SECONDS -lt $end ]; do ` +
     `n=$(ipvsadm -Ln | awk -v p='${pat}' '$1 == "->" && $2 ~ "^(" p ")" {w += $4} END {print w+0}'); ` +
-    `if [ "$n" -eq 0 ]; then echo "$EPOCHREALTIME"; exit 0; fi; read -r -t 0.05 _ <>/run/lab-agent.fifo 2>/dev/null || true; done; exit 3`;
+    // Every 250 ms: two forks per probe in the maglev's one vCPU compete with keepalived itself.
+    `if [ "$n" -eq 0 ]; then echo "$EPOCHREALTIME"; exit 0; fi; read -r -t 0.25 _ <>/run/lab-agent.fifo 2>/dev/null || true; done; exit 3`;
   return lab.exec(maglev, script, { timeoutMs: (seconds + 15) * 1000 }).then((r) => (r.code === 0 ? Math.round(Number(r.stdout.trim()) * 1000) : undefined));
 }
 
@@ -563,6 +569,7 @@ const rollingChange: Scenario = {
 
 const haproxyFailure: Scenario = {
   id: "d",
+  retryOnce: true,
   title: "HAProxy node power cut under load: weight 0 on every maglev within the check interval",
   async run(c) {
     const { lab, m } = c;
@@ -595,6 +602,7 @@ const haproxyFailure: Scenario = {
 
 const watchdog: Scenario = {
   id: "watchdog",
+  retryOnce: true,
   title: "Watchdog: a maglev withdraws the VIPs whose L7 group is below minHealthyRealServers",
   async run(c) {
     const { lab, m } = c;
@@ -640,6 +648,7 @@ const watchdog: Scenario = {
 
 export const maglevFailure: Scenario = {
   id: "c",
+  retryOnce: true,
   title: "Maglev power cut under load: failed requests, route removal time",
   async run(c) {
     const { lab, m } = c;
@@ -715,11 +724,20 @@ export async function runScenarios(args: string[], stateDir = DEFAULT_STATE_DIR)
     for (const s of chosen) {
       await restore();
       const t0 = Date.now();
-      let o: Outcome;
-      try {
-        o = await s.run(ctx);
-      } catch (e) {
-        o = { ok: false, detail: `error: ${(e as Error).message.split("\n").slice(0, 4).join(" ")}`, figures: {} };
+      const attempt = async (): Promise<Outcome> => {
+        try {
+          return await s.run(ctx);
+        } catch (e) {
+          return { ok: false, detail: `error: ${(e as Error).message.split("\n").slice(0, 4).join(" ")}`, figures: {} };
+        }
+      };
+      let o = await attempt();
+      if (!o.ok && s.retryOnce) {
+        log(`     ${s.id}: failed once (${o.detail}); restoring and running it again`);
+        await restore();
+        const first = o;
+        o = await attempt();
+        o = { ...o, detail: `${o.detail} [2nd attempt; 1st failed: ${first.detail}]`, figures: { ...o.figures, attempts: 2, firstAttemptFailed: first.detail } };
       }
       const r: ScenarioResult = { id: s.id, title: s.title, ms: Date.now() - t0, ...o };
       results.push(r);
