@@ -44,7 +44,6 @@ function q(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-const LIST_MISSING = (pkgs: string[]) => missingPackagesScript(pkgs);
 
 /**
  * Batched: every step's script is a file in the node's xfer dir (staged contents too, written
@@ -61,7 +60,7 @@ async function applyBatched(lab: Lab, node: string, plan: HostPlan, steps: Step[
     steps.forEach((s, i) => {
       let script = s.script;
       let gap: string | undefined;
-      if (s.kind === "packages") script = LIST_MISSING(plan.packages);
+      if (s.kind === "packages") script = missingPackagesScript(plan.packages);
       else if (s.kind === "downloads") {
         script = "true";
         gap = `downloads skipped in the lab: ${plan.downloads.map((d) => d.name).join(", ")}`;
@@ -134,7 +133,7 @@ export async function applyPlanInLab(lab: Lab, node: string, plan: HostPlan, opt
     let gap: string | undefined;
     if (s.kind === "packages") {
       // List, do not install: report what the lab lacks.
-      script = LIST_MISSING(plan.packages);
+      script = missingPackagesScript(plan.packages);
     } else if (s.kind === "downloads") {
       script = "true";
       gap = `downloads skipped in the lab: ${plan.downloads.map((d) => d.name).join(", ")}`;
