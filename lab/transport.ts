@@ -44,7 +44,6 @@ function q(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-
 /**
  * Batched: every step's script is a file in the node's xfer dir (staged contents too, written
  * host-side); one driver runs them in order, each as `bash STEP` with its own output files,
