@@ -9,7 +9,7 @@ import * as path from "path";
 import { createHash } from "crypto";
 import { DEFAULT_STATE_DIR, Lab } from "./guest";
 import { applyPlanInLab, StepResult } from "./transport";
-import { buildLabModel, LabModel, labSecrets, routerFrrConf, ROUTER_DAEMONS, appHaproxyCfg, ROUTER } from "./topology";
+import { buildLabModel, LabModel, LabRouter, labSecrets, routerFrrConf, ROUTER_DAEMONS, appHaproxyCfg, ROUTER } from "./topology";
 import { labServices } from "./services";
 import { HostPlan } from "../src/plan";
 
@@ -103,13 +103,13 @@ export async function applyHost(lab: Lab, m: LabModel, hostname: string, secrets
   return res;
 }
 
-export async function setupRouter(lab: Lab, m: LabModel): Promise<void> {
-  await lab.writeFiles(ROUTER.name, [
+export async function setupRouter(lab: Lab, m: LabModel, r: LabRouter): Promise<void> {
+  await lab.writeFiles(r.name, [
     { path: "/etc/frr/daemons", content: ROUTER_DAEMONS, mode: "0640", owner: "frr:frr" },
-    { path: "/etc/frr/frr.conf", content: routerFrrConf(m), mode: "0640", owner: "frr:frr" },
+    { path: "/etc/frr/frr.conf", content: routerFrrConf(m, r), mode: "0640", owner: "frr:frr" },
   ]);
   await lab.run(
-    ROUTER.name,
+    r.name,
     `set -e; sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 net.ipv4.fib_multipath_hash_policy=1 net.ipv6.fib_multipath_hash_policy=1 net.ipv4.fib_multipath_use_neigh=1; ${labServices.enableStart("frr")}`,
     { timeoutMs: 60_000 },
   );
@@ -131,7 +131,8 @@ export async function setupClient(lab: Lab): Promise<void> {
 
 /** Set up a lab-only node (router, client, app) or apply a managed host's plan. */
 export async function provision(lab: Lab, m: LabModel, node: string, secrets: Record<string, string>, log: Log): Promise<void> {
-  if (node === ROUTER.name) return setupRouter(lab, m);
+  const router = m.routers.find((r) => r.name === node);
+  if (router) return setupRouter(lab, m, router);
   if (node === "client") return setupClient(lab);
   const app = m.apps.find((a) => a.name === node);
   if (app) return setupApp(lab, app.name, app.port);
@@ -191,16 +192,20 @@ export interface ReadyState {
 export async function readyState(lab: Lab, m: LabModel): Promise<ReadyState> {
   const vips = [...m.topo.vips.ipv4, ...m.topo.vips.ipv6];
   const want = m.topo.maglevs.length;
-  const r = await lab.exec(ROUTER.name, "vtysh -c 'show bgp summary json'", { timeoutMs: 15_000 });
   const router: ReadyState["router"] = [];
-  try {
-    const j = JSON.parse(r.stdout);
-    for (const af of ["ipv4Unicast", "ipv6Unicast"]) {
-      for (const [peer, v] of Object.entries((j[af]?.peers ?? {}) as Record<string, { state: string; pfxRcd?: number }>)) router.push({ peer, state: v.state, pfx: v.pfxRcd ?? 0 });
-    }
-  } catch {
-    /* not up yet */
-  }
+  await Promise.all(
+    m.routers.map(async (lr) => {
+      const r = await lab.exec(lr.name, "vtysh -c 'show bgp summary json'", { timeoutMs: 15_000 });
+      try {
+        const j = JSON.parse(r.stdout);
+        for (const af of ["ipv4Unicast", "ipv6Unicast"]) {
+          for (const [peer, v] of Object.entries((j[af]?.peers ?? {}) as Record<string, { state: string; pfxRcd?: number }>)) router.push({ peer: `${lr.name}:${peer}`, state: v.state, pfx: v.pfxRcd ?? 0 });
+        }
+      } catch {
+        /* not up yet */
+      }
+    }),
+  );
   const gatewayRoutes: ReadyState["gatewayRoutes"] = {};
   const bfdDown: string[] = [];
   await Promise.all(
@@ -224,9 +229,11 @@ export async function readyState(lab: Lab, m: LabModel): Promise<ReadyState> {
       gatewayRoutes[g.hostname] = per;
     }),
   );
-  const sessionsOk = router.length === m.topo.gateways.length * 2 && router.every((p) => p.state === "Established");
+  // One session per gateway and address family on every lab router (IPv6 only where it has an address).
+  const wantSessions = m.routers.reduce((n, r) => n + m.topo.gateways.length * (r.mgmt6 ? 2 : 1), 0);
+  const sessionsOk = router.length === wantSessions && router.every((p) => p.state === "Established");
   const routesOk = Object.values(gatewayRoutes).every((per) => vips.every((v) => (per[v] ?? 0) === want));
-  const detail = `router sessions ${router.filter((p) => p.state === "Established").length}/${m.topo.gateways.length * 2}; gateway next hops ${Object.entries(gatewayRoutes)
+  const detail = `router sessions ${router.filter((p) => p.state === "Established").length}/${wantSessions}; gateway next hops ${Object.entries(gatewayRoutes)
     .map(([g, per]) => `${g}: ${vips.map((v) => per[v] ?? 0).join("/")}`)
     .join(", ")} (want ${want})`;
   return { ok: sessionsOk && routesOk && bfdDown.length === 0, router, gatewayRoutes, detail: detail + (bfdDown.length ? `; BFD not up: ${bfdDown.join(", ")}` : "") };

@@ -1,13 +1,17 @@
 /**
  * The lab's model of a stack: the managed hosts (named by hostname, e.g. lab-vm-mgw01) with
  * the HostPlans the Pulumi components would apply, plus the lab-only nodes the stack's header
- * comment describes: `router` (upstream FRR), `client`, `app01`, `app02`.
+ * comment describes: `router` (upstream FRR), `client`, `app01`, `app02`; and one more FRR
+ * router for every further upstream of the stack (e.g. `transit`, an eBGP upstream that shows
+ * each site's AS-path prepend in its table; it is on mgmt and ingress, not on the data path).
  *
  * Addresses come from the plan (HostFacts), never invented here, except the lab-only nodes'.
  * The plans' netplan files set the default routes (via the mgmt gateway): the lab's netplan is
  * a no-op, so the same routes go into each node's boot-time `ip -batch` (NodeSpec.ipBatch).
  */
 import { randomBytes } from "crypto";
+import * as ipaddr from "ipaddr.js";
+import { isEbgpUpstream } from "../src/config/schema";
 import { loadStack } from "../src/config/load";
 import { deriveTopology, Topology, HostFacts } from "../src/topology";
 import { buildPlans, HostPlan } from "../src/plan";
@@ -24,6 +28,8 @@ export interface LabModel {
   /** Managed hosts' node specs then the lab-only nodes. */
   specs: NodeSpec[];
   router: LabOnly;
+  /** Every upstream of the stack as a lab router; the first is `router`, the data path. */
+  routers: LabRouter[];
   client: LabOnly;
   apps: { name: string; ipv4: string; port: number }[];
 }
@@ -36,6 +42,36 @@ export interface LabOnly {
   ingress6?: string;
   client4: string;
   client6: string;
+}
+
+/** An upstream router of the stack played by FRR in the lab. */
+export interface LabRouter {
+  name: string;
+  /** Its own AS: the upstream's `asn`, else the cluster's (iBGP). */
+  asn: number;
+  ebgp: boolean;
+  bfd: boolean;
+  mgmt4: string;
+  mgmt6?: string;
+  /** On ingress with the same host number as on mgmt, so the gateways' next hops resolve. */
+  ingress4: string;
+  ingress6?: string;
+}
+
+/** The same host number in another network: 198.18.7.3 in 198.18.7.0/24 → 198.18.10.3 in 198.18.10.0/24. */
+export function sameHostIn(addr: string, fromCidr: string, toCidr: string): string {
+  const a = ipaddr.parse(addr).toByteArray();
+  const [from, fromLen] = ipaddr.parseCIDR(fromCidr);
+  const [to] = ipaddr.parseCIDR(toCidr);
+  const f = from.toByteArray();
+  const t = to.toByteArray();
+  const out = a.map((b, i) => {
+    const bits = Math.max(0, Math.min(8, fromLen - i * 8));
+    const mask = (0xff << (8 - bits)) & 0xff;
+    if ((b & mask) !== (f[i] & mask)) throw new Error(`${addr} is not in ${fromCidr}`);
+    return (t[i] & mask) | (b & ~mask & 0xff);
+  });
+  return ipaddr.fromByteArray(out).toString();
 }
 
 /** Fixed by the lab stack's header comment. */
@@ -93,6 +129,19 @@ export function buildLabModel(stack = "lab", root = process.cwd()): LabModel {
     }
   }
 
+  const routers: LabRouter[] = env.bgp.upstream.map((u) => ({
+    name: u.name,
+    asn: u.asn ?? env.bgp.asn,
+    ebgp: isEbgpUpstream(env.bgp, u),
+    bfd: u.bfd,
+    mgmt4: u.ipv4,
+    mgmt6: u.ipv6,
+    ingress4: sameHostIn(u.ipv4, mg.ipv4, ing.ipv4),
+    ingress6: u.ipv6 && mg.ipv6 && ing.ipv6 ? sameHostIn(u.ipv6, mg.ipv6, ing.ipv6) : undefined,
+  }));
+  const first = routers[0];
+  if (first.name !== ROUTER.name || first.mgmt4 !== ROUTER.mgmt4 || first.mgmt6 !== ROUTER.mgmt6 || first.ingress4 !== ROUTER.ingress4)
+    throw new Error(`stack ${stack}: the first upstream must be the lab's router (${ROUTER.name}, ${ROUTER.mgmt4}, ${ROUTER.mgmt6}), the client's way in`);
   specs.push({
     name: ROUTER.name,
     memMB: 128,
@@ -102,6 +151,17 @@ export function buildLabModel(stack = "lab", root = process.cwd()): LabModel {
       { ifname: "client0", network: "client", ipv4: `${ROUTER.client4}/${CLIENT_NET.len4}`, ipv6: `${ROUTER.client6}/${CLIENT_NET.len6}` },
     ],
   });
+  // Further upstreams: control plane only (their routing table is the evidence).
+  for (const r of routers.slice(1)) {
+    specs.push({
+      name: r.name,
+      memMB: 112,
+      interfaces: [
+        { ifname: mgIf, network: "mgmt", ipv4: `${r.mgmt4}/${m4}`, ipv6: r.mgmt6 ? `${r.mgmt6}/${m6}` : undefined },
+        { ifname: ingIf, network: "ingress", ipv4: `${r.ingress4}/${i4}`, ipv6: r.ingress6 ? `${r.ingress6}/${i6}` : undefined },
+      ],
+    });
+  }
   // The load generator and the app servers run at a lower host CPU priority: on 2 cores a
   // busy wrk would otherwise starve the routers' and maglevs' bfdd (100 ms × 3) and measure
   // the lab's scheduler instead of the design (seen: maglev BFD sessions flapping under load).
@@ -121,7 +181,7 @@ export function buildLabModel(stack = "lab", root = process.cwd()): LabModel {
       ipBatch: [`route replace default via ${ROUTER.ingress4}`],
     });
   }
-  return { stack, root, topo, plans, planOf, specs, router: ROUTER, client: CLIENT, apps };
+  return { stack, root, topo, plans, planOf, specs, router: ROUTER, routers, client: CLIENT, apps };
 }
 
 /** Every `{{secret:<key>}}` key the plans use. */
@@ -139,40 +199,47 @@ export function labSecrets(plans: HostPlan[]): Record<string, string> {
   return out;
 }
 
-/** The router's FRR: iBGP (v4 + v6) with BFD to every gateway's mgmt address, ECMP. */
-export function routerFrrConf(m: LabModel): string {
+/**
+ * A lab router's FRR: a session (v4, and v6 when it has an address) to every gateway's mgmt
+ * address — iBGP, or eBGP when the stack gives the upstream its own AS — BFD when the stack
+ * says so, ECMP over the gateways.
+ */
+export function routerFrrConf(m: LabModel, r: LabRouter = m.routers[0]): string {
   const env = m.topo.env;
-  const asn = env.bgp.asn;
   const bfd = env.bgp.bfd;
   const gws = m.topo.gateways;
-  const lines = [
-    "frr defaults traditional",
-    "hostname router",
-    "service integrated-vtysh-config",
-    "!",
-    "bfd",
-    " profile gateways",
-    `  transmit-interval ${bfd?.transmitIntervalMs ?? 300}`,
-    `  receive-interval ${bfd?.receiveIntervalMs ?? 300}`,
-    `  detect-multiplier ${bfd?.detectMultiplier ?? 3}`,
-    " exit",
-    "exit",
-    "!",
-    `router bgp ${asn}`,
-    ` bgp router-id ${ROUTER.mgmt4}`,
-    " no bgp default ipv4-unicast",
-    ` timers bgp 3 ${env.bgp.holdTimeSeconds ?? 9}`,
-  ];
+  const lines = ["frr defaults traditional", `hostname ${r.name}`, "service integrated-vtysh-config", "!"];
+  if (r.bfd)
+    lines.push(
+      "bfd",
+      " profile gateways",
+      `  transmit-interval ${bfd?.transmitIntervalMs ?? 300}`,
+      `  receive-interval ${bfd?.receiveIntervalMs ?? 300}`,
+      `  detect-multiplier ${bfd?.detectMultiplier ?? 3}`,
+      " exit",
+      "exit",
+      "!",
+    );
+  // FRR ≥ 7.4 accepts and sends nothing on an eBGP session without policy: take everything
+  // the gateways announce (they filter), announce nothing back.
+  if (r.ebgp) lines.push("route-map FROM-GATEWAYS permit 10", "exit", "route-map TO-GATEWAYS deny 10", "exit", "!");
+  lines.push(`router bgp ${r.asn}`, ` bgp router-id ${r.mgmt4}`, " no bgp default ipv4-unicast", ` timers bgp 3 ${env.bgp.holdTimeSeconds ?? 9}`);
+  const peers = (six: boolean) => gws.map((g) => (six ? g.mgmt.ipv6 : g.mgmt.ipv4)).filter((a): a is string => !!a && (!six || !!r.mgmt6));
   for (const g of gws) {
-    for (const a of [g.mgmt.ipv4, g.mgmt.ipv6].filter(Boolean)) {
-      lines.push(` neighbor ${a} remote-as internal`, ` neighbor ${a} description ${g.hostname}`, ` neighbor ${a} timers connect 2`, ` neighbor ${a} bfd`, ` neighbor ${a} bfd profile gateways`);
+    for (const a of [g.mgmt.ipv4, r.mgmt6 ? g.mgmt.ipv6 : undefined].filter((x): x is string => !!x)) {
+      lines.push(` neighbor ${a} remote-as ${r.ebgp ? env.bgp.asn : "internal"}`, ` neighbor ${a} description ${g.hostname}`, ` neighbor ${a} timers connect 2`);
+      if (r.bfd) lines.push(` neighbor ${a} bfd`, ` neighbor ${a} bfd profile gateways`);
     }
   }
-  lines.push(" address-family ipv4 unicast", "  maximum-paths ibgp 8");
-  for (const g of gws) lines.push(`  neighbor ${g.mgmt.ipv4} activate`);
-  lines.push(" exit-address-family", " address-family ipv6 unicast", "  maximum-paths ibgp 8");
-  for (const g of gws) if (g.mgmt.ipv6) lines.push(`  neighbor ${g.mgmt.ipv6} activate`);
-  lines.push(" exit-address-family", "exit", "!");
+  for (const [af, six] of [["ipv4", false], ["ipv6", true]] as const) {
+    lines.push(` address-family ${af} unicast`, "  maximum-paths 8", "  maximum-paths ibgp 8");
+    for (const a of peers(six)) {
+      lines.push(`  neighbor ${a} activate`);
+      if (r.ebgp) lines.push(`  neighbor ${a} route-map FROM-GATEWAYS in`, `  neighbor ${a} route-map TO-GATEWAYS out`);
+    }
+    lines.push(" exit-address-family");
+  }
+  lines.push("exit", "!");
   return lines.join("\n") + "\n";
 }
 

@@ -3,7 +3,7 @@
  * reports all of them at once, each with the path in the stack config and the value.
  */
 import * as ipaddr from "ipaddr.js";
-import { Environment, Host } from "./schema";
+import { Environment, Host, isEbgpUpstream } from "./schema";
 
 export interface ConfigError {
   /** Path inside the environment object, e.g. `hosts[3].mgmt.ipv4`. */
@@ -195,12 +195,17 @@ export function crossFieldErrors(env: Environment): ConfigError[] {
     env.hosts.forEach((h, i) => {
       if (h.role === "gateway" && h.site === undefined) err(`hosts[${i}].site`, `the environment has sites: every gateway needs one`, undefined);
     });
-  // The upstream routers are iBGP peers (remote-as internal): a path carrying their own AS is
-  // an AS-path loop to them and is dropped — a prepend withdraws the site instead of making it
-  // less preferred (measured in the lab: the router accepted 0 prefixes from that gateway).
+  // A prepend only means something to an eBGP upstream: an iBGP peer sees a path carrying its
+  // own AS as a loop and drops it, so the site would be withdrawn instead of made less
+  // preferred (measured in the lab: the router accepted 0 prefixes from that gateway).
+  // LOCAL_PREF, the other way round, is never sent to an eBGP peer.
+  const ebgp = env.bgp.upstream.filter((u) => isEbgpUpstream(env.bgp, u));
+  const ibgp = env.bgp.upstream.filter((u) => !isEbgpUpstream(env.bgp, u));
   for (const [name, site] of Object.entries(env.sites ?? {})) {
-    if ((site.prepend ?? 0) > 0)
-      err(`sites.${name}.prepend`, `the upstream routers are iBGP peers and drop a path carrying their own AS ${env.bgp.asn} as a loop, so a prepend withdraws the site; use localPreference (compared first by iBGP) or med`, site.prepend);
+    if ((site.prepend ?? 0) > 0 && ebgp.length === 0)
+      err(`sites.${name}.prepend`, `every upstream router is an iBGP peer (no bgp.upstream[].asn other than ${env.bgp.asn}): it drops a path carrying its own AS as a loop, so a prepend would withdraw the site; give the upstream its asn, or use localPreference or med`, site.prepend);
+    if (site.localPreference !== undefined && ibgp.length === 0)
+      err(`sites.${name}.localPreference`, `every upstream router is an eBGP peer (${ebgp.map((u) => `${u.name} AS ${u.asn}`).join(", ")}): LOCAL_PREF is never sent to it; use prepend or med`, site.localPreference);
   }
 
   // Watchdog: a threshold above a group's size would keep its family withdrawn for ever.

@@ -178,16 +178,21 @@ export const bfdSchema = z.strictObject({
 export const upstreamSchema = z.strictObject({
   /** Router name (for comments and diagrams). */
   name: z.string().min(1),
-  /** Its IPv4 address on mgmt; gateways peer with it over iBGP. */
+  /** Its IPv4 address on mgmt; the gateways peer with it directly (one hop). */
   ipv4: ipv4,
   /** Its IPv6 address, if it peers over IPv6 too. @default none (IPv6 routes go over the IPv4 session) */
   ipv6: ipv6.optional(),
   /** Whether the upstream speaks BFD to the gateways. @default false */
   bfd: z.boolean().default(false),
+  /**
+   * The router's AS. Another AS than `bgp.asn` makes the session eBGP, where a site's AS-path
+   * prepend is what the router compares. @default `bgp.asn` (iBGP)
+   */
+  asn: z.number().int().min(1, "ASN must be 1..4294967295").max(4294967295, "ASN must be 1..4294967295").optional(),
 });
 
 export const bgpSchema = z.strictObject({
-  /** The cluster's AS (iBGP everywhere). */
+  /** The cluster's AS (iBGP inside the cluster; towards an upstream too unless it names its own `asn`). */
   asn: z.number().int().min(1, "ASN must be 1..4294967295").max(4294967295, "ASN must be 1..4294967295"),
   /** Upstream routers the gateways peer with. */
   upstream: z.array(upstreamSchema).min(1, "at least one upstream router"),
@@ -217,13 +222,14 @@ export const proxmoxDefaults = z.strictObject({
 /** Per-site policy of the gateways towards the upstream (an environment spanning several sites). */
 export const siteSchema = z.strictObject({
   /**
-   * Extra copies of the AS prepended to the VIPs announced upstream from this site. Rejected while
-   * the upstreams are iBGP peers (they drop a path with their own AS as a loop). @default 0
+   * Extra copies of the AS prepended to the VIPs announced to eBGP upstreams from this site.
+   * Needs an eBGP upstream (`bgp.upstream[].asn`): an iBGP peer drops a path carrying its own AS
+   * as a loop. @default 0
    */
   prepend: z.number().int().min(0).max(10).default(0),
   /** MED set on the VIPs announced upstream from this site. @default none */
   med: z.number().int().min(0).max(4294967295).optional(),
-  /** LOCAL_PREF set on the VIPs announced upstream (iBGP upstreams compare it first). @default none */
+  /** LOCAL_PREF set on the VIPs announced to iBGP upstreams (they compare it first). @default none */
   localPreference: z.number().int().min(0).max(4294967295).optional(),
 });
 
@@ -339,3 +345,9 @@ export type Host = Environment["hosts"][number];
 export type BackendGroup = Environment["backendGroups"][string];
 export type VipMapping = Environment["vips"][number];
 export type Network = Environment["networks"]["mgmt"];
+export type Upstream = Environment["bgp"]["upstream"][number];
+
+/** An upstream in another AS than the cluster's: the session is eBGP (it sees our AS path). */
+export function isEbgpUpstream(bgp: Environment["bgp"], u: Upstream): boolean {
+  return u.asn !== undefined && u.asn !== bgp.asn;
+}

@@ -3,6 +3,7 @@
  * README's hand-drawn diagram, kept true by construction): upstream → gateways → maglevs →
  * backend groups by fwmark, with addresses and VIP:port mappings.
  */
+import { isEbgpUpstream } from "../config/schema";
 import { Topology, HostFacts } from "../topology";
 
 function id(s: string): string {
@@ -28,7 +29,13 @@ export function mermaidDiagram(topo: Topology): string {
   L.push(`  subgraph Maglevs["Maglevs (ECMP ×${topo.ecmpWidth})"]`);
   for (const m of topo.maglevs) L.push(`    ${id(m.name)}(["${label(m, "ExaBGP + IPVS mh")}"])`);
   L.push("  end");
-  for (const u of env.bgp.upstream) for (const g of topo.gateways) L.push(`  up_${id(u.name)} -->|iBGP| ${id(g.name)}`);
+  for (const u of env.bgp.upstream)
+    for (const g of topo.gateways) {
+      const ebgp = isEbgpUpstream(env.bgp, u);
+      const site = g.site ? env.sites[g.site] : undefined;
+      const policy = site ? [`site ${g.site}`, ebgp && site.prepend ? `prepend ×${site.prepend}` : "", !ebgp && site.localPreference !== undefined ? `LP ${site.localPreference}` : "", site.med !== undefined ? `MED ${site.med}` : ""].filter(Boolean) : [];
+      L.push(`  up_${id(u.name)} -->|${[ebgp ? `eBGP AS ${u.asn}` : "iBGP", ...policy].join(", ")}| ${id(g.name)}`);
+    }
   const bfd = env.bgp.bfd;
   for (const g of topo.gateways)
     for (const m of topo.maglevs) L.push(`  ${id(g.name)} -->|ECMP, BFD ${bfd.transmitIntervalMs}ms×${bfd.detectMultiplier}| ${id(m.name)}`);

@@ -7,8 +7,9 @@
  *   haproxy  — the health API answers 503 (hactl drain), so every maglev's keepalived sets the
  *              node to weight 0: no new connections, existing ones finish. Complete when every
  *              maglev shows weight 0 and no active connection to it.
- *   site     — the site's gateways announce the VIPs less preferred (LOCAL_PREF 10; the
- *              upstreams are iBGP peers) or not at all (--withdraw); undrain reloads the rendered frr.conf.
+ *   site     — the site's gateways announce the VIPs less preferred (to iBGP upstreams
+ *              LOCAL_PREF 10, to eBGP upstreams a longer AS path than any site's) or not at
+ *              all (--withdraw); undrain reloads the rendered frr.conf.
  *
  * Refuses to drain the last announcing maglev or the last serving member of a group unless forced.
  */
@@ -19,6 +20,7 @@ import { HAPROXY_DRAIN_COMMAND, HAPROXY_UNDRAIN_COMMAND } from "../tiers/haproxy
 import { HostRunner } from "./runner";
 import { drainStates, nextHops, parseIpvs } from "./check";
 import { ipvsServices } from "../tiers/maglev";
+import { UPSTREAM_ROUTE_MAP_EBGP, UPSTREAM_ROUTE_MAP_IBGP, upstreamRouteMap } from "../tiers/gateway";
 
 export interface DrainOptions {
   force?: boolean;
@@ -171,19 +173,30 @@ export async function undrainHost(topo: Topology, plans: HostPlan[], runner: Hos
   throw new Error(`undrain of a ${h.role} is not supported (maglev and haproxy nodes are)`);
 }
 
-/** LOCAL_PREF of a drained site's announcements (the iBGP default is 100). */
+/** LOCAL_PREF of a drained site's announcements to iBGP upstreams (the default is 100). */
 export const DRAIN_SITE_LOCAL_PREF = 10;
+/** Copies of the AS a drained site prepends beyond the longest prepend of any site. */
+export const DRAIN_SITE_EXTRA_PREPEND = 3;
 
-/** The vtysh commands that make a site's gateway announce less preferred, or nothing. */
+/** The vtysh commands that make a site's gateways announce less preferred, or nothing. */
 export function drainSiteCommands(topo: Topology, site: string, withdraw: boolean): string[] {
-  const s = topo.env.sites[site];
-  if (!s) throw new Error(`no site "${site}" in stack ${topo.env.name} (sites: ${Object.keys(topo.env.sites).join(", ") || "none"})`);
+  const env = topo.env;
+  const s = env.sites[site];
+  if (!s) throw new Error(`no site "${site}" in stack ${env.name} (sites: ${Object.keys(env.sites).join(", ") || "none"})`);
+  const maps = [UPSTREAM_ROUTE_MAP_IBGP, UPSTREAM_ROUTE_MAP_EBGP].filter((m) => env.bgp.upstream.some((u) => upstreamRouteMap(env.bgp, u) === m));
   const cmds = ["configure terminal"];
-  if (withdraw) cmds.push("route-map NH-INGRESS deny 5", "exit");
-  else
-    // LOCAL_PREF, not an AS-path prepend: the upstreams are iBGP peers, which drop a path
-    // carrying their own AS (a prepend would withdraw the site, not drain it).
-    cmds.push("route-map NH-INGRESS permit 10", `set local-preference ${DRAIN_SITE_LOCAL_PREF}`, "exit");
+  for (const map of maps) {
+    if (withdraw) cmds.push(`route-map ${map} deny 5`, "exit");
+    else if (map === UPSTREAM_ROUTE_MAP_IBGP)
+      // An iBGP upstream compares LOCAL_PREF first; a prepend of its own AS would be a loop to it.
+      cmds.push(`route-map ${map} permit 10`, `set local-preference ${DRAIN_SITE_LOCAL_PREF}`, "exit");
+    else {
+      // Longer than any site's rendered prepend, so every other site wins at the eBGP upstream.
+      const longest = Math.max(0, ...Object.values(env.sites).map((x) => x.prepend));
+      const n = Math.min(10, longest + DRAIN_SITE_EXTRA_PREPEND);
+      cmds.push(`route-map ${map} permit 10`, `set as-path prepend ${Array(n).fill(env.bgp.asn).join(" ")}`, "exit");
+    }
+  }
   cmds.push("end", "clear bgp * soft out");
   return cmds;
 }

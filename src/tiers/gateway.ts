@@ -15,6 +15,7 @@ import { Topology, HostFacts } from "../topology";
 import { PlanBuilder } from "../plan/builder";
 import { bfdDetectMs, bfdProfile, frrPreamble, planFrr } from "./frr-common";
 import { ingressIf } from "./l7-common";
+import { Environment, Upstream, isEbgpUpstream } from "../config/schema";
 
 /** Peer group of the maglevs on a gateway. */
 export const MAGLEV_PEER_GROUP = "MAGLEVS";
@@ -33,6 +34,44 @@ function prefixList(family: "ip" | "ipv6", name: string, vips: string[]): string
   const len = family === "ip" ? 32 : 128;
   if (vips.length === 0) return [`${family} prefix-list ${name} seq 5 deny any`];
   return vips.map((v, i) => `${family} prefix-list ${name} seq ${(i + 1) * 5} permit ${v}/${len}`);
+}
+
+/** Outbound route-map towards iBGP upstreams: next hop on ingress0, the site's LOCAL_PREF and MED. */
+export const UPSTREAM_ROUTE_MAP_IBGP = "NH-INGRESS";
+/** Outbound route-map towards eBGP upstreams: next hop on ingress0, the site's prepend and MED. */
+export const UPSTREAM_ROUTE_MAP_EBGP = "NH-INGRESS-EBGP";
+
+/** The outbound route-map of an upstream session. */
+export function upstreamRouteMap(bgp: Environment["bgp"], u: Upstream): string {
+  return isEbgpUpstream(bgp, u) ? UPSTREAM_ROUTE_MAP_EBGP : UPSTREAM_ROUTE_MAP_IBGP;
+}
+
+/**
+ * One outbound route-map per kind of upstream session the stack has. Two, because the site's
+ * policy differs: an iBGP router compares LOCAL_PREF first and drops a path carrying its own
+ * AS (a prepend would withdraw the site), an eBGP router never sees LOCAL_PREF and compares
+ * AS-path length. `npm run ops -- drain-site` edits the same entries at run time.
+ */
+function upstreamRouteMaps(topo: Topology, gw: HostFacts): string[] {
+  const bgp = topo.env.bgp;
+  const ing = gw.ingress!;
+  const site = gw.site ? topo.env.sites[gw.site] : undefined;
+  const kinds = new Set(bgp.upstream.map((u) => upstreamRouteMap(bgp, u)));
+  const L: string[] = [];
+  for (const name of [UPSTREAM_ROUTE_MAP_IBGP, UPSTREAM_ROUTE_MAP_EBGP].filter((k) => kinds.has(k))) {
+    const ebgp = name === UPSTREAM_ROUTE_MAP_EBGP;
+    L.push(`! Towards the ${ebgp ? "eBGP" : "iBGP"} upstream router: the VIPs are reached through this gateway's ${ingressIf(topo)}.`);
+    if (site) L.push(`! Site ${gw.site}: ${ebgp ? "AS-path prepend and MED" : "LOCAL_PREF and MED"} from the stack (sites.${gw.site}).`);
+    L.push(`route-map ${name} permit 10`, ` set ip next-hop ${ing.ipv4}`);
+    if (ing.ipv6) L.push(` set ipv6 next-hop global ${ing.ipv6}`);
+    if (site) {
+      if (ebgp && site.prepend > 0) L.push(` set as-path prepend ${Array(site.prepend).fill(bgp.asn).join(" ")}`);
+      if (site.med !== undefined) L.push(` set metric ${site.med}`);
+      if (!ebgp && site.localPreference !== undefined) L.push(` set local-preference ${site.localPreference}`);
+    }
+    L.push("exit", "!");
+  }
+  return L;
 }
 
 export function gatewayFrrConfig(topo: Topology, gw: HostFacts): string {
@@ -65,20 +104,8 @@ export function gatewayFrrConfig(topo: Topology, gw: HostFacts): string {
     "route-map NO-OUT deny 10",
     "exit",
     "!",
-    `! Towards the upstream router: the VIPs are reached through this gateway's ${ingressIf(topo)}.`,
-    "route-map NH-INGRESS permit 10",
-    ` set ip next-hop ${ing.ipv4}`,
   );
-  if (ing.ipv6) L.push(` set ipv6 next-hop global ${ing.ipv6}`);
-  // Per-site policy (multi-site environments): how much the upstream should prefer this
-  // site's announcements. `npm run ops -- drain-site` changes it at run time.
-  const site = gw.site ? env.sites[gw.site] : undefined;
-  if (site) {
-    if (site.prepend > 0) L.push(` set as-path prepend ${Array(site.prepend).fill(bgp.asn).join(" ")}`);
-    if (site.med !== undefined) L.push(` set metric ${site.med}`);
-    if (site.localPreference !== undefined) L.push(` set local-preference ${site.localPreference}`);
-  }
-  L.push("exit", "!");
+  L.push(...upstreamRouteMaps(topo, gw));
 
   L.push(
     `router bgp ${bgp.asn}`,
@@ -98,8 +125,8 @@ export function gatewayFrrConfig(topo: Topology, gw: HostFacts): string {
     if (u.ipv6) sessions.push([u.ipv6, gw.mgmt.ipv6]);
     for (const [addr, src] of sessions) {
       L.push(
-        ` neighbor ${addr} remote-as internal`,
-        ` neighbor ${addr} description ${u.name} (upstream)`,
+        ` neighbor ${addr} remote-as ${isEbgpUpstream(bgp, u) ? u.asn : "internal"}`,
+        ` neighbor ${addr} description ${u.name} (upstream${isEbgpUpstream(bgp, u) ? ", eBGP" : ""})`,
         ` neighbor ${addr} update-source ${src}`,
         ` neighbor ${addr} timers connect 2`,
       );
@@ -126,7 +153,7 @@ export function gatewayFrrConfig(topo: Topology, gw: HostFacts): string {
         out.push(`  ! ${u.name}: no IPv6 routes, ${gw.name} has no ${ingressIf(topo)} IPv6 address to use as next hop`);
         continue;
       }
-      out.push(`  neighbor ${addr} activate`, `  neighbor ${addr} route-map NO-IN in`, `  neighbor ${addr} route-map NH-INGRESS out`);
+      out.push(`  neighbor ${addr} activate`, `  neighbor ${addr} route-map NO-IN in`, `  neighbor ${addr} route-map ${upstreamRouteMap(bgp, u)} out`);
     }
     out.push(
       `  neighbor ${MAGLEV_PEER_GROUP} activate`,

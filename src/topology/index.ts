@@ -59,7 +59,7 @@ export interface GroupFacts {
 
 export interface GatewayPeering {
   gateway: HostFacts;
-  /** Upstream routers: iBGP, NO-IN inbound, NH-INGRESS outbound. */
+  /** Upstream routers: iBGP or eBGP (their `asn`), NO-IN inbound, NH-INGRESS(-EBGP) outbound. */
   upstream: Environment["bgp"]["upstream"];
   /** Maglevs: route-reflector clients with BFD. */
   routeReflectorClients: HostFacts[];

@@ -1,5 +1,15 @@
 import { plan, topologyOf, file, check } from "./golden-util";
 import { errorsOf, mgmt02Raw } from "../helpers";
+import { drainSiteCommands } from "../../src/ops/drain";
+import { mermaidDiagram } from "../../src/diagram";
+
+/** mgmt02 with its upstream in AS 64500 (eBGP) and two sites, dc2 prepending twice. */
+function twoSitesEbgp(): any {
+  const raw = twoSites();
+  raw.bgp.upstream[0].asn = 64500;
+  raw.sites = { dc1: {}, dc2: { prepend: 2, med: 50 } };
+  return raw;
+}
 
 /** mgmt02 split over two sites: mgw01 in dc1 (preferred), mgw02 in dc2 (LOCAL_PREF 50, MED 50). */
 function twoSites(): any {
@@ -25,7 +35,65 @@ describe("sites: per-site upstream policy on the gateways", () => {
   test("GIVEN an iBGP upstream WHEN a site asks for an AS-path prepend THEN it is rejected: the upstream would drop the path as a loop", () => {
     const raw = twoSites();
     raw.sites.dc2 = { prepend: 2 };
-    expect(errorsOf(raw).map((e) => `${e.path}: ${e.message} (${JSON.stringify(e.value)})`)).toEqual([expect.stringMatching(/^sites\.dc2\.prepend: the upstream routers are iBGP peers .* use localPreference .* \(2\)$/)]);
+    expect(errorsOf(raw).map((e) => `${e.path}: ${e.message} (${JSON.stringify(e.value)})`)).toEqual([expect.stringMatching(/^sites\.dc2\.prepend: every upstream router is an iBGP peer .*give the upstream its asn, or use localPreference or med \(2\)$/)]);
+  });
+
+  test("GIVEN an eBGP upstream WHEN a site prepends THEN its gateway session is eBGP, the prepend is in NH-INGRESS-EBGP only on that site's gateway, and FRR accepts it", async () => {
+    const topo = topologyOf(twoSitesEbgp());
+    const frr1 = file(plan("mgw01", topo), "/etc/frr/frr.conf").content;
+    const frr2 = file(plan("mgw02", topo), "/etc/frr/frr.conf").content;
+    for (const c of [frr1, frr2]) {
+      expect(c).toContain(" neighbor 10.1.7.2 remote-as 64500\n");
+      expect(c).toContain("  neighbor 10.1.7.2 route-map NH-INGRESS-EBGP out\n");
+      expect(c).not.toMatch(/route-map NH-INGRESS permit|remote-as internal\n neighbor 10\.1\.7\.2/);
+    }
+    expect(frr1).not.toMatch(/as-path prepend|set metric/);
+    expect(frr2).toMatch(/route-map NH-INGRESS-EBGP permit 10\n set ip next-hop 10\.1\.10\.5\n set ipv6 next-hop global 2a0a:7180:81:a::5\n set as-path prepend 64516 64516\n set metric 50\nexit\n/);
+    const r = await check("mgw02", file(plan("mgw02", topo), "/etc/frr/frr.conf"));
+    expect(r.message).toBe("");
+    expect(r.ok).toBe(true);
+  });
+
+  test("GIVEN only eBGP upstreams WHEN a site sets localPreference THEN it is rejected: LOCAL_PREF is never sent to an eBGP peer", () => {
+    const raw = twoSitesEbgp();
+    raw.sites.dc1 = { localPreference: 50 };
+    expect(errorsOf(raw).map((e) => `${e.path}: ${e.message} (${JSON.stringify(e.value)})`)).toEqual([expect.stringMatching(/^sites\.dc1\.localPreference: every upstream router is an eBGP peer \(int-gw03m AS 64500\).*\(50\)$/)]);
+  });
+
+  test("GIVEN one iBGP and one eBGP upstream WHEN rendered THEN each gets its own route-map: LOCAL_PREF to the iBGP one, the prepend to the eBGP one", () => {
+    const raw = twoSitesEbgp();
+    raw.bgp.upstream.push({ name: "upstream02", ipv4: "10.1.7.3" });
+    raw.sites.dc2 = { prepend: 1, localPreference: 50 };
+    const frr2 = file(plan("mgw02", topologyOf(raw)), "/etc/frr/frr.conf").content;
+    expect(frr2).toMatch(/route-map NH-INGRESS permit 10\n set ip next-hop \S+\n set ipv6 next-hop global \S+\n set local-preference 50\nexit/);
+    expect(frr2).toMatch(/route-map NH-INGRESS-EBGP permit 10\n set ip next-hop \S+\n set ipv6 next-hop global \S+\n set as-path prepend 64516\nexit/);
+    expect(frr2).toContain("  neighbor 10.1.7.3 route-map NH-INGRESS out\n");
+    expect(frr2).toContain("  neighbor 10.1.7.2 route-map NH-INGRESS-EBGP out\n");
+  });
+
+  test("GIVEN sites WHEN a site is drained THEN iBGP upstreams get LOCAL_PREF 10 and eBGP ones a prepend longer than any site's", () => {
+    const raw = twoSitesEbgp();
+    raw.bgp.upstream.push({ name: "upstream02", ipv4: "10.1.7.3" });
+    const topo = topologyOf(raw);
+    expect(drainSiteCommands(topo, "dc1", false)).toEqual([
+      "configure terminal",
+      "route-map NH-INGRESS permit 10",
+      "set local-preference 10",
+      "exit",
+      "route-map NH-INGRESS-EBGP permit 10",
+      "set as-path prepend 64516 64516 64516 64516 64516",
+      "exit",
+      "end",
+      "clear bgp * soft out",
+    ]);
+    expect(drainSiteCommands(topo, "dc1", true)).toEqual(["configure terminal", "route-map NH-INGRESS deny 5", "exit", "route-map NH-INGRESS-EBGP deny 5", "exit", "end", "clear bgp * soft out"]);
+    expect(() => drainSiteCommands(topo, "dc9", false)).toThrow(/no site "dc9" in stack mgmt02 \(sites: dc1, dc2\)/);
+  });
+
+  test("GIVEN an eBGP upstream and sites WHEN the diagram is drawn THEN each upstream edge names the session kind and the site's policy", () => {
+    const d = mermaidDiagram(topologyOf(twoSitesEbgp()));
+    expect(d).toContain("up_int_gw03m -->|eBGP AS 64500, site dc1| mgw01");
+    expect(d).toContain("up_int_gw03m -->|eBGP AS 64500, site dc2, prepend ×2, MED 50| mgw02");
   });
 
   test("GIVEN sites WHEN a gateway has none or an undefined one THEN the config is rejected naming it", () => {
