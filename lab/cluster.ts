@@ -88,11 +88,12 @@ export async function applyHost(lab: Lab, m: LabModel, hostname: string, secrets
     // Transfer now (the plan's script asked too, maybe before the primary had the zone).
     await lab.run(
       hostname,
-      // Ask for the transfer every 5 s (each retrieve queues one), bounded at 45 s. (Seen once:
-      // the zone committed by AXFR, yet the SOA query kept an empty answer from pdns's cache.)
+      // Ask for the transfer every 5 s (each retrieve queues one), bounded at 45 s. (Seen twice:
+      // the zone committed by AXFR, yet the SOA query kept an empty answer — pdns's zone cache,
+      // now off in the plan's pdns.conf; the purge drops any cached REFUSED as well.)
       `end=$((SECONDS+45)); n=0; while [ $SECONDS -lt $end ]; do ` +
         `[ $((n % 10)) = 0 ] && pdns_control retrieve ${zone} >/dev/null 2>&1; n=$((n+1)); sleep 0.5; ` +
-        // purge: an answer from before the transfer (no zone) sits in pdns's packet cache.
+        // purge: an answer from before the transfer may sit in pdns's packet cache.
         `pdns_control purge '${zone}$' >/dev/null 2>&1; [ -n "$(dig +short +time=1 +tries=1 @127.0.0.1 SOA ${zone})" ] && exit 0; done; ` +
         `echo "zone ${zone} not transferred after 45 s; pdns log:" >&2; tail -n 15 /run/lab/log/pdns.log >&2; exit 1`,
       { timeoutMs: 60_000 },

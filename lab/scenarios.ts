@@ -15,11 +15,11 @@ import { DEFAULT_STATE_DIR, Lab } from "./guest";
 import { ensureKernel, requirePrerequisites } from "./prereqs";
 import { applyHost, readCluster, readyState, rollout, sleep, up, waitReady } from "./cluster";
 import { applyPlanInLab } from "./transport";
-import { buildLabModel, CLIENT, LabModel } from "./topology";
+import { buildLabModel, CLIENT, LabModel, LabRouter } from "./topology";
 import { labRunner } from "./runner";
 import { LoadFigures, startLoad, sumFailed, url } from "./load";
 import { HostRunner } from "../src/ops/runner";
-import { drainHost, undrainHost } from "../src/ops/drain";
+import { drainHost, undrainHost, drainSite, undrainSite, DRAIN_SITE_EXTRA_PREPEND, DRAIN_SITE_LOCAL_PREF } from "../src/ops/drain";
 import { checkEnvironment, drainStates } from "../src/ops/check";
 import { HostFacts } from "../src/topology";
 import { HostPlan } from "../src/plan/types";
@@ -486,10 +486,22 @@ const badFile: Scenario = {
 };
 
 /** The lab stack with one VIP added and one port moved to a new, one-node HAProxy group. */
-function changedStack(m: LabModel): { root: string; added: string; moved: { vip: string; port: number; group: string; node: HostFacts } } {
+/** The stack file's environment as plain data, to change and write back as a variant. */
+function stackEnv(m: LabModel): any {
   const src = fs.readFileSync(path.join(m.root, "stacks", `Pulumi.${m.stack}.yaml`), "utf8");
-  const doc = YAML.parseDocument(src);
-  const env = doc.toJS().config["maglev-infra:environment"];
+  return YAML.parseDocument(src).toJS().config["maglev-infra:environment"];
+}
+
+/** Write a changed copy of the stack to a temporary project root (removed by the caller). */
+function writeStackVariant(m: LabModel, env: unknown): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "maglev-lab-rollout-"));
+  fs.mkdirSync(path.join(root, "stacks"));
+  fs.writeFileSync(path.join(root, "stacks", `Pulumi.${m.stack}.yaml`), YAML.stringify({ config: { "maglev-infra:environment": env } }));
+  return root;
+}
+
+function changedStack(m: LabModel): { root: string; added: string; moved: { vip: string; port: number; group: string; node: HostFacts } } {
+  const env = stackEnv(m);
   const mlb = Object.entries(env.backendGroups as Record<string, { kind: string; id: number; members: string[]; servers?: unknown[]; healthCheck?: unknown }>).find(([, g]) => g.kind === "haproxy")!;
   const [gname, g] = mlb;
   const ids = Object.values(env.backendGroups as Record<string, { id: number }>).map((x) => x.id);
@@ -501,15 +513,13 @@ function changedStack(m: LabModel): { root: string; added: string; moved: { vip:
   const port = multi.ports[multi.ports.length - 1];
   multi.ports = multi.ports.filter((p) => p !== port);
   vips.push({ vip: multi.vip, ports: [port], group: newGroup });
-  // A free address in the mgmt network next to the existing VIPs (no host or VIP has it).
+  // A free address in the mgmt network next to the existing VIPs (no host, VIP or router has it).
   const base = multi.vip.split(".").slice(0, 3).join(".");
-  const used = new Set([...vips.map((v) => v.vip), ...m.topo.hosts.flatMap((h) => [h.mgmt.ipv4, h.ingress?.ipv4 ?? ""]), m.router.mgmt4 ?? ""]);
+  const used = new Set([...vips.map((v) => v.vip), ...m.topo.hosts.flatMap((h) => [h.mgmt.ipv4, h.ingress?.ipv4 ?? ""]), ...m.routers.map((r) => r.mgmt4)]);
   let added = "";
   for (let i = 17; i < 30 && !added; i++) if (!used.has(`${base}.${i}`)) added = `${base}.${i}`;
   vips.push({ vip: added, ports: [80], group: gname });
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), "maglev-lab-rollout-"));
-  fs.mkdirSync(path.join(root, "stacks"));
-  fs.writeFileSync(path.join(root, "stacks", `Pulumi.${m.stack}.yaml`), YAML.stringify({ config: { "maglev-infra:environment": env } }));
+  const root = writeStackVariant(m, env);
   const model = buildLabModel(m.stack, root);
   return { root, added, moved: { vip: multi.vip, port, group: newGroup, node: model.topo.hosts.find((h) => h.name === node)! } };
 }
@@ -682,7 +692,184 @@ export const maglevFailure: Scenario = {
 
 // `check` first (all ✓ on a fresh lab), read-only next, then state changes, then power cuts; the rollout last (its roll-back is the
 // longest restore, skipped when the lab goes down next).
-export const SCENARIOS: Scenario[] = [check, http, ecmp, dns, drift, drainMaglev, drainHaproxy, badFile, haproxyFailure, watchdog, maglevFailure, rollingChange];
+// ---------------------------------------------------------------------------------------------
+// Sites: what the upstream routers see
+
+/** One path of a VIP in a lab router's BGP table. */
+interface RouterPath {
+  gateway: string;
+  asPath: string;
+  localPref?: number;
+  best: boolean;
+}
+
+/** Every VIP's paths in a lab router's BGP table, and the gateways its kernel forwards to. */
+async function routerView(lab: Lab, m: LabModel, router: LabRouter): Promise<{ paths: Record<string, RouterPath[]>; fib: Record<string, string[]> }> {
+  const vips = [...m.topo.vips.ipv4, ...m.topo.vips.ipv6];
+  const out = await lab.run(
+    router.name,
+    `vtysh -c 'show bgp ipv4 unicast json' | tr -d '\\n'; echo; vtysh -c 'show bgp ipv6 unicast json' | tr -d '\\n'; echo; ` +
+      vips.map((v) => `echo "R ${v} $(ip ${v.includes(":") ? "-6" : "-4"} -j route show ${v} 2>/dev/null)"`).join("; "),
+    { timeoutMs: 15_000 },
+  );
+  const lines = out.split("\n");
+  const gwOf = (peer: string) => m.topo.gateways.find((g) => g.mgmt.ipv4 === peer || g.mgmt.ipv6 === peer)?.name ?? peer;
+  const gwByIngress = (ip: string) => m.topo.gateways.find((g) => g.ingress?.ipv4 === ip || g.ingress?.ipv6 === ip)?.name ?? ip;
+  const paths: Record<string, RouterPath[]> = {};
+  for (const doc of lines.slice(0, 2)) {
+    let routes: Record<string, { peerId: string; path: string; locPrf?: number; bestpath?: boolean }[]> = {};
+    try {
+      routes = JSON.parse(doc).routes ?? {};
+    } catch {
+      /* empty table or not up: no paths */
+    }
+    for (const [prefix, ps] of Object.entries(routes)) paths[prefix.replace(/\/(32|128)$/, "")] = ps.map((p) => ({ gateway: gwOf(p.peerId), asPath: p.path, localPref: p.locPrf, best: !!p.bestpath }));
+  }
+  const fib: Record<string, string[]> = {};
+  for (const l of lines) {
+    const mm = /^R (\S+) (.*)$/.exec(l);
+    if (!mm) continue;
+    try {
+      const r = (JSON.parse(mm[2] || "[]") as { gateway?: string; nexthops?: { gateway: string }[] }[])[0];
+      fib[mm[1]] = (r?.nexthops?.map((n) => n.gateway) ?? (r?.gateway ? [r.gateway] : [])).map(gwByIngress).sort();
+    } catch {
+      fib[mm[1]] = [];
+    }
+  }
+  return { paths, fib };
+}
+
+/**
+ * What both routers must show when `preferred` is the preferred site's gateway: both gateways'
+ * paths present, the preferred one best; on the eBGP router the other's AS path `otherAsPath`
+ * long, on the iBGP router its LOCAL_PREF `otherLocalPref`; the data-path router forwards to
+ * the preferred gateway only. Returns the differences (none = as expected).
+ */
+function viewProblems(m: LabModel, views: Map<string, Awaited<ReturnType<typeof routerView>>>, preferred: string, otherAsPathLen: number, otherLocalPref: number): string[] {
+  const vips = [...m.topo.vips.ipv4, ...m.topo.vips.ipv6];
+  const other = m.topo.gateways.find((g) => g.name !== preferred)!.name;
+  const bad: string[] = [];
+  for (const r of m.routers) {
+    const v = views.get(r.name)!;
+    for (const vip of vips) {
+      const ps = v.paths[vip] ?? [];
+      const best = ps.filter((p) => p.best).map((p) => p.gateway);
+      const o = ps.find((p) => p.gateway === other);
+      const want = r.ebgp ? o && o.asPath.split(" ").length === otherAsPathLen : o && (o.localPref ?? 100) === otherLocalPref;
+      if (ps.length !== 2 || best.join() !== preferred || !want)
+        bad.push(`${r.name} ${vip}: ${ps.map((p) => `${p.gateway}${p.best ? "*" : ""} [${r.ebgp ? p.asPath : `LP ${p.localPref ?? 100}`}]`).join(", ") || "no path"}`);
+    }
+    if (r.name === m.router.name) for (const vip of vips) if ((v.fib[vip] ?? []).join() !== preferred) bad.push(`${r.name} forwards ${vip} to ${(v.fib[vip] ?? []).join("+") || "nothing"}`);
+  }
+  return bad;
+}
+
+/** Poll both routers until `problems` is empty or the timeout; the time it took, host clock. */
+async function waitRouterView(lab: Lab, m: LabModel, problems: (views: Map<string, Awaited<ReturnType<typeof routerView>>>) => string[], timeoutMs: number) {
+  const t0 = Date.now();
+  for (;;) {
+    const views = new Map(await Promise.all(m.routers.map(async (r) => [r.name, await routerView(lab, m, r)] as const)));
+    const bad = problems(views);
+    if (bad.length === 0 || Date.now() - t0 > timeoutMs) return { ms: Date.now() - t0, bad, views };
+    await sleep(250);
+  }
+}
+
+/** One VIP's paths on a router, as `show bgp` would summarise them. */
+function pathsText(v: Awaited<ReturnType<typeof routerView>>, vip: string, ebgp: boolean): string {
+  return (v.paths[vip] ?? []).map((p) => `${p.gateway}${p.best ? "*" : ""} ${ebgp ? `AS path "${p.asPath}"` : `LP ${p.localPref ?? 100}`}`).join(", ");
+}
+
+const sites: Scenario = {
+  id: "s",
+  title: "Sites under load: dc2's prepend and LOCAL_PREF in the routers' view; drain-site / undrain-site dc1",
+  async run(c) {
+    const { lab, m, log, runner } = c;
+    const [gw1, gw2] = m.topo.gateways;
+    const [site1, site2] = [gw1.site!, gw2.site!];
+    const asn = m.topo.env.bgp.asn;
+    const prepend = 2;
+    const localPref = 50;
+    const env = stackEnv(m);
+    env.sites[site2] = { prepend, localPreference: localPref };
+    const root = writeStackVariant(m, env);
+    const changed = buildLabModel(m.stack, root);
+    const problems: string[] = [];
+    const figures: Record<string, number | string> = {};
+    const rendered = changed.planOf.get(gw2.hostname)!.files.find((f) => f.path === "/etc/frr/frr.conf")!.content;
+    const wantLine = ` set as-path prepend ${Array(prepend).fill(asn).join(" ")}`;
+    if (!rendered.includes(`\n${wantLine}\n`) || !rendered.includes(`\n set local-preference ${localPref}\n`)) problems.push(`rendered ${gw2.hostname} frr.conf lacks "${wantLine.trim()}" or "set local-preference ${localPref}"`);
+    let running = true;
+    const slices: LoadFigures[] = [];
+    const loader = (async () => {
+      for (let i = 0; i < 12 && running; i++) slices.push(...(await startLoad(lab, loadMix(m), 10)));
+    })();
+    const vip4 = m.topo.vips.ipv4[0];
+    const vip6 = m.topo.vips.ipv6[0] ?? vip4;
+    const transit = m.routers.find((r) => r.ebgp);
+    const shown: string[] = [];
+    const show = (label: string, views: Map<string, Awaited<ReturnType<typeof routerView>>>) => {
+      for (const r of m.routers) shown.push(`${label} ${r.name} ${vip4}: ${pathsText(views.get(r.name)!, vip4, r.ebgp)}`);
+      log(`    ${shown.slice(-m.routers.length).join("\n    ")}`);
+    };
+    try {
+      if (!transit) throw new Error(`stack ${m.stack} has no eBGP upstream: nothing would show a prepend`);
+      await sleep(2000);
+      // 1. The stack gives dc2 a prepend (towards transit, eBGP) and LOCAL_PREF 50 (towards
+      //    router, iBGP): a rollout changes mgw02 only.
+      const ro = await rollout(lab, changed, (x) => log(`    ${x.trim()}`));
+      figures.rolledOut = ro.applied.join(" ");
+      const a = await waitRouterView(lab, m, (v) => viewProblems(m, v, gw1.name, prepend + 1, localPref), 30_000);
+      show("rollout:", a.views);
+      figures.policyMs = a.ms;
+      if (a.bad.length) problems.push(`after the rollout (${a.ms} ms): ${a.bad.join("; ")}`);
+      // 2. drain-site dc1 (against the stack as now deployed: its prepend must beat dc2's): dc1
+      //    longer than dc2 at transit, LOCAL_PREF 10 < 50 at router.
+      const d = await drainSite(changed.topo, runner, site1);
+      if (d.some((x) => !x.complete)) problems.push(`drain-site ${site1}: ${d.map((x) => x.detail).join("; ")}`);
+      const drainedLen = Math.min(10, prepend + DRAIN_SITE_EXTRA_PREPEND) + 1;
+      const b = await waitRouterView(lab, m, (v) => viewProblems(m, v, gw2.name, drainedLen, DRAIN_SITE_LOCAL_PREF), 30_000);
+      show(`drain-site ${site1}:`, b.views);
+      figures.drainSiteMs = b.ms;
+      if (b.bad.length) problems.push(`after drain-site ${site1} (${b.ms} ms): ${b.bad.join("; ")}`);
+      // 3. undrain-site dc1: back to the rendered policy (frr-reload).
+      const u = await undrainSite(changed.topo, runner, site1);
+      if (u.some((x) => !x.complete)) problems.push(`undrain-site ${site1}: ${u.map((x) => x.detail).join("; ")}`);
+      const e = await waitRouterView(lab, m, (v) => viewProblems(m, v, gw1.name, prepend + 1, localPref), 30_000);
+      show(`undrain-site ${site1}:`, e.views);
+      figures.undrainSiteMs = e.ms;
+      if (e.bad.length) problems.push(`after undrain-site ${site1} (${e.ms} ms): ${e.bad.join("; ")}`);
+      // The IPv6 VIP too (paths over the IPv6 sessions).
+      shown.push(`${transit.name} ${vip6}: ${pathsText(e.views.get(transit.name)!, vip6, true)}`);
+    } catch (err) {
+      problems.push(String((err as Error).message ?? err));
+    } finally {
+      running = false;
+      await loader;
+      c.restoreLater(`roll the stack back to ${m.stack} as written (both sites equal)`, async () => {
+        try {
+          await rollout(lab, m, (x) => log(`    ${x.trim()}`));
+        } finally {
+          fs.rmSync(root, { recursive: true, force: true });
+        }
+      });
+    }
+    const l = loadSummary(slices);
+    if (l.failed > 0) problems.push(l.text);
+    figures.failed = l.failed;
+    figures.requests = l.requests;
+    figures.routerView = shown.join(" | ");
+    return {
+      ok: problems.length === 0,
+      detail: problems.length
+        ? problems.join("; ")
+        : `${site2} prepend ${prepend} + LOCAL_PREF ${localPref} seen by both routers ${figures.policyMs} ms after the rollout of ${figures.rolledOut}; drain-site ${site1} moved every VIP's best path to ${gw2.name} in ${figures.drainSiteMs} ms, undrain-site back in ${figures.undrainSiteMs} ms; ${shown[0]}; ${l.text}`,
+      figures,
+    };
+  },
+};
+
+export const SCENARIOS: Scenario[] = [check, http, ecmp, dns, drift, drainMaglev, drainHaproxy, sites, badFile, haproxyFailure, watchdog, maglevFailure, rollingChange];
 
 // ---------------------------------------------------------------------------------------------
 

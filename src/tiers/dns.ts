@@ -180,6 +180,11 @@ function pdnsCommon(topo: Topology, h: HostFacts): string[] {
     "",
     "security-poll-suffix=",
     "version-string=anonymous",
+    "",
+    "# No zone cache: a running pdns learns of a zone created with pdnsutil (as this tool does)",
+    "# only at the cache's next refresh (300 s) and answers REFUSED for it until then (measured",
+    "# with pdns 4.7; neither `pdns_control rediscover` nor `reload` refreshes it).",
+    "zone-cache-refresh-interval=0",
   ];
 }
 
