@@ -341,7 +341,7 @@ export async function up(opts: { stack?: string; stateDir?: string; log: Log; re
     const bootMs = Date.now() - t0;
     log(`  all booted in ${(bootMs / 1000).toFixed(1)} s`);
     const ta = Date.now();
-    log(`applying ${model.plans.length} host plans (applyPlanInLab) + router, client, ${model.apps.map((a) => a.name).join(", ")} …`);
+    log(`applying ${model.plans.length} host plans (applyPlanInLab) + ${model.routers.map((r) => r.name).join(", ")}, client, ${model.apps.map((a) => a.name).join(", ")} …`);
     // The DNS chain in order (the secondary transfers from the primary, dnsdist checks the
     // secondary); everything else in parallel (the maglevs' health gate waits for the rest).
     const chain = ["shadow-primary", "powerdns", "dnsdist"];
