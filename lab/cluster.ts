@@ -240,6 +240,21 @@ export async function readyState(lab: Lab, m: LabModel): Promise<ReadyState> {
   return { ok: sessionsOk && routesOk && bfdDown.length === 0, router, gatewayRoutes, detail: detail + (bfdDown.length ? `; BFD not up: ${bfdDown.join(", ")}` : "") };
 }
 
+/** What a failed `up` leaves to read before the cleanup: each gateway's sessions and BFD peers, each maglev's ExaBGP log tail. */
+async function notReadyEvidence(lab: Lab, m: LabModel): Promise<string> {
+  const parts = await Promise.all([
+    ...m.topo.gateways.map(async (g) => {
+      const r = await lab.exec(g.hostname, "vtysh -c 'show bgp summary' -c 'show bfd peers brief' | grep -E '^(198|fd00|[0-9]+ )' ", { timeoutMs: 15_000 });
+      return `${g.hostname}:\n${r.stdout.trimEnd()}`;
+    }),
+    ...m.topo.maglevs.map(async (h) => {
+      const r = await lab.exec(h.hostname, "tail -n 8 /run/lab/log/exabgp.log", { timeoutMs: 15_000 });
+      return `${h.hostname} exabgp.log:\n${r.stdout.trimEnd()}`;
+    }),
+  ]);
+  return parts.join("\n");
+}
+
 export function countNextHops(json: string): number {
   try {
     const a = JSON.parse(json || "[]") as { gateway?: string; nexthops?: unknown[] }[];
@@ -357,7 +372,7 @@ export async function up(opts: { stack?: string; stateDir?: string; log: Log; re
     log(`  applied in ${(applyMs / 1000).toFixed(1)} s`);
     const tr = Date.now();
     const st = await waitReady(lab, model, opts.readyTimeoutMs ?? 60_000);
-    if (!st.ok) throw new Error(`not ready: ${st.detail}`);
+    if (!st.ok) throw new Error(`not ready: ${st.detail}\n${await notReadyEvidence(lab, model)}`);
     const readyMs = Date.now() - tr;
     const totalMs = Date.now() - t0;
     writeCluster({ stack: model.stack, root: model.root, secrets, upMs: totalMs, applied: Object.fromEntries(model.plans.map((p) => [p.hostname, planHash(p)])) }, stateDir);

@@ -192,8 +192,7 @@ export function drainSiteCommands(topo: Topology, site: string, withdraw: boolea
       cmds.push(`route-map ${map} permit 10`, `set local-preference ${DRAIN_SITE_LOCAL_PREF}`, "exit");
     else {
       // Longer than any site's rendered prepend, so every other site wins at the eBGP upstream.
-      const longest = Math.max(0, ...Object.values(env.sites).map((x) => x.prepend));
-      const n = Math.min(10, longest + DRAIN_SITE_EXTRA_PREPEND);
+      const n = drainedSitePolicy(topo, false).prepend;
       cmds.push(`route-map ${map} permit 10`, `set as-path prepend ${Array(n).fill(env.bgp.asn).join(" ")}`, "exit");
     }
   }
@@ -201,28 +200,100 @@ export function drainSiteCommands(topo: Topology, site: string, withdraw: boolea
   return cmds;
 }
 
+/** What a gateway must advertise to every upstream for each VIP: LOCAL_PREF (iBGP), copies of our AS in the AS path (eBGP), or nothing. */
+export interface SitePolicy {
+  withdrawn: boolean;
+  localPref: number;
+  prepend: number;
+}
+
+/** Our AS's copies in an advertised AS path as `show … advertised-routes` prints it (the eBGP hop's own copy is added on the wire). */
+function asCopies(path: string | undefined, asn: number): number {
+  return (path ?? "").split(/\s+/).filter((x) => x === String(asn)).length;
+}
+
+/**
+ * The gateway's side of a site drain: poll `advertised-routes` towards every upstream session
+ * until every VIP leaves with the wanted policy (FRR applies a route-map edit after its
+ * route-map delay timer, 5 s by default, so a drain is not done when vtysh returns).
+ * Returns the first mismatch when the timeout passes.
+ */
+async function waitAdvertised(topo: Topology, runner: HostRunner, gw: HostFacts, want: SitePolicy, timeoutMs: number): Promise<{ done: boolean; detail: string }> {
+  const bgp = topo.env.bgp;
+  const sessions: { addr: string; af: "ipv4" | "ipv6"; vips: string[]; ebgp: boolean }[] = [];
+  for (const u of bgp.upstream) {
+    const ebgp = upstreamRouteMap(bgp, u) === UPSTREAM_ROUTE_MAP_EBGP;
+    sessions.push({ addr: u.ipv4, af: "ipv4", vips: topo.vips.ipv4, ebgp });
+    if (gw.ingress?.ipv6 && topo.vips.ipv6.length) sessions.push({ addr: u.ipv6 ?? u.ipv4, af: "ipv6", vips: topo.vips.ipv6, ebgp });
+  }
+  const cmd = sessions.map((x) => `vtysh -c 'show bgp ${x.af} unicast neighbors ${x.addr} advertised-routes json' | tr -d '\\n'; echo`).join("; ");
+  return waitFor(timeoutMs, async () => {
+    const r = await runner.run(gw.hostname, cmd);
+    const docs = r.stdout.split("\n");
+    for (const [i, x] of sessions.entries()) {
+      let adv: Record<string, { locPrf?: number; path?: string }> = {};
+      try {
+        adv = JSON.parse(docs[i] || "{}").advertisedRoutes ?? {};
+      } catch {
+        return { done: false, detail: `${gw.name} → ${x.addr}: no answer from vtysh` };
+      }
+      for (const vip of x.vips) {
+        const a = adv[`${vip}/${x.af === "ipv4" ? 32 : 128}`];
+        if (want.withdrawn) {
+          if (a) return { done: false, detail: `${gw.name} still advertises ${vip} to ${x.addr}` };
+          continue;
+        }
+        if (!a) return { done: false, detail: `${gw.name} does not advertise ${vip} to ${x.addr}` };
+        if (x.ebgp && asCopies(a.path, bgp.asn) !== want.prepend) return { done: false, detail: `${gw.name} → ${x.addr} ${vip}: AS path "${a.path ?? ""}", want ${want.prepend} prepended` };
+        if (!x.ebgp && (a.locPrf ?? 100) !== want.localPref) return { done: false, detail: `${gw.name} → ${x.addr} ${vip}: LOCAL_PREF ${a.locPrf ?? 100}, want ${want.localPref}` };
+      }
+    }
+    return { done: true, detail: "" };
+  });
+}
+
+/** The policy drainSiteCommands sets. */
+export function drainedSitePolicy(topo: Topology, withdraw: boolean): SitePolicy {
+  const longest = Math.max(0, ...Object.values(topo.env.sites).map((x) => x.prepend));
+  return { withdrawn: withdraw, localPref: DRAIN_SITE_LOCAL_PREF, prepend: Math.min(10, longest + DRAIN_SITE_EXTRA_PREPEND) };
+}
+
+/** The policy the stack renders for a site. */
+export function renderedSitePolicy(topo: Topology, site: string): SitePolicy {
+  const s = topo.env.sites[site];
+  return { withdrawn: false, localPref: s?.localPreference ?? 100, prepend: s?.prepend ?? 0 };
+}
+
+/**
+ * Make a site's gateways announce less preferred (or withdraw, `--withdraw`), then wait until
+ * each advertises that to every upstream session (or report the timeout).
+ */
 export async function drainSite(topo: Topology, runner: HostRunner, site: string, opts: DrainOptions & { withdraw?: boolean } = {}): Promise<DrainResult[]> {
   const cmds = drainSiteCommands(topo, site, !!opts.withdraw);
   const gws = topo.gateways.filter((g) => g.site === site);
   const others = Object.keys(topo.env.sites).filter((x) => x !== site);
   if (opts.withdraw && others.length === 0 && !opts.force) throw new Error(`${site} is the only site: withdrawing it takes every VIP offline (use --force)`);
+  const want = drainedSitePolicy(topo, !!opts.withdraw);
   const out: DrainResult[] = [];
   for (const gw of gws) {
     const t0 = Date.now();
     const r = await runner.run(gw.hostname, `vtysh ${cmds.map((c) => `-c '${c}'`).join(" ")}`);
-    out.push({ host: gw.hostname, action: opts.withdraw ? "withdraw-site" : "drain-site", complete: r.code === 0, detail: r.code === 0 ? cmds.slice(1, -2).join("; ") : (r.stderr || r.stdout).trim(), ms: Date.now() - t0 });
+    const w = r.code === 0 ? await waitAdvertised(topo, runner, gw, want, opts.timeoutMs ?? 30000) : { done: false, detail: (r.stderr || r.stdout).trim() };
+    out.push({ host: gw.hostname, action: opts.withdraw ? "withdraw-site" : "drain-site", complete: w.done, detail: w.done ? `advertised to every upstream: ${cmds.slice(1, -2).filter((c) => c !== "exit").join("; ")}` : w.detail, ms: Date.now() - t0 });
   }
   return out;
 }
 
-/** Back to the rendered policy: reload frr.conf (frr-reload.py) on the site's gateways. */
-export async function undrainSite(topo: Topology, runner: HostRunner, site: string): Promise<DrainResult[]> {
+/** Back to the rendered policy: reload frr.conf (frr-reload.py) on the site's gateways, wait until advertised. */
+export async function undrainSite(topo: Topology, runner: HostRunner, site: string, opts: DrainOptions = {}): Promise<DrainResult[]> {
   if (!topo.env.sites[site]) throw new Error(`no site "${site}" in stack ${topo.env.name}`);
+  const want = renderedSitePolicy(topo, site);
   const out: DrainResult[] = [];
   for (const gw of topo.gateways.filter((g) => g.site === site)) {
     const t0 = Date.now();
     const r = await runner.run(gw.hostname, `${runner.services.reload("frr")} && vtysh -c 'clear bgp * soft out'`, 60000);
-    out.push({ host: gw.hostname, action: "undrain-site", complete: r.code === 0, detail: r.code === 0 ? "frr.conf policy restored" : (r.stderr || r.stdout).trim(), ms: Date.now() - t0 });
+    const w = r.code === 0 ? await waitAdvertised(topo, runner, gw, want, opts.timeoutMs ?? 30000) : { done: false, detail: (r.stderr || r.stdout).trim() };
+    out.push({ host: gw.hostname, action: "undrain-site", complete: w.done, detail: w.done ? "frr.conf policy restored and advertised" : w.detail, ms: Date.now() - t0 });
   }
   return out;
 }
