@@ -830,14 +830,17 @@ const sites: Scenario = {
       const drainedLen = Math.min(10, prepend + DRAIN_SITE_EXTRA_PREPEND) + 1;
       const b = await waitRouterView(lab, m, (v) => viewProblems(m, v, gw2.name, drainedLen, DRAIN_SITE_LOCAL_PREF), 30_000);
       show(`drain-site ${site1}:`, b.views);
-      figures.drainSiteMs = b.ms;
+      // From the command's start: its own wait for the advertisements, then the routers' view.
+      figures.drainSiteCommandMs = d.reduce((n, x) => n + x.ms, 0);
+      figures.drainSiteMs = figures.drainSiteCommandMs + b.ms;
       if (b.bad.length) problems.push(`after drain-site ${site1} (${b.ms} ms): ${b.bad.join("; ")}`);
       // 3. undrain-site dc1: back to the rendered policy (frr-reload).
       const u = await undrainSite(changed.topo, runner, site1);
       if (u.some((x) => !x.complete)) problems.push(`undrain-site ${site1}: ${u.map((x) => x.detail).join("; ")}`);
       const e = await waitRouterView(lab, m, (v) => viewProblems(m, v, gw1.name, prepend + 1, localPref), 30_000);
       show(`undrain-site ${site1}:`, e.views);
-      figures.undrainSiteMs = e.ms;
+      figures.undrainSiteCommandMs = u.reduce((n, x) => n + x.ms, 0);
+      figures.undrainSiteMs = figures.undrainSiteCommandMs + e.ms;
       if (e.bad.length) problems.push(`after undrain-site ${site1} (${e.ms} ms): ${e.bad.join("; ")}`);
       // The IPv6 VIP too (paths over the IPv6 sessions).
       shown.push(`${transit.name} ${vip6}: ${pathsText(e.views.get(transit.name)!, vip6, true)}`);
@@ -863,7 +866,7 @@ const sites: Scenario = {
       ok: problems.length === 0,
       detail: problems.length
         ? problems.join("; ")
-        : `${site2} prepend ${prepend} + LOCAL_PREF ${localPref} seen by both routers ${figures.policyMs} ms after the rollout of ${figures.rolledOut}; drain-site ${site1} moved every VIP's best path to ${gw2.name} in ${figures.drainSiteMs} ms, undrain-site back in ${figures.undrainSiteMs} ms; ${shown[0]}; ${l.text}`,
+        : `${site2} prepend ${prepend} + LOCAL_PREF ${localPref} seen by both routers ${figures.policyMs} ms after the rollout of ${figures.rolledOut}; drain-site ${site1} moved every VIP's best path to ${gw2.name} in ${figures.drainSiteMs} ms (the command returned, advertisements confirmed, after ${figures.drainSiteCommandMs} ms), undrain-site back in ${figures.undrainSiteMs} ms (${figures.undrainSiteCommandMs} ms); ${shown[0]}; ${l.text}`,
       figures,
     };
   },
