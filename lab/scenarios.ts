@@ -173,6 +173,17 @@ function loadSummary(figs: LoadFigures[]): { failed: number; requests: number; t
   return { ...s, text: `${s.failed} failed of ${s.requests} requests (keep-alive + new connections, v4 + v6)${why.length ? ` [${why.join("; ")}]` : ""}` };
 }
 
+/**
+ * BGP sessions the gateways dropped because BFD went down (their bgpd log), summed. In a
+ * healthy lab this stays put during a scenario; when it moves, a guest missed 3 BFD intervals
+ * (100 ms) — on this 2-core machine, CPU starvation during an apply — and every flow of that
+ * maglev moved at once, which a failed request may come from.
+ */
+async function gatewayBfdDrops(lab: Lab, m: LabModel): Promise<number> {
+  const n = await Promise.all(m.topo.gateways.map((g) => lab.run(g.hostname, "grep -c 'BFD Down' /run/lab/log/frr-bgpd.log || true", { timeoutMs: 15_000 })));
+  return n.reduce((a, x) => a + (Number(x.trim()) || 0), 0);
+}
+
 /** Boot a halted node again and re-apply its plan (a re-provisioned VM), then wait for ECMP. */
 function restoreNodeLater(c: Ctx, node: string): void {
   c.restoreLater(`start ${node} and re-apply its plan`, async () => {
@@ -535,12 +546,26 @@ const rollingChange: Scenario = {
     // Load on what does not change, in 10 s slices for as long as the rollouts run (bounded).
     let rolling = true;
     const slices: LoadFigures[] = [];
+    // When each 10 s load slice and each host's apply started: a failed request is then
+    // attributed to the hosts being applied during its slice.
+    const sliceStarts: { t: number; figs: LoadFigures[] }[] = [];
+    const applies: { t: number; host: string }[] = [];
+    const bfdBefore = await gatewayBfdDrops(lab, m);
     const loader = (async () => {
-      for (let i = 0; i < 40 && rolling; i++) slices.push(...(await startLoad(lab, loadMix(m, 4), 10)));
+      for (let i = 0; i < 40 && rolling; i++) {
+        const t = Date.now();
+        const figs = await startLoad(lab, loadMix(m, 4), 10);
+        sliceStarts.push({ t, figs });
+        slices.push(...figs);
+      }
     })();
     let forward = { applied: [] as string[], ms: 0 };
     try {
-      forward = await rollout(lab, changed, (s) => log(`    ${s.trim()}`));
+      forward = await rollout(lab, changed, (s) => {
+        const a = /apply (\S+) \(/.exec(s);
+        if (a) applies.push({ t: Date.now(), host: a[1] });
+        log(`    ${s.trim()}`);
+      });
       const st = await waitReady(lab, changed, 30_000);
       if (!st.ok) problems.push(`after the change: ${st.detail}`);
       const ans = await lab.run(
@@ -566,13 +591,22 @@ const rollingChange: Scenario = {
       });
     }
     const l = loadSummary(slices);
-    if (l.failed > 0) problems.push(l.text);
+    const bfdDrops = (await gatewayBfdDrops(lab, m)) - bfdBefore;
+    if (l.failed > 0) {
+      const during = sliceStarts
+        .filter((x) => x.figs.some((f) => Number.isNaN(f.failed) || f.failed > 0))
+        .map((x) => {
+          const hosts = applies.filter((a, i) => a.t < x.t + 10_000 && (applies[i + 1]?.t ?? Number.POSITIVE_INFINITY) > x.t).map((a) => a.host);
+          return `slice at +${((x.t - (sliceStarts[0]?.t ?? x.t)) / 1000).toFixed(0)} s while applying ${hosts.join(", ") || "nothing"}`;
+        });
+      problems.push(`${l.text} (${during.join("; ")}; BGP sessions dropped by BFD on the gateways meanwhile: ${bfdDrops})`);
+    }
     return {
       ok: problems.length === 0,
       detail: problems.length
         ? problems.join("; ")
-        : `added ${ch.added}:80, moved ${ch.moved.vip}:${ch.moved.port} to ${ch.moved.group}: serial rollout of ${forward.applied.length} hosts (${forward.applied.join(", ")}) in ${(forward.ms / 1000).toFixed(1)} s; ${l.text}`,
-      figures: { rolloutMs: forward.ms, hostsApplied: forward.applied.length, failed: l.failed, requests: l.requests },
+        : `added ${ch.added}:80, moved ${ch.moved.vip}:${ch.moved.port} to ${ch.moved.group}: serial rollout of ${forward.applied.length} hosts (${forward.applied.join(", ")}) in ${(forward.ms / 1000).toFixed(1)} s; ${l.text}; BGP sessions dropped by BFD meanwhile: ${bfdDrops}`,
+      figures: { rolloutMs: forward.ms, hostsApplied: forward.applied.length, failed: l.failed, requests: l.requests, bfdDrops },
     };
   },
 };
