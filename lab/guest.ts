@@ -12,9 +12,6 @@ import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 
-
-/** Host CPU niceness of the switches (every packet crosses them). */
-export const SWITCH_NICE = -10;
 export const DEFAULT_STATE_DIR = process.env.MAGLEV_LAB_DIR ?? "/run/maglev-lab";
 const LAB_SRC = __dirname;
 
@@ -239,10 +236,7 @@ export class Lab {
     fs.rmSync(pidFile, { force: true });
     fs.rmSync(sock, { recursive: true, force: true });
     // -d daemonizes; the daemon writes its own PID file, which is the PID we kill later.
-    // Every packet of the network crosses this one process: at the guests' priority it waited
-    // behind busy guests and every BFD session of the network dropped at the same instant
-    // (both gateways lost both maglevs at once). It needs little CPU, but at once: nice -10.
-    const r = spawnSync("nice", ["-n", String(SWITCH_NICE), "vde_switch", "-s", sock, "-d", "-p", pidFile, "-n", "64"], { encoding: "utf8" });
+    const r = spawnSync("vde_switch", ["-s", sock, "-d", "-p", pidFile, "-n", "64"], { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`vde_switch ${network}: ${r.stderr}`);
     // Under load the daemon can take seconds to write its PID file: wait (bounded), then fall
     // back to finding the process by its exact argv (our own socket path), so a switch we
