@@ -241,10 +241,10 @@ export async function readyState(lab: Lab, m: LabModel): Promise<ReadyState> {
 }
 
 /** What a failed `up` leaves to read before the cleanup: each gateway's sessions and BFD peers, each maglev's ExaBGP log tail. */
-async function notReadyEvidence(lab: Lab, m: LabModel): Promise<string> {
+export async function notReadyEvidence(lab: Lab, m: LabModel): Promise<string> {
   const parts = await Promise.all([
     ...m.topo.gateways.map(async (g) => {
-      const r = await lab.exec(g.hostname, "vtysh -c 'show bgp summary' -c 'show bfd peers brief' | grep -E '^(198|fd00|[0-9]+ )' ", { timeoutMs: 15_000 });
+      const r = await lab.exec(g.hostname, "vtysh -c 'show bgp summary' -c 'show bfd peers brief' | grep -E '^(198|fd00|[0-9]+ )'; grep -E 'ADJCHANGE|NOTIFICATION|BFD' /run/lab/log/frr-bgpd.log | tail -n 8", { timeoutMs: 15_000 });
       return `${g.hostname}:\n${r.stdout.trimEnd()}`;
     }),
     ...m.topo.maglevs.map(async (h) => {

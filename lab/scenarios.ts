@@ -13,7 +13,7 @@ import * as path from "path";
 import YAML from "yaml";
 import { DEFAULT_STATE_DIR, Lab } from "./guest";
 import { ensureKernel, requirePrerequisites } from "./prereqs";
-import { applyHost, readCluster, readyState, rollout, sleep, up, waitReady } from "./cluster";
+import { applyHost, notReadyEvidence, readCluster, readyState, rollout, sleep, up, waitReady } from "./cluster";
 import { applyPlanInLab } from "./transport";
 import { buildLabModel, CLIENT, LabModel, LabRouter } from "./topology";
 import { labRunner } from "./runner";
@@ -937,7 +937,7 @@ export async function runScenarios(args: string[], stateDir = DEFAULT_STATE_DIR)
     for (const p of pending.splice(0)) await p.fn();
     const st = await waitReady(lab, m, 60_000);
     log(`     restored (${what.join("; ")}) in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${st.ok ? "ready" : `NOT ready: ${st.detail}`}`);
-    if (!st.ok) throw new Error(`the lab did not recover: ${st.detail}`);
+    if (!st.ok) throw new Error(`the lab did not recover: ${st.detail}\n${await notReadyEvidence(lab, m)}`);
   };
   const results: ScenarioResult[] = [];
   try {
