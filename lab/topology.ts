@@ -91,18 +91,6 @@ function prefixLen(cidr: string): number {
   return Number(cidr.split("/")[1]);
 }
 
-/**
- * Host CPU priority of the guests that speak BFD at 100 ms × 3 (gateways, maglevs, the data-path
- * router). A UML guest runs on one host CPU at most, so a busy one cannot take both cores; but
- * at equal priority a gateway applying its plan (frr-reload.py, the checkers) missed 300 ms and
- * dropped its BFD sessions to both maglevs (seen in scenario e: 6 BGP sessions dropped by BFD
- * during one rollout, once a failed request).
- */
-export const BFD_NICE = -5;
-function bfdNice(role: string): number | undefined {
-  return role === "gateway" || role === "maglev" ? BFD_NICE : undefined;
-}
-
 /** Roles that need FRR (zebra+bgpd) or wrk: 128 MB (LAB-NOTES: 96 MB enough for web/lb). */
 function memFor(h: HostFacts): number {
   return h.role === "gateway" || h.role === "maglev" ? 128 : 112;
@@ -131,7 +119,7 @@ export function buildLabModel(stack = "lab", root = process.cwd()): LabModel {
     const ipBatch: string[] = [];
     if (mg.gateway4) ipBatch.push(`route replace default via ${mg.gateway4} dev ${mgIf}`);
     if (mg.gateway6) ipBatch.push(`route replace default via ${mg.gateway6} dev ${mgIf}`);
-    specs.push({ name: h.hostname, hostname: h.hostname, memMB: memFor(h), interfaces: ifs, ipBatch, nice: bfdNice(h.role) });
+    specs.push({ name: h.hostname, hostname: h.hostname, memMB: memFor(h), interfaces: ifs, ipBatch });
   }
 
   const apps: LabModel["apps"] = [];
@@ -156,7 +144,6 @@ export function buildLabModel(stack = "lab", root = process.cwd()): LabModel {
     throw new Error(`stack ${stack}: the first upstream must be the lab's router (${ROUTER.name}, ${ROUTER.mgmt4}, ${ROUTER.mgmt6}), the client's way in`);
   specs.push({
     name: ROUTER.name,
-    nice: first.bfd ? BFD_NICE : undefined,
     memMB: 128,
     interfaces: [
       { ifname: mgIf, network: "mgmt", ipv4: `${ROUTER.mgmt4}/${m4}`, ipv6: `${ROUTER.mgmt6}/${m6}` },
