@@ -84,6 +84,11 @@ export const ROUTER = {
   client4: "198.19.0.1",
   client6: "fd00:19::1",
 };
+/**
+ * The eBGP upstream the sites scenario adds to a copy of the stack (not in the lab stack: a
+ * 14th guest and 4 more sessions on each gateway made the other scenarios' BFD flap more).
+ */
+export const TRANSIT = { name: "transit", ipv4: "198.18.7.3", ipv6: "fd00:7::3", asn: 64500 };
 export const CLIENT = { name: "client", client4: "198.19.0.10", client6: "fd00:19::10" };
 export const CLIENT_NET = { v4: "198.19.0.0/24", v6: "fd00:19::/64", len4: 24, len6: 64 };
 

@@ -11,9 +11,10 @@ import { systemd } from "../../src/apply/steps";
 import { readStackEnvironment } from "../../src/config/load";
 import { mustValidate, ROOT } from "../helpers";
 
-/** The lab stack: router (iBGP) and transit (eBGP AS 64500), sites dc1 (mgw01) and dc2 (mgw02). */
+/** The lab stack as scenario s makes it: router (iBGP) and transit (eBGP AS 64500), sites dc1 (mgw01) and dc2 (mgw02). */
 function labTopology(mutate: (env: any) => void = () => undefined): Topology {
   const env: any = readStackEnvironment(path.join(ROOT, "stacks/Pulumi.lab.yaml"));
+  env.bgp.upstream.push({ name: "transit", ipv4: "198.18.7.3", ipv6: "fd00:7::3", asn: 64500 });
   mutate(env);
   return deriveTopology(mustValidate(env));
 }
