@@ -736,7 +736,12 @@ interface RouterPath {
 }
 
 /** Every VIP's paths in a lab router's BGP table, and the gateways its kernel forwards to. */
-async function routerView(lab: Lab, m: LabModel, router: LabRouter): Promise<{ paths: Record<string, RouterPath[]>; fib: Record<string, string[]> }> {
+interface RouterView {
+  paths: Record<string, RouterPath[]>;
+  fib: Record<string, string[]>;
+}
+
+async function routerView(lab: Lab, m: LabModel, router: LabRouter): Promise<RouterView> {
   const vips = [...m.topo.vips.ipv4, ...m.topo.vips.ipv6];
   const out = await lab.run(
     router.name,
@@ -777,7 +782,7 @@ async function routerView(lab: Lab, m: LabModel, router: LabRouter): Promise<{ p
  * long, on the iBGP router its LOCAL_PREF `otherLocalPref`; the data-path router forwards to
  * the preferred gateway only. Returns the differences (none = as expected).
  */
-function viewProblems(m: LabModel, views: Map<string, Awaited<ReturnType<typeof routerView>>>, preferred: string, otherAsPathLen: number, otherLocalPref: number): string[] {
+function viewProblems(m: LabModel, views: Map<string, RouterView>, preferred: string, otherAsPathLen: number, otherLocalPref: number): string[] {
   const vips = [...m.topo.vips.ipv4, ...m.topo.vips.ipv6];
   const other = m.topo.gateways.find((g) => g.name !== preferred)!.name;
   const bad: string[] = [];
@@ -789,7 +794,7 @@ function viewProblems(m: LabModel, views: Map<string, Awaited<ReturnType<typeof 
       const o = ps.find((p) => p.gateway === other);
       const want = r.ebgp ? o && o.asPath.split(" ").length === otherAsPathLen : o && (o.localPref ?? 100) === otherLocalPref;
       if (ps.length !== 2 || best.join() !== preferred || !want)
-        bad.push(`${r.name} ${vip}: ${ps.map((p) => `${p.gateway}${p.best ? "*" : ""} [${r.ebgp ? p.asPath : `LP ${p.localPref ?? 100}`}]`).join(", ") || "no path"}`);
+        bad.push(`${r.name} ${vip}: ${pathsText(v, vip, r.ebgp) || "no path"}`);
     }
     if (r.name === m.router.name) for (const vip of vips) if ((v.fib[vip] ?? []).join() !== preferred) bad.push(`${r.name} forwards ${vip} to ${(v.fib[vip] ?? []).join("+") || "nothing"}`);
   }
@@ -797,7 +802,7 @@ function viewProblems(m: LabModel, views: Map<string, Awaited<ReturnType<typeof 
 }
 
 /** Poll both routers until `problems` is empty or the timeout; the time it took, host clock. */
-async function waitRouterView(lab: Lab, m: LabModel, problems: (views: Map<string, Awaited<ReturnType<typeof routerView>>>) => string[], timeoutMs: number) {
+async function waitRouterView(lab: Lab, m: LabModel, problems: (views: Map<string, RouterView>) => string[], timeoutMs: number) {
   const t0 = Date.now();
   for (;;) {
     const views = new Map(await Promise.all(m.routers.map(async (r) => [r.name, await routerView(lab, m, r)] as const)));
@@ -810,7 +815,7 @@ async function waitRouterView(lab: Lab, m: LabModel, problems: (views: Map<strin
 }
 
 /** One VIP's paths on a router, as `show bgp` would summarise them. */
-function pathsText(v: Awaited<ReturnType<typeof routerView>>, vip: string, ebgp: boolean): string {
+function pathsText(v: RouterView, vip: string, ebgp: boolean): string {
   return (v.paths[vip] ?? []).map((p) => `${p.gateway}${p.best ? "*" : ""} ${ebgp ? `AS path "${p.asPath}"` : `LP ${p.localPref ?? 100}`}`).join(", ");
 }
 
@@ -840,7 +845,7 @@ const sites: Scenario = {
     const vip4 = changed.topo.vips.ipv4[0];
     const vip6 = changed.topo.vips.ipv6[0] ?? vip4;
     const shown: string[] = [];
-    const show = (label: string, views: Map<string, Awaited<ReturnType<typeof routerView>>>) => {
+    const show = (label: string, views: Map<string, RouterView>) => {
       for (const r of changed.routers) shown.push(`${label} ${r.name} ${vip4}: ${pathsText(views.get(r.name)!, vip4, r.ebgp)}`);
       log(`    ${shown.slice(-changed.routers.length).join("\n    ")}`);
     };

@@ -20,7 +20,8 @@ import { HAPROXY_DRAIN_COMMAND, HAPROXY_UNDRAIN_COMMAND } from "../tiers/haproxy
 import { HostRunner } from "./runner";
 import { drainStates, nextHops, parseIpvs } from "./check";
 import { ipvsServices } from "../tiers/maglev";
-import { UPSTREAM_ROUTE_MAP_EBGP, UPSTREAM_ROUTE_MAP_IBGP, upstreamRouteMap } from "../tiers/gateway";
+import { UPSTREAM_ROUTE_MAP_IBGP, asPathPrepend, upstreamRouteMapsInUse } from "../tiers/gateway";
+import { isEbgpUpstream } from "../config/schema";
 
 export interface DrainOptions {
   force?: boolean;
@@ -183,18 +184,15 @@ export function drainSiteCommands(topo: Topology, site: string, withdraw: boolea
   const env = topo.env;
   const s = env.sites[site];
   if (!s) throw new Error(`no site "${site}" in stack ${env.name} (sites: ${Object.keys(env.sites).join(", ") || "none"})`);
-  const maps = [UPSTREAM_ROUTE_MAP_IBGP, UPSTREAM_ROUTE_MAP_EBGP].filter((m) => env.bgp.upstream.some((u) => upstreamRouteMap(env.bgp, u) === m));
+  const want = drainedSitePolicy(topo, withdraw);
   const cmds = ["configure terminal"];
-  for (const map of maps) {
+  for (const map of upstreamRouteMapsInUse(env.bgp)) {
     if (withdraw) cmds.push(`route-map ${map} deny 5`, "exit");
     else if (map === UPSTREAM_ROUTE_MAP_IBGP)
       // An iBGP upstream compares LOCAL_PREF first; a prepend of its own AS would be a loop to it.
-      cmds.push(`route-map ${map} permit 10`, `set local-preference ${DRAIN_SITE_LOCAL_PREF}`, "exit");
-    else {
-      // Longer than any site's rendered prepend, so every other site wins at the eBGP upstream.
-      const n = drainedSitePolicy(topo, false).prepend;
-      cmds.push(`route-map ${map} permit 10`, `set as-path prepend ${Array(n).fill(env.bgp.asn).join(" ")}`, "exit");
-    }
+      cmds.push(`route-map ${map} permit 10`, `set local-preference ${want.localPref}`, "exit");
+    // Longer than any site's rendered prepend, so every other site wins at the eBGP upstream.
+    else cmds.push(`route-map ${map} permit 10`, `set as-path prepend ${asPathPrepend(env.bgp.asn, want.prepend)}`, "exit");
   }
   cmds.push("end", "clear bgp * soft out");
   return cmds;
@@ -222,11 +220,13 @@ async function waitAdvertised(topo: Topology, runner: HostRunner, gw: HostFacts,
   const bgp = topo.env.bgp;
   const sessions: { addr: string; af: "ipv4" | "ipv6"; vips: string[]; ebgp: boolean }[] = [];
   for (const u of bgp.upstream) {
-    const ebgp = upstreamRouteMap(bgp, u) === UPSTREAM_ROUTE_MAP_EBGP;
+    const ebgp = isEbgpUpstream(bgp, u);
     sessions.push({ addr: u.ipv4, af: "ipv4", vips: topo.vips.ipv4, ebgp });
     if (gw.ingress?.ipv6 && topo.vips.ipv6.length) sessions.push({ addr: u.ipv6 ?? u.ipv4, af: "ipv6", vips: topo.vips.ipv6, ebgp });
   }
   const cmd = sessions.map((x) => `vtysh -c 'show bgp ${x.af} unicast neighbors ${x.addr} advertised-routes json' | tr -d '\\n'; echo`).join("; ");
+  // Once a second: each probe is a vtysh JSON dump per session on a gateway that is routing
+  // (the FRR delay timer makes the change take ~5 s anyway).
   return waitFor(timeoutMs, async () => {
     const r = await runner.run(gw.hostname, cmd);
     const docs = r.stdout.split("\n");
@@ -249,8 +249,6 @@ async function waitAdvertised(topo: Topology, runner: HostRunner, gw: HostFacts,
       }
     }
     return { done: true, detail: "" };
-    // Once a second: each probe is a vtysh JSON dump per session on a gateway that is routing
-    // (the FRR delay timer makes the change take ~5 s anyway).
   }, 1000);
 }
 

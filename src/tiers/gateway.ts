@@ -46,6 +46,16 @@ export function upstreamRouteMap(bgp: Environment["bgp"], u: Upstream): string {
   return isEbgpUpstream(bgp, u) ? UPSTREAM_ROUTE_MAP_EBGP : UPSTREAM_ROUTE_MAP_IBGP;
 }
 
+/** The outbound route-maps the stack's upstream sessions use, iBGP's first. */
+export function upstreamRouteMapsInUse(bgp: Environment["bgp"]): string[] {
+  return [UPSTREAM_ROUTE_MAP_IBGP, UPSTREAM_ROUTE_MAP_EBGP].filter((m) => bgp.upstream.some((u) => upstreamRouteMap(bgp, u) === m));
+}
+
+/** `n` copies of the AS, as `set as-path prepend` takes them. */
+export function asPathPrepend(asn: number, n: number): string {
+  return Array(n).fill(asn).join(" ");
+}
+
 /**
  * One outbound route-map per kind of upstream session the stack has. Two, because the site's
  * policy differs: an iBGP router compares LOCAL_PREF first and drops a path carrying its own
@@ -56,16 +66,15 @@ function upstreamRouteMaps(topo: Topology, gw: HostFacts): string[] {
   const bgp = topo.env.bgp;
   const ing = gw.ingress!;
   const site = gw.site ? topo.env.sites[gw.site] : undefined;
-  const kinds = new Set(bgp.upstream.map((u) => upstreamRouteMap(bgp, u)));
   const L: string[] = [];
-  for (const name of [UPSTREAM_ROUTE_MAP_IBGP, UPSTREAM_ROUTE_MAP_EBGP].filter((k) => kinds.has(k))) {
+  for (const name of upstreamRouteMapsInUse(bgp)) {
     const ebgp = name === UPSTREAM_ROUTE_MAP_EBGP;
     L.push(`! Towards the ${ebgp ? "eBGP" : "iBGP"} upstream router: the VIPs are reached through this gateway's ${ingressIf(topo)}.`);
     if (site) L.push(`! Site ${gw.site}: ${ebgp ? "AS-path prepend and MED" : "LOCAL_PREF and MED"} from the stack (sites.${gw.site}).`);
     L.push(`route-map ${name} permit 10`, ` set ip next-hop ${ing.ipv4}`);
     if (ing.ipv6) L.push(` set ipv6 next-hop global ${ing.ipv6}`);
     if (site) {
-      if (ebgp && site.prepend > 0) L.push(` set as-path prepend ${Array(site.prepend).fill(bgp.asn).join(" ")}`);
+      if (ebgp && site.prepend > 0) L.push(` set as-path prepend ${asPathPrepend(bgp.asn, site.prepend)}`);
       if (site.med !== undefined) L.push(` set metric ${site.med}`);
       if (!ebgp && site.localPreference !== undefined) L.push(` set local-preference ${site.localPreference}`);
     }
