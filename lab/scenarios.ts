@@ -941,8 +941,6 @@ export async function runScenarios(args: string[], stateDir = DEFAULT_STATE_DIR)
   };
   const results: ScenarioResult[] = [];
   try {
-    const st = await waitReady(lab, m, 30_000);
-    if (!st.ok) throw new Error(`the lab is not ready: ${st.detail}`);
     for (const s of chosen) {
       await restore();
       const t0 = Date.now();
@@ -953,9 +951,12 @@ export async function runScenarios(args: string[], stateDir = DEFAULT_STATE_DIR)
           return { ok: false, detail: `error: ${(e as Error).message.split("\n").slice(0, 4).join(" ")}`, figures: {} };
         }
       };
+      // Every scenario starts from a ready lab (sessions up, ECMP full, BFD up, held 3 s): a
+      // session dropped during the previous one must not be counted against this one.
+      const pre = await waitReady(lab, m, 30_000);
       const drops0 = await gatewayBfdDrops(lab, m);
-      let o = await attempt();
-      if (!o.ok && s.retryOnce) {
+      let o: Outcome = pre.ok ? await attempt() : { ok: false, detail: `the lab was not ready before the scenario (30 s): ${pre.detail}\n${await notReadyEvidence(lab, m)}`, figures: {} };
+      if (!o.ok && s.retryOnce && pre.ok) {
         log(`     ${s.id}: failed once (${o.detail}); restoring and running it again`);
         await restore();
         const first = o;

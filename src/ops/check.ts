@@ -54,81 +54,198 @@ export function nextHops(json: string): string[] {
   }
 }
 
+/** The drain state probe of a maglev (its drain file) or HAProxy node (`hactl status`). */
+function drainProbe(h: HostFacts): string | undefined {
+  if (h.role === "maglev") return `if test -e ${DRAIN_FILE}; then echo drained; else echo serving; fi`;
+  if (h.role === "haproxy") return `${HACTL_PATH} status`;
+  return undefined;
+}
+
 /** Drain state of every maglev and HAProxy node, asked once (expected weights and ECMP width depend on it). */
 export async function drainStates(topo: Topology, runner: HostRunner): Promise<Map<string, boolean>> {
   const out = new Map<string, boolean>();
   await Promise.all(
     topo.hosts.map(async (h) => {
-      if (h.role === "maglev") {
-        const r = await runner.run(h.hostname, `test -e ${DRAIN_FILE}`);
-        out.set(h.name, r.code === 0);
-      } else if (h.role === "haproxy") {
-        const r = await runner.run(h.hostname, `${HACTL_PATH} status`);
-        out.set(h.name, r.stdout.trim() === "drained");
-      }
+      const probe = drainProbe(h);
+      if (!probe) return;
+      const r = await runner.run(h.hostname, probe);
+      out.set(h.name, r.stdout.trim() === "drained");
     }),
   );
   return out;
 }
 
-async function hostChecks(topo: Topology, plan: HostPlan, h: HostFacts, runner: HostRunner, drained: Map<string, boolean>): Promise<CheckRow[]> {
+/** One command of a host's probe; its output is framed so that all of them share one run. */
+export interface Probe {
+  key: string;
+  command: string;
+  /** Drop stderr instead of merging it into the output (commands whose stdout is JSON). @default false */
+  quietStderr?: boolean;
+}
+
+/** A probe's framed output and exit status. */
+export interface ProbeResult {
+  out: string;
+  code: number;
+}
+
+const FRAME = "@@maglev-check@@";
+
+/**
+ * One shell script that runs every probe in turn and frames each one's output and exit status:
+ * a host costs one SSH connection (one exec in the lab) instead of one per probe. On a busy
+ * host, and in the lab's guests on two shared cores, a burst of short execs is what hurts —
+ * there it starved bfdd past its 300 ms detection time. Commands run in a group, not a subshell
+ * (no fork each), so a probe must not `exit`.
+ */
+export function probeScript(probes: Probe[]): string {
+  return probes.map((p) => `echo '${FRAME} ${p.key}'\n{ ${p.command}\n} ${p.quietStderr ? "2>/dev/null" : "2>&1"}\necho "${FRAME} rc $?"`).join("\n") + "\n";
+}
+
+/** The framed output of `probeScript` → key → output and exit status. A probe that never ran is absent. */
+export function parseProbes(stdout: string): Map<string, ProbeResult> {
+  const out = new Map<string, ProbeResult>();
+  let key: string | undefined;
+  let lines: string[] = [];
+  for (const raw of stdout.split("\n")) {
+    const at = raw.indexOf(FRAME + " ");
+    if (at < 0) {
+      if (key !== undefined) lines.push(raw);
+      continue;
+    }
+    // Output without a final newline ends on the frame's line.
+    if (at > 0 && key !== undefined) lines.push(raw.slice(0, at));
+    const rest = raw.slice(at + FRAME.length + 1);
+    const rc = /^rc (\d+)$/.exec(rest);
+    if (rc && key !== undefined) {
+      out.set(key, { out: lines.join("\n"), code: Number(rc[1]) });
+      key = undefined;
+    } else if (!rc) {
+      key = rest;
+      lines = [];
+    }
+  }
+  return out;
+}
+
+/** Everything `check` asks one host, as probes. */
+function hostProbes(topo: Topology, plan: HostPlan, h: HostFacts, runner: HostRunner): Probe[] {
+  const probes: Probe[] = [];
+  const add = (key: string, command: string, quietStderr = false) => probes.push({ key, command, quietStderr });
+  const drain = drainProbe(h);
+  if (drain) add("drain", drain);
+  // Files: two commands for all of them — live hashes, then the apply records.
+  const paths = plan.files.map((f) => q(f.path)).join(" ");
+  const records = plan.files.map((f) => `${APPLIED_DIR}/${fileSlug(f.path)}`).join(" ");
+  add("files", `sha256sum -- ${paths} 2>/dev/null; grep -H '' ${records} 2>/dev/null; true`);
+  for (const s of plan.services) add(`service ${s}`, runner.services.isActive(s));
+  if (h.ingress) add("ingress link", `ip -j -s link show ${topo.env.networks.ingress.interface ?? "ingress0"}`);
+  if (h.role === "gateway") {
+    add("bgp", "vtysh -c 'show bgp neighbors json'", true);
+    add("bfd", "vtysh -c 'show bfd peers json'", true);
+    for (const vip of [...topo.vips.ipv4, ...topo.vips.ipv6]) {
+      const six = vip.includes(":");
+      add(`route ${vip}`, `ip ${six ? "-6 " : ""}-j route show ${vip}/${six ? 128 : 32}`, true);
+    }
+  }
+  if (h.role === "maglev") {
+    add("conntrack", "sysctl -n net.ipv4.vs.conntrack");
+    add("exabgp sessions", "ss -Htn state established '( dport = :179 or sport = :179 )'");
+    add("announced", `cat ${ANNOUNCED_FILE} 2>/dev/null; true`);
+    add("ipvs", "ipvsadm -Ln");
+  }
+  if (h.role === "haproxy") add("haproxy stat", `echo 'show stat -1 4 -1' | socat stdio unix-connect:${HAPROXY_ADMIN_SOCKET}`);
+  return probes;
+}
+
+/** What one host answered: its probes' results, and the transport's message for any that never ran. */
+export interface HostProbe {
+  results: Map<string, ProbeResult>;
+  /** Why a probe may be missing (host unreachable, script cut short): stderr or the exit status. */
+  failure: string;
+}
+
+/** Ask one host everything at once. */
+async function probeHost(topo: Topology, plan: HostPlan, h: HostFacts, runner: HostRunner): Promise<HostProbe> {
+  const r = await runner.run(h.hostname, probeScript(hostProbes(topo, plan, h, runner)), 60000);
+  return { results: parseProbes(r.stdout), failure: (r.stderr || `exit ${r.code}`).trim() };
+}
+
+/** The live file hashes and apply records from the "files" probe: path → [live, planned then, live then]. */
+function parseFiles(plan: HostPlan, out: string): Map<string, string[]> {
+  const bySlug = new Map(plan.files.map((f) => [`${APPLIED_DIR}/${fileSlug(f.path)}`, f.path]));
+  const live = new Map<string, string[]>();
+  for (const l of out.split("\n")) {
+    const hash = /^([0-9a-f]{64}) [ *](.+)$/.exec(l);
+    if (hash) {
+      live.set(hash[2], [hash[1], "-", "-"]);
+      continue;
+    }
+    const sep = l.indexOf(":");
+    const p = sep > 0 ? bySlug.get(l.slice(0, sep)) : undefined;
+    if (p && live.has(p)) {
+      const [plannedAt = "-", liveAt = "-"] = l.slice(sep + 1).trim().split(/\s+/);
+      live.set(p, [live.get(p)![0], plannedAt, liveAt]);
+    }
+  }
+  return live;
+}
+
+/** Turn one host's probe results into ✓/✗ rows (pure: no I/O). */
+export function hostRows(topo: Topology, plan: HostPlan, h: HostFacts, probe: HostProbe, drained: Map<string, boolean>): CheckRow[] {
   const rows: CheckRow[] = [];
   const row = (check: string, ok: boolean, detail = "") => rows.push({ host: h.hostname, check, ok, detail });
-  const run = (script: string) => runner.run(h.hostname, script, 20000);
+  // A probe that never ran reads as exit -1: its check is ✗ with the transport's message.
+  const failure = probe.failure;
+  const get = (key: string): ProbeResult => probe.results.get(key) ?? { out: "", code: -1 };
+  const missing = (key: string) => !probe.results.has(key);
 
   // Files: the live hash against the plan. A file filled with secrets on the host cannot be
   // compared with its template: there the apply record says which template was applied and
   // what the file hashed to then (a hand edit changes the live hash).
-  const r = await run(
-    plan.files
-      .map((f) => `x=$( (sha256sum < ${q(f.path)}) 2>/dev/null | cut -d' ' -f1); y=$(cat ${APPLIED_DIR}/${fileSlug(f.path)} 2>/dev/null); echo "F ${f.path} \${x:--} \${y:-- -}"`)
-      .join("; "),
-  );
-  const live = new Map<string, string[]>();
-  for (const l of r.stdout.split("\n")) {
-    const [tag, p, ...rest] = l.trim().split(/\s+/);
-    if (tag === "F") live.set(p, rest);
-  }
-  const drift: string[] = [];
-  for (const f of plan.files) {
-    const [now, plannedAt, liveAt] = live.get(f.path) ?? ["-"];
-    const want = contentHash(f.content);
-    if (now === "-") {
-      drift.push(`${f.path} (missing)`);
-      continue;
+  if (missing("files")) row("files match the plan", false, `no answer: ${failure}`);
+  else {
+    const live = parseFiles(plan, get("files").out);
+    const drift: string[] = [];
+    for (const f of plan.files) {
+      const [now, plannedAt, liveAt] = live.get(f.path) ?? ["-"];
+      const want = contentHash(f.content);
+      if (now === "-") {
+        drift.push(`${f.path} (missing)`);
+        continue;
+      }
+      if (f.secretKeys?.length) {
+        if (plannedAt !== want) drift.push(`${f.path} (not the planned version)`);
+        else if (liveAt !== now) drift.push(`${f.path} (edited on the host)`);
+      } else if (now !== want) drift.push(f.path);
     }
-    if (f.secretKeys?.length) {
-      if (plannedAt !== want) drift.push(`${f.path} (not the planned version)`);
-      else if (liveAt !== now) drift.push(`${f.path} (edited on the host)`);
-    } else if (now !== want) drift.push(f.path);
+    row("files match the plan", drift.length === 0, drift.length ? `drift: ${drift.join(", ")}` : `${plan.files.length} files`);
   }
-  row("files match the plan", drift.length === 0, drift.length ? `drift: ${drift.join(", ")}` : `${plan.files.length} files`);
 
   for (const s of plan.services) {
-    const a = await run(runner.services.isActive(s));
-    row(`service ${s}`, a.code === 0, a.code === 0 ? "active" : "not active");
+    const a = get(`service ${s}`);
+    row(`service ${s}`, a.code === 0, a.code === 0 ? "active" : a.code < 0 ? `no answer: ${failure}` : "not active");
   }
 
   if (h.ingress) {
     const ifname = topo.env.networks.ingress.interface ?? "ingress0";
-    const l = await run(`ip -j -s link show ${ifname}`);
+    const l = get("ingress link");
     try {
-      const link = JSON.parse(l.stdout)[0];
+      const link = JSON.parse(l.out)[0];
       const want = topo.env.networks.ingress.mtu;
       row(`${ifname} MTU`, link.mtu === want, `${link.mtu} (plan ${want})`);
       const st = link.stats64 ?? link.stats;
       const errs = (st?.rx?.errors ?? 0) + (st?.tx?.errors ?? 0);
       row(`${ifname} errors`, errs === 0, `rx ${st?.rx?.errors ?? "?"} tx ${st?.tx?.errors ?? "?"}`);
     } catch {
-      row(`${ifname} present`, false, (l.stderr || l.stdout).trim() || "no such interface");
+      row(`${ifname} present`, false, l.code < 0 ? `no answer: ${failure}` : l.out.trim() || "no such interface");
     }
   }
 
   if (h.role === "gateway") {
-    const nb = await run("vtysh -c 'show bgp neighbors json'");
     let neighbors: Record<string, { bgpState?: string }> = {};
     try {
-      neighbors = JSON.parse(nb.stdout);
+      neighbors = JSON.parse(get("bgp").out);
     } catch {
       /* reported below as not established */
     }
@@ -142,10 +259,9 @@ async function hostChecks(topo: Topology, plan: HostPlan, h: HostFacts, runner: 
       const st = neighbors[addr]?.bgpState ?? "absent";
       row(`BGP ${addr} (${name})`, st === "Established", st);
     }
-    const bfd = await run("vtysh -c 'show bfd peers json'");
     let peers: { peer: string; status: string }[] = [];
     try {
-      peers = JSON.parse(bfd.stdout);
+      peers = JSON.parse(get("bfd").out);
     } catch {
       /* none */
     }
@@ -153,27 +269,24 @@ async function hostChecks(topo: Topology, plan: HostPlan, h: HostFacts, runner: 
       const p = peers.find((x) => x.peer === m.mgmt.ipv4);
       row(`BFD ${m.mgmt.ipv4} (${m.name})`, p?.status === "up", p?.status ?? "absent");
     }
-    const announcing = topo.maglevs.filter((m) => !drained.get(m.name));
-    const want = announcing.length;
+    const want = topo.maglevs.filter((m) => !drained.get(m.name)).length;
+    const drainedNote = topo.maglevs.filter((m) => drained.get(m.name)).map((m) => `${m.name} drained`);
     for (const vip of [...topo.vips.ipv4, ...topo.vips.ipv6]) {
-      const six = vip.includes(":");
-      const rt = await run(`ip ${six ? "-6 " : ""}-j route show ${vip}/${six ? 128 : 32}`);
-      const hops = nextHops(rt.stdout);
-      const drainedNote = topo.maglevs.filter((m) => drained.get(m.name)).map((m) => `${m.name} drained`);
+      const hops = nextHops(get(`route ${vip}`).out);
       row(`ECMP ${vip}`, hops.length === want, `${hops.length} next-hops (want ${want}${drainedNote.length ? `; ${drainedNote.join(", ")}` : ""})`);
     }
   }
 
   if (h.role === "maglev") {
     row("announcements", true, drained.get(h.name) ? `drained (${DRAIN_FILE} exists)` : "not drained");
-    const ct = await run("sysctl -n net.ipv4.vs.conntrack");
-    row("IPVS conntrack off", ct.stdout.trim() === "0", `net.ipv4.vs.conntrack=${ct.stdout.trim() || "?"}`);
-    const ex = await run("ss -Htn state established '( dport = :179 or sport = :179 )'");
-    for (const gw of topo.gateways) row(`ExaBGP → ${gw.name}`, ex.stdout.includes(`${gw.mgmt.ipv4}:`), ex.stdout.includes(`${gw.mgmt.ipv4}:`) ? "established" : "no session");
-    const ann = await run(`cat ${ANNOUNCED_FILE} 2>/dev/null`);
-    const announced = ann.stdout.trim().split("\n").filter(Boolean);
-    if (!drained.get(h.name)) row("VIPs announced", announced.length === topo.vips.ipv4.length + topo.vips.ipv6.length, `${announced.length} of ${topo.vips.ipv4.length + topo.vips.ipv6.length}`);
-    const ipvs = parseIpvs((await run("ipvsadm -Ln")).stdout);
+    const ct = get("conntrack").out.trim();
+    row("IPVS conntrack off", ct === "0", `net.ipv4.vs.conntrack=${ct || "?"}`);
+    const ex = get("exabgp sessions").out;
+    for (const gw of topo.gateways) row(`ExaBGP → ${gw.name}`, ex.includes(`${gw.mgmt.ipv4}:`), ex.includes(`${gw.mgmt.ipv4}:`) ? "established" : "no session");
+    const announced = get("announced").out.trim().split("\n").filter(Boolean);
+    const vipCount = topo.vips.ipv4.length + topo.vips.ipv6.length;
+    if (!drained.get(h.name)) row("VIPs announced", announced.length === vipCount, `${announced.length} of ${vipCount}`);
+    const ipvs = parseIpvs(get("ipvs").out);
     for (const s of ipvsServices(topo)) {
       const key = `${s.family === "ipv6" ? 6 : 4}:${s.fwmark.fwmark}`;
       const svc = ipvs.get(key);
@@ -200,24 +313,36 @@ async function hostChecks(topo: Topology, plan: HostPlan, h: HostFacts, runner: 
 
   if (h.role === "haproxy") {
     row("drain", true, drained.get(h.name) ? "drained (health API answers 503)" : "serving");
-    const st = await run(`echo 'show stat -1 4 -1' | socat stdio unix-connect:${HAPROXY_ADMIN_SOCKET}`);
-    const lines = st.stdout.split("\n").filter((l) => l && !l.startsWith("#"));
-    if (st.code !== 0 || lines.length === 0) row("HAProxy backends", false, (st.stderr || "no answer from the stats socket").trim());
-    for (const l of lines) {
-      const f = l.split(",");
-      if (f[0] === HAPROXY_DRAIN_BACKEND) continue;
-      row(`HAProxy ${f[0]}/${f[1]}`, f[17] === "UP" || f[17]?.startsWith("UP"), f[17] ?? "?");
-    }
+    const st = get("haproxy stat");
+    const lines = st.out.split("\n").filter((l) => l && !l.startsWith("#"));
+    if (st.code !== 0 || lines.length === 0) row("HAProxy backends", false, (st.code < 0 ? `no answer: ${failure}` : st.out.trim()) || "no answer from the stats socket");
+    else
+      for (const l of lines) {
+        const f = l.split(",");
+        if (f[0] === HAPROXY_DRAIN_BACKEND) continue;
+        row(`HAProxy ${f[0]}/${f[1]}`, f[17] === "UP" || f[17]?.startsWith("UP"), f[17] ?? "?");
+      }
   }
   return rows;
 }
 
+/**
+ * Check every host (or only those named): one probe run per host, all hosts at once, then the
+ * rows. The gateways' expected ECMP width and the maglevs' expected weights depend on which
+ * nodes are drained, so hosts outside `only` are still asked for their drain state.
+ */
 export async function checkEnvironment(topo: Topology, plans: HostPlan[], runner: HostRunner, only?: string[]): Promise<CheckRow[]> {
-  const drained = await drainStates(topo, runner);
   const byName = new Map(plans.map((p) => [p.name, p]));
   const hosts = topo.hosts.filter((h) => !only?.length || only.includes(h.name) || only.includes(h.hostname));
-  const all = await Promise.all(hosts.map((h) => hostChecks(topo, byName.get(h.name)!, h, runner, drained)));
-  return all.flat();
+  const probed = await Promise.all(hosts.map((h) => probeHost(topo, byName.get(h.name)!, h, runner)));
+  const drained = new Map<string, boolean>();
+  hosts.forEach((h, i) => {
+    const d = probed[i].results.get("drain");
+    if (d) drained.set(h.name, d.out.trim() === "drained");
+  });
+  const others = topo.hosts.filter((h) => !hosts.includes(h) && drainProbe(h));
+  if (others.length) for (const [name, d] of await drainStates({ ...topo, hosts: others }, runner)) drained.set(name, d);
+  return hosts.flatMap((h, i) => hostRows(topo, byName.get(h.name)!, h, probed[i], drained));
 }
 
 export function formatTable(rows: CheckRow[]): string {

@@ -6,10 +6,11 @@
 import * as path from "path";
 import { deriveTopology, Topology } from "../../src/topology";
 import { buildPlans } from "../../src/plan";
-import { contentSha256 } from "../../src/apply/steps";
-import { checkEnvironment, formatTable } from "../../src/ops/check";
+import { APPLIED_DIR, contentSha256, fileSlug } from "../../src/apply/steps";
+import { spawnSync } from "child_process";
+import { checkEnvironment, formatTable, parseProbes, probeScript } from "../../src/ops/check";
 import { drainHost } from "../../src/ops/drain";
-import { HostRunner } from "../../src/ops/runner";
+import { HostRunner, RunResult } from "../../src/ops/runner";
 import { systemd } from "../../src/apply/steps";
 import { readStackEnvironment } from "../../src/config/load";
 import { mustValidate, ROOT } from "../helpers";
@@ -22,66 +23,78 @@ const plans = buildPlans(topo);
 function fakeWorld(opts: { drained?: string[]; edited?: { host: string; path: string } } = {}) {
   const drained = new Set(opts.drained ?? []);
   const calls: string[] = [];
+  // One command as the host would answer it.
+  const answer = (hostname: string, script: string): RunResult => {
+    const h = topo.hosts.find((x) => x.hostname === hostname)!;
+    const plan = plans.find((p) => p.hostname === hostname)!;
+    const ok = (stdout: string) => ({ stdout, stderr: "", code: 0 });
+    if (script.startsWith("sha256sum")) {
+      // As the host answers: `sha256sum` of every file, then `grep -H` of the apply records
+      // (planned hash, live hash then).
+      const written = (f: (typeof plan.files)[number]) => (f.secretKeys?.length ? f.content.replace(/\{\{secret:[^}]+\}\}/g, "s3cret") : f.content);
+      const live = (f: (typeof plan.files)[number]) => (opts.edited?.host === h.name && opts.edited.path === f.path ? written(f) + "# hand edit\n" : written(f));
+      return ok(
+        [
+          ...plan.files.map((f) => `${contentSha256(live(f))}  ${f.path}`),
+          ...plan.files.map((f) => `${APPLIED_DIR}/${fileSlug(f.path)}:${contentSha256(f.content)} ${contentSha256(written(f))}`),
+        ].join("\n"),
+      );
+    }
+    if (script.startsWith("systemctl is-active")) return ok("");
+    if (script.includes("test -e") && script.includes("drain")) return ok(drained.has(h.name) ? "drained\n" : "serving\n");
+    if (script.includes("hactl status")) return ok(drained.has(h.name) ? "drained\n" : "serving\n");
+    if (script.startsWith("ip -j -s link show")) return ok(JSON.stringify([{ mtu: 1500, stats64: { rx: { errors: 0 }, tx: { errors: 0 } } }]));
+    if (script.includes("show bgp neighbors json")) {
+      const n: Record<string, unknown> = {};
+      for (const u of topo.env.bgp.upstream) {
+        n[u.ipv4] = { bgpState: "Established" };
+        if (u.ipv6) n[u.ipv6] = { bgpState: "Established" };
+      }
+      for (const m of topo.maglevs) n[m.mgmt.ipv4] = { bgpState: "Established" };
+      return ok(JSON.stringify(n));
+    }
+    if (script.includes("show bfd peers json")) return ok(JSON.stringify(topo.maglevs.map((m) => ({ peer: m.mgmt.ipv4, status: "up" }))));
+    const routeJson = (dst: string, six: boolean) => {
+      const hops = topo.maglevs.filter((m) => !drained.has(m.name)).map((m) => ({ gateway: six ? m.ingress!.ipv6 : m.ingress!.ipv4 }));
+      return JSON.stringify(hops.length ? [{ dst, nexthops: hops }] : []);
+    };
+    const rt = /^ip (-6 )?-j route show (\S+)\//.exec(script);
+    if (rt) return ok(routeJson(rt[2], !!rt[1]));
+    // Batched: echo "R <vip> $(ip [-6] -j route show <vip>/<len>)"; …
+    const batched = [...script.matchAll(/echo "R (\S+) \$\(ip (-6 )?-j route show [^)]*\)"/g)];
+    if (batched.length) return ok(batched.map((b) => `R ${b[1]} ${routeJson(b[1], !!b[2])}`).join("\n"));
+    if (script.includes("vs.conntrack")) return ok("0\n");
+    if (script.startsWith("ss -Htn")) return ok(topo.gateways.map((g) => `0 0 ${h.mgmt.ipv4}:40000 ${g.mgmt.ipv4}:179`).join("\n"));
+    if (script.startsWith("cat /run/exabgp/announced")) return ok([...topo.vips.ipv4.map((v) => `${v}/32`), ...topo.vips.ipv6.map((v) => `${v}/128`)].join("\n"));
+    if (script === "ipvsadm -Ln") {
+      const L: string[] = [];
+      for (const s of ipvsServices(topo)) {
+        L.push(s.family === "ipv6" ? `FWM  ${s.fwmark.fwmark} IPv6 mh (mh-port)` : `FWM  ${s.fwmark.fwmark} mh (mh-port)`);
+        for (const r of s.realServers) L.push(`  -> ${s.family === "ipv6" ? `[${r.address}]` : r.address}:0   Route   ${drained.has(r.host.name) ? 0 : 1}      0          0`);
+      }
+      return ok(L.join("\n"));
+    }
+    if (script.includes("show stat")) return ok("# pxname,svname\nbe_100080,app01,0,0,0,0,,0,0,0,,0,,0,0,0,0,UP,1\nbe_100080,app02,0,0,0,0,,0,0,0,,0,,0,0,0,0,UP,1\n");
+    if (script.includes("drain")) {
+      drained.add(h.name);
+      return ok("");
+    }
+    return { stdout: "", stderr: `fake: no answer for ${script}`, code: 127 };
+  };
   const runner: HostRunner = {
     kind: "fake",
     services: systemd,
     async run(hostname, script) {
       calls.push(`${hostname}: ${script}`);
-      const h = topo.hosts.find((x) => x.hostname === hostname)!;
-      const plan = plans.find((p) => p.hostname === hostname)!;
-      const ok = (stdout: string) => ({ stdout, stderr: "", code: 0 });
-      if (script.includes("sha256sum")) {
-        // As the host answers: live hash, then the apply record (planned hash, live hash then).
-        return ok(
-          plan.files
-            .map((f) => {
-              const written = f.secretKeys?.length ? f.content.replace(/\{\{secret:[^}]+\}\}/g, "s3cret") : f.content;
-              const live = opts.edited?.host === h.name && opts.edited.path === f.path ? written + "# hand edit\n" : written;
-              return `F ${f.path} ${contentSha256(live)} ${contentSha256(f.content)} ${contentSha256(written)}`;
-            })
-            .join("\n"),
-        );
-      }
-      if (script.startsWith("systemctl is-active")) return ok("");
-      if (script.startsWith("test -e") && script.includes("drain")) return { stdout: "", stderr: "", code: drained.has(h.name) ? 0 : 1 };
-      if (script.includes("hactl status")) return ok(drained.has(h.name) ? "drained\n" : "serving\n");
-      if (script.startsWith("ip -j -s link show")) return ok(JSON.stringify([{ mtu: 1500, stats64: { rx: { errors: 0 }, tx: { errors: 0 } } }]));
-      if (script.includes("show bgp neighbors json")) {
-        const n: Record<string, unknown> = {};
-        for (const u of topo.env.bgp.upstream) {
-          n[u.ipv4] = { bgpState: "Established" };
-          if (u.ipv6) n[u.ipv6] = { bgpState: "Established" };
-        }
-        for (const m of topo.maglevs) n[m.mgmt.ipv4] = { bgpState: "Established" };
-        return ok(JSON.stringify(n));
-      }
-      if (script.includes("show bfd peers json")) return ok(JSON.stringify(topo.maglevs.map((m) => ({ peer: m.mgmt.ipv4, status: "up" }))));
-      const routeJson = (dst: string, six: boolean) => {
-        const hops = topo.maglevs.filter((m) => !drained.has(m.name)).map((m) => ({ gateway: six ? m.ingress!.ipv6 : m.ingress!.ipv4 }));
-        return JSON.stringify(hops.length ? [{ dst, nexthops: hops }] : []);
-      };
-      const rt = /^ip (-6 )?-j route show (\S+)\//.exec(script);
-      if (rt) return ok(routeJson(rt[2], !!rt[1]));
-      // Batched: echo "R <vip> $(ip [-6] -j route show <vip>/<len>)"; …
-      const batched = [...script.matchAll(/echo "R (\S+) \$\(ip (-6 )?-j route show [^)]*\)"/g)];
-      if (batched.length) return ok(batched.map((b) => `R ${b[1]} ${routeJson(b[1], !!b[2])}`).join("\n"));
-      if (script.includes("vs.conntrack")) return ok("0\n");
-      if (script.startsWith("ss -Htn")) return ok(topo.gateways.map((g) => `0 0 ${h.mgmt.ipv4}:40000 ${g.mgmt.ipv4}:179`).join("\n"));
-      if (script.startsWith("cat /run/exabgp/announced")) return ok([...topo.vips.ipv4.map((v) => `${v}/32`), ...topo.vips.ipv6.map((v) => `${v}/128`)].join("\n"));
-      if (script === "ipvsadm -Ln") {
-        const L: string[] = [];
-        for (const s of ipvsServices(topo)) {
-          L.push(s.family === "ipv6" ? `FWM  ${s.fwmark.fwmark} IPv6 mh (mh-port)` : `FWM  ${s.fwmark.fwmark} mh (mh-port)`);
-          for (const r of s.realServers) L.push(`  -> ${s.family === "ipv6" ? `[${r.address}]` : r.address}:0   Route   ${drained.has(r.host.name) ? 0 : 1}      0          0`);
-        }
-        return ok(L.join("\n"));
-      }
-      if (script.includes("show stat")) return ok("# pxname,svname\nbe_100080,app01,0,0,0,0,,0,0,0,,0,,0,0,0,0,UP,1\nbe_100080,app02,0,0,0,0,,0,0,0,,0,,0,0,0,0,UP,1\n");
-      if (script.includes("drain")) {
-        drained.add(h.name);
-        return ok("");
-      }
-      return { stdout: "", stderr: `fake: no answer for ${script}`, code: 127 };
+      // check's framed probe script: answer each framed command as the shell would.
+      const framed = [...script.matchAll(/^echo '@@maglev-check@@ (.+)'\n\{ ([^\n]*)\n\} (2>\/dev\/null|2>&1)\necho "@@maglev-check@@ rc \$\?"$/gm)];
+      if (!framed.length) return answer(hostname, script);
+      const out = framed.map(([, key, cmd, redirect]) => {
+        const r = answer(hostname, cmd);
+        const text = redirect === "2>&1" ? r.stdout + r.stderr : r.stdout;
+        return `@@maglev-check@@ ${key}\n${text}${text.endsWith("\n") || !text ? "" : "\n"}@@maglev-check@@ rc ${r.code}`;
+      });
+      return { stdout: out.join("\n") + "\n", stderr: "", code: 0 };
     },
   };
   return { runner, calls, drained };
@@ -111,6 +124,46 @@ describe("check", () => {
     expect(rows.filter((r) => !r.ok)).toEqual([]);
     expect(rows.find((r) => r.host === "lab-vm-mgw01" && r.check === "ECMP 198.18.7.15")!.detail).toBe("1 next-hops (want 1; maglev02 drained)");
     expect(rows.find((r) => r.host === "lab-vm-maglev02" && r.check === "announcements")!.detail).toMatch(/^drained/);
+  });
+});
+
+describe("check's probes", () => {
+  test("GIVEN framed probes WHEN a real shell runs them THEN each one's output and exit status come back apart", () => {
+    const script = probeScript([
+      { key: "two lines", command: "echo one; echo two; false" },
+      { key: "stderr merged", command: "sh -c 'echo oops >&2; exit 3'" },
+      { key: "no final newline", command: "printf 'drained'" },
+      { key: "stderr dropped", command: "echo '[]'; echo noise >&2", quietStderr: true },
+      { key: "empty", command: "true" },
+    ]);
+    const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+    const got = parseProbes(r.stdout);
+    expect(Object.fromEntries(got)).toEqual({
+      "two lines": { out: "one\ntwo", code: 1 },
+      "stderr merged": { out: "oops", code: 3 },
+      "stderr dropped": { out: "[]", code: 0 },
+      "no final newline": { out: "drained", code: 0 },
+      empty: { out: "", code: 0 },
+    });
+  });
+
+  test("GIVEN a lab WHEN checked THEN every host is asked once (one SSH connection per host)", async () => {
+    const w = fakeWorld();
+    await checkEnvironment(topo, plans, w.runner);
+    const perHost = new Map<string, number>();
+    for (const c of w.calls) perHost.set(c.split(":")[0], (perHost.get(c.split(":")[0]) ?? 0) + 1);
+    expect([...perHost.keys()].sort()).toEqual(topo.hosts.map((h) => h.hostname).sort());
+    expect([...perHost.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  test("GIVEN one host that cannot be reached WHEN checked THEN its rows are ✗ with the transport's message, the others ✓", async () => {
+    const w = fakeWorld();
+    const runner: HostRunner = { ...w.runner, run: (hostname, script) => (hostname === "lab-vm-mlb02" ? Promise.resolve({ stdout: "", stderr: "ssh: connect to host 198.18.7.34 port 22: Connection timed out\n", code: 255 }) : w.runner.run(hostname, script)) };
+    const rows = await checkEnvironment(topo, plans, runner);
+    const bad = rows.filter((r) => !r.ok);
+    expect(new Set(bad.map((r) => r.host))).toEqual(new Set(["lab-vm-mlb02"]));
+    expect(bad.find((r) => r.check === "files match the plan")!.detail).toBe("no answer: ssh: connect to host 198.18.7.34 port 22: Connection timed out");
+    expect(bad.find((r) => r.check === "service haproxy")!.detail).toMatch(/^no answer: ssh: connect/);
   });
 });
 
