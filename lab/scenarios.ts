@@ -11,6 +11,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import YAML from "yaml";
+import * as ipaddr from "ipaddr.js";
 import { DEFAULT_STATE_DIR, Lab } from "./guest";
 import { ensureKernel, requirePrerequisites } from "./prereqs";
 import { applyHost, notReadyEvidence, readCluster, readyState, rollout, setupRouter, sleep, up, waitReady } from "./cluster";
@@ -114,26 +115,55 @@ async function clockOffset(lab: Lab, host: string): Promise<{ offsetMs: number; 
 const VIA_COUNT = `( ${"$"}{#r} - ${"$"}{#x} ) / 5`;
 
 /**
- * A loop inside a gateway, armed before an event: prints $EPOCHREALTIME the first time the
- * route to `vip` has fewer than `want` next hops. One fork per iteration, bounded by `seconds`.
- * Resolves to epoch ms (UML guests read the host's clock), or undefined if it never happened.
+ * A watch inside a gateway, armed before an event: prints $EPOCHREALTIME the first time the
+ * route to `vip` has fewer than `want` next hops. Event-driven: `ip monitor route nexthop`
+ * wakes it on every route or nexthop-group change (and once a second without one), and only
+ * then does it fork to count next hops. A polling loop here forked ~50 times a second: two
+ * gateways watching kept both host cores busy, and the maglevs' health checks and announce
+ * loops — the very thing being timed — starved (a watchdog run timed out at 20 s that way).
+ * The time is the moment the event was read. Bounded by `seconds`. Resolves to epoch ms (UML
+ * guests read the host's clock, see clockOffset), or undefined if it never happened.
  */
 function watchRaw(lab: Lab, gw: string, vip: string, want: number, seconds: number): Promise<number | undefined> {
-  const six = vip.includes(":");
-  const script =
-    `end=$((SECONDS+${seconds})); while [ $SECONDS -lt $end ]; do r=$(ip ${six ? "-6" : "-4"} -o route show ${vip}/${six ? 128 : 32}); x=\${r// via /}; n=$(( ${VIA_COUNT} )); ` +
-    `if [ "$n" -lt ${want} ]; then echo "$EPOCHREALTIME"; exit 0; fi; read -r -t 0.01 _ <>/run/lab-agent.fifo 2>/dev/null || true; done; exit 3`;
+  const fam = vip.includes(":") ? "-6" : "-4";
+  const count = `r=$(ip ${fam} -o route show ${vip}/${vip.includes(":") ? 128 : 32}); x=\${r// via /}; n=$(( ${VIA_COUNT} ))`;
+  const script = [
+    `coproc MON { exec ip ${fam} monitor route nexthop; }`,
+    `end=$((SECONDS+${seconds}))`,
+    `${count}; if [ "$n" -lt ${want} ]; then echo "$EPOCHREALTIME"; kill $MON_PID; exit 0; fi`,
+    `while [ $SECONDS -lt $end ]; do`,
+    `  t=""; if IFS= read -r -t 1 -u "\${MON[0]}" _; then t=$EPOCHREALTIME; fi`,
+    `  ${count}; if [ "$n" -lt ${want} ]; then echo "\${t:-$EPOCHREALTIME}"; kill $MON_PID; exit 0; fi`,
+    `done`,
+    `kill $MON_PID; exit 3`,
+  ].join("\n");
   return lab.exec(gw, script, { timeoutMs: (seconds + 15) * 1000 }).then((r) => (r.code === 0 ? Math.round(Number(r.stdout.trim()) * 1000) : undefined));
 }
 
-/** IPVS weight of a real server, summed over every service that lists it, on one maglev; loop until 0. */
+/** A real server's address as /proc/net/ip_vs writes it: `C6120A21` (IPv4), `[fd00:000a:…:0021]` (IPv6). */
+export function procIpvsAddress(addr: string): string {
+  const ip = ipaddr.parse(addr);
+  if (ip.kind() === "ipv4") return ip.toByteArray().map((b) => b.toString(16).padStart(2, "0")).join("").toUpperCase();
+  return `[${(ip as ipaddr.IPv6).parts.map((p) => p.toString(16).padStart(4, "0")).join(":")}]`;
+}
+
+/**
+ * IPVS weight of real servers, summed over every service that lists them, on one maglev; loop
+ * until 0. It reads /proc/net/ip_vs with bash builtins every 50 ms: no fork (ipvsadm + awk
+ * every 250 ms competed with keepalived, the daemon being timed, for the guest's one vCPU).
+ */
 function weightZeroWatch(lab: Lab, maglev: string, rs: string[], seconds: number): Promise<number | undefined> {
-  const pat = rs.map((a) => (a.includes(":") ? `\\[${a}\\]` : a.replace(/\./g, "\\.")) + ":").join("|");
-  const script =
-    `end=$((SECONDS+${seconds})); while [ $SECONDS -lt $end ]; do ` +
-    `n=$(ipvsadm -Ln | awk -v p='${pat}' '$1 == "->" && $2 ~ "^(" p ")" {w += $4} END {print w+0}'); ` +
-    // Every 250 ms: two forks per probe in the maglev's one vCPU compete with keepalived itself.
-    `if [ "$n" -eq 0 ]; then echo "$EPOCHREALTIME"; exit 0; fi; read -r -t 0.25 _ <>/run/lab-agent.fifo 2>/dev/null || true; done; exit 3`;
+  const arms = rs.map((a) => `"${procIpvsAddress(a)}"`).join("|");
+  const script = [
+    `end=$((SECONDS+${seconds}))`,
+    `while [ $SECONDS -lt $end ]; do`,
+    `  n=0`,
+    `  while read -r a b c d _; do [ "$a" = "->" ] || continue; case \${b%:*} in ${arms}) n=$((n + d)) ;; esac; done < /proc/net/ip_vs`,
+    `  if [ "$n" -eq 0 ]; then echo "$EPOCHREALTIME"; exit 0; fi`,
+    `  read -r -t 0.05 _ <>/run/lab-agent.fifo 2>/dev/null || true`,
+    `done`,
+    `exit 3`,
+  ].join("\n");
   return lab.exec(maglev, script, { timeoutMs: (seconds + 15) * 1000 }).then((r) => (r.code === 0 ? Math.round(Number(r.stdout.trim()) * 1000) : undefined));
 }
 
