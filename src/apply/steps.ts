@@ -93,9 +93,9 @@ function activateScript(a: Activate, sm: ServiceManager): string | undefined {
     case "none":
       return undefined;
     case "reload":
-      return sm.reload(a.service);
+      return a.then ? `${sm.reload(a.service)} && { ${a.then}; }` : sm.reload(a.service);
     case "restart":
-      return sm.restart(a.service);
+      return a.then ? `${sm.restart(a.service)} && { ${a.then}; }` : sm.restart(a.service);
     case "command":
       return a.command;
   }

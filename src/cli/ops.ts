@@ -57,7 +57,12 @@ program
   .action(async (stack: string, o: { lab?: boolean }) => {
     const { topo, runner } = await setup(stack, o.lab);
     const st = await drainStates(topo, runner);
-    for (const [name, drained] of [...st.entries()].sort()) process.stdout.write(`${name.padEnd(12)} ${drained ? "drained" : "serving"}\n`);
+    for (const [name, drained] of [...st.entries()].sort()) {
+      const h = topo.hosts.find((x) => x.name === name)!;
+      // A gateway's drain is its site's (drain-site), the others' their own.
+      const what = h.role === "gateway" ? `site ${h.site ?? "-"} ${drained ? "drained" : "announced"}` : drained ? "drained" : "serving";
+      process.stdout.write(`${name.padEnd(12)} ${what}\n`);
+    }
   });
 
 program.parseAsync(process.argv).catch((e) => {

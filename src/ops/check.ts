@@ -11,6 +11,7 @@ import { HostPlan } from "../plan/types";
 import { contentSha256 as contentHash, APPLIED_DIR, fileSlug } from "../apply/steps";
 import { ipvsServices, DRAIN_FILE, ANNOUNCED_FILE } from "../tiers/maglev";
 import { HACTL_PATH, HAPROXY_ADMIN_SOCKET, HAPROXY_DRAIN_BACKEND } from "../tiers/haproxy";
+import { SITE_DRAIN_FILE } from "../tiers/gateway";
 import { HostRunner } from "./runner";
 
 export interface CheckRow {
@@ -54,14 +55,15 @@ export function nextHops(json: string): string[] {
   }
 }
 
-/** The drain state probe of a maglev (its drain file) or HAProxy node (`hactl status`). */
+/** The drain state probe of a maglev (its drain file), a gateway (its site's drain file) or an HAProxy node (`hactl status`). */
 function drainProbe(h: HostFacts): string | undefined {
-  if (h.role === "maglev") return `if test -e ${DRAIN_FILE}; then echo drained; else echo serving; fi`;
+  const file = h.role === "maglev" ? DRAIN_FILE : h.role === "gateway" ? SITE_DRAIN_FILE : undefined;
+  if (file) return `if test -e ${file}; then echo drained; else echo serving; fi`;
   if (h.role === "haproxy") return `${HACTL_PATH} status`;
   return undefined;
 }
 
-/** Drain state of every maglev and HAProxy node, asked once (expected weights and ECMP width depend on it). */
+/** Drain state of every maglev, gateway (site drain) and HAProxy node, asked once (expected weights and ECMP width depend on it). */
 export async function drainStates(topo: Topology, runner: HostRunner): Promise<Map<string, boolean>> {
   const out = new Map<string, boolean>();
   await Promise.all(
@@ -243,6 +245,7 @@ export function hostRows(topo: Topology, plan: HostPlan, h: HostFacts, probe: Ho
   }
 
   if (h.role === "gateway") {
+    row("site drain", true, drained.get(h.name) ? `site ${h.site ?? "?"} drained (${SITE_DRAIN_FILE} exists)` : "not drained");
     let neighbors: Record<string, { bgpState?: string }> = {};
     try {
       neighbors = JSON.parse(get("bgp").out);

@@ -9,7 +9,8 @@
  *              maglev shows weight 0 and no active connection to it.
  *   site     — the site's gateways announce the VIPs less preferred (to iBGP upstreams
  *              LOCAL_PREF 10, to eBGP upstreams a longer AS path than any site's) or not at
- *              all (--withdraw); undrain reloads the rendered frr.conf.
+ *              all (--withdraw), kept in a file on each gateway that the apply re-applies
+ *              after its FRR reload; undrain removes it and reloads the rendered frr.conf.
  *
  * Refuses to drain the last announcing maglev or the last serving member of a group unless forced.
  */
@@ -20,7 +21,7 @@ import { HAPROXY_DRAIN_COMMAND, HAPROXY_UNDRAIN_COMMAND } from "../tiers/haproxy
 import { HostRunner } from "./runner";
 import { drainStates, nextHops, parseIpvs } from "./check";
 import { ipvsServices } from "../tiers/maglev";
-import { UPSTREAM_ROUTE_MAP_IBGP, asPathPrepend, upstreamRouteMapsInUse } from "../tiers/gateway";
+import { SITE_DRAIN_FILE, UPSTREAM_ROUTE_MAP_IBGP, asPathPrepend, upstreamRouteMapsInUse } from "../tiers/gateway";
 import { isEbgpUpstream } from "../config/schema";
 
 export interface DrainOptions {
@@ -38,6 +39,10 @@ export interface DrainResult {
   ms: number;
   /** HAProxy node: when every maglev had set it to weight 0 (before its connections finished). */
   weightZeroMs?: number;
+}
+
+function q(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -179,13 +184,17 @@ export const DRAIN_SITE_LOCAL_PREF = 10;
 /** Copies of the AS a drained site prepends beyond the longest prepend of any site. */
 export const DRAIN_SITE_EXTRA_PREPEND = 3;
 
-/** The vtysh commands that make a site's gateways announce less preferred, or nothing. */
-export function drainSiteCommands(topo: Topology, site: string, withdraw: boolean): string[] {
+/**
+ * The config lines that make a site's gateways announce less preferred, or nothing — what
+ * drain-site applies and keeps in SITE_DRAIN_FILE on each of the site's gateways (`vtysh -f`),
+ * so that an apply's FRR reload re-applies them.
+ */
+export function drainSiteConfig(topo: Topology, site: string, withdraw: boolean): string[] {
   const env = topo.env;
   const s = env.sites[site];
   if (!s) throw new Error(`no site "${site}" in stack ${env.name} (sites: ${Object.keys(env.sites).join(", ") || "none"})`);
   const want = drainedSitePolicy(topo, withdraw);
-  const cmds = ["configure terminal"];
+  const cmds: string[] = [];
   for (const map of upstreamRouteMapsInUse(env.bgp)) {
     if (withdraw) cmds.push(`route-map ${map} deny 5`, "exit");
     else if (map === UPSTREAM_ROUTE_MAP_IBGP)
@@ -194,8 +203,17 @@ export function drainSiteCommands(topo: Topology, site: string, withdraw: boolea
     // Longer than any site's rendered prepend, so every other site wins at the eBGP upstream.
     else cmds.push(`route-map ${map} permit 10`, `set as-path prepend ${asPathPrepend(env.bgp.asn, want.prepend)}`, "exit");
   }
-  cmds.push("end", "clear bgp * soft out");
   return cmds;
+}
+
+/** The drain file's text: a header naming the site and how to undo it, then the config lines. */
+export function siteDrainFile(topo: Topology, site: string, withdraw: boolean): string {
+  return [
+    `! Site ${site} of stack "${topo.env.name}" ${withdraw ? "withdrawn" : "drained"} by \`npm run ops -- drain-site${withdraw ? " --withdraw" : ""}\`.`,
+    `! Re-applied after every FRR reload by the apply; \`npm run ops -- undrain-site ${topo.env.name} ${site}\` removes it.`,
+    ...drainSiteConfig(topo, site, withdraw),
+    "",
+  ].join("\n");
 }
 
 /** What a gateway must advertise to every upstream for each VIP: LOCAL_PREF (iBGP), copies of our AS in the AS path (eBGP), or nothing. */
@@ -269,29 +287,36 @@ export function renderedSitePolicy(topo: Topology, site: string): SitePolicy {
  * each advertises that to every upstream session (or report the timeout).
  */
 export async function drainSite(topo: Topology, runner: HostRunner, site: string, opts: DrainOptions & { withdraw?: boolean } = {}): Promise<DrainResult[]> {
-  const cmds = drainSiteCommands(topo, site, !!opts.withdraw);
+  const cmds = drainSiteConfig(topo, site, !!opts.withdraw);
   const gws = topo.gateways.filter((g) => g.site === site);
   const others = Object.keys(topo.env.sites).filter((x) => x !== site);
   if (opts.withdraw && others.length === 0 && !opts.force) throw new Error(`${site} is the only site: withdrawing it takes every VIP offline (use --force)`);
   const want = drainedSitePolicy(topo, !!opts.withdraw);
+  const file = siteDrainFile(topo, site, !!opts.withdraw);
+  const dir = SITE_DRAIN_FILE.replace(/\/[^/]+$/, "");
+  // Applied from a temporary copy; only once FRR took it does it become the drain file (a
+  // failed vtysh leaves the gateway as it was).
+  const script =
+    `set -e; install -d ${dir}; t=$(mktemp ${dir}/.site-drain.XXXXXX); trap 'rm -f "$t"' EXIT; ` +
+    `printf '%s' ${q(file)} > "$t"; vtysh -f "$t"; chmod 0644 "$t"; mv "$t" ${SITE_DRAIN_FILE}; vtysh -c 'clear bgp * soft out'`;
   const out: DrainResult[] = [];
   for (const gw of gws) {
     const t0 = Date.now();
-    const r = await runner.run(gw.hostname, `vtysh ${cmds.map((c) => `-c '${c}'`).join(" ")}`);
+    const r = await runner.run(gw.hostname, script);
     const w = r.code === 0 ? await waitAdvertised(topo, runner, gw, want, opts.timeoutMs ?? 30000) : { done: false, detail: (r.stderr || r.stdout).trim() };
-    out.push({ host: gw.hostname, action: opts.withdraw ? "withdraw-site" : "drain-site", complete: w.done, detail: w.done ? `advertised to every upstream: ${cmds.slice(1, -2).filter((c) => c !== "exit").join("; ")}` : w.detail, ms: Date.now() - t0 });
+    out.push({ host: gw.hostname, action: opts.withdraw ? "withdraw-site" : "drain-site", complete: w.done, detail: w.done ? `advertised to every upstream: ${cmds.filter((c) => c !== "exit").join("; ")}` : w.detail, ms: Date.now() - t0 });
   }
   return out;
 }
 
-/** Back to the rendered policy: reload frr.conf (frr-reload.py) on the site's gateways, wait until advertised. */
+/** Back to the rendered policy: remove the drain file, reload frr.conf (frr-reload.py) on the site's gateways, wait until advertised. */
 export async function undrainSite(topo: Topology, runner: HostRunner, site: string, opts: DrainOptions = {}): Promise<DrainResult[]> {
   if (!topo.env.sites[site]) throw new Error(`no site "${site}" in stack ${topo.env.name}`);
   const want = renderedSitePolicy(topo, site);
   const out: DrainResult[] = [];
   for (const gw of topo.gateways.filter((g) => g.site === site)) {
     const t0 = Date.now();
-    const r = await runner.run(gw.hostname, `${runner.services.reload("frr")} && vtysh -c 'clear bgp * soft out'`, 60000);
+    const r = await runner.run(gw.hostname, `rm -f ${SITE_DRAIN_FILE} && ${runner.services.reload("frr")} && vtysh -c 'clear bgp * soft out'`, 60000);
     const w = r.code === 0 ? await waitAdvertised(topo, runner, gw, want, opts.timeoutMs ?? 30000) : { done: false, detail: (r.stderr || r.stdout).trim() };
     out.push({ host: gw.hostname, action: "undrain-site", complete: w.done, detail: w.done ? "frr.conf policy restored and advertised" : w.detail, ms: Date.now() - t0 });
   }

@@ -19,10 +19,10 @@ export type Tier =
 /** How a changed file becomes effective. */
 export type Activate =
   | { kind: "none" }
-  /** `systemctl reload <service>` (or the lab's equivalent): no dropped connections. */
-  | { kind: "reload"; service: string }
-  /** `systemctl restart <service>`: only where the daemon cannot reload. */
-  | { kind: "restart"; service: string }
+  /** `systemctl reload <service>` (or the lab's equivalent): no dropped connections. `then` runs after a successful reload. */
+  | { kind: "reload"; service: string; then?: string }
+  /** `systemctl restart <service>`: only where the daemon cannot reload. `then` runs after a successful restart. */
+  | { kind: "restart"; service: string; then?: string }
   /** An explicit command, e.g. `networkctl reload` or `sysctl --system`. */
   | { kind: "command"; command: string };
 

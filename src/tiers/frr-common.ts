@@ -94,8 +94,11 @@ export function bfdDetectMs(bfd: Environment["bgp"]["bfd"]): number {
 /**
  * FRR on a host: packages, the two files, the service. `frr-pythontools` carries
  * frr-reload.py, which `systemctl reload frr` runs to apply only the difference.
+ * `afterReload` runs after every reload or restart of FRR by the apply (a gateway re-applies
+ * an operator's site drain there).
  */
-export function planFrr(topo: Topology, h: HostFacts, b: PlanBuilder, daemons: FrrDaemon[], conf: string): void {
+export function planFrr(topo: Topology, h: HostFacts, b: PlanBuilder, daemons: FrrDaemon[], conf: string, afterReload?: string): void {
+  const then = afterReload ? { then: afterReload } : {};
   b.package("frr", "frr-pythontools");
   b.service("frr");
   b.file({
@@ -105,7 +108,7 @@ export function planFrr(topo: Topology, h: HostFacts, b: PlanBuilder, daemons: F
     content: frrDaemons(topo.env, h, daemons),
     validate: DAEMONS_VALIDATE,
     // Which daemons run is only read at start.
-    activate: { kind: "restart", service: "frr" },
+    activate: { kind: "restart", service: "frr", ...then },
   });
   b.file({
     path: FRR_CONF,
@@ -114,6 +117,6 @@ export function planFrr(topo: Topology, h: HostFacts, b: PlanBuilder, daemons: F
     content: conf,
     validate: FRR_VALIDATE,
     // frr-reload.py: applies the difference, sessions stay up.
-    activate: { kind: "reload", service: "frr" },
+    activate: { kind: "reload", service: "frr", ...then },
   });
 }

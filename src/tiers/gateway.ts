@@ -179,8 +179,19 @@ export function gatewayFrrConfig(topo: Topology, gw: HostFacts): string {
   return L.join("\n");
 }
 
+/**
+ * An operator's site drain (`npm run ops -- drain-site`): the vtysh config lines it applied,
+ * kept on each of the site's gateways until `undrain-site`. The apply reloads FRR to the
+ * rendered frr.conf, which would silently undrain the site; it re-applies this file right
+ * after, inside the same route-map delay (5 s), so the upstreams never see the site undrained.
+ */
+export const SITE_DRAIN_FILE = "/etc/maglev-infra/site-drain.vtysh";
+
+/** Run after every FRR reload or restart on a gateway. */
+export const REAPPLY_SITE_DRAIN = `if [ -e ${SITE_DRAIN_FILE} ]; then vtysh -f ${SITE_DRAIN_FILE} && vtysh -c 'clear bgp * soft out'; fi`;
+
 export function planGateway(topo: Topology, h: HostFacts, b: PlanBuilder): void {
-  planFrr(topo, h, b, ["bgpd", "bfdd"], gatewayFrrConfig(topo, h));
+  planFrr(topo, h, b, ["bgpd", "bfdd"], gatewayFrrConfig(topo, h), REAPPLY_SITE_DRAIN);
 
   // A router: forwards VIP traffic from the upstream to the maglevs.
   b.sysctl("net.ipv4.conf.all.forwarding", 1);

@@ -32,8 +32,9 @@ function fakeGateways(topo: Topology, lagPolls: number) {
       scripts.push(`${hostname}: ${script}`);
       const st = state.get(hostname)!;
       const ok = (stdout: string) => ({ stdout, stderr: "", code: 0 });
-      if (script.includes("configure terminal")) {
-        const prepend = /set as-path prepend ([\d ]+)'/.exec(script)?.[1].trim().split(" ").length ?? st.prepend;
+      if (script.includes("vtysh -f")) {
+        // drain-site: the drain file's lines, applied with vtysh -f.
+        const prepend = /set as-path prepend ([\d ]+)\n/.exec(script)?.[1].trim().split(" ").length ?? st.prepend;
         const lp = Number(/set local-preference (\d+)/.exec(script)?.[1] ?? st.lp);
         st.pending = { lp, prepend, withdrawn: script.includes("deny 5") };
         st.polls = 0;
@@ -71,6 +72,8 @@ describe("drain-site / undrain-site wait for what the gateways advertise", () =>
     expect(r.detail).toBe("advertised to every upstream: route-map NH-INGRESS permit 10; set local-preference 10; route-map NH-INGRESS-EBGP permit 10; set as-path prepend 64516 64516 64516");
     expect(scripts.filter((s) => s.includes("advertised-routes")).length).toBeGreaterThanOrEqual(4);
     expect(scripts.some((s) => s.startsWith("lab-vm-mgw02"))).toBe(false);
+    // Kept on the gateway, where the apply re-applies it after its FRR reload.
+    expect(scripts[0]).toMatch(/vtysh -f "\$t"; chmod 0644 "\$t"; mv "\$t" \/etc\/maglev-infra\/site-drain\.vtysh;/);
   });
 
   test("GIVEN a gateway that never takes the change WHEN the site is drained THEN it is reported not complete, naming the upstream and VIP", async () => {

@@ -1,7 +1,14 @@
 import { plan, topologyOf, file, check } from "./golden-util";
 import { errorsOf, mgmt02Raw } from "../helpers";
-import { drainSiteCommands } from "../../src/ops/drain";
+import { drainSiteConfig, siteDrainFile } from "../../src/ops/drain";
 import { mermaidDiagram } from "../../src/diagram";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { spawnSync } from "child_process";
+import { buildPlans } from "../../src/plan";
+import { applySteps, systemd } from "../../src/apply/steps";
+import { REAPPLY_SITE_DRAIN } from "../../src/tiers/gateway";
 
 /** mgmt02 with its upstream in AS 64500 (eBGP) and two sites, dc2 prepending twice. */
 function twoSitesEbgp(): any {
@@ -75,19 +82,46 @@ describe("sites: per-site upstream policy on the gateways", () => {
     const raw = twoSitesEbgp();
     raw.bgp.upstream.push({ name: "upstream02", ipv4: "10.1.7.3" });
     const topo = topologyOf(raw);
-    expect(drainSiteCommands(topo, "dc1", false)).toEqual([
-      "configure terminal",
+    expect(drainSiteConfig(topo, "dc1", false)).toEqual([
       "route-map NH-INGRESS permit 10",
       "set local-preference 10",
       "exit",
       "route-map NH-INGRESS-EBGP permit 10",
       "set as-path prepend 64516 64516 64516 64516 64516",
       "exit",
-      "end",
-      "clear bgp * soft out",
     ]);
-    expect(drainSiteCommands(topo, "dc1", true)).toEqual(["configure terminal", "route-map NH-INGRESS deny 5", "exit", "route-map NH-INGRESS-EBGP deny 5", "exit", "end", "clear bgp * soft out"]);
-    expect(() => drainSiteCommands(topo, "dc9", false)).toThrow(/no site "dc9" in stack mgmt02 \(sites: dc1, dc2\)/);
+    expect(drainSiteConfig(topo, "dc1", true)).toEqual(["route-map NH-INGRESS deny 5", "exit", "route-map NH-INGRESS-EBGP deny 5", "exit"]);
+    expect(() => drainSiteConfig(topo, "dc9", false)).toThrow(/no site "dc9" in stack mgmt02 \(sites: dc1, dc2\)/);
+  });
+
+  test("GIVEN a drained site WHEN its drain file is written THEN it names the site and the undo, and FRR's own checker accepts it", () => {
+    const topo = topologyOf(twoSitesEbgp());
+    const text = siteDrainFile(topo, "dc1", false);
+    expect(text.split("\n").slice(0, 2)).toEqual([
+      '! Site dc1 of stack "mgmt02" drained by `npm run ops -- drain-site`.',
+      "! Re-applied after every FRR reload by the apply; `npm run ops -- undrain-site mgmt02 dc1` removes it.",
+    ]);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "site-drain-"));
+    try {
+      for (const withdraw of [false, true]) {
+        fs.writeFileSync(path.join(dir, "f"), siteDrainFile(topo, "dc1", withdraw));
+        const r = spawnSync("vtysh", ["--dryrun", "-f", path.join(dir, "f")], { encoding: "utf8" });
+        expect({ withdraw, code: r.status, out: r.stdout + r.stderr }).toEqual({ withdraw, code: 0, out: "" });
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("GIVEN a gateway WHEN its FRR files are activated THEN an operator's site drain is re-applied after the reload or restart", () => {
+    const topo = topologyOf(twoSitesEbgp());
+    const plan = buildPlans(topo).find((p) => p.name === "mgw01")!;
+    const steps = applySteps(plan, systemd);
+    for (const file of ["/etc/frr/frr.conf", "/etc/frr/daemons"]) {
+      const act = steps.find((s) => s.kind === "activate" && s.file === file)!;
+      expect(act.script).toContain(`systemctl ${file.endsWith("daemons") ? "restart" : "reload-or-restart"} frr && { ${REAPPLY_SITE_DRAIN}; }`);
+    }
+    expect(REAPPLY_SITE_DRAIN).toBe("if [ -e /etc/maglev-infra/site-drain.vtysh ]; then vtysh -f /etc/maglev-infra/site-drain.vtysh && vtysh -c 'clear bgp * soft out'; fi");
   });
 
   test("GIVEN an eBGP upstream and sites WHEN the diagram is drawn THEN each upstream edge names the session kind and the site's policy", () => {
