@@ -166,7 +166,18 @@ export async function rollout(lab: Lab, m: LabModel, log: Log, stateDir = DEFAUL
       continue;
     }
     log(`  apply ${p.hostname} (${p.tier}) …`);
-    await applyHost(lab, m, p.hostname, secrets, log, p);
+    // A maglev is drained while its apply works (checkers, reloads): at host nice 10 so that
+    // this work cannot starve the other maglev — now carrying every flow — and the gateways of
+    // 300 ms (BFD): in e, a BFD drop of the serving maglev while this one was drained left the
+    // gateways without a route ("No route to host"). Gateways carry traffic through their own
+    // apply, and HAProxy nodes are not drained by it: those keep their priority.
+    const background = p.tier === "maglev";
+    if (background) lab.renice(p.hostname, 10);
+    try {
+      await applyHost(lab, m, p.hostname, secrets, log, p);
+    } finally {
+      if (background) lab.renice(p.hostname, 0);
+    }
     applied[p.hostname] = h;
     done.push(p.hostname);
     writeCluster({ ...c, stack: m.stack, root: m.root, secrets, applied }, stateDir);

@@ -332,6 +332,16 @@ export class Lab {
     return dir;
   }
 
+  /**
+   * Set the host CPU niceness of a running guest: its process group (the kernel process and
+   * every host process it forked for the guest's processes; new ones inherit it).
+   */
+  renice(node: string, nice: number): void {
+    const r = this.rec(node);
+    if (r.state !== "running" || !alive(r.pid)) return;
+    spawnSync("renice", ["-n", String(nice), "-g", String(r.pid)], { stdio: "ignore" });
+  }
+
   /** Boot a node's guest and wait until its agent answers. */
   async start(node: string, opts: { timeoutMs?: number } = {}): Promise<BootInfo> {
     const r = this.rec(node);

@@ -664,6 +664,14 @@ const haproxyFailure: Scenario = {
     restoreNodeLater(c, h.hostname);
     const problems: string[] = [];
     if (ms.some((x) => !(x <= boundMs))) problems.push(`weight 0 after ${ms.join("/")} ms on the maglevs (bound ${boundMs} ms)`);
+    // A maglev that never saw weight 0: what its IPVS and keepalived say now (the flake of
+    // sessions 2–4, cause not found yet — this is the evidence for next time).
+    for (const [i, mg] of m.topo.maglevs.entries()) {
+      if (!Number.isNaN(ms[i])) continue;
+      const pat = rs.map((a) => (a.includes(":") ? `\\[${a}\\]` : a.replace(/\./g, "\\.")) + ":").join("|");
+      const ev = await lab.exec(mg.hostname, `ipvsadm -Ln | grep -E '^FWM|${pat}' | tr -s ' ' | paste -sd ';'; tail -n 6 /run/lab/log/keepalived.log | paste -sd ';'`, { timeoutMs: 15_000 });
+      problems.push(`${mg.name} now: ${ev.stdout.trim().replace(/\n/g, " | ")}`);
+    }
     return {
       ok: problems.length === 0,
       detail: `${h.hostname} halted: weight 0 after ${ms.map((x) => x.toFixed(0)).join("/")} ms on ${m.topo.maglevs.map((x) => x.name).join("/")} (check interval bound ${boundMs} ms); ${l.text}${problems.length ? "; " + problems.join("; ") : ""}`,
