@@ -44,8 +44,10 @@ export class ApplyError extends Error {
   constructor(
     readonly host: string,
     readonly step: StepResult,
+    /** The tails of the host's service logs, read when the step failed (the lab is torn down after). */
+    readonly evidence = "",
   ) {
-    super(`${host}: step ${step.id} failed (exit ${step.code}): ${(step.stderr || step.stdout).trim().split("\n").slice(-12).join("\n")}`);
+    super(`${host}: step ${step.id} failed (exit ${step.code}): ${(step.stderr || step.stdout).trim().split("\n").slice(-12).join("\n")}${evidence ? `\n${evidence}` : ""}`);
   }
 }
 
@@ -77,7 +79,12 @@ export async function applyHost(lab: Lab, m: LabModel, hostname: string, secrets
     onStep: process.env.LAB_VERBOSE ? (r) => log(`    ${hostname} ${r.id}: exit ${r.code} ${r.ms} ms`) : undefined,
   });
   const bad = res.find((r) => r.code !== 0);
-  if (bad) throw new ApplyError(hostname, bad);
+  if (bad) {
+    // What the daemons said, before a failed `up` cleans the guest away (a PowerDNS health
+    // gate timed out once in CI and left nothing to read).
+    const logs = await lab.exec(hostname, p.services.map((svc) => `[ -r /run/lab/log/${svc}.log ] && { echo "--- ${svc}.log"; tail -n 8 /run/lab/log/${svc}.log; }`).join("; ") + "; true", { timeoutMs: 15_000 });
+    throw new ApplyError(hostname, bad, logs.stdout.trim());
+  }
   const zone = m.topo.env.dns?.zone;
   if (p.tier === "shadow-primary" && zone) {
     // The records the DNS automation (dnsRecords output) would create on the primary.

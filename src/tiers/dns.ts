@@ -391,8 +391,10 @@ ZONES="${servedZones(topo).join(" ")}"
 as_pdns() { runuser -u pdns -- "$@"; }
 # pdns_server (restarted for its new pdns.conf just before) may hold the database for a moment:
 # wait for its lock instead of failing half-way through the schema ("database is locked").
+created=no
 if ! as_pdns sqlite3 -cmd '.timeout 10000' "$DB" 'SELECT 1 FROM domains LIMIT 1' >/dev/null 2>&1; then
   as_pdns sqlite3 -cmd '.timeout 10000' -bail "$DB" < "$SCHEMA"
+  created=yes
 fi
 existing=$(as_pdns pdnsutil list-all-zones 2>/dev/null || true)
 for zone in $ZONES; do
@@ -403,6 +405,12 @@ for zone in $ZONES; do
     as_pdns pdnsutil set-meta "$zone" SOA-EDIT-API DEFAULT
   fi
 done
+# On a fresh host pdns_server was restarted for its new pdns.conf before the schema existed,
+# and it exits at start then ("communicator thread died": no domains table). Start it again
+# now that the database is there (seen in the lab: the health gate timed out without this).
+if [ "$created" = yes ]; then
+  systemctl restart pdns
+fi
 `;
 }
 
