@@ -840,10 +840,15 @@ function viewProblems(m: LabModel, views: Map<string, RouterView>, preferred: st
 }
 
 /** Poll both routers until `problems` is empty or the timeout; the time it took, host clock. */
+/** Every lab router's view, by router name. */
+async function routerViews(lab: Lab, m: LabModel): Promise<Map<string, RouterView>> {
+  return new Map(await Promise.all(m.routers.map(async (r) => [r.name, await routerView(lab, m, r)] as const)));
+}
+
 async function waitRouterView(lab: Lab, m: LabModel, problems: (views: Map<string, RouterView>) => string[], timeoutMs: number) {
   const t0 = Date.now();
   for (;;) {
-    const views = new Map(await Promise.all(m.routers.map(async (r) => [r.name, await routerView(lab, m, r)] as const)));
+    const views = await routerViews(lab, m);
     const bad = problems(views);
     if (bad.length === 0 || Date.now() - t0 > timeoutMs) return { ms: Date.now() - t0, bad, views };
     // Every 500 ms, not faster: the router forwards the load, and its BFD with the gateways
@@ -927,7 +932,7 @@ const sites: Scenario = {
         let polls = 0;
         const watch = (async () => {
           while (watching) {
-            const views = new Map(await Promise.all(changed.routers.map(async (r) => [r.name, await routerView(lab, changed, r)] as const)));
+            const views = await routerViews(lab, changed);
             polls++;
             let seen = false;
             for (const r of changed.routers)

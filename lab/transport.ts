@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { randomBytes } from "crypto";
 import { HostPlan } from "../src/plan/types";
-import { applySteps, missingPackagesScript, Step } from "../src/apply/steps";
+import { applySteps, missingPackagesScript, Step, q } from "../src/apply/steps";
 import { Lab } from "./guest";
 import { labServices } from "./services";
 
@@ -38,10 +38,6 @@ export interface ApplyOptions {
    * stopping at the first failure — but driven by one script in the guest (one round trip).
    */
   perStepExec?: boolean;
-}
-
-function q(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /**

@@ -84,7 +84,8 @@ export function fileSlug(path: string): string {
   return path.replace(/^\/+/, "").replace(/[^A-Za-z0-9._-]+/g, "-");
 }
 
-function q(s: string): string {
+/** One shell word, single-quoted: what every script built here (and by ops, lab) uses. */
+export function q(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 

@@ -13,6 +13,7 @@ import { deriveTopology, Topology, HostFacts } from "../topology";
 import { HostRunner } from "../ops/runner";
 import { HACTL_PATH, HAPROXY_STATS_PORT } from "../tiers/haproxy";
 import { loadOrExit, runnerFor } from "./common";
+import { q } from "../apply/steps";
 
 export interface ServerState {
   backend: string;
@@ -62,10 +63,6 @@ export type HactlCommand = { op: "list" } | { op: "maint" | "enable"; target: st
 export interface HactlResult {
   ok: boolean;
   text: string;
-}
-
-function q(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /** The HAProxy members of a group (default: the only haproxy group). */

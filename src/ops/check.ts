@@ -8,7 +8,7 @@
  */
 import { Topology, HostFacts } from "../topology";
 import { HostPlan } from "../plan/types";
-import { contentSha256 as contentHash, APPLIED_DIR, fileSlug } from "../apply/steps";
+import { contentSha256 as contentHash, APPLIED_DIR, fileSlug, q } from "../apply/steps";
 import { ipvsServices, DRAIN_FILE, ANNOUNCED_FILE } from "../tiers/maglev";
 import { HACTL_PATH, HAPROXY_ADMIN_SOCKET, HAPROXY_DRAIN_BACKEND } from "../tiers/haproxy";
 import { SITE_DRAIN_FILE } from "../tiers/gateway";
@@ -19,10 +19,6 @@ export interface CheckRow {
   check: string;
   ok: boolean;
   detail: string;
-}
-
-function q(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /** `ipvsadm -Ln` parsed: service key (`4:100080`) → real server address → {weight, active}. */
@@ -64,17 +60,22 @@ function drainProbe(h: HostFacts): string | undefined {
 }
 
 /** Drain state of every maglev, gateway (site drain) and HAProxy node, asked once (expected weights and ECMP width depend on it). */
-export async function drainStates(topo: Topology, runner: HostRunner): Promise<Map<string, boolean>> {
+export async function drainStates(topo: Topology, runner: HostRunner, hosts: HostFacts[] = topo.hosts): Promise<Map<string, boolean>> {
   const out = new Map<string, boolean>();
   await Promise.all(
-    topo.hosts.map(async (h) => {
+    hosts.map(async (h) => {
       const probe = drainProbe(h);
       if (!probe) return;
       const r = await runner.run(h.hostname, probe);
-      out.set(h.name, r.stdout.trim() === "drained");
+      out.set(h.name, isDrained(r.stdout));
     }),
   );
   return out;
+}
+
+/** What a drain probe printed. */
+function isDrained(out: string): boolean {
+  return out.trim() === "drained";
 }
 
 /** One command of a host's probe; its output is framed so that all of them share one run. */
@@ -341,10 +342,10 @@ export async function checkEnvironment(topo: Topology, plans: HostPlan[], runner
   const drained = new Map<string, boolean>();
   hosts.forEach((h, i) => {
     const d = probed[i].results.get("drain");
-    if (d) drained.set(h.name, d.out.trim() === "drained");
+    if (d) drained.set(h.name, isDrained(d.out));
   });
   const others = topo.hosts.filter((h) => !hosts.includes(h) && drainProbe(h));
-  if (others.length) for (const [name, d] of await drainStates({ ...topo, hosts: others }, runner)) drained.set(name, d);
+  if (others.length) for (const [name, d] of await drainStates(topo, runner, others)) drained.set(name, d);
   return hosts.flatMap((h, i) => hostRows(topo, byName.get(h.name)!, h, probed[i], drained));
 }
 

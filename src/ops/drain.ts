@@ -23,6 +23,7 @@ import { drainStates, nextHops, parseIpvs } from "./check";
 import { ipvsServices } from "../tiers/maglev";
 import { SITE_DRAIN_FILE, UPSTREAM_ROUTE_MAP_IBGP, asPathPrepend, upstreamRouteMapsInUse } from "../tiers/gateway";
 import { isEbgpUpstream } from "../config/schema";
+import { q } from "../apply/steps";
 
 export interface DrainOptions {
   force?: boolean;
@@ -39,10 +40,6 @@ export interface DrainResult {
   ms: number;
   /** HAProxy node: when every maglev had set it to weight 0 (before its connections finished). */
   weightZeroMs?: number;
-}
-
-function q(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

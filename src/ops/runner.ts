@@ -7,7 +7,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ServiceManager, systemd } from "../apply/steps";
+import { ServiceManager, systemd, q } from "../apply/steps";
 
 export interface RunResult {
   stdout: string;
@@ -31,10 +31,6 @@ export interface SshRunnerOptions {
   user: string;
   /** Private key file; when absent, ssh-agent / ~/.ssh/config decide. */
   identityFile?: string;
-}
-
-function q(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 export function sshRunner(opts: SshRunnerOptions): HostRunner {

@@ -13,6 +13,7 @@ import { PlanBuilder } from "../plan/builder";
 import { vipInterface } from "../plan/base";
 import { header } from "../plan/header";
 import { Validate } from "../plan/types";
+import { q } from "../apply/steps";
 
 export function ingressIf(topo: Topology): string {
   return topo.env.networks.ingress.interface ?? "ingress0";
@@ -80,10 +81,6 @@ export function loopbackVips(topo: Topology, h: HostFacts, b: PlanBuilder): void
       "\n",
     activate: { kind: "command", command: "networkctl reload && networkctl reconfigure lo" },
   });
-}
-
-function q(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /**
