@@ -3,26 +3,20 @@
  *   1. creates the host's Proxmox VM (clone of the cloud-init template, NICs with the
  *      topology's MACs so netplan names them mgmt0/ingress0, cloud-init, guest agent with a
  *      bounded timeout), or adopts an existing host by its mgmt address (no VM), and
- *   2. turns the host's HostPlan into @pulumi/command resources, one per step of
- *      `applySteps` — the one implementation of stage → validate → activate. Nothing here
- *      decides what a step does; it only transports the step to the host over SSH.
- *
- * Per file the resources are
- *   `<name>-prepare-<slug>` (staging dir, old staged copy removed) → `<name>-upload-<slug>`
- *   (CopyToRemote of the content) → `<name>-stage-<slug>` (owner/mode) →
- *   `<name>-validate-<slug>` (the daemon's checker on the staged copy) →
- *   `<name>-activate-<slug>` (atomic rename, reload/restart).
- * A file built from secrets has no CopyToRemote: its content is a secret Output and goes
- * over the stage command's stdin (secret, never logged), see `stageSecretFile`.
+ *   2. applies its HostPlan as one transaction: at most two @pulumi/command resources,
+ *      `<name>-secrets` (the secret values as a root-only file, when the plan has any) and
+ *      `<name>-apply` (the host's bundle over stdin to scripts/maglev-apply, the on-host
+ *      program that stages, checks, drains, activates, gates on health and rolls back).
+ *      The lab runs the same command with the same stdin (lab/transport.ts).
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
-import { createHash } from "crypto";
 import { Environment } from "../src/config/schema";
 import { HostFacts } from "../src/topology";
-import { HostPlan, PlannedFile, Tier } from "../src/plan/types";
-import { applySteps, fileSlug, ServiceManager, STAGING_DIR, Step, systemd } from "../src/apply/steps";
+import { HostPlan, Tier } from "../src/plan/types";
+import { contentSha256, q } from "../src/apply/steps";
+import { applyCommand, asRootFor, bundleArchive, bundleSecretKeys, compileBundle, secretsCommand, secretsFileContent } from "../src/bundle";
 
 /** How the components reach a host over SSH. */
 export interface SshSettings {
@@ -49,10 +43,8 @@ export interface ManagedHostArgs {
   readonly proxmoxProvider?: pulumi.ProviderResource;
   /** Secret values by key, for files whose `secretKeys` name them. @default {} */
   readonly secrets?: Record<string, pulumi.Output<string>>;
-  /** Resources the host's first apply step waits for (the previous host's health gate). @default [] */
+  /** Resources the host's apply waits for (the previous host's health gate). @default [] */
   readonly after?: pulumi.Resource[];
-  /** Service manager the step scripts are rendered for. @default systemd */
-  readonly serviceManager?: ServiceManager;
 }
 
 /** What a hook that adds resources before or after the plan's steps gets. */
@@ -76,31 +68,8 @@ export const DEFAULT_PER_DIAL_TIMEOUT = 10;
 export const DEFAULT_DIAL_ERROR_LIMIT = 30;
 
 /** Single-quote for sh. */
-export function shq(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-/** `sudo -n sh -c '<script>'`: non-interactive, so a missing sudo rule fails instead of hanging. */
-export function asRootFor(user: string): (script: string) => string {
-  return (script) => (user === "root" ? script : `sudo -n sh -c ${shq(script)}`);
-}
-
-const PLACEHOLDER = /\{\{secret:([A-Za-z0-9_.-]+)\}\}/g;
-
-/**
- * Put the secret values into a file's `{{secret:<key>}}` placeholders. Pure; fails if the
- * content has a placeholder the file does not declare or a value is missing, so a literal
- * placeholder never reaches a host.
- */
-export function fillSecrets(f: Pick<PlannedFile, "path" | "content" | "secretKeys">, values: Record<string, string>): string {
-  const declared = new Set(f.secretKeys ?? []);
-  return f.content.replace(PLACEHOLDER, (_m, key: string) => {
-    if (!declared.has(key)) throw new Error(`${f.path}: placeholder {{secret:${key}}} is not in the file's secretKeys`);
-    const v = values[key];
-    if (v === undefined) throw new Error(`${f.path}: no value for secret ${key}`);
-    return v;
-  });
-}
+export const shq = q;
+export { asRootFor };
 
 /** The secret keys a plan needs, sorted. */
 export function planSecretKeys(plan: HostPlan): string[] {
@@ -177,132 +146,79 @@ export function provisionVm(
   );
 }
 
+/** The apply of one host: its secrets command (when its plan has secrets) and one apply command. */
+export interface HostApply {
+  /** Installs /etc/maglev-infra/secrets.json; undefined for a host without secrets. */
+  secrets?: command.remote.Command;
+  /** Delivers the bundle and runs the apply program: the host's health gate ends it. */
+  apply: command.remote.Command;
+}
+
 /**
- * The apply chain of one host: one resource per step (plus prepare/upload for each staged
- * file). Returns the resources by step id. `first` are the dependencies of the steps that
- * have none in the plan (VM, previous host's gate, hooks).
+ * One transaction per host: the bundle goes over the apply command's stdin and the on-host
+ * program (scripts/maglev-apply) stages, checks, drains, activates, gates on health and
+ * rolls back by itself. Triggers: the bundle's and the program's sha256 and the manifest
+ * (visible: `pulumi preview --diff` lists which file changes on which host). The secrets'
+ * hash travels inside the stdin archive, which is therefore a secret input: a rotation
+ * changes stdin, so it re-applies (through the tier's serial chain and its health gates)
+ * while the manifest stays readable. A change of the connection (key rotation, user) is an
+ * Update, which re-runs `create`: the same apply, which then finds "unchanged".
  */
-export function applyPlan(
+export function applyBundle(
   parent: pulumi.Resource,
   name: string,
   args: {
     plan: HostPlan;
-    steps: Step[];
+    stack: string;
     connection: command.types.input.remote.ConnectionArgs;
     user: string;
     secrets: Record<string, pulumi.Output<string>>;
     first: pulumi.Resource[];
   },
-): Map<string, pulumi.Resource> {
-  const { plan, steps, connection, user, secrets, first } = args;
-  const asRoot = asRootFor(user);
-  const byId = new Map<string, pulumi.Resource>();
-  const filesByPath = new Map(plan.files.map((f) => [f.path, f]));
-
-  // Per secret file: its filled content and a hash of it, both secret Outputs. The hash goes
-  // into the triggers of the file's validate/activate steps, so rotating a secret re-runs
-  // them although the planned content (with placeholders) is unchanged.
-  const secretContent = new Map<string, pulumi.Output<string>>();
-  const secretHash = new Map<string, pulumi.Output<string>>();
-  for (const f of plan.files) {
-    if (!f.secretKeys?.length) continue;
+): HostApply {
+  const { plan, connection, user, secrets, first } = args;
+  const compiled = compileBundle(args.stack, plan);
+  const keys = bundleSecretKeys(compiled.bundle);
+  let secretsCmd: command.remote.Command | undefined;
+  let secretsHash: pulumi.Output<string> | undefined;
+  if (keys.length) {
     const values = Object.fromEntries(
-      f.secretKeys.map((k) => {
+      keys.map((k) => {
         const v = secrets[k];
-        if (!v) throw new Error(`${plan.hostname}: ${f.path} needs secret "${k}", which the program did not read`);
+        if (!v) throw new Error(`${plan.hostname}: its plan needs secret "${k}", which the program did not read`);
         return [k, v];
       }),
     );
-    const content = pulumi.secret(pulumi.all(values).apply((vals) => fillSecrets(f, vals as Record<string, string>)));
-    secretContent.set(f.path, content);
-    secretHash.set(
-      f.path,
-      pulumi.secret(content.apply((c) => createHash("sha256").update(plan.hostname).update("\0").update(f.path).update("\0").update(c).digest("hex"))),
+    const content = pulumi.secret(pulumi.all(values).apply((vals) => secretsFileContent(keys, vals as Record<string, string>)));
+    secretsHash = pulumi.secret(content.apply((c) => contentSha256(c)));
+    secretsCmd = new command.remote.Command(
+      `${name}-secrets`,
+      {
+        connection,
+        create: secretsCommand(user),
+        // The values arrive on stdin, never in the script, the triggers or a log.
+        stdin: content,
+        triggers: [secretsHash],
+        logging: command.types.enums.remote.Logging.None,
+      },
+      { parent, dependsOn: first, additionalSecretOutputs: ["stdin", "stdout", "stderr"] },
     );
   }
-
-  for (const step of steps) {
-    const deps = step.dependsOn.map((id) => {
-      const r = byId.get(id);
-      if (!r) throw new Error(`${plan.hostname}: step ${step.id} depends on unknown step ${id}`);
-      return r;
-    });
-    if (step.dependsOn.length === 0) deps.push(...first);
-    const file = step.file ? filesByPath.get(step.file) : undefined;
-    const isSecret = !!file?.secretKeys?.length;
-    const rname = `${name}-${step.id}`;
-
-    if (step.kind === "stage") {
-      const f = step.planned ?? file!;
-      const slug = fileSlug(f.path);
-      if (isSecret) {
-        byId.set(
-          step.id,
-          new command.remote.Command(
-            rname,
-            {
-              connection,
-              // The content arrives on stdin, never in the script, the triggers or a log.
-              create: asRoot(
-                `set -e; install -d -m 0700 -o ${shq(user)} ${shq(STAGING_DIR)}; umask 077; rm -f ${shq(step.stagedPath!)}; ` +
-                  `cat > ${shq(step.stagedPath!)}; ${step.script}`,
-              ),
-              stdin: secretContent.get(f.path)!,
-              triggers: [step.hash, secretHash.get(f.path)!],
-              logging: command.types.enums.remote.Logging.None,
-            },
-            { parent, dependsOn: deps, additionalSecretOutputs: ["stdin", "stdout", "stderr"] },
-          ),
-        );
-        continue;
-      }
-      // The SSH user writes the staged copy (CopyToRemote has no sudo): the staging dir is
-      // the user's, and the previous staged copy (chowned to its owner by the stage script)
-      // is removed first, or SFTP could not overwrite it.
-      const prepare = new command.remote.Command(
-        `${name}-prepare-${slug}`,
-        {
-          connection,
-          create: asRoot(`set -e; install -d -m 0700 -o ${shq(user)} ${shq(STAGING_DIR)}; rm -f ${shq(step.stagedPath!)}`),
-          triggers: [step.hash],
-        },
-        { parent, dependsOn: deps },
-      );
-      const upload = new command.remote.CopyToRemote(
-        `${name}-upload-${slug}`,
-        { connection, source: new pulumi.asset.StringAsset(f.content), remotePath: step.stagedPath!, triggers: [step.hash] },
-        { parent, dependsOn: [prepare] },
-      );
-      byId.set(
-        step.id,
-        new command.remote.Command(rname, { connection, create: asRoot(step.script), triggers: [step.hash] }, { parent, dependsOn: [upload] }),
-      );
-      continue;
-    }
-
-    // Every other step: its script, re-run exactly when its hash changes.
-    byId.set(
-      step.id,
-      new command.remote.Command(
-        rname,
-        {
-          connection,
-          create: asRoot(step.script),
-          triggers: isSecret && step.file ? [step.hash, secretHash.get(step.file)!] : [step.hash],
-          // A checker or an activation may echo a line of a secret file: not logged, output secret.
-          ...(isSecret ? { logging: command.types.enums.remote.Logging.None } : {}),
-        },
-        { parent, dependsOn: deps, ...(isSecret ? { additionalSecretOutputs: ["stdout", "stderr"] } : {}) },
-      ),
-    );
-  }
-  return byId;
-}
-
-/** Step ids no other step depends on: the end of the host's chain (its health gate, when it has one). */
-export function terminalSteps(steps: Step[]): string[] {
-  const needed = new Set(steps.flatMap((s) => s.dependsOn));
-  return steps.filter((s) => !needed.has(s.id)).map((s) => s.id);
+  const stdin = secretsHash ? pulumi.secret(secretsHash.apply((h) => bundleArchive(compiled, h))) : bundleArchive(compiled, "");
+  const apply = new command.remote.Command(
+    `${name}-apply`,
+    {
+      connection,
+      create: applyCommand(user),
+      stdin,
+      triggers: [compiled.sha256, compiled.programSha256, ...compiled.manifest],
+      // The program prints one line per phase and never a secret value (it prints the
+      // placeholder); the provider puts this output into the error of a failed apply.
+      logging: command.types.enums.remote.Logging.StdoutAndStderr,
+    },
+    { parent, dependsOn: [...first, ...(secretsCmd ? [secretsCmd] : [])] },
+  );
+  return { secrets: secretsCmd, apply };
 }
 
 /**
@@ -320,9 +236,11 @@ export abstract class ManagedHost extends pulumi.ComponentResource {
   public readonly vm?: proxmoxve.VmLegacy;
   /** Proxmox VM id, or undefined for an adopted host. */
   public readonly vmId?: number;
-  /** The apply resources by step id (`stage-…`, `validate-…`, `activate-…`, `health`, …). */
-  public readonly steps: ReadonlyMap<string, pulumi.Resource>;
-  /** The last resources of the chain: the next host of the tier starts after them (the health gate). */
+  /** The host's apply command (bundle → apply program → health gate). */
+  public readonly apply: command.remote.Command;
+  /** The host's secrets command, when its plan has secrets. */
+  public readonly secretsCommand?: command.remote.Command;
+  /** What the next host of the tier waits for: the apply, which ends with the host's health gate. */
   public readonly gate: pulumi.Resource[];
   /** The SSH connection the host's commands use (the private key inside is secret). */
   public readonly connection: command.types.input.remote.ConnectionArgs;
@@ -353,16 +271,17 @@ export abstract class ManagedHost extends pulumi.ComponentResource {
 
     const ctx: HostContext = { parent: this, name, connection: this.connection, vm: this.vm, asRoot: asRootFor(ssh.user) };
     const extra = hooks.beforeApply?.(ctx) ?? [];
-    const steps = applySteps(plan, args.serviceManager ?? systemd);
-    this.steps = applyPlan(this, name, {
+    const applied = applyBundle(this, name, {
       plan,
-      steps,
+      stack: env.name,
       connection: this.connection,
       user: ssh.user,
       secrets: args.secrets ?? {},
       first: [...(this.vm ? [this.vm] : []), ...(args.after ?? []), ...extra],
     });
-    this.gate = terminalSteps(steps).map((id) => this.steps.get(id)!);
+    this.apply = applied.apply;
+    this.secretsCommand = applied.secrets;
+    this.gate = [applied.apply];
   }
 
   /** The outputs every host registers; tier classes add theirs. */

@@ -48,7 +48,6 @@ export class K0sController extends ManagedHost {
         { parent: this, dependsOn: this.gate, additionalSecretOutputs: ["stdout", "stderr"] },
       );
       this.workerToken = pulumi.secret(this.workerTokenCommand.stdout.apply((s) => s.trim()));
-      const health = this.steps.get("health");
       const kubeconfig = new command.remote.Command(
         `${name}-kubeconfig`,
         {
@@ -59,7 +58,7 @@ export class K0sController extends ManagedHost {
           // Re-read whenever the controller's configuration changed.
           triggers: [sha256(JSON.stringify(args.plan))],
         },
-        { parent: this, dependsOn: health ? [health] : this.gate, additionalSecretOutputs: ["stdout", "stderr"] },
+        { parent: this, dependsOn: this.gate, additionalSecretOutputs: ["stdout", "stderr"] },
       );
       this.kubeconfig = pulumi.secret(kubeconfig.stdout);
     }

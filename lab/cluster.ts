@@ -1,14 +1,14 @@
 /**
  * The whole lab cluster: boot every node of a stack (managed hosts by hostname + router,
- * client, app servers), apply each managed host's HostPlan with applyPlanInLab (the same step
- * list the Pulumi components run), set up the lab-only nodes, wait until BGP is established
+ * client, app servers), apply each managed host's bundle with the on-host apply program (the
+ * same commands and stdin the Pulumi components run), set up the lab-only nodes, wait until BGP is established
  * and the VIPs are routed, and summarise. Used by lab/cli.ts, lab/scenarios.ts, lab/bench.ts.
  */
 import * as fs from "fs";
 import * as path from "path";
 import { createHash } from "crypto";
 import { DEFAULT_STATE_DIR, Lab } from "./guest";
-import { applyPlanInLab, StepResult } from "./transport";
+import { applyBundleInLab, ApplyResult } from "./transport";
 import { buildLabModel, LabModel, LabRouter, labSecrets, routerFrrConf, ROUTER_DAEMONS, appHaproxyCfg, ROUTER } from "./topology";
 import { labServices } from "./services";
 import { HostPlan } from "../src/plan";
@@ -43,11 +43,13 @@ export type Log = (line: string) => void;
 export class ApplyError extends Error {
   constructor(
     readonly host: string,
-    readonly step: StepResult,
-    /** The tails of the host's service logs, read when the step failed (the lab is torn down after). */
+    readonly result: ApplyResult,
+    /** The tails of the host's service logs, read when the apply failed (the lab is torn down after). */
     readonly evidence = "",
   ) {
-    super(`${host}: step ${step.id} failed (exit ${step.code}): ${(step.stderr || step.stdout).trim().split("\n").slice(-12).join("\n")}${evidence ? `\n${evidence}` : ""}`);
+    super(
+      `${host}: apply failed (exit ${result.code}): ${(result.stdout.trim().split("\n").slice(-6).join("\n") + "\n" + result.stderr.trim().split("\n").slice(-8).join("\n")).trim()}${evidence ? `\n${evidence}` : ""}`,
+    );
   }
 }
 
@@ -69,21 +71,17 @@ function zoneContent(m: LabModel): string {
 }
 
 /** Apply one managed host's plan; lab extras for the DNS chain. Throws ApplyError. */
-export async function applyHost(lab: Lab, m: LabModel, hostname: string, secrets: Record<string, string>, log: Log, plan?: HostPlan): Promise<StepResult[]> {
+export async function applyHost(lab: Lab, m: LabModel, hostname: string, secrets: Record<string, string>, log: Log, plan?: HostPlan): Promise<ApplyResult> {
   const p = plan ?? m.planOf.get(hostname);
   if (!p) throw new Error(`no plan for ${hostname}`);
   const t0 = Date.now();
-  const res = await applyPlanInLab(lab, hostname, p, {
-    secrets,
-    timeoutMs: 150_000,
-    onStep: process.env.LAB_VERBOSE ? (r) => log(`    ${hostname} ${r.id}: exit ${r.code} ${r.ms} ms`) : undefined,
-  });
-  const bad = res.find((r) => r.code !== 0);
-  if (bad) {
+  const res = await applyBundleInLab(lab, hostname, p, { user: m.topo.env.proxmox.user, stack: m.topo.env.name, secrets });
+  if (process.env.LAB_VERBOSE) for (const l of res.phases) log(`    ${hostname} ${l}`);
+  if (res.code !== 0) {
     // What the daemons said, before a failed `up` cleans the guest away (a PowerDNS health
     // gate timed out once in CI and left nothing to read).
     const logs = await lab.exec(hostname, p.services.map((svc) => `[ -r /run/lab/log/${svc}.log ] && { echo "--- ${svc}.log"; tail -n 8 /run/lab/log/${svc}.log; }`).join("; ") + "; true", { timeoutMs: 15_000 });
-    throw new ApplyError(hostname, bad, logs.stdout.trim());
+    throw new ApplyError(hostname, res, logs.stdout.trim());
   }
   const zone = m.topo.env.dns?.zone;
   if (p.tier === "shadow-primary" && zone) {
@@ -106,8 +104,8 @@ export async function applyHost(lab: Lab, m: LabModel, hostname: string, secrets
       { timeoutMs: 60_000 },
     );
   }
-  const gaps = res.filter((r) => r.gap).map((r) => r.gap);
-  log(`  ${hostname}: ${res.length} steps applied in ${((Date.now() - t0) / 1000).toFixed(1)} s${gaps.length ? ` (lab gaps: ${gaps.join("; ")})` : ""}`);
+  const last = res.phases[res.phases.length - 1]?.replace(/^maglev-apply: /, "") ?? "no output";
+  log(`  ${hostname}: ${last} in ${((Date.now() - t0) / 1000).toFixed(1)} s${res.gaps.length ? ` (lab gaps: ${res.gaps.join("; ")})` : ""}`);
   return res;
 }
 
@@ -375,7 +373,7 @@ export async function up(opts: { stack?: string; stateDir?: string; log: Log; re
     const bootMs = Date.now() - t0;
     log(`  all booted in ${(bootMs / 1000).toFixed(1)} s`);
     const ta = Date.now();
-    log(`applying ${model.plans.length} host plans (applyPlanInLab) + ${model.routers.map((r) => r.name).join(", ")}, client, ${model.apps.map((a) => a.name).join(", ")} …`);
+    log(`applying ${model.plans.length} host bundles (maglev-apply) + ${model.routers.map((r) => r.name).join(", ")}, client, ${model.apps.map((a) => a.name).join(", ")} …`);
     // The DNS chain in order (the secondary transfers from the primary, dnsdist checks the
     // secondary); everything else in parallel (the maglevs' health gate waits for the rest).
     const chain = ["shadow-primary", "powerdns", "dnsdist"];

@@ -348,7 +348,27 @@ assert d["network"].get("version") == 2, "network.version must be 2"' "$f" || { 
   esac
 }
 
+# `apt-get` as the apply program calls it: guests share the host's read-only root and have no
+# network, so nothing is installed; what would be is reported (a lab fidelity gap).
+apt_get_main() {
+  local a pkgs=() verb=""
+  for a in "$@"; do
+    case $a in
+      -o) ;;
+      -*) ;;
+      *=*) ;;
+      *) if [ -z "$verb" ]; then verb=$a; else pkgs+=("$a"); fi ;;
+    esac
+  done
+  case $verb in
+    update) return 0 ;;
+    install) echo "lab: not installed (no package installs in lab guests): ${pkgs[*]}" ;;
+    *) die "apt-get $verb: not supported in the lab" ;;
+  esac
+}
+
 case ${0##*/} in
+  apt-get) apt_get_main "$@" ;;
   systemctl) systemctl_main "$@" ;;
   networkctl) networkctl_main "$@" ;;
   netplan) netplan_main "$@" ;;

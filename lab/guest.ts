@@ -323,8 +323,9 @@ export class Lab {
     fs.copyFileSync(path.join(LAB_SRC, "guest-svc.sh"), svc);
     fs.chmodSync(svc, 0o755);
     // Multi-call: the plan's own commands (`systemctl …`, `networkctl reload`, `netplan …`)
-    // reach the lab's service manager because /run/lab/bin is first on the guest's PATH.
-    for (const alias of ["systemctl", "networkctl", "netplan"]) {
+    // reach the lab's service manager because /run/lab/bin is first on the guest's PATH;
+    // `apt-get` there reports what the apply program would install (no network in the lab).
+    for (const alias of ["systemctl", "networkctl", "netplan", "apt-get"]) {
       const p = path.join(dir, "bin", alias);
       fs.rmSync(p, { force: true });
       fs.symlinkSync("svc", p);

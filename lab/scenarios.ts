@@ -15,7 +15,7 @@ import * as ipaddr from "ipaddr.js";
 import { DEFAULT_STATE_DIR, Lab } from "./guest";
 import { ensureKernel, requirePrerequisites } from "./prereqs";
 import { applyHost, notReadyEvidence, readCluster, readyState, rollout, setupRouter, sleep, up, waitReady } from "./cluster";
-import { applyPlanInLab } from "./transport";
+import { applyBundleInLab } from "./transport";
 import { buildLabModel, CLIENT, LabModel, LabRouter, TRANSIT } from "./topology";
 import { labRunner } from "./runner";
 import { LoadFigures, startLoad, sumFailed, url } from "./load";
@@ -506,21 +506,20 @@ const badFile: Scenario = {
     const before = await lab.run(h.hostname, snap);
     const load = startLoad(lab, loadMix(m), 8);
     await sleep(1000);
-    const res = await applyPlanInLab(lab, h.hostname, bad, { secrets, timeoutMs: 60_000 });
-    const failed = res.find((r) => r.code !== 0);
+    const res = await applyBundleInLab(lab, h.hostname, bad, { user: m.topo.env.proxmox.user, stack: m.topo.env.name, secrets, timeoutMs: 120_000 });
     const after = await lab.run(h.hostname, snap);
     const l = loadSummary(await load);
-    const msg = failed ? (failed.stdout + failed.stderr).trim() : "";
+    const msg = (res.stdout + res.stderr).trim();
     const problems: string[] = [];
-    if (!failed) problems.push("the apply succeeded with a bad file");
-    else if (failed.kind !== "validate" || !/bogus-keyword-from-a-typo/.test(msg)) problems.push(`failed at ${failed.id}, not at the checker: ${msg.slice(0, 200)}`);
-    if (res.some((r) => r.kind === "drain" || r.kind === "activate")) problems.push("steps past validation ran (drain/activate)");
+    if (res.code === 0) problems.push("the apply succeeded with a bad file");
+    else if (res.code !== 1 || !/bogus-keyword-from-a-typo/.test(msg)) problems.push(`failed with exit ${res.code}, not at the checker: ${msg.slice(-300)}`);
+    if (res.phases.some((x) => /^maglev-apply: (drain|activate)/.test(x))) problems.push("phases past the checkers ran (drain/activate)");
     if (before !== after) problems.push(`live state changed: before ${JSON.stringify(before)} after ${JSON.stringify(after)}`);
     if (l.failed > 0) problems.push(l.text);
     const line = msg.split("\n").find((x) => /bogus-keyword/.test(x)) ?? "";
     return {
       ok: problems.length === 0,
-      detail: problems.length ? problems.join("; ") : `${h.hostname}: apply failed at ${failed!.id} with HAProxy's message (${line.trim().slice(0, 120)}); live file, PID and health unchanged; ${l.text}`,
+      detail: problems.length ? problems.join("; ") : `${h.hostname}: apply refused (exit ${res.code}) with HAProxy's message (${line.trim().slice(0, 120)}); live file, PID and health unchanged; ${l.text}`,
       figures: { failed: l.failed, requests: l.requests },
     };
   },
@@ -950,9 +949,8 @@ const sites: Scenario = {
         })();
         const t3 = Date.now();
         try {
-          const steps = await applyHost(lab, changed2, gw1.hostname, c.secrets, (x) => log(`    ${x.trim()}`));
-          const act = steps.find((x) => x.id === "activate-etc-frr-frr.conf");
-          if (!act || act.code !== 0) problems.push(`apply of ${gw1.hostname} while drained: frr.conf activation ${act ? `failed: ${act.stderr.trim()}` : "did not run"}`);
+          const res = await applyHost(lab, changed2, gw1.hostname, c.secrets, (x) => log(`    ${x.trim()}`));
+          if (!res.phases.some((x) => /^maglev-apply: applied/.test(x))) problems.push(`apply of ${gw1.hostname} while drained: frr.conf not applied: ${res.phases.slice(-2).join(" / ")}`);
           figures.applyWhileDrainedMs = Date.now() - t3;
           await sleep(7000);
         } finally {

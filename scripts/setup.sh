@@ -10,6 +10,9 @@ PACKAGES=(
   pdns-backend-sqlite3 netplan.io systemd iproute2 util-linux
   # lab: guests, switches, traffic and tooling inside guests
   user-mode-linux vde2 kmod iptables wrk curl bind9-dnsutils python3 procps psmisc
+  # the apply program: run as root through `sudo -n` like on a VM; its lint (pyflakes) and the
+  # host scripts' (shellcheck)
+  sudo python3-pyflakes shellcheck
   # lab: building a UML kernel with nftables (once, cached)
   linux-source-6.1 build-essential bc flex bison libelf-dev libssl-dev libvdeplug-dev xz-utils
 )

@@ -115,3 +115,28 @@ export function vipInterface(topo: Topology, h: HostFacts, b: PlanBuilder, vips:
     activate: { kind: "command", command: "networkctl reload && networkctl reconfigure " + ifname },
   });
 }
+
+/** Every sysctl of a plan, as systemd-sysctl reads them at boot. */
+export const SYSCTL_FILE = "/etc/sysctl.d/60-maglev-infra.conf";
+/** Kernel modules whose sysctls the plan sets, as systemd-modules-load reads them at boot. */
+export const MODULES_FILE = "/etc/modules-load.d/maglev-infra.conf";
+
+/**
+ * Whatever must survive a reboot is a file on the host: the plan's sysctls go into
+ * sysctl.d and the modules that provide some of them (ip_vs) into modules-load.d.
+ * systemd-modules-load runs before systemd-sysctl, so net.ipv4.vs.* exist when it reads the
+ * file; keys of interfaces that appear later (ingress0, vip) are applied by udev's
+ * 99-systemd.rules, which re-runs systemd-sysctl for each new network interface. The apply
+ * program writes the values itself (its sysctls phase); these files have no activation.
+ */
+export function persistSysctls(topo: Topology, b: PlanBuilder): void {
+  const sysctls = b.plannedSysctls();
+  if (sysctls.length === 0) return;
+  b.file({
+    path: SYSCTL_FILE,
+    content: header(topo.env.name, "#", `kernel settings of ${b.hostname}`) + sysctls.map((s) => `${s.key} = ${s.value}`).join("\n") + "\n",
+  });
+  const modules = [...new Set(sysctls.map((s) => s.module).filter((m): m is string => !!m))].sort();
+  if (modules.length)
+    b.file({ path: MODULES_FILE, content: header(topo.env.name, "#", `kernel modules of ${b.hostname}`) + modules.join("\n") + "\n" });
+}

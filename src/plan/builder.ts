@@ -39,6 +39,10 @@ export class PlanBuilder {
     this.files.set(f.path, { mode: "0644", owner: "root:root", activate: { kind: "none" }, ...f });
     return this;
   }
+  /** The sysctls planned so far, sorted by key. */
+  plannedSysctls(): Sysctl[] {
+    return [...this.sysctls.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
   download(d: PinnedDownload): this {
     this.downloads.set(d.name, d);
     return this;

@@ -4,7 +4,7 @@
 import { Topology, HostFacts } from "../topology";
 import { HostPlan, Tier } from "./types";
 import { PlanBuilder } from "./builder";
-import { basePlan } from "./base";
+import { basePlan, persistSysctls } from "./base";
 import { planGateway } from "../tiers/gateway";
 import { planMaglev } from "../tiers/maglev";
 import { planHaproxy } from "../tiers/haproxy";
@@ -31,6 +31,8 @@ export function planHost(topo: Topology, h: HostFacts): HostPlan {
   const b = new PlanBuilder(h.name, h.hostname, h.role, { mgmt: h.mgmt, ...(h.ingress ? { ingress: h.ingress } : {}) });
   basePlan(topo, h, b);
   PLANNERS[h.role](topo, h, b);
+  // Last: the boot-time files hold every sysctl any planner asked for.
+  persistSysctls(topo, b);
   return b.finish();
 }
 

@@ -61,7 +61,16 @@ export interface PlannedFile {
    * (`{{secret:<key>}}`) in `content`; the apply step substitutes the secret on the host side.
    */
   secretKeys?: string[];
+  /**
+   * The syntax the placeholders sit in, so the apply program escapes each value for it on the
+   * host (see scripts/maglev-apply): inside a HAProxy "…" word, a Lua "…" literal, a PHP '…'
+   * literal, a YAML "…" scalar, or the rest of a `key=value` line. Required with `secretKeys`.
+   */
+  secretSyntax?: SecretSyntax;
 }
+
+/** Where a secret placeholder sits in its file; the apply program escapes the value for it. */
+export type SecretSyntax = "haproxy-dq" | "lua-dq" | "php-sq" | "yaml-dq" | "line";
 
 export interface Sysctl {
   key: string;

@@ -157,6 +157,7 @@ export function planDnsdist(topo: Topology, h: HostFacts, b: PlanBuilder): void 
     // maglevs' checks take the node out meanwhile.
     activate: { kind: "restart", service: "dnsdist" },
     secretKeys: [SECRETS.dnsdistConsoleKey, SECRETS.dnsdistWebserverPassword],
+    secretSyntax: "lua-dq",
   });
   b.health = {
     command: `dnsdist -C ${DNSDIST_CONF} -c -e 'showVersion()'`,
@@ -276,6 +277,7 @@ function pdnsServer(b: PlanBuilder, backendPackages: string[], conf: string, scr
     validate: PDNS_VALIDATE,
     activate: { kind: "restart", service: "pdns" },
     secretKeys: [SECRETS.pdnsApiKey],
+    secretSyntax: "line",
   });
   b.file({ path: scriptPath, mode: "0755", content: script, validate: BASH_SYNTAX, activate: { kind: "command", command: scriptPath } });
 }
@@ -324,6 +326,8 @@ function lightningStream(topo: Topology, h: HostFacts, b: PlanBuilder): void {
     content: text,
     activate: { kind: "restart", service: "lightningstream" },
     secretKeys: [SECRETS.s3AccessKeyId, SECRETS.s3SecretAccessKey],
+    // YAML.stringify double-quotes a scalar starting with `{`: the placeholders sit in "…".
+    secretSyntax: "yaml-dq",
   });
   b.file({
     path: "/etc/systemd/system/lightningstream.service",
@@ -477,6 +481,7 @@ chmod 0660 ${PDNS_SQLITE}
     content: php,
     validate: { checker: "php", command: "php -l {file}" },
     secretKeys: [SECRETS.poweradminSessionKey, SECRETS.pdnsApiKey],
+    secretSyntax: "php-sq",
   });
   b.file({
     path: "/etc/apache2/ports.conf",

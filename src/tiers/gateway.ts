@@ -15,6 +15,7 @@ import { Topology, HostFacts } from "../topology";
 import { PlanBuilder } from "../plan/builder";
 import { bfdDetectMs, bfdProfile, frrPreamble, planFrr } from "./frr-common";
 import { ingressIf } from "./l7-common";
+import { hostScript, PYTHON_SYNTAX } from "../plan/scripts";
 import { Environment, Upstream, isEbgpUpstream } from "../config/schema";
 
 /** Peer group of the maglevs on a gateway. */
@@ -190,6 +191,9 @@ export const SITE_DRAIN_FILE = "/etc/maglev-infra/site-drain.vtysh";
 /** Run after every FRR reload or restart on a gateway. */
 export const REAPPLY_SITE_DRAIN = `if [ -e ${SITE_DRAIN_FILE} ]; then vtysh -f ${SITE_DRAIN_FILE} && vtysh -c 'clear bgp * soft out'; fi`;
 
+/** The gateway's health gate, a program of its own (scripts/host/gateway-health). */
+export const GATEWAY_HEALTH = "/usr/local/lib/maglev-infra/gateway-health";
+
 export function planGateway(topo: Topology, h: HostFacts, b: PlanBuilder): void {
   planFrr(topo, h, b, ["bgpd", "bfdd"], gatewayFrrConfig(topo, h), REAPPLY_SITE_DRAIN);
 
@@ -206,4 +210,14 @@ export function planGateway(topo: Topology, h: HostFacts, b: PlanBuilder): void 
   // mgmt: strict reverse-path filtering would drop them. Loose (2) only asks for some route;
   // the effective value is max(all, interface), so `all` decides.
   b.sysctl("net.ipv4.conf.all.rp_filter", 2);
+
+  // Health gate: the next gateway changes only once this one's sessions are back.
+  b.file({ path: GATEWAY_HEALTH, mode: "0755", content: hostScript("gateway-health", topo.env.name), validate: PYTHON_SYNTAX });
+  const upstreams = topo.env.bgp.upstream.flatMap((u) => (u.ipv6 ? [u.ipv4, u.ipv6] : [u.ipv4]));
+  const maglevs = topo.maglevs.map((m) => m.mgmt.ipv4);
+  b.health = {
+    command: `${GATEWAY_HEALTH} --upstream ${upstreams.join(",")} --maglev ${maglevs.join(",") || ","}`,
+    timeoutSeconds: 120,
+    description: `BGP sessions of ${h.hostname} to ${topo.env.bgp.upstream.map((u) => u.name).join(", ")} and its maglevs are Established`,
+  };
 }

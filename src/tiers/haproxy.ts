@@ -256,6 +256,7 @@ export function planHaproxy(topo: Topology, h: HostFacts, b: PlanBuilder): void 
     // reload: the new process takes the listening sockets over (expose-fd), no connection dropped.
     activate: { kind: "reload", service: "haproxy" },
     secretKeys: [HAPROXY_STATS_SECRET],
+    secretSyntax: "haproxy-dq",
   });
   b.file({ path: HACTL_PATH, mode: "0755", content: hactlScript(topo), validate: BASH_SYNTAX });
   const healthPort = healthPortOf(groups);

@@ -4,11 +4,12 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
-import { applySteps, fileSlug } from "../../src/apply/steps";
+import { gunzipSync } from "zlib";
+import { compileBundle } from "../../src/bundle";
 import { planHost, HostPlan } from "../../src/plan";
 import { deriveTopology } from "../../src/topology";
 import { Environment } from "../../src/config/schema";
-import { Gateway, HaproxyNode, MaglevNode, ManagedHost, fillSecrets, terminalSteps, asRootFor, planSecretKeys } from "../../components";
+import { Gateway, HaproxyNode, MaglevNode, ManagedHost, asRootFor, planSecretKeys } from "../../components";
 import { synthesize, SECRET_MARK, OFFLINE_SECRET_PREFIX } from "../../src/program/offline";
 import { mgmt02Raw, mustValidate } from "../helpers";
 import { COMMAND, COPY, Graph, VM } from "../program/harness";
@@ -25,6 +26,7 @@ const SECRET_FILE = {
   validate: { checker: "haproxy", command: "haproxy -c -f {file}" },
   activate: { kind: "reload" as const, service: "haproxy" },
   secretKeys: ["haproxyStatsPassword"],
+  secretSyntax: "line" as const,
 };
 
 function haproxyPlan(): HostPlan {
@@ -56,15 +58,8 @@ async function run<T>(build: (ctx: { provider: proxmoxve.Provider; secret: (k: s
   return { g: new Graph(result), made: made! };
 }
 
-describe("fillSecrets", () => {
-  test("GIVEN a file with placeholders WHEN filled THEN every placeholder has its value", () => {
-    expect(fillSecrets(SECRET_FILE, { haproxyStatsPassword: "pw'1" })).toBe("listen stats\n  stats auth admin:pw'1\n");
-  });
-  test("GIVEN a placeholder the file does not declare THEN it fails instead of writing a literal placeholder", () => {
-    expect(() => fillSecrets({ ...SECRET_FILE, secretKeys: [] }, { haproxyStatsPassword: "x" })).toThrow(/not in the file's secretKeys/);
-    expect(() => fillSecrets(SECRET_FILE, {})).toThrow(/no value for secret haproxyStatsPassword/);
-  });
-  test("planSecretKeys lists the keys a plan needs", () => {
+describe("planSecretKeys", () => {
+  test("GIVEN a plan with a secret file THEN it lists the keys the plan needs", () => {
     expect(planSecretKeys(haproxyPlan())).toEqual(["haproxyStatsPassword"]);
   });
 });
@@ -87,43 +82,30 @@ describe("GIVEN an HAProxy node whose plan has a file built from a secret", () =
     node = r.made;
   });
 
-  test("WHEN synthesized THEN the secret file is staged over stdin (secret), not with CopyToRemote, and does not log", () => {
-    expect(g.has(COPY, "mlb01-upload-etc-haproxy-conf.d-stats.cfg")).toBe(false);
-    const stage = g.get(COMMAND, "mlb01-stage-etc-haproxy-conf.d-stats.cfg");
-    expect(stage.inputs.stdin).toBe(SECRET_MARK);
-    expect(stage.inputs.logging).toBe("none");
-    expect(stage.additionalSecretOutputs).toEqual(expect.arrayContaining(["stderr", "stdin", "stdout"]));
-    expect(stage.inputs.create).toContain("cat > ");
-    expect(stage.inputs.create).toContain("/etc/.maglev-infra-staging/etc-haproxy-conf.d-stats.cfg");
+  test("WHEN synthesized THEN the values go by their own command over stdin (secret, unlogged), before the apply", () => {
+    const s = g.get(COMMAND, "mlb01-secrets");
+    expect(s.inputs.stdin).toBe(SECRET_MARK);
+    expect(s.inputs.logging).toBe("none");
+    expect(s.additionalSecretOutputs).toEqual(expect.arrayContaining(["stderr", "stdin", "stdout"]));
+    expect(s.inputs.create).toContain("/etc/maglev-infra/secrets.json");
+    expect(g.deps(g.get(COMMAND, "mlb01-apply"))).toContain("mlb01-secrets");
   });
 
-  test("THEN its validate and activate steps carry a secret hash of the filled content and do not log", () => {
-    for (const kind of ["validate", "activate"]) {
-      const r = g.get(COMMAND, `mlb01-${kind}-etc-haproxy-conf.d-stats.cfg`);
-      const step = applySteps(haproxyPlan()).find((s) => s.id === `${kind}-etc-haproxy-conf.d-stats.cfg`)!;
-      expect(r.inputs.triggers).toEqual([step.hash, SECRET_MARK]);
-      expect(r.inputs.logging).toBe("none");
-      expect(r.additionalSecretOutputs).toEqual(expect.arrayContaining(["stderr", "stdout"]));
-    }
-    expect(g.get(COMMAND, "mlb01-validate-etc-haproxy-conf.d-stats.cfg").inputs.create).toContain("haproxy -c -f");
-  });
-
-  test("THEN the value reaches the host: stdin is the filled content, a secret Output", async () => {
-    const stage = node.steps.get("stage-etc-haproxy-conf.d-stats.cfg") as any;
-    const stdin: pulumi.Output<string> = stage.stdin;
+  test("THEN the secrets file holds the values of exactly the plan's keys, and the apply's archive only their hash", async () => {
+    const stdin: pulumi.Output<string> = (node.secretsCommand as any).stdin;
     expect(await (stdin as any).isSecret).toBe(true);
     const text = await new Promise<string>((res) => stdin.apply(res));
-    expect(text).toBe(`listen stats\n  stats auth admin:${OFFLINE_SECRET_PREFIX}haproxyStatsPassword\n`);
+    expect(JSON.parse(text)).toEqual({ haproxyStatsPassword: `${OFFLINE_SECRET_PREFIX}haproxyStatsPassword` });
+    const archive: pulumi.Output<string> = (node.apply as any).stdin;
+    expect(await (archive as any).isSecret).toBe(true);
+    const a = await new Promise<string>((res) => archive.apply(res));
+    expect(gunzipSync(Buffer.from(a, "base64")).toString()).not.toContain(OFFLINE_SECRET_PREFIX);
+    expect(gunzipSync(Buffer.from(a, "base64")).toString()).toContain("{{secret:haproxyStatsPassword}}");
   });
 
-  test("THEN no secret value or placeholder-value appears in any recorded input", () => {
+  test("THEN no secret value appears in any recorded input, and the manifest names the secret file", () => {
     expect(JSON.stringify(g.result.resources)).not.toContain(OFFLINE_SECRET_PREFIX);
-  });
-
-  test("THEN the other files still go through CopyToRemote with their content and never log less than usual", () => {
-    const up = g.get(COPY, "mlb01-upload-etc-hostname");
-    expect(up.inputs.source).toEqual({ asset: "mgmt02-vm-mlb01\n" });
-    expect(g.get(COMMAND, "mlb01-validate-etc-hostname").inputs.logging).toBeUndefined();
+    expect(g.get(COMMAND, "mlb01-apply").inputs.triggers).toEqual(expect.arrayContaining([expect.stringMatching(/^\/etc\/haproxy\/conf\.d\/stats\.cfg 0640 root:haproxy [0-9a-f]{64} reload haproxy$/)]));
   });
 
   test("THEN the SSH connection is bounded: per-dial timeout and dial error limit, key secret", async () => {
@@ -148,19 +130,14 @@ describe("GIVEN a maglev whose plan drains before activation", () => {
     gw = r.made.gw;
   });
 
-  test("WHEN synthesized THEN packages come first (after its VM and the gateway's gate), the drain after every checker passed, undrain after the services, health last", () => {
-    expect(g.deps(g.get(COMMAND, "maglev01-packages"))).toEqual(["maglev01", "mgw01-services"].sort());
-    const validates = maglevPlan()
-      .files.map((f) => `maglev01-validate-${fileSlug(f.path)}`)
-      .sort();
-    // A file that fails its checker leaves the maglev announcing, untouched.
-    expect(g.deps(g.get(COMMAND, "maglev01-drain"))).toEqual(validates);
-    expect(g.deps(g.get(COMMAND, "maglev01-sysctls"))).toEqual(["maglev01-drain"]);
-    expect(g.deps(g.get(COMMAND, "maglev01-undrain"))).toEqual(["maglev01-services"]);
-    expect(g.deps(g.get(COMMAND, "maglev01-health"))).toEqual(["maglev01-undrain"]);
-    expect(m.gate).toEqual([m.steps.get("health")]);
-    expect(terminalSteps(applySteps(maglevPlan()))).toEqual(["health"]);
-    expect(gw.gate).toEqual([gw.steps.get("services")]);
+  test("WHEN synthesized THEN the maglev's one apply waits for its VM and the gateway's apply (which ends with the gateway's health gate)", () => {
+    expect(g.deps(g.get(COMMAND, "maglev01-apply"))).toEqual(["maglev01", "mgw01-apply"].sort());
+    expect(m.gate).toEqual([m.apply]);
+    expect(gw.gate).toEqual([gw.apply]);
+    // Drain, health and every checker are in the bundle the apply program runs.
+    const b = compileBundle(env.name, maglevPlan()).bundle;
+    expect(b.drain).toEqual(maglevPlan().drain);
+    expect(b.health).toMatchObject({ description: "IPVS services present" });
   });
 
   test("THEN the VM is a clone with both NICs on their VLANs and the protect option from the stack", () => {

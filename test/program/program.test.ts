@@ -4,10 +4,9 @@
  * (the tier planners grow independently), never hard-coded per file.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { applySteps, fileSlug } from "../../src/apply/steps";
+import { applyCommand, bundleArchive, bundleSecretKeys, compileBundle } from "../../src/bundle";
 import { buildPlans, HostPlan } from "../../src/plan";
 import { deriveTopology, Topology } from "../../src/topology";
-import { terminalSteps } from "../../components";
 import { SECRET_MARK, OFFLINE_SECRET_PREFIX } from "../../src/program/offline";
 import { referencedSecretKeys, vipKey } from "../../src/program";
 import { mgmt02Raw, mustValidate, hostIndex } from "../helpers";
@@ -73,68 +72,49 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
     }
   });
 
-  test("THEN every planned file has its prepare → upload → stage → validate → (drain, sysctls) → activate chain", () => {
-    let files = 0;
-    for (const p of plans) {
-      const validates = p.files.map((f) => `${p.name}-validate-${fileSlug(f.path)}`).sort();
-      for (const f of p.files) {
-        files++;
-        const slug = fileSlug(f.path);
-        const stage = g.get(COMMAND, `${p.name}-stage-${slug}`);
-        const validate = g.get(COMMAND, `${p.name}-validate-${slug}`);
-        const activate = g.get(COMMAND, `${p.name}-activate-${slug}`);
-        if (f.secretKeys?.length) {
-          expect(stage.inputs.stdin).toBe(SECRET_MARK);
-        } else {
-          const upload = g.get(COPY, `${p.name}-upload-${slug}`);
-          expect(upload.inputs.remotePath).toBe(`/etc/.maglev-infra-staging/${slug}`);
-          expect(upload.inputs.source).toEqual({ asset: f.content });
-          expect(g.deps(upload)).toEqual([`${p.name}-prepare-${slug}`]);
-          expect(g.deps(stage)).toEqual([upload.name]);
-        }
-        expect(g.deps(validate)).toEqual([stage.name]);
-        // Activation waits for every file of the host to pass its checker: directly, or
-        // through the drain and sysctls steps, which come after the last checker.
-        const gate = p.sysctls.length ? `${p.name}-sysctls` : p.drain ? `${p.name}-drain` : undefined;
-        expect(g.deps(activate)).toEqual(gate ? [gate] : validates);
-        const firstLive = p.drain ? `${p.name}-drain` : gate;
-        if (firstLive) expect(g.deps(g.get(COMMAND, firstLive))).toEqual(validates);
-      }
+  test("THEN each host is at most 5 resources: its VM, its secrets (when its plan has any), its apply, and k0s's token/kubeconfig", () => {
+    for (const h of topo.hosts) {
+      const own = result.resources.filter((r) => r.custom && (r.name === h.name || r.name.startsWith(`${h.name}-`)));
+      expect({ host: h.name, n: own.length <= 5 }).toEqual({ host: h.name, n: true });
+      expect(g.has(COMMAND, `${h.name}-apply`)).toBe(true);
     }
-    expect(files).toBeGreaterThanOrEqual(4 * plans.length);
+    expect(g.ofType(COPY)).toHaveLength(0);
   });
 
-  test("THEN every step of applySteps is one resource, with the step's script (as root) and its hash as the only trigger", () => {
+  test("THEN every apply runs the one bootstrap as root with the host's bundle on stdin, the manifest visible in its triggers", () => {
     for (const p of plans) {
-      for (const s of applySteps(p)) {
-        const r = g.get(COMMAND, `${p.name}-${s.id}`);
-        expect(r.inputs.create).toContain(s.script.split("'")[0]);
-        expect(r.inputs.create).toMatch(/^sudo -n sh -c '/);
-        const fileSecret = s.file && p.files.find((f) => f.path === s.file)?.secretKeys?.length;
-        if (fileSecret) expect(r.inputs.triggers).toEqual([s.hash, SECRET_MARK]);
-        else expect(r.inputs.triggers).toEqual([s.hash]);
+      const c = compileBundle(topo.env.name, p);
+      const r = g.get(COMMAND, `${p.name}-apply`);
+      expect(r.inputs.create).toBe(applyCommand(topo.env.proxmox.user));
+      expect(r.inputs.create).toMatch(/^sudo -n sh -c '/);
+      expect(r.inputs.triggers).toEqual([c.sha256, c.programSha256, ...c.manifest]);
+      for (const f of p.files) expect((r.inputs.triggers as string[]).some((t) => t.startsWith(`${f.path} ${f.mode} ${f.owner} `))).toBe(true);
+      if (bundleSecretKeys(c.bundle).length) {
+        // The archive carries the secrets' hash: secret, so a rotation re-applies without a value in the diff.
+        expect(r.inputs.stdin).toBe(SECRET_MARK);
+        const s = g.get(COMMAND, `${p.name}-secrets`);
+        expect(s.inputs.stdin).toBe(SECRET_MARK);
+        expect(s.inputs.triggers).toEqual([SECRET_MARK]);
+        expect(s.inputs.logging).toBe("none");
+        expect(g.deps(r)).toContain(s.name);
+      } else {
+        expect(r.inputs.stdin).toBe(bundleArchive(c, ""));
+        expect(g.has(COMMAND, `${p.name}-secrets`)).toBe(false);
       }
     }
   });
 
-  test("THEN within each tier host N starts after host N-1's last step (the health gate), gateways before maglevs", () => {
+  test("THEN within each tier host N applies after host N-1's apply (which ends with its health gate), gateways before maglevs", () => {
     const tiers = [...new Set(topo.hosts.map((h) => h.role))];
-    const planOf = new Map(plans.map((p) => [p.name, p]));
-    const roots = (name: string) => applySteps(planOf.get(name)!).filter((s) => s.dependsOn.length === 0).map((s) => `${name}-${s.id}`);
-    const gate = (name: string) => terminalSteps(applySteps(planOf.get(name)!)).map((id) => `${name}-${id}`);
     for (const t of tiers) {
       const hosts = topo.hosts.filter((h) => h.role === t);
       hosts.forEach((h, i) => {
-        for (const root of roots(h.name)) {
-          const deps = g.deps(g.get(COMMAND, root));
-          expect(deps).toContain(h.name); // its VM
-          if (i > 0) for (const prev of gate(hosts[i - 1].name)) expect({ root, deps }).toEqual({ root, deps: expect.arrayContaining([prev]) });
-          if (i === 0 && t === "maglev") {
-            const lastGw = topo.gateways[topo.gateways.length - 1].name;
-            for (const prev of gate(lastGw)) expect({ root, deps }).toEqual({ root, deps: expect.arrayContaining([prev]) });
-          }
-          if (i === 0 && t !== "maglev" && t !== "k0s-worker") expect({ root, deps }).toEqual({ root, deps: [h.name] });
-        }
+        const first = g.has(COMMAND, `${h.name}-secrets`) ? g.get(COMMAND, `${h.name}-secrets`) : g.get(COMMAND, `${h.name}-apply`);
+        const deps = g.deps(first);
+        expect(deps).toContain(h.name); // its VM
+        if (i > 0) expect(deps).toContain(`${hosts[i - 1].name}-apply`);
+        if (i === 0 && t === "maglev") expect(deps).toContain(`${topo.gateways[topo.gateways.length - 1].name}-apply`);
+        if (i === 0 && t !== "maglev" && t !== "k0s-worker") expect(deps).toEqual([h.name]);
       });
     }
   });
@@ -149,7 +129,7 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
       expect(w.inputs.stdin).toBe(SECRET_MARK);
       expect(w.inputs.logging).toBe("none");
       expect(g.deps(w)).toEqual(expect.arrayContaining(["k0s00-worker-token", h.name]));
-      expect(g.deps(g.get(COMMAND, `${h.name}-packages`))).toContain(`${h.name}-worker-token`);
+      expect(g.deps(g.get(COMMAND, `${h.name}-apply`))).toContain(`${h.name}-worker-token`);
     }
   });
 
@@ -171,8 +151,8 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
     expect(text).not.toContain("offline-stdout"); // the mock's command stdout, secret by construction
   });
 
-  test("THEN every command carrying a secret besides its SSH key (stdin, secret trigger) does not log", () => {
-    const carrying = g.ofType(COMMAND).filter((r) => r.secretInputs.some((k) => k !== "connection"));
+  test("THEN every command carrying secret values (its stdin or triggers) does not log; an apply's stdin holds only their hash", () => {
+    const carrying = g.ofType(COMMAND).filter((r) => !r.name.endsWith("-apply") && r.secretInputs.some((k) => k !== "connection"));
     for (const r of carrying) expect({ name: r.name, logging: r.inputs.logging }).toEqual({ name: r.name, logging: "none" });
     expect(carrying.length).toBeGreaterThanOrEqual(1 + topo.hosts.filter((h) => h.role === "k0s-worker").length);
   });
@@ -225,7 +205,7 @@ describe("GIVEN a host adopted by address (provider: existing)", () => {
     const r = new Graph(await synthEnv(raw));
     expect(r.ofType(VM)).toHaveLength(19);
     expect(r.has(VM, "mlb03")).toBe(false);
-    const pk = r.get(COMMAND, "mlb03-packages");
+    const pk = r.get(COMMAND, "mlb03-apply");
     expect(r.deps(pk)).not.toContain("mlb03");
     expect((r.result.outputs.hosts as any).mlb03.vmId).toBeUndefined();
   });

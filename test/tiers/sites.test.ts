@@ -7,7 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import { buildPlans } from "../../src/plan";
-import { applySteps, systemd } from "../../src/apply/steps";
+import { compileBundle } from "../../src/bundle";
 import { REAPPLY_SITE_DRAIN } from "../../src/tiers/gateway";
 
 /** mgmt02 with its upstream in AS 64500 (eBGP) and two sites, dc2 prepending twice. */
@@ -116,10 +116,10 @@ describe("sites: per-site upstream policy on the gateways", () => {
   test("GIVEN a gateway WHEN its FRR files are activated THEN an operator's site drain is re-applied after the reload or restart", () => {
     const topo = topologyOf(twoSitesEbgp());
     const plan = buildPlans(topo).find((p) => p.name === "mgw01")!;
-    const steps = applySteps(plan, systemd);
+    const files = compileBundle("mgmt02", plan).bundle.files;
     for (const file of ["/etc/frr/frr.conf", "/etc/frr/daemons"]) {
-      const act = steps.find((s) => s.kind === "activate" && s.file === file)!;
-      expect(act.script).toContain(`systemctl ${file.endsWith("daemons") ? "restart" : "reload-or-restart"} frr && { ${REAPPLY_SITE_DRAIN}; }`);
+      const act = files.find((f) => f.path === file)!.activate;
+      expect(act).toEqual({ kind: file.endsWith("daemons") ? "restart" : "reload", service: "frr", then: REAPPLY_SITE_DRAIN });
     }
     expect(REAPPLY_SITE_DRAIN).toBe("if [ -e /etc/maglev-infra/site-drain.vtysh ]; then vtysh -f /etc/maglev-infra/site-drain.vtysh && vtysh -c 'clear bgp * soft out'; fi");
   });

@@ -1,0 +1,209 @@
+/**
+ * The bundle: one host's HostPlan compiled into what the on-host apply program
+ * (`scripts/maglev-apply`) takes, deterministic to the byte (same plan → same sha256).
+ *
+ *   bundle.json    files (contents with `{{secret:<key>}}` placeholders, never values) in
+ *                  activation order, with mode, owner, sha256, checker, activation, secret
+ *                  syntax; packages, pinned downloads, sysctls and the modules they need,
+ *                  services, drain/undrain, health probe
+ *   archive        base64 of a gzip'd ustar archive of `maglev-apply`, `bundle.json` and
+ *                  `secrets.sha256`: what the apply command reads on stdin
+ *   manifest       one line per file (path, mode, owner, sha256, activation): the visible
+ *                  trigger of the apply resource, so `pulumi preview --diff` names the file
+ *                  that changes on which host
+ *
+ * Pulumi (`components/host.ts`) and the lab (`lab/transport.ts`) deliver the same archive
+ * to the same command line, `applyCommand(user)`.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { gzipSync } from "zlib";
+import { HostPlan, Activate, SecretSyntax } from "../plan/types";
+import { contentSha256, q } from "../apply/steps";
+
+export const BUNDLE_FORMAT = 1;
+
+/** The on-host apply program and the two shell commands around it (files of their own). */
+export const APPLY_PROGRAM = path.join(__dirname, "..", "..", "scripts", "maglev-apply");
+const BOOTSTRAP = path.join(__dirname, "..", "..", "scripts", "host", "apply-bootstrap.sh");
+const SECRETS_INSTALL = path.join(__dirname, "..", "..", "scripts", "host", "secrets-install.sh");
+
+/** Where the secrets command writes a host's secret values (root, 0600). */
+export const SECRETS_FILE = "/etc/maglev-infra/secrets.json";
+/** Generations of applied bundles on the host; `current` points at the committed one. */
+export const GENERATIONS_DIR = "/var/lib/maglev-infra/generations";
+export const CURRENT_LINK = "/var/lib/maglev-infra/current";
+
+export interface BundleFile {
+  path: string;
+  mode: string;
+  owner: string;
+  /** sha256 of `content` as written here (placeholders, not values). */
+  sha256: string;
+  content: string;
+  checker?: { name: string; command: string };
+  activate: Activate;
+  secrets?: { keys: string[]; syntax: SecretSyntax };
+}
+
+export interface Bundle {
+  format: number;
+  stack: string;
+  host: string;
+  tier: string;
+  packages: string[];
+  downloads: HostPlan["downloads"];
+  modules: string[];
+  sysctls: { key: string; value: string }[];
+  services: string[];
+  files: BundleFile[];
+  drain?: { drain: string; undrain: string };
+  health?: { command: string; timeoutSeconds: number; description: string };
+}
+
+export interface CompiledBundle {
+  bundle: Bundle;
+  /** bundle.json, byte for byte. */
+  json: string;
+  /** sha256 of `json`. */
+  sha256: string;
+  /** sha256 of the apply program shipped with it (a program change re-applies too). */
+  programSha256: string;
+  /** One line per file: `<path> <mode> <owner> <sha256> <activation>`. */
+  manifest: string[];
+}
+
+function activationText(a: Activate): string {
+  switch (a.kind) {
+    case "none":
+      return "-";
+    case "reload":
+    case "restart":
+      return `${a.kind} ${a.service}`;
+    case "command":
+      return `run ${a.command.split(/\s+/)[0]}`;
+  }
+}
+
+/** Compile one host's plan. Pure apart from reading the apply program's bytes. */
+export function compileBundle(stack: string, plan: HostPlan): CompiledBundle {
+  const files: BundleFile[] = plan.files.map((f) => {
+    if (f.secretKeys?.length && !f.secretSyntax) throw new Error(`${plan.hostname}: ${f.path} has secret placeholders but no secretSyntax`);
+    return {
+      path: f.path,
+      mode: f.mode,
+      owner: f.owner,
+      sha256: contentSha256(f.content),
+      content: f.content,
+      ...(f.validate ? { checker: { name: f.validate.checker, command: f.validate.command } } : {}),
+      activate: f.activate,
+      ...(f.secretKeys?.length ? { secrets: { keys: [...f.secretKeys].sort(), syntax: f.secretSyntax! } } : {}),
+    };
+  });
+  const bundle: Bundle = {
+    format: BUNDLE_FORMAT,
+    stack,
+    host: plan.hostname,
+    tier: plan.tier,
+    packages: plan.packages,
+    downloads: plan.downloads,
+    modules: [...new Set(plan.sysctls.map((s) => s.module).filter((m): m is string => !!m))].sort(),
+    sysctls: plan.sysctls.map((s) => ({ key: s.key, value: s.value })),
+    services: plan.services,
+    files,
+    ...(plan.drain ? { drain: { drain: plan.drain.drain, undrain: plan.drain.undrain } } : {}),
+    ...(plan.health ? { health: { command: plan.health.command, timeoutSeconds: plan.health.timeoutSeconds, description: plan.health.description } } : {}),
+  };
+  const json = JSON.stringify(bundle, null, 1) + "\n";
+  return {
+    bundle,
+    json,
+    sha256: contentSha256(json),
+    programSha256: contentSha256(applyProgram()),
+    manifest: files.map((f) => `${f.path} ${f.mode} ${f.owner} ${f.sha256} ${activationText(f.activate)}`),
+  };
+}
+
+let programCache: string | undefined;
+/** The apply program's source, as shipped. */
+export function applyProgram(): string {
+  return (programCache ??= fs.readFileSync(APPLY_PROGRAM, "utf8"));
+}
+
+/**
+ * The JSON the secrets command writes on the host: the values of the keys the plan's
+ * placeholders name, sorted by key. Its sha256 travels in the archive, so the apply program
+ * refuses to fill placeholders from a secrets file other than the one delivered with it.
+ */
+export function secretsFileContent(keys: string[], values: Record<string, string>): string {
+  const out: Record<string, string> = {};
+  for (const k of [...keys].sort()) {
+    if (values[k] === undefined) throw new Error(`no value for secret ${k}`);
+    out[k] = values[k];
+  }
+  return JSON.stringify(out) + "\n";
+}
+
+/** The secret keys a bundle's files need, sorted. */
+export function bundleSecretKeys(b: Bundle): string[] {
+  return [...new Set(b.files.flatMap((f) => f.secrets?.keys ?? []))].sort();
+}
+
+/**
+ * What the apply command reads on stdin: base64 of a gzip'd ustar archive. `secretsSha256`
+ * is the sha256 of the secrets file content, or "" when the host has no secrets. mtime 0,
+ * uid/gid 0, fixed order: the same inputs give the same bytes.
+ */
+export function bundleArchive(c: CompiledBundle, secretsSha256: string): string {
+  const tar = ustar([
+    { name: "maglev-apply", mode: 0o755, data: Buffer.from(applyProgram()) },
+    { name: "bundle.json", mode: 0o600, data: Buffer.from(c.json) },
+    { name: "secrets.sha256", mode: 0o600, data: Buffer.from(secretsSha256 ? `${secretsSha256}\n` : "") },
+  ]);
+  // Base64 in lines of 76 (what `base64 -d` reads and a diff can show).
+  return gzipSync(tar, { level: 9 }).toString("base64").replace(/.{76}/g, "$&\n") + "\n";
+}
+
+/** A minimal POSIX ustar writer: regular files only, names under 100 bytes. */
+export function ustar(entries: { name: string; mode: number; data: Buffer }[]): Buffer {
+  const blocks: Buffer[] = [];
+  for (const e of entries) {
+    if (Buffer.byteLength(e.name) > 99) throw new Error(`ustar: name too long: ${e.name}`);
+    const h = Buffer.alloc(512);
+    const put = (off: number, len: number, s: string) => h.write(s, off, len, "ascii");
+    const oct = (off: number, len: number, n: number) => put(off, len, n.toString(8).padStart(len - 1, "0") + "\0");
+    put(0, 100, e.name);
+    oct(100, 8, e.mode);
+    oct(108, 8, 0); // uid
+    oct(116, 8, 0); // gid
+    oct(124, 12, e.data.length);
+    oct(136, 12, 0); // mtime: fixed, for byte-identical archives
+    h.fill(0x20, 148, 156); // checksum is computed with its own field as spaces
+    put(156, 1, "0");
+    put(257, 6, "ustar\0");
+    put(263, 2, "00");
+    put(265, 32, "root");
+    put(297, 32, "root");
+    let sum = 0;
+    for (const b of h) sum += b;
+    put(148, 8, sum.toString(8).padStart(6, "0") + "\0 ");
+    blocks.push(h, e.data, Buffer.alloc((512 - (e.data.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return Buffer.concat(blocks);
+}
+
+/** Wrap a root script for the login user: `sudo -n` (a missing sudo rule fails instead of hanging). */
+export function asRootFor(user: string): (script: string) => string {
+  return (script) => (user === "root" ? script : `sudo -n sh -c ${q(script)}`);
+}
+
+/** The command line of a host's apply, for the stack's login user: the same for Pulumi and the lab. */
+export function applyCommand(user: string): string {
+  return asRootFor(user)(fs.readFileSync(BOOTSTRAP, "utf8"));
+}
+
+/** The command line that installs a host's secrets file (stdin: `secretsFileContent`). */
+export function secretsCommand(user: string): string {
+  return asRootFor(user)(fs.readFileSync(SECRETS_INSTALL, "utf8"));
+}

@@ -1,0 +1,559 @@
+/**
+ * scripts/maglev-apply, the on-host apply program, run for real (`/usr/bin/python3`) against a
+ * temp directory as --root. The host's commands are fakes in a temp bin/ put first on PATH:
+ * systemctl (logs each call, answers is-enabled/is-active from state files, `enable --now`
+ * marks units enabled and active), dpkg-query (installed unless the test marks a package
+ * missing), apt-get (logs) and modprobe (logs, creates the module's key under root/proc/sys).
+ * Checkers, drain scripts, activations and probes are the bundle's own shell, which logs into
+ * the test's state directory.
+ */
+import { spawnSync } from "child_process";
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ROOT } from "../helpers";
+
+const PROGRAM = path.join(ROOT, "scripts/maglev-apply");
+const PHASES = ["wait", "packages", "downloads", "stage", "compare", "check", "drain", "activate", "sysctls", "services", "undrain", "health", "commit"];
+
+const FAKES: Record<string, string> = {
+  systemctl: `#!/bin/bash
+echo "$*" >> "$FAKE_STATE/systemctl.log"
+cmd=$1; shift
+case "$cmd" in
+  is-enabled|is-active)
+    dir=enabled yes=enabled no=disabled
+    [ "$cmd" = is-active ] && dir=active yes=active no=inactive
+    rc=0
+    for u in "$@"; do if [ -e "$FAKE_STATE/$dir/$u" ]; then echo $yes; else echo $no; rc=1; fi; done
+    exit $rc;;
+  enable)
+    [ "$1" = --now ] && shift
+    for u in "$@"; do touch "$FAKE_STATE/enabled/$u" "$FAKE_STATE/active/$u"; done;;
+esac
+exit 0
+`,
+  "dpkg-query": `#!/bin/bash
+echo "$*" >> "$FAKE_STATE/dpkg-query.log"
+for a in "$@"; do
+  case "$a" in -*) ;; *) if [ -e "$FAKE_STATE/missing/$a" ]; then echo "not-installed $a"; else echo "installed $a"; fi;; esac
+done
+`,
+  "apt-get": `#!/bin/bash
+echo "DEBIAN_FRONTEND=$DEBIAN_FRONTEND $*" >> "$FAKE_STATE/apt-get.log"
+if [[ " $* " == *" install "* ]]; then for a in "$@"; do rm -f "$FAKE_STATE/missing/$a"; done; fi
+`,
+  modprobe: `#!/bin/bash
+echo "$*" >> "$FAKE_STATE/modprobe.log"
+case "$1" in
+  ip_vs) mkdir -p "$FAKE_ROOT/proc/sys/net/ipv4/vs"; [ -e "$FAKE_ROOT/proc/sys/net/ipv4/vs/conntrack" ] || echo 0 > "$FAKE_ROOT/proc/sys/net/ipv4/vs/conntrack";;
+esac
+`,
+};
+
+const sha = (s: string | Buffer) => createHash("sha256").update(s).digest("hex");
+
+interface Host {
+  dir: string;
+  root: string;
+  state: string;
+  bin: string;
+  runs: number;
+}
+
+const hosts: Host[] = [];
+
+function makeHost(): Host {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "maglev-apply-"));
+  const h: Host = { dir, root: path.join(dir, "root"), state: path.join(dir, "state"), bin: path.join(dir, "bin"), runs: 0 };
+  for (const d of ["enabled", "active", "missing"]) fs.mkdirSync(path.join(h.state, d), { recursive: true });
+  fs.mkdirSync(h.bin);
+  for (const [name, text] of Object.entries(FAKES)) fs.writeFileSync(path.join(h.bin, name), text, { mode: 0o755 });
+  // The kernel always has ip_forward; the ip_vs keys appear only when the module is loaded.
+  fs.mkdirSync(path.join(h.root, "proc/sys/net/ipv4"), { recursive: true });
+  fs.writeFileSync(path.join(h.root, "proc/sys/net/ipv4/ip_forward"), "0\n");
+  hosts.push(h);
+  return h;
+}
+
+afterAll(() => {
+  for (const h of hosts) fs.rmSync(h.dir, { recursive: true, force: true });
+});
+
+/** Path under the host's root. */
+const at = (h: Host, p: string) => path.join(h.root, p);
+const log = (h: Host, name: string) => path.join(h.state, `${name}.log`);
+const readLog = (h: Host, name: string) => (fs.existsSync(log(h, name)) ? fs.readFileSync(log(h, name), "utf8").split("\n").filter(Boolean) : []);
+function clearLogs(h: Host) {
+  for (const f of fs.readdirSync(h.state)) if (f.endsWith(".log")) fs.rmSync(path.join(h.state, f));
+}
+
+function file(p: string, content: string, extra: Record<string, unknown> = {}) {
+  return { path: p, mode: "0644", owner: "root:root", sha256: sha(content), content, activate: { kind: "none" }, ...extra };
+}
+
+/** A gateway-like bundle: one app file reloaded on change, the sysctl and modules-load files, one unit. */
+function bundle(h: Host, overrides: Record<string, unknown> = {}): any {
+  return {
+    format: 1,
+    stack: "test",
+    host: "test-vm-gw01",
+    tier: "gateway",
+    packages: ["frr", "haproxy"],
+    downloads: [],
+    modules: ["ip_vs"],
+    sysctls: [
+      { key: "net.ipv4.ip_forward", value: "1" },
+      { key: "net.ipv4.vs.conntrack", value: "1" },
+    ],
+    services: ["app"],
+    files: [
+      file("/etc/app/app.conf", "v1\n", {
+        mode: "0640",
+        checker: { name: "app", command: `echo checked {file} >> ${h.state}/checker.log` },
+        activate: { kind: "reload", service: "app" },
+      }),
+      file("/etc/sysctl.d/60-maglev-infra.conf", "net.ipv4.ip_forward = 1\nnet.ipv4.vs.conntrack = 1\n"),
+      file("/etc/modules-load.d/maglev-infra.conf", "ip_vs\n"),
+    ],
+    drain: { drain: `echo drain >> ${h.state}/drain.log`, undrain: `echo undrain >> ${h.state}/undrain.log` },
+    health: { command: "true", timeoutSeconds: 5, description: "app answers" },
+    ...overrides,
+  };
+}
+
+function apply(h: Host, b: unknown, args: string[] = []) {
+  const bundlePath = path.join(h.dir, `bundle-${++h.runs}.json`);
+  fs.writeFileSync(bundlePath, JSON.stringify(b, null, 2));
+  const r = spawnSync("/usr/bin/python3", [PROGRAM, "--bundle", bundlePath, "--root", h.root, ...args], {
+    encoding: "utf8",
+    timeout: 30000,
+    env: { ...process.env, PATH: `${h.bin}:${process.env.PATH}`, FAKE_STATE: h.state, FAKE_ROOT: h.root },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, all: r.stdout + r.stderr };
+}
+
+const generations = (h: Host) => fs.readdirSync(at(h, "var/lib/maglev-infra/generations")).sort();
+const current = (h: Host) => fs.readlinkSync(at(h, "var/lib/maglev-infra/current"));
+const modeOf = (p: string) => (fs.statSync(p).mode & 0o7777).toString(8);
+
+/** A host that took bundle(h) once. */
+function appliedHost(): Host {
+  const h = makeHost();
+  const r = apply(h, bundle(h));
+  if (r.code !== 0) throw new Error(`first apply failed: ${r.all}`);
+  clearLogs(h);
+  return h;
+}
+
+function withApp(h: Host, content: string, extra: Record<string, unknown> = {}) {
+  const b = bundle(h, extra);
+  b.files[0] = { ...b.files[0], content, sha256: sha(content) };
+  return b;
+}
+
+describe("maglev-apply: a first apply", () => {
+  it("GIVEN an empty root WHEN the bundle is applied THEN files, sysctls, services, generation 1, applied records; phases in order", () => {
+    // GIVEN a fresh host on which haproxy is not installed yet
+    const h = makeHost();
+    fs.writeFileSync(path.join(h.state, "missing/haproxy"), "");
+    const b = bundle(h);
+    // WHEN
+    const r = apply(h, b);
+    // THEN
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split("\n");
+    expect(lines.map((l) => /^maglev-apply: (\w+):/.exec(l)?.[1])).toEqual([...PHASES, undefined]);
+    expect(lines[lines.length - 1]).toBe("maglev-apply: applied generation 1 (3 files changed, 0 removed)");
+    // Only the missing package, with the lock timeout, non-interactive.
+    expect(readLog(h, "apt-get")).toEqual([
+      "DEBIAN_FRONTEND=noninteractive -o DPkg::Lock::Timeout=600 update -qq",
+      "DEBIAN_FRONTEND=noninteractive -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends haproxy",
+    ]);
+    const app = at(h, "etc/app/app.conf");
+    expect(fs.readFileSync(app, "utf8")).toBe("v1\n");
+    expect(modeOf(app)).toBe("640");
+    expect([fs.statSync(app).uid, fs.statSync(app).gid]).toEqual([0, 0]);
+    expect(fs.readFileSync(at(h, "etc/modules-load.d/maglev-infra.conf"), "utf8")).toBe("ip_vs\n");
+    expect(fs.existsSync(at(h, "etc/app/app.conf.maglev-infra-new"))).toBe(false);
+    // sysctls: ip_vs loaded for its key, both values written
+    expect(readLog(h, "modprobe")).toEqual(["ip_vs"]);
+    expect(fs.readFileSync(at(h, "proc/sys/net/ipv4/ip_forward"), "utf8").trim()).toBe("1");
+    expect(fs.readFileSync(at(h, "proc/sys/net/ipv4/vs/conntrack"), "utf8").trim()).toBe("1");
+    // services
+    expect(readLog(h, "systemctl")).toEqual(["is-enabled app", "is-active app", "reload-or-restart app", "enable --now app"]);
+    expect(fs.existsSync(path.join(h.state, "enabled/app"))).toBe(true);
+    // the generation, committed
+    expect(current(h)).toBe("generations/1");
+    const gen = at(h, "var/lib/maglev-infra/generations/1");
+    expect(fs.readFileSync(path.join(gen, "bundle.json"), "utf8")).toBe(JSON.stringify(b, null, 2));
+    expect(modeOf(path.join(gen, "maglev-apply"))).toBe("755");
+    expect(fs.readFileSync(path.join(gen, "maglev-apply"))).toEqual(fs.readFileSync(PROGRAM));
+    expect(fs.readFileSync(path.join(gen, "files/etc-app-app.conf"), "utf8")).toBe("v1\n");
+    expect(modeOf(gen)).toBe("711");
+    expect(modeOf(path.join(gen, "files"))).toBe("711");
+    expect(JSON.parse(fs.readFileSync(path.join(gen, "previous.json"), "utf8"))[0]).toMatchObject({ path: "/etc/app/app.conf", existed: false });
+    // applied records: planned sha256, live sha256
+    const applied = at(h, "var/lib/maglev-infra/applied");
+    expect(modeOf(applied)).toBe("700");
+    expect(fs.readFileSync(path.join(applied, "etc-app-app.conf"), "utf8")).toBe(`${sha("v1\n")} ${sha("v1\n")}\n`);
+    expect(fs.readdirSync(applied).sort()).toEqual(["etc-app-app.conf", "etc-modules-load.d-maglev-infra.conf", "etc-sysctl.d-60-maglev-infra.conf"]);
+    expect(readLog(h, "drain")).toEqual(["drain"]);
+    expect(readLog(h, "undrain")).toEqual(["undrain"]);
+  });
+
+  it("GIVEN cloud-init still running WHEN applied with --wait-timeout 1 THEN it fails with exit 1 before anything else", () => {
+    const h = makeHost();
+    fs.mkdirSync(at(h, "usr/bin"), { recursive: true });
+    fs.writeFileSync(at(h, "usr/bin/cloud-init"), "");
+    const r = apply(h, bundle(h), ["--wait-timeout", "1"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("maglev-apply: FAILED in wait: cloud-init did not finish within 1s");
+    expect(readLog(h, "dpkg-query")).toEqual([]);
+    expect(fs.existsSync(at(h, "etc/app/app.conf"))).toBe(false);
+  });
+});
+
+describe("maglev-apply: an unchanged host", () => {
+  it("GIVEN a host that took the bundle WHEN the same bundle is applied again THEN unchanged, no checker, no drain, no reload", () => {
+    // GIVEN
+    const h = appliedHost();
+    // WHEN
+    const r = apply(h, bundle(h));
+    // THEN
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trim().split("\n").pop()).toBe("maglev-apply: unchanged");
+    expect(readLog(h, "checker")).toEqual([]);
+    expect(readLog(h, "drain")).toEqual([]);
+    expect(readLog(h, "undrain")).toEqual([]);
+    expect(readLog(h, "systemctl")).toEqual(["is-enabled app", "is-active app"]);
+    expect(readLog(h, "apt-get")).toEqual([]);
+    expect(readLog(h, "modprobe")).toEqual([]);
+    expect(generations(h)).toEqual(["1"]);
+    expect(current(h)).toBe("generations/1");
+  });
+
+  it("GIVEN the unit was stopped WHEN applied again THEN only `enable --now` of that unit (no file activation)", () => {
+    const h = appliedHost();
+    fs.rmSync(path.join(h.state, "active/app"));
+    const r = apply(h, bundle(h));
+    expect(r.code).toBe(0);
+    expect(readLog(h, "systemctl")).toEqual(["is-enabled app", "is-active app", "enable --now app"]);
+    expect(r.stdout).toContain("maglev-apply: applied generation 2 (0 files changed, 0 removed)");
+  });
+});
+
+describe("maglev-apply: activations of a change", () => {
+  /** Files for services a and b: a reloads a, b1 reloads b, b2 restarts b (then), b3 reloads b (then), c1/c2 run one command. */
+  function multi(h: Host, v: Record<string, string>) {
+    const then = (s: string) => `echo ${s} >> ${h.state}/then.log`;
+    return bundle(h, {
+      services: [],
+      files: [
+        file("/etc/a.conf", v.a ?? "a\n", { activate: { kind: "reload", service: "a" } }),
+        file("/etc/b1.conf", v.b1 ?? "b1\n", { activate: { kind: "reload", service: "b" } }),
+        file("/etc/b2.conf", v.b2 ?? "b2\n", { activate: { kind: "restart", service: "b", then: then("then-b2") } }),
+        file("/etc/b3.conf", v.b3 ?? "b3\n", { activate: { kind: "reload", service: "b", then: then("then-b3") } }),
+        file("/etc/c1.conf", v.c1 ?? "c1\n", { activate: { kind: "command", command: `echo cmd >> ${h.state}/cmd.log` } }),
+        file("/etc/c2.conf", v.c2 ?? "c2\n", { activate: { kind: "command", command: `echo cmd >> ${h.state}/cmd.log` } }),
+      ],
+    });
+  }
+
+  it("GIVEN one file changed WHEN applied THEN only that file's activation runs (a reload of its service)", () => {
+    const h = makeHost();
+    expect(apply(h, multi(h, {})).code).toBe(0);
+    clearLogs(h);
+    const r = apply(h, multi(h, { a: "a changed\n" }));
+    expect(r.code).toBe(0);
+    expect(readLog(h, "systemctl")).toEqual(["reload-or-restart a"]);
+    expect(readLog(h, "then")).toEqual([]);
+    expect(readLog(h, "cmd")).toEqual([]);
+    expect(r.stdout).toContain("(1 files changed, 0 removed)");
+  });
+
+  it("GIVEN a reload and a restart of one service (and one command twice) in a change WHEN applied THEN one restart, each `then` once in order, the command once", () => {
+    const h = makeHost();
+    expect(apply(h, multi(h, {})).code).toBe(0);
+    clearLogs(h);
+    const r = apply(h, multi(h, { b1: "x\n", b2: "x\n", b3: "x\n", c1: "x\n", c2: "x\n" }));
+    expect(r.code).toBe(0);
+    expect(readLog(h, "systemctl")).toEqual(["restart b"]);
+    expect(readLog(h, "then")).toEqual(["then-b2", "then-b3"]);
+    expect(readLog(h, "cmd")).toEqual(["cmd"]);
+  });
+
+  it("GIVEN only the mode of a file changed WHEN applied THEN it counts as a change and the mode is set", () => {
+    const h = appliedHost();
+    fs.chmodSync(at(h, "etc/app/app.conf"), 0o666);
+    const r = apply(h, bundle(h));
+    expect(r.code).toBe(0);
+    expect(modeOf(at(h, "etc/app/app.conf"))).toBe("640");
+    expect(readLog(h, "systemctl")).toContain("reload-or-restart app");
+  });
+});
+
+describe("maglev-apply: checker failure", () => {
+  it("GIVEN a staged file its checker rejects WHEN applied THEN exit 1 with the checker's words, live files untouched, not drained", () => {
+    // GIVEN
+    const h = appliedHost();
+    const b = withApp(h, "v2 broken\n");
+    b.files[0].checker = { name: "app", command: `echo "line 1: unknown directive in $(basename {file})"; exit 1` };
+    // WHEN
+    const r = apply(h, b);
+    // THEN
+    expect(r.code).toBe(1);
+    expect(r.all).toContain("line 1: unknown directive in etc-app-app.conf");
+    expect(r.stdout).toContain("maglev-apply: FAILED in check: checker app rejected /etc/app/app.conf");
+    expect(fs.readFileSync(at(h, "etc/app/app.conf"), "utf8")).toBe("v1\n");
+    expect(readLog(h, "drain")).toEqual([]);
+    expect(readLog(h, "systemctl")).toEqual(["is-enabled app", "is-active app"]);
+    expect(generations(h)).toEqual(["1"]);
+    expect(current(h)).toBe("generations/1");
+  });
+});
+
+describe("maglev-apply: rollback", () => {
+  it("GIVEN a change that fails the health gate WHEN applied THEN the file, activation and sysctl are rolled back, undrained, exit 2", () => {
+    // GIVEN a probe that passes only with v1 live, and a change to v2 that also turns ip_forward off
+    const h = makeHost();
+    const health = { command: `echo "app said: $(cat ${h.root}/etc/app/app.conf)"; grep -q v1 ${h.root}/etc/app/app.conf`, timeoutSeconds: 1, description: "app answers v1" };
+    expect(apply(h, bundle(h, { health })).code).toBe(0);
+    clearLogs(h);
+    const b = withApp(h, "v2\n", { health });
+    b.sysctls[0].value = "0";
+    // WHEN
+    const r = apply(h, b);
+    // THEN
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("health gate failed after");
+    expect(r.stderr).toContain("app answers v1");
+    expect(r.stderr).toContain("app said: v2");
+    expect(r.stdout.trim().split("\n").pop()).toMatch(
+      /^maglev-apply: FAILED in health: health gate failed after \d+s: app answers v1 .*; rolled back \(health after rollback: ok\)$/,
+    );
+    expect(fs.readFileSync(at(h, "etc/app/app.conf"), "utf8")).toBe("v1\n");
+    expect(modeOf(at(h, "etc/app/app.conf"))).toBe("640");
+    expect(fs.readFileSync(at(h, "proc/sys/net/ipv4/ip_forward"), "utf8").trim()).toBe("1");
+    // the reload for v2, and again for the restored v1
+    expect(readLog(h, "systemctl").filter((l) => l === "reload-or-restart app")).toHaveLength(2);
+    expect(readLog(h, "drain")).toEqual(["drain"]);
+    // once in the undrain phase before the gate, once more by the rollback
+    expect(readLog(h, "undrain")).toEqual(["undrain", "undrain"]);
+    expect(current(h)).toBe("generations/1");
+    expect(generations(h)).toEqual(["1"]);
+  });
+
+  it("GIVEN a change whose activation fails (and a new file) WHEN applied THEN both files are put back, the activation re-run, undrained, exit 2", () => {
+    // GIVEN an app that refuses to start unless its config says v1
+    const h = makeHost();
+    const conf = `${h.root}/etc/app/app.conf`;
+    const activate = { kind: "command", command: `grep -q v1 ${conf} || { echo "app: cannot start with $(cat ${conf})"; exit 3; }` };
+    const b1 = bundle(h);
+    b1.files[0].activate = activate;
+    expect(apply(h, b1).code).toBe(0);
+    clearLogs(h);
+    const b2 = withApp(h, "v2\n");
+    b2.files[0].activate = activate;
+    b2.files.push(file("/etc/extra/new.conf", "new\n"));
+    // WHEN
+    const r = apply(h, b2);
+    // THEN
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("app: cannot start with v2");
+    expect(r.stdout).toMatch(/FAILED in activate: activation `grep .*` failed \(exit 3: \| app: cannot start with v2\); rolled back \(health after rollback: ok\)$/m);
+    expect(fs.readFileSync(conf, "utf8")).toBe("v1\n");
+    expect(fs.existsSync(at(h, "etc/extra/new.conf"))).toBe(false);
+    expect(readLog(h, "drain")).toEqual(["drain"]);
+    expect(readLog(h, "undrain")).toEqual(["undrain"]);
+    expect(current(h)).toBe("generations/1");
+    expect(generations(h)).toEqual(["1"]);
+  });
+
+  it("GIVEN an activation that fails even for the restored file WHEN applied THEN exit 3, said so, the generation with its backups kept", () => {
+    const h = appliedHost();
+    const b = withApp(h, "v2\n");
+    b.files[0].activate = { kind: "command", command: "echo always broken; exit 1" };
+    const r = apply(h, b);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/FAILED in activate: .*; ROLLBACK FAILED: .*always broken.*; backups kept in .*generations\/2/);
+    expect(fs.readFileSync(at(h, "etc/app/app.conf"), "utf8")).toBe("v1\n");
+    expect(fs.readFileSync(at(h, "var/lib/maglev-infra/generations/2/previous/etc-app-app.conf"), "utf8")).toBe("v1\n");
+    expect(readLog(h, "undrain")).toEqual(["undrain"]);
+    expect(current(h)).toBe("generations/1");
+  });
+});
+
+describe("maglev-apply: removed files", () => {
+  it("GIVEN a file of generation 1 no longer in the bundle WHEN applied THEN it is deleted (backed up); a file the program never created stays", () => {
+    // GIVEN
+    const h = makeHost();
+    const b1 = bundle(h);
+    b1.files.push(file("/etc/app/old.conf", "old\n", { activate: { kind: "reload", service: "old" } }));
+    expect(apply(h, b1).code).toBe(0);
+    fs.writeFileSync(at(h, "etc/app/mine.conf"), "hand-made\n");
+    clearLogs(h);
+    // WHEN
+    const r = apply(h, bundle(h));
+    // THEN
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("maglev-apply: applied generation 2 (0 files changed, 1 removed)");
+    expect(fs.existsSync(at(h, "etc/app/old.conf"))).toBe(false);
+    expect(fs.readFileSync(at(h, "etc/app/mine.conf"), "utf8")).toBe("hand-made\n");
+    expect(readLog(h, "systemctl")).toContain("reload-or-restart old");
+    expect(fs.existsSync(at(h, "var/lib/maglev-infra/applied/etc-app-old.conf"))).toBe(false);
+    const gen = at(h, "var/lib/maglev-infra/generations/2");
+    expect(JSON.parse(fs.readFileSync(path.join(gen, "previous.json"), "utf8"))).toEqual([
+      { path: "/etc/app/old.conf", existed: true, mode: "0644", owner: "root:root", uid: 0, gid: 0 },
+    ]);
+    expect(fs.readFileSync(path.join(gen, "previous/etc-app-old.conf"), "utf8")).toBe("old\n");
+    // WHEN applied once more THEN unchanged: the removed file is not looked for again, mine.conf stays
+    expect(apply(h, bundle(h)).stdout).toContain("maglev-apply: unchanged");
+    expect(fs.existsSync(at(h, "etc/app/mine.conf"))).toBe(true);
+  });
+});
+
+describe("maglev-apply: secrets", () => {
+  const VALUES = {
+    haproxyStatsPassword: 'Hp"ss\\w$rd-0x1',
+    luaKey: 'Lu"a\\k\ney\r\x01z-0x2',
+    phpPass: "Ph'p\\pass-0x3",
+    yamlPass: 'Ya"ml\\\x07-0x4',
+    pdnsKey: "PdnsApiKey-0x5",
+  };
+  function secretFiles(h: Host, values: Record<string, string> = VALUES, checker?: string) {
+    fs.mkdirSync(at(h, "etc/maglev-infra"), { recursive: true });
+    fs.writeFileSync(at(h, "etc/maglev-infra/secrets.json"), JSON.stringify(values), { mode: 0o600 });
+    const s = (key: string, syntax: string) => ({ secrets: { keys: [key], syntax } });
+    return bundle(h, {
+      services: [],
+      files: [
+        file("/etc/haproxy/haproxy.cfg", 'stats auth admin:"{{secret:haproxyStatsPassword}}"\n', {
+          ...s("haproxyStatsPassword", "haproxy-dq"),
+          mode: "0640",
+          ...(checker ? { checker: { name: "haproxy", command: checker } } : {}),
+        }),
+        file("/etc/dnsdist/key.lua", 'local k = "{{secret:luaKey}}"\n', s("luaKey", "lua-dq")),
+        file("/var/www/config.php", "$p = '{{secret:phpPass}}';\n", s("phpPass", "php-sq")),
+        file("/etc/app/secret.yaml", 'password: "{{secret:yamlPass}}"\n', s("yamlPass", "yaml-dq")),
+        file("/etc/powerdns/pdns.conf", "api-key={{secret:pdnsKey}}\n", { ...s("pdnsKey", "line"), mode: "0600" }),
+      ],
+    });
+  }
+  // Every value ends in a tag ("-0x1") that survives any escaping: finding it is a leak of some form.
+  const leaks = (text: string, values: Record<string, string>) => Object.values(values).filter((v) => text.includes(v) || text.includes(v.slice(-4)));
+
+  it("GIVEN a value for each syntax WHEN applied THEN each is escaped for its file, and printed nowhere", () => {
+    const h = makeHost();
+    const r = apply(h, secretFiles(h));
+    expect(r.code).toBe(0);
+    expect(fs.readFileSync(at(h, "etc/haproxy/haproxy.cfg"), "utf8")).toBe('stats auth admin:"Hp\\"ss\\\\w\\$rd-0x1"\n');
+    expect(fs.readFileSync(at(h, "etc/dnsdist/key.lua"), "utf8")).toBe('local k = "Lu\\"a\\\\k\\ney\\r\\001z-0x2"\n');
+    expect(fs.readFileSync(at(h, "var/www/config.php"), "utf8")).toBe("$p = 'Ph\\'p\\\\pass-0x3';\n");
+    expect(fs.readFileSync(at(h, "etc/app/secret.yaml"), "utf8")).toBe('password: "Ya\\"ml\\\\\\x07-0x4"\n');
+    expect(fs.readFileSync(at(h, "etc/powerdns/pdns.conf"), "utf8")).toBe("api-key=PdnsApiKey-0x5\n");
+    expect(modeOf(at(h, "etc/powerdns/pdns.conf"))).toBe("600");
+    // The staged copy and the applied record hold the filled file; the bundle copy only placeholders.
+    const gen = at(h, "var/lib/maglev-infra/generations/1");
+    expect(fs.readFileSync(path.join(gen, "bundle.json"), "utf8")).not.toContain("PdnsApiKey");
+    expect(fs.readFileSync(at(h, "var/lib/maglev-infra/applied/etc-powerdns-pdns.conf"), "utf8")).toBe(
+      `${sha("api-key={{secret:pdnsKey}}\n")} ${sha("api-key=PdnsApiKey-0x5\n")}\n`,
+    );
+    expect(leaks(r.all, VALUES)).toEqual([]);
+    // unchanged on the next run: the comparison is with the filled content
+    expect(apply(h, secretFiles(h)).stdout).toContain("maglev-apply: unchanged");
+  });
+
+  it("GIVEN a checker that echoes the filled file WHEN it fails THEN its output shows the placeholder, never the value", () => {
+    const h = makeHost();
+    const r = apply(h, secretFiles(h, VALUES, "cat {file}; exit 1"));
+    expect(r.code).toBe(1);
+    expect(r.all).toContain('stats auth admin:"{{secret:haproxyStatsPassword}}"');
+    expect(leaks(r.all, VALUES)).toEqual([]);
+  });
+
+  it.each([
+    ["line", "pdnsKey", "/etc/powerdns/pdns.conf", "  PdnsSpaced-0x9", "whitespace"],
+    ["line", "pdnsKey", "/etc/powerdns/pdns.conf", "PdnsTwo\nLines-0x9", "LF"],
+    ["haproxy-dq", "haproxyStatsPassword", "/etc/haproxy/haproxy.cfg", "HpNew\nLine-0x9", "control characters"],
+  ])("GIVEN a %s value it cannot hold WHEN applied THEN exit 1 naming file, placeholder and rule, not the value", (_syntax, key, file, value, rule) => {
+    const h = makeHost();
+    const values = { ...VALUES, [key]: value };
+    const r = apply(h, secretFiles(h, values));
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`FAILED in stage: ${file}: placeholder {{secret:${key}}}: value rejected`);
+    expect(r.stdout).toContain(rule);
+    for (const part of value.trim().split("\n")) expect(r.all).not.toContain(part);
+    expect(fs.existsSync(at(h, file.slice(1)))).toBe(false);
+    expect(fs.existsSync(at(h, "var/lib/maglev-infra/generations/1"))).toBe(false);
+  });
+
+  it("GIVEN the sha256 the bootstrap delivered WHEN the secrets file is another one THEN exit 1, nothing written; the right one applies", () => {
+    const h = makeHost();
+    const b = secretFiles(h);
+    const shaFile = path.join(h.dir, "secrets.sha256");
+    fs.writeFileSync(shaFile, `${sha("something else")}\n`);
+    const r = apply(h, b, ["--secrets-sha256-file", shaFile]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("is not the one delivered with this apply (sha256 differs)");
+    expect(fs.existsSync(at(h, "etc/powerdns/pdns.conf"))).toBe(false);
+    expect(leaks(r.all, VALUES)).toEqual([]);
+    fs.writeFileSync(shaFile, `${sha(fs.readFileSync(at(h, "etc/maglev-infra/secrets.json")))}\n`);
+    expect(apply(h, b, ["--secrets-sha256-file", shaFile]).code).toBe(0);
+  });
+
+  it("GIVEN a placeholder of an undeclared key, or no secrets file WHEN applied THEN exit 1 naming them", () => {
+    const h = makeHost();
+    const b = secretFiles(h);
+    b.files[4] = file("/etc/powerdns/pdns.conf", "api-key={{secret:otherKey}}\n", { secrets: { keys: ["pdnsKey"], syntax: "line" } });
+    const r = apply(h, b);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("/etc/powerdns/pdns.conf: placeholder {{secret:otherKey}} uses a key not declared");
+    fs.rmSync(at(h, "etc/maglev-infra/secrets.json"));
+    const r2 = apply(h, bundle(h, { files: b.files.slice(0, 1) }));
+    expect(r2.code).toBe(1);
+    expect(r2.stdout).toContain(`secrets file ${at(h, "etc/maglev-infra/secrets.json")} does not exist`);
+  });
+});
+
+describe("maglev-apply: generations", () => {
+  it("GIVEN --keep 2 WHEN four changes are applied THEN the two newest generations stay, non-numeric entries are left alone", () => {
+    const h = makeHost();
+    const gens = at(h, "var/lib/maglev-infra/generations");
+    fs.mkdirSync(path.join(gens, "operator-notes"), { recursive: true });
+    fs.writeFileSync(path.join(gens, "README"), "mine\n");
+    for (const v of ["v1\n", "v2\n", "v3\n", "v4\n"]) expect(apply(h, withApp(h, v), ["--keep", "2"]).code).toBe(0);
+    expect(generations(h)).toEqual(["3", "4", "README", "operator-notes"]);
+    expect(current(h)).toBe("generations/4");
+    expect(fs.readFileSync(at(h, "etc/app/app.conf"), "utf8")).toBe("v4\n");
+  });
+});
+
+describe("maglev-apply: downloads", () => {
+  it("GIVEN a pinned binary WHEN applied THEN fetched, verified, mode set; a wrong sha256 fails with name, expected and got", () => {
+    const h = makeHost();
+    const src = path.join(h.dir, "tool.bin");
+    fs.writeFileSync(src, "binary\n");
+    const dl = { name: "tool", url: `file://${src}`, sha256: sha("binary\n"), path: "/usr/local/bin/tool", mode: "0755" };
+    const r = apply(h, bundle(h, { downloads: [dl] }));
+    expect(r.code).toBe(0);
+    expect(fs.readFileSync(at(h, "usr/local/bin/tool"), "utf8")).toBe("binary\n");
+    expect(modeOf(at(h, "usr/local/bin/tool"))).toBe("755");
+    const bad = { ...dl, path: "/usr/local/bin/tool2", sha256: "0".repeat(64) };
+    const r2 = apply(h, bundle(h, { downloads: [bad] }));
+    expect(r2.code).toBe(1);
+    expect(r2.stdout).toContain(`download tool: sha256 mismatch: expected ${"0".repeat(64)}, got ${sha("binary\n")}`);
+    expect(fs.readdirSync(at(h, "usr/local/bin"))).toEqual(["tool"]);
+  });
+});
+
+describe("maglev-apply: lint", () => {
+  it("GIVEN the program WHEN pyflakes reads it THEN it finds nothing", () => {
+    const r = spawnSync("/usr/bin/python3", ["-m", "pyflakes", PROGRAM], { encoding: "utf8" });
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+});

@@ -1,0 +1,156 @@
+/**
+ * The bundle: what one host's apply delivers. Deterministic bytes, every sysctl persisted for
+ * a reboot, the archive unpacked by the real `tar`, and the on-host scripts linted.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { spawnSync } from "child_process";
+import { createHash } from "crypto";
+import { buildPlans, HostPlan } from "../../src/plan";
+import { MODULES_FILE, SYSCTL_FILE } from "../../src/plan/base";
+import { deriveTopology } from "../../src/topology";
+import { applyCommand, bundleArchive, bundleSecretKeys, compileBundle, secretsCommand, secretsFileContent, ustar } from "../../src/bundle";
+import { mgmt02Raw, mustValidate } from "../helpers";
+
+const topo = deriveTopology(mustValidate(mgmt02Raw()));
+const plans = buildPlans(topo);
+const STACK = topo.env.name;
+
+function unpack(archive: string): Record<string, { mode: number; text: string }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bundle-"));
+  try {
+    const r = spawnSync("sh", ["-c", `base64 -d | tar -xzf - -C '${dir}'`], { input: archive, encoding: "utf8" });
+    expect(r.status).toBe(0);
+    const out: Record<string, { mode: number; text: string }> = {};
+    for (const f of fs.readdirSync(dir)) out[f] = { mode: fs.statSync(path.join(dir, f)).mode & 0o777, text: fs.readFileSync(path.join(dir, f), "utf8") };
+    return out;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("GIVEN the mgmt02 plans WHEN compiled into bundles", () => {
+  test("THEN the same plan gives the same bytes and sha256, and a one-byte change another sha256", () => {
+    for (const p of plans) {
+      const a = compileBundle(STACK, p);
+      const b = compileBundle(STACK, JSON.parse(JSON.stringify(p)) as HostPlan);
+      expect(b.json).toBe(a.json);
+      expect(a.sha256).toBe(createHash("sha256").update(a.json).digest("hex"));
+      expect(bundleArchive(b, "")).toBe(bundleArchive(a, ""));
+    }
+    const p = plans[0];
+    const changed = { ...p, files: p.files.map((f, i) => (i === 0 ? { ...f, content: f.content + " " } : f)) };
+    expect(compileBundle(STACK, changed).sha256).not.toBe(compileBundle(STACK, p).sha256);
+  });
+
+  test("THEN a rebooted host comes back configured: every sysctl of every plan is in /etc/sysctl.d, every module its keys need in /etc/modules-load.d", () => {
+    let checked = 0;
+    for (const p of plans) {
+      if (!p.sysctls.length) continue;
+      const f = p.files.find((x) => x.path === SYSCTL_FILE);
+      expect({ host: p.name, file: !!f }).toEqual({ host: p.name, file: true });
+      const lines = f!.content.split("\n").filter((l) => l && !l.startsWith("#"));
+      expect(lines).toEqual(p.sysctls.map((s) => `${s.key} = ${s.value}`));
+      const modules = [...new Set(p.sysctls.map((s) => s.module).filter(Boolean))];
+      const m = p.files.find((x) => x.path === MODULES_FILE);
+      if (modules.length) expect(m!.content.split("\n").filter((l) => l && !l.startsWith("#"))).toEqual(modules.sort());
+      else expect(m).toBeUndefined();
+      checked++;
+    }
+    // Every maglev needs ip_vs at boot (sloppy_tcp, conntrack).
+    expect(plans.filter((p) => p.tier === "maglev").every((p) => p.files.find((f) => f.path === MODULES_FILE)?.content.includes("ip_vs"))).toBe(true);
+    expect(checked).toBeGreaterThanOrEqual(topo.gateways.length + topo.maglevs.length);
+  });
+
+  test("THEN the archive holds the apply program, bundle.json and the secrets' hash, unpacked by the real tar", () => {
+    const c = compileBundle(STACK, plans.find((p) => p.tier === "haproxy")!);
+    const files = unpack(bundleArchive(c, "ab".repeat(32)));
+    expect(Object.keys(files).sort()).toEqual(["bundle.json", "maglev-apply", "secrets.sha256"]);
+    expect(files["bundle.json"].text).toBe(c.json);
+    expect(files["maglev-apply"].mode).toBe(0o755);
+    expect(files["maglev-apply"].text).toBe(fs.readFileSync(path.join(__dirname, "../../scripts/maglev-apply"), "utf8"));
+    expect(files["secrets.sha256"].text).toBe(`${"ab".repeat(32)}\n`);
+  });
+
+  test("THEN the manifest names each file with mode, owner, sha256 and activation, and no bundle holds a secret value", () => {
+    for (const p of plans) {
+      const c = compileBundle(STACK, p);
+      expect(c.manifest).toHaveLength(p.files.length);
+      c.bundle.files.forEach((f, i) => expect(c.manifest[i]).toMatch(new RegExp(`^${f.path.replace(/[.]/g, "\\.")} ${f.mode} ${f.owner} [0-9a-f]{64} `)));
+      for (const f of c.bundle.files) if (f.secrets) expect(f.content).toContain("{{secret:");
+    }
+    const withSecrets = plans.filter((p) => bundleSecretKeys(compileBundle(STACK, p).bundle).length);
+    expect(withSecrets.map((p) => p.tier)).toEqual(expect.arrayContaining(["haproxy", "dnsdist"]));
+  });
+
+  test("THEN a secret file without a syntax for its placeholders is refused", () => {
+    const p = plans.find((x) => x.tier === "haproxy")!;
+    const bad = { ...p, files: p.files.map((f) => (f.secretKeys ? { ...f, secretSyntax: undefined } : f)) };
+    expect(() => compileBundle(STACK, bad)).toThrow(/has secret placeholders but no secretSyntax/);
+  });
+
+  test("THEN the secrets file holds exactly the keys asked for, and a missing value fails naming the key", () => {
+    expect(secretsFileContent(["b", "a"], { a: "1", b: "2", c: "3" })).toBe('{"a":"1","b":"2"}\n');
+    expect(() => secretsFileContent(["a"], {})).toThrow(/no value for secret a/);
+  });
+
+  test("THEN the commands run as root through sudo -n for a login user, as they are for root", () => {
+    expect(applyCommand("debian")).toMatch(/^sudo -n sh -c '/);
+    expect(applyCommand("root")).not.toMatch(/sudo/);
+    expect(secretsCommand("debian")).toContain("/etc/maglev-infra/secrets.json");
+  });
+});
+
+describe("ustar", () => {
+  test("GIVEN entries THEN GNU tar lists them with their sizes and modes", () => {
+    const tar = ustar([
+      { name: "a", mode: 0o644, data: Buffer.from("x".repeat(513)) },
+      { name: "b", mode: 0o700, data: Buffer.alloc(0) },
+    ]);
+    const r = spawnSync("tar", ["-tvf", "-"], { input: tar, encoding: "utf8" });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^-rw-r--r-- root\/root\s+513 .* a\n-rwx------ root\/root\s+0 .* b\n$/);
+  });
+});
+
+describe("on-host scripts", () => {
+  const dir = path.join(__dirname, "../../scripts/host");
+  test("GIVEN the shell scripts THEN shellcheck (POSIX sh) finds nothing", () => {
+    const sh = fs.readdirSync(dir).filter((f) => f.endsWith(".sh"));
+    expect(sh.length).toBeGreaterThanOrEqual(2);
+    const r = spawnSync("shellcheck", ["-s", "sh", ...sh.map((f) => path.join(dir, f))], { encoding: "utf8" });
+    expect({ code: r.status, out: r.stdout + r.stderr }).toEqual({ code: 0, out: "" });
+  });
+
+  test("GIVEN the Python programs THEN pyflakes finds nothing", () => {
+    const r = spawnSync("/usr/bin/python3", ["-m", "pyflakes", path.join(dir, "gateway-health")], { encoding: "utf8" });
+    expect({ code: r.status, out: r.stdout + r.stderr }).toEqual({ code: 0, out: "" });
+  });
+});
+
+describe("gateway-health", () => {
+  const prog = path.join(__dirname, "../../scripts/host/gateway-health");
+  const run = (doc: unknown, args: string[]) => {
+    const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "gwh-")), "n.json");
+    fs.writeFileSync(f, JSON.stringify(doc));
+    const r = spawnSync("/usr/bin/python3", [prog, "--json", f, ...args], { encoding: "utf8" });
+    fs.rmSync(path.dirname(f), { recursive: true, force: true });
+    return { code: r.status, out: r.stdout.trim() };
+  };
+  const n = (state: string, established = 1) => ({ bgpState: state, connectionsEstablished: established });
+
+  test("GIVEN every session Established THEN healthy", () => {
+    expect(run({ "10.0.0.1": n("Established"), "10.0.0.9": n("Established") }, ["--upstream", "10.0.0.1", "--maglev", "10.0.0.9"])).toEqual({ code: 0, out: "" });
+  });
+  test("GIVEN an upstream session down THEN unhealthy, naming it", () => {
+    expect(run({ "10.0.0.1": n("Active", 0), "10.0.0.9": n("Established") }, ["--upstream", "10.0.0.1", "--maglev", "10.0.0.9"])).toEqual({ code: 1, out: "upstream 10.0.0.1: Active" });
+  });
+  test("GIVEN a maglev that was up and is not THEN unhealthy; a maglev never connected (first pulumi up) THEN healthy", () => {
+    expect(run({ "10.0.0.1": n("Established"), "10.0.0.9": n("Connect", 2) }, ["--upstream", "10.0.0.1", "--maglev", "10.0.0.9"]).code).toBe(1);
+    expect(run({ "10.0.0.1": n("Established"), "10.0.0.9": n("Active", 0) }, ["--upstream", "10.0.0.1", "--maglev", "10.0.0.9"]).code).toBe(0);
+  });
+  test("GIVEN a session the gateway does not have at all THEN unhealthy", () => {
+    expect(run({ "10.0.0.1": n("Established") }, ["--upstream", "10.0.0.1", "--maglev", "10.0.0.9"])).toEqual({ code: 1, out: "maglev 10.0.0.9: not configured" });
+  });
+});
