@@ -9,7 +9,8 @@ PACKAGES=(
   frr exabgp keepalived haproxy ipvsadm nftables dnsdist pdns-server pdns-backend-lmdb
   pdns-backend-sqlite3 netplan.io systemd iproute2 util-linux
   # lab: guests, switches, traffic and tooling inside guests
-  user-mode-linux vde2 kmod iptables wrk curl bind9-dnsutils python3 procps psmisc
+  user-mode-linux uml-utilities vde2 kmod iptables wrk curl bind9-dnsutils dnsutils python3 procps psmisc
+  frr-pythontools socat sqlite3 python3-yaml
   # the apply program: run as root through `sudo -n` like on a VM; its lint (pyflakes) and the
   # host scripts' (shellcheck)
   sudo python3-pyflakes shellcheck

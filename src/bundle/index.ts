@@ -44,6 +44,8 @@ export interface BundleFile {
   checker?: { name: string; command: string };
   activate: Activate;
   secrets?: { keys: string[]; syntax: SecretSyntax };
+  /** Other contents chosen by a marker file on the host (see PlannedFile.variants). */
+  variants?: { when: { path: string; contains: string }; sha256: string; content: string }[];
 }
 
 export interface Bundle {
@@ -98,6 +100,7 @@ export function compileBundle(stack: string, plan: HostPlan): CompiledBundle {
       ...(f.validate ? { checker: { name: f.validate.checker, command: f.validate.command } } : {}),
       activate: f.activate,
       ...(f.secretKeys?.length ? { secrets: { keys: [...f.secretKeys].sort(), syntax: f.secretSyntax! } } : {}),
+      ...(f.variants?.length ? { variants: f.variants.map((v) => ({ when: { path: v.when.path, contains: v.when.contains }, sha256: contentSha256(v.content), content: v.content })) } : {}),
     };
   });
   const bundle: Bundle = {
@@ -120,7 +123,7 @@ export function compileBundle(stack: string, plan: HostPlan): CompiledBundle {
     json,
     sha256: contentSha256(json),
     programSha256: contentSha256(applyProgram()),
-    manifest: files.map((f) => `${f.path} ${f.mode} ${f.owner} ${f.sha256} ${activationText(f.activate)}`),
+    manifest: files.map((f) => `${f.path} ${f.mode} ${f.owner} ${f.sha256} ${activationText(f.activate)}${f.variants ? ` (+${f.variants.length} variants: ${f.variants.map((v) => v.sha256).join(" ")})` : ""}`),
   };
 }
 

@@ -213,6 +213,8 @@ export function hostRows(topo: Topology, plan: HostPlan, h: HostFacts, probe: Ho
     for (const f of plan.files) {
       const [now, plannedAt, liveAt] = live.get(f.path) ?? ["-"];
       const want = contentHash(f.content);
+      // A variant the apply chose by an operator's marker (a drained site's frr.conf) is planned too.
+      const wants = [want, ...(f.variants ?? []).map((v) => contentHash(v.content))];
       if (now === "-") {
         drift.push(`${f.path} (missing)`);
         continue;
@@ -220,7 +222,7 @@ export function hostRows(topo: Topology, plan: HostPlan, h: HostFacts, probe: Ho
       if (f.secretKeys?.length) {
         if (plannedAt !== want) drift.push(`${f.path} (not the planned version)`);
         else if (liveAt !== now) drift.push(`${f.path} (edited on the host)`);
-      } else if (now !== want) drift.push(f.path);
+      } else if (!wants.includes(now)) drift.push(f.path);
     }
     row("files match the plan", drift.length === 0, drift.length ? `drift: ${drift.join(", ")}` : `${plan.files.length} files`);
   }

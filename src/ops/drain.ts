@@ -21,7 +21,32 @@ import { HAPROXY_DRAIN_COMMAND, HAPROXY_UNDRAIN_COMMAND } from "../tiers/haproxy
 import { HostRunner } from "./runner";
 import { drainStates, nextHops, parseIpvs } from "./check";
 import { ipvsServices } from "../tiers/maglev";
-import { SITE_DRAIN_FILE, UPSTREAM_ROUTE_MAP_IBGP, asPathPrepend, upstreamRouteMapsInUse } from "../tiers/gateway";
+import {
+  DRAIN_SITE_EXTRA_PREPEND,
+  DRAIN_SITE_LOCAL_PREF,
+  SITE_DRAIN_FILE,
+  SitePolicy,
+  UPSTREAM_ROUTE_MAP_IBGP,
+  asPathPrepend,
+  drainedSitePolicy,
+  siteDrainMarker,
+  upstreamRouteMapsInUse,
+} from "../tiers/gateway";
+import { CURRENT_LINK } from "../bundle";
+
+export { DRAIN_SITE_EXTRA_PREPEND, DRAIN_SITE_LOCAL_PREF, drainedSitePolicy };
+export type { SitePolicy };
+
+/**
+ * Re-run the host's committed apply (the program and bundle of its `current` generation):
+ * with the drain file present or gone, the apply chooses the matching frr.conf, checks it,
+ * reloads FRR and waits for the gateway's health gate — so a site drain is also in the file
+ * FRR starts from (it survives a restart and a reboot). `otherwise` runs on a host that has
+ * no generation yet.
+ */
+export function reapplyCurrent(otherwise: string): string {
+  return `if [ -x ${CURRENT_LINK}/maglev-apply ]; then ${CURRENT_LINK}/maglev-apply --bundle ${CURRENT_LINK}/bundle.json; else ${otherwise}; fi`;
+}
 import { isEbgpUpstream } from "../config/schema";
 import { q } from "../apply/steps";
 
@@ -66,7 +91,7 @@ async function routesVia(topo: Topology, runner: HostRunner, maglev: HostFacts):
   const per = await Promise.all(
     topo.gateways.map(async (gw) => {
       const script = vips.map((vip) => (vip.includes(":") ? `echo "R ${vip} $(ip -6 -j route show ${vip}/128)"` : `echo "R ${vip} $(ip -j route show ${vip}/32)"`)).join("; ");
-      const r = await runner.run(gw.hostname, script);
+      const r = await runner.run(gw.hostname, script, 300000);
       const left: string[] = [];
       for (const line of r.stdout.split("\n")) {
         const mm = /^R (\S+) (.*)$/.exec(line);
@@ -176,11 +201,6 @@ export async function undrainHost(topo: Topology, plans: HostPlan[], runner: Hos
   throw new Error(`undrain of a ${h.role} is not supported (maglev and haproxy nodes are)`);
 }
 
-/** LOCAL_PREF of a drained site's announcements to iBGP upstreams (the default is 100). */
-export const DRAIN_SITE_LOCAL_PREF = 10;
-/** Copies of the AS a drained site prepends beyond the longest prepend of any site. */
-export const DRAIN_SITE_EXTRA_PREPEND = 3;
-
 /**
  * The config lines that make a site's gateways announce less preferred, or nothing — what
  * drain-site applies and keeps in SITE_DRAIN_FILE on each of the site's gateways (`vtysh -f`),
@@ -206,18 +226,12 @@ export function drainSiteConfig(topo: Topology, site: string, withdraw: boolean)
 /** The drain file's text: a header naming the site and how to undo it, then the config lines. */
 export function siteDrainFile(topo: Topology, site: string, withdraw: boolean): string {
   return [
-    `! Site ${site} of stack "${topo.env.name}" ${withdraw ? "withdrawn" : "drained"} by \`npm run ops -- drain-site${withdraw ? " --withdraw" : ""}\`.`,
-    `! Re-applied after every FRR reload by the apply; \`npm run ops -- undrain-site ${topo.env.name} ${site}\` removes it.`,
+    // The first line is the marker the apply chooses this gateway's frr.conf by.
+    `! Site ${site} of stack "${topo.env.name}" ${siteDrainMarker(withdraw ? "withdrawn" : "drained")}.`,
+    `! While this file exists every apply installs the frr.conf with this policy; \`npm run ops -- undrain-site ${topo.env.name} ${site}\` removes it.`,
     ...drainSiteConfig(topo, site, withdraw),
     "",
   ].join("\n");
-}
-
-/** What a gateway must advertise to every upstream for each VIP: LOCAL_PREF (iBGP), copies of our AS in the AS path (eBGP), or nothing. */
-export interface SitePolicy {
-  withdrawn: boolean;
-  localPref: number;
-  prepend: number;
 }
 
 /** Our AS's copies in an advertised AS path as `show … advertised-routes` prints it (the eBGP hop's own copy is added on the wire). */
@@ -267,12 +281,6 @@ async function waitAdvertised(topo: Topology, runner: HostRunner, gw: HostFacts,
   }, 1000);
 }
 
-/** The policy drainSiteCommands sets. */
-export function drainedSitePolicy(topo: Topology, withdraw: boolean): SitePolicy {
-  const longest = Math.max(0, ...Object.values(topo.env.sites).map((x) => x.prepend));
-  return { withdrawn: withdraw, localPref: DRAIN_SITE_LOCAL_PREF, prepend: Math.min(10, longest + DRAIN_SITE_EXTRA_PREPEND) };
-}
-
 /** The policy the stack renders for a site. */
 export function renderedSitePolicy(topo: Topology, site: string): SitePolicy {
   const s = topo.env.sites[site];
@@ -295,25 +303,28 @@ export async function drainSite(topo: Topology, runner: HostRunner, site: string
   // failed vtysh leaves the gateway as it was).
   const script =
     `set -e; install -d ${dir}; t=$(mktemp ${dir}/.site-drain.XXXXXX); trap 'rm -f "$t"' EXIT; ` +
-    `printf '%s' ${q(file)} > "$t"; vtysh -f "$t"; chmod 0644 "$t"; mv "$t" ${SITE_DRAIN_FILE}; vtysh -c 'clear bgp * soft out'`;
+    `printf '%s' ${q(file)} > "$t"; vtysh -f "$t"; chmod 0644 "$t"; mv "$t" ${SITE_DRAIN_FILE}; vtysh -c 'clear bgp * soft out'; ` +
+    // Then the file FRR starts from: the committed apply again, which now installs the drained frr.conf.
+    reapplyCurrent("true");
   const out: DrainResult[] = [];
   for (const gw of gws) {
     const t0 = Date.now();
-    const r = await runner.run(gw.hostname, script);
+    const r = await runner.run(gw.hostname, script, 300000);
     const w = r.code === 0 ? await waitAdvertised(topo, runner, gw, want, opts.timeoutMs ?? 30000) : { done: false, detail: (r.stderr || r.stdout).trim() };
     out.push({ host: gw.hostname, action: opts.withdraw ? "withdraw-site" : "drain-site", complete: w.done, detail: w.done ? `advertised to every upstream: ${cmds.filter((c) => c !== "exit").join("; ")}` : w.detail, ms: Date.now() - t0 });
   }
   return out;
 }
 
-/** Back to the rendered policy: remove the drain file, reload frr.conf (frr-reload.py) on the site's gateways, wait until advertised. */
+/** Back to the rendered policy: remove the drain file, re-run the committed apply (rendered frr.conf, frr-reload.py) on the site's gateways, wait until advertised. */
 export async function undrainSite(topo: Topology, runner: HostRunner, site: string, opts: DrainOptions = {}): Promise<DrainResult[]> {
   if (!topo.env.sites[site]) throw new Error(`no site "${site}" in stack ${topo.env.name}`);
   const want = renderedSitePolicy(topo, site);
   const out: DrainResult[] = [];
   for (const gw of topo.gateways.filter((g) => g.site === site)) {
     const t0 = Date.now();
-    const r = await runner.run(gw.hostname, `rm -f ${SITE_DRAIN_FILE} && ${runner.services.reload("frr")} && vtysh -c 'clear bgp * soft out'`, 60000);
+    // The committed apply with the drain file gone: the rendered frr.conf, checked, reloaded, health-gated.
+    const r = await runner.run(gw.hostname, `rm -f ${SITE_DRAIN_FILE} && { ${reapplyCurrent(runner.services.reload("frr"))}; } && vtysh -c 'clear bgp * soft out'`, 300000);
     const w = r.code === 0 ? await waitAdvertised(topo, runner, gw, want, opts.timeoutMs ?? 30000) : { done: false, detail: (r.stderr || r.stdout).trim() };
     out.push({ host: gw.hostname, action: "undrain-site", complete: w.done, detail: w.done ? "frr.conf policy restored and advertised" : w.detail, ms: Date.now() - t0 });
   }

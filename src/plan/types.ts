@@ -67,6 +67,19 @@ export interface PlannedFile {
    * literal, a YAML "…" scalar, or the rest of a `key=value` line. Required with `secretKeys`.
    */
   secretSyntax?: SecretSyntax;
+  /**
+   * Other contents of the same file, chosen on the host by an operator's state there: the
+   * first whose marker file exists and contains `contains` is the one checked and activated
+   * (a drained site's frr.conf carries the drained policy, so an apply, a restart or a reboot
+   * never advertises the normal one). None matching: `content`.
+   */
+  variants?: FileVariant[];
+}
+
+export interface FileVariant {
+  /** The marker: a file on the host and a text it contains. */
+  when: { path: string; contains: string };
+  content: string;
 }
 
 /** Where a secret placeholder sits in its file; the apply program escapes the value for it. */

@@ -8,7 +8,7 @@
 import { Topology, HostFacts } from "../topology";
 import { PlanBuilder } from "../plan/builder";
 import { header } from "../plan/header";
-import { Validate } from "../plan/types";
+import { FileVariant, Validate } from "../plan/types";
 import { Environment } from "../config/schema";
 
 export const FRR_CONF = "/etc/frr/frr.conf";
@@ -97,8 +97,7 @@ export function bfdDetectMs(bfd: Environment["bgp"]["bfd"]): number {
  * `afterReload` runs after every reload or restart of FRR by the apply (a gateway re-applies
  * an operator's site drain there).
  */
-export function planFrr(topo: Topology, h: HostFacts, b: PlanBuilder, daemons: FrrDaemon[], conf: string, afterReload?: string): void {
-  const then = afterReload ? { then: afterReload } : {};
+export function planFrr(topo: Topology, h: HostFacts, b: PlanBuilder, daemons: FrrDaemon[], conf: string, variants?: FileVariant[]): void {
   b.package("frr", "frr-pythontools");
   b.service("frr");
   b.file({
@@ -108,7 +107,7 @@ export function planFrr(topo: Topology, h: HostFacts, b: PlanBuilder, daemons: F
     content: frrDaemons(topo.env, h, daemons),
     validate: DAEMONS_VALIDATE,
     // Which daemons run is only read at start.
-    activate: { kind: "restart", service: "frr", ...then },
+    activate: { kind: "restart", service: "frr" },
   });
   b.file({
     path: FRR_CONF,
@@ -117,6 +116,7 @@ export function planFrr(topo: Topology, h: HostFacts, b: PlanBuilder, daemons: F
     content: conf,
     validate: FRR_VALIDATE,
     // frr-reload.py: applies the difference, sessions stay up.
-    activate: { kind: "reload", service: "frr", ...then },
+    activate: { kind: "reload", service: "frr" },
+    ...(variants ? { variants } : {}),
   });
 }

@@ -63,28 +63,59 @@ export function asPathPrepend(asn: number, n: number): string {
  * AS (a prepend would withdraw the site), an eBGP router never sees LOCAL_PREF and compares
  * AS-path length. `npm run ops -- drain-site` edits the same entries at run time.
  */
-function upstreamRouteMaps(topo: Topology, gw: HostFacts): string[] {
+function upstreamRouteMaps(topo: Topology, gw: HostFacts, drain?: SiteDrain): string[] {
   const bgp = topo.env.bgp;
   const ing = gw.ingress!;
   const site = gw.site ? topo.env.sites[gw.site] : undefined;
+  const drained = drain ? drainedSitePolicy(topo, drain === "withdrawn") : undefined;
   const L: string[] = [];
   for (const name of upstreamRouteMapsInUse(bgp)) {
     const ebgp = name === UPSTREAM_ROUTE_MAP_EBGP;
     L.push(`! Towards the ${ebgp ? "eBGP" : "iBGP"} upstream router: the VIPs are reached through this gateway's ${ingressIf(topo)}.`);
-    if (site) L.push(`! Site ${gw.site}: ${ebgp ? "AS-path prepend and MED" : "LOCAL_PREF and MED"} from the stack (sites.${gw.site}).`);
+    if (drain === "withdrawn") L.push(`! Site ${gw.site} withdrawn by \`npm run ops -- drain-site --withdraw\`: nothing is announced.`, `route-map ${name} deny 5`, "exit");
+    else if (drain) L.push(`! Site ${gw.site} drained by \`npm run ops -- drain-site\`: ${ebgp ? "a longer AS path" : `LOCAL_PREF ${drained!.localPref}`} than any other site.`);
+    else if (site) L.push(`! Site ${gw.site}: ${ebgp ? "AS-path prepend and MED" : "LOCAL_PREF and MED"} from the stack (sites.${gw.site}).`);
     L.push(`route-map ${name} permit 10`, ` set ip next-hop ${ing.ipv4}`);
     if (ing.ipv6) L.push(` set ipv6 next-hop global ${ing.ipv6}`);
-    if (site) {
-      if (ebgp && site.prepend > 0) L.push(` set as-path prepend ${asPathPrepend(bgp.asn, site.prepend)}`);
-      if (site.med !== undefined) L.push(` set metric ${site.med}`);
-      if (!ebgp && site.localPreference !== undefined) L.push(` set local-preference ${site.localPreference}`);
-    }
+    // The same lines drain-site's vtysh leaves in the running config, so frr-reload.py finds
+    // nothing to change when it reloads a drained gateway to this file.
+    const prepend = drain === "drained" ? drained!.prepend : (site?.prepend ?? 0);
+    const localPref = drain === "drained" ? drained!.localPref : site?.localPreference;
+    if (ebgp && prepend > 0) L.push(` set as-path prepend ${asPathPrepend(bgp.asn, prepend)}`);
+    if (site?.med !== undefined) L.push(` set metric ${site.med}`);
+    if (!ebgp && localPref !== undefined) L.push(` set local-preference ${localPref}`);
     L.push("exit", "!");
   }
   return L;
 }
 
-export function gatewayFrrConfig(topo: Topology, gw: HostFacts): string {
+/** An operator's drain of the gateway's site: the policy drain-site set, kept in SITE_DRAIN_FILE. */
+export type SiteDrain = "drained" | "withdrawn";
+
+/** LOCAL_PREF a drained site's gateways advertise to an iBGP upstream (below any rendered site's). */
+export const DRAIN_SITE_LOCAL_PREF = 10;
+/** Copies of the AS a drained site prepends beyond the longest prepend of any site. */
+export const DRAIN_SITE_EXTRA_PREPEND = 3;
+
+/** What a drained (or withdrawn) site advertises. */
+export interface SitePolicy {
+  withdrawn: boolean;
+  localPref: number;
+  prepend: number;
+}
+
+/** The policy drain-site sets. */
+export function drainedSitePolicy(topo: Topology, withdraw: boolean): SitePolicy {
+  const longest = Math.max(0, ...Object.values(topo.env.sites).map((x) => x.prepend));
+  return { withdrawn: withdraw, localPref: DRAIN_SITE_LOCAL_PREF, prepend: Math.min(10, longest + DRAIN_SITE_EXTRA_PREPEND) };
+}
+
+/** The first line of SITE_DRAIN_FILE says which drain it holds; the apply chooses frr.conf by it. */
+export function siteDrainMarker(drain: SiteDrain): string {
+  return drain === "withdrawn" ? "withdrawn by `npm run ops -- drain-site --withdraw`" : "drained by `npm run ops -- drain-site`";
+}
+
+export function gatewayFrrConfig(topo: Topology, gw: HostFacts, drain?: SiteDrain): string {
   const env = topo.env;
   const bgp = env.bgp;
   if (!gw.ingress) throw new Error(`gateway ${gw.name} has no ingress addresses: it cannot rewrite next hops to its data plane`);
@@ -115,7 +146,7 @@ export function gatewayFrrConfig(topo: Topology, gw: HostFacts): string {
     "exit",
     "!",
   );
-  L.push(...upstreamRouteMaps(topo, gw));
+  L.push(...upstreamRouteMaps(topo, gw, drain));
 
   L.push(
     `router bgp ${bgp.asn}`,
@@ -189,13 +220,17 @@ export function gatewayFrrConfig(topo: Topology, gw: HostFacts): string {
 export const SITE_DRAIN_FILE = "/etc/maglev-infra/site-drain.vtysh";
 
 /** Run after every FRR reload or restart on a gateway. */
-export const REAPPLY_SITE_DRAIN = `if [ -e ${SITE_DRAIN_FILE} ]; then vtysh -f ${SITE_DRAIN_FILE} && vtysh -c 'clear bgp * soft out'; fi`;
 
 /** The gateway's health gate, a program of its own (scripts/host/gateway-health). */
 export const GATEWAY_HEALTH = "/usr/local/lib/maglev-infra/gateway-health";
 
 export function planGateway(topo: Topology, h: HostFacts, b: PlanBuilder): void {
-  planFrr(topo, h, b, ["bgpd", "bfdd"], gatewayFrrConfig(topo, h), REAPPLY_SITE_DRAIN);
+  // A drained site stays drained through every apply, restart and reboot: while the operator's
+  // drain file is on the gateway, the apply installs the frr.conf with the drained policy.
+  const variants = h.site
+    ? (["withdrawn", "drained"] as const).map((d) => ({ when: { path: SITE_DRAIN_FILE, contains: siteDrainMarker(d) }, content: gatewayFrrConfig(topo, h, d) }))
+    : undefined;
+  planFrr(topo, h, b, ["bgpd", "bfdd"], gatewayFrrConfig(topo, h), variants);
 
   // A router: forwards VIP traffic from the upstream to the maglevs.
   b.sysctl("net.ipv4.conf.all.forwarding", 1);

@@ -557,3 +557,44 @@ describe("maglev-apply: lint", () => {
     expect(r.status).toBe(0);
   });
 });
+
+describe("maglev-apply: variants chosen by an operator's marker", () => {
+  const MARK = "/etc/maglev-infra/site-drain.vtysh";
+  function withVariant(h: Host) {
+    const b = bundle(h);
+    b.files[0] = { ...b.files[0], variants: [{ when: { path: MARK, contains: "drained by" }, sha256: sha("v1 drained\n"), content: "v1 drained\n" }] };
+    return b;
+  }
+  it("GIVEN no marker THEN the base content; WHEN the marker appears THEN the variant is checked and activated; WHEN it goes THEN back", () => {
+    const h = makeHost();
+    expect(apply(h, withVariant(h)).code).toBe(0);
+    expect(fs.readFileSync(at(h, "etc/app/app.conf"), "utf8")).toBe("v1\n");
+    clearLogs(h);
+    // An unrelated marker text does not select it.
+    fs.mkdirSync(at(h, "etc/maglev-infra"), { recursive: true });
+    fs.writeFileSync(at(h, MARK), "! something else\n");
+    expect(apply(h, withVariant(h)).stdout).toContain("maglev-apply: unchanged");
+    fs.writeFileSync(at(h, MARK), "! Site dc1 drained by `npm run ops -- drain-site`.\n");
+    const r = apply(h, withVariant(h));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`/etc/app/app.conf as for ${MARK}`);
+    expect(fs.readFileSync(at(h, "etc/app/app.conf"), "utf8")).toBe("v1 drained\n");
+    expect(readLog(h, "checker").length).toBe(1);
+    expect(readLog(h, "systemctl")).toContain("reload-or-restart app");
+    // The record keeps the bundle's (base) sha256 and the live file's: `check` accepts either content.
+    expect(fs.readFileSync(at(h, "var/lib/maglev-infra/applied/etc-app-app.conf"), "utf8")).toBe(`${sha("v1\n")} ${sha("v1 drained\n")}\n`);
+    expect(apply(h, withVariant(h)).stdout).toContain("maglev-apply: unchanged");
+    fs.rmSync(at(h, MARK));
+    expect(apply(h, withVariant(h)).code).toBe(0);
+    expect(fs.readFileSync(at(h, "etc/app/app.conf"), "utf8")).toBe("v1\n");
+  });
+  it("GIVEN a variant whose sha256 does not match its content THEN the bundle is refused before anything", () => {
+    const h = makeHost();
+    const b = withVariant(h);
+    b.files[0].variants[0].content = "tampered\n";
+    const r = apply(h, b);
+    expect(r.code).toBe(1);
+    expect(r.all).toContain("a variant's sha256 does not match its content");
+    expect(fs.existsSync(at(h, "etc/app/app.conf"))).toBe(false);
+  });
+});

@@ -8,7 +8,46 @@ import * as path from "path";
 import { spawnSync } from "child_process";
 import { buildPlans } from "../../src/plan";
 import { compileBundle } from "../../src/bundle";
-import { REAPPLY_SITE_DRAIN } from "../../src/tiers/gateway";
+import { SITE_DRAIN_FILE, siteDrainMarker } from "../../src/tiers/gateway";
+
+/**
+ * FRR's running config after `vtysh -f <drain file>` on a gateway running `conf`, as FRR
+ * applies route-map lines: a `set <attribute>` in an existing entry replaces that attribute's
+ * line, a new entry is added. (The lab's scenario s checks the same on a real FRR.)
+ */
+function runningAfter(conf: string, drainFile: string): string {
+  const entries = new Map<string, string[]>();
+  const order: string[] = [];
+  const out: string[] = [];
+  let cur: string | undefined;
+  for (const line of conf.split("\n")) {
+    if (line.startsWith("route-map ")) {
+      cur = line;
+      entries.set(line, []);
+      order.push(line);
+      out.push(`@@${line}`);
+    } else if (cur && line === "exit") cur = undefined;
+    else if (cur) entries.get(cur)!.push(line.trim());
+    else out.push(line);
+  }
+  cur = undefined;
+  for (const line of drainFile.split("\n").filter((l) => l && !l.startsWith("!"))) {
+    if (line.startsWith("route-map ")) {
+      cur = line;
+      if (!entries.has(line)) {
+        entries.set(line, []);
+        order.push(line);
+        out.push(`@@${line}`);
+      }
+    } else if (line === "exit") cur = undefined;
+    else {
+      const attr = line.split(" ").slice(0, 2).join(" ");
+      const lines = entries.get(cur!)!.filter((l) => l.split(" ").slice(0, 2).join(" ") !== attr);
+      entries.set(cur!, [...lines, line.trim()]);
+    }
+  }
+  return out.map((l) => (l.startsWith("@@") ? [l.slice(2), ...entries.get(l.slice(2))!.map((x) => ` ${x}`), "exit"].join("\n") : l)).join("\n");
+}
 
 /** mgmt02 with its upstream in AS 64500 (eBGP) and two sites, dc2 prepending twice. */
 function twoSitesEbgp(): any {
@@ -99,7 +138,7 @@ describe("sites: per-site upstream policy on the gateways", () => {
     const text = siteDrainFile(topo, "dc1", false);
     expect(text.split("\n").slice(0, 2)).toEqual([
       '! Site dc1 of stack "mgmt02" drained by `npm run ops -- drain-site`.',
-      "! Re-applied after every FRR reload by the apply; `npm run ops -- undrain-site mgmt02 dc1` removes it.",
+      "! While this file exists every apply installs the frr.conf with this policy; `npm run ops -- undrain-site mgmt02 dc1` removes it.",
     ]);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "site-drain-"));
     try {
@@ -113,15 +152,42 @@ describe("sites: per-site upstream policy on the gateways", () => {
     }
   });
 
-  test("GIVEN a gateway WHEN its FRR files are activated THEN an operator's site drain is re-applied after the reload or restart", () => {
-    const topo = topologyOf(twoSitesEbgp());
-    const plan = buildPlans(topo).find((p) => p.name === "mgw01")!;
-    const files = compileBundle("mgmt02", plan).bundle.files;
-    for (const file of ["/etc/frr/frr.conf", "/etc/frr/daemons"]) {
-      const act = files.find((f) => f.path === file)!.activate;
-      expect(act).toEqual({ kind: file.endsWith("daemons") ? "restart" : "reload", service: "frr", then: REAPPLY_SITE_DRAIN });
+  test("GIVEN a drained or withdrawn site WHEN its gateway is applied THEN the apply installs the frr.conf whose policy is what drain-site left running (frr-reload.py: nothing to change)", () => {
+    for (const raw of [twoSites(), twoSitesEbgp()]) {
+      const topo = topologyOf(raw);
+      for (const gw of ["mgw01", "mgw02"]) {
+        const p = plan(gw, topo);
+        const frr = p.files.find((f) => f.path === "/etc/frr/frr.conf")!;
+        const site = topo.byName.get(gw)!.site!;
+        expect(frr.activate).toEqual({ kind: "reload", service: "frr" });
+        expect(frr.variants!.map((v) => v.when)).toEqual([
+          { path: SITE_DRAIN_FILE, contains: siteDrainMarker("withdrawn") },
+          { path: SITE_DRAIN_FILE, contains: siteDrainMarker("drained") },
+        ]);
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "site-variant-"));
+        try {
+          for (const [i, withdraw] of [true, false].entries()) {
+            // The drain file's first line selects the variant on the host.
+            expect(siteDrainFile(topo, site, withdraw).split("\n")[0]).toContain(frr.variants![i].when.contains);
+            // What FRR runs after drain-site: the rendered frr.conf with the drain file's lines applied.
+            const running = path.join(dir, "running.conf");
+            fs.writeFileSync(running, runningAfter(frr.content, siteDrainFile(topo, site, withdraw)));
+            const want = path.join(dir, "variant.conf");
+            fs.writeFileSync(want, frr.variants![i].content);
+            const r = spawnSync("/usr/lib/frr/frr-reload.py", ["--test", "--input", running, want], { encoding: "utf8" });
+            expect({ gw, withdraw, code: r.status, changes: /Lines To (Delete|Add)/.test(r.stdout) ? r.stdout.slice(r.stdout.indexOf("Lines To")) : "" }).toEqual({ gw, withdraw, code: 0, changes: "" });
+            const v = spawnSync("vtysh", ["--dryrun", "-f", want], { encoding: "utf8" });
+            expect(v.status).toBe(0);
+          }
+          // And the rendered file against a drained FRR is what undrain-site's reload changes.
+          fs.writeFileSync(path.join(dir, "running.conf"), runningAfter(frr.content, siteDrainFile(topo, site, false)));
+          const back = spawnSync("/usr/lib/frr/frr-reload.py", ["--test", "--input", path.join(dir, "running.conf"), path.join(dir, "variant.conf")], { encoding: "utf8" });
+          expect(back.status).toBe(0);
+        } finally {
+          fs.rmSync(dir, { recursive: true, force: true });
+        }
+      }
     }
-    expect(REAPPLY_SITE_DRAIN).toBe("if [ -e /etc/maglev-infra/site-drain.vtysh ]; then vtysh -f /etc/maglev-infra/site-drain.vtysh && vtysh -c 'clear bgp * soft out'; fi");
   });
 
   test("GIVEN an eBGP upstream and sites WHEN the diagram is drawn THEN each upstream edge names the session kind and the site's policy", () => {
