@@ -22,6 +22,8 @@ export interface ClusterFile {
   root?: string;
   secrets: Record<string, string>;
   upMs?: number;
+  /** hostname → ms of its first apply during `up` (for bench:apply). */
+  firstApplyMs?: Record<string, number>;
   /** hostname → hash of the plan last applied (a rollout skips unchanged hosts, like Pulumi). */
   applied?: Record<string, string>;
 }
@@ -377,12 +379,17 @@ export async function up(opts: { stack?: string; stateDir?: string; log: Log; re
     // The DNS chain in order (the secondary transfers from the primary, dnsdist checks the
     // secondary); everything else in parallel (the maglevs' health gate waits for the rest).
     const chain = ["shadow-primary", "powerdns", "dnsdist"];
+    const firstApplyMs: Record<string, number> = {};
+    const applyTimed = async (p: HostPlan) => {
+      const r = await applyHost(lab, model, p.hostname, secrets, log);
+      firstApplyMs[p.hostname] = r.ms;
+    };
     const dnsChain = async () => {
-      for (const tier of chain) await Promise.all(model.plans.filter((p) => p.tier === tier).map((p) => applyHost(lab, model, p.hostname, secrets, log)));
+      for (const tier of chain) await Promise.all(model.plans.filter((p) => p.tier === tier).map(applyTimed));
     };
     await Promise.all([
       ...model.specs.filter((s) => !model.planOf.has(s.name)).map((s) => provision(lab, model, s.name, secrets, log)),
-      ...model.plans.filter((p) => !chain.includes(p.tier)).map((p) => applyHost(lab, model, p.hostname, secrets, log)),
+      ...model.plans.filter((p) => !chain.includes(p.tier)).map(applyTimed),
       dnsChain(),
     ]);
     const applyMs = Date.now() - ta;
@@ -392,7 +399,7 @@ export async function up(opts: { stack?: string; stateDir?: string; log: Log; re
     if (!st.ok) throw new Error(`not ready: ${st.detail}\n${await notReadyEvidence(lab, model)}`);
     const readyMs = Date.now() - tr;
     const totalMs = Date.now() - t0;
-    writeCluster({ stack: model.stack, root: model.root, secrets, upMs: totalMs, applied: Object.fromEntries(model.plans.map((p) => [p.hostname, planHash(p)])) }, stateDir);
+    writeCluster({ stack: model.stack, root: model.root, secrets, upMs: totalMs, firstApplyMs, applied: Object.fromEntries(model.plans.map((p) => [p.hostname, planHash(p)])) }, stateDir);
     return { lab, model, bootMs, applyMs, readyMs, totalMs };
   } catch (e) {
     log(`up failed: ${(e as Error).message}`);

@@ -300,6 +300,17 @@ systemctl_main() {
   done
   case $verb in
     daemon-reload | reset-failed) return 0 ;;
+    show)
+      # `show -p UnitFileState -p ActiveState UNIT…` as the apply program asks: a block per unit.
+      local first=1
+      for u in "${units[@]}"; do
+        case $u in UnitFileState | ActiveState) continue ;; esac
+        [ $first = 1 ] || echo
+        first=0
+        echo "UnitFileState=enabled"
+        if svc is-active "$u"; then echo "ActiveState=active"; else echo "ActiveState=inactive"; fi
+      done
+      return 0 ;;
   esac
   local u rc=0
   for u in "${units[@]}"; do
@@ -349,7 +360,9 @@ assert d["network"].get("version") == 2, "network.version must be 2"' "$f" || { 
 }
 
 # `apt-get` as the apply program calls it: guests share the host's read-only root and have no
-# network, so nothing is installed; what would be is reported (a lab fidelity gap).
+# network, so nothing is installed (a lab fidelity gap, reported by the lab). The package is
+# recorded as installed in the guest's own dpkg database (its /var is a per-guest overlay) —
+# what apt would leave there — so the next apply finds nothing to install, as on a VM.
 apt_get_main() {
   local a pkgs=() verb=""
   for a in "$@"; do
@@ -362,7 +375,11 @@ apt_get_main() {
   done
   case $verb in
     update) return 0 ;;
-    install) echo "lab: not installed (no package installs in lab guests): ${pkgs[*]}" ;;
+    install)
+      echo "lab: not installed (no package installs in lab guests): ${pkgs[*]}"
+      for a in "${pkgs[@]}"; do
+        printf '\nPackage: %s\nStatus: install ok installed\nPriority: optional\nArchitecture: all\nVersion: 0lab\nMaintainer: lab\nDescription: placeholder: not installed in the lab guest\n\n' "$a" >> /var/lib/dpkg/status
+      done ;;
     *) die "apt-get $verb: not supported in the lab" ;;
   esac
 }

@@ -999,7 +999,122 @@ const sites: Scenario = {
   },
 };
 
-export const SCENARIOS: Scenario[] = [check, http, ecmp, dns, drift, drainMaglev, drainHaproxy, sites, badFile, haproxyFailure, watchdog, maglevFailure, rollingChange];
+// ---------------------------------------------------------------------------------------------
+// One transaction per host: the apply program's no-op, rollback and removed files.
+
+/** Apply a (possibly changed) plan to one host the way `pulumi up` does. */
+function applyOne(c: Ctx, plan: HostPlan, timeoutMs?: number) {
+  return applyBundleInLab(c.lab, plan.hostname, plan, { user: c.m.topo.env.proxmox.user, stack: c.m.topo.env.name, secrets: c.secrets, timeoutMs });
+}
+
+const noop: Scenario = {
+  id: "noop",
+  title: "A second apply of every host changes nothing: one command per host, no checker, no drain, no reload",
+  async run(c) {
+    const { lab, m } = c;
+    const pids = async (h: string) => (await lab.run(h, "cat /run/lab-svc/*.pid 2>/dev/null | sort | tr '\\n' ' '")).trim();
+    const problems: string[] = [];
+    const figures: Record<string, number | string> = {};
+    for (const p of m.plans) {
+      const before = await pids(p.hostname);
+      const r = await applyOne(c, p);
+      const after = await pids(p.hostname);
+      figures[`${p.name}Ms`] = r.ms;
+      if (r.code !== 0 || !r.unchanged) problems.push(`${p.hostname}: exit ${r.code}, ${r.phases.slice(-1)[0] ?? r.stderr.trim().slice(-200)}`);
+      if (r.phases.some((l) => /^maglev-apply: (check|drain|activate)/.test(l))) problems.push(`${p.hostname}: ran ${r.phases.map((l) => l.split(":")[1]).join(",")}`);
+      if (before !== after) problems.push(`${p.hostname}: daemons restarted (${before} → ${after})`);
+    }
+    const ms = m.plans.map((p) => figures[`${p.name}Ms`] as number);
+    figures.maxMs = Math.max(...ms);
+    figures.medianMs = [...ms].sort((a, b) => a - b)[Math.floor(ms.length / 2)];
+    return {
+      ok: problems.length === 0,
+      detail: problems.length ? problems.join("; ") : `${m.plans.length} hosts unchanged, no daemon restarted; per host ${(figures.medianMs as number) / 1000} s median, ${(figures.maxMs as number) / 1000} s max`,
+      figures,
+    };
+  },
+};
+
+const rollback: Scenario = {
+  id: "rollback",
+  title: "A change that passes its checker but fails the health gate rolls back by itself, under load, 0 failed",
+  async run(c) {
+    const { lab, m } = c;
+    const h = haproxyMembers(m)[0];
+    const plan = m.planOf.get(h.hostname)!;
+    const file = "/etc/haproxy/haproxy.cfg";
+    const port = /bind 0\.0\.0\.0:(\d+)/.exec(plan.files.find((f) => f.path === file)!.content)![1];
+    // The health API moved off the port the maglevs (and the health gate) check: HAProxy's own
+    // checker is happy with it, the host is not healthy. A short gate keeps the scenario short.
+    const bad: HostPlan = {
+      ...plan,
+      files: plan.files.map((f) => (f.path === file ? { ...f, content: f.content.split(`:${port}`).join(`:${Number(port) + 1}`) } : f)),
+      health: { ...plan.health!, timeoutSeconds: 15 },
+    };
+    const snap = `sha256sum ${file} | cut -c1-64; readlink /var/lib/maglev-infra/current; curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:${port}/haproxy-health`;
+    const before = await lab.run(h.hostname, snap);
+    const load = startLoad(lab, loadMix(m), 40);
+    await sleep(1000);
+    const t0 = Date.now();
+    const res = await applyOne(c, bad, 180_000);
+    const applyMs = Date.now() - t0;
+    // What the rollback left (read with `exec`: a failed curl must not end the scenario).
+    const after = (await lab.exec(h.hostname, snap)).stdout;
+    const l = loadSummary(await load);
+    // Whatever happened, the host goes back to its plan before the next scenario.
+    if (res.code !== 2 || before !== after) c.restoreLater(`${h.hostname} back on its plan`, async () => void (await applyOne(c, plan)));
+    const msg = (res.stdout + res.stderr).trim();
+    const problems: string[] = [];
+    if (res.code !== 2) problems.push(`exit ${res.code}, want 2 (rolled back): ${msg.slice(-300)}`);
+    if (!msg.includes(plan.health!.description)) problems.push(`the failure does not carry the probe's words ("${plan.health!.description}")`);
+    if (!/health after rollback: ok/.test(msg)) problems.push("not healthy after the rollback");
+    if (before !== after) problems.push(`live state not restored: before ${JSON.stringify(before)} after ${JSON.stringify(after)}`);
+    if (l.failed > 0) problems.push(l.text);
+    const line = res.phases.find((x) => /FAILED/.test(x)) ?? "";
+    return {
+      ok: problems.length === 0,
+      detail: problems.length ? problems.join("; ") : `${h.hostname}: ${line.replace(/^maglev-apply: /, "").slice(0, 160)}; file, generation and health as before; ${l.text}`,
+      figures: { applyMs, failed: l.failed, requests: l.requests },
+    };
+  },
+};
+
+const removedFile: Scenario = {
+  id: "removed-file",
+  title: "A file dropped from a plan is gone from the host after the next apply; a file the apply never made stays",
+  async run(c) {
+    const { lab, m } = c;
+    const h = haproxyMembers(m).at(-1)!;
+    const plan = m.planOf.get(h.hostname)!;
+    const extra = "/etc/maglev-infra/lab-removed-file.conf";
+    const foreign = "/etc/maglev-infra/operator-notes.txt";
+    const withExtra: HostPlan = { ...plan, files: [...plan.files, { path: extra, mode: "0644", owner: "root:root", content: "# lab: a file the next plan drops\n", activate: { kind: "none" as const } }].sort((a, b) => (a.path < b.path ? -1 : 1)) };
+    await lab.run(h.hostname, `echo 'not made by the apply' > ${foreign}`);
+    const exists = async () => (await lab.run(h.hostname, `for f in ${extra} ${foreign}; do [ -e $f ] && echo y || echo n; done | tr -d '\\n'`)).trim();
+    const problems: string[] = [];
+    try {
+      const a = await applyOne(c, withExtra);
+      if (a.code !== 0) problems.push(`apply with the file: exit ${a.code}: ${a.phases.slice(-1)[0] ?? a.stderr.slice(-200)}`);
+      const mid = await exists();
+      const b = await applyOne(c, plan);
+      if (b.code !== 0) problems.push(`apply without it: exit ${b.code}: ${b.phases.slice(-1)[0] ?? b.stderr.slice(-200)}`);
+      const end = await exists();
+      if (mid !== "yy") problems.push(`after the first apply: ${extra} ${mid[0] === "y" ? "exists" : "missing"}`);
+      if (end !== "ny") problems.push(`after the second apply: ${extra} ${end[0] === "y" ? "still there" : "gone"}, ${foreign} ${end[1] === "y" ? "kept" : "DELETED"}`);
+      const third = await applyOne(c, plan);
+      if (!third.unchanged) problems.push(`a third apply is not a no-op: ${third.phases.slice(-1)[0]}`);
+      return {
+        ok: problems.length === 0,
+        detail: problems.length ? problems.join("; ") : `${h.hostname}: ${extra} created, then removed (${b.phases.slice(-1)[0]?.replace(/^maglev-apply: /, "")}); ${foreign} kept; next apply unchanged`,
+        figures: { withFileMs: a.ms, withoutFileMs: b.ms },
+      };
+    } finally {
+      await lab.run(h.hostname, `rm -f ${foreign}`);
+    }
+  },
+};
+
+export const SCENARIOS: Scenario[] = [check, http, ecmp, dns, drift, noop, drainMaglev, drainHaproxy, sites, badFile, rollback, removedFile, haproxyFailure, watchdog, maglevFailure, rollingChange];
 
 // ---------------------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@
  * downloads cannot be fetched (no lab stack has one).
  */
 import { createHash } from "crypto";
+import { spawnSync } from "child_process";
 import { HostPlan } from "../src/plan/types";
 import { applyCommand, bundleArchive, bundleSecretKeys, compileBundle, secretsCommand, secretsFileContent } from "../src/bundle";
 import { Lab } from "./guest";
@@ -54,9 +55,18 @@ export async function applyBundleInLab(lab: Lab, node: string, plan: HostPlan, o
   }
   const r = await lab.exec(node, applyCommand(opts.user), { stdin: bundleArchive(compiled, secretsSha), timeoutMs });
   const phases = r.stdout.split("\n").filter((l) => l.startsWith("maglev-apply"));
-  const gaps = (r.stdout + r.stderr)
-    .split("\n")
-    .filter((l) => l.includes("lab: not installed"))
-    .map((l) => l.replace(/^.*lab: not installed[^:]*: /, "packages not installed in the lab: "));
-  return { code: r.code, ms: Date.now() - t0, stdout: r.stdout, stderr: r.stderr, phases, unchanged: phases.some((l) => /^maglev-apply: unchanged/.test(l)), gaps: [...new Set(gaps)] };
+  const missing = notInstalledHere(plan.packages);
+  const gaps = missing.length ? [`packages not installed in the lab (its apt-get only names them): ${missing.join(" ")}`] : [];
+  return { code: r.code, ms: Date.now() - t0, stdout: r.stdout, stderr: r.stderr, phases, unchanged: phases.some((l) => /^maglev-apply: unchanged/.test(l)), gaps };
+}
+
+const installedHere = new Map<string, boolean>();
+/** The guests see this machine's root: a package not installed here is not in any guest. */
+function notInstalledHere(pkgs: string[]): string[] {
+  const unknown = pkgs.filter((p) => !installedHere.has(p));
+  if (unknown.length) {
+    const r = spawnSync("dpkg-query", ["-W", "-f=${db:Status-Status} ${Package}\n", ...unknown], { encoding: "utf8" });
+    for (const p of unknown) installedHere.set(p, new RegExp(`^installed ${p.replace(/[.+]/g, "\\$&")}$`, "m").test(r.stdout));
+  }
+  return pkgs.filter((p) => !installedHere.get(p));
 }

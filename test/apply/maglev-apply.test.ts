@@ -1,7 +1,7 @@
 /**
  * scripts/maglev-apply, the on-host apply program, run for real (`/usr/bin/python3`) against a
  * temp directory as --root. The host's commands are fakes in a temp bin/ put first on PATH:
- * systemctl (logs each call, answers is-enabled/is-active from state files, `enable --now`
+ * systemctl (logs each call, answers show/is-enabled/is-active from state files, `enable --now`
  * marks units enabled and active), dpkg-query (installed unless the test marks a package
  * missing), apt-get (logs) and modprobe (logs, creates the module's key under root/proc/sys).
  * Checkers, drain scripts, activations and probes are the bundle's own shell, which logs into
@@ -15,7 +15,7 @@ import * as path from "path";
 import { ROOT } from "../helpers";
 
 const PROGRAM = path.join(ROOT, "scripts/maglev-apply");
-const PHASES = ["wait", "packages", "downloads", "stage", "compare", "check", "drain", "activate", "sysctls", "services", "undrain", "health", "commit"];
+const PHASES = ["wait", "packages", "downloads", "stage", "compare", "check", "drain", "sysctls", "activate", "services", "undrain", "health", "commit"];
 
 const FAKES: Record<string, string> = {
   systemctl: `#!/bin/bash
@@ -28,6 +28,14 @@ case "$cmd" in
     rc=0
     for u in "$@"; do if [ -e "$FAKE_STATE/$dir/$u" ]; then echo $yes; else echo $no; rc=1; fi; done
     exit $rc;;
+  show)
+    first=1
+    for u in "$@"; do
+      case "$u" in -p|UnitFileState|ActiveState) continue;; esac
+      [ $first = 1 ] || echo; first=0
+      if [ -e "$FAKE_STATE/enabled/$u" ]; then echo UnitFileState=enabled; else echo UnitFileState=disabled; fi
+      if [ -e "$FAKE_STATE/active/$u" ]; then echo ActiveState=active; else echo ActiveState=inactive; fi
+    done;;
   enable)
     [ "$1" = --now ] && shift
     for u in "$@"; do touch "$FAKE_STATE/enabled/$u" "$FAKE_STATE/active/$u"; done;;
@@ -183,7 +191,7 @@ describe("maglev-apply: a first apply", () => {
     expect(fs.readFileSync(at(h, "proc/sys/net/ipv4/ip_forward"), "utf8").trim()).toBe("1");
     expect(fs.readFileSync(at(h, "proc/sys/net/ipv4/vs/conntrack"), "utf8").trim()).toBe("1");
     // services
-    expect(readLog(h, "systemctl")).toEqual(["is-enabled app", "is-active app", "reload-or-restart app", "enable --now app"]);
+    expect(readLog(h, "systemctl")).toEqual(["show -p UnitFileState -p ActiveState app", "reload-or-restart app", "enable --now app"]);
     expect(fs.existsSync(path.join(h.state, "enabled/app"))).toBe(true);
     // the generation, committed
     expect(current(h)).toBe("generations/1");
@@ -229,7 +237,7 @@ describe("maglev-apply: an unchanged host", () => {
     expect(readLog(h, "checker")).toEqual([]);
     expect(readLog(h, "drain")).toEqual([]);
     expect(readLog(h, "undrain")).toEqual([]);
-    expect(readLog(h, "systemctl")).toEqual(["is-enabled app", "is-active app"]);
+    expect(readLog(h, "systemctl")).toEqual(["show -p UnitFileState -p ActiveState app"]);
     expect(readLog(h, "apt-get")).toEqual([]);
     expect(readLog(h, "modprobe")).toEqual([]);
     expect(generations(h)).toEqual(["1"]);
@@ -241,7 +249,7 @@ describe("maglev-apply: an unchanged host", () => {
     fs.rmSync(path.join(h.state, "active/app"));
     const r = apply(h, bundle(h));
     expect(r.code).toBe(0);
-    expect(readLog(h, "systemctl")).toEqual(["is-enabled app", "is-active app", "enable --now app"]);
+    expect(readLog(h, "systemctl")).toEqual(["show -p UnitFileState -p ActiveState app", "enable --now app"]);
     expect(r.stdout).toContain("maglev-apply: applied generation 2 (0 files changed, 0 removed)");
   });
 });
@@ -310,7 +318,7 @@ describe("maglev-apply: checker failure", () => {
     expect(r.stdout).toContain("maglev-apply: FAILED in check: checker app rejected /etc/app/app.conf");
     expect(fs.readFileSync(at(h, "etc/app/app.conf"), "utf8")).toBe("v1\n");
     expect(readLog(h, "drain")).toEqual([]);
-    expect(readLog(h, "systemctl")).toEqual(["is-enabled app", "is-active app"]);
+    expect(readLog(h, "systemctl")).toEqual(["show -p UnitFileState -p ActiveState app"]);
     expect(generations(h)).toEqual(["1"]);
     expect(current(h)).toBe("generations/1");
   });
@@ -596,5 +604,17 @@ describe("maglev-apply: variants chosen by an operator's marker", () => {
     expect(r.code).toBe(1);
     expect(r.all).toContain("a variant's sha256 does not match its content");
     expect(fs.existsSync(at(h, "etc/app/app.conf"))).toBe(false);
+  });
+});
+
+describe("maglev-apply: a health gate that passes once", () => {
+  it("GIVEN a probe that answers once (the old process, right after a reload) and then fails WHEN applied THEN the change is rolled back", () => {
+    const h = appliedHost();
+    const n = path.join(h.state, "probes");
+    const health = { command: `c=$(cat ${n} 2>/dev/null || echo 0); echo $((c+1)) > ${n}; [ "$c" = 0 ]`, timeoutSeconds: 3, description: "app answers" };
+    const r = apply(h, withApp(h, "v2\n", { health }));
+    expect(r.code).toBe(2);
+    expect(r.all).toContain("health gate failed");
+    expect(fs.readFileSync(at(h, "etc/app/app.conf"), "utf8")).toBe("v1\n");
   });
 });
