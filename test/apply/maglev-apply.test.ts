@@ -618,3 +618,17 @@ describe("maglev-apply: a health gate that passes once", () => {
     expect(fs.readFileSync(at(h, "etc/app/app.conf"), "utf8")).toBe("v1\n");
   });
 });
+
+describe("maglev-apply: packages from dpkg's own database", () => {
+  it("GIVEN /var/lib/dpkg/status WHEN applied THEN it is read without dpkg-query, and only what it lacks is installed", () => {
+    const h = makeHost();
+    const stanza = (p: string, st: string) => `Package: ${p}\nStatus: ${st}\nArchitecture: amd64\nVersion: 1\n`;
+    fs.mkdirSync(at(h, "var/lib/dpkg"), { recursive: true });
+    // frr installed; haproxy known but only its config files left (removed): missing.
+    fs.writeFileSync(at(h, "var/lib/dpkg/status"), [stanza("frr", "install ok installed"), stanza("haproxy", "deinstall ok config-files")].join("\n"));
+    const r = apply(h, bundle(h));
+    expect(r.code).toBe(0);
+    expect(readLog(h, "dpkg-query")).toEqual([]);
+    expect(readLog(h, "apt-get").find((l) => l.includes(" install "))).toMatch(/--no-install-recommends haproxy$/);
+  });
+});
