@@ -65,6 +65,8 @@ export interface ManagedHostHooks {
 }
 
 export const DEFAULT_PER_DIAL_TIMEOUT = 10;
+/** Proxmox retries of a clone that timed out on the template's lock. */
+export const CLONE_RETRIES = 5;
 export const DEFAULT_DIAL_ERROR_LIMIT = 30;
 
 /** Single-quote for sh. */
@@ -106,8 +108,12 @@ export function provisionVm(
       vmId: vm.id,
       description: `${env.name} ${host.role} ${host.hostname} (managed by maglev-infra)`,
       tags: ["maglev-infra", env.name, host.role],
-      // Templates live on the default node; a full clone may land on another node.
-      clone: { vmId: vm.template, nodeName: env.proxmox.defaults.node, full: true, datastoreId: vm.datastore },
+      // Templates live on the default node; a full clone may land on another node. Several
+      // clones of one template at once time out on its lock ("can't lock file … got timeout":
+      // bpg/terraform-provider-proxmox #995, #1521, #2145): Proxmox retries the clone.
+      clone: { vmId: vm.template, nodeName: env.proxmox.defaults.node, full: true, datastoreId: vm.datastore, retries: CLONE_RETRIES },
+      // A new `vm.node` moves the VM (live migration) instead of replacing it.
+      migrate: true,
       cpu: { cores: vm.cores, type: "host" },
       memory: { dedicated: vm.memoryMb },
       disks: [{ interface: "scsi0", datastoreId: vm.datastore, size: vm.diskGb, discard: "on", iothread: true }],
@@ -138,6 +144,9 @@ export function provisionVm(
       parent,
       provider,
       protect: vm.protect,
+      // The VM id is fixed by the stack: a replacement (e.g. a new template) must delete the old
+      // VM before it creates the new one, or the create collides on the id.
+      deleteBeforeReplace: true,
       // Cloud-init only acts on first boot and the clone source only at create: changing
       // them later must not replace a running VM. The disk's file format and path are
       // filled in by Proxmox after the clone and would otherwise show as drift.

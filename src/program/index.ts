@@ -46,7 +46,19 @@ export const PROXMOX_ENDPOINT_KEY = "proxmoxEndpoint";
 /** Set to true only for a Proxmox API with a self-signed certificate. @default false */
 export const PROXMOX_INSECURE_KEY = "proxmoxInsecure";
 
-/** Tiers in rollout order; the program wires gateway → maglev, the rest in parallel. */
+/**
+ * The tiers a tier's health gate needs converged before its first host applies. A maglev
+ * announces a VIP only while the VIP's backend group is healthy, and its gate waits for every
+ * VIP announced: so the maglevs go after the gateways (their BGP sessions) and after every L7
+ * tier. A k0s worker joins through the controller. The program orders tiers by this map; a
+ * test checks on the mgmt02 graph that each gate's needs are its ancestors.
+ */
+export const GATE_NEEDS: Partial<Record<Tier, Tier[]>> = {
+  maglev: ["gateway", "haproxy", "k0s-worker", "dnsdist"],
+  "k0s-worker": ["k0s-controller"],
+};
+
+/** Tiers in rollout order; the program wires them by GATE_NEEDS, the rest in parallel. */
 export const TIER_ORDER: Tier[] = ["gateway", "maglev", "haproxy", "k0s-controller", "k0s-worker", "dnsdist", "powerdns", "shadow-primary"];
 
 export interface HostOutput {
@@ -177,26 +189,39 @@ export function main(): ProgramOutputs {
   const simple = (t: keyof typeof TIER_CLASS, start: pulumi.Resource[] = []) =>
     serial(t, start, (h, after) => new TIER_CLASS[t](h.name, base(h, after)));
 
-  const gateways = simple("gateway");
-  // Gateways before maglevs: a maglev's BGP sessions need its route reflectors up.
-  simple("maglev", gateways.length ? gateways[gateways.length - 1].gate : []);
-  simple("haproxy");
-  simple("dnsdist");
-  simple("powerdns");
-  simple("shadow-primary");
+  // Every tier before the tiers whose health gates need it (GATE_NEEDS): on a fresh
+  // environment one `up` converges, no gate waits for a host that is not ordered before it.
+  const lastGate = new Map<Tier, pulumi.Resource[]>();
+  const record = <T extends ManagedHost>(t: Tier, hosts: T[]) => {
+    if (hosts.length) lastGate.set(t, hosts[hosts.length - 1].gate);
+    return hosts;
+  };
+  const needs = (t: Tier) => (GATE_NEEDS[t] ?? []).flatMap((n) => lastGate.get(n) ?? []);
+  record("gateway", simple("gateway"));
+  record("haproxy", simple("haproxy"));
+  record("dnsdist", simple("dnsdist"));
+  record("powerdns", simple("powerdns"));
+  record("shadow-primary", simple("shadow-primary"));
   // A fresh join token whenever the set of workers changes (the token expires).
   const workerNames = byTier("k0s-worker").map((h) => h.name);
-  const controllers = serial("k0s-controller", [], (h, after, i) => new K0sController(h.name, { ...base(h, after), primary: i === 0, tokenTriggers: workerNames }));
-  const primary = controllers[0];
-  serial(
-    "k0s-worker",
-    [],
-    (h, after) =>
-      new K0sWorker(h.name, {
-        ...base(h, after),
-        ...(primary?.workerToken ? { workerToken: primary.workerToken, workerTokenSource: primary.workerTokenCommand } : {}),
-      }),
+  const controllers = record(
+    "k0s-controller",
+    serial("k0s-controller", [], (h, after, i) => new K0sController(h.name, { ...base(h, after), primary: i === 0, tokenTriggers: workerNames })),
   );
+  const primary = controllers[0];
+  record(
+    "k0s-worker",
+    serial(
+      "k0s-worker",
+      needs("k0s-worker"),
+      (h, after) =>
+        new K0sWorker(h.name, {
+          ...base(h, after),
+          ...(primary?.workerToken ? { workerToken: primary.workerToken, workerTokenSource: primary.workerTokenCommand } : {}),
+        }),
+    ),
+  );
+  record("maglev", simple("maglev", needs("maglev")));
 
   return {
     dnsRecords: topo.dnsRecords,

@@ -8,7 +8,7 @@ import { applyCommand, bundleArchive, bundleSecretKeys, compileBundle } from "..
 import { buildPlans, HostPlan } from "../../src/plan";
 import { deriveTopology, Topology } from "../../src/topology";
 import { SECRET_MARK, OFFLINE_SECRET_PREFIX } from "../../src/program/offline";
-import { referencedSecretKeys, vipKey } from "../../src/program";
+import { GATE_NEEDS, referencedSecretKeys, vipKey } from "../../src/program";
 import { mgmt02Raw, mustValidate, hostIndex } from "../helpers";
 import { COMMAND, COPY, Graph, synth, synthEnv, SynthResult, VM } from "./harness";
 
@@ -35,7 +35,8 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
         name: h.hostname,
         nodeName: h.vm!.node,
         vmId: h.vm!.id,
-        clone: { vmId: h.vm!.template, full: true },
+        clone: { vmId: h.vm!.template, full: true, retries: 5 },
+        migrate: true,
         cpu: { cores: h.vm!.cores },
         memory: { dedicated: h.vm!.memoryMb },
         agent: { enabled: true, timeout: "300s" },
@@ -114,9 +115,38 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
         expect(deps).toContain(h.name); // its VM
         if (i > 0) expect(deps).toContain(`${hosts[i - 1].name}-apply`);
         if (i === 0 && t === "maglev") expect(deps).toContain(`${topo.gateways[topo.gateways.length - 1].name}-apply`);
-        if (i === 0 && t !== "maglev" && t !== "k0s-worker") expect(deps).toEqual([h.name]);
+        if (i === 0 && !GATE_NEEDS[t]) expect(deps).toEqual([h.name]);
       });
     }
+  });
+
+  test("THEN no health gate waits for a host that is not applied before it: every host a tier's gate needs is an ancestor of its applies", () => {
+    // Ancestors by name over the recorded dependsOn edges (the engine's view).
+    const byUrn = new Map(result.resources.map((r) => [r.urn, r]));
+    const ancestors = (name: string): Set<string> => {
+      const seen = new Set<string>();
+      const todo = [...g.get(COMMAND, name).dependsOn];
+      while (todo.length) {
+        const u = todo.pop()!;
+        const r = byUrn.get(u);
+        if (!r || seen.has(r.name)) continue;
+        seen.add(r.name);
+        todo.push(...r.dependsOn);
+      }
+      return seen;
+    };
+    let checked = 0;
+    for (const [tier, needs] of Object.entries(GATE_NEEDS)) {
+      for (const h of topo.hosts.filter((x) => x.role === tier)) {
+        const a = ancestors(`${h.name}-apply`);
+        for (const need of needs!) for (const n of topo.hosts.filter((x) => x.role === need)) {
+          expect({ gate: `${h.name}-apply`, needs: `${n.name}-apply`, ancestor: a.has(`${n.name}-apply`) }).toEqual({ gate: `${h.name}-apply`, needs: `${n.name}-apply`, ancestor: true });
+          checked++;
+        }
+      }
+    }
+    // mgmt02: 2 maglevs × (2 gateways + 3 HAProxy + 6 k0s workers + 2 dnsdist) + 6 workers × 1 controller
+    expect(checked).toBe(2 * (2 + 3 + 6 + 2) + 6);
   });
 
   test("THEN k0s workers get the join token from the controller over stdin, secret and unlogged, before their plan", () => {
