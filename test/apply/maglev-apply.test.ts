@@ -632,3 +632,51 @@ describe("maglev-apply: packages from dpkg's own database", () => {
     expect(readLog(h, "apt-get").find((l) => l.includes(" install "))).toMatch(/--no-install-recommends haproxy$/);
   });
 });
+
+describe("maglev-apply: keys of an interface the apply brings up", () => {
+  const KEY = "net.ipv4.conf.ingress0.arp_ignore";
+  function withIngress(h: Host, createsInterface: boolean) {
+    const b = bundle(h);
+    b.sysctls.push({ key: KEY, value: "1" });
+    // The netplan activation of a fresh VM: it creates ingress0 (here: its /proc/sys dir).
+    const mk = `mkdir -p ${h.root}/proc/sys/net/ipv4/conf/ingress0 && echo 0 > ${h.root}/proc/sys/net/ipv4/conf/ingress0/arp_ignore`;
+    b.files.push(file("/etc/netplan/60-maglev-infra.yaml", "network: {version: 2}\n", { activate: { kind: "command", command: createsInterface ? mk : "true" } }));
+    return b;
+  }
+  it("GIVEN a fresh VM without ingress0 WHEN applied THEN the interface's keys are written after the activation that creates it", () => {
+    const h = makeHost();
+    const r = apply(h, withIngress(h, true));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/sysctls: .*1 of interfaces not up yet/);
+    expect(fs.readFileSync(at(h, "proc/sys/net/ipv4/conf/ingress0/arp_ignore"), "utf8").trim()).toBe("1");
+  });
+  it("GIVEN an interface no activation creates WHEN applied THEN it fails naming the key and rolls back", () => {
+    const h = makeHost();
+    const r = apply(h, withIngress(h, false));
+    expect(r.code).toBe(2);
+    expect(r.all).toContain(`sysctl ${KEY} does not exist under /proc/sys (its interface was not created by the activations)`);
+  });
+});
+
+describe("maglev-apply: a file that was there before the first apply", () => {
+  it("GIVEN a package's config the plan took over WHEN a later plan drops it THEN the package's original is put back, not deleted", () => {
+    const h = makeHost();
+    fs.mkdirSync(at(h, "etc/pkg"), { recursive: true });
+    fs.writeFileSync(at(h, "etc/pkg/pkg.conf"), "# the package's default\n", { mode: 0o640 });
+    const b = bundle(h);
+    b.files.push(file("/etc/pkg/pkg.conf", "ours\n"));
+    expect(apply(h, b).code).toBe(0);
+    expect(fs.readFileSync(at(h, "etc/pkg/pkg.conf"), "utf8")).toBe("ours\n");
+    // Three more generations: the original outlives the pruned ones.
+    for (const v of ["v2\n", "v3\n", "v4\n"]) {
+      const n = withApp(h, v);
+      n.files.push(file("/etc/pkg/pkg.conf", "ours\n"));
+      expect(apply(h, n).code).toBe(0);
+    }
+    const r = apply(h, withApp(h, "v5\n"));
+    expect(r.code).toBe(0);
+    expect(fs.readFileSync(at(h, "etc/pkg/pkg.conf"), "utf8")).toBe("# the package's default\n");
+    expect(modeOf(at(h, "etc/pkg/pkg.conf"))).toBe("640");
+    expect(fs.existsSync(at(h, "var/lib/maglev-infra/originals/etc-pkg-pkg.conf"))).toBe(false);
+  });
+});

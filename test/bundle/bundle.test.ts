@@ -154,3 +154,26 @@ describe("gateway-health", () => {
     expect(run({ "10.0.0.1": n("Established") }, ["--upstream", "10.0.0.1", "--maglev", "10.0.0.9"])).toEqual({ code: 1, out: "maglev 10.0.0.9: not configured" });
   });
 });
+
+describe("apply-bootstrap.sh", () => {
+  const boot = fs.readFileSync(path.join(__dirname, "../../scripts/host/apply-bootstrap.sh"), "utf8");
+  const run = (stdin: string) => spawnSync("sh", ["-c", boot], { input: stdin, encoding: "utf8" });
+  test("GIVEN stdin that is not a whole bundle THEN exit 4 saying nothing was changed", () => {
+    const r = run("not base64 at all");
+    expect(r.status).toBe(4);
+    expect(r.stderr).toContain("the bundle did not arrive whole");
+  });
+  test("GIVEN a program that exits 2 or 3 THEN the command exits with the same status, its temp dir removed", () => {
+    for (const code of [0, 2, 3]) {
+      const prog = `#!/usr/bin/python3\nimport os, sys\nprint(os.path.dirname(os.path.abspath(__file__)))\nsys.exit(${code})\n`;
+      const tar = ustar([
+        { name: "maglev-apply", mode: 0o755, data: Buffer.from(prog) },
+        { name: "bundle.json", mode: 0o600, data: Buffer.from("{}") },
+        { name: "secrets.sha256", mode: 0o600, data: Buffer.alloc(0) },
+      ]);
+      const r = run(require("zlib").gzipSync(tar).toString("base64"));
+      expect({ code, status: r.status }).toEqual({ code, status: code });
+      expect(fs.existsSync(r.stdout.trim())).toBe(false);
+    }
+  });
+});
