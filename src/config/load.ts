@@ -8,7 +8,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { z } from "zod";
 import { environmentSchema, Environment } from "./schema";
-import { ConfigError, crossFieldErrors } from "./rules";
+import { ConfigError, crossFieldErrors, placeholderDigestErrors } from "./rules";
 
 export type { ConfigError } from "./rules";
 
@@ -55,14 +55,30 @@ function zodErrors(input: unknown, error: z.ZodError): ConfigError[] {
       }
       continue;
     }
+    if (issue.code === "invalid_key") {
+      // A record key (a group or site name): name the key itself, and why.
+      const key = issue.path[issue.path.length - 1];
+      const why = ((issue as any).issues ?? []).map((i: { message: string }) => i.message).join("; ");
+      out.push({ path: formatPath(issue.path), message: `invalid name${why ? `: ${why}` : ""}`, value: key });
+      continue;
+    }
     const value = valueAt(input, issue.path);
     out.push({ path: formatPath(issue.path), message: value === undefined && issue.code === "invalid_type" ? "is required" : issue.message, value });
   }
   return out;
 }
 
+export interface ValidateOptions {
+  /**
+   * Reject placeholder (all-zero, all-f) sha256 digests of downloads a host of the stack
+   * needs. For a deployment (`pulumi up`); off for review renders of a stack whose releases
+   * are not pinned yet.
+   */
+  requirePinnedDigests?: boolean;
+}
+
 /** Validate a raw environment object: field rules first, then (if they pass) the cross-field rules. */
-export function validateEnvironment(input: unknown): LoadResult {
+export function validateEnvironment(input: unknown, opts: ValidateOptions = {}): LoadResult {
   const parsed = environmentSchema.safeParse(input);
   if (!parsed.success) {
     // Report the cross-field problems too (all problems at once), as far as the raw input
@@ -78,6 +94,7 @@ export function validateEnvironment(input: unknown): LoadResult {
     return { ok: false, errors: [...fieldErrors, ...more.filter((e) => !seen.has(e.path))] };
   }
   const errors = crossFieldErrors(parsed.data);
+  if (opts.requirePinnedDigests) errors.push(...placeholderDigestErrors(parsed.data));
   if (errors.length) return { ok: false, errors: sortErrors(errors) };
   return { ok: true, env: parsed.data };
 }
@@ -107,10 +124,13 @@ function sortErrors(errors: ConfigError[]): ConfigError[] {
   return errors; // kept in discovery order: the order of the file, which reads best
 }
 
+/** Control characters (a hostile key or name quoted in a path or message) shown escaped, never raw. */
+const printable = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => JSON.stringify(c).slice(1, -1));
+
 export function formatErrors(source: string, errors: ConfigError[]): string {
   const lines = errors.map((e) => {
-    const v = e.value === undefined ? "" : ` (value: ${JSON.stringify(e.value)})`;
-    return `  ${ENVIRONMENT_KEY}.${e.path}: ${e.message}${v}`;
+    const v = e.value === undefined ? "" : ` (value: ${printable(JSON.stringify(e.value) ?? String(e.value))})`;
+    return `  ${ENVIRONMENT_KEY}.${printable(e.path)}: ${printable(e.message)}${v}`;
   });
   return `${source}: ${errors.length} problem${errors.length === 1 ? "" : "s"} in the environment:\n${lines.join("\n")}`;
 }
@@ -121,23 +141,95 @@ export function stackFilePath(stack: string, root = process.cwd()): string {
   return path.join(root, "stacks", `Pulumi.${stack}.yaml`);
 }
 
+/** A YAML problem of a stack file, at a line and column (1-based). */
+export interface YamlProblem {
+  line: number;
+  col: number;
+  message: string;
+}
+
+/** The stack file is not the YAML it should be: every problem with its `file:line:col`. */
+export class StackFileError extends Error {
+  constructor(
+    public readonly source: string,
+    public readonly problems: YamlProblem[],
+  ) {
+    super(
+      `${source}: ${problems.length} YAML problem${problems.length === 1 ? "" : "s"}:\n` +
+        problems.map((p) => `  ${source}:${p.line}:${p.col}: ${p.message}`).join("\n"),
+    );
+    this.name = "StackFileError";
+  }
+}
+
+/** Aliases a stack file may expand (a stack has none today; a "billion laughs" has millions). */
+export const MAX_ALIAS_COUNT = 100;
+
+/** The first line of a yaml error message: the rest is a code frame that repeats the file. */
+const firstLine = (m: string) => m.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+
+/**
+ * Parse stack file text: duplicate keys, syntax errors and alias bombs are errors with
+ * their line and column; YAML warnings too (a stack file has no reason to carry any).
+ */
+export function parseStackYaml(text: string, source: string): unknown {
+  const lc = new YAML.LineCounter();
+  const docs = YAML.parseAllDocuments(text, { uniqueKeys: true, prettyErrors: false, lineCounter: lc, strict: true });
+  const at = (offset: number) => {
+    const p = lc.linePos(offset);
+    return { line: p.line, col: p.col };
+  };
+  const list = Array.isArray(docs) ? docs : [docs];
+  const problems: YamlProblem[] = [];
+  for (const d of list)
+    for (const e of [...d.errors, ...d.warnings]) {
+      const key = e.code === "DUPLICATE_KEY" ? ` (${JSON.stringify((/^[^:\n]*/.exec(text.slice(e.pos[0]))?.[0] ?? "").trim().slice(0, 80))})` : "";
+      problems.push({ ...at(e.pos[0]), message: firstLine(e.message) + key });
+    }
+  if (list.length > 1) problems.push({ ...at(list[1].range[0]), message: "a stack file holds one YAML document" });
+  if (problems.length) throw new StackFileError(source, problems);
+  const doc = list[0];
+  if (!doc) return undefined;
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    // The expansion limit carries no location: name the alias that expands other aliases
+    // (the bomb's top level; else the first alias) and how many the file holds.
+    const aliases: YAML.Alias[] = [];
+    YAML.visit(doc, { Alias: (_k, node) => void aliases.push(node) });
+    const nested = aliases.find((a) => {
+      const target = a.resolve(doc);
+      let inner = false;
+      if (target) YAML.visit(target as any, { Alias: () => ((inner = true), YAML.visit.BREAK) });
+      return inner;
+    });
+    const culprit = nested ?? aliases[0];
+    const where = culprit?.range ? at(culprit.range[0]) : { line: 1, col: 1 };
+    throw new StackFileError(source, [
+      { ...where, message: `${culprit ? `alias *${culprit.source}: ` : ""}aliases expand beyond ${MAX_ALIAS_COUNT} nodes (${aliases.length} aliases in the file; a "billion laughs" bomb?): ${(e as Error).message}` },
+    ]);
+  }
+}
+
 /** Read a stack file and return its raw environment object (no validation). */
-export function readStackEnvironment(file: string): unknown {
-  if (!fs.existsSync(file)) throw new Error(`${file}: no such stack file`);
-  const doc = YAML.parse(fs.readFileSync(file, "utf8"));
-  const cfg = doc?.config ?? {};
-  if (!(ENVIRONMENT_KEY in cfg)) throw new Error(`${file}: no "${ENVIRONMENT_KEY}" key under config`);
+export function readStackEnvironment(file: string, source = file): unknown {
+  if (!fs.existsSync(file)) throw new Error(`${source}: no such stack file`);
+  const doc = parseStackYaml(fs.readFileSync(file, "utf8"), source) as any;
+  const cfg = doc?.config;
+  if (!cfg || typeof cfg !== "object" || Array.isArray(cfg) || !(ENVIRONMENT_KEY in cfg)) throw new Error(`${source}: no "${ENVIRONMENT_KEY}" key under config`);
   return cfg[ENVIRONMENT_KEY];
 }
 
-/** Read, validate, or throw a ConfigValidationError listing every problem. */
-export function loadStack(stack: string, root = process.cwd()): Environment {
+/**
+ * Read, validate, or throw: a StackFileError (YAML problems, with file:line:col) or a
+ * ConfigValidationError listing every problem of the environment (path and value).
+ */
+export function loadStack(stack: string, root = process.cwd(), opts: ValidateOptions = {}): Environment {
   const file = stackFilePath(stack, root);
-  const raw = readStackEnvironment(file);
-  const r = validateEnvironment(raw);
-  if (!r.ok) {
-    const rel = path.relative(root, file);
-    throw new ConfigValidationError(rel && !rel.startsWith("..") ? rel : file, r.errors);
-  }
+  const rel = path.relative(root, file);
+  const source = rel && !rel.startsWith("..") ? rel : file;
+  const raw = readStackEnvironment(file, source);
+  const r = validateEnvironment(raw, opts);
+  if (!r.ok) throw new ConfigValidationError(source, r.errors);
   return r.env;
 }
