@@ -13,7 +13,7 @@ import { deriveTopology, Topology, HostFacts } from "../topology";
 import { HostRunner } from "../ops/runner";
 import { HACTL_PATH, HAPROXY_STATS_PORT } from "../tiers/haproxy";
 import { loadOrExit, runnerFor } from "./common";
-import { q } from "../apply/steps";
+import { shellWord } from "../escape";
 
 export interface ServerState {
   backend: string;
@@ -77,7 +77,7 @@ export function haproxyMembers(topo: Topology, group?: string): { group: string;
 export async function hactl(runner: HostRunner, members: HostFacts[], cmd: HactlCommand): Promise<HactlResult> {
   if ((cmd.op === "maint" || cmd.op === "enable") && !/^[A-Za-z0-9_.:-]+\/[A-Za-z0-9_.:-]+$/.test(cmd.target))
     return { ok: false, text: `hactl: expected <backend>/<server>, got "${cmd.target}"\n` };
-  const script = cmd.op === "maint" || cmd.op === "enable" ? `${HACTL_PATH} ${cmd.op} ${q(cmd.target)}` : `${HACTL_PATH} ${cmd.op}`;
+  const script = cmd.op === "maint" || cmd.op === "enable" ? `${HACTL_PATH} ${cmd.op} ${shellWord(cmd.target)}` : `${HACTL_PATH} ${cmd.op}`;
   const results = await Promise.all(members.map(async (m) => ({ m, r: await runner.run(m.hostname, script) })));
   const failed = results.filter(({ r }) => r.code !== 0);
   let text = "";

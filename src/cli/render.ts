@@ -4,15 +4,17 @@
  * With bad config: every problem on stderr, exit 1, <dir> untouched.
  */
 import { Command } from "commander";
-import { renderEnvironment, writeRender } from "../render";
+import { checkRenderOut, renderEnvironment, writeRender } from "../render";
 import { loadOrExit } from "./common";
 
 const program = new Command()
   .name("render")
   .description("Render every host's files of a stack offline (no Pulumi CLI, no credentials)")
   .argument("<stack>", "stack name (stacks/Pulumi.<stack>.yaml) or path to a stack file")
-  .requiredOption("-o, --out <dir>", "output folder (replaced as a whole)")
+  .requiredOption("-o, --out <dir>", "output folder: missing, empty, or made by a previous render (then replaced as a whole); anything else is refused")
   .action((stack: string, opts: { out: string }) => {
+    // Refused before the stack is even read: a wrong --out never costs a render, never deletes.
+    checkRenderOut(opts.out);
     const env = loadOrExit(stack);
     const r = renderEnvironment(env);
     writeRender(opts.out, r);

@@ -8,7 +8,8 @@
  */
 import { Topology, HostFacts } from "../topology";
 import { HostPlan } from "../plan/types";
-import { contentSha256 as contentHash, APPLIED_DIR, fileSlug, q } from "../apply/steps";
+import { contentSha256 as contentHash, APPLIED_DIR, fileSlug } from "../apply/steps";
+import { shellWord } from "../escape";
 import { ipvsServices, DRAIN_FILE, ANNOUNCED_FILE } from "../tiers/maglev";
 import { HACTL_PATH, HAPROXY_ADMIN_SOCKET, HAPROXY_DRAIN_BACKEND } from "../tiers/haproxy";
 import { SITE_DRAIN_FILE } from "../tiers/gateway";
@@ -138,7 +139,7 @@ function hostProbes(topo: Topology, plan: HostPlan, h: HostFacts, runner: HostRu
   const drain = drainProbe(h);
   if (drain) add("drain", drain);
   // Files: two commands for all of them — live hashes, then the apply records.
-  const paths = plan.files.map((f) => q(f.path)).join(" ");
+  const paths = plan.files.map((f) => shellWord(f.path)).join(" ");
   const records = plan.files.map((f) => `${APPLIED_DIR}/${fileSlug(f.path)}`).join(" ");
   add("files", `sha256sum -- ${paths} 2>/dev/null; grep -H '' ${records} 2>/dev/null; true`);
   for (const s of plan.services) add(`service ${s}`, runner.services.isActive(s));

@@ -37,6 +37,10 @@ import { CURRENT_LINK } from "../bundle";
 export { DRAIN_SITE_EXTRA_PREPEND, DRAIN_SITE_LOCAL_PREF, drainedSitePolicy };
 export type { SitePolicy };
 
+/** The apply program's lock (scripts/maglev-apply LOCK_FILE). */
+export const APPLY_LOCK = "/run/maglev-infra/apply.lock";
+const APPLY_LOCK_DIR = "/run/maglev-infra";
+
 /**
  * Re-run the host's committed apply (the program and bundle of its `current` generation):
  * with the drain file present or gone, the apply chooses the matching frr.conf, checks it,
@@ -48,7 +52,7 @@ export function reapplyCurrent(otherwise: string): string {
   return `if [ -x ${CURRENT_LINK}/maglev-apply ]; then ${CURRENT_LINK}/maglev-apply --bundle ${CURRENT_LINK}/bundle.json; else ${otherwise}; fi`;
 }
 import { isEbgpUpstream } from "../config/schema";
-import { q } from "../apply/steps";
+import { shellWord } from "../escape";
 
 export interface DrainOptions {
   force?: boolean;
@@ -91,7 +95,7 @@ async function routesVia(topo: Topology, runner: HostRunner, maglev: HostFacts):
   const per = await Promise.all(
     topo.gateways.map(async (gw) => {
       const script = vips.map((vip) => (vip.includes(":") ? `echo "R ${vip} $(ip -6 -j route show ${vip}/128)"` : `echo "R ${vip} $(ip -j route show ${vip}/32)"`)).join("; ");
-      const r = await runner.run(gw.hostname, script, 300000);
+      const r = await runner.run(gw.hostname, script);
       const left: string[] = [];
       for (const line of r.stdout.split("\n")) {
         const mm = /^R (\S+) (.*)$/.exec(line);
@@ -302,8 +306,11 @@ export async function drainSite(topo: Topology, runner: HostRunner, site: string
   // Applied from a temporary copy; only once FRR took it does it become the drain file (a
   // failed vtysh leaves the gateway as it was).
   const script =
-    `set -e; install -d ${dir}; t=$(mktemp ${dir}/.site-drain.XXXXXX); trap 'rm -f "$t"' EXIT; ` +
-    `printf '%s' ${q(file)} > "$t"; vtysh -f "$t"; chmod 0644 "$t"; mv "$t" ${SITE_DRAIN_FILE}; vtysh -c 'clear bgp * soft out'; ` +
+    // Under the apply's lock (flock(1) and the program's fcntl.flock are the same lock): an
+    // apply that already chose its frr.conf must not reload FRR over the new drain.
+    `set -e; install -d ${dir} ${APPLY_LOCK_DIR}; t=$(mktemp ${dir}/.site-drain.XXXXXX); trap 'rm -f "$t"' EXIT; ` +
+    `exec 9>${APPLY_LOCK}; flock -w 600 9; ` +
+    `printf '%s' ${shellWord(file)} > "$t"; vtysh -f "$t"; chmod 0644 "$t"; mv "$t" ${SITE_DRAIN_FILE}; vtysh -c 'clear bgp * soft out'; exec 9>&-; ` +
     // Then the file FRR starts from: the committed apply again, which now installs the drained frr.conf.
     reapplyCurrent("true");
   const out: DrainResult[] = [];
@@ -324,7 +331,12 @@ export async function undrainSite(topo: Topology, runner: HostRunner, site: stri
   for (const gw of topo.gateways.filter((g) => g.site === site)) {
     const t0 = Date.now();
     // The committed apply with the drain file gone: the rendered frr.conf, checked, reloaded, health-gated.
-    const r = await runner.run(gw.hostname, `rm -f ${SITE_DRAIN_FILE} && { ${reapplyCurrent(runner.services.reload("frr"))}; } && vtysh -c 'clear bgp * soft out'`, 300000);
+    // The marker goes under the apply's lock, so a running apply cannot re-install the drained frr.conf after it.
+    const r = await runner.run(
+      gw.hostname,
+      `install -d ${APPLY_LOCK_DIR} && { flock -w 600 ${APPLY_LOCK} rm -f ${SITE_DRAIN_FILE}; } && { ${reapplyCurrent(runner.services.reload("frr"))}; } && vtysh -c 'clear bgp * soft out'`,
+      300000,
+    );
     const w = r.code === 0 ? await waitAdvertised(topo, runner, gw, want, opts.timeoutMs ?? 30000) : { done: false, detail: (r.stderr || r.stdout).trim() };
     out.push({ host: gw.hostname, action: "undrain-site", complete: w.done, detail: w.done ? "frr.conf policy restored and advertised" : w.detail, ms: Date.now() - t0 });
   }

@@ -7,7 +7,8 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ServiceManager, systemd, q } from "../apply/steps";
+import { ServiceManager, systemd } from "../apply/steps";
+import { shellWord } from "../escape";
 
 export interface RunResult {
   stdout: string;
@@ -40,7 +41,7 @@ export function sshRunner(opts: SshRunnerOptions): HostRunner {
     run(hostname, script, timeoutMs = 30000) {
       const addr = opts.addresses.get(hostname);
       if (!addr) return Promise.resolve({ stdout: "", stderr: `unknown host ${hostname}`, code: 255 });
-      const remote = opts.user === "root" ? `sh -c ${q(script)}` : `sudo -n sh -c ${q(script)}`;
+      const remote = opts.user === "root" ? `sh -c ${shellWord(script)}` : `sudo -n sh -c ${shellWord(script)}`;
       const args = [
         "-o", "BatchMode=yes",
         "-o", "ConnectTimeout=5",

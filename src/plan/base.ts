@@ -3,10 +3,10 @@
  * (netplan, interfaces named by MAC), node_exporter on the mgmt address. Plus the `vip`
  * dummy interface helper the VIP-carrying tiers use.
  */
-import * as YAML from "yaml";
 import { Topology, HostFacts } from "../topology";
 import { PlanBuilder } from "./builder";
 import { header } from "./header";
+import { plainWord, systemdValue, yamlDocument } from "../escape";
 
 export const NETPLAN_FILE = "/etc/netplan/60-maglev-infra.yaml";
 
@@ -54,14 +54,16 @@ export function netplanConfig(topo: Topology, h: HostFacts): string {
     };
   }
   const doc = { network: { version: 2, renderer: "networkd", ethernets } };
-  return header(topo.env.name, "#", `network of ${h.hostname}`) + YAML.stringify(doc, { lineWidth: 0 });
+  return header(topo.env.name, "#", `network of ${h.hostname}`) + yamlDocument(doc, `netplan of ${h.name}`);
 }
 
 export function basePlan(topo: Topology, h: HostFacts, b: PlanBuilder): void {
   const env = topo.env;
   b.package("prometheus-node-exporter", "netplan.io");
   b.service("prometheus-node-exporter", "systemd-networkd");
-  b.file({ path: "/etc/hostname", content: `${h.hostname}\n`, activate: { kind: "command", command: "hostname -F /etc/hostname" } });
+  const hostname = plainWord(h.hostname, `hostname of ${h.name} (hostnamePrefix + hosts[].name)`);
+  const fqdn = plainWord(`${h.hostname}.${env.dns.zone}`, "dns.zone");
+  b.file({ path: "/etc/hostname", content: `${hostname}\n`, activate: { kind: "command", command: "hostname -F /etc/hostname" } });
   // Own name on the mgmt addresses: daemons that resolve their own name (ExaBGP's getfqdn)
   // must not wait on DNS.
   b.file({
@@ -71,8 +73,8 @@ export function basePlan(topo: Topology, h: HostFacts, b: PlanBuilder): void {
       [
         "127.0.0.1\tlocalhost",
         "::1\tlocalhost ip6-localhost ip6-loopback",
-        `${h.mgmt.ipv4}\t${h.hostname}.${env.dns.zone} ${h.hostname}`,
-        `${h.mgmt.ipv6}\t${h.hostname}.${env.dns.zone} ${h.hostname}`,
+        `${plainWord(h.mgmt.ipv4)}\t${fqdn} ${hostname}`,
+        `${plainWord(h.mgmt.ipv6)}\t${fqdn} ${hostname}`,
       ].join("\n") +
       "\n",
   });
@@ -101,7 +103,7 @@ export function vipInterface(topo: Topology, h: HostFacts, b: PlanBuilder, vips:
   const env = topo.env;
   b.file({
     path: `/etc/systemd/network/60-${ifname}.netdev`,
-    content: header(env.name, "#", `dummy interface ${ifname} of ${h.hostname}`) + `[NetDev]\nName=${ifname}\nKind=dummy\n`,
+    content: header(env.name, "#", `dummy interface ${ifname} of ${h.hostname}`) + `[NetDev]\nName=${systemdValue(ifname, "VIP interface name")}\nKind=dummy\n`,
     activate: { kind: "command", command: "networkctl reload" },
   });
   const addrs = [...vips.ipv4.map((a) => `Address=${a}/32`), ...vips.ipv6.map((a) => `Address=${a}/128`)];
@@ -109,7 +111,7 @@ export function vipInterface(topo: Topology, h: HostFacts, b: PlanBuilder, vips:
     path: `/etc/systemd/network/60-${ifname}.network`,
     content:
       header(env.name, "#", `VIPs on ${ifname} of ${h.hostname}`) +
-      `[Match]\nName=${ifname}\n\n[Link]\n# A dummy interface never answers ARP/ND for the VIPs by itself; arp_ignore keeps it so.\nRequiredForOnline=no\n\n[Network]\n` +
+      `[Match]\nName=${systemdValue(ifname, "VIP interface name")}\n\n[Link]\n# A dummy interface never answers ARP/ND for the VIPs by itself; arp_ignore keeps it so.\nRequiredForOnline=no\n\n[Network]\n` +
       `ConfigureWithoutCarrier=yes\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n` +
       (addrs.length ? addrs.join("\n") + "\n" : ""),
     activate: { kind: "command", command: "networkctl reload && networkctl reconfigure " + ifname },

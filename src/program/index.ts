@@ -174,7 +174,7 @@ export function main(): ProgramOutputs {
     after,
   });
 
-  // Hosts of a tier in stack order; each starts after the previous one's health gate.
+  // Hosts of a tier in name order (the topology's); each starts after the previous one's health gate.
   const byTier = (t: Tier) => topo.hosts.filter((h) => h.role === t);
   const serial = <T extends ManagedHost>(t: Tier, start: pulumi.Resource[], make: (h: HostFacts, after: pulumi.Resource[], i: number) => T): T[] => {
     const out: T[] = [];

@@ -58,26 +58,68 @@ export function renderEnvironment(env: Environment): Rendered {
   return { topology, plans, files: sorted };
 }
 
+/** The file a render leaves in its folder: only a folder holding it may be replaced by the next render. */
+export const RENDER_MARKER = ".maglev-infra-render";
+
+export class RenderOutError extends Error {}
+
 /**
- * Write into `out`: first into a sibling temp folder, then swap it in, so `out` is either
- * the previous render or the complete new one — never half of one.
+ * Whether `out` may receive a render: missing, an empty folder, or a folder a previous render
+ * made (it holds RENDER_MARKER as a regular file). Anything else — a file, a symbolic link, a
+ * folder with other content (`--out .` in the repository) — is refused, naming the folder.
+ */
+export function checkRenderOut(out: string): void {
+  const abs = path.resolve(out);
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(abs);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw e;
+  }
+  const refuse = (why: string) => {
+    throw new RenderOutError(`refusing to write into ${abs}: ${why}; give --out a missing or empty folder, or one a previous render made (it holds ${RENDER_MARKER})`);
+  };
+  if (st.isSymbolicLink()) refuse("it is a symbolic link");
+  if (!st.isDirectory()) refuse("it is not a folder");
+  if (abs === path.parse(abs).root) refuse("it is the root folder");
+  const entries = fs.readdirSync(abs);
+  if (entries.length === 0) return;
+  const marker = path.join(abs, RENDER_MARKER);
+  if (!entries.includes(RENDER_MARKER) || !fs.lstatSync(marker).isFile()) refuse(`it is not empty and no render made it (no ${RENDER_MARKER})`);
+}
+
+/**
+ * Write into `out` (see checkRenderOut for which folders may be written): first into a new
+ * sibling temp folder, then swap it in, so `out` is either the previous render or the complete
+ * new one — never half of one. Only `out`'s previous content and this call's own temp folders
+ * are ever removed.
  */
 export function writeRender(out: string, rendered: Rendered): void {
   const abs = path.resolve(out);
-  const tmp = `${abs}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
+  checkRenderOut(abs);
+  fs.mkdirSync(path.dirname(abs), { recursive: true });
+  // mkdtemp: a folder nobody else has, never an existing sibling of the same name.
+  const tmp = fs.mkdtempSync(`${abs}.tmp-`);
+  let old: string | undefined;
   try {
     for (const [rel, content] of rendered.files) {
       const p = path.join(tmp, rel);
       fs.mkdirSync(path.dirname(p), { recursive: true });
       fs.writeFileSync(p, content);
     }
-    const old = `${abs}.old-${process.pid}`;
-    if (fs.existsSync(abs)) fs.renameSync(abs, old);
+    fs.writeFileSync(path.join(tmp, RENDER_MARKER), `maglev-infra render of stack "${rendered.topology.env.name}": the next render replaces this folder as a whole.\n`);
+    if (fs.existsSync(abs)) {
+      // Renamed into a fresh temp folder of our own, so the rename cannot land on anything else.
+      old = path.join(fs.mkdtempSync(`${abs}.old-`), "previous");
+      fs.renameSync(abs, old);
+    }
     fs.renameSync(tmp, abs);
-    fs.rmSync(old, { recursive: true, force: true });
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
+    if (old && !fs.existsSync(abs) && fs.existsSync(old)) fs.renameSync(old, abs);
+    if (old) fs.rmSync(path.dirname(old), { recursive: true, force: true });
     throw e;
   }
+  if (old) fs.rmSync(path.dirname(old), { recursive: true, force: true });
 }

@@ -10,12 +10,12 @@
  * PowerDNS 4.7 checker rejects pdns.conf on purpose — enable it only on hosts with PowerDNS 4.8+
  * (PowerDNS's own repository). Zone transfers from dns00 replicate the zones either way.
  */
-import * as YAML from "yaml";
 import { Topology, HostFacts } from "../topology";
 import { PlanBuilder } from "../plan/builder";
 import { header } from "../plan/header";
 import { Validate } from "../plan/types";
 import { dsrMember, groupOfKind, BASH_SYNTAX, systemdVerify } from "./l7-common";
+import { commentText, luaString, pdnsValue, phpString, plainWord, shellWord, yamlDocument } from "../escape";
 
 export const DNSDIST_CONF = "/etc/dnsdist/dnsdist.conf";
 export const PDNS_CONF = "/etc/powerdns/pdns.conf";
@@ -53,6 +53,12 @@ export const DNSDIST_VALIDATE: Validate = { checker: "dnsdist", command: "dnsdis
 function servedZones(topo: Topology): string[] {
   return [...(topo.env.dns.servedZones ?? [topo.env.dns.zone])].map((z) => z.replace(/\.$/, "")).sort();
 }
+/** The served zones as a bash array's words. */
+function zoneWords(topo: Topology): string {
+  return servedZones(topo)
+    .map((z, i) => shellWord(z, `dns.servedZones[${i}]`))
+    .join(" ");
+}
 const byName = (a: HostFacts, b: HostFacts) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 function secondaries(topo: Topology): HostFacts[] {
   return topo.hosts.filter((x) => x.role === "powerdns").sort(byName);
@@ -63,7 +69,6 @@ function dnsdists(topo: Topology): HostFacts[] {
 function primaries(topo: Topology): HostFacts[] {
   return topo.hosts.filter((x) => x.role === "shadow-primary").sort(byName);
 }
-const lua = (s: string) => JSON.stringify(s);
 const v6addr = (a: string, port: number) => `[${a}]:${port}`;
 
 // ---------------------------------------------------------------- dnsdist
@@ -90,35 +95,35 @@ export function dnsdistConfig(topo: Topology, h: HostFacts): string {
     "",
     "-- Listeners: the group's DNS VIPs (clients) and this node's ingress addresses (keepalived checks).",
   );
-  listen.forEach((a, i) => L.push(`${i === 0 ? "setLocal" : "addLocal"}(${lua(a)}, { reusePort = true })`));
+  listen.forEach((a, i) => L.push(`${i === 0 ? "setLocal" : "addLocal"}(${luaString(a)}, { reusePort = true })`));
   L.push(
     "-- An authoritative service: anyone may ask; the per-client rate limit below protects the backends.",
     'setACL({ "0.0.0.0/0", "::/0" })',
     "",
     "-- Console on localhost only; the key is a secret (base64, `makeKey()`).",
-    `controlSocket(${lua(DNSDIST_CONSOLE)})`,
-    `setKey(${lua(secret("dnsdistConsoleKey"))})`,
+    `controlSocket(${luaString(DNSDIST_CONSOLE)})`,
+    `setKey(${luaString(secret("dnsdistConsoleKey"))})`,
     'setConsoleACL({ "127.0.0.1/32", "::1/128" })',
     "",
     "-- Web UI, API and Prometheus /metrics on the mgmt address, mgmt networks only.",
     "-- The password secret may be plain or a hashPassword() hash.",
-    `webserver(${lua(`${h.mgmt.ipv4}:${DNSDIST_WEB_PORT}`)})`,
-    `setWebserverConfig({ password = ${lua(secret("dnsdistWebserverPassword"))}, acl = ${lua(`${n.mgmt.ipv4}, ${n.mgmt.ipv6}, 127.0.0.1/32, ::1/128`)}, statsRequireAuthentication = false })`,
+    `webserver(${luaString(`${h.mgmt.ipv4}:${DNSDIST_WEB_PORT}`)})`,
+    `setWebserverConfig({ password = ${luaString(secret("dnsdistWebserverPassword"))}, acl = ${luaString(`${n.mgmt.ipv4}, ${n.mgmt.ipv6}, 127.0.0.1/32, ::1/128`)}, statsRequireAuthentication = false })`,
     "",
     "-- PowerDNS secondaries at their ingress addresses. The PROXY protocol carries the client's",
     "-- address to PowerDNS (proxy-protocol-from lists this node); health checks ask for the SOA",
-    `-- of ${zone} and need an answer (a secondary without the zone is down).`,
+    `-- of ${commentText(zone, "dns.servedZones[0]")} and need an answer (a secondary without the zone is down).`,
   );
   const src = h.ingress?.ipv4;
   for (const s of secondaries(topo)) {
     if (!s.ingress) continue;
     const opts = [
-      `address = ${lua(`${s.ingress.ipv4}:53`)}`,
-      `name = ${lua(s.name)}`,
+      `address = ${luaString(`${s.ingress.ipv4}:53`)}`,
+      `name = ${luaString(s.name, `hosts[].name (${s.name})`)}`,
       `pool = "pdns"`,
       "useProxyProtocol = true",
-      ...(src ? [`source = ${lua(src)}`] : []),
-      `checkName = ${lua(zone + ".")}`,
+      ...(src ? [`source = ${luaString(src)}`] : []),
+      `checkName = ${luaString(zone + ".", "dns.servedZones[0]")}`,
       `checkType = "SOA"`,
       "mustResolve = true",
       "checkInterval = 1",
@@ -175,9 +180,9 @@ function pdnsCommon(topo: Topology, h: HostFacts): string[] {
     "api=yes",
     `api-key=${secret("pdnsApiKey")}`,
     "webserver=yes",
-    `webserver-address=${h.mgmt.ipv4}`,
+    `webserver-address=${pdnsValue(h.mgmt.ipv4, `mgmt IPv4 of ${h.name}`)}`,
     `webserver-port=${PDNS_API_PORT}`,
-    `webserver-allow-from=127.0.0.1,::1,${n.mgmt.ipv4},${n.mgmt.ipv6}`,
+    `webserver-allow-from=${pdnsValue(`127.0.0.1,::1,${n.mgmt.ipv4},${n.mgmt.ipv6}`, "networks.mgmt")}`,
     "",
     "security-poll-suffix=",
     "version-string=anonymous",
@@ -221,15 +226,15 @@ export function secondaryConfig(topo: Topology, h: HostFacts): string {
   L.push(
     "",
     "# Queries from dnsdist on ingress0; NOTIFYs from the primary and local tools on mgmt.",
-    `local-address=${local.join(",")}`,
+    `local-address=${pdnsValue(local.join(","), `addresses of ${h.name}`)}`,
     "local-port=53",
     "# dnsdist sends every query with a PROXY protocol v2 header (the client's address).",
-    `proxy-protocol-from=${proxies.join(",")}`,
+    `proxy-protocol-from=${pdnsValue(proxies.join(","), "ingress addresses of the dnsdist hosts")}`,
     "",
     "# Secondary of the hidden primary: NOTIFY and AXFR over mgmt.",
     "primary=no",
     "secondary=yes",
-    `allow-notify-from=${prim.flatMap((p) => [p.mgmt.ipv4, p.mgmt.ipv6]).join(",")}`,
+    `allow-notify-from=${pdnsValue(prim.flatMap((p) => [p.mgmt.ipv4, p.mgmt.ipv6]).join(","), "mgmt addresses of the shadow primaries")}`,
     "xfr-cycle-interval=60",
     "# Nobody transfers from a public secondary.",
     "disable-axfr=yes",
@@ -247,17 +252,15 @@ export function secondaryZonesScript(topo: Topology): string {
 ${header(topo.env.name, "#", "secondary zones of this PowerDNS server").trimEnd()}
 # Run after pdns.conf changes (the plan does) or by hand; idempotent.
 set -euo pipefail
-PRIMARIES="${prim.join(" ")}"
-ZONES="${servedZones(topo).join(" ")}"
+PRIMARIES=(${prim.map((a) => shellWord(a, "mgmt IPv4 of a shadow primary")).join(" ")})
+ZONES=(${zoneWords(topo)})
 as_pdns() { runuser -u pdns -- "$@"; }
 existing=$(as_pdns pdnsutil list-all-zones secondary 2>/dev/null || true)
-for zone in $ZONES; do
+for zone in "\${ZONES[@]}"; do
   if printf '%s\\n' "$existing" | grep -qxF "$zone"; then
-    # shellcheck disable=SC2086
-    as_pdns pdnsutil change-secondary-zone-primary "$zone" $PRIMARIES
+    as_pdns pdnsutil change-secondary-zone-primary "$zone" "\${PRIMARIES[@]}"
   else
-    # shellcheck disable=SC2086
-    as_pdns pdnsutil create-secondary-zone "$zone" $PRIMARIES
+    as_pdns pdnsutil create-secondary-zone "$zone" "\${PRIMARIES[@]}"
   fi
   # Transfer now rather than at the next xfr cycle (ignored while pdns is down).
   pdns_control retrieve "$zone" >/dev/null 2>&1 || true
@@ -317,8 +320,7 @@ function lightningStream(topo: Topology, h: HostFacts, b: PlanBuilder): void {
     },
     http: { address: `${h.mgmt.ipv4}:8500` },
   };
-  const text = header(topo.env.name, "#", `LightningStream of ${h.hostname} (needs PowerDNS >= 4.8)`) + YAML.stringify(doc, { lineWidth: 0 });
-  YAML.parse(text);
+  const text = header(topo.env.name, "#", `LightningStream of ${h.hostname} (needs PowerDNS >= 4.8)`) + yamlDocument(doc, "lightningstream.yaml");
   b.file({
     path: LIGHTNINGSTREAM_CONF,
     mode: "0640",
@@ -369,15 +371,15 @@ export function primaryConfig(topo: Topology, h: HostFacts): string {
     `gsqlite3-database=${PDNS_SQLITE}`,
     "gsqlite3-dnssec=yes",
     "",
-    `local-address=${[h.mgmt.ipv4, h.mgmt.ipv6, "127.0.0.1", "::1"].join(",")}`,
+    `local-address=${pdnsValue([h.mgmt.ipv4, h.mgmt.ipv6, "127.0.0.1", "::1"].join(","), `mgmt addresses of ${h.name}`)}`,
     "local-port=53",
     "",
     "primary=yes",
     "secondary=no",
     "# NOTIFY the secondaries only (empty only-notify: not the public NS addresses).",
-    `also-notify=${secs.map((s) => s.mgmt.ipv4).join(",")}`,
+    `also-notify=${pdnsValue(secs.map((s) => s.mgmt.ipv4).join(","), "mgmt addresses of the secondaries")}`,
     "only-notify=",
-    `allow-axfr-ips=127.0.0.0/8,::1,${secs.flatMap((s) => [s.mgmt.ipv4, s.mgmt.ipv6]).join(",")}`,
+    `allow-axfr-ips=${pdnsValue(`127.0.0.0/8,::1,${secs.flatMap((s) => [s.mgmt.ipv4, s.mgmt.ipv6]).join(",")}`, "mgmt addresses of the secondaries")}`,
     "",
     ...pdnsCommon(topo, h),
     "",
@@ -391,7 +393,7 @@ ${header(topo.env.name, "#", "hidden primary: database and served zones").trimEn
 set -euo pipefail
 DB=${PDNS_SQLITE}
 SCHEMA=/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql
-ZONES="${servedZones(topo).join(" ")}"
+ZONES=(${zoneWords(topo)})
 as_pdns() { runuser -u pdns -- "$@"; }
 # pdns_server (restarted for its new pdns.conf just before) may hold the database for a moment:
 # wait for its lock instead of failing half-way through the schema ("database is locked").
@@ -401,7 +403,7 @@ if ! as_pdns sqlite3 -cmd '.timeout 10000' "$DB" 'SELECT 1 FROM domains LIMIT 1'
   created=yes
 fi
 existing=$(as_pdns pdnsutil list-all-zones 2>/dev/null || true)
-for zone in $ZONES; do
+for zone in "\${ZONES[@]}"; do
   if ! printf '%s\\n' "$existing" | grep -qxF "$zone"; then
     as_pdns pdnsutil create-zone "$zone"
     # NATIVE zones send no NOTIFY; the secondaries transfer PRIMARY zones.
@@ -444,7 +446,7 @@ function powerAdmin(topo: Topology, h: HostFacts, b: PlanBuilder, pa: { url: str
 ${header(env.name, "#", "unpack the pinned PowerAdmin release").trimEnd()}
 # Re-run whenever the pinned tarball changes (its sha256 is below, so this file changes too).
 set -euo pipefail
-SHA=${pa.sha256}
+SHA=${shellWord(pa.sha256, "dns.powerAdmin.sha256")}
 DIR=${POWERADMIN_DIR}
 if [ "$(cat "$DIR/.maglev-infra-release" 2>/dev/null || true)" != "$SHA" ]; then
   tmp=$(mktemp -d)
@@ -465,12 +467,12 @@ chmod 0660 ${PDNS_SQLITE}
     "<?php",
     header(env.name, "//", "PowerAdmin configuration").trimEnd(),
     "$db_type = 'sqlite';",
-    `$db_file = '${PDNS_SQLITE}';`,
+    `$db_file = ${phpString(PDNS_SQLITE)};`,
     `$session_key = '${secret("poweradminSessionKey")}';`,
     "$iface_lang = 'en_EN';",
-    `$dns_hostmaster = 'hostmaster.${zone}';`,
+    `$dns_hostmaster = ${phpString(`hostmaster.${zone}`, "dns.servedZones[0]")};`,
     "$dns_ttl = 3600;",
-    `$pdns_api_url = 'http://${h.mgmt.ipv4}:${PDNS_API_PORT}';`,
+    `$pdns_api_url = ${phpString(`http://${h.mgmt.ipv4}:${PDNS_API_PORT}`, `mgmt IPv4 of ${h.name}`)};`,
     `$pdns_api_key = '${secret("pdnsApiKey")}';`,
     "",
   ].join("\n");
@@ -494,7 +496,7 @@ chmod 0660 ${PDNS_SQLITE}
       header(env.name, "#", "PowerAdmin site (mgmt only)") +
       [
         `<VirtualHost ${h.mgmt.ipv4}:80 [${h.mgmt.ipv6}]:80>`,
-        `    ServerName ${h.hostname}.${env.dns.zone}`,
+        `    ServerName ${plainWord(`${h.hostname}.${env.dns.zone}`, "dns.zone")}`,
         `    DocumentRoot ${POWERADMIN_DIR}`,
         `    <Directory ${POWERADMIN_DIR}>`,
         "        Options -Indexes +FollowSymLinks",

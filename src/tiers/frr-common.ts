@@ -10,6 +10,7 @@ import { PlanBuilder } from "../plan/builder";
 import { header } from "../plan/header";
 import { FileVariant, Validate } from "../plan/types";
 import { Environment } from "../config/schema";
+import { frrWord } from "../escape";
 
 export const FRR_CONF = "/etc/frr/frr.conf";
 export const FRR_DAEMONS = "/etc/frr/daemons";
@@ -68,7 +69,7 @@ export function frrPreamble(env: Environment, h: HostFacts, what: string): strin
     ...header(env.name, "!", `${what} of ${h.hostname}`).trimEnd().split("\n"),
     "!",
     "frr defaults traditional",
-    `hostname ${h.hostname}`,
+    `hostname ${frrWord(h.hostname, `hostname of ${h.name}`)}`,
     "log syslog informational",
     "service integrated-vtysh-config",
     "!",

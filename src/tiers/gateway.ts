@@ -17,6 +17,7 @@ import { bfdDetectMs, bfdProfile, frrPreamble, planFrr } from "./frr-common";
 import { ingressIf } from "./l7-common";
 import { hostScript, PYTHON_SYNTAX } from "../plan/scripts";
 import { Environment, Upstream, isEbgpUpstream } from "../config/schema";
+import { commentText, frrText } from "../escape";
 
 /** Peer group of the maglevs on a gateway. */
 export const MAGLEV_PEER_GROUP = "MAGLEVS";
@@ -72,9 +73,10 @@ function upstreamRouteMaps(topo: Topology, gw: HostFacts, drain?: SiteDrain): st
   for (const name of upstreamRouteMapsInUse(bgp)) {
     const ebgp = name === UPSTREAM_ROUTE_MAP_EBGP;
     L.push(`! Towards the ${ebgp ? "eBGP" : "iBGP"} upstream router: the VIPs are reached through this gateway's ${ingressIf(topo)}.`);
-    if (drain === "withdrawn") L.push(`! Site ${gw.site} withdrawn by \`npm run ops -- drain-site --withdraw\`: nothing is announced.`, `route-map ${name} deny 5`, "exit");
-    else if (drain) L.push(`! Site ${gw.site} drained by \`npm run ops -- drain-site\`: ${ebgp ? "a longer AS path" : `LOCAL_PREF ${drained!.localPref}`} than any other site.`);
-    else if (site) L.push(`! Site ${gw.site}: ${ebgp ? "AS-path prepend and MED" : "LOCAL_PREF and MED"} from the stack (sites.${gw.site}).`);
+    const siteName = gw.site ? commentText(gw.site, `hosts[].site (${gw.name})`) : undefined;
+    if (drain === "withdrawn") L.push(`! Site ${siteName} withdrawn by \`npm run ops -- drain-site --withdraw\`: nothing is announced.`, `route-map ${name} deny 5`, "exit");
+    else if (drain) L.push(`! Site ${siteName} drained by \`npm run ops -- drain-site\`: ${ebgp ? "a longer AS path" : `LOCAL_PREF ${drained!.localPref}`} than any other site.`);
+    else if (site) L.push(`! Site ${siteName}: ${ebgp ? "AS-path prepend and MED" : "LOCAL_PREF and MED"} from the stack (sites.${siteName}).`);
     L.push(`route-map ${name} permit 10`, ` set ip next-hop ${ing.ipv4}`);
     if (ing.ipv6) L.push(` set ipv6 next-hop global ${ing.ipv6}`);
     // The same lines drain-site's vtysh leaves in the running config, so frr-reload.py finds
@@ -161,19 +163,20 @@ export function gatewayFrrConfig(topo: Topology, gw: HostFacts, drain?: SiteDrai
   // otherwise the IPv6 VIPs travel over the IPv4 session.
   const upstreamV4 = (u: (typeof bgp.upstream)[number]) => u.ipv4;
   const upstreamFor6 = (u: (typeof bgp.upstream)[number]) => u.ipv6 ?? u.ipv4;
-  for (const u of bgp.upstream) {
+  bgp.upstream.forEach((u, i) => {
+    const description = frrText(`${u.name} (upstream${isEbgpUpstream(bgp, u) ? ", eBGP" : ""})`, `bgp.upstream[${i}].name`);
     const sessions: [string, string][] = [[u.ipv4, gw.mgmt.ipv4]];
     if (u.ipv6) sessions.push([u.ipv6, gw.mgmt.ipv6]);
     for (const [addr, src] of sessions) {
       L.push(
         ` neighbor ${addr} remote-as ${isEbgpUpstream(bgp, u) ? u.asn : "internal"}`,
-        ` neighbor ${addr} description ${u.name} (upstream${isEbgpUpstream(bgp, u) ? ", eBGP" : ""})`,
+        ` neighbor ${addr} description ${description}`,
         ` neighbor ${addr} update-source ${src}`,
         ` neighbor ${addr} timers connect 2`,
       );
       if (u.bfd) L.push(` neighbor ${addr} bfd`);
     }
-  }
+  });
   L.push(
     ` neighbor ${MAGLEV_PEER_GROUP} peer-group`,
     ` neighbor ${MAGLEV_PEER_GROUP} remote-as internal`,
@@ -183,7 +186,7 @@ export function gatewayFrrConfig(topo: Topology, gw: HostFacts, drain?: SiteDrai
     ` neighbor ${MAGLEV_PEER_GROUP} bfd profile ${MAGLEV_BFD_PROFILE}`,
   );
   for (const m of maglevs) {
-    L.push(` neighbor ${m.mgmt.ipv4} peer-group ${MAGLEV_PEER_GROUP}`, ` neighbor ${m.mgmt.ipv4} description ${m.hostname}`);
+    L.push(` neighbor ${m.mgmt.ipv4} peer-group ${MAGLEV_PEER_GROUP}`, ` neighbor ${m.mgmt.ipv4} description ${frrText(m.hostname, `hostname of ${m.name}`)}`);
   }
   const af = (family: "ipv4" | "ipv6") => {
     const out = [` address-family ${family} unicast`];
@@ -191,7 +194,7 @@ export function gatewayFrrConfig(topo: Topology, gw: HostFacts, drain?: SiteDrai
       const addr = family === "ipv4" ? upstreamV4(u) : upstreamFor6(u);
       // Without an ingress0 IPv6 address there is no data-plane next hop to give the upstream.
       if (family === "ipv6" && !ing.ipv6) {
-        out.push(`  ! ${u.name}: no IPv6 routes, ${gw.name} has no ${ingressIf(topo)} IPv6 address to use as next hop`);
+        out.push(`  ! ${commentText(u.name, "bgp.upstream[].name")}: no IPv6 routes, ${gw.name} has no ${ingressIf(topo)} IPv6 address to use as next hop`);
         continue;
       }
       out.push(`  neighbor ${addr} activate`, `  neighbor ${addr} route-map NO-IN in`, `  neighbor ${addr} route-map ${upstreamRouteMap(bgp, u)} out`);

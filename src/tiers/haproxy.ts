@@ -10,6 +10,7 @@ import { Topology, HostFacts, GroupFacts } from "../topology";
 import { PlanBuilder } from "../plan/builder";
 import { header } from "../plan/header";
 import { dsrMember, groupsOf, BASH_SYNTAX } from "./l7-common";
+import { haproxyWord } from "../escape";
 
 export const HAPROXY_CFG = "/etc/haproxy/haproxy.cfg";
 export const HAPROXY_ADMIN_SOCKET = "/run/haproxy/admin.sock";
@@ -101,7 +102,7 @@ export function haproxyConfig(topo: Topology, groups: GroupFacts[]): string {
     for (const v of vips) add(`    bind ${bindAddr(v, f.port)}`);
     add(`    default_backend ${be}`, "", `backend ${be}`, "    balance leastconn");
     if (g.servers.length === 0) add("    # no application servers in the stack: the health API answers 503 for this frontend");
-    for (const s of g.servers) add(`    server ${s.name} ${bindAddr(s.address, s.port)} check`);
+    for (const s of g.servers) add(`    server ${haproxyWord(s.name, `backendGroups.${g.name}.servers[].name`)} ${haproxyWord(bindAddr(s.address, s.port), `backendGroups.${g.name}.servers[].address`)} check`);
     add("");
   }
 
@@ -261,8 +262,11 @@ export function planHaproxy(topo: Topology, h: HostFacts, b: PlanBuilder): void 
   b.file({ path: HACTL_PATH, mode: "0755", content: hactlScript(topo), validate: BASH_SYNTAX });
   const healthPort = healthPortOf(groups);
   b.health = {
-    command: `curl -fsS -o /dev/null http://127.0.0.1:${healthPort}/haproxy-health`,
+    // 200, or 503 while an operator drained the node (the monitor fails on the drain flag):
+    // either way the new HAProxy answers on the port the maglevs check. A drained node stays
+    // drained through its apply, and its apply can still pass.
+    command: `code=$(curl -sS -o /dev/null -w '%{http_code}' http://127.0.0.1:${healthPort}/haproxy-health) && { [ "$code" = 200 ] || [ "$code" = 503 ]; }`,
     timeoutSeconds: 60,
-    description: `HAProxy on ${h.hostname} answers /haproxy-health on port ${healthPort}`,
+    description: `HAProxy on ${h.hostname} answers /haproxy-health on port ${healthPort} (200, or 503 while drained)`,
   };
 }

@@ -25,6 +25,7 @@ import { header } from "../plan/header";
 import { Environment } from "../config/schema";
 import { dsrMember, groupsOf, ingressIf, mgmtIf, systemdVerify } from "./l7-common";
 import { assertClusterConfig, ClusterConfig, k8sObjectSchema } from "./k0s-schema";
+import { nftIdentifier, nftString, systemdExecWord, yamlDocument } from "../escape";
 
 export const K0S_BIN = "/usr/local/bin/k0s";
 export const K0S_CONFIG = "/etc/k0s/k0s.yaml";
@@ -39,7 +40,7 @@ export const EDGE_LABEL = "maglev-infra/edge";
 export const INGRESS_HEALTHZ_PORT = 10253;
 export const FIREWALL_FILE = "/etc/maglev-infra/firewall.nft";
 export const FIREWALL_UNIT = "maglev-firewall.service";
-export const FIREWALL_TABLE = "maglev_k0s";
+export const FIREWALL_TABLE = nftIdentifier("maglev_k0s");
 /** Image of the httpbin test application (a small Go port of httpbin.org). */
 export const HTTPBIN_IMAGE = "mccutchen/go-httpbin:v2.15.0";
 
@@ -97,7 +98,7 @@ export function ingressValues(): string {
       metrics: { enabled: true, embedded: true },
     },
   };
-  return YAML.stringify(values, { lineWidth: 0 });
+  return yamlDocument(values, "haproxy-ingress values");
 }
 
 export function clusterConfig(topo: Topology): ClusterConfig {
@@ -169,7 +170,7 @@ export function k0sYaml(topo: Topology): string {
     header(topo.env.name, "#", "k0s ClusterConfig") +
     "# Checked at render time against a typed schema (src/tiers/k0s-schema.ts), on the host with\n" +
     "# `k0s config validate`. Changing it restarts k0scontroller; Helm extensions reconcile.\n" +
-    YAML.stringify(clusterConfig(topo), { lineWidth: 0 });
+    yamlDocument(clusterConfig(topo), "k0s.yaml");
   // Round trip: what the host reads is what the schema accepted.
   assertClusterConfig(YAML.parse(text), "k0s.yaml");
   return text;
@@ -221,7 +222,7 @@ export function httpbinManifest(topo: Topology): string {
       },
     },
   ];
-  const text = header(topo.env.name, "#", "httpbin test application (k0s manifest deployer)") + docs.map((d) => YAML.stringify(d, { lineWidth: 0 })).join("---\n");
+  const text = header(topo.env.name, "#", "httpbin test application (k0s manifest deployer)") + docs.map((d) => yamlDocument(d, "httpbin manifest")).join("---\n");
   for (const d of YAML.parseAllDocuments(text)) {
     const r = k8sObjectSchema.safeParse(d.toJSON());
     if (!r.success) throw new Error(`httpbin manifest: ${r.error.issues.map((i) => i.path.join(".") + ": " + i.message).join("; ")}`);
@@ -284,8 +285,8 @@ export function firewallRules(topo: Topology, h: HostFacts, opts: { mgmtTcp: num
     "\t\tmeta l4proto { icmp, ipv6-icmp } accept",
   ];
   if (opts.calico) L.push('\t\t# Pods reaching their node: Calico polices workload interfaces itself.', '\t\tiifname "cali*" accept');
-  if (h.ingress) L.push(`\t\tiifname "${ing}" jump from_ingress`);
-  L.push(`\t\tiifname "${mg}" jump from_mgmt`, "\t}", "");
+  if (h.ingress) L.push(`\t\tiifname ${nftString(ing, "networks.ingress.interface", { ifname: true })} jump from_ingress`);
+  L.push(`\t\tiifname ${nftString(mg, "networks.mgmt.interface", { ifname: true })} jump from_mgmt`, "\t}", "");
   if (h.ingress) {
     L.push("\tchain from_ingress {");
     if (opts.calico && k) {
@@ -397,7 +398,8 @@ export function planK0sWorker(topo: Topology, h: HostFacts, b: PlanBuilder): voi
   const groups = groupsOf(topo, h).filter((g) => g.kind === "k0s-ingress").map((g) => g.name);
   const labels = [`${EDGE_LABEL}=${edge}`, ...groups.map((g) => `maglev-infra/backend-group=${g}`)];
   const args = [
-    `${K0S_BIN} worker`,
+    K0S_BIN,
+    "worker",
     `--token-file=${K0S_WORKER_TOKEN_FILE}`,
     // Labels and taints apply when the node registers (kubelet); changing them later needs kubectl.
     `--labels=${labels.join(",")}`,
@@ -407,7 +409,7 @@ export function planK0sWorker(topo: Topology, h: HostFacts, b: PlanBuilder): voi
   ];
   b.file({
     path: "/etc/systemd/system/k0sworker.service",
-    content: k0sUnit(topo, `k0s worker of ${h.hostname}${edge ? " (edge: VIPs on lo, ingress DaemonSet)" : ""}`, args.join(" "), [
+    content: k0sUnit(topo, `k0s worker of ${h.hostname}${edge ? " (edge: VIPs on lo, ingress DaemonSet)" : ""}`, args.map((a) => systemdExecWord(a, `k0s worker argument of ${h.name}`)).join(" "), [
       // The join token (a secret from the controller) is written by the deployment, mode 0600.
       `ConditionFileNotEmpty=${K0S_WORKER_TOKEN_FILE}`,
     ]),

@@ -13,7 +13,7 @@ import { PlanBuilder } from "../plan/builder";
 import { vipInterface } from "../plan/base";
 import { header } from "../plan/header";
 import { Validate } from "../plan/types";
-import { q } from "../apply/steps";
+import { shellWord } from "../escape";
 
 export function ingressIf(topo: Topology): string {
   return topo.env.networks.ingress.interface ?? "ingress0";
@@ -91,7 +91,7 @@ export function loopbackVips(topo: Topology, h: HostFacts, b: PlanBuilder): void
  * for exactly those paths is not a diagnostic of the unit.
  */
 export function systemdVerify(unitName: string, pinned: string[] = []): Validate {
-  const filters = pinned.map((p) => ` | grep -vF ${q(`Command ${p} is not executable`)}`).join("");
+  const filters = pinned.map((p) => ` | grep -vF ${shellWord(`Command ${p} is not executable`)}`).join("");
   return {
     checker: "systemd-analyze",
     command:

@@ -22,9 +22,10 @@ import { Validate } from "../plan/types";
 import { bfdDetectMs, bfdProfile, frrPreamble, planFrr } from "./frr-common";
 import { BASH_SYNTAX, ingressIf, systemdVerify } from "./l7-common";
 import { frontendName, HAPROXY_HEALTH_PORT_DEFAULT } from "./haproxy";
+import { commentText, exabgpString, keepalivedWord, nftIdentifier, nftString, shellWord } from "../escape";
 
 export const NFT_FILE = "/etc/maglev-infra/fwmarks.nft";
-export const NFT_TABLE = "maglev_infra";
+export const NFT_TABLE = nftIdentifier("maglev_infra");
 export const NFT_UNIT = "maglev-infra-fwmarks.service";
 export const KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf";
 export const EXABGP_CONF = "/etc/exabgp/exabgp.conf";
@@ -39,8 +40,12 @@ export const ANNOUNCE_SCRIPT = "/usr/local/lib/maglev-infra/exabgp-announce";
 export const DRAIN_FILE = "/etc/maglev-infra/drain";
 /** What the announce script currently announces, one prefix a line (in ExaBGP's runtime directory). */
 export const ANNOUNCED_FILE = "/run/exabgp/announced";
-/** Set while an apply (not an operator) holds the maglev drained. */
-export const APPLY_DRAIN_MARK = "/run/maglev-infra/apply-drain";
+/**
+ * Set while an apply (not an operator) holds the maglev drained. On disk like the drain file:
+ * a maglev that reboots in the middle of an apply comes back with both, and the next apply
+ * undoes its own drain (in /run the mark would vanish and leave it drained as if by hand).
+ */
+export const APPLY_DRAIN_MARK = "/var/lib/maglev-infra/apply-drain";
 
 /** Default real-server check port per group kind (HAProxy health API, haproxy-ingress healthz, DNS). */
 export const HEALTH_PORT_DEFAULT: Record<GroupFacts["kind"], number> = {
@@ -135,7 +140,7 @@ export function nftablesConfig(topo: Topology, h: HostFacts): string {
     // raw priority (-300): before conntrack (-200) looks at the packet, so notrack takes effect.
     `${T}chain prerouting {`,
     `${T}${T}type filter hook prerouting priority raw; policy accept;`,
-    `${T}${T}iifname != "${ing}" return`,
+    `${T}${T}iifname != ${nftString(ing, "networks.ingress.interface", { ifname: true })} return`,
     `${T}${T}ip daddr @vips_v4 notrack`,
     `${T}${T}ip6 daddr @vips_v6 notrack`,
     // No entry in the map (another port, ICMP): the rule does nothing, the packet stays unmarked.
@@ -196,9 +201,12 @@ function healthCheckLines(topo: Topology, svc: IpvsService, indent: string): str
   if (g.kind === "dnsdist") {
     // A real query over UDP, answered NOERROR: dnsdist is up and has a backend for the zone.
     const zone = topo.env.dns.servedZones?.[0] ?? topo.env.dns.zone;
-    return I(["DNS_CHECK {", ...common.map((l) => `    ${l}`), "    type SOA", `    name ${zone}`, "}"]);
+    return I(["DNS_CHECK {", ...common.map((l) => `    ${l}`), "    type SOA", `    name ${keepalivedWord(zone, "dns.servedZones[0]")}`, "}"]);
   }
-  const path = (hc.path ?? HEALTH_PATH_DEFAULT[g.kind] ?? "/").split("{frontend}").join(frontendName(svc.fwmark.fwmark));
+  const path = keepalivedWord(
+    (hc.path ?? HEALTH_PATH_DEFAULT[g.kind] ?? "/").split("{frontend}").join(frontendName(svc.fwmark.fwmark)),
+    `backendGroups.${g.name}.healthCheck.path`,
+  );
   return I(["HTTP_GET {", "    url {", `        path ${path}`, "        status_code 200", "    }", ...common.map((l) => `    ${l}`), "}"]);
 }
 
@@ -219,7 +227,7 @@ export function keepalivedConfig(topo: Topology, h: HostFacts): string {
     "# next member of the permutation — the same one on every maglev.",
     "",
     "global_defs {",
-    `    router_id ${h.hostname}`,
+    `    router_id ${keepalivedWord(h.hostname, `hostname of ${h.name}`)}`,
     // keepalived owns IPVS on this host: drop services a killed keepalived left behind.
     "    lvs_flush",
     "}",
@@ -230,7 +238,7 @@ export function keepalivedConfig(topo: Topology, h: HostFacts): string {
     const proto = `${f.port}/${f.protocols.join("+")}`;
     L.push(
       "",
-      `# fwmark ${f.fwmark} (${svc.family === "ipv4" ? "IPv4" : "IPv6"}): group ${g.name} (${g.kind}), port ${proto} — ${f.vips[svc.family].join(", ")}`,
+      `# fwmark ${f.fwmark} (${svc.family === "ipv4" ? "IPv4" : "IPv6"}): group ${commentText(g.name, "backendGroups name")} (${g.kind}), port ${proto} — ${f.vips[svc.family].join(", ")}`,
       `virtual_server fwmark ${f.fwmark} {`,
     );
     if (svc.family === "ipv6") L.push("    ip_family inet6");
@@ -244,7 +252,7 @@ export function keepalivedConfig(topo: Topology, h: HostFacts): string {
     for (const rs of svc.realServers) {
       L.push(
         "",
-        `    # ${rs.host.hostname}`,
+        `    # ${commentText(rs.host.hostname, `hostname of ${rs.host.name}`)}`,
         `    real_server ${rs.address} {`,
         "        weight 1",
         "        inhibit_on_failure",
@@ -253,7 +261,7 @@ export function keepalivedConfig(topo: Topology, h: HostFacts): string {
       );
     }
     const missing = g.members.filter((m) => !m.ingress?.[svc.family]);
-    if (missing.length) L.push(`    # not here (no ${svc.family === "ipv4" ? "IPv4" : "IPv6"} ingress address): ${missing.map((m) => m.name).join(", ")}`);
+    if (missing.length) L.push(`    # not here (no ${svc.family === "ipv4" ? "IPv4" : "IPv6"} ingress address): ${commentText(missing.map((m) => m.name).join(", "), "hosts[].name")}`);
     L.push("}");
   }
   return L.join("\n") + "\n";
@@ -308,7 +316,7 @@ export function exabgpConfig(topo: Topology, h: HostFacts): string {
     "}",
   ];
   for (const gw of topo.gateways) {
-    L.push("", `neighbor ${gw.mgmt.ipv4} {`, "    inherit gateway;", `    description "${gw.hostname}";`, "}");
+    L.push("", `neighbor ${gw.mgmt.ipv4} {`, "    inherit gateway;", `    description ${exabgpString(gw.hostname, `hostname of ${gw.name}`)};`, "}");
   }
   return L.join("\n") + "\n";
 }
@@ -333,7 +341,7 @@ ${header(topo.env.name, "#", "ExaBGP announce process of the maglevs").trimEnd()
 #
 # Run by ExaBGP (process announce-vips); its stdout is ExaBGP's API. Every second:
 #   - VIPs: the global addresses on the \`vip\` interface (IPv4 → /32, IPv6 → /128);
-#   - next hop of a family: this maglev's ${ingressIf(topo)} address of that family (the data plane);
+#   - next hop of a family: this maglev's ${commentText(ingressIf(topo), "networks.ingress.interface")} address of that family (the data plane);
 #   - a VIP is healthy when every IPVS service the stack defines for it (its ports) exists and
 #     has at least MIN_HEALTHY real servers with weight > 0 (keepalived sets a failing one to 0);
 #     each VIP on its own: a dead L7 group withdraws its VIPs, not the other groups';
@@ -348,7 +356,7 @@ ${header(topo.env.name, "#", "ExaBGP announce process of the maglevs").trimEnd()
 set -u
 
 VIP_IF=vip
-INGRESS_IF=${ingressIf(topo)}
+INGRESS_IF=${shellWord(ingressIf(topo), "networks.ingress.interface")}
 DRAIN_FILE=${DRAIN_FILE}
 ANNOUNCED_FILE=${ANNOUNCED_FILE}
 INTERVAL=1
@@ -490,7 +498,7 @@ export function maglevFrrConfig(topo: Topology, h: HostFacts): string {
     ...bfdProfile(GATEWAY_BFD_PROFILE, bfd),
   ];
   for (const gw of topo.gateways) {
-    L.push(` ! ${gw.hostname}`, ` peer ${gw.mgmt.ipv4} local-address ${h.mgmt.ipv4}`, `  profile ${GATEWAY_BFD_PROFILE}`, " exit");
+    L.push(` ! ${commentText(gw.hostname, `hostname of ${gw.name}`)}`, ` peer ${gw.mgmt.ipv4} local-address ${h.mgmt.ipv4}`, `  profile ${GATEWAY_BFD_PROFILE}`, " exit");
   }
   L.push("exit", "!", "");
   return L.join("\n");
@@ -591,7 +599,7 @@ export function planMaglev(topo: Topology, h: HostFacts, b: PlanBuilder): void {
     // gateways to move the flows to the other maglevs. A maglev an operator drained stays
     // drained through an apply: only a drain this step made is undone by `undrain`.
     drain:
-      `install -d -m 0755 /etc/maglev-infra /run/maglev-infra; ` +
+      `install -d -m 0755 /etc/maglev-infra /var/lib/maglev-infra; ` +
       `if [ -e ${DRAIN_FILE} ] && [ ! -e ${APPLY_DRAIN_MARK} ]; then exit 0; fi; ` +
       `touch ${APPLY_DRAIN_MARK} ${DRAIN_FILE}; [ -s ${ANNOUNCED_FILE} ] || exit 0; ` +
       `for i in $(seq 30); do sleep 1; [ -s ${ANNOUNCED_FILE} ] || { sleep 2; exit 0; }; done; ` +
@@ -600,11 +608,13 @@ export function planMaglev(topo: Topology, h: HostFacts, b: PlanBuilder): void {
   };
   b.health = {
     // BGP: ExaBGP holds a TCP session to port 179 of every gateway (it closes it when the BGP
-    // session fails). Announced: every VIP is in what the announce script sent.
+    // session fails). Announced: every VIP is in what the announce script sent — unless an
+    // operator drained this maglev (drain file, no apply mark), which the apply leaves as it is.
     command:
       `for gw in ${gateways.join(" ")}; do ss -Hnt state established dst "$gw" dport = :179 | grep -q . || exit 1; done; ` +
+      `if [ -e ${DRAIN_FILE} ] && [ ! -e ${APPLY_DRAIN_MARK} ]; then exit 0; fi; ` +
       `for p in ${prefixes.join(" ")}; do grep -qxF "$p" ${ANNOUNCED_FILE} || exit 1; done`,
     timeoutSeconds: 120,
-    description: `ExaBGP of ${h.hostname} is connected to ${topo.gateways.map((g) => g.name).join(", ")} and announces ${prefixes.length} VIPs`,
+    description: `ExaBGP of ${h.hostname} is connected to ${topo.gateways.map((g) => g.name).join(", ")} and announces ${prefixes.length} VIPs (none while drained by an operator)`,
   };
 }

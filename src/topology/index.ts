@@ -77,7 +77,11 @@ export interface DnsRecord {
 export interface Topology {
   env: Environment;
   hostnamePrefix: string;
-  /** Hosts in stack order. */
+  /**
+   * Hosts sorted by name: the order hosts are written in the stack carries no meaning, so
+   * nothing rendered from it (FRR neighbours, ExaBGP neighbours, real servers, DNS records,
+   * the rollout order within a tier) may depend on it.
+   */
   hosts: HostFacts[];
   byName: Map<string, HostFacts>;
   gateways: HostFacts[];
@@ -119,6 +123,11 @@ export function macFor(vmId: number, nic: number): string {
   return b.map((x) => x.toString(16).padStart(2, "0")).join(":");
 }
 
+/** By short name (code-unit order, as every other sort here: independent of the locale). */
+function compareByName(a: { name: string }, b: { name: string }): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
 export function hostnamePrefixOf(env: Environment): string {
   return env.hostnamePrefix ?? `${env.name}-vm-`;
 }
@@ -140,7 +149,7 @@ export function deriveTopology(env: Environment): Topology {
     for (const m of g.members) memberOf.set(m, [...(memberOf.get(m) ?? []), gname]);
   }
 
-  const hosts: HostFacts[] = env.hosts.map((h) => {
+  const hosts: HostFacts[] = [...env.hosts].sort(compareByName).map((h) => {
     const groups = (memberOf.get(h.name) ?? []).slice().sort();
     const v4: string[] = [];
     const v6: string[] = [];
@@ -191,7 +200,11 @@ export function deriveTopology(env: Environment): Topology {
       name: gname,
       kind: g.kind,
       id: g.id,
-      members: g.members.map((m) => byName.get(m)!).filter(Boolean),
+      // Sorted like the hosts: the order members are listed in carries no meaning.
+      members: g.members
+        .map((m) => byName.get(m)!)
+        .filter(Boolean)
+        .sort(compareByName),
       healthCheck: g.healthCheck,
       servers: g.servers,
       vips: { ipv4: sortAddresses(gv.ipv4), ipv6: sortAddresses(gv.ipv6) },
@@ -238,7 +251,7 @@ function groupFwmarks(rows: VipPort[]): FwmarkEntry[] {
 }
 
 /**
- * The host records, in stack order: for each host its mgmt A/AAAA under the hostname and
+ * The host records, in the hosts' (name) order: for each host its mgmt A/AAAA under the hostname and
  * its ingress0 A/AAAA under `ingress0.<hostname>` — the seed's "DNS Records" list. One
  * function feeds dns-records.json, zone.db and the `dnsRecords` stack output.
  */

@@ -48,7 +48,7 @@ describe("PowerDnsNode (mgmt02 dns01)", () => {
     expect(f.content).toContain("allow-notify-from=10.1.7.40,2a0a:7180:81:7::28");
     expect(f.content).toContain("proxy-protocol-from=10.1.10.41,2a0a:7180:81:a::29,10.1.10.42,2a0a:7180:81:a::2a");
     expect(f.content).toContain("api-key={{secret:pdnsApiKey}}");
-    expect(file(p, SECONDARY_ZONES_SCRIPT).content).toContain('PRIMARIES="10.1.7.40"');
+    expect(file(p, SECONDARY_ZONES_SCRIPT).content).toContain("PRIMARIES=('10.1.7.40')");
     expect(p.downloads).toEqual([]);
   });
 
