@@ -68,6 +68,8 @@ async function main(): Promise<number> {
       if (!changed) continue;
       const r = await applyBundleInLab(lab, p.hostname, changed, opts);
       line(`one_file_apply_ms_${p.name}`, r.code === 0 ? r.ms : `NaN (exit ${r.code})`);
+      // Where the time went (or why it failed), for the reader of the figures.
+      log(`${p.hostname} one-file apply: ${r.phases.map((x) => x.replace(/^maglev-apply: /, "")).join(" | ")}${r.code ? ` | ${r.stderr.trim().split("\n").slice(-3).join(" | ")}` : ""}`);
       const back = await applyBundleInLab(lab, p.hostname, p, opts);
       if (back.code !== 0) throw new Error(`${p.hostname}: could not put it back on its plan: ${back.phases.slice(-1)[0]}`);
     }
