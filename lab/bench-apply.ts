@@ -12,12 +12,7 @@
  * The apply commands are the ones `pulumi up` runs (lab/transport.ts). Compare hosts and
  * ratios within one run; the lab shares 2 cores between 13 guests.
  */
-import * as fs from "fs";
-import * as path from "path";
-import { DEFAULT_STATE_DIR, Lab } from "./guest";
-import { readCluster, up, waitReady } from "./cluster";
-import { ensureKernel, requirePrerequisites } from "./prereqs";
-import { buildLabModel } from "./topology";
+import { labForBench } from "./cluster";
 import { applyBundleInLab } from "./transport";
 import { readStackConfig, synthesize } from "../src/program/offline";
 import { HostPlan } from "../src/plan/types";
@@ -42,22 +37,10 @@ async function main(): Promise<number> {
   line("resources_per_host_max", Math.max(...hosts.values()));
   line("resources_per_host_mean", ([...hosts.values()].reduce((a, b) => a + b, 0) / hosts.size).toFixed(2));
 
-  const stateDir = DEFAULT_STATE_DIR;
   const log = (s: string) => console.error(s);
-  let broughtUp = false;
-  if (!fs.existsSync(path.join(stateDir, "lab.json"))) {
-    requirePrerequisites();
-    ensureKernel(log);
-    await up({ stateDir, log });
-    broughtUp = true;
-  }
-  const lab = Lab.attach(stateDir);
-  const cf = readCluster(stateDir);
-  const m = buildLabModel(cf.stack, cf.root ?? process.cwd());
+  const { lab, m, cf, broughtUp } = await labForBench(log);
   const opts = { user: m.topo.env.proxmox.user, stack: m.topo.env.name, secrets: cf.secrets };
   try {
-    const st = await waitReady(lab, m, 30_000);
-    if (!st.ok) throw new Error(`the lab is not ready: ${st.detail}`);
     for (const p of m.plans) if (cf.firstApplyMs?.[p.hostname] !== undefined) line(`first_apply_ms_${p.name}`, cf.firstApplyMs[p.hostname]);
     for (const p of m.plans) {
       const r = await applyBundleInLab(lab, p.hostname, p, opts);

@@ -11,12 +11,9 @@
  *
  * Brings the lab up when none is running (and down afterwards). Loads are bounded (wrk -d).
  */
-import * as fs from "fs";
-import * as path from "path";
-import { DEFAULT_STATE_DIR, Lab } from "./guest";
-import { readCluster, up, waitReady } from "./cluster";
-import { ensureKernel, requirePrerequisites } from "./prereqs";
-import { buildLabModel, CLIENT_NET, ROUTER } from "./topology";
+import { DEFAULT_STATE_DIR } from "./guest";
+import { labForBench, waitReady } from "./cluster";
+import { CLIENT_NET, ROUTER } from "./topology";
 import { labRunner } from "./runner";
 import { startLoad, url } from "./load";
 import { Ctx, maglevFailure } from "./scenarios";
@@ -27,19 +24,8 @@ const line = (k: string, v: string | number | boolean) => console.log(`${k}=${v}
 async function main(): Promise<number> {
   const stateDir = DEFAULT_STATE_DIR;
   const log = (s: string) => console.error(s);
-  let broughtUp = false;
-  if (!fs.existsSync(path.join(stateDir, "lab.json"))) {
-    requirePrerequisites();
-    ensureKernel(log);
-    await up({ stateDir, log });
-    broughtUp = true;
-  }
-  const lab = Lab.attach(stateDir);
-  const cf = readCluster(stateDir);
-  const m = buildLabModel(cf.stack, cf.root ?? process.cwd());
+  const { lab, m, cf, broughtUp } = await labForBench(log, stateDir);
   try {
-    const st = await waitReady(lab, m, 30_000);
-    if (!st.ok) throw new Error(`the lab is not ready: ${st.detail}`);
     const vp = m.topo.vipPorts.find((v) => v.family === "ipv4" && v.port === 80 && m.topo.groups.get(v.group)?.kind === "haproxy")!;
     const node = m.topo.groups.get(vp.group)!.members[0];
     const target = [{ url: url(vp.vip, 80), connections: 16 }];

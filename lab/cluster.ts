@@ -8,6 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { createHash } from "crypto";
 import { DEFAULT_STATE_DIR, Lab } from "./guest";
+import { ensureKernel, requirePrerequisites } from "./prereqs";
 import { applyBundleInLab, ApplyResult } from "./transport";
 import { buildLabModel, LabModel, LabRouter, labSecrets, routerFrrConf, ROUTER_DAEMONS, appHaproxyCfg, ROUTER } from "./topology";
 import { labServices } from "./services";
@@ -415,4 +416,27 @@ export async function up(opts: { stack?: string; stateDir?: string; log: Log; re
     process.removeListener("SIGINT", onSig);
     process.removeListener("SIGTERM", onSig);
   }
+}
+
+/**
+ * For the benches: the running lab, or one brought up for the run (`broughtUp`: the caller
+ * takes it down afterwards), ready (sessions, ECMP, BFD) within 30 s.
+ */
+export async function labForBench(log: Log, stateDir = DEFAULT_STATE_DIR): Promise<{ lab: Lab; m: LabModel; cf: ClusterFile; broughtUp: boolean }> {
+  let broughtUp = false;
+  if (!fs.existsSync(path.join(stateDir, "lab.json"))) {
+    requirePrerequisites();
+    ensureKernel(log);
+    await up({ stateDir, log });
+    broughtUp = true;
+  }
+  const lab = Lab.attach(stateDir);
+  const cf = readCluster(stateDir);
+  const m = buildLabModel(cf.stack, cf.root ?? process.cwd());
+  const st = await waitReady(lab, m, 30_000);
+  if (!st.ok) {
+    if (broughtUp) await lab.down();
+    throw new Error(`the lab is not ready: ${st.detail}`);
+  }
+  return { lab, m, cf, broughtUp };
 }
