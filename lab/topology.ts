@@ -98,7 +98,11 @@ function prefixLen(cidr: string): number {
 
 /** Roles that need FRR (zebra+bgpd) or wrk: 128 MB (LAB-NOTES: 96 MB enough for web/lb). */
 function memFor(h: HostFacts): number {
-  return h.role === "gateway" || h.role === "maglev" ? 128 : 112;
+  // A maglev runs ExaBGP and keepalived and, during an apply, the apply program and ExaBGP's
+  // own checker — three Pythons: at 128 MB one had 38 MB available at idle, and its apply
+  // died twice without a message (exit 1) in the rollout scenario; memory is the likely cause.
+  if (h.role === "maglev") return 192;
+  return h.role === "gateway" ? 128 : 112;
 }
 
 export function buildLabModel(stack = "lab", root = process.cwd()): LabModel {
