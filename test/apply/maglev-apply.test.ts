@@ -680,3 +680,17 @@ describe("maglev-apply: a file that was there before the first apply", () => {
     expect(fs.existsSync(at(h, "var/lib/maglev-infra/originals/etc-pkg-pkg.conf"))).toBe(false);
   });
 });
+
+describe("maglev-apply: units a failed apply started", () => {
+  it("GIVEN a change that adds a unit and fails its health gate WHEN rolled back THEN the new unit is disabled and stopped again", () => {
+    const h = appliedHost();
+    const health = { command: "false", timeoutSeconds: 1, description: "never healthy" };
+    const r = apply(h, withApp(h, "v2\n", { services: ["app", "extra"], health }));
+    expect(r.code).toBe(2);
+    const calls = readLog(h, "systemctl");
+    expect(calls).toContain("enable --now extra");
+    expect(calls).toContain("disable --now extra");
+    expect(calls.filter((c) => c.includes(" app") && /disable|stop/.test(c))).toEqual([]);
+    expect(r.stdout).toMatch(/rollback: .*stopped extra/);
+  });
+});
