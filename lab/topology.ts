@@ -101,8 +101,9 @@ function memFor(h: HostFacts): number {
   // A maglev runs ExaBGP and keepalived and, during an apply, the apply program and ExaBGP's
   // own checker — three Pythons: at 128 MB one had 38 MB available at idle, and its apply
   // died twice without a message (exit 1) in the rollout scenario; memory is the likely cause.
+  // The PowerDNS guests' pdns died under their apply (checker: a second pdns_server) at 112 MB.
   if (h.role === "maglev") return 192;
-  return h.role === "gateway" ? 128 : 112;
+  return h.role === "gateway" ? 128 : 160;
 }
 
 export function buildLabModel(stack = "lab", root = process.cwd()): LabModel {

@@ -45,7 +45,9 @@ const secret = (k: keyof typeof SECRETS) => `{{secret:${SECRETS[k]}}}`;
 /** PowerDNS 4.7 has a real check mode: unknown settings, unloadable backends and syntax errors fail it. */
 export const PDNS_VALIDATE: Validate = {
   checker: "pdns_server",
-  command: 'd=$(mktemp -d) && cp {file} "$d/pdns.conf" && pdns_server --config-dir="$d" --config=check; rc=$?; rm -rf "$d"; exit $rc',
+  // --socket-dir: the check's own pdns_server stays out of the running server's runtime dir
+  // (its control socket is what the health gate's `pdns_control rping` talks to).
+  command: 'd=$(mktemp -d) && cp {file} "$d/pdns.conf" && pdns_server --config-dir="$d" --socket-dir="$d" --config=check; rc=$?; rm -rf "$d"; exit $rc',
 };
 
 export const DNSDIST_VALIDATE: Validate = { checker: "dnsdist", command: "dnsdist --check-config -C {file}" };
