@@ -15,7 +15,7 @@ import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import { Environment } from "../src/config/schema";
 import { HostFacts } from "../src/topology";
 import { HostPlan, Tier } from "../src/plan/types";
-import { contentSha256, q } from "../src/apply/steps";
+import { contentSha256 } from "../src/apply/steps";
 import { applyCommand, asRootFor, bundleArchive, bundleSecretKeys, compileBundle, secretsCommand, secretsFileContent } from "../src/bundle";
 
 /** How the components reach a host over SSH. */
@@ -69,8 +69,6 @@ export const DEFAULT_PER_DIAL_TIMEOUT = 10;
 export const CLONE_RETRIES = 5;
 export const DEFAULT_DIAL_ERROR_LIMIT = 30;
 
-/** Single-quote for sh. */
-export const shq = q;
 export { asRootFor };
 
 /** The secret keys a plan needs, sorted. */

@@ -7,7 +7,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { sha256 } from "../src/apply/steps";
-import { asRootFor, ManagedHost, ManagedHostArgs, shq } from "./host";
+import { asRootFor, ManagedHost, ManagedHostArgs } from "./host";
+import { shellWord } from "../src/escape";
 
 import { K0S_KUBECONFIG_COMMAND, K0S_WORKER_TOKEN_COMMAND, K0S_WORKER_TOKEN_FILE } from "../src/tiers/k0s";
 
@@ -88,8 +89,8 @@ export class K0sWorker extends ManagedHost {
               connection: ctx.connection,
               // Written only when missing or different; the token arrives on stdin (secret).
               create: ctx.asRoot(
-                `set -e; install -d -m 0700 ${shq(dir)}; umask 077; t=$(mktemp ${shq(WORKER_TOKEN_PATH)}.XXXXXX); cat > "$t"; ` +
-                  `if cmp -s "$t" ${shq(WORKER_TOKEN_PATH)}; then rm -f "$t"; else mv -f "$t" ${shq(WORKER_TOKEN_PATH)}; fi`,
+                `set -e; install -d -m 0700 ${shellWord(dir)}; umask 077; t=$(mktemp ${shellWord(WORKER_TOKEN_PATH)}.XXXXXX); cat > "$t"; ` +
+                  `if cmp -s "$t" ${shellWord(WORKER_TOKEN_PATH)}; then rm -f "$t"; else mv -f "$t" ${shellWord(WORKER_TOKEN_PATH)}; fi`,
               ),
               stdin: pulumi.secret(args.workerToken),
               logging: command.types.enums.remote.Logging.None,

@@ -12,7 +12,7 @@
  * The apply commands are the ones `pulumi up` runs (lab/transport.ts). Compare hosts and
  * ratios within one run; the lab shares 2 cores between 13 guests.
  */
-import { labForBench } from "./cluster";
+import { labForBench, runBench } from "./cluster";
 import { applyBundleInLab } from "./transport";
 import { readStackConfig, synthesize } from "../src/program/offline";
 import { HostPlan } from "../src/plan/types";
@@ -62,10 +62,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e) => {
-    console.error(`bench:apply: ${(e as Error).message}`);
-    process.exit(1);
-  },
-);
+runBench("bench:apply", main);

@@ -12,7 +12,7 @@
  * Brings the lab up when none is running (and down afterwards). Loads are bounded (wrk -d).
  */
 import { DEFAULT_STATE_DIR } from "./guest";
-import { labForBench, waitReady } from "./cluster";
+import { labForBench, runBench, waitReady } from "./cluster";
 import { CLIENT_NET, ROUTER } from "./topology";
 import { labRunner } from "./runner";
 import { startLoad, url } from "./load";
@@ -68,10 +68,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e) => {
-    console.error(`bench:lab: ${(e as Error).message}`);
-    process.exit(1);
-  },
-);
+runBench("bench:lab", main);

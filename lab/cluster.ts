@@ -440,3 +440,14 @@ export async function labForBench(log: Log, stateDir = DEFAULT_STATE_DIR): Promi
   }
   return { lab, m, cf, broughtUp };
 }
+
+/** Run a bench's main: its exit code, or its error on stderr and exit 1. */
+export function runBench(name: string, main: () => Promise<number>): void {
+  main().then(
+    (code) => process.exit(code),
+    (e) => {
+      console.error(`${name}: ${(e as Error).message}`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,7 +1,7 @@
 /**
  * Lab guests: one User-Mode Linux process per node, one vde_switch per network, an exec
  * agent inside each guest reached through a hostfs-shared directory (see lab/init.sh for the
- * guest side and /work/shared/LAB-NOTES.md for the measured facts behind the choices).
+ * guest side and ../shared/LAB-NOTES.md for the measured facts behind the choices).
  *
  * Everything needed to reach a running lab lives in its state dir (default /run/maglev-lab,
  * never inside the repo): `lab.json` records every PID we started, so `Lab.attach(dir).down()`
@@ -11,6 +11,7 @@ import { spawn, spawnSync } from "child_process";
 import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { shellWord } from "../src/escape";
 
 export const DEFAULT_STATE_DIR = process.env.MAGLEV_LAB_DIR ?? "/run/maglev-lab";
 const LAB_SRC = __dirname;
@@ -139,9 +140,6 @@ function findByArgv(prefix: string[]): number | undefined {
   return undefined;
 }
 
-function shq(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 /** Path of the lab kernel as lab/kernel.sh computes it (exists or not). */
 export function labKernelPath(): { path: string; built: boolean } {
@@ -316,7 +314,7 @@ export class Lab {
     });
     batch.push(...(spec.ipBatch ?? []));
     fs.writeFileSync(path.join(dir, "net.batch"), batch.join("\n") + "\n");
-    fs.writeFileSync(path.join(dir, "env"), `LAB_NODE=${shq(spec.name)}\nexport LAB_NODE\n`);
+    fs.writeFileSync(path.join(dir, "env"), `LAB_NODE=${shellWord(spec.name)}\nexport LAB_NODE\n`);
 
     // The guest runs copies, so edits in the repo never change a running guest.
     fs.copyFileSync(path.join(LAB_SRC, "init.sh"), path.join(dir, "init.sh"));
@@ -511,8 +509,8 @@ export class Lab {
       const [user, group] = (f.owner ?? "root:root").split(":");
       const tmp = `${f.path}.lab-new`;
       lines.push(
-        `install -D -m ${f.mode ?? "0644"} -o ${shq(user)} -g ${shq(group ?? user)} /run/lab/xfer/${name} ${shq(tmp)}`,
-        `mv -f ${shq(tmp)} ${shq(f.path)}`,
+        `install -D -m ${f.mode ?? "0644"} -o ${shellWord(user)} -g ${shellWord(group ?? user)} /run/lab/xfer/${name} ${shellWord(tmp)}`,
+        `mv -f ${shellWord(tmp)} ${shellWord(f.path)}`,
       );
     }
     try {

@@ -5,7 +5,6 @@
  * scripts/maglev-apply applies it (stage, check, drain, activate, health gate, rollback).
  */
 import { createHash } from "crypto";
-import { shellWord } from "../escape";
 
 /** How a transport starts, reloads and checks services (systemd on real hosts, a small supervisor in the lab). */
 export interface ServiceManager {
@@ -46,11 +45,4 @@ export function fileSlug(path: string): string {
   return path.replace(/^\/+/, "").replace(/[^A-Za-z0-9._-]+/g, "-");
 }
 
-/**
- * One shell word, single-quoted: the shell escaper of src/escape (`shellWord`), under the short
- * name the bundle, the components and the lab call it by.
- */
-export function q(s: string): string {
-  return shellWord(s);
-}
 

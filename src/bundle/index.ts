@@ -19,7 +19,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { gzipSync } from "zlib";
 import { HostPlan, Activate, SecretSyntax } from "../plan/types";
-import { contentSha256, q } from "../apply/steps";
+import { contentSha256 } from "../apply/steps";
+import { shellWord } from "../escape";
 
 export const BUNDLE_FORMAT = 1;
 
@@ -198,7 +199,7 @@ export function ustar(entries: { name: string; mode: number; data: Buffer }[]): 
 
 /** Wrap a root script for the login user: `sudo -n` (a missing sudo rule fails instead of hanging). */
 export function asRootFor(user: string): (script: string) => string {
-  return (script) => (user === "root" ? script : `sudo -n sh -c ${q(script)}`);
+  return (script) => (user === "root" ? script : `sudo -n sh -c ${shellWord(script)}`);
 }
 
 /** The command line of a host's apply, for the stack's login user: the same for Pulumi and the lab. */
