@@ -6,11 +6,16 @@
  * input, secrets as `[secret]` (secret config keys get the placeholder
  * `offline-secret-<key>`, which never appears in clear). Then per host the VM and, per file,
  * the stage → validate → activate chain. No Pulumi CLI, plugins, Proxmox or SSH needed.
- * Bad config: every problem on stderr, exit 1.
+ * Bad config: every problem on stderr, exit 1. A placeholder sha256 of a download a host
+ * needs is such a problem, as it is for `pulumi preview`/`up`; `--allow-placeholder-digests`
+ * reports it on stderr and carries on (a review of a stack whose releases are not pinned yet).
  */
 import { Command } from "commander";
-import { ConfigValidationError } from "../config/load";
-import { RecordedResource, synthesizeStack, SynthResult } from "../program/offline";
+import { ConfigValidationError, formatErrors, validateEnvironment } from "../config/load";
+import { placeholderDigestErrors } from "../config/rules";
+import { stackFileOf } from "../program";
+import { readStackConfig, RecordedResource, synthesizeStack, SynthResult } from "../program/offline";
+import { ENVIRONMENT_KEY } from "../config/load";
 
 /** `type::name` of a URN, the readable handle used in the output. */
 export function shortUrn(urn: string): string {
@@ -85,10 +90,16 @@ const program = new Command()
   .description("Run the Pulumi program under Pulumi's mock runtime and print the resource graph (no Pulumi CLI, no Proxmox)")
   .argument("<stack>", "stack name (stacks/Pulumi.<stack>.yaml) or path to a stack file")
   .option("--json", "print JSON: {stack, resources, summary, outputs}")
-  .action(async (stack: string, opts: { json?: boolean }) => {
+  .option("--allow-placeholder-digests", "report a placeholder sha256 of a needed download on stderr instead of failing (`pulumi up` still fails on it)")
+  .action(async (stack: string, opts: { json?: boolean; allowPlaceholderDigests?: boolean }) => {
     let r: SynthResult;
     try {
-      r = await synthesizeStack(stack);
+      r = await synthesizeStack(stack, { placeholderDigests: opts.allowPlaceholderDigests ? "allow" : "reject" });
+      if (opts.allowPlaceholderDigests) {
+        const env = validateEnvironment(readStackConfig(stack)[ENVIRONMENT_KEY]);
+        const found = env.ok ? placeholderDigestErrors(env.env) : [];
+        if (found.length) process.stderr.write(`warning: ${formatErrors(`${stackFileOf(r.stack)} (stack ${r.stack})`, found)}\n  (\`pulumi preview\` and \`pulumi up\` reject these)\n`);
+      }
     } catch (e) {
       process.stderr.write(`${e instanceof ConfigValidationError ? e.message : (e as Error).message}\n`);
       process.exit(1);

@@ -390,9 +390,10 @@ interface DigestUse {
 
 /**
  * Placeholder digests (all-zero, all-f) of downloads a host of the stack needs: the install
- * step would refuse the binary, so `up` fails late (issue 14 item 1). Reported only when
- * asked for (`validateEnvironment(raw, { requirePinnedDigests: true })`): the reference
- * stack mgmt02 still carries a placeholder k0s digest and renders for review.
+ * step would refuse the binary, so `up` fails late (issue 14 item 1). Reported when asked
+ * for (`validateEnvironment(raw, { requirePinnedDigests: true })`): the Pulumi program and
+ * `npm run preview:offline` ask; render, validate, the lab and the golden tests do not, so
+ * the reference stack mgmt02, whose k0s digest is still a placeholder, renders for review.
  */
 export function placeholderDigestErrors(env: Environment): ConfigError[] {
   const roles = new Set(env.hosts.map((h) => h.role));

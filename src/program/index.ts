@@ -87,11 +87,29 @@ export interface ProgramOutputs {
   kubeconfig?: pulumi.Output<string>;
 }
 
-/** Read and validate the environment; throws a ConfigValidationError listing every problem. */
-export function readEnvironment(config: pulumi.Config): Environment {
+/** How the program treats a placeholder (all-zero, all-f) sha256 of a download some host needs. */
+export type PlaceholderDigests = "reject" | "allow";
+
+export interface ProgramOptions {
+  /**
+   * `pulumi preview` / `pulumi up` (index.ts) reject them: the host's download step would
+   * refuse the binary, so the update would fail late, at k0s00, with every worker waiting.
+   * Only the mock-runtime tools (tests, benches) pass "allow", for the reference stack whose
+   * k0s release is not pinned yet. @default "reject"
+   */
+  readonly placeholderDigests?: PlaceholderDigests;
+}
+
+/** The stack's file, as Pulumi finds it (Pulumi.yaml: `stackConfigDir: stacks`). */
+export function stackFileOf(stack: string): string {
+  return `stacks/Pulumi.${stack}.yaml`;
+}
+
+/** Read and validate the environment; throws a ConfigValidationError listing every problem (file, path, value). */
+export function readEnvironment(config: pulumi.Config, opts: ProgramOptions = {}): Environment {
   const raw = config.requireObject<unknown>("environment");
-  const r = validateEnvironment(raw);
-  if (!r.ok) throw new ConfigValidationError(`stack ${pulumi.getStack()}`, r.errors);
+  const r = validateEnvironment(raw, { requirePinnedDigests: (opts.placeholderDigests ?? "reject") === "reject" });
+  if (!r.ok) throw new ConfigValidationError(`${stackFileOf(pulumi.getStack())} (stack ${pulumi.getStack()})`, r.errors);
   return r.env;
 }
 
@@ -147,11 +165,11 @@ const TIER_CLASS: Record<Exclude<Tier, "k0s-controller" | "k0s-worker">, TierCla
 };
 
 /** Register every resource of the stack and return its outputs. */
-export function main(): ProgramOutputs {
+export function main(opts: ProgramOptions = {}): ProgramOutputs {
   const config = new pulumi.Config(CONFIG_NAMESPACE);
 
   // 1. Everything that can fail on the user's input, before any resource exists.
-  const env = readEnvironment(config);
+  const env = readEnvironment(config, opts);
   const topo = deriveTopology(env);
   const plans = buildPlans(topo);
   const planOf = new Map(plans.map((p) => [p.name, p]));

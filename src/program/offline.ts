@@ -14,7 +14,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE, ENVIRONMENT_KEY, stackFilePath, validateEnvironment } from "../config/load";
 import { deriveTopology } from "../topology";
 import { buildPlans } from "../plan";
-import { main, ProgramOutputs, PROXMOX_ENDPOINT_KEY, referencedSecretKeys, SECRET_KEYS } from "./index";
+import { main, PlaceholderDigests, ProgramOutputs, PROXMOX_ENDPOINT_KEY, referencedSecretKeys, SECRET_KEYS } from "./index";
 
 /** Pulumi's wire signatures (sdk/nodejs/runtime/rpc.ts): a secret is `{[SIG_KEY]: SECRET_SIG, value}`. */
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -66,6 +66,12 @@ export interface SynthOptions {
   preview?: boolean;
   /** The program to run. @default main (the real program) */
   program?: () => unknown;
+  /**
+   * Placeholder sha256 digests of needed downloads: "reject" as `pulumi preview`/`up` does
+   * (and `npm run preview:offline` by default), or "allow" for the mock-runtime tools run on
+   * the reference stack, whose k0s release is not pinned yet. @default "allow"
+   */
+  placeholderDigests?: PlaceholderDigests;
 }
 
 /** The config map of a stack file (`stacks/Pulumi.<stack>.yaml` or a path). */
@@ -174,7 +180,7 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
   let outputs: Record<string, unknown>;
   try {
     try {
-      raw = (opts.program ?? main)() as ProgramOutputs;
+      raw = (opts.program ? opts.program() : main({ placeholderDigests: opts.placeholderDigests ?? "allow" })) as ProgramOutputs;
     } catch (e) {
       await drain(() => inFlight);
       if (resources.length > before) (e as Error).message += `\n(${resources.length - before} resources were registered before the failure)`;
