@@ -15,6 +15,7 @@
  * (double-quoted form) and `pdnsValue`; test/escape/escape.test.ts checks that both agree.
  */
 import * as YAML from "yaml";
+import * as ipaddr from "ipaddr.js";
 
 export class EscapeError extends Error {
   constructor(
@@ -310,6 +311,24 @@ export function nftString(v: string, role = "nftables string", opts: { ifname?: 
   if (m) fail(role, v, `\`${m[0]}\` cannot be written inside an nftables string (nft has no escapes)`);
   if (v.endsWith("*")) fail(role, v, "a trailing `*` would make the string an nftables wildcard");
   return `"${v}"`;
+}
+
+/**
+ * An address or network in an nftables rule or set element (`ip saddr 10.1.7.0/24`): nft reads
+ * a bare IPv4/IPv6 address or prefix; anything else (a name, a second element after a comma, a
+ * `}`) would change the rule, so only what ipaddr.js parses as one address or prefix of the
+ * expected family passes, written in its own canonical form.
+ */
+export function nftAddress(v: string, role = "nftables address", family?: "ipv4" | "ipv6"): string {
+  wellFormed(role, v);
+  const [addr, len, ...rest] = v.split("/");
+  if (rest.length || !ipaddr.isValid(addr)) fail(role, v, "is not an IP address or prefix");
+  // ipaddr.js also parses "1", "0x7f.1" and other historic IPv4 shorthands: nft does not.
+  if (!ipaddr.IPv6.isValid(addr) && !ipaddr.IPv4.isValidFourPartDecimal(addr)) fail(role, v, "is not an IP address or prefix");
+  const kind = ipaddr.parse(addr).kind();
+  if (family && kind !== family) fail(role, v, `is not an ${family === "ipv4" ? "IPv4" : "IPv6"} address`);
+  if (len !== undefined && (!/^\d{1,3}$/.test(len) || Number(len) > (kind === "ipv4" ? 32 : 128))) fail(role, v, "has an invalid prefix length");
+  return ipaddr.parse(addr).toString() + (len !== undefined ? `/${Number(len)}` : "");
 }
 
 /** An nftables identifier (table, chain, set name). */

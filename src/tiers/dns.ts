@@ -15,6 +15,7 @@ import { PlanBuilder } from "../plan/builder";
 import { header } from "../plan/header";
 import { Validate } from "../plan/types";
 import { dsrMember, groupOfKind, BASH_SYNTAX, systemdVerify } from "./l7-common";
+import { addressesOf, FirewallSpec, memberServices, mgmtNetworks, planFirewall } from "./firewall";
 import { commentText, luaString, pdnsValue, phpString, plainWord, shellWord, yamlDocument } from "../escape";
 
 export const DNSDIST_CONF = "/etc/dnsdist/dnsdist.conf";
@@ -166,6 +167,7 @@ export function planDnsdist(topo: Topology, h: HostFacts, b: PlanBuilder): void 
     secretKeys: [SECRETS.dnsdistConsoleKey, SECRETS.dnsdistWebserverPassword],
     secretSyntax: "lua-dq",
   });
+  planFirewall(topo, h, b, dnsdistFirewall(topo, h), ["dnsdist.service"]);
   b.health = {
     command: `dnsdist -C ${DNSDIST_CONF} -c -e 'showVersion()'`,
     timeoutSeconds: 60,
@@ -291,6 +293,7 @@ export function planPowerDns(topo: Topology, h: HostFacts, b: PlanBuilder): void
   const env = topo.env;
   pdnsServer(b, ["pdns-backend-lmdb"], secondaryConfig(topo, h), SECONDARY_ZONES_SCRIPT, secondaryZonesScript(topo));
   if (lightningStreamEnabled(topo)) lightningStream(topo, h, b);
+  planFirewall(topo, h, b, secondaryFirewall(topo), ["pdns.service"]);
   b.health = {
     command: `pdns_control rping | grep -q PONG`,
     timeoutSeconds: 60,
@@ -426,6 +429,7 @@ export function planShadowPrimary(topo: Topology, h: HostFacts, b: PlanBuilder):
   const env = topo.env;
   pdnsServer(b, ["pdns-backend-sqlite3", "sqlite3"], primaryConfig(topo, h), PRIMARY_INIT_SCRIPT, primaryInitScript(topo));
   if (env.dns.powerAdmin) powerAdmin(topo, h, b, env.dns.powerAdmin);
+  planFirewall(topo, h, b, primaryFirewall(topo), ["pdns.service"]);
   b.health = {
     command: `pdns_control rping | grep -q PONG`,
     timeoutSeconds: 60,
@@ -513,4 +517,53 @@ chmod 0660 ${PDNS_SQLITE}
       ].join("\n"),
     activate: { kind: "command", command: "a2dissite -q 000-default >/dev/null 2>&1 || true; a2ensite -q poweradmin && systemctl reload apache2" },
   });
+}
+
+// ---------------------------------------------------------------- host firewalls
+
+const DNS = ["udp", "tcp"] as const;
+
+/**
+ * A dnsdist node: its group's DNS VIP:port mappings from anyone (untracked), port 53 on its
+ * ingress address for the maglevs' checks, the web UI on mgmt; the queries to the PowerDNS
+ * secondaries (one per client query) are untracked.
+ */
+export function dnsdistFirewall(topo: Topology, h: HostFacts): FirewallSpec {
+  return {
+    what: "dnsdist",
+    mgmt: [{ why: "web UI / API / metrics, operators on mgmt", protocols: ["tcp"], ports: [DNSDIST_WEB_PORT], from: mgmtNetworks(topo) }],
+    ingress: [{ why: "DNS on the ingress address: the maglevs' keepalived checks", protocols: [...DNS], ports: [53], from: addressesOf(topo.maglevs, "ingress") }],
+    vips: { role: "member", services: memberServices(topo, h) },
+    connectsTo: secondaries(topo).flatMap((s) => (s.ingress ? DNS.map((protocol) => ({ address: s.ingress!.ipv4, protocol, port: 53 })) : [])),
+  };
+}
+
+/**
+ * A PowerDNS secondary answers queries from the dnsdist nodes only (with their PROXY header,
+ * untracked), NOTIFYs from the shadow primaries only, the API to operators on mgmt. A query
+ * from anywhere else — which would bypass dnsdist's rate limit — is dropped.
+ */
+export function secondaryFirewall(topo: Topology): FirewallSpec {
+  const ls = lightningStreamEnabled(topo);
+  return {
+    what: "PowerDNS secondary",
+    mgmt: [
+      { why: "NOTIFY from the shadow primaries", protocols: [...DNS], ports: [53], from: addressesOf(primaries(topo), "mgmt") },
+      { why: `API and metrics${ls ? ", LightningStream status" : ""}, operators on mgmt`, protocols: ["tcp"], ports: [PDNS_API_PORT, ...(ls ? [8500] : [])], from: mgmtNetworks(topo) },
+    ],
+    ingress: [],
+    servesTo: dnsdists(topo).flatMap((d) => addressesOf([d], "ingress").flatMap((address) => DNS.map((protocol) => ({ address, protocol, port: 53 })))),
+  };
+}
+
+/** The hidden primary: zone transfers and SOA checks from the secondaries only, the API and PowerAdmin to operators on mgmt. */
+export function primaryFirewall(topo: Topology): FirewallSpec {
+  return {
+    what: "PowerDNS hidden primary",
+    mgmt: [
+      { why: "AXFR and SOA checks from the secondaries", protocols: [...DNS], ports: [53], from: addressesOf(secondaries(topo), "mgmt") },
+      { why: `API${topo.env.dns.powerAdmin ? " and PowerAdmin" : ""}, operators on mgmt`, protocols: ["tcp"], ports: [PDNS_API_PORT, ...(topo.env.dns.powerAdmin ? [80] : [])], from: mgmtNetworks(topo) },
+    ],
+    ingress: [],
+  };
 }

@@ -16,6 +16,7 @@ import { PlanBuilder } from "../plan/builder";
 import { bfdDetectMs, bfdProfile, frrPreamble, planFrr } from "./frr-common";
 import { ingressIf } from "./l7-common";
 import { hostScript, PYTHON_SYNTAX } from "../plan/scripts";
+import { BFD_SINGLE_HOP, FirewallSpec, planFirewall } from "./firewall";
 import { Environment, Upstream, isEbgpUpstream } from "../config/schema";
 import { commentText, frrText } from "../escape";
 
@@ -249,6 +250,14 @@ export function planGateway(topo: Topology, h: HostFacts, b: PlanBuilder): void 
   // the effective value is max(all, interface), so `all` decides.
   b.sysctl("net.ipv4.conf.all.rp_filter", 2);
 
+  // A router that sends a packet back out of the interface it came in on (ingress0 → ingress0,
+  // upstream → maglev) would tell the upstream to use the maglev directly: never send redirects.
+  // The effective value is `all` AND the interface's, so `all` = 0 turns them off everywhere.
+  b.sysctl("net.ipv4.conf.all.send_redirects", 0);
+  b.sysctl("net.ipv4.conf.default.send_redirects", 0);
+
+  planFirewall(topo, h, b, gatewayFirewall(topo), ["frr.service"]);
+
   // Health gate: the next gateway changes only once this one's sessions are back.
   b.file({ path: GATEWAY_HEALTH, mode: "0755", content: hostScript("gateway-health", topo.env.name), validate: PYTHON_SYNTAX });
   const upstreams = topo.env.bgp.upstream.flatMap((u) => (u.ipv6 ? [u.ipv4, u.ipv6] : [u.ipv4]));
@@ -257,5 +266,28 @@ export function planGateway(topo: Topology, h: HostFacts, b: PlanBuilder): void 
     command: `${GATEWAY_HEALTH} --upstream ${upstreams.join(",")} --maglev ${maglevs.join(",") || ","}`,
     timeoutSeconds: 120,
     description: `BGP sessions of ${h.hostname} to ${topo.env.bgp.upstream.map((u) => u.name).join(", ")} and its maglevs are Established`,
+  };
+}
+
+/**
+ * A gateway opens BGP and BFD on mgmt to its peers only (the upstream routers and the maglevs),
+ * nothing on ingress0 for itself, and forwards exactly the stack's VIP:port mappings from the
+ * upstream to the maglevs, untracked (the seed's stateless gateways).
+ */
+export function gatewayFirewall(topo: Topology): FirewallSpec {
+  const upstream = topo.env.bgp.upstream;
+  const upstreamAddrs = upstream.flatMap((u) => (u.ipv6 ? [u.ipv4, u.ipv6] : [u.ipv4]));
+  // Every upstream is on the mgmt network (a schema rule) and so are the maglevs: bgpd registers
+  // single-hop BFD sessions only (RFC 5881, port 3784). Multihop (4784) is never used, never opened.
+  const bfdUpstream = upstream.filter((u) => u.bfd).flatMap((u) => (u.ipv6 ? [u.ipv4, u.ipv6] : [u.ipv4]));
+  const maglevs = topo.maglevs.map((m) => m.mgmt.ipv4);
+  return {
+    what: "gateway",
+    mgmt: [
+      { why: "BGP from the upstream routers and the maglevs", protocols: ["tcp"], ports: [179], from: [...upstreamAddrs, ...maglevs] },
+      { why: "BFD (single hop) from the maglevs and the upstream routers that speak it", protocols: ["udp"], ports: [BFD_SINGLE_HOP], from: [...maglevs, ...bfdUpstream] },
+    ],
+    ingress: [],
+    vips: { role: "forward", services: topo.vipPorts },
   };
 }

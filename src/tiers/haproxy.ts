@@ -11,6 +11,7 @@ import { PlanBuilder } from "../plan/builder";
 import { header } from "../plan/header";
 import { dsrMember, groupsOf, BASH_SYNTAX } from "./l7-common";
 import { haproxyWord } from "../escape";
+import { addressesOf, FirewallSpec, memberServices, mgmtNetworks, planFirewall } from "./firewall";
 
 export const HAPROXY_CFG = "/etc/haproxy/haproxy.cfg";
 export const HAPROXY_ADMIN_SOCKET = "/run/haproxy/admin.sock";
@@ -261,6 +262,7 @@ export function planHaproxy(topo: Topology, h: HostFacts, b: PlanBuilder): void 
   });
   b.file({ path: HACTL_PATH, mode: "0755", content: hactlScript(topo), validate: BASH_SYNTAX });
   const healthPort = healthPortOf(groups);
+  planFirewall(topo, h, b, haproxyFirewall(topo, h, groups, healthPort), ["haproxy.service"]);
   b.health = {
     // 200, or 503 while an operator drained the node (the monitor fails on the drain flag):
     // either way the new HAProxy answers on the port the maglevs check. A drained node stays
@@ -268,5 +270,20 @@ export function planHaproxy(topo: Topology, h: HostFacts, b: PlanBuilder): void 
     command: `code=$(curl -sS -o /dev/null -w '%{http_code}' http://127.0.0.1:${healthPort}/haproxy-health) && { [ "$code" = 200 ] || [ "$code" = 503 ]; }`,
     timeoutSeconds: 60,
     description: `HAProxy on ${h.hostname} answers /haproxy-health on port ${healthPort} (200, or 503 while drained)`,
+  };
+}
+
+/**
+ * An HAProxy node: its groups' VIP:port mappings from anyone (untracked, direct server return),
+ * the health API from the maglevs (and operators on mgmt), stats on mgmt; the connections to
+ * the application servers are untracked too (one per client connection).
+ */
+export function haproxyFirewall(topo: Topology, h: HostFacts, groups: GroupFacts[], healthPort: number): FirewallSpec {
+  return {
+    what: "HAProxy",
+    mgmt: [{ why: "stats / Prometheus exporter and the health API, operators on mgmt", protocols: ["tcp"], ports: [HAPROXY_STATS_PORT, healthPort], from: mgmtNetworks(topo) }],
+    ingress: [{ why: "health API: the maglevs' keepalived checks", protocols: ["tcp"], ports: [healthPort], from: addressesOf(topo.maglevs, "ingress") }],
+    vips: { role: "member", services: memberServices(topo, h) },
+    connectsTo: groups.flatMap((g) => g.servers.map((s) => ({ address: s.address, protocol: "tcp" as const, port: s.port }))),
   };
 }

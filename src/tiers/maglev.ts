@@ -22,6 +22,7 @@ import { Validate } from "../plan/types";
 import { bfdDetectMs, bfdProfile, frrPreamble, planFrr } from "./frr-common";
 import { BASH_SYNTAX, ingressIf, systemdVerify } from "./l7-common";
 import { frontendName, HAPROXY_HEALTH_PORT_DEFAULT } from "./haproxy";
+import { BFD_SINGLE_HOP, FirewallSpec, planFirewall } from "./firewall";
 import { commentText, exabgpString, keepalivedWord, nftIdentifier, nftString, shellWord } from "../escape";
 
 export const NFT_FILE = "/etc/maglev-infra/fwmarks.nft";
@@ -559,6 +560,7 @@ export function planMaglev(topo: Topology, h: HostFacts, b: PlanBuilder): void {
     activate: { kind: "restart", service: "exabgp" },
   });
   planFrr(topo, h, b, ["bfdd"], maglevFrrConfig(topo, h));
+  planFirewall(topo, h, b, maglevFirewall(topo), [NFT_UNIT, "keepalived.service", "exabgp.service", "frr.service"]);
 
   // IPVS. The keys live under net.ipv4.vs but apply to both families (there is no net.ipv6.vs).
   // No netfilter conntrack entries for IPVS connections: the VIP traffic is notrack'ed anyway.
@@ -616,5 +618,23 @@ export function planMaglev(topo: Topology, h: HostFacts, b: PlanBuilder): void {
       `for p in ${prefixes.join(" ")}; do grep -qxF "$p" ${ANNOUNCED_FILE} || exit 1; done`,
     timeoutSeconds: 120,
     description: `ExaBGP of ${h.hostname} is connected to ${topo.gateways.map((g) => g.name).join(", ")} and announces ${prefixes.length} VIPs (none while drained by an operator)`,
+  };
+}
+
+/**
+ * A maglev opens BGP and BFD on mgmt to the gateways only, and accepts VIP traffic only as its
+ * fwmark table marked it: a packet to a VIP on a port the stack does not map (10.1.7.16:22)
+ * never reaches sshd or any other local socket.
+ */
+export function maglevFirewall(topo: Topology): FirewallSpec {
+  const gateways = topo.gateways.map((g) => g.mgmt.ipv4);
+  return {
+    what: "maglev",
+    mgmt: [
+      { why: "BGP from the gateways (ExaBGP connects out; a gateway may connect first)", protocols: ["tcp"], ports: [179], from: gateways },
+      { why: "BFD (single hop) from the gateways", protocols: ["udp"], ports: [BFD_SINGLE_HOP], from: gateways },
+    ],
+    ingress: [],
+    vips: { role: "maglev", services: topo.vipPorts },
   };
 }

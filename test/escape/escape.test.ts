@@ -481,3 +481,15 @@ describe("the apply program's secret escapes agree with src/escape", () => {
     expect(disagree.slice(0, 5)).toEqual([]);
   });
 });
+
+describe("nftAddress", () => {
+  test("GIVEN addresses and prefixes of both families THEN they come back in canonical form", () => {
+    expect(E.nftAddress("10.1.7.4", "a")).toBe("10.1.7.4");
+    expect(E.nftAddress("2a0a:7180:81:7:0:0:0:10", "a")).toBe("2a0a:7180:81:7::10");
+    expect(E.nftAddress("10.1.7.0/24", "a", "ipv4")).toBe("10.1.7.0/24");
+  });
+  test("GIVEN anything that is not one address or prefix THEN it is refused naming the role", () => {
+    for (const v of ["10.1.7.4, 0.0.0.0/0", "10.1.7.4 }", "host.example", "1", "10.1.7.0/33", "10.1.7.0/24/1", ""]) expect(() => E.nftAddress(v, "bgp.upstream[0].ipv4")).toThrow(/^bgp\.upstream\[0\]\.ipv4: /);
+    expect(() => E.nftAddress("10.1.7.4", "vip", "ipv6")).toThrow(/not an IPv6 address/);
+  });
+});
