@@ -5,7 +5,7 @@
  * VM and apply the plan (see `ManagedHost`).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ManagedHost, ManagedHostArgs } from "./host";
+import { ManagedHost, ManagedHostArgs, TIER_TYPES } from "./host";
 
 /** Arguments of a DnsdistNode: those of every managed host. */
 export interface DnsdistNodeArgs extends ManagedHostArgs {}
@@ -13,7 +13,7 @@ export interface DnsdistNodeArgs extends ManagedHostArgs {}
 /** A dnsdist node: rate limiting and load balancing in front of the PowerDNS secondaries. */
 export class DnsdistNode extends ManagedHost {
   constructor(name: string, args: DnsdistNodeArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("maglev-infra:dns:DnsdistNode", "dnsdist", name, args, opts);
+    super(TIER_TYPES["dnsdist"], "dnsdist", name, args, opts);
     this.registerOutputs(this.hostOutputs());
   }
 }
@@ -24,7 +24,7 @@ export interface PowerDnsNodeArgs extends ManagedHostArgs {}
 /** A PowerDNS authoritative secondary. */
 export class PowerDnsNode extends ManagedHost {
   constructor(name: string, args: PowerDnsNodeArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("maglev-infra:dns:PowerDnsNode", "powerdns", name, args, opts);
+    super(TIER_TYPES["powerdns"], "powerdns", name, args, opts);
     this.registerOutputs(this.hostOutputs());
   }
 }
@@ -35,7 +35,7 @@ export interface ShadowPrimaryArgs extends ManagedHostArgs {}
 /** The hidden primary (zone management) the secondaries transfer from; never in the VIP pool. */
 export class ShadowPrimary extends ManagedHost {
   constructor(name: string, args: ShadowPrimaryArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("maglev-infra:dns:ShadowPrimary", "shadow-primary", name, args, opts);
+    super(TIER_TYPES["shadow-primary"], "shadow-primary", name, args, opts);
     this.registerOutputs(this.hostOutputs());
   }
 }

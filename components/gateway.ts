@@ -4,14 +4,14 @@
  * class only owns the VM and applies the plan (see `ManagedHost`).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ManagedHost, ManagedHostArgs } from "./host";
+import { ManagedHost, ManagedHostArgs, TIER_TYPES } from "./host";
 
 /** Arguments of a Gateway: those of every managed host. */
 export interface GatewayArgs extends ManagedHostArgs {}
 
 export class Gateway extends ManagedHost {
   constructor(name: string, args: GatewayArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("maglev-infra:gateway:Gateway", "gateway", name, args, opts);
+    super(TIER_TYPES["gateway"], "gateway", name, args, opts);
     this.registerOutputs(this.hostOutputs());
   }
 }

@@ -4,14 +4,14 @@
  * class only owns the VM and applies the plan (see `ManagedHost`).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ManagedHost, ManagedHostArgs } from "./host";
+import { ManagedHost, ManagedHostArgs, TIER_TYPES } from "./host";
 
 /** Arguments of a HaproxyNode: those of every managed host. */
 export interface HaproxyNodeArgs extends ManagedHostArgs {}
 
 export class HaproxyNode extends ManagedHost {
   constructor(name: string, args: HaproxyNodeArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("maglev-infra:haproxy:HaproxyNode", "haproxy", name, args, opts);
+    super(TIER_TYPES["haproxy"], "haproxy", name, args, opts);
     this.registerOutputs(this.hostOutputs());
   }
 }

@@ -3,11 +3,17 @@
  *   1. creates the host's Proxmox VM (clone of the cloud-init template, NICs with the
  *      topology's MACs so netplan names them mgmt0/ingress0, cloud-init, guest agent with a
  *      bounded timeout), or adopts an existing host by its mgmt address (no VM), and
- *   2. applies its HostPlan as one transaction: at most two @pulumi/command resources,
- *      `<name>-secrets` (the secret values as a root-only file, when the plan has any) and
- *      `<name>-apply` (the host's bundle over stdin to scripts/maglev-apply, the on-host
- *      program that stages, checks, drains, activates, gates on health and rolls back).
- *      The lab runs the same command with the same stdin (lab/transport.ts).
+ *   2. pins the host's SSH host key: `<name>-host-key` reads it on first contact and records
+ *      it in state; every later command verifies it (the provider's `connection.hostKey`),
+ *   3. applies its HostPlan as one transaction: `<name>-secrets` (the secret values as a
+ *      root-only file, when the plan has any) and `<name>-apply` (the host's bundle over stdin
+ *      to scripts/maglev-apply, the on-host program that stages, checks, drains, activates,
+ *      gates on health and rolls back). The lab runs the same command with the same stdin
+ *      (lab/transport.ts),
+ *   4. tears it down when it leaves the stack or the stack is destroyed: `<name>-teardown`
+ *      has only a delete step (scripts/host/teardown.sh: drain, stop the services, and on an
+ *      adopted host put back what was there before), which runs before the VM is deleted and,
+ *      across hosts, in the reverse order of the rollout.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
@@ -16,7 +22,7 @@ import { Environment } from "../src/config/schema";
 import { HostFacts } from "../src/topology";
 import { HostPlan, Tier } from "../src/plan/types";
 import { contentSha256 } from "../src/apply/steps";
-import { applyCommand, asRootFor, bundleArchive, bundleSecretKeys, compileBundle, secretsCommand, secretsFileContent } from "../src/bundle";
+import { applyCommand, asRootFor, bundleArchive, bundleSecretKeys, compileBundle, secretsCommand, secretsFileContent, teardownCommand } from "../src/bundle";
 
 /** How the components reach a host over SSH. */
 export interface SshSettings {
@@ -45,6 +51,14 @@ export interface ManagedHostArgs {
   readonly secrets?: Record<string, pulumi.Output<string>>;
   /** Resources the host's apply waits for (the previous host's health gate). @default [] */
   readonly after?: pulumi.Resource[];
+  /**
+   * The teardowns of the hosts in `after`: this host's teardown depends on them, so Pulumi
+   * (which deletes dependents first) tears this host down before them: reverse rollout order.
+   * @default []
+   */
+  readonly teardownAfter?: pulumi.Resource[];
+  /** Adopt the existing Proxmox VM `host.vm.id` on `host.vm.node` into the stack instead of cloning one (`pulumi up` imports it). @default false */
+  readonly importVm?: boolean;
 }
 
 /** What a hook that adds resources before or after the plan's steps gets. */
@@ -56,18 +70,68 @@ export interface HostContext {
   readonly vm?: proxmoxve.VmLegacy;
   /** Wrap a script so it runs as root. */
   asRoot(script: string): string;
+  /** Aliases every child of the host takes (a role change keeps its URN). */
+  readonly aliases: pulumi.Alias[];
 }
 
 /** Extension points for the tier classes (k0s worker token, kubeconfig). */
 export interface ManagedHostHooks {
   /** Resources the first apply step must also wait for (e.g. the worker's join token). */
   beforeApply?(ctx: HostContext): pulumi.Resource[];
+  /** Resources that follow the host's apply (e.g. invalidating the worker's spent join token). */
+  afterApply?(ctx: HostContext, apply: command.remote.Command): void;
+}
+
+/**
+ * The tier classes' type tokens. A component's URN contains its token and its children's URNs
+ * contain their parent's, so a host whose role changes would get new URNs — its VM replaced.
+ * Every host therefore aliases every other tier's token and FORMER_TYPES: a role change (or a
+ * renamed token) updates the host in place, its VM keeps its URN.
+ */
+export const TIER_TYPES: Record<Tier, string> = {
+  gateway: "maglev-infra:gateway:Gateway",
+  maglev: "maglev-infra:maglev:MaglevNode",
+  haproxy: "maglev-infra:haproxy:HaproxyNode",
+  "k0s-controller": "maglev-infra:k0s:K0sController",
+  "k0s-worker": "maglev-infra:k0s:K0sWorker",
+  dnsdist: "maglev-infra:dns:DnsdistNode",
+  powerdns: "maglev-infra:dns:PowerDnsNode",
+  "shadow-primary": "maglev-infra:dns:ShadowPrimary",
+};
+/** Tokens tier classes had before a rename: add the old token here when you change one above. */
+export const FORMER_TYPES: readonly string[] = [];
+
+/** The type tokens a host of type `type` may have had before: every other tier's and the former ones, sorted. */
+export function aliasTypesOf(type: string): string[] {
+  return [...new Set([...Object.values(TIER_TYPES), ...FORMER_TYPES])].filter((t) => t !== type).sort();
+}
+
+/**
+ * The aliases of a host's child: the same child under each former parent. (The engine also
+ * derives children's aliases from their parent's; spelled out so the URNs a host keeps do not
+ * rest on that, and so a test can check them.)
+ */
+export function childAliases(hostName: string, hostType: string): pulumi.Alias[] {
+  return aliasTypesOf(hostType).map((t) => ({ parent: pulumi.createUrn(hostName, t) }));
 }
 
 export const DEFAULT_PER_DIAL_TIMEOUT = 10;
 /** Proxmox retries of a clone that timed out on the template's lock. */
 export const CLONE_RETRIES = 5;
 export const DEFAULT_DIAL_ERROR_LIMIT = 30;
+/** The host key every later command verifies: the one sshd offers first on Debian 12. */
+export const HOST_KEY_FILE = "/etc/ssh/ssh_host_ed25519_key.pub";
+
+/**
+ * The host key as `connection.hostKey` takes it ("ssh-ed25519 <base64>", the provider parses
+ * it with ssh.ParseAuthorizedKey and accepts only that key: pulumi/pulumi-command#755, #794).
+ * Anything else read on first contact fails the update here, naming the host.
+ */
+export function parseHostKey(hostname: string, text: string): string {
+  const m = /^(ssh-ed25519) ([A-Za-z0-9+/]{68})(?: \S.*)?$/.exec(text.trim());
+  if (!m) throw new Error(`${hostname}: ${HOST_KEY_FILE} does not hold an ed25519 host key (read on first contact): cannot pin it`);
+  return `${m[1]} ${m[2]}`;
+}
 
 export { asRootFor };
 
@@ -80,6 +144,12 @@ function prefixLen(cidr: string): string {
   return cidr.split("/")[1];
 }
 
+/** The ID `pulumi import` and the `import` option take for a host's VM: `<node>/<vmid>`. */
+export function vmImportId(host: HostFacts): string {
+  if (!host.vm) throw new Error(`${host.name}: an adopted host (provider: existing) has no VM to import`);
+  return `${host.vm.node}/${host.vm.id}`;
+}
+
 /** The Proxmox VM of a host: a full clone of the template with the topology's MACs and cloud-init. */
 export function provisionVm(
   parent: pulumi.Resource,
@@ -87,6 +157,8 @@ export function provisionVm(
   host: HostFacts,
   env: Environment,
   provider: pulumi.ProviderResource,
+  aliases: pulumi.Alias[] = [],
+  importVm = false,
 ): proxmoxve.VmLegacy {
   const vm = host.vm!;
   const n = env.networks;
@@ -141,6 +213,11 @@ export function provisionVm(
     {
       parent,
       provider,
+      // A role change keeps the VM (see TIER_TYPES).
+      aliases,
+      // The bpg provider's import ID of a VM is "<node>/<vmid>". Pulumi imports it only if the
+      // VM matches these inputs (clone, cloud-init and the disk's path are ignored below).
+      ...(importVm ? { import: vmImportId(host) } : {}),
       protect: vm.protect,
       // The VM id is fixed by the stack: a replacement (e.g. a new template) must delete the old
       // VM before it creates the new one, or the create collides on the id.
@@ -181,9 +258,16 @@ export function applyBundle(
     user: string;
     secrets: Record<string, pulumi.Output<string>>;
     first: pulumi.Resource[];
+    /** Aliases of the host's children (a role change keeps their URNs). @default [] */
+    aliases?: pulumi.Alias[];
+    /** The VM whose replacement re-runs these commands on the new VM. @default none */
+    vm?: pulumi.Resource;
   },
 ): HostApply {
   const { plan, connection, user, secrets, first } = args;
+  // A rebuilt VM is a new host: without replaceWith the commands would keep their state
+  // (their inputs did not change) and the new VM would stay unconfigured.
+  const lifecycle: pulumi.CustomResourceOptions = { aliases: args.aliases ?? [], ...(args.vm ? { replaceWith: [args.vm] } : {}) };
   const compiled = compileBundle(args.stack, plan);
   const keys = bundleSecretKeys(compiled.bundle);
   let secretsCmd: command.remote.Command | undefined;
@@ -208,7 +292,7 @@ export function applyBundle(
         triggers: [secretsHash],
         logging: command.types.enums.remote.Logging.None,
       },
-      { parent, dependsOn: first, additionalSecretOutputs: ["stdin", "stdout", "stderr"] },
+      { parent, dependsOn: first, additionalSecretOutputs: ["stdin", "stdout", "stderr"], ...lifecycle },
     );
   }
   const stdin = secretsHash ? pulumi.secret(secretsHash.apply((h) => bundleArchive(compiled, h))) : bundleArchive(compiled, "");
@@ -220,10 +304,14 @@ export function applyBundle(
       stdin,
       triggers: [compiled.sha256, compiled.programSha256, ...compiled.manifest],
       // The program prints one line per phase and never a secret value (it prints the
-      // placeholder); the provider puts this output into the error of a failed apply.
-      logging: command.types.enums.remote.Logging.StdoutAndStderr,
+      // placeholder). A command that carries a secret logs nothing (the policy pack checks
+      // it): an apply whose archive holds the secrets' hash runs silently, and its failure
+      // still shows every phase line, because the provider puts the command's output into
+      // the error of a failed run whatever `logging` says (pulumi-command v1.2.1,
+      // provider/pkg/provider/remote/commandOutputs.go: "running %q:\n%s").
+      logging: secretsHash ? command.types.enums.remote.Logging.None : command.types.enums.remote.Logging.StdoutAndStderr,
     },
-    { parent, dependsOn: [...first, ...(secretsCmd ? [secretsCmd] : [])] },
+    { parent, dependsOn: [...first, ...(secretsCmd ? [secretsCmd] : [])], ...(secretsHash ? { additionalSecretOutputs: ["stdin"] } : {}), ...lifecycle },
   );
   return { secrets: secretsCmd, apply };
 }
@@ -249,11 +337,20 @@ export abstract class ManagedHost extends pulumi.ComponentResource {
   public readonly secretsCommand?: command.remote.Command;
   /** What the next host of the tier waits for: the apply, which ends with the host's health gate. */
   public readonly gate: pulumi.Resource[];
-  /** The SSH connection the host's commands use (the private key inside is secret). */
+  /** The SSH connection the host's commands use: the private key inside is secret, the host key pinned. */
   public readonly connection: command.types.input.remote.ConnectionArgs;
+  /** The host's SSH host key ("ssh-ed25519 <base64>"), recorded on first contact and verified by every later command. */
+  public readonly hostKey: pulumi.Output<string>;
+  /** The command that read the host key on first contact. */
+  public readonly hostKeyCommand: command.remote.Command;
+  /** The aliases each child of the host takes (a role change keeps its URN). */
+  public readonly childAliases: pulumi.Alias[];
+  /** Has only a delete step: drains the host and stops its services before its VM goes (`pulumi destroy`, a host removed from the stack). */
+  public readonly teardown: command.remote.Command;
 
   protected constructor(type: string, tier: Tier, name: string, args: ManagedHostArgs, opts?: pulumi.ComponentResourceOptions, hooks: ManagedHostHooks = {}) {
-    super(type, name, {}, opts);
+    // A role change or a renamed token keeps the host's URNs (see TIER_TYPES).
+    super(type, name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), ...aliasTypesOf(type).map((t) => ({ type: t }))] });
     const { host, plan, env, ssh } = args;
     if (plan.tier !== tier || host.role !== tier) throw new Error(`${type} ${name}: expected a ${tier} host, got ${host.role} (plan ${plan.tier})`);
     if (plan.name !== host.name) throw new Error(`${type} ${name}: plan of ${plan.name} given for host ${host.name}`);
@@ -261,7 +358,9 @@ export abstract class ManagedHost extends pulumi.ComponentResource {
     this.hostname = host.hostname;
     this.tier = tier;
     this.mgmtAddress = host.mgmt.ipv4;
-    this.connection = {
+    const aliases = childAliases(name, type);
+    this.childAliases = aliases;
+    const firstContact: command.types.input.remote.ConnectionArgs = {
       host: host.mgmt.ipv4,
       user: ssh.user,
       privateKey: ssh.privateKey,
@@ -272,11 +371,28 @@ export abstract class ManagedHost extends pulumi.ComponentResource {
     if (host.provider === "proxmox") {
       if (!host.vm) throw new Error(`${type} ${name}: a proxmox host needs a VM placement`);
       if (!args.proxmoxProvider) throw new Error(`${type} ${name}: a proxmox host needs the Proxmox provider`);
-      this.vm = provisionVm(this, name, host, env, args.proxmoxProvider);
+      this.vm = provisionVm(this, name, host, env, args.proxmoxProvider, aliases, args.importVm ?? false);
       this.vmId = host.vm.id;
     }
+    const rebuilt: pulumi.CustomResourceOptions = this.vm ? { replaceWith: [this.vm] } : {};
 
-    const ctx: HostContext = { parent: this, name, connection: this.connection, vm: this.vm, asRoot: asRootFor(ssh.user) };
+    // SSH host key pinning, trust on first use: the provider accepts any host key when
+    // `connection.hostKey` is unset (pulumi/pulumi-command#755: "collect the host key, save it
+    // and then use it to verify the host's identity in future commands"; #794 added hostKey).
+    // This command is the first contact, right after the VM is created (or, for an adopted
+    // host, the first `up`); its stdout is kept in state and every other command of the host
+    // connects with it as `hostKey`, so a different machine answering on the address later
+    // fails the handshake ("ssh: host key mismatch") before anything is sent. A rebuilt VM
+    // has new keys: replaceWith reads them again.
+    this.hostKeyCommand = new command.remote.Command(
+      `${name}-host-key`,
+      { connection: firstContact, create: `cat ${HOST_KEY_FILE}`, logging: command.types.enums.remote.Logging.None },
+      { parent: this, dependsOn: this.vm ? [this.vm] : [], aliases, ...rebuilt },
+    );
+    this.hostKey = this.hostKeyCommand.stdout.apply((text) => parseHostKey(host.hostname, text));
+    this.connection = { ...firstContact, hostKey: this.hostKey };
+
+    const ctx: HostContext = { parent: this, name, connection: this.connection, vm: this.vm, asRoot: asRootFor(ssh.user), aliases };
     const extra = hooks.beforeApply?.(ctx) ?? [];
     const applied = applyBundle(this, name, {
       plan,
@@ -285,14 +401,34 @@ export abstract class ManagedHost extends pulumi.ComponentResource {
       user: ssh.user,
       secrets: args.secrets ?? {},
       first: [...(this.vm ? [this.vm] : []), ...(args.after ?? []), ...extra],
+      aliases,
+      vm: this.vm,
     });
     this.apply = applied.apply;
     this.secretsCommand = applied.secrets;
     this.gate = [applied.apply];
+    hooks.afterApply?.(ctx, applied.apply);
+
+    // Removal and destroy. Only a delete step: its triggers never change, so it is never
+    // replaced by a re-apply (a changed trigger replaces a Command, and a replaced resource's
+    // delete runs: pulumi-command's triggers are replaceOnChanges). Its `delete` follows the
+    // plan by an in-place update, which runs nothing (no create, no update command). It
+    // depends on the host's apply and VM, and on the teardowns of the hosts rolled out before
+    // this one; Pulumi deletes dependents first, so it runs before the VM is deleted and in
+    // the reverse order of the rollout (maglevs first, gateways last).
+    this.teardown = new command.remote.Command(
+      `${name}-teardown`,
+      {
+        connection: this.connection,
+        delete: teardownCommand(ssh.user, plan, host.provider === "proxmox" ? "vm" : "adopted"),
+        logging: command.types.enums.remote.Logging.StdoutAndStderr,
+      },
+      { parent: this, dependsOn: [applied.apply, ...(this.vm ? [this.vm] : []), ...(args.teardownAfter ?? [])], aliases, ...rebuilt },
+    );
   }
 
   /** The outputs every host registers; tier classes add theirs. */
   protected hostOutputs(): pulumi.Inputs {
-    return { hostname: this.hostname, tier: this.tier, mgmtAddress: this.mgmtAddress, vmId: this.vmId };
+    return { hostname: this.hostname, tier: this.tier, mgmtAddress: this.mgmtAddress, vmId: this.vmId, hostKey: this.hostKey };
   }
 }

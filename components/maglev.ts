@@ -5,14 +5,14 @@
  * class only owns the VM and applies the plan (see `ManagedHost`).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ManagedHost, ManagedHostArgs } from "./host";
+import { ManagedHost, ManagedHostArgs, TIER_TYPES } from "./host";
 
 /** Arguments of a MaglevNode: those of every managed host. */
 export interface MaglevNodeArgs extends ManagedHostArgs {}
 
 export class MaglevNode extends ManagedHost {
   constructor(name: string, args: MaglevNodeArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("maglev-infra:maglev:MaglevNode", "maglev", name, args, opts);
+    super(TIER_TYPES["maglev"], "maglev", name, args, opts);
     this.registerOutputs(this.hostOutputs());
   }
 }

@@ -28,6 +28,8 @@ export const BUNDLE_FORMAT = 1;
 export const APPLY_PROGRAM = path.join(__dirname, "..", "..", "scripts", "maglev-apply");
 const BOOTSTRAP = path.join(__dirname, "..", "..", "scripts", "host", "apply-bootstrap.sh");
 const SECRETS_INSTALL = path.join(__dirname, "..", "..", "scripts", "host", "secrets-install.sh");
+const TEARDOWN = path.join(__dirname, "..", "..", "scripts", "host", "teardown.sh");
+const K0S_JOIN_TOKEN = path.join(__dirname, "..", "..", "scripts", "host", "k0s-join-token.sh");
 
 /** Where the secrets command writes a host's secret values (root, 0600). */
 export const SECRETS_FILE = "/etc/maglev-infra/secrets.json";
@@ -210,4 +212,25 @@ export function applyCommand(user: string): string {
 /** The command line that installs a host's secrets file (stdin: `secretsFileContent`). */
 export function secretsCommand(user: string): string {
   return asRootFor(user)(fs.readFileSync(SECRETS_INSTALL, "utf8"));
+}
+
+/** A script file of scripts/host run as root with arguments, for the stack's login user. */
+function rootScript(user: string, file: string, name: string, args: string[]): string {
+  const words = ["sh", "-c", fs.readFileSync(file, "utf8"), name, ...args].map((w) => shellWord(w)).join(" ");
+  return user === "root" ? words : `sudo -n ${words}`;
+}
+
+/**
+ * The delete step of a host's teardown (scripts/host/teardown.sh): drain, stop and disable the
+ * plan's services, and on an adopted host put back what the host had before our files. The
+ * plan's files and downloads are named one argument each, sorted (deterministic).
+ */
+export function teardownCommand(user: string, plan: HostPlan, mode: "vm" | "adopted"): string {
+  const paths = [...new Set([...plan.files.map((f) => f.path), ...plan.downloads.map((d) => d.path)])].sort();
+  return rootScript(user, TEARDOWN, "maglev-teardown", [mode, plan.drain?.drain ?? "", [...plan.services].sort().join(" "), ...paths]);
+}
+
+/** On the primary k0s controller: mint a worker's join token (`create`) or invalidate it, read from stdin (`revoke`). */
+export function k0sJoinTokenCommand(user: string, action: "create" | "revoke", k0sBinary: string): string {
+  return rootScript(user, K0S_JOIN_TOKEN, "k0s-join-token", [action, k0sBinary]);
 }

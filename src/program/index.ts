@@ -45,6 +45,22 @@ export const SECRET_KEYS: readonly string[] = [...BASE_SECRET_KEYS, ...PLAN_SECR
 export const PROXMOX_ENDPOINT_KEY = "proxmoxEndpoint";
 /** Set to true only for a Proxmox API with a self-signed certificate. @default false */
 export const PROXMOX_INSECURE_KEY = "proxmoxInsecure";
+/**
+ * Hosts whose existing Proxmox VM (`vm.id` on `vm.node`) the next `pulumi up` adopts instead
+ * of cloning a new one: a JSON list of host names, e.g. `["mgw01"]`. Remove it once imported.
+ * @default []
+ */
+export const IMPORT_VMS_KEY = "importVms";
+
+/** The hosts of `importVms`, checked against the topology (a name that is no Proxmox host fails, naming it). */
+export function importVmHosts(raw: unknown, topo: Topology): Set<string> {
+  if (raw === undefined) return new Set();
+  const where = `${CONFIG_NAMESPACE}:${IMPORT_VMS_KEY}`;
+  if (!Array.isArray(raw) || raw.some((x) => typeof x !== "string")) throw new Error(`${where}: must be a list of host names (value: ${JSON.stringify(raw)})`);
+  const bad = (raw as string[]).filter((n) => topo.byName.get(n)?.provider !== "proxmox");
+  if (bad.length) throw new Error(`${where}: not hosts of this stack with provider: proxmox: ${bad.map((b) => JSON.stringify(b)).join(", ")}`);
+  return new Set(raw as string[]);
+}
 
 /**
  * The tiers a tier's health gate needs converged before its first host applies. A maglev
@@ -85,6 +101,16 @@ export interface ProgramOutputs {
   vips: Record<string, VipOutput>;
   /** Admin kubeconfig of the k0s cluster (secret); only when the stack has a k0s controller. */
   kubeconfig?: pulumi.Output<string>;
+  /**
+   * The pinned SSH host keys as known_hosts lines (`<mgmt IPv4> ssh-ed25519 <base64>`), in
+   * host order: `pulumi stack output knownHosts > known_hosts` for the day-2 commands.
+   */
+  knownHosts: pulumi.Output<string>;
+}
+
+/** known_hosts lines for the hosts' pinned keys, one per host, in the order given. */
+export function knownHostsOutput(hosts: { address: string; hostKey: pulumi.Input<string> }[]): pulumi.Output<string> {
+  return pulumi.all(hosts.map((h) => pulumi.output(h.hostKey).apply((k) => `${h.address} ${k}`))).apply((lines) => lines.map((l) => `${l}\n`).join(""));
 }
 
 /** How the program treats a placeholder (all-zero, all-f) sha256 of a download some host needs. */
@@ -174,6 +200,7 @@ export function main(opts: ProgramOptions = {}): ProgramOutputs {
   const plans = buildPlans(topo);
   const planOf = new Map(plans.map((p) => [p.name, p]));
   const needsProxmox = topo.hosts.some((h) => h.provider === "proxmox");
+  const imports = importVmHosts(config.getObject<unknown>(IMPORT_VMS_KEY), topo);
   const ssh: SshSettings = { user: env.proxmox.user, privateKey: config.requireSecret("sshPrivateKey") };
   const secrets = Object.fromEntries(referencedSecretKeys(plans).map((k) => [k, config.requireSecret(k)]));
   const proxmoxArgs = needsProxmox
@@ -182,69 +209,72 @@ export function main(opts: ProgramOptions = {}): ProgramOutputs {
 
   // 2. Resources. One explicit provider: no ambient PROXMOX_VE_* environment is used.
   const proxmoxProvider = proxmoxArgs ? new proxmoxve.Provider("proxmox", proxmoxArgs) : undefined;
-  const base = (h: HostFacts, after: pulumi.Resource[]): ManagedHostArgs => ({
+  /** Where a host sits in the rollout: what its apply waits for, and the teardowns of those hosts. */
+  interface Slot {
+    after: pulumi.Resource[];
+    teardownAfter: pulumi.Resource[];
+  }
+  const base = (h: HostFacts, slot: Slot): ManagedHostArgs => ({
     host: h,
     plan: planOf.get(h.name)!,
     env,
     ssh,
     proxmoxProvider,
     secrets,
-    after,
+    after: slot.after,
+    teardownAfter: slot.teardownAfter,
+    importVm: imports.has(h.name),
   });
 
-  // Hosts of a tier in name order (the topology's); each starts after the previous one's health gate.
+  // Hosts of a tier in name order (the topology's); each starts after the previous one's
+  // health gate, and is torn down before it (its teardown depends on the previous one's).
   const byTier = (t: Tier) => topo.hosts.filter((h) => h.role === t);
-  const serial = <T extends ManagedHost>(t: Tier, start: pulumi.Resource[], make: (h: HostFacts, after: pulumi.Resource[], i: number) => T): T[] => {
+  const made = new Map<string, ManagedHost>();
+  const serial = <T extends ManagedHost>(t: Tier, start: Slot, make: (h: HostFacts, slot: Slot, i: number) => T): T[] => {
     const out: T[] = [];
-    let after = start;
+    let slot = start;
     byTier(t).forEach((h, i) => {
-      const c = make(h, after, i);
+      const c = make(h, slot, i);
       out.push(c);
-      after = c.gate;
+      made.set(h.name, c);
+      slot = { after: c.gate, teardownAfter: [c.teardown] };
     });
     return out;
   };
-  const simple = (t: keyof typeof TIER_CLASS, start: pulumi.Resource[] = []) =>
-    serial(t, start, (h, after) => new TIER_CLASS[t](h.name, base(h, after)));
+  const simple = (t: keyof typeof TIER_CLASS, start: Slot = { after: [], teardownAfter: [] }) =>
+    serial(t, start, (h, slot) => new TIER_CLASS[t](h.name, base(h, slot)));
 
   // Every tier before the tiers whose health gates need it (GATE_NEEDS): on a fresh
   // environment one `up` converges, no gate waits for a host that is not ordered before it.
-  const lastGate = new Map<Tier, pulumi.Resource[]>();
+  // `pulumi destroy` runs the same graph backwards: the maglevs are torn down first.
+  const last = new Map<Tier, ManagedHost>();
   const record = <T extends ManagedHost>(t: Tier, hosts: T[]) => {
-    if (hosts.length) lastGate.set(t, hosts[hosts.length - 1].gate);
+    if (hosts.length) last.set(t, hosts[hosts.length - 1]);
     return hosts;
   };
-  const needs = (t: Tier) => (GATE_NEEDS[t] ?? []).flatMap((n) => lastGate.get(n) ?? []);
+  const needs = (t: Tier): Slot => {
+    const hosts = (GATE_NEEDS[t] ?? []).flatMap((n) => (last.has(n) ? [last.get(n)!] : []));
+    return { after: hosts.flatMap((x) => x.gate), teardownAfter: hosts.map((x) => x.teardown) };
+  };
   record("gateway", simple("gateway"));
   record("haproxy", simple("haproxy"));
   record("dnsdist", simple("dnsdist"));
   record("powerdns", simple("powerdns"));
   record("shadow-primary", simple("shadow-primary"));
-  // A fresh join token whenever the set of workers changes (the token expires).
-  const workerNames = byTier("k0s-worker").map((h) => h.name);
   const controllers = record(
     "k0s-controller",
-    serial("k0s-controller", [], (h, after, i) => new K0sController(h.name, { ...base(h, after), primary: i === 0, tokenTriggers: workerNames })),
+    serial("k0s-controller", { after: [], teardownAfter: [] }, (h, slot, i) => new K0sController(h.name, { ...base(h, slot), primary: i === 0 })),
   );
   const primary = controllers[0];
-  record(
-    "k0s-worker",
-    serial(
-      "k0s-worker",
-      needs("k0s-worker"),
-      (h, after) =>
-        new K0sWorker(h.name, {
-          ...base(h, after),
-          ...(primary?.workerToken ? { workerToken: primary.workerToken, workerTokenSource: primary.workerTokenCommand } : {}),
-        }),
-    ),
-  );
+  // Each worker's join token is minted on the primary controller right before its apply.
+  record("k0s-worker", serial("k0s-worker", needs("k0s-worker"), (h, slot) => new K0sWorker(h.name, { ...base(h, slot), ...(primary ? { controller: primary } : {}) })));
   record("maglev", simple("maglev", needs("maglev")));
 
   return {
     dnsRecords: topo.dnsRecords,
     hosts: hostsOutput(topo),
     vips: vipsOutput(topo.vipPorts),
+    knownHosts: knownHostsOutput(topo.hosts.map((h) => ({ address: h.mgmt.ipv4, hostKey: made.get(h.name)!.hostKey }))),
     ...(primary?.kubeconfig ? { kubeconfig: primary.kubeconfig } : {}),
   };
 }

@@ -9,6 +9,7 @@
  * `offline-secret-<key>`, which makes a leak easy to find.
  */
 import * as fs from "fs";
+import { createHash } from "crypto";
 import * as YAML from "yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE, ENVIRONMENT_KEY, stackFilePath, validateEnvironment } from "../config/load";
@@ -44,6 +45,32 @@ export interface RecordedResource {
   secretInputs: string[];
   /** Output properties the engine must treat as secret (`additionalSecretOutputs`). */
   additionalSecretOutputs?: string[];
+  /** The URNs its aliases stand for (resolved as the engine resolves an alias spec), sorted. */
+  aliases?: string[];
+  /** URNs of the resources whose replacement replaces it (`replaceWith`). */
+  replaceWith?: string[];
+  /** Whether Pulumi may not delete it (`protect`). */
+  protect?: boolean;
+  /** Whether a replacement deletes it before creating its successor (`deleteBeforeReplace`). */
+  deleteBeforeReplace?: boolean;
+  /** The provider's ID of an existing resource to adopt (`import`). */
+  importId?: string;
+}
+
+/** `urn:pulumi:<stack>::<project>::<type chain>::<name>` of a child of `parentUrn` (or of the stack). */
+export function urnOf(stack: string, project: string, type: string, name: string, parentUrn?: string): string {
+  const chain = parentUrn ? parentUrn.split("::")[2] : "";
+  // The root Stack's type is not part of its children's URNs.
+  const qualified = chain && chain !== "pulumi:pulumi:Stack" ? `${chain}$${type}` : type;
+  return `urn:pulumi:${stack}::${project}::${qualified}::${name}`;
+}
+
+/** An alias of a registration, as the URN it stands for. */
+function aliasUrn(a: any, own: { stack: string; project: string; type: string; name: string; parent?: string }): string {
+  if (a.getUrn?.()) return a.getUrn();
+  const spec = a.getSpec();
+  const parent = spec.getNoparent() ? undefined : spec.getParenturn() || own.parent;
+  return urnOf(spec.getStack() || own.stack, spec.getProject() || own.project, spec.getType() || own.type, spec.getName() || own.name, parent);
 }
 
 export interface SynthResult {
@@ -118,7 +145,7 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
   const resources: RecordedResource[] = [];
   let inFlight = 0;
   const mocks: pulumi.runtime.Mocks = {
-    newResource: (args) => ({ id: args.custom ? `${args.name}-id` : undefined, state: mockState(args.type, args.inputs) }),
+    newResource: (args) => ({ id: args.custom ? `${args.name}-id` : undefined, state: mockState(args.type, args.name, args.inputs) }),
     call: (args) => args.inputs,
   };
   await pulumi.runtime.setMocks(mocks, "maglev-infra", opts.stack, opts.preview ?? true);
@@ -132,6 +159,12 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
     const deps: string[] = req.getDependenciesList();
     const providerRef: string = req.getProvider();
     const secretOutputs: string[] = req.getAdditionalsecretoutputsList?.() ?? [];
+    const own = { stack: opts.stack, project: "maglev-infra", type: req.getType(), name: req.getName(), parent: parent || undefined };
+    const aliases: string[] = [...new Set<string>((req.getAliasesList?.() ?? []).map((a: any) => aliasUrn(a, own)))].sort();
+    const replaceWith: string[] = req.getReplaceWithList?.() ?? [];
+    const protect: boolean = req.getProtect?.() ?? false;
+    const deleteBeforeReplace: boolean = req.getDeletebeforereplace?.() ?? false;
+    const importId: string = req.getImportid?.() ?? "";
     return register(req, (err: any, resp: any) => {
       inFlight--;
       if (!err && resp) {
@@ -155,6 +188,11 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
           inputs,
           secretInputs,
           ...(secretOutputs.length ? { additionalSecretOutputs: [...secretOutputs].sort() } : {}),
+          ...(aliases.length ? { aliases } : {}),
+          ...(replaceWith.length ? { replaceWith: [...replaceWith].sort() } : {}),
+          ...(protect ? { protect } : {}),
+          ...(deleteBeforeReplace ? { deleteBeforeReplace } : {}),
+          ...(importId ? { importId } : {}),
         });
       }
       cb(err, resp);
@@ -214,10 +252,23 @@ async function drain(inFlight: () => number): Promise<void> {
   }
 }
 
-/** What the mock "provider" returns: the inputs, plus the outputs programs read from commands. */
-function mockState(type: string, inputs: Record<string, unknown>): Record<string, unknown> {
+/**
+ * What the mock "provider" returns: the inputs, plus the outputs programs read from commands.
+ * A host's first-contact command "reads" a well-formed ed25519 key derived from its name
+ * (offline, there is no host to read one from).
+ */
+function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  if (type === "command:remote:Command" && name.endsWith("-host-key")) return { ...inputs, stdout: offlineHostKey(name.slice(0, -"-host-key".length)), stderr: "" };
   if (type === "command:remote:Command") return { ...inputs, stdout: `offline-stdout`, stderr: "" };
   return { ...inputs };
+}
+
+/** The host key the offline preview records for a host: "ssh-ed25519" + a blob built from the host's name. */
+export function offlineHostKey(host: string): string {
+  const type = Buffer.from("ssh-ed25519");
+  const len = (n: number) => Buffer.from([0, 0, 0, n]);
+  const key = createHash("sha256").update(`offline host key of ${host}`).digest();
+  return `ssh-ed25519 ${Buffer.concat([len(type.length), type, len(32), key]).toString("base64")} root@${host}`;
 }
 
 /** Load a stack file and synthesize it. */

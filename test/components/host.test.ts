@@ -131,7 +131,7 @@ describe("GIVEN a maglev whose plan drains before activation", () => {
   });
 
   test("WHEN synthesized THEN the maglev's one apply waits for its VM and the gateway's apply (which ends with the gateway's health gate)", () => {
-    expect(g.deps(g.get(COMMAND, "maglev01-apply"))).toEqual(["maglev01", "mgw01-apply"].sort());
+    expect(g.deps(g.get(COMMAND, "maglev01-apply"))).toEqual(["maglev01", "maglev01-host-key", "mgw01-apply"].sort());
     expect(m.gate).toEqual([m.apply]);
     expect(gw.gate).toEqual([gw.apply]);
     // Drain, health and every checker are in the bundle the apply program runs.

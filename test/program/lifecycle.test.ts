@@ -3,11 +3,20 @@
  * anything, what keeps a VM's URN across a role change or a node move, host key pinning,
  * the k0s join token, removal and destroy, `pulumi import`.
  */
+import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
+import { gzipSync } from "zlib";
 import * as pulumi from "@pulumi/pulumi";
-import { mgmt02Raw, ROOT } from "../helpers";
-import { stackConfig, synthEnv } from "./harness";
+import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
+import { mgmt02Raw, mustValidate, hostIndex, ROOT } from "../helpers";
+import { COMMAND, Graph, stackConfig, synth, synthEnv, SynthResult, VM } from "./harness";
+import { offlineHostKey, RecordedResource, synthesize, urnOf } from "../../src/program/offline";
+import { buildPlans, planHost } from "../../src/plan";
+import { deriveTopology } from "../../src/topology";
+import { teardownCommand } from "../../src/bundle";
+import { aliasTypesOf, Gateway, ManagedHost, ManagedHostArgs, parseHostKey, TIER_TYPES } from "../../components";
 
 describe("GIVEN mgmt02, whose k0s sha256 is the all-zero placeholder and whose k0s hosts download k0s", () => {
   test("WHEN the program runs as `pulumi preview`/`up` run it (index.ts: main() with no options) THEN it fails naming the file, the path and the value, and registers nothing", async () => {
@@ -56,5 +65,167 @@ describe("GIVEN mgmt02, whose k0s sha256 is the all-zero placeholder and whose k
     expect(lenient.stderr).toMatch(/^warning: stacks\/Pulumi\.mgmt02\.yaml .*\n.*k0s\.sha256: is a placeholder digest/);
     expect(lenient.stderr).toContain("`pulumi preview` and `pulumi up` reject these");
     expect(lenient.stdout).toMatch(/^# offline preview of stack mgmt02: \d+ resources/);
+  });
+});
+
+// ------------------------------------------------------------------------------------------
+
+let base: SynthResult;
+let g: Graph;
+beforeAll(async () => {
+  base = await synth("mgmt02");
+  g = new Graph(base);
+});
+
+/** The URNs a resource answers to: its own and its aliases'. */
+const answersTo = (r: RecordedResource) => new Set([r.urn, ...(r.aliases ?? [])]);
+
+/** Every resource of `before` whose name is also in `after` keeps its identity: its URN is the new one or one of the new one's aliases. */
+function keptUrns(before: Graph, after: Graph, names: string[]): { name: string; kept: boolean }[] {
+  return names.map((name) => {
+    const old = before.result.resources.filter((r) => r.name === name);
+    const now = after.result.resources.filter((r) => r.name === name);
+    return { name, kept: old.length > 0 && old.every((o) => now.some((n) => answersTo(n).has(o.urn))) };
+  });
+}
+
+describe("GIVEN mgmt02 WHEN a host's role changes (mlb03: haproxy → k0s-worker)", () => {
+  let after: Graph;
+  beforeAll(async () => {
+    const raw = mgmt02Raw();
+    raw.hosts[hostIndex(raw, "mlb03")].role = "k0s-worker";
+    raw.backendGroups.mlb.members = ["mlb01", "mlb02"];
+    after = new Graph(await synthEnv(raw, { stack: "mgmt02" }));
+  });
+
+  test("THEN its component, VM, host key, apply and teardown keep their URNs through aliases, so Pulumi updates them instead of replacing the VM", () => {
+    expect(after.get(VM, "mlb03").urn).not.toBe(g.get(VM, "mlb03").urn); // the URN string did change …
+    const names = ["mlb03", "mlb03-host-key", "mlb03-apply", "mlb03-teardown"];
+    expect(keptUrns(g, after, names)).toEqual(names.map((name) => ({ name, kept: true }))); // … and the alias carries the old one
+    expect(after.get(TIER_TYPES["k0s-worker"], "mlb03").aliases).toContain(urnOf("mgmt02", "maglev-infra", TIER_TYPES.haproxy, "mlb03"));
+  });
+
+  test("THEN the VM's replacement-forcing inputs are unchanged (id, node, clone source): only its description and tags follow the role", () => {
+    const a = g.get(VM, "mlb03").inputs;
+    const b = after.get(VM, "mlb03").inputs;
+    for (const k of ["vmId", "nodeName", "clone", "name", "networkDevices", "disks"]) expect({ k, v: b[k] }).toEqual({ k, v: a[k] });
+    expect(b.tags).toEqual(["maglev-infra", "mgmt02", "k0s-worker"]);
+  });
+});
+
+describe("GIVEN the tier classes' type tokens", () => {
+  test("THEN every host aliases every other tier's token (and the former ones), never its own", () => {
+    for (const t of Object.values(TIER_TYPES)) {
+      expect(aliasTypesOf(t)).not.toContain(t);
+      expect(aliasTypesOf(t)).toHaveLength(Object.keys(TIER_TYPES).length - 1);
+    }
+    for (const h of deriveTopology(mustValidate(mgmt02Raw())).hosts) {
+      const c = g.get(TIER_TYPES[h.role], h.name);
+      expect(c.aliases).toEqual(aliasTypesOf(TIER_TYPES[h.role]).map((t) => urnOf("mgmt02", "maglev-infra", t, h.name)).sort());
+      const vm = g.get(VM, h.name);
+      expect(vm.aliases).toContain(`urn:pulumi:mgmt02::maglev-infra::${aliasTypesOf(TIER_TYPES[h.role])[0]}$${VM}::${h.name}`);
+    }
+  });
+
+  test("WHEN a tier class is given a new token (a rename) THEN its hosts' VMs answer to the URNs they had under the old one", async () => {
+    const env = mustValidate(mgmt02Raw());
+    const topo = deriveTopology(env);
+    class RouteReflector extends ManagedHost {
+      constructor(name: string, args: ManagedHostArgs) {
+        super("maglev-infra:gateway:RouteReflector", "gateway", name, args);
+        this.registerOutputs(this.hostOutputs());
+      }
+    }
+    const build = (make: (args: ManagedHostArgs) => ManagedHost) =>
+      synthesize({
+        stack: "mgmt02",
+        config: {},
+        program: () => {
+          const config = new pulumi.Config("maglev-infra");
+          const provider = new proxmoxve.Provider("proxmox", { endpoint: "https://pve.invalid:8006/", apiToken: config.requireSecret("proxmoxApiToken") });
+          const h = topo.byName.get("mgw01")!;
+          make({ host: h, plan: planHost(topo, h), env, ssh: { user: "debian", privateKey: config.requireSecret("sshPrivateKey") }, proxmoxProvider: provider });
+          return {};
+        },
+      });
+    const before = new Graph(await build((a) => new Gateway("mgw01", a)));
+    const renamed = new Graph(await build((a) => new RouteReflector("mgw01", a)));
+    const names = ["mgw01", "mgw01-host-key", "mgw01-apply", "mgw01-teardown"];
+    expect(keptUrns(before, renamed, names)).toEqual(names.map((name) => ({ name, kept: true })));
+  });
+});
+
+describe("GIVEN mgmt02 WHEN a VM moves to another Proxmox node (mgw01: pve01 → pve03)", () => {
+  test("THEN its URN stays, only nodeName changes, and the provider migrates it (migrate: true) rather than replacing it; a replacement would delete first (fixed vmId)", async () => {
+    const raw = mgmt02Raw();
+    raw.hosts[hostIndex(raw, "mgw01")].vm.node = "pve03";
+    const moved = new Graph(await synthEnv(raw, { stack: "mgmt02" }));
+    const a = g.get(VM, "mgw01");
+    const b = moved.get(VM, "mgw01");
+    expect(b.urn).toBe(a.urn);
+    const changed = Object.keys(b.inputs).filter((k) => JSON.stringify(b.inputs[k]) !== JSON.stringify(a.inputs[k]));
+    expect(changed).toEqual(["nodeName"]);
+    expect(b.inputs).toMatchObject({ nodeName: "pve03", migrate: true });
+    expect(b.deleteBeforeReplace).toBe(true);
+    // Nothing else of the host re-runs: its commands' inputs are the same.
+    for (const n of ["mgw01-apply", "mgw01-host-key", "mgw01-teardown"]) expect(moved.get(COMMAND, n).inputs).toEqual(g.get(COMMAND, n).inputs);
+  });
+});
+
+describe("GIVEN mgmt02 WHEN synthesized THEN each host's SSH host key is pinned", () => {
+  test("THEN `<host>-host-key` reads the ed25519 key on first contact (no hostKey: nothing to verify yet), after the VM, and again for a rebuilt VM", () => {
+    for (const h of deriveTopology(mustValidate(mgmt02Raw())).hosts) {
+      const r = g.get(COMMAND, `${h.name}-host-key`);
+      expect(r.inputs.create).toBe("cat /etc/ssh/ssh_host_ed25519_key.pub");
+      expect(g.deps(r)).toEqual([h.name]);
+      expect(r.replaceWith).toEqual([g.get(VM, h.name).urn]);
+    }
+  });
+
+  test("THEN every other command of a host waits for the recorded key (it is in its connection), and a rebuilt VM re-runs the host's apply", () => {
+    const hostKeys = new Set(g.ofType(COMMAND).filter((r) => r.name.endsWith("-host-key")).map((r) => r.name));
+    for (const r of g.ofType(COMMAND).filter((x) => !x.name.endsWith("-host-key"))) {
+      expect({ name: r.name, pinned: g.deps(r).some((d) => hostKeys.has(d)) }).toEqual({ name: r.name, pinned: true });
+    }
+    for (const r of g.ofType(COMMAND).filter((x) => x.name.endsWith("-apply"))) expect(r.replaceWith).toEqual([g.get(VM, r.name.slice(0, -"-apply".length)).urn]);
+  });
+
+  test("THEN the connection of the host's commands carries exactly the key read on first contact; the first contact none", async () => {
+    const env = mustValidate(mgmt02Raw());
+    const topo = deriveTopology(env);
+    let gw: Gateway | undefined;
+    const r = new Graph(
+      await synthesize({
+        stack: "unit",
+        config: {},
+        program: () => {
+          const config = new pulumi.Config("maglev-infra");
+          const h = topo.byName.get("mgw01")!;
+          gw = new Gateway("mgw01", { host: { ...h, provider: "existing", vm: undefined }, plan: planHost(topo, h), env, ssh: { user: "debian", privateKey: config.requireSecret("sshPrivateKey") } });
+          return {};
+        },
+      }),
+    );
+    expect(r.has(COMMAND, "mgw01-host-key")).toBe(true);
+    const key = await new Promise<string>((res) => pulumi.output(gw!.connection.hostKey!).apply(res));
+    expect(key).toBe(parseHostKey("mgw01", offlineHostKey("mgw01")));
+    expect(key).toMatch(/^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/]{43}$/);
+    expect(((gw!.hostKeyCommand as any).connection as pulumi.Output<any>)).toBeDefined();
+    const first = await new Promise<any>((res) => ((gw!.hostKeyCommand as any).connection as pulumi.Output<any>).apply(res));
+    expect(first.hostKey).toBeUndefined();
+    const later = await new Promise<any>((res) => ((gw!.apply as any).connection as pulumi.Output<any>).apply(res));
+    expect(later.hostKey).toBe(key);
+  });
+
+  test("THEN a first contact that reads anything but an ed25519 key fails, naming the host", () => {
+    expect(() => parseHostKey("mgmt02-vm-mgw01", "cat: /etc/ssh/ssh_host_ed25519_key.pub: No such file or directory")).toThrow(/^mgmt02-vm-mgw01: \/etc\/ssh\/ssh_host_ed25519_key\.pub does not hold an ed25519 host key/);
+    expect(() => parseHostKey("h", "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ root@h")).toThrow(/cannot pin it/);
+    expect(parseHostKey("h", `${offlineHostKey("h")}\n`)).toBe(offlineHostKey("h").split(" ").slice(0, 2).join(" "));
+  });
+
+  test("THEN the stack output knownHosts has one known_hosts line per host (mgmt IPv4 and key), plain", async () => {
+    const topo = deriveTopology(mustValidate(mgmt02Raw()));
+    expect(base.outputs.knownHosts).toBe(topo.hosts.map((h) => `${h.mgmt.ipv4} ${parseHostKey(h.name, offlineHostKey(h.name))}\n`).join(""));
+    expect(await (base.rawOutputs.knownHosts as any).isSecret).toBe(false);
   });
 });

@@ -73,11 +73,12 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
     }
   });
 
-  test("THEN each host is at most 5 resources: its VM, its secrets (when its plan has any), its apply, and k0s's token/kubeconfig", () => {
+  test("THEN each host is its VM, its host key, its secrets (when its plan has any), its apply and its teardown; the k0s controller its kubeconfig; a worker its join token's mint, write and invalidation", () => {
     for (const h of topo.hosts) {
-      const own = result.resources.filter((r) => r.custom && (r.name === h.name || r.name.startsWith(`${h.name}-`)));
-      expect({ host: h.name, n: own.length <= 5 }).toEqual({ host: h.name, n: true });
-      expect(g.has(COMMAND, `${h.name}-apply`)).toBe(true);
+      const own = result.resources.filter((r) => r.custom && (r.name === h.name || r.name.startsWith(`${h.name}-`))).map((r) => r.name.slice(h.name.length) || "(VM)");
+      const secrets = g.has(COMMAND, `${h.name}-secrets`) ? ["-secrets"] : [];
+      const extra = h.role === "k0s-controller" ? ["-kubeconfig"] : h.role === "k0s-worker" ? ["-join-token", "-join-token-spent", "-worker-token"] : [];
+      expect({ host: h.name, own: own.sort() }).toEqual({ host: h.name, own: ["(VM)", "-apply", "-host-key", "-teardown", ...secrets, ...extra].sort() });
     }
     expect(g.ofType(COPY)).toHaveLength(0);
   });
@@ -113,9 +114,10 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
         const first = g.has(COMMAND, `${h.name}-secrets`) ? g.get(COMMAND, `${h.name}-secrets`) : g.get(COMMAND, `${h.name}-apply`);
         const deps = g.deps(first);
         expect(deps).toContain(h.name); // its VM
+        expect(deps).toContain(`${h.name}-host-key`); // the pinned key, read on first contact
         if (i > 0) expect(deps).toContain(`${hosts[i - 1].name}-apply`);
         if (i === 0 && t === "maglev") expect(deps).toContain(`${topo.gateways[topo.gateways.length - 1].name}-apply`);
-        if (i === 0 && !GATE_NEEDS[t]) expect(deps).toEqual([h.name]);
+        if (i === 0 && !GATE_NEEDS[t]) expect(deps).toEqual([h.name, `${h.name}-host-key`].sort());
       });
     }
   });
@@ -149,18 +151,31 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
     expect(checked).toBe(2 * (2 + 3 + 6 + 2) + 6);
   });
 
-  test("THEN k0s workers get the join token from the controller over stdin, secret and unlogged, before their plan", () => {
-    const token = g.get(COMMAND, "k0s00-worker-token");
-    expect(token.inputs.create).toContain("token create --role=worker");
-    expect(token.inputs.triggers).toEqual(topo.hosts.filter((x) => x.role === "k0s-worker").map((x) => x.name));
-    expect(token.inputs.logging).toBe("none");
+  test("THEN each k0s worker's own join token is minted on the controller after it converged and right before the worker's apply, written over stdin, and invalidated after the apply; all secret and unlogged", () => {
+    const controller = topo.hosts.find((x) => x.role === "k0s-controller")!;
+    const mints = new Set<string>();
     for (const h of topo.hosts.filter((x) => x.role === "k0s-worker")) {
-      const w = g.get(COMMAND, `${h.name}-worker-token`);
-      expect(w.inputs.stdin).toBe(SECRET_MARK);
-      expect(w.inputs.logging).toBe("none");
-      expect(g.deps(w)).toEqual(expect.arrayContaining(["k0s00-worker-token", h.name]));
+      const mint = g.get(COMMAND, `${h.name}-join-token`);
+      // No --expiry: a token that does not expire until the spent step invalidates it.
+      expect(mint.inputs.create).toMatch(/"\$k0s" token create --role=worker\n/);
+      expect(mint.inputs.logging).toBe("none");
+      expect(mint.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout", "stderr"]));
+      expect(g.deps(mint)).toEqual(expect.arrayContaining([`${controller.name}-apply`, `${controller.name}-host-key`, h.name]));
+      mints.add(mint.urn);
+      const write = g.get(COMMAND, `${h.name}-worker-token`);
+      expect(write.inputs.stdin).toBe(SECRET_MARK);
+      expect(write.inputs.logging).toBe("none");
+      expect(g.deps(write)).toEqual(expect.arrayContaining([`${h.name}-join-token`, h.name]));
       expect(g.deps(g.get(COMMAND, `${h.name}-apply`))).toContain(`${h.name}-worker-token`);
+      const spent = g.get(COMMAND, `${h.name}-join-token-spent`);
+      expect(spent.inputs.create).toContain("token invalidate");
+      expect(spent.inputs.stdin).toBe(SECRET_MARK);
+      expect(spent.inputs.logging).toBe("none");
+      expect(g.deps(spent)).toContain(`${h.name}-apply`);
     }
+    expect(mints.size).toBe(6);
+    // No token shared by the workers, no token re-issued from a list of workers.
+    expect(g.has(COMMAND, `${controller.name}-worker-token`)).toBe(false);
   });
 
   test("THEN the stack outputs are dnsRecords, hosts, vips and a secret kubeconfig", async () => {
@@ -181,10 +196,12 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
     expect(text).not.toContain("offline-stdout"); // the mock's command stdout, secret by construction
   });
 
-  test("THEN every command carrying secret values (its stdin or triggers) does not log; an apply's stdin holds only their hash", () => {
-    const carrying = g.ofType(COMMAND).filter((r) => !r.name.endsWith("-apply") && r.secretInputs.some((k) => k !== "connection"));
+  test("THEN every command carrying a secret (its stdin or triggers; an apply's stdin holds the secrets' hash) does not log", () => {
+    const carrying = g.ofType(COMMAND).filter((r) => r.secretInputs.some((k) => k !== "connection"));
     for (const r of carrying) expect({ name: r.name, logging: r.inputs.logging }).toEqual({ name: r.name, logging: "none" });
-    expect(carrying.length).toBeGreaterThanOrEqual(1 + topo.hosts.filter((h) => h.role === "k0s-worker").length);
+    expect(carrying.length).toBeGreaterThanOrEqual(2 * topo.hosts.filter((h) => h.role === "k0s-worker").length);
+    // An apply without secrets logs its phase lines.
+    for (const r of g.ofType(COMMAND).filter((x) => x.name.endsWith("-apply") && !x.secretInputs.includes("stdin"))) expect(r.inputs.logging).toBe("stdoutAndStderr");
   });
 
   test("THEN every command connects with a bounded dial (SSH key secret)", () => {
