@@ -10,7 +10,7 @@ import { Topology, HostFacts, GroupFacts } from "../topology";
 import { PlanBuilder } from "../plan/builder";
 import { header } from "../plan/header";
 import { dsrMember, groupsOf, BASH_SYNTAX } from "./l7-common";
-import { haproxyWord } from "../escape";
+import { haproxyWord, shellWord } from "../escape";
 import { addressesOf, FirewallSpec, memberServices, mgmtNetworks, planFirewall } from "./firewall";
 
 export const HAPROXY_CFG = "/etc/haproxy/haproxy.cfg";
@@ -175,6 +175,7 @@ ${header(topo.env.name, "#", "hactl: HAProxy servers of this node").trimEnd()}
 # hactl maint  <backend>/<server>  graceful: no new connections, existing ones finish
 # hactl enable <backend>/<server>  back in service (checks decide when it is UP)
 # hactl drain | undrain | status   this node's health API answers 503 for everything (or not)
+# hactl save-state                 write the server state file (haproxy.service runs it before a reload)
 #
 # Run across every node of a group from a workstation: npm run hactl -- <stack> list
 set -euo pipefail
@@ -216,6 +217,10 @@ case "\${1:-}" in
     change "set server $(target "\${2:-}") state ready"
     save_state
     ;;
+  save-state)
+    # Run by haproxy.service before every reload (drop-in): the new process starts from it.
+    save_state
+    ;;
   drain)
     change "set server $DRAIN state ready"
     save_state
@@ -229,11 +234,46 @@ case "\${1:-}" in
     if cli "show stat -1 4 -1" | awk -F, -v b=${HAPROXY_DRAIN_BACKEND} '$1 == b && $18 !~ /MAINT/ { found = 1 } END { exit !found }'; then echo drained; else echo serving; fi
     ;;
   *)
-    echo "usage: hactl list | maint <backend>/<server> | enable <backend>/<server> | drain | undrain | status" >&2
+    echo "usage: hactl list | maint <backend>/<server> | enable <backend>/<server> | drain | undrain | status | save-state" >&2
     exit 2
     ;;
 esac
 `;
+}
+
+/** Saves the server state before every reload of haproxy.service, whoever asks for it. */
+export const HAPROXY_RELOAD_DROPIN = "/etc/systemd/system/haproxy.service.d/save-state.conf";
+
+/**
+ * The drop-in checked as systemd reads it: Debian's haproxy.service (installed by the package
+ * step before any file is checked) with this file in its .d folder, any diagnostic a failure.
+ */
+export const HAPROXY_DROPIN_VALIDATE = {
+  checker: "systemd-analyze",
+  command:
+    'd=$(mktemp -d) && cp /lib/systemd/system/haproxy.service "$d/" && mkdir "$d/haproxy.service.d" && cp {file} "$d/haproxy.service.d/save-state.conf" && ' +
+    `out=$(cd "$d" && systemd-analyze verify --man=no ./haproxy.service 2>&1 | grep -vF ${shellWord(`Command ${HACTL_PATH} is not executable`)}); ` +
+    'rm -rf "$d"; if [ -n "$out" ]; then printf \'%s\\n\' "$out"; exit 1; fi',
+};
+
+export function haproxyReloadDropIn(topo: Topology): string {
+  return (
+    header(topo.env.name, "#", "haproxy.service: save the server state before every reload") +
+    [
+      "# load-server-state-from-file global: a reloaded HAProxy starts its servers from the state",
+      `# file. Written only by hactl, it would hold whatever the last hactl call saw — a server an`,
+      "# operator (or a failed check) took down since would come back up. So every reload (the",
+      "# apply's, an operator's `systemctl reload haproxy`) saves the state first. A failed save",
+      "# (`-`: HAProxy not running) does not stop the reload.",
+      "[Service]",
+      "ExecReload=",
+      `ExecReload=-${HACTL_PATH} save-state`,
+      // Debian 12's own two ExecReload lines, unchanged: check the new file, then USR2 the master.
+      "ExecReload=/usr/sbin/haproxy -Ws -f $CONFIG -c -q $EXTRAOPTS",
+      "ExecReload=/bin/kill -USR2 $MAINPID",
+      "",
+    ].join("\n")
+  );
 }
 
 /** keepalived checks every member on the group's health-check port; one port for the node. */
@@ -261,6 +301,12 @@ export function planHaproxy(topo: Topology, h: HostFacts, b: PlanBuilder): void 
     secretSyntax: "haproxy-dq",
   });
   b.file({ path: HACTL_PATH, mode: "0755", content: hactlScript(topo), validate: BASH_SYNTAX });
+  b.file({
+    path: HAPROXY_RELOAD_DROPIN,
+    content: haproxyReloadDropIn(topo),
+    validate: HAPROXY_DROPIN_VALIDATE,
+    activate: { kind: "command", command: "systemctl daemon-reload" },
+  });
   const healthPort = healthPortOf(groups);
   planFirewall(topo, h, b, haproxyFirewall(topo, h, groups, healthPort), ["haproxy.service"]);
   b.health = {

@@ -197,7 +197,10 @@ function healthCheckLines(topo: Topology, svc: IpvsService, indent: string): str
   const g = svc.group;
   const hc = g.healthCheck;
   const port = hc.port ?? HEALTH_PORT_DEFAULT[g.kind];
-  const common = [`connect_port ${port}`, `connect_timeout ${hc.timeoutSeconds}`, "retry 1", `delay_before_retry ${hc.intervalSeconds}`];
+  // alpha: a checker starts in the failed state, so after a keepalived start or reload a real
+  // server gets weight only once its first check passed (without it every member starts at
+  // weight 1 and a dead one takes its Maglev share until the first failed check).
+  const common = [`connect_port ${port}`, `connect_timeout ${hc.timeoutSeconds}`, "retry 1", `delay_before_retry ${hc.intervalSeconds}`, "alpha"];
   const I = (l: string[]) => l.map((x) => indent + x);
   if (g.kind === "dnsdist") {
     // A real query over UDP, answered NOERROR: dnsdist is up and has a backend for the zone.

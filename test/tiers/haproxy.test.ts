@@ -3,7 +3,8 @@ import { generateEnvironment } from "../../src/testing/generate";
 import { HostRunner } from "../../src/ops/runner";
 import { systemd } from "../../src/apply/steps";
 import { hactl, mergeLists, parseList, ServerState } from "../../src/cli/hactl";
-import { HAPROXY_CFG, HACTL_PATH } from "../../src/tiers/haproxy";
+import { HAPROXY_CFG, HACTL_PATH, HAPROXY_RELOAD_DROPIN } from "../../src/tiers/haproxy";
+import { installed } from "./golden-util";
 import { mustValidate } from "../helpers";
 import { deriveTopology } from "../../src/topology";
 import { planHost } from "../../src/plan";
@@ -67,6 +68,25 @@ describe("HaproxyNode (mgmt02 mlb01)", () => {
   test("THEN its files match the golden files", () => {
     expect(compareGolden("mgmt02", p)).toEqual([]);
   });
+});
+
+describe("HAProxy server state over reloads (mlb01)", () => {
+  const p = plan("mlb01");
+  const f = file(p, HAPROXY_RELOAD_DROPIN);
+
+  test("GIVEN any reload of haproxy.service THEN hactl saves the server state first, then Debian's own check and USR2 run unchanged", () => {
+    const reload = f.content.split("\n").filter((l) => l.startsWith("ExecReload="));
+    expect(reload).toEqual(["ExecReload=", `ExecReload=-${HACTL_PATH} save-state`, "ExecReload=/usr/sbin/haproxy -Ws -f $CONFIG -c -q $EXTRAOPTS", "ExecReload=/bin/kill -USR2 $MAINPID"]);
+    expect(file(p, HACTL_PATH).content).toMatch(/^  save-state\)\n(.*\n)*?    save_state\n    ;;$/m);
+  });
+
+  (installed("systemd-analyze") && require("fs").existsSync("/lib/systemd/system/haproxy.service") ? test : test.skip)(
+    "GIVEN Debian's haproxy.service WHEN the drop-in is checked with it THEN systemd-analyze finds nothing, and a misspelt key fails the check",
+    async () => {
+      expect((await check(p.hostname, f)).ok).toBe(true);
+      expect((await check(p.hostname, f, f.content + "ExecReladd=/bin/true\n")).ok).toBe(false);
+    },
+  );
 });
 
 describe("hactl across a group", () => {

@@ -31,6 +31,13 @@ describe("maglev01 of mgmt02", () => {
     expect(compareGolden("mgmt02", plan("maglev01", topo))).toEqual([]);
   });
 
+  test("GIVEN keepalived restarts THEN every real-server check starts failed (alpha): no member gets traffic before its first passed check", () => {
+    const conf = keepalivedConfig(topo, h);
+    const checks = [...conf.matchAll(/^\s+(HTTP_GET|DNS_CHECK) \{\n([\s\S]*?)^\s{8}\}$/gm)];
+    expect(checks.length).toBe((conf.match(/real_server /g) ?? []).length);
+    for (const c of checks) expect(c[2]).toMatch(/^\s+alpha$/m);
+  });
+
   test("GIVEN the mlb and k0s groups THEN keepalived runs mh + mh-port + mh-fallback + DR with their members as real servers, inhibited on failure", () => {
     const conf = keepalivedConfig(topo, h);
     const svc = keepalivedServices(conf);
@@ -47,7 +54,7 @@ describe("maglev01 of mgmt02", () => {
     const conf = keepalivedConfig(topo, h);
     expect(conf).toContain("path /health?frontend=fe_100080\n"); // HAProxy health API, frontend named by the fwmark
     expect(conf).toMatch(/path \/healthz\n[^}]*\}\n\s+connect_port 10253\n/); // haproxy-ingress healthz
-    expect(conf).toMatch(/DNS_CHECK \{\n\s+connect_port 53\n(.*\n){3}\s+type SOA\n\s+name infra\.example\.net\n/);
+    expect(conf).toMatch(/DNS_CHECK \{\n\s+connect_port 53\n(.*\n){4}\s+type SOA\n\s+name infra\.example\.net\n/);
     expect(conf).not.toMatch(/^\s+protocol /m); // keepalived -t fails on it for fwmark services
   });
 
