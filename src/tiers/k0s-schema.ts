@@ -12,6 +12,8 @@ const duration = z.string().regex(/^(\d+(ns|us|ms|s|m|h))+$/, "must be a Go dura
 export const calicoSchema = z.strictObject({
   /** `bird`: BGP routing without encapsulation — the only Calico mode that carries IPv6 pods. */
   mode: z.enum(["vxlan", "ipip", "bird"]),
+  /** Encapsulation between nodes; k0s defaults to `Always` when the field is absent, so it is required here. */
+  overlay: z.enum(["Always", "Never", "CrossSubnet"]),
   mtu: z.number().int().min(1280).max(9216),
   ipAutodetectionMethod: z.string().regex(/^(first-found|can-reach=.+|interface=.+|skip-interface=.+|cidr=.+|kubernetes-internal-ip)$/),
   ipV6AutodetectionMethod: z.string().regex(/^(first-found|can-reach=.+|interface=.+|skip-interface=.+|cidr=.+|kubernetes-internal-ip)$/),
@@ -84,6 +86,14 @@ export const clusterConfigSchema = z
     // Calico cannot tunnel IPv6: dual-stack needs BGP (bird) mode (k0s docs, dual-stack).
     if (n.dualStack.enabled && n.provider === "calico" && n.calico.mode !== "bird")
       ctx.addIssue({ code: "custom", path: ["spec", "network", "calico", "mode"], message: "dual-stack with Calico needs mode bird" });
+    // The workers' firewall (k0s.ts firewallRules) accepts pod traffic on ingress0 only as
+    // plain routed packets: IP-in-IP (protocol 4) and VXLAN (udp 4789) are dropped there.
+    if (n.provider === "calico" && n.calico.overlay !== "Never")
+      ctx.addIssue({
+        code: "custom",
+        path: ["spec", "network", "calico", "overlay"],
+        message: `overlay ${n.calico.overlay} encapsulates pod traffic (${n.calico.mode === "vxlan" ? "VXLAN, udp 4789" : "IP-in-IP, protocol 4"}), which the workers' firewall drops on the ingress network: use overlay Never (pods routed by BIRD)`,
+      });
     if (n.kubeProxy.mode !== "ipvs" && n.kubeProxy.ipvs)
       ctx.addIssue({ code: "custom", path: ["spec", "network", "kubeProxy", "ipvs"], message: "ipvs settings without mode ipvs" });
     const repos = new Set(c.spec.extensions.helm.repositories.map((r) => r.name));

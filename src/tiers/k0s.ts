@@ -126,7 +126,11 @@ export function clusterConfig(topo: Topology): ClusterConfig {
         clusterDomain: "cluster.local",
         calico: {
           mode: "bird",
-          // No encapsulation in bird mode: the pod MTU is the ingress network's.
+          // k0s's default overlay is Always (pkg/apis/k0s/v1beta1 DefaultCalico), which in bird
+          // mode is IP-in-IP for IPv4 pods — protocol 4 that the workers' firewall drops on
+          // ingress0 (and IPv6 pods are never encapsulated). The workers share the ingress L2:
+          // BIRD routes the pods directly, so no encapsulation and the ingress network's MTU.
+          overlay: "Never",
           mtu: env.networks.ingress.mtu,
           // BGP peering and pod routes over ingress0. The edge workers' VIPs are on lo, which
           // this method never looks at.

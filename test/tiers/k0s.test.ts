@@ -40,6 +40,23 @@ describe("K0sController (mgmt02 k0s00)", () => {
     expect(clusterConfigSchema.safeParse(vxlan).success).toBe(false);
   });
 
+  test("GIVEN the workers' firewall drops protocol 4 on ingress0 THEN k0s.yaml routes pods without encapsulation, and the schema rejects an overlay or a missing one (k0s's default is Always)", () => {
+    expect(doc.spec.network.calico).toMatchObject({ mode: "bird", overlay: "Never", mtu: 1500 });
+    const fw = file(plan("k0s01"), "/etc/maglev-infra/firewall.nft").content;
+    expect(fw).not.toMatch(/ipip|l4proto 4|protocol 4|4789/);
+    for (const overlay of ["Always", "CrossSubnet"]) {
+      const bad = structuredClone(doc);
+      bad.spec.network.calico.overlay = overlay;
+      const r = clusterConfigSchema.safeParse(bad);
+      expect(r.success).toBe(false);
+      expect(r.error!.issues.map((i) => i.path.join("."))).toContain("spec.network.calico.overlay");
+      expect(r.error!.issues.map((i) => i.message).join()).toMatch(/IP-in-IP, protocol 4.*firewall drops/);
+    }
+    const missing = structuredClone(doc);
+    delete missing.spec.network.calico.overlay;
+    expect(clusterConfigSchema.safeParse(missing).success).toBe(false);
+  });
+
   test("THEN the pinned k0s is downloaded with the stack's sha256, and the on-host checker is `k0s config validate`", () => {
     expect(p.downloads).toEqual([
       { name: "k0s", url: k0sDownloadUrl("v1.31.2+k0s.0"), sha256: "0".repeat(64), path: "/usr/local/bin/k0s", mode: "0755" },
