@@ -47,11 +47,12 @@ if [ "$mode" = adopted ]; then
     path=$root$file
     # The apply program's record name for a path (its slug(): leading slashes dropped, every
     # run of other characters a dash).
-    keep="$state/originals/$(printf '%s' "$path" | sed 's|^/*||; s/[^A-Za-z0-9._-][^A-Za-z0-9._-]*/-/g')"
+    keep="$state/originals/$(printf '%s' "$file" | sed 's|^/*||; s/[^A-Za-z0-9._-][^A-Za-z0-9._-]*/-/g')"
     if [ -f "$keep" ] && [ -f "$keep.json" ]; then
-      m=$(sed -n 's/.*"mode": "\([0-7]*\)".*/\1/p' "$keep.json")
-      u=$(sed -n 's/.*"uid": \([0-9]*\).*/\1/p' "$keep.json")
-      g=$(sed -n 's/.*"gid": \([0-9]*\).*/\1/p' "$keep.json")
+      # The record's own fields (maglev-apply writes it with json.dumps: one line).
+      m=$(sed -n 's/.*"mode":[[:space:]]*"\([0-7]*\)".*/\1/p' "$keep.json")
+      u=$(sed -n 's/.*"uid":[[:space:]]*\([0-9]*\).*/\1/p' "$keep.json")
+      g=$(sed -n 's/.*"gid":[[:space:]]*\([0-9]*\).*/\1/p' "$keep.json")
       if [ -n "$m" ] && [ -n "$u" ] && [ -n "$g" ] && install -m "$m" -o "$u" -g "$g" "$keep" "$path"; then
         say "restored    $file (the host's own, from before the first apply)"
       else

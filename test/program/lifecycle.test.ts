@@ -229,3 +229,217 @@ describe("GIVEN mgmt02 WHEN synthesized THEN each host's SSH host key is pinned"
     expect(await (base.rawOutputs.knownHosts as any).isSecret).toBe(false);
   });
 });
+
+// ------------------------------------------------------------------------------------------
+
+/** Names of every resource `name` depends on, transitively (what Pulumi deletes after it). */
+function ancestorsOf(graph: Graph, type: string, name: string): Set<string> {
+  const seen = new Set<string>();
+  const todo = [...graph.get(type, name).dependsOn];
+  while (todo.length) {
+    const r = graph.byUrn.get(todo.pop()!);
+    if (!r || seen.has(r.name)) continue;
+    seen.add(r.name);
+    todo.push(...r.dependsOn);
+  }
+  return seen;
+}
+
+describe("GIVEN mgmt02 WHEN a host leaves the stack or the stack is destroyed", () => {
+  test("THEN each host's teardown has only a delete step (never run by a re-apply), the teardown script with the plan's drain, services and files", () => {
+    const topo = deriveTopology(mustValidate(mgmt02Raw()));
+    const plans = new Map(buildPlans(topo).map((p) => [p.name, p]));
+    for (const h of topo.hosts) {
+      const t = g.get(COMMAND, `${h.name}-teardown`);
+      expect(Object.keys(t.inputs).sort()).toEqual(["addPreviousOutputInEnv", "connection", "delete", "logging"].filter((k) => k in t.inputs).sort());
+      expect(t.inputs.create).toBeUndefined();
+      expect(t.inputs.triggers).toBeUndefined();
+      expect(t.inputs.delete).toBe(teardownCommand("debian", plans.get(h.name)!, "vm"));
+      expect(t.inputs.delete).toMatch(/^sudo -n 'sh' '-c' '# The delete step of a host/);
+    }
+    // A maglev's teardown withdraws its announcement first (the plan's drain).
+    const m = plans.get("maglev01")!;
+    expect(m.drain).toBeDefined();
+    expect(g.get(COMMAND, "maglev01-teardown").inputs.delete).toContain(`'vm' '${m.drain!.drain.replace(/'/g, `'\\''`)}'`);
+  });
+
+  test("THEN a host's teardown runs before its VM is deleted (Pulumi deletes dependents first: the VM is its ancestor)", () => {
+    for (const vm of g.ofType(VM)) expect(ancestorsOf(g, COMMAND, `${vm.name}-teardown`).has(vm.name)).toBe(true);
+  });
+
+  test("THEN hosts are torn down in the reverse order of the rollout: whenever host B's apply waits for host A's, A's teardown waits for B's", () => {
+    const topo = deriveTopology(mustValidate(mgmt02Raw()));
+    let pairs = 0;
+    for (const b of topo.hosts) {
+      const applyAnc = ancestorsOf(g, COMMAND, `${b.name}-apply`);
+      const teardownAnc = ancestorsOf(g, COMMAND, `${b.name}-teardown`);
+      for (const a of topo.hosts) {
+        if (a === b || !applyAnc.has(`${a.name}-apply`)) continue;
+        expect({ first: b.name, then: a.name, ordered: teardownAnc.has(`${a.name}-teardown`) }).toEqual({ first: b.name, then: a.name, ordered: true });
+        pairs++;
+      }
+    }
+    // E.g. both maglevs are torn down before every gateway, HAProxy, k0s worker and dnsdist host.
+    for (const x of ["mgw01", "mgw02", "mlb01", "mlb03", "k0s01", "k0s06", "dnsdist02"]) expect(ancestorsOf(g, COMMAND, "maglev01-teardown").has(`${x}-teardown`)).toBe(true);
+    expect(pairs).toBeGreaterThan(40);
+  });
+
+  test("THEN an adopted host's teardown puts the host back (mode adopted); a VM's only drains and stops (mode vm)", async () => {
+    const raw = mgmt02Raw();
+    const i = hostIndex(raw, "mlb03");
+    raw.hosts[i].provider = "existing";
+    delete raw.hosts[i].vm;
+    const r = new Graph(await synthEnv(raw));
+    expect(r.get(COMMAND, "mlb03-teardown").inputs.delete).toContain(`'maglev-teardown' 'adopted' `);
+    expect(r.get(COMMAND, "mlb02-teardown").inputs.delete).toContain(`'maglev-teardown' 'vm' `);
+    expect(ancestorsOf(r, COMMAND, "mlb03-teardown").has("mlb03-apply")).toBe(true);
+  });
+});
+
+/** A fake host: a root directory, and a bin directory whose systemctl/k0s record their calls. */
+function fakeHost() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "teardown-"));
+  const root = path.join(dir, "root");
+  const bin = path.join(dir, "bin");
+  fs.mkdirSync(bin, { recursive: true });
+  const log = path.join(dir, "calls");
+  const tool = (name: string, body = "") => {
+    fs.writeFileSync(path.join(bin, name), `#!/bin/sh\necho "${name} $*" >> ${log}\n${body}\n`, { mode: 0o755 });
+  };
+  const put = (p: string, content: string, mode = 0o644) => {
+    fs.mkdirSync(path.dirname(path.join(root, p)), { recursive: true });
+    fs.writeFileSync(path.join(root, p), content, { mode });
+  };
+  const calls = () => (fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "");
+  return { dir, root, bin, tool, put, calls, exists: (p: string) => fs.existsSync(path.join(root, p)), read: (p: string) => fs.readFileSync(path.join(root, p), "utf8") };
+}
+
+const TEARDOWN = path.join(ROOT, "scripts", "host", "teardown.sh");
+
+describe("GIVEN scripts/host/teardown.sh on a host the apply program has configured", () => {
+  const prepare = () => {
+    const h = fakeHost();
+    h.tool("systemctl");
+    // haproxy.cfg came with the package: the apply program kept the original before replacing it.
+    h.put("/etc/haproxy/haproxy.cfg", "ours\n");
+    h.put("/var/lib/maglev-infra/originals/etc-haproxy-haproxy.cfg", "debian's own\n", 0o600);
+    // As maglev-apply's keep_original() writes it (Python's json.dumps).
+    h.put("/var/lib/maglev-infra/originals/etc-haproxy-haproxy.cfg.json", '{"path": "/etc/haproxy/haproxy.cfg", "mode": "0640", "uid": 0, "gid": 0}', 0o600);
+    // A file we created, one of our own bookkeeping files, a file that is not ours.
+    h.put("/etc/haproxy/conf.d/stats.cfg", "ours\n");
+    h.put("/etc/maglev-infra/secrets.json", "{}\n", 0o600);
+    h.put("/etc/sysctl.d/60-maglev-infra.conf", "net.ipv4.ip_forward = 1\n");
+    h.put("/etc/haproxy/errors/503.http", "not ours\n");
+    h.put("/var/lib/maglev-infra/current/bundle.json", "{}\n");
+    return h;
+  };
+  const run = (h: ReturnType<typeof fakeHost>, mode: string, drain: string) =>
+    spawnSync("sh", [TEARDOWN, mode, drain, "haproxy frr", "/etc/haproxy/conf.d/stats.cfg", "/etc/haproxy/haproxy.cfg", "/etc/haproxy/missing.cfg"], {
+      encoding: "utf8",
+      env: { PATH: `${h.bin}:/usr/bin:/bin`, MAGLEV_ROOT: h.root },
+    });
+
+  test("WHEN it runs for an adopted host THEN it drains, stops and disables the services, puts the package's file back, removes only our files and records", () => {
+    const h = prepare();
+    const r = run(h, "adopted", `echo drained >> ${path.join(h.dir, "calls")}`);
+    expect({ code: r.status, err: r.stderr }).toEqual({ code: 0, err: "" });
+    expect(h.calls()).toBe("drained\nsystemctl disable --now haproxy\nsystemctl disable --now frr\n");
+    expect(h.read("/etc/haproxy/haproxy.cfg")).toBe("debian's own\n");
+    expect((fs.statSync(path.join(h.root, "etc/haproxy/haproxy.cfg")).mode & 0o777).toString(8)).toBe("640");
+    expect(h.exists("/etc/haproxy/conf.d/stats.cfg")).toBe(false);
+    expect(h.exists("/etc/maglev-infra/secrets.json")).toBe(false);
+    expect(h.exists("/etc/sysctl.d/60-maglev-infra.conf")).toBe(false);
+    expect(h.exists("/var/lib/maglev-infra")).toBe(false);
+    expect(h.read("/etc/haproxy/errors/503.http")).toBe("not ours\n");
+    expect(r.stdout).toContain("maglev-teardown: restored    /etc/haproxy/haproxy.cfg");
+    expect(r.stdout).toContain("maglev-teardown: removed     /etc/haproxy/conf.d/stats.cfg");
+    expect(r.stdout.trim().split("\n").pop()).toBe("maglev-teardown: done");
+  });
+
+  test("WHEN it runs for a VM THEN it drains and stops, and leaves the files (the VM goes next)", () => {
+    const h = prepare();
+    const r = run(h, "vm", "");
+    expect(r.status).toBe(0);
+    expect(h.calls()).toBe("systemctl disable --now haproxy\nsystemctl disable --now frr\n");
+    expect(h.read("/etc/haproxy/haproxy.cfg")).toBe("ours\n");
+    expect(h.exists("/var/lib/maglev-infra/current/bundle.json")).toBe(true);
+    expect(r.stdout).toContain("maglev-teardown: drain       none");
+  });
+
+  test("WHEN the drain fails on a VM THEN the services are stopped anyway and the delete goes on; on an adopted host whose service will not stop THEN it fails and keeps the records", () => {
+    let h = prepare();
+    let r = run(h, "vm", "exit 3");
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain("maglev-teardown: drain failed (exit 3); stopping the services anyway");
+    expect(h.calls()).toContain("systemctl disable --now haproxy");
+    h = prepare();
+    h.tool("systemctl", '[ "$1" = is-active ] && echo active; exit 1');
+    r = run(h, "adopted", "");
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("maglev-teardown: could not stop haproxy");
+    expect(h.exists("/var/lib/maglev-infra/originals/etc-haproxy-haproxy.cfg.json")).toBe(true);
+    expect(r.stdout).toContain("FAILED");
+  });
+});
+
+describe("GIVEN scripts/host/k0s-join-token.sh on the controller", () => {
+  const SCRIPT = path.join(ROOT, "scripts", "host", "k0s-join-token.sh");
+  const kubeconfig = (id: string) => `apiVersion: v1\nclusters:\n- cluster:\n    server: https://10.1.7.60:6443\n  name: k0s\nusers:\n- name: kubelet-bootstrap\n  user:\n    token: ${id}.0123456789abcdef\n`;
+  const token = (id: string) => gzipSync(kubeconfig(id)).toString("base64");
+  const k0s = (h: ReturnType<typeof fakeHost>, listed: string) => {
+    h.tool("k0s", `[ "$1 $2" = "token create" ] && echo H4sIfaketoken; [ "$1 $2" = "token list" ] && printf 'ID      ROLE    EXPIRES AT\\n${listed}  worker  never\\n'; exit 0`);
+    return path.join(h.bin, "k0s");
+  };
+
+  test("WHEN it mints THEN it asks k0s for a worker token without an expiry and prints it", () => {
+    const h = fakeHost();
+    const r = spawnSync("sh", [SCRIPT, "create", k0s(h, "")], { encoding: "utf8" });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe("H4sIfaketoken\n");
+    expect(h.calls()).toBe("k0s token create --role=worker\n");
+  });
+
+  test("WHEN the worker has joined THEN it invalidates exactly that token, by its id, without printing the token's secret", () => {
+    const h = fakeHost();
+    const r = spawnSync("sh", [SCRIPT, "revoke", k0s(h, "abc123")], { input: token("abc123"), encoding: "utf8" });
+    expect({ code: r.status, err: r.stderr }).toEqual({ code: 0, err: "" });
+    expect(h.calls()).toBe("k0s token list --role=worker\nk0s token invalidate abc123\n");
+    expect(r.stdout + r.stderr).not.toContain("0123456789abcdef");
+  });
+
+  test("WHEN the token is already gone THEN it says so and succeeds; WHEN stdin is no k0s token THEN it fails and invalidates nothing", () => {
+    let h = fakeHost();
+    let r = spawnSync("sh", [SCRIPT, "revoke", k0s(h, "zzz999")], { input: token("abc123"), encoding: "utf8" });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("worker token abc123 is already gone");
+    expect(h.calls()).not.toContain("invalidate");
+    h = fakeHost();
+    r = spawnSync("sh", [SCRIPT, "revoke", k0s(h, "abc123")], { input: "not a token", encoding: "utf8" });
+    expect(r.status).not.toBe(0);
+    expect(h.calls()).not.toContain("invalidate");
+  });
+});
+
+describe("GIVEN an existing Proxmox VM to bring under the stack (pulumi import)", () => {
+  test("WHEN importVms names mgw01 THEN its VM is registered with import ID <node>/<vmid> and the options that let the import match (clone, cloud-init, disk paths ignored), the others are created as usual", async () => {
+    const r = new Graph(await synth("mgmt02", { config: { ...stackConfig("mgmt02"), "maglev-infra:importVms": ["mgw01"] } }));
+    const vm = r.get(VM, "mgw01");
+    expect(vm.importId).toBe("pve01/2004");
+    expect(vm.protect).toBe(true);
+    expect(vm.deleteBeforeReplace).toBe(true);
+    expect(vm.urn).toBe(g.get(VM, "mgw01").urn);
+    expect(r.ofType(VM).filter((x) => x.importId)).toHaveLength(1);
+    expect(g.ofType(VM).filter((x) => x.importId)).toHaveLength(0);
+  });
+
+  test("WHEN importVms names an adopted host or an unknown one THEN the program fails naming the key and the names, before any resource", async () => {
+    const raw = mgmt02Raw();
+    const i = hostIndex(raw, "mlb03");
+    raw.hosts[i].provider = "existing";
+    delete raw.hosts[i].vm;
+    await expect(synthEnv(raw, { config: { ...stackConfig("mgmt02"), "maglev-infra:environment": raw, "maglev-infra:importVms": ["mlb03", "nope"] } })).rejects.toThrow(
+      /^maglev-infra:importVms: not hosts of this stack with provider: proxmox: "mlb03", "nope"$/m,
+    );
+    await expect(synth("mgmt02", { config: { ...stackConfig("mgmt02"), "maglev-infra:importVms": "mgw01" } })).rejects.toThrow(/maglev-infra:importVms.*mgw01/);
+  });
+});
