@@ -55,6 +55,17 @@ export interface RecordedResource {
   deleteBeforeReplace?: boolean;
   /** The provider's ID of an existing resource to adopt (`import`). */
   importId?: string;
+  /** The inputs with secrets unwrapped, as a policy pack sees them; only with `unwrapSecrets` (never printed). */
+  rawInputs?: Record<string, unknown>;
+}
+
+/** Secrets unwrapped to their values, assets to their text: the analyzer's view of the inputs. */
+function unwrap(v: unknown): unknown {
+  if (v === UNKNOWN) return undefined;
+  if (isSecretSig(v)) return unwrap(v.value);
+  if (Array.isArray(v)) return v.map(unwrap);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, e]) => [k, unwrap(e)]));
+  return v;
 }
 
 /** `urn:pulumi:<stack>::<project>::<type chain>::<name>` of a child of `parentUrn` (or of the stack). */
@@ -99,6 +110,8 @@ export interface SynthOptions {
    * the reference stack, whose k0s release is not pinned yet. @default "allow"
    */
   placeholderDigests?: PlaceholderDigests;
+  /** Also record each resource's inputs with secrets unwrapped (`rawInputs`), for the policy pack's tests. @default false */
+  unwrapSecrets?: boolean;
 }
 
 /** The config map of a stack file (`stacks/Pulumi.<stack>.yaml` or a path). */
@@ -193,6 +206,7 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
           ...(protect ? { protect } : {}),
           ...(deleteBeforeReplace ? { deleteBeforeReplace } : {}),
           ...(importId ? { importId } : {}),
+          ...(opts.unwrapSecrets ? { rawInputs: unwrap(raw) as Record<string, unknown> } : {}),
         });
       }
       cb(err, resp);

@@ -1,0 +1,159 @@
+/**
+ * A lint of the GitHub Actions workflows (actionlint is not packaged in Debian): their
+ * structure, every action pinned to a commit with its release named, every `with:` input one
+ * the pinned release declares, no expression expanded inside a shell script, and the rules
+ * that keep the stack's credentials out of pull-request jobs.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { ROOT } from "../helpers";
+
+const DIR = path.join(ROOT, ".github", "workflows");
+const files = fs.readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f)).sort();
+const text = (f: string) => fs.readFileSync(path.join(DIR, f), "utf8");
+const doc = (f: string) => YAML.parse(text(f));
+
+/** The inputs each pinned release declares in its action.yml (read from the release's own file). */
+const ACTIONS: Record<string, { sha: string; version: string; inputs: string[] }> = {
+  "actions/checkout": {
+    sha: "11d5960a326750d5838078e36cf38b85af677262",
+    version: "v4.4.0",
+    inputs: "allow-unsafe-pr-checkout clean fetch-depth fetch-tags filter github-server-url lfs path persist-credentials ref repository set-safe-directory show-progress sparse-checkout sparse-checkout-cone-mode ssh-key ssh-known-hosts ssh-strict ssh-user submodules token".split(" "),
+  },
+  "actions/setup-node": {
+    sha: "49933ea5288caeca8642d1e84afbd3f7d6820020",
+    version: "v4.4.0",
+    inputs: "always-auth architecture cache cache-dependency-path check-latest mirror mirror-token node-version node-version-file registry-url scope token".split(" "),
+  },
+  "actions/upload-artifact": {
+    sha: "ea165f8d65b6e75b540449e92b4886f43607fa02",
+    version: "v4.6.2",
+    inputs: "compression-level if-no-files-found include-hidden-files name overwrite path retention-days".split(" "),
+  },
+  "pulumi/actions": {
+    sha: "8582a9e8cc630786854029b4e09281acd6794b58",
+    version: "v6.6.1",
+    inputs: "always-include-summary cloud-url color command comment-on-pr comment-on-pr-number comment-on-summary config-map continue-on-error debug diff edit-pr-comment exclude exclude-dependents exclude-protected expect-no-changes github-token log-flow log-verbosity message parallel plan policyPackConfigs policyPacks pulumi-version pulumi-version-file refresh remove replace secrets-provider stack-name suppress-outputs suppress-progress target target-dependents upsert work-dir".split(" "),
+  },
+};
+
+const JOB_KEYS = new Set(["name", "runs-on", "needs", "if", "permissions", "environment", "concurrency", "strategy", "steps", "env", "timeout-minutes", "outputs", "defaults", "continue-on-error", "container", "services"]);
+const STEP_KEYS = new Set(["name", "id", "if", "uses", "run", "with", "env", "shell", "working-directory", "continue-on-error", "timeout-minutes"]);
+
+type Job = Record<string, any>;
+const jobs = (f: string): [string, Job][] => Object.entries(doc(f).jobs as Record<string, Job>);
+const usesSecrets = (j: Job) => JSON.stringify(j).includes("secrets.");
+const prWorkflows = files.filter((f) => Object.keys(doc(f).on ?? {}).some((e) => e.startsWith("pull_request")));
+
+describe("GIVEN the workflow files", () => {
+  test("THEN there are the preview and up workflows", () => {
+    expect(files).toEqual(["pulumi-preview.yml", "pulumi-up.yml"]);
+  });
+
+  test.each(files)("WHEN %s is read THEN it is a workflow: name, on, jobs; every job runs-on and steps; every step exactly one of uses/run; no unknown keys", (f) => {
+    const w = doc(f);
+    expect(typeof w.name).toBe("string");
+    expect(w.on).toBeDefined();
+    expect(Object.keys(w.jobs).length).toBeGreaterThan(0);
+    for (const [id, j] of jobs(f)) {
+      expect({ id, unknown: Object.keys(j).filter((k) => !JOB_KEYS.has(k)) }).toEqual({ id, unknown: [] });
+      expect(j["runs-on"]).toBeDefined();
+      expect(Array.isArray(j.steps) && j.steps.length > 0).toBe(true);
+      for (const s of j.steps) {
+        expect({ id, step: s.name ?? s.uses ?? s.run, unknown: Object.keys(s).filter((k: string) => !STEP_KEYS.has(k)) }).toEqual({ id, step: s.name ?? s.uses ?? s.run, unknown: [] });
+        expect(("uses" in s ? 1 : 0) + ("run" in s ? 1 : 0)).toBe(1);
+      }
+    }
+  });
+
+  test.each(files)("WHEN %s uses an action THEN it is pinned to a commit, named by its release in a comment, and given only inputs that release declares", (f) => {
+    const lines = text(f).split("\n").filter((l) => /^\s*-?\s*uses:/.test(l));
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines) {
+      const m = /uses:\s*([\w.-]+\/[\w.-]+)@([0-9a-f]{40}) # (v\d+\.\d+\.\d+)\s*$/.exec(l);
+      expect({ line: l.trim(), pinned: !!m }).toEqual({ line: l.trim(), pinned: true });
+      const known = ACTIONS[m![1]];
+      expect({ action: m![1], known: !!known }).toEqual({ action: m![1], known: true });
+      expect({ action: m![1], sha: m![2], version: m![3] }).toEqual({ action: m![1], sha: known.sha, version: known.version });
+    }
+    for (const [, j] of jobs(f))
+      for (const s of j.steps.filter((x: any) => x.uses)) {
+        const known = ACTIONS[s.uses.split("@")[0]];
+        expect({ uses: s.uses, unknownInputs: Object.keys(s.with ?? {}).filter((k) => !known.inputs.includes(k)) }).toEqual({ uses: s.uses, unknownInputs: [] });
+      }
+  });
+
+  test.each(files)("WHEN %s runs a shell script THEN no ${{ }} expression is expanded inside it (values go through env:, so a branch name cannot inject a command)", (f) => {
+    for (const [id, j] of jobs(f)) for (const s of j.steps.filter((x: any) => x.run)) expect({ id, run: s.run, expands: s.run.includes("${{") }).toEqual({ id, run: s.run, expands: false });
+  });
+
+  test("THEN no job of any workflow reads a secret outside a GitHub environment (no repository secret), and the up token only in the per-stack environment", () => {
+    for (const f of files)
+      for (const [id, j] of jobs(f)) if (usesSecrets(j)) expect({ f, id, environment: j.environment }).toEqual({ f, id, environment: expect.any(String) });
+    const [[, up]] = jobs("pulumi-up.yml");
+    expect(up.environment).toBe("${{ matrix.stack }}");
+    expect(Object.keys(doc("pulumi-up.yml").on).sort()).toEqual(["push", "workflow_dispatch"]);
+    expect(doc("pulumi-up.yml").on.push.branches).toEqual(["main"]);
+  });
+
+  test("THEN in pull-request workflows only the preview job has a secret: it runs in the `preview` environment (read-only token), never for a fork, and previews only", () => {
+    expect(prWorkflows).toEqual(["pulumi-preview.yml"]);
+    const withSecrets = jobs("pulumi-preview.yml").filter(([, j]) => usesSecrets(j));
+    expect(withSecrets.map(([id]) => id)).toEqual(["preview"]);
+    const [, p] = withSecrets[0];
+    expect(p.environment).toBe("preview");
+    expect(p.if).toBe("github.event.pull_request.head.repo.full_name == github.repository");
+    const pulumi = p.steps.find((s: any) => s.uses?.startsWith("pulumi/actions@"));
+    expect(pulumi.with).toMatchObject({ command: "preview", "always-include-summary": true, "comment-on-pr": true, diff: true });
+    expect(JSON.stringify(doc("pulumi-preview.yml"))).not.toMatch(/"command":"(up|destroy|refresh)"/);
+    expect(Object.keys(doc("pulumi-preview.yml").on)).toEqual(["pull_request"]); // never pull_request_target
+  });
+
+  test("THEN forks get the offline preview and the render diff: those jobs have no secret and no fork condition; only the comment step is skipped for forks", () => {
+    const byId = Object.fromEntries(jobs("pulumi-preview.yml"));
+    for (const id of ["offline", "render-diff"]) {
+      expect(usesSecrets(byId[id])).toBe(false);
+      expect(byId[id].if).toBeUndefined();
+    }
+    const steps = byId["render-diff"].steps;
+    expect(steps.some((s: any) => s.run?.includes('>> "$GITHUB_STEP_SUMMARY"'))).toBe(true);
+    const comment = steps.find((s: any) => s.name?.startsWith("Comment"));
+    expect(comment.if).toBe("github.event.pull_request.head.repo.full_name == github.repository");
+  });
+
+  test("THEN the render-diff comment starts with its own marker and is found by it; no step edits the last comment", () => {
+    const w = text("pulumi-preview.yml");
+    expect(w).not.toContain("--edit-last");
+    const byId = Object.fromEntries(jobs("pulumi-preview.yml"));
+    const steps = byId["render-diff"].steps;
+    const diff = steps.find((s: any) => s.name === "Diff");
+    expect(diff.run).toMatch(/^\{ echo "<!-- maglev-infra:render-diff:\$STACK -->"/m);
+    const comment = steps.find((s: any) => s.name?.startsWith("Comment"));
+    expect(comment.run).toContain('marker="<!-- maglev-infra:render-diff:$STACK -->"');
+    expect(comment.run).toContain('select(.body | startswith(\\"$marker\\"))');
+  });
+
+  test("THEN every job states its permissions or inherits the workflow's read-only contents; only commenting jobs may write pull requests", () => {
+    for (const f of files) {
+      expect(doc(f).permissions).toEqual({ contents: "read" });
+      for (const [id, j] of jobs(f)) {
+        const p = j.permissions ?? {};
+        const comments = JSON.stringify(j).includes("comment");
+        if (p["pull-requests"] === "write") expect({ id, comments }).toEqual({ id, comments: true });
+        expect(Object.values(p).filter((v) => v === "write").length).toBeLessThanOrEqual(1);
+      }
+    }
+  });
+});
+
+describe("GIVEN tsconfig.json", () => {
+  test("THEN every folder its include patterns name exists (no pattern for a folder that is not there)", () => {
+    const ts = JSON.parse(fs.readFileSync(path.join(ROOT, "tsconfig.json"), "utf8"));
+    for (const pattern of ts.include as string[]) {
+      const first = pattern.split("/")[0];
+      if (pattern.includes("/")) expect({ pattern, exists: fs.existsSync(path.join(ROOT, first)) }).toEqual({ pattern, exists: true });
+      else expect({ pattern, exists: fs.existsSync(path.join(ROOT, pattern)) }).toEqual({ pattern, exists: true });
+    }
+  });
+});
