@@ -19,7 +19,9 @@ die() { echo "lab svc: $*" >&2; exit 1; }
 note() { echo "lab svc: $*" >&2; }
 
 pid_of() { local p; [ -r "$S/$1.pid" ] && read -r p < "$S/$1.pid" && [ -n "$p" ] && kill -0 "$p" 2>/dev/null && echo "$p"; }
-running() { [ -n "$(pid_of "$1")" ]; }
+# Without a fork (`$(pid_of …)` is one, and a fork costs tens of ms in a UML guest): the
+# apply program's `systemctl show` asks this for every unit of the plan on every apply.
+running() { local p; [ -r "$S/$1.pid" ] && read -r p < "$S/$1.pid" && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 
 # Start COMMAND... as service $1 in its own session, logging to the lab dir.
 spawn() {
@@ -44,22 +46,25 @@ stop_pid() {
 }
 
 # --- frr: zebra, staticd and the daemons enabled in /etc/frr/daemons; config via vtysh -b ---
+# Sets FRR_DAEMONS (an array; no subshell, see running()).
 frr_daemons() {
-  local list="zebra staticd" d
+  local d
+  FRR_DAEMONS=(zebra staticd)
   # shellcheck disable=SC1091
   [ -r /etc/frr/daemons ] && . /etc/frr/daemons
   for d in bgpd ospfd ospf6d ripd ripngd isisd pimd pim6d ldpd nhrpd eigrpd babeld sharpd pbrd bfdd fabricd vrrpd pathd; do
-    [ "${!d:-no}" = yes ] && list="$list $d"
+    [ "${!d:-no}" = yes ] && FRR_DAEMONS+=("$d")
   done
-  echo "$list"
+  return 0
 }
 frr_start_missing() {
-  local d optvar opts
+  local d p optvar opts
   install -d -o frr -g frr -m 0755 /run/frr # zebra exits if root owns it
   # shellcheck disable=SC1091
   [ -r /etc/frr/daemons ] && . /etc/frr/daemons
-  for d in $(frr_daemons); do
-    [ -r /run/frr/$d.pid ] && kill -0 "$(< /run/frr/$d.pid)" 2>/dev/null && continue
+  frr_daemons
+  for d in "${FRR_DAEMONS[@]}"; do
+    [ -r "/run/frr/$d.pid" ] && read -r p < "/run/frr/$d.pid" && kill -0 "$p" 2>/dev/null && continue
     optvar=${d}_options
     opts=${!optvar:-"-A 127.0.0.1"}
     [ "$d" = zebra ] && [[ $opts != *" -s "* ]] && opts="$opts -s 90000000"
@@ -93,9 +98,10 @@ frr() {
   esac
 }
 running_all_frr() {
-  local d
-  for d in $(frr_daemons); do
-    [ -r /run/frr/$d.pid ] && kill -0 "$(< /run/frr/$d.pid)" 2>/dev/null || return 1
+  local d p
+  frr_daemons
+  for d in "${FRR_DAEMONS[@]}"; do
+    [ -r "/run/frr/$d.pid" ] && read -r p < "/run/frr/$d.pid" && kill -0 "$p" 2>/dev/null || return 1
   done
 }
 
@@ -157,8 +163,8 @@ daemon() { # NAME ACTION: keepalived, exabgp, haproxy, dnsdist, pdns
     is-active) running "$name" ;;
     reload)
       case $name in
-        keepalived) p=$(pid_of keepalived) && kill -HUP "$p" || keepalived_start ;;
-        exabgp) p=$(pid_of exabgp) && kill -USR1 "$p" || exabgp_start ;;
+        keepalived) if p=$(pid_of keepalived) && kill -HUP "$p"; then :; else keepalived_start; fi ;;
+        exabgp) if p=$(pid_of exabgp) && kill -USR1 "$p"; then :; else exabgp_start; fi ;;
         haproxy) haproxy_reload ;;
         # No ExecReload in their Debian units: systemctl reload-or-restart restarts them.
         dnsdist | pdns) stop_pid "$name"; "${name}_start" ;;
@@ -175,13 +181,36 @@ nftables() {
   esac
 }
 
-# --- maglev-infra-fwmarks: the plan's own oneshot unit (ExecStart/ExecReload/ExecStop) ---
-fwmarks() {
+# --- any other Type=oneshot unit of the plan (maglev-infra-fwmarks, maglev-firewall): its own Exec* lines ---
+# Runs what the rendered unit file says, as systemd would (no shell; `-` ignores a failure),
+# so a unit the plans add needs no case here. Returns 2 when there is no such unit file.
+oneshot() { # ACTION UNIT
+  local f=/etc/systemd/system/$2.service line key keys=() cmd words oneshot=0
+  [ -r "$f" ] || return 2
+  # Builtins only (no grep): `systemctl show` asks this on every apply, see running().
+  while IFS= read -r line; do [ "$line" = Type=oneshot ] && oneshot=1; done < "$f"
+  [ $oneshot = 1 ] || return 2
   case $1 in
-    start | reload | restart) nft -f /etc/maglev-infra/fwmarks.nft && : > "$S/maglev-infra-fwmarks.active" ;;
-    stop) nft delete table inet maglev_infra 2>/dev/null; rm -f "$S/maglev-infra-fwmarks.active" ;;
-    is-active) [ -e "$S/maglev-infra-fwmarks.active" ] ;;
+    is-active) [ -e "$S/$2.active" ]; return ;;
+    start | restart) keys=(ExecStart) ;;
+    reload) keys=(ExecReload ExecStart) ;;
+    stop) keys=(ExecStop) ;;
   esac
+  for key in "${keys[@]}"; do
+    cmd=()
+    while IFS= read -r line; do
+      [[ $line == "$key="* ]] && cmd+=("${line#"$key"=}")
+    done < "$f"
+    [ ${#cmd[@]} -gt 0 ] || continue
+    for line in "${cmd[@]}"; do
+      read -ra words <<< "$line"
+      if [[ ${words[0]} == -* ]]; then words[0]=${words[0]#-}; "${words[@]}" || true
+      else "${words[@]}" || return 1
+      fi
+    done
+    break
+  done
+  if [ "$1" = stop ]; then rm -f "$S/$2.active"; else : > "$S/$2.active"; fi
 }
 
 # --- systemd-networkd: apply /etc/systemd/network/*.netdev + *.network with ip ---
@@ -265,16 +294,17 @@ node_exporter() {
 }
 
 svc() { # ACTION SERVICE
-  local action=$1 unit=${2%.service}
+  local action=$1 unit=${2%.service} rc
   case $action in start | stop | restart | reload | is-active) ;; *) die "unknown action $action" ;; esac
   case $unit in
     frr) frr "$action" ;;
     keepalived | exabgp | haproxy | dnsdist | pdns) daemon "$unit" "$action" ;;
     nftables) nftables "$action" ;;
-    maglev-infra-fwmarks) fwmarks "$action" ;;
     systemd-networkd) networkd "$action" ;;
     prometheus-node-exporter) node_exporter "$action" ;;
-    *) die "unknown service $unit" ;;
+    *) oneshot "$action" "$unit"; rc=$?
+       [ $rc = 2 ] && die "unknown service $unit"
+       return $rc ;;
   esac
 }
 

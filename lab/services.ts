@@ -11,7 +11,8 @@
  *   haproxy                  master-worker `-W -D -p pid -S master.sock`; reload = check + SIGUSR2
  *   dnsdist, pdns            like their Debian units; no ExecReload there, so reload = restart
  *   nftables                 `nft -f /etc/nftables.conf` (oneshot; active once loaded)
- *   maglev-infra-fwmarks     the plan's oneshot unit: `nft -f /etc/maglev-infra/fwmarks.nft`
+ *   any Type=oneshot unit    the plan's own ExecStart/ExecReload/ExecStop lines (maglev-infra-fwmarks,
+ *   of the plan              maglev-firewall): a unit the plans add needs nothing here
  *   systemd-networkd         applies /etc/systemd/network/*.netdev/*.network with `ip`
  *   prometheus-node-exporter a no-op in the lab (not installed in guests), reported active
  * The guest's PATH also has `systemctl`, `networkctl` and `netplan` shims mapping to the same
@@ -20,23 +21,6 @@
 import { ServiceManager } from "../src/apply/steps";
 
 export const GUEST_SVC = "/run/lab/bin/svc";
-
-/** Services the lab supervisor knows; anything else fails loudly in the guest. */
-export const LAB_SERVICES = [
-  "dnsdist",
-  "exabgp",
-  "frr",
-  "haproxy",
-  "keepalived",
-  "maglev-infra-fwmarks",
-  "nftables",
-  "pdns",
-  "prometheus-node-exporter",
-  "systemd-networkd",
-] as const;
-
-/** Services the lab only pretends to run: callers should report these as fidelity gaps. */
-export const LAB_NOOP_SERVICES: readonly string[] = ["prometheus-node-exporter"];
 
 export const labServices: ServiceManager = {
   enableStart: (s) => `${GUEST_SVC} start ${s}`,

@@ -395,6 +395,25 @@ describe("maglev-apply: rollback", () => {
   });
 });
 
+describe("maglev-apply: rollback of a file that did not exist before", () => {
+  it("GIVEN a new file whose activation loads it by path WHEN the health gate fails THEN the file is deleted, its loader not run on the missing file, exit 2", () => {
+    // GIVEN a host on bundle(h), then a change adding a firewall-like file (`load F` reads F)
+    const h = appliedHost();
+    const fw = `${h.root}/etc/maglev-infra/firewall.nft`;
+    const b = bundle(h, { health: { command: `! [ -e ${fw} ] || { echo "unhealthy with the new file"; exit 1; }`, timeoutSeconds: 1, description: "healthy without it" } });
+    b.files.push(file("/etc/maglev-infra/firewall.nft", "table inet t {}\n", { activate: { kind: "command", command: `cat ${fw} >> ${h.state}/loaded.log` } }));
+    // WHEN
+    const r = apply(h, b);
+    // THEN rolled back cleanly (not "ROLLBACK FAILED" because the loader could not find its file)
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/FAILED in health: .*; rolled back \(health after rollback: ok\)$/m);
+    expect(fs.existsSync(fw)).toBe(false);
+    // loaded once, by the apply; not again by the rollback
+    expect(readLog(h, "loaded")).toEqual(["table inet t {}"]);
+    expect(current(h)).toBe("generations/1");
+  });
+});
+
 describe("maglev-apply: removed files", () => {
   it("GIVEN a file of generation 1 no longer in the bundle WHEN applied THEN it is deleted (backed up); a file the program never created stays", () => {
     // GIVEN
