@@ -16,6 +16,7 @@ import { DEFAULT_STATE_DIR, Lab } from "./guest";
 import { ensureKernel, requirePrerequisites } from "./prereqs";
 import { applyHost, notReadyEvidence, readCluster, readyState, rollout, setupRouter, sleep, up, waitReady } from "./cluster";
 import { applyBundleInLab } from "./transport";
+import { portScan } from "./ports";
 import { buildLabModel, CLIENT, LabModel, LabRouter, TRANSIT } from "./topology";
 import { labRunner } from "./runner";
 import { LoadFigures, startLoad, sumFailed, url } from "./load";
@@ -759,6 +760,43 @@ export const maglevFailure: Scenario = {
   },
 };
 
+export const markFlush: Scenario = {
+  id: "marks",
+  retryOnce: true,
+  title: "Mark table flushed on a maglev under load (`nft flush ruleset`): its routes leave both gateways within seconds",
+  async run(c) {
+    const { lab, m } = c;
+    const mg = m.topo.maglevs[0];
+    const vips = [m.topo.vips.ipv4[0], ...(m.topo.vips.ipv6.length ? [m.topo.vips.ipv6[0]] : [])];
+    const bound = 15;
+    const load = startLoad(lab, loadMix(m, 8), 14);
+    await sleep(3000);
+    const want = m.topo.maglevs.length;
+    const offsets = await Promise.all(m.topo.gateways.map((g) => clockOffset(lab, g.hostname)));
+    const watches = m.topo.gateways.flatMap((g) => vips.map((v) => watchRaw(lab, g.hostname, v, want, bound)));
+    await sleep(800);
+    const t0 = Date.now();
+    // What an operator's `nft flush ruleset` or a stopped nftables.service does: the marks and
+    // the host firewall are gone, IPVS and BGP/BFD are not.
+    await lab.run(mg.hostname, "nft flush ruleset", { timeoutMs: 15_000 });
+    c.restoreLater(`reload ${mg.hostname}'s nftables units`, async () => {
+      await lab.run(mg.hostname, "systemctl restart maglev-infra-fwmarks maglev-firewall", { timeoutMs: 60_000 });
+    });
+    const at = await Promise.all(watches);
+    const l = loadSummary(await load);
+    const ms = at.map((t, i) => (t === undefined ? Number.NaN : Math.round(t - offsets[Math.floor(i / vips.length)].offsetMs - t0)));
+    const clockErr = Math.max(...offsets.map((o) => o.errMs));
+    const worst = Math.max(...ms);
+    const problems: string[] = [];
+    if (ms.some((x) => Number.isNaN(x))) problems.push(`a route to ${mg.hostname} was still on a gateway ${bound} s after the flush: the watchdog did not see the marks go`);
+    return {
+      ok: problems.length === 0,
+      detail: `${mg.hostname} mark table flushed: routes removed on the gateways after ${ms.map((x) => (Number.isNaN(x) ? "never" : x.toFixed(0))).join("/")} ms (v4/v6 per gateway, ±${clockErr.toFixed(0)} ms); ${l.text}${problems.length ? "; " + problems.join("; ") : ""}`,
+      figures: { removalMsWorst: worst, removalMs: ms.join("/"), clockErrorMs: Math.round(clockErr), failed: l.failed, requests: l.requests },
+    };
+  },
+};
+
 // `check` first (all ✓ on a fresh lab), read-only next, then state changes, then power cuts; the rollout last (its roll-back is the
 // longest restore, skipped when the lab goes down next).
 // ---------------------------------------------------------------------------------------------
@@ -1114,7 +1152,7 @@ const removedFile: Scenario = {
   },
 };
 
-export const SCENARIOS: Scenario[] = [check, http, ecmp, dns, drift, noop, drainMaglev, drainHaproxy, sites, badFile, rollback, removedFile, haproxyFailure, watchdog, maglevFailure, rollingChange];
+export const SCENARIOS: Scenario[] = [check, http, ecmp, dns, portScan, drift, noop, drainMaglev, drainHaproxy, sites, badFile, rollback, removedFile, haproxyFailure, watchdog, markFlush, maglevFailure, rollingChange];
 
 // ---------------------------------------------------------------------------------------------
 
