@@ -383,11 +383,15 @@ export abstract class ManagedHost extends pulumi.ComponentResource {
     // host, the first `up`); its stdout is kept in state and every other command of the host
     // connects with it as `hostKey`, so a different machine answering on the address later
     // fails the handshake ("ssh: host key mismatch") before anything is sent. A rebuilt VM
-    // has new keys: replaceWith reads them again.
+    // has new keys: replaceWith reads them again. A changed connection (a rotated private key,
+    // another login user) must not read it again: an update of a Command re-runs its `create`
+    // (pulumi-command v1.2.1, commandController.go Update: `create` when there is no `update`),
+    // over this unverified connection, so whatever answered then would be trusted afresh.
+    // ignoreChanges keeps the first contact the only one.
     this.hostKeyCommand = new command.remote.Command(
       `${name}-host-key`,
       { connection: firstContact, create: `cat ${HOST_KEY_FILE}`, logging: command.types.enums.remote.Logging.None },
-      { parent: this, dependsOn: this.vm ? [this.vm] : [], aliases, ...rebuilt },
+      { parent: this, dependsOn: this.vm ? [this.vm] : [], aliases, ignoreChanges: ["connection"], ...rebuilt },
     );
     this.hostKey = this.hostKeyCommand.stdout.apply((text) => parseHostKey(host.hostname, text));
     this.connection = { ...firstContact, hostKey: this.hostKey };

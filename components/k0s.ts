@@ -74,7 +74,9 @@ export interface K0sWorkerArgs extends ManagedHostArgs {
  * controller (a token that does not expire, so a retried apply never finds an expired one in
  * state) and `<name>-worker-token` writes it to WORKER_TOKEN_PATH. After its apply:
  * `<name>-join-token-spent` invalidates it on the controller (the joined worker no longer
- * needs it, so the copy in state is worthless from then on). A rebuilt VM mints a new one.
+ * needs it, so the copy in state is worthless from then on). `<name>-join-token-revoke` has
+ * only a delete step, which invalidates the token when the worker leaves the stack before it
+ * joined (or a new token replaces it). A rebuilt VM mints a new one.
  */
 export class K0sWorker extends ManagedHost {
   constructor(name: string, args: K0sWorkerArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -97,7 +99,33 @@ export class K0sWorker extends ManagedHost {
             dependsOn: [...controller.gate, ...(ctx.vm ? [ctx.vm] : [])],
             additionalSecretOutputs: ["stdout", "stderr"],
             aliases: ctx.aliases,
+            // An update re-runs `create`: a rotated SSH key must not mint another token (the
+            // one in state would stay valid). Only a rebuilt VM mints again (replaceWith).
+            ignoreChanges: ["connection"],
             ...rebuilt,
+          },
+        );
+        // The token's delete step: invalidates it on the controller when the worker leaves the
+        // stack (or the stack is destroyed), whether or not the worker ever joined, and when a
+        // new token replaces it (stdin changes: replaceOnChanges). Its delete reads the token
+        // from its own stdin in state: pulumi-command's PULUMI_COMMAND_STDOUT cannot carry it
+        // (a remote Setenv needs the host's sshd to AcceptEnv it; Debian's accepts LANG, LC_*),
+        // and the command line may not (it is quoted in the error of a failed run). It is
+        // deleted before the controller's teardown stops k0s (it depends on it).
+        new command.remote.Command(
+          `${ctx.name}-join-token-revoke`,
+          {
+            connection: controller.connection,
+            delete: k0sJoinTokenCommand(controller.user, "revoke", K0S_BIN),
+            stdin: pulumi.secret(mint.stdout),
+            logging: command.types.enums.remote.Logging.None,
+          },
+          {
+            parent: ctx.parent,
+            dependsOn: [mint, controller.teardown],
+            additionalSecretOutputs: ["stdin", "stdout", "stderr"],
+            replaceOnChanges: ["stdin"],
+            aliases: ctx.aliases,
           },
         );
         const token = pulumi.secret(mint.stdout.apply((s) => s.trim()));

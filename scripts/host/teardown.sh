@@ -12,10 +12,14 @@
 #
 # "As we found it" uses the records scripts/maglev-apply keeps under /var/lib/maglev-infra:
 # a path with a record in originals/ had a file before the program first wrote it (a package's
-# default config), which is put back with its mode and owner; any other path of the plan was
-# created by us and is removed. Then our own files go: the secrets file, the sysctl.d and
-# modules-load.d files, the state directory. Packages stay installed; sysctl values stay live
-# until the next reboot.
+# default config), which is put back with its mode and owner. A path is removed only when a
+# kept generation records that the program created it (generations/*/previous.json: its
+# backup record says "existed": false). Any other path is left as it is and reported: a file
+# the host already had with exactly the planned content (the program never wrote it, so it
+# kept no original), a download (the program keeps no record of those), or a file whose
+# creating generation was pruned: never a file we did not create. Then our own files go: the
+# secrets file, the sysctl.d and modules-load.d files, the state directory. Packages stay
+# installed; sysctl values stay live until the next reboot.
 #
 # MAGLEV_ROOT (tests only, as maglev-apply's --root): a directory standing in for /.
 set -u
@@ -26,6 +30,20 @@ state=$root/var/lib/maglev-infra
 failed=0
 
 say() { printf 'maglev-teardown: %s\n' "$*"; }
+# Whether a kept generation's backup records show that the apply program created $1: a record
+# whose "path" is $1 and whose "existed" is false (maglev-apply writes previous.json with
+# json.dumps(indent=2): one key per line, "path" first).
+created_by_us() {
+  set -- "$1" "$state"/generations/*/previous.json
+  want=$1
+  shift
+  [ -f "$1" ] || return 1
+  awk -v want="$want" '
+    /^[[:space:]]*"path": "/ { p = $0; sub(/^[[:space:]]*"path": "/, "", p); sub(/",?[[:space:]]*$/, "", p); next }
+    /^[[:space:]]*[{}]/ { p = "" }
+    /^[[:space:]]*"existed": false/ { if (p == want) found = 1 }
+    END { exit found ? 0 : 1 }' "$@"
+}
 problem() {
   printf 'maglev-teardown: %s\n' "$*" >&2
   failed=1
@@ -59,7 +77,13 @@ if [ "$mode" = adopted ]; then
         problem "could not put back the original of $file"
       fi
     elif [ -e "$path" ] || [ -L "$path" ]; then
-      if rm -f "$path"; then say "removed     $file"; else problem "could not remove $file"; fi
+      if ! created_by_us "$file"; then
+        say "kept        $file (no record that the apply program created it)"
+      elif rm -f "$path"; then
+        say "removed     $file"
+      else
+        problem "could not remove $file"
+      fi
     fi
   done
   for ours in /etc/maglev-infra/secrets.json /etc/sysctl.d/60-maglev-infra.conf /etc/modules-load.d/maglev-infra.conf; do

@@ -55,6 +55,10 @@ export interface RecordedResource {
   deleteBeforeReplace?: boolean;
   /** The provider's ID of an existing resource to adopt (`import`). */
   importId?: string;
+  /** Input properties whose changes Pulumi ignores (`ignoreChanges`), sorted. */
+  ignoreChanges?: string[];
+  /** Input properties whose changes replace it (`replaceOnChanges`), sorted. */
+  replaceOnChanges?: string[];
   /** The inputs with secrets unwrapped, as a policy pack sees them; only with `unwrapSecrets` (never printed). */
   rawInputs?: Record<string, unknown>;
 }
@@ -178,6 +182,8 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
     const protect: boolean = req.getProtect?.() ?? false;
     const deleteBeforeReplace: boolean = req.getDeletebeforereplace?.() ?? false;
     const importId: string = req.getImportid?.() ?? "";
+    const ignoreChanges: string[] = req.getIgnorechangesList?.() ?? [];
+    const replaceOnChanges: string[] = req.getReplaceonchangesList?.() ?? [];
     return register(req, (err: any, resp: any) => {
       inFlight--;
       if (!err && resp) {
@@ -206,6 +212,8 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
           ...(protect ? { protect } : {}),
           ...(deleteBeforeReplace ? { deleteBeforeReplace } : {}),
           ...(importId ? { importId } : {}),
+          ...(ignoreChanges.length ? { ignoreChanges: [...ignoreChanges].sort() } : {}),
+          ...(replaceOnChanges.length ? { replaceOnChanges: [...replaceOnChanges].sort() } : {}),
           ...(opts.unwrapSecrets ? { rawInputs: unwrap(raw) as Record<string, unknown> } : {}),
         });
       }

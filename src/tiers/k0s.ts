@@ -13,8 +13,8 @@
  * Ordinary workers carry no VIP and run the applications.
  *
  * Secrets and outputs produced on the controller (the Pulumi component fetches them):
- *   - worker join token: `k0s token create --role=worker` on the controller
- *     (K0S_WORKER_TOKEN_COMMAND), written to each worker at K0S_WORKER_TOKEN_FILE (0600 root).
+ *   - worker join token: minted per worker on the controller (components/k0s.ts,
+ *     scripts/host/k0s-join-token.sh), written to each worker at K0S_WORKER_TOKEN_FILE (0600 root).
  *   - admin kubeconfig: `k0s kubeconfig admin` on the controller (K0S_KUBECONFIG_COMMAND): it
  *     prints /var/lib/k0s/pki/admin.conf with the API address (mgmt IPv4) as server.
  */
@@ -30,7 +30,6 @@ import { nftIdentifier, nftString, systemdExecWord, yamlDocument } from "../esca
 export const K0S_BIN = "/usr/local/bin/k0s";
 export const K0S_CONFIG = "/etc/k0s/k0s.yaml";
 export const K0S_WORKER_TOKEN_FILE = "/etc/k0s/worker-token";
-export const K0S_WORKER_TOKEN_COMMAND = `${K0S_BIN} token create --role=worker --expiry=1h`;
 export const K0S_KUBECONFIG_COMMAND = `${K0S_BIN} kubeconfig admin`;
 export const K0S_ADMIN_KUBECONFIG = "/var/lib/k0s/pki/admin.conf";
 export const K0S_MANIFESTS = "/var/lib/k0s/manifests";

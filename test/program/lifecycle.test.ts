@@ -12,10 +12,10 @@ import * as pulumi from "@pulumi/pulumi";
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import { mgmt02Raw, mustValidate, hostIndex, ROOT } from "../helpers";
 import { COMMAND, Graph, stackConfig, synth, synthEnv, SynthResult, VM } from "./harness";
-import { offlineHostKey, RecordedResource, synthesize, urnOf } from "../../src/program/offline";
+import { offlineHostKey, RecordedResource, SECRET_MARK, synthesize, urnOf } from "../../src/program/offline";
 import { buildPlans, planHost } from "../../src/plan";
 import { deriveTopology } from "../../src/topology";
-import { teardownCommand } from "../../src/bundle";
+import { k0sJoinTokenCommand, teardownCommand } from "../../src/bundle";
 import { aliasTypesOf, Gateway, ManagedHost, ManagedHostArgs, parseHostKey, TIER_TYPES } from "../../components";
 
 describe("GIVEN mgmt02, whose k0s sha256 is the all-zero placeholder and whose k0s hosts download k0s", () => {
@@ -217,6 +217,12 @@ describe("GIVEN mgmt02 WHEN synthesized THEN each host's SSH host key is pinned"
     expect(later.hostKey).toBe(key);
   });
 
+  test("THEN a later change of the connection (a rotated private key, another user) never reads the key again over the unverified connection: the first contact ignores connection changes", () => {
+    for (const r of g.ofType(COMMAND).filter((x) => x.name.endsWith("-host-key"))) expect({ name: r.name, ignoreChanges: r.ignoreChanges }).toEqual({ name: r.name, ignoreChanges: ["connection"] });
+    // Every other command follows the connection (it verifies the pinned key).
+    for (const r of g.ofType(COMMAND).filter((x) => !/-(host-key|join-token)$/.test(x.name))) expect({ name: r.name, ignoreChanges: r.ignoreChanges }).toEqual({ name: r.name, ignoreChanges: undefined });
+  });
+
   test("THEN a first contact that reads anything but an ed25519 key fails, naming the host", () => {
     expect(() => parseHostKey("mgmt02-vm-mgw01", "cat: /etc/ssh/ssh_host_ed25519_key.pub: No such file or directory")).toThrow(/^mgmt02-vm-mgw01: \/etc\/ssh\/ssh_host_ed25519_key\.pub does not hold an ed25519 host key/);
     expect(() => parseHostKey("h", "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ root@h")).toThrow(/cannot pin it/);
@@ -331,6 +337,10 @@ describe("GIVEN scripts/host/teardown.sh on a host the apply program has configu
     h.put("/etc/sysctl.d/60-maglev-infra.conf", "net.ipv4.ip_forward = 1\n");
     h.put("/etc/haproxy/errors/503.http", "not ours\n");
     h.put("/var/lib/maglev-infra/current/bundle.json", "{}\n");
+    // The generation that wrote them: its backup records, as maglev-apply's backup() writes them
+    // (json.dumps(indent=2)): stats.cfg did not exist, haproxy.cfg did.
+    const rec = (p: string, existed: boolean) => ({ path: p, existed, mode: existed ? "0640" : null, owner: existed ? "root:root" : null, ...(existed ? { uid: 0, gid: 0 } : {}) });
+    h.put("/var/lib/maglev-infra/generations/1/previous.json", JSON.stringify([rec("/etc/haproxy/haproxy.cfg", true), rec("/etc/haproxy/conf.d/stats.cfg", false)], null, 2) + "\n", 0o600);
     return h;
   };
   const run = (h: ReturnType<typeof fakeHost>, mode: string, drain: string) =>
@@ -356,6 +366,27 @@ describe("GIVEN scripts/host/teardown.sh on a host the apply program has configu
     expect(r.stdout.trim().split("\n").pop()).toBe("maglev-teardown: done");
   });
 
+  test("WHEN a path of the plan has no record that the apply program created it (the host had it with the planned content, a download, a pruned generation) THEN an adopted host keeps it and the teardown says so", () => {
+    const h = prepare();
+    // stats.cfg was there before, identical: the program never wrote it, so no generation records it.
+    h.put("/var/lib/maglev-infra/generations/1/previous.json", JSON.stringify([{ path: "/etc/haproxy/haproxy.cfg", existed: true, mode: "0640", owner: "root:root", uid: 0, gid: 0 }], null, 2) + "\n", 0o600);
+    // Another path's record of "existed": false must not count for it.
+    h.put("/var/lib/maglev-infra/generations/2/previous.json", JSON.stringify([{ path: "/etc/haproxy/conf.d/stats.cfg.other", existed: false, mode: null, owner: null }], null, 2) + "\n", 0o600);
+    h.put("/usr/local/bin/k0s", "the host's own k0s\n", 0o755);
+    const r = spawnSync("sh", [TEARDOWN, "adopted", "", "haproxy", "/etc/haproxy/conf.d/stats.cfg", "/etc/haproxy/haproxy.cfg", "/usr/local/bin/k0s"], {
+      encoding: "utf8",
+      env: { PATH: `${h.bin}:/usr/bin:/bin`, MAGLEV_ROOT: h.root },
+    });
+    expect({ code: r.status, err: r.stderr }).toEqual({ code: 0, err: "" });
+    expect(h.read("/etc/haproxy/conf.d/stats.cfg")).toBe("ours\n");
+    expect(h.read("/usr/local/bin/k0s")).toBe("the host's own k0s\n");
+    expect(r.stdout).toContain("maglev-teardown: kept        /etc/haproxy/conf.d/stats.cfg (no record that the apply program created it)");
+    expect(r.stdout).toContain("maglev-teardown: kept        /usr/local/bin/k0s");
+    expect(r.stdout).not.toContain("removed     /etc/haproxy/conf.d/stats.cfg");
+    // The package's file still comes back from its original.
+    expect(h.read("/etc/haproxy/haproxy.cfg")).toBe("debian's own\n");
+  });
+
   test("WHEN it runs for a VM THEN it drains and stops, and leaves the files (the VM goes next)", () => {
     const h = prepare();
     const r = run(h, "vm", "");
@@ -379,6 +410,37 @@ describe("GIVEN scripts/host/teardown.sh on a host the apply program has configu
     expect(r.stderr).toContain("maglev-teardown: could not stop haproxy");
     expect(h.exists("/var/lib/maglev-infra/originals/etc-haproxy-haproxy.cfg.json")).toBe(true);
     expect(r.stdout).toContain("FAILED");
+  });
+});
+
+describe("GIVEN mgmt02 WHEN a k0s worker leaves the stack (or the stack is destroyed), joined or not", () => {
+  test("THEN `<worker>-join-token-revoke` invalidates its token on the controller: only a delete step, the token on its stdin (secret), nothing logged", () => {
+    const topo = deriveTopology(mustValidate(mgmt02Raw()));
+    const controller = topo.hosts.find((x) => x.role === "k0s-controller")!;
+    const workers = topo.hosts.filter((x) => x.role === "k0s-worker");
+    expect(workers.length).toBeGreaterThan(0);
+    for (const w of workers) {
+      const r = g.get(COMMAND, `${w.name}-join-token-revoke`);
+      expect(r.inputs.create).toBeUndefined();
+      expect(r.inputs.update).toBeUndefined();
+      expect(r.inputs.delete).toBe(k0sJoinTokenCommand("debian", "revoke", "/usr/local/bin/k0s"));
+      expect(r.inputs.stdin).toBe(SECRET_MARK);
+      expect(r.secretInputs).toEqual(expect.arrayContaining(["connection", "stdin"]));
+      expect(r.inputs.logging).toBe("none");
+      expect(r.additionalSecretOutputs).toEqual(expect.arrayContaining(["stderr", "stdin", "stdout"]));
+      // On the controller (its pinned key), after the mint; a new token replaces it, which revokes the old one.
+      expect(r.inputs.connection).toBe(SECRET_MARK);
+      expect(g.deps(r)).toEqual(expect.arrayContaining([`${w.name}-join-token`, `${controller.name}-host-key`]));
+      expect(r.replaceOnChanges).toEqual(expect.arrayContaining(["stdin"]));
+      // Deleted before the controller's teardown stops k0s (Pulumi deletes dependents first).
+      expect(ancestorsOf(g, COMMAND, `${w.name}-join-token-revoke`).has(`${controller.name}-teardown`)).toBe(true);
+      // Its name carries no token.
+      expect(r.name).toBe(`${w.name}-join-token-revoke`);
+    }
+  });
+
+  test("THEN a changed connection of the controller (a rotated key) does not mint another token: the mint ignores connection changes", () => {
+    for (const w of deriveTopology(mustValidate(mgmt02Raw())).hosts.filter((x) => x.role === "k0s-worker")) expect(g.get(COMMAND, `${w.name}-join-token`).ignoreChanges).toEqual(["connection"]);
   });
 });
 

@@ -73,11 +73,11 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
     }
   });
 
-  test("THEN each host is its VM, its host key, its secrets (when its plan has any), its apply and its teardown; the k0s controller its kubeconfig; a worker its join token's mint, write and invalidation", () => {
+  test("THEN each host is its VM, its host key, its secrets (when its plan has any), its apply and its teardown; the k0s controller its kubeconfig; a worker its join token's mint, write, invalidation and revocation on removal", () => {
     for (const h of topo.hosts) {
       const own = result.resources.filter((r) => r.custom && (r.name === h.name || r.name.startsWith(`${h.name}-`))).map((r) => r.name.slice(h.name.length) || "(VM)");
       const secrets = g.has(COMMAND, `${h.name}-secrets`) ? ["-secrets"] : [];
-      const extra = h.role === "k0s-controller" ? ["-kubeconfig"] : h.role === "k0s-worker" ? ["-join-token", "-join-token-spent", "-worker-token"] : [];
+      const extra = h.role === "k0s-controller" ? ["-kubeconfig"] : h.role === "k0s-worker" ? ["-join-token", "-join-token-revoke", "-join-token-spent", "-worker-token"] : [];
       expect({ host: h.name, own: own.sort() }).toEqual({ host: h.name, own: ["(VM)", "-apply", "-host-key", "-teardown", ...secrets, ...extra].sort() });
     }
     expect(g.ofType(COPY)).toHaveLength(0);
