@@ -43,8 +43,32 @@ const STEP_KEYS = new Set(["name", "id", "if", "uses", "run", "with", "env", "sh
 
 type Job = Record<string, any>;
 const jobs = (f: string): [string, Job][] => Object.entries(doc(f).jobs as Record<string, Job>);
-const usesSecrets = (j: Job) => JSON.stringify(j).includes("secrets.");
-const prWorkflows = files.filter((f) => Object.keys(doc(f).on ?? {}).some((e) => e.startsWith("pull_request")));
+/** Any way an expression can reach a secret: `secrets.X`, `secrets['X']`, `toJSON(secrets)`, `secrets: inherit`. */
+const SECRET_REF = /\bsecrets\s*(\.|\[)|toJSON\(\s*secrets\s*\)|"secrets":"inherit"/;
+const usesSecrets = (j: unknown) => SECRET_REF.test(JSON.stringify(j ?? {}));
+const onPullRequest = (w: any) => Object.keys(typeof w.on === "string" ? { [w.on]: {} } : Array.isArray(w.on) ? Object.fromEntries(w.on.map((e: string) => [e, {}])) : (w.on ?? {})).some((e) => e.startsWith("pull_request"));
+const prWorkflows = files.filter((f) => onPullRequest(doc(f)));
+const envName = (j: Job): string | undefined => (typeof j.environment === "object" ? j.environment?.name : j.environment);
+
+/**
+ * What in a pull-request workflow could hand a secret to the pull request's code: a secret
+ * read at the workflow level (env, defaults: every job gets it), a job in any environment
+ * but `preview` (the up environments), a secret read outside the `preview` environment, or
+ * the preview job running for forks. Empty for a workflow that is not run on pull requests.
+ */
+function prSecretProblems(w: any): string[] {
+  if (!onPullRequest(w)) return [];
+  const out: string[] = [];
+  if (Object.keys(w.on ?? {}).includes("pull_request_target")) out.push("pull_request_target runs with the base repository's secrets");
+  for (const k of ["env", "defaults"]) if (usesSecrets(w[k])) out.push(`workflow ${k} reads a secret`);
+  for (const [id, j] of Object.entries((w.jobs ?? {}) as Record<string, Job>)) {
+    const env = envName(j);
+    if (env !== undefined && env !== "preview") out.push(`${id}: runs in environment ${env}`);
+    if (usesSecrets(j) && env !== "preview") out.push(`${id}: reads a secret outside the preview environment`);
+    if (usesSecrets(j) && j.if !== "github.event.pull_request.head.repo.full_name == github.repository") out.push(`${id}: reads a secret and runs for forks`);
+  }
+  return out;
+}
 
 describe("GIVEN the workflow files", () => {
   test("THEN there are the preview and up workflows", () => {
@@ -108,6 +132,25 @@ describe("GIVEN the workflow files", () => {
     expect(pulumi.with).toMatchObject({ command: "preview", "always-include-summary": true, "comment-on-pr": true, diff: true });
     expect(JSON.stringify(doc("pulumi-preview.yml"))).not.toMatch(/"command":"(up|destroy|refresh)"/);
     expect(Object.keys(doc("pulumi-preview.yml").on)).toEqual(["pull_request"]); // never pull_request_target
+  });
+
+  test("THEN the pull-request secret rules find nothing in pulumi-preview.yml", () => {
+    expect(prSecretProblems(doc("pulumi-preview.yml"))).toEqual([]);
+  });
+
+  test.each([
+    ["a secret in the offline job's step env", (w: any) => (w.jobs.offline.steps[2].env = { T: "${{ secrets.PULUMI_ACCESS_TOKEN }}" }), /offline: reads a secret outside the preview environment/],
+    ["a secret by index in the render-diff job", (w: any) => (w.jobs["render-diff"].env = { T: "${{ secrets['PULUMI_ACCESS_TOKEN'] }}" }), /render-diff: reads a secret outside/],
+    ["all secrets as JSON in a run step", (w: any) => (w.jobs.offline.steps[2].env = { S: "${{ toJSON(secrets) }}" }), /offline: reads a secret/],
+    ["a secret in the workflow's env", (w: any) => (w.env = { T: "${{ secrets.PULUMI_ACCESS_TOKEN }}" }), /workflow env reads a secret/],
+    ["a pull-request job in an up environment", (w: any) => (w.jobs.offline.environment = "${{ matrix.stack }}"), /offline: runs in environment/],
+    ["the up environment given as an object", (w: any) => (w.jobs.preview.environment = { name: "mgmt02" }), /preview: runs in environment mgmt02/],
+    ["the preview job without its fork condition", (w: any) => delete w.jobs.preview.if, /preview: reads a secret and runs for forks/],
+    ["pull_request_target", (w: any) => (w.on = { pull_request_target: {} }), /pull_request_target/],
+  ])("WHEN pulumi-preview.yml gets %s THEN the rules report it", (_what, breakIt, report) => {
+    const w = doc("pulumi-preview.yml");
+    (breakIt as (w: any) => void)(w);
+    expect(prSecretProblems(w).join("\n")).toMatch(report as RegExp);
   });
 
   test("THEN forks get the offline preview and the render diff: those jobs have no secret and no fork condition; only the comment step is skipped for forks", () => {
