@@ -279,6 +279,30 @@ export function yamlDocument(data: unknown, role = "YAML document"): string {
   return text;
 }
 
+/**
+ * A whole JSON document from plain data (two-space indent, one trailing newline). JSON.stringify
+ * escapes every string itself; what it would drop or change (undefined, a function, NaN, a lone
+ * surrogate written as U+FFFD by a UTF-8 writer) is refused, and the text is read back to prove
+ * the reader gets exactly the data given.
+ */
+export function jsonDocument(data: unknown, role = "JSON document"): string {
+  const wellFormedAt = (v: string, where: string) => {
+    if (LONE_SURROGATE.test(v)) fail(role, v, `${where}: is not well-formed Unicode (lone surrogate)`);
+  };
+  const visit = (v: unknown, where: string): void => {
+    if (typeof v === "string") wellFormedAt(v, where);
+    else if (typeof v === "number") {
+      if (!Number.isFinite(v)) fail(role, String(v), `${where}: not a finite number`);
+    } else if (Array.isArray(v)) v.forEach((x, i) => visit(x, `${where}[${i}]`));
+    else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) (wellFormedAt(k, `${where} key`), visit(x, `${where}.${k}`));
+    else if (v !== null && typeof v !== "boolean") fail(role, String(v), `${where}: ${typeof v} has no JSON form`);
+  };
+  visit(data, "$");
+  const text = JSON.stringify(data, null, 2) + "\n";
+  if (JSON.stringify(JSON.parse(text)) !== JSON.stringify(data)) fail(role, text.slice(0, 200), "does not read back as the data it was written from");
+  return text;
+}
+
 /** The double-quoted YAML form of a value (what the apply program writes for a secret inside "…"). */
 export function yamlDoubleQuoted(v: string, role = "YAML string"): string {
   wellFormed(role, v);

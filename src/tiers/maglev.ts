@@ -11,8 +11,9 @@
  *   topology's fwmark and exempts VIP traffic from conntrack;
  * - keepalived (no VRRP): one IPVS fwmark service per fwmark and family, real servers
  *   health-checked and set to weight 0 on failure (inhibit_on_failure);
- * - ExaBGP: announces the VIPs to every gateway while this node can serve them (the
- *   announce script below); FRR's bfdd gives the gateways sub-second failure detection.
+ * - ExaBGP: announces the VIPs to every gateway while this node can serve them (the announce
+ *   process, scripts/host/exabgp-announce: per VIP, its IPVS services' health and its marks);
+ *   FRR's bfdd gives the gateways sub-second failure detection.
  */
 import { Topology, HostFacts, GroupFacts, FwmarkEntry } from "../topology";
 import { PlanBuilder } from "../plan/builder";
@@ -20,26 +21,35 @@ import { vipInterface } from "../plan/base";
 import { header } from "../plan/header";
 import { Validate } from "../plan/types";
 import { bfdDetectMs, bfdProfile, frrPreamble, planFrr } from "./frr-common";
-import { BASH_SYNTAX, ingressIf, systemdVerify } from "./l7-common";
+import { ingressIf, systemdVerify } from "./l7-common";
 import { frontendName, HAPROXY_HEALTH_PORT_DEFAULT } from "./haproxy";
 import { BFD_SINGLE_HOP, FirewallSpec, planFirewall } from "./firewall";
-import { commentText, exabgpString, keepalivedWord, nftIdentifier, nftString, shellWord } from "../escape";
+import { commentText, exabgpString, jsonDocument, keepalivedWord, nftIdentifier, nftString } from "../escape";
+import { hostScript, PYTHON_SYNTAX } from "../plan/scripts";
 
 export const NFT_FILE = "/etc/maglev-infra/fwmarks.nft";
 export const NFT_TABLE = nftIdentifier("maglev_infra");
 export const NFT_UNIT = "maglev-infra-fwmarks.service";
 export const KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf";
 export const EXABGP_CONF = "/etc/exabgp/exabgp.conf";
+/** The announce process ExaBGP runs: scripts/host/exabgp-announce, reading ANNOUNCE_DATA. */
 export const ANNOUNCE_SCRIPT = "/usr/local/lib/maglev-infra/exabgp-announce";
+/** The stack's data for it (the program's default path). */
+export const ANNOUNCE_DATA = "/etc/maglev-infra/exabgp-announce.json";
+/** The dummy interface that holds the VIPs: the marked packets are local, and the announce process reads the VIPs there. */
+export const VIP_INTERFACE = "vip";
+/** The mark table's base chain and its maps per family (VIP . protocol . port → fwmark); the announce process checks them. */
+export const NFT_CHAIN = "prerouting";
+export const NFT_MAPS = { ipv4: "fwmark_v4", ipv6: "fwmark_v6" } as const;
 /**
- * The drain switch of a maglev: while this file exists the announce script withdraws every
+ * The drain switch of a maglev: while this file exists the announce process withdraws every
  * VIP (within a second) and announces none, whatever the health of the services. Created by
  * the rollout's drain hook and removed by its undrain hook; an operator can use it by hand
  * (`touch` / `rm`) for maintenance. It survives reboots, on purpose: a node drained for
  * maintenance stays out until someone removes it.
  */
 export const DRAIN_FILE = "/etc/maglev-infra/drain";
-/** What the announce script currently announces, one prefix a line (in ExaBGP's runtime directory). */
+/** What the announce process currently announces, one prefix a line (in ExaBGP's runtime directory). */
 export const ANNOUNCED_FILE = "/run/exabgp/announced";
 /**
  * Set while an apply (not an operator) holds the maglev drained. On disk like the drain file:
@@ -124,8 +134,8 @@ export function nftablesConfig(topo: Topology, h: HostFacts): string {
     const addrType = fam === "ipv4" ? "ipv4_addr" : "ipv6_addr";
     const sfx = fam === "ipv4" ? "v4" : "v6";
     L.push(
-      `${T}# VIP . protocol . port → fwmark`,
-      `${T}map fwmark_${sfx} {`,
+      `${T}# VIP . protocol . port → fwmark (the announce process announces a VIP only while its entries are here)`,
+      `${T}map ${NFT_MAPS[fam]} {`,
       `${T}${T}type ${addrType} . inet_proto . inet_service : mark`,
       ...elements(rows[fam]),
       `${T}}`,
@@ -139,14 +149,14 @@ export function nftablesConfig(topo: Topology, h: HostFacts): string {
   }
   L.push(
     // raw priority (-300): before conntrack (-200) looks at the packet, so notrack takes effect.
-    `${T}chain prerouting {`,
+    `${T}chain ${NFT_CHAIN} {`,
     `${T}${T}type filter hook prerouting priority raw; policy accept;`,
     `${T}${T}iifname != ${nftString(ing, "networks.ingress.interface", { ifname: true })} return`,
     `${T}${T}ip daddr @vips_v4 notrack`,
     `${T}${T}ip6 daddr @vips_v6 notrack`,
     // No entry in the map (another port, ICMP): the rule does nothing, the packet stays unmarked.
-    `${T}${T}meta mark set ip daddr . meta l4proto . th dport map @fwmark_v4`,
-    `${T}${T}meta mark set ip6 daddr . meta l4proto . th dport map @fwmark_v6`,
+    `${T}${T}meta mark set ip daddr . meta l4proto . th dport map @${NFT_MAPS.ipv4}`,
+    `${T}${T}meta mark set ip6 daddr . meta l4proto . th dport map @${NFT_MAPS.ipv6}`,
     `${T}}`,
     "}",
     "",
@@ -295,7 +305,8 @@ export function exabgpConfig(topo: Topology, h: HostFacts): string {
     "#",
     "# iBGP to every gateway over mgmt; the routes themselves come from the announce process:",
     "# the VIPs of the `vip` interface with this maglev's ingress0 address as next hop, while",
-    `# its IPVS services have healthy real servers and ${DRAIN_FILE} does not exist.`,
+    `# their IPVS services have healthy real servers, the nftables table inet ${NFT_TABLE} marks`,
+    `# their traffic and ${DRAIN_FILE} does not exist. Its data: ${ANNOUNCE_DATA}.`,
     "",
     "process announce-vips {",
     `    run ${ANNOUNCE_SCRIPT};`,
@@ -325,166 +336,59 @@ export function exabgpConfig(topo: Topology, h: HostFacts): string {
   return L.join("\n") + "\n";
 }
 
-/** The ExaBGP process: announce / withdraw the VIPs by the health of the IPVS services. */
-export function announceScript(topo: Topology): string {
-  const services = ipvsServices(topo);
-  // VIP → the IPVS services ("4:<fwmark>" / "6:<fwmark>") that serve it, from the stack.
-  const perVip = new Map<string, Set<string>>();
+/**
+ * The stack's data for the announce process (scripts/host/exabgp-announce), which reads it once
+ * at start: per VIP the IPVS services that must be healthy and the mark entries that must be in
+ * the nftables table, the interfaces, the watchdog threshold and the files it uses. JSON: the
+ * program parses it with the stdlib, and every value is escaped by the JSON writer.
+ */
+export function announceData(topo: Topology): string {
+  type VipData = { ipvsServices: Map<string, { family: 4 | 6; fwmark: number }>; marks: { protocol: string; port: number; fwmark: number }[] };
+  const perVip = new Map<string, VipData>();
   for (const vp of topo.vipPorts) {
-    const set = perVip.get(vp.vip) ?? new Set<string>();
-    set.add(`${vp.family === "ipv6" ? 6 : 4}:${vp.fwmark}`);
-    perVip.set(vp.vip, set);
+    const v: VipData = perVip.get(vp.vip) ?? { ipvsServices: new Map(), marks: [] };
+    const family = vp.family === "ipv6" ? 6 : 4;
+    v.ipvsServices.set(`${family}:${vp.fwmark}`, { family, fwmark: vp.fwmark });
+    v.marks.push({ protocol: vp.protocol, port: vp.port, fwmark: vp.fwmark });
+    perVip.set(vp.vip, v);
   }
-  const vipServices = [...perVip.entries()]
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([vip, set]) => `  [${vip}]="${[...set].sort().join(" ")}"`)
-    .join("\n");
-  void services;
-  return `#!/bin/bash
-${header(topo.env.name, "#", "ExaBGP announce process of the maglevs").trimEnd()}
-#
-# Run by ExaBGP (process announce-vips); its stdout is ExaBGP's API. Every second:
-#   - VIPs: the global addresses on the \`vip\` interface (IPv4 → /32, IPv6 → /128);
-#   - next hop of a family: this maglev's ${commentText(ingressIf(topo), "networks.ingress.interface")} address of that family (the data plane);
-#   - a VIP is healthy when every IPVS service the stack defines for it (its ports) exists and
-#     has at least MIN_HEALTHY real servers with weight > 0 (keepalived sets a failing one to 0);
-#     each VIP on its own: a dead L7 group withdraws its VIPs, not the other groups';
-#   - drain: while ${DRAIN_FILE} exists nothing is announced.
-# A VIP is announced while it is healthy and the node is not drained, else withdrawn; VIPs on
-# the interface that the stack does not know are never announced.
-# Only changes are written. On SIGTERM (ExaBGP stopping) every announced VIP is withdrawn first.
-# ${ANNOUNCED_FILE} lists what is announced (the rollout's drain and health gate read it).
-#
-# Cost per second: two forks (ip, ipvsadm); the rest is bash builtins. ipvsadm needs
-# CAP_NET_ADMIN, which Debian's exabgp.service grants (AmbientCapabilities).
-set -u
-
-VIP_IF=vip
-INGRESS_IF=${shellWord(ingressIf(topo), "networks.ingress.interface")}
-DRAIN_FILE=${DRAIN_FILE}
-ANNOUNCED_FILE=${ANNOUNCED_FILE}
-INTERVAL=1
-# Per VIP, the IPVS fwmark services keepalived runs for it (from the stack).
-declare -A VIP_SERVICES=(
-${vipServices}
-)
-# Watchdog threshold (stack: maglev.minHealthyRealServers).
-MIN_HEALTHY=${topo.env.maglev.minHealthyRealServers}
-
-declare -A announced=()   # prefix → next hop, as sent to ExaBGP
-declare -A live=()        # "4:<fwmark>" → real servers with weight > 0
-vips4=() vips6=() nh4="" nh6=""
-
-log() { printf 'exabgp-announce: %s\\n' "$*" >&2; }
-
-# One \`ip\` call: the VIPs and the next hops. Lines look like
-#   5: vip    inet 10.1.7.15/32 scope global vip\\ ...
-#   3: ingress0    inet6 2a0a:7180:81:a::11/64 scope global \\ ...
-read_addresses() {
-  vips4=() vips6=() nh4="" nh6=""
-  local _ dev fam cidr rest
-  while read -r _ dev fam cidr rest; do
-    case $rest in *"scope global"*) ;; *) continue ;; esac
-    case $dev in
-      "$VIP_IF") if [ "$fam" = inet ]; then vips4+=("\${cidr%/*}"); else vips6+=("\${cidr%/*}"); fi ;;
-      "$INGRESS_IF") if [ "$fam" = inet ]; then nh4=\${nh4:-\${cidr%/*}}; else nh6=\${nh6:-\${cidr%/*}}; fi ;;
-    esac
-  done < <(ip -o addr show)
+  const vips = Object.fromEntries(
+    [...perVip.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([vip, v]) => [
+        vip,
+        {
+          ipvsServices: [...v.ipvsServices.values()].sort((a, b) => a.fwmark - b.fwmark),
+          marks: v.marks.sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol)),
+        },
+      ]),
+  );
+  return jsonDocument(
+    {
+      "//": [
+        ...header(topo.env.name, "#", "data of the ExaBGP announce process (scripts/host/exabgp-announce)")
+          .trimEnd()
+          .split("\n")
+          .map((l) => l.replace(/^# /, "")),
+        "Per VIP: the IPVS fwmark services (address family, fwmark) that must each have",
+        "minHealthyRealServers real servers with weight > 0, and the entries (protocol, port, fwmark)",
+        "that the mark table's map of the VIP's family must hold, for the VIP to be announced.",
+        "Read once at start: a change restarts ExaBGP.",
+      ],
+      vipInterface: VIP_INTERFACE,
+      ingressInterface: ingressIf(topo),
+      minHealthyRealServers: topo.env.maglev.minHealthyRealServers,
+      drainFile: DRAIN_FILE,
+      announcedFile: ANNOUNCED_FILE,
+      markTable: { family: "inet", name: NFT_TABLE, chain: NFT_CHAIN, maps: NFT_MAPS },
+      vips,
+    },
+    "exabgp-announce data",
+  );
 }
 
-# One \`ipvsadm\` call: which fwmark services have a real server with weight > 0. Lines look like
-#   FWM  100080 mh (mh-port)            FWM  200080 IPv6 mh (mh-port)
-#     -> 10.1.10.33:0     Route   1      0          0
-read_ipvs() {
-  live=()
-  local a b c d rest svc=""
-  while read -r a b c d rest; do
-    case $a in
-      FWM) if [ "$c" = IPv6 ]; then svc="6:$b"; else svc="4:$b"; fi ;;
-      TCP | UDP | SCTP) svc="" ;;
-      "->")
-        if [ -n "$svc" ] && [ "$c" = Route ] && [ "\${d:-0}" -gt 0 ] 2>/dev/null; then
-          live[$svc]=$(( \${live[$svc]:-0} + 1 ))
-        fi
-        ;;
-    esac
-  done < <(ipvsadm -Ln 2>/dev/null)
-}
-
-# vip_healthy <vip>: every service of the VIP exists and has at least MIN_HEALTHY live real
-# servers (the watchdog: a maglev that sees a group half dead stops attracting its traffic).
-vip_healthy() {
-  local s list=\${VIP_SERVICES[$1]:-}
-  [ -n "$list" ] || return 1
-  for s in $list; do
-    [ "\${live[$s]:-0}" -ge "$MIN_HEALTHY" ] || return 1
-  done
-}
-
-send() {
-  printf '%s\\n' "$1"
-  log "$1"
-}
-
-save_state() {
-  local p
-  { for p in "\${!announced[@]}"; do printf '%s\\n' "$p"; done; } >"$ANNOUNCED_FILE" 2>/dev/null || log "cannot write $ANNOUNCED_FILE"
-}
-
-update() {
-  local -A want=()
-  local v p changed=0
-  if [ ! -e "$DRAIN_FILE" ]; then
-    if [ -n "$nh4" ]; then for v in "\${vips4[@]}"; do vip_healthy "$v" && want["$v/32"]=$nh4; done; fi
-    if [ -n "$nh6" ]; then for v in "\${vips6[@]}"; do vip_healthy "$v" && want["$v/128"]=$nh6; done; fi
-  fi
-  for p in "\${!announced[@]}"; do
-    if [ "\${want[$p]:-}" != "\${announced[$p]}" ]; then
-      send "withdraw route $p next-hop \${announced[$p]}"
-      unset 'announced[$p]'
-      changed=1
-    fi
-  done
-  for p in "\${!want[@]}"; do
-    if [ -z "\${announced[$p]:-}" ]; then
-      send "announce route $p next-hop \${want[$p]}"
-      announced[$p]=\${want[$p]}
-      changed=1
-    fi
-  done
-  [ $changed = 0 ] || save_state
-}
-
-withdraw_all() {
-  local p
-  for p in "\${!announced[@]}"; do send "withdraw route $p next-hop \${announced[$p]}"; done
-  announced=()
-  save_state
-}
-
-# Sleep INTERVAL without forking, reading ExaBGP's acknowledgements ("done"/"error") meanwhile
-# so they never fill the pipe. End of input means ExaBGP is gone: stop.
-tick() {
-  local line rc
-  while :; do
-    IFS= read -r -t "$INTERVAL" line
-    rc=$?
-    if [ $rc -gt 128 ]; then return 0; fi
-    if [ $rc -ne 0 ]; then exit 0; fi
-    case $line in error*) log "ExaBGP rejected a command: $line" ;; esac
-  done
-}
-
-trap 'withdraw_all; exit 0' TERM INT
-save_state
-while :; do
-  read_addresses
-  read_ipvs
-  update
-  tick
-done
-`;
-}
+/** `python3 -m json.tool`: the data file is one JSON document (the program fails at start on anything else). */
+export const JSON_SYNTAX: Validate = { checker: "python3", command: "python3 -m json.tool {file} >/dev/null" };
 
 // ---------------------------------------------------------------------------------------
 // BFD (FRR's bfdd; ExaBGP has none)
@@ -518,7 +422,7 @@ export function planMaglev(topo: Topology, h: HostFacts, b: PlanBuilder): void {
 
   // Every VIP on the `vip` dummy: the marked packets are local, so IPVS (LOCAL_IN) sees them,
   // and the announce script reads the VIPs from there.
-  vipInterface(topo, h, b, topo.vips);
+  vipInterface(topo, h, b, topo.vips, VIP_INTERFACE);
 
   b.package("nftables", "keepalived", "ipvsadm", "exabgp");
   b.service("exabgp", "keepalived", NFT_UNIT);
@@ -557,9 +461,16 @@ export function planMaglev(topo: Topology, h: HostFacts, b: PlanBuilder): void {
   b.file({
     path: ANNOUNCE_SCRIPT,
     mode: "0755",
-    content: announceScript(topo),
-    validate: BASH_SYNTAX,
-    // ExaBGP runs the script once: a new version needs a new ExaBGP.
+    content: hostScript("exabgp-announce", env.name),
+    validate: PYTHON_SYNTAX,
+    // ExaBGP runs the program once: a new version needs a new ExaBGP.
+    activate: { kind: "restart", service: "exabgp" },
+  });
+  b.file({
+    path: ANNOUNCE_DATA,
+    content: announceData(topo),
+    validate: JSON_SYNTAX,
+    // Read once, at the program's start.
     activate: { kind: "restart", service: "exabgp" },
   });
   planFrr(topo, h, b, ["bfdd"], maglevFrrConfig(topo, h));

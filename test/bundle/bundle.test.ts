@@ -124,7 +124,7 @@ describe("on-host scripts", () => {
   });
 
   test("GIVEN the Python programs THEN pyflakes finds nothing", () => {
-    const r = spawnSync("/usr/bin/python3", ["-m", "pyflakes", path.join(dir, "gateway-health")], { encoding: "utf8" });
+    const r = spawnSync("/usr/bin/python3", ["-m", "pyflakes", path.join(dir, "gateway-health"), path.join(dir, "exabgp-announce")], { encoding: "utf8" });
     expect({ code: r.status, out: r.stdout + r.stderr }).toEqual({ code: 0, out: "" });
   });
 });

@@ -325,6 +325,29 @@ describe("yamlScalar / yamlDocument", () => {
   });
 });
 
+describe("jsonDocument", () => {
+  maybe("python3")("GIVEN arbitrary strings as keys and values WHEN written as a JSON document THEN Python's json module reads back exactly the data; a lone surrogate or a non-finite number is refused", () => {
+    const dir = tmp();
+    const batches = fc.sample(values, { numRuns: 40, seed: 16 });
+    const files: string[] = [];
+    const want: unknown[] = [];
+    batches.forEach((vs, b) => {
+      const doc = { list: vs, map: Object.fromEntries(vs.map((v, i) => [`${v}${i}`, { v, n: i }])) };
+      const text = tryEscape((_v, role) => E.jsonDocument(doc, role), "");
+      if (text === undefined) return expect(vs.some(hasLoneSurrogate)).toBe(true);
+      const f = path.join(dir, `doc-${b}.json`);
+      fs.writeFileSync(f, text);
+      files.push(f);
+      want.push(doc);
+    });
+    const py = "import json,sys\nprint(json.dumps([json.load(open(f, encoding='utf-8')) for f in sys.argv[1:]], ensure_ascii=True))";
+    const got = JSON.parse(execFileSync(PYTHON, ["-c", py, ...files], { encoding: "utf8" }));
+    expect(got).toEqual(want);
+    expect(() => E.jsonDocument({ n: NaN }, "the.role")).toThrow(E.EscapeError);
+    expect(() => E.jsonDocument({ f: undefined }, "the.role")).toThrow(E.EscapeError);
+  });
+});
+
 // ------------------------------------------------------------------------------ nftables
 
 describe("nftString", () => {
