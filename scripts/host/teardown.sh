@@ -12,12 +12,12 @@
 #
 # "As we found it" uses the records scripts/maglev-apply keeps under /var/lib/maglev-infra:
 # a path with a record in originals/ had a file before the program first wrote it (a package's
-# default config), which is put back with its mode and owner. A path is removed only when a
-# kept generation records that the program created it (generations/*/previous.json: its
-# backup record says "existed": false). Any other path is left as it is and reported: a file
-# the host already had with exactly the planned content (the program never wrote it, so it
-# kept no original), a download (the program keeps no record of those), or a file whose
-# creating generation was pruned: never a file we did not create. Then our own files go: the
+# default config), which is put back with its mode and owner. A path is removed only when
+# created/ records that the program created it (nothing was there when it first wrote it; the
+# record lives as long as the path is in the plan, whatever generations are pruned). Any other
+# path is left as it is and reported: a file the host already had with exactly the planned
+# content (the program never wrote it), a download (the program keeps no record of those):
+# never a file we did not create. Then our own files go: the
 # secrets file, the sysctl.d and modules-load.d files, the state directory. Packages stay
 # installed; sysctl values stay live until the next reboot.
 #
@@ -30,19 +30,14 @@ state=$root/var/lib/maglev-infra
 failed=0
 
 say() { printf 'maglev-teardown: %s\n' "$*"; }
-# Whether a kept generation's backup records show that the apply program created $1: a record
-# whose "path" is $1 and whose "existed" is false (maglev-apply writes previous.json with
-# json.dumps(indent=2): one key per line, "path" first).
+# scripts/maglev-apply keeps a record per path it created (nothing was there when it first
+# wrote it) under created/, for as long as the path is in the plan — independent of which
+# generations it still keeps. No record: the file was the host's, or its origin is unknown.
 created_by_us() {
-  set -- "$1" "$state"/generations/*/previous.json
-  want=$1
-  shift
-  [ -f "$1" ] || return 1
-  awk -v want="$want" '
-    /^[[:space:]]*"path": "/ { p = $0; sub(/^[[:space:]]*"path": "/, "", p); sub(/",?[[:space:]]*$/, "", p); next }
-    /^[[:space:]]*[{}]/ { p = "" }
-    /^[[:space:]]*"existed": false/ { if (p == want) found = 1 }
-    END { exit found ? 0 : 1 }' "$@"
+  [ -f "$state/created/$(slug "$1")" ]
+}
+slug() {
+  printf '%s' "$1" | sed 's|^/*||; s/[^A-Za-z0-9._-][^A-Za-z0-9._-]*/-/g'
 }
 problem() {
   printf 'maglev-teardown: %s\n' "$*" >&2
@@ -65,7 +60,7 @@ if [ "$mode" = adopted ]; then
     path=$root$file
     # The apply program's record name for a path (its slug(): leading slashes dropped, every
     # run of other characters a dash).
-    keep="$state/originals/$(printf '%s' "$file" | sed 's|^/*||; s/[^A-Za-z0-9._-][^A-Za-z0-9._-]*/-/g')"
+    keep="$state/originals/$(slug "$file")"
     if [ -f "$keep" ] && [ -f "$keep.json" ]; then
       # The record's own fields (maglev-apply writes it with json.dumps: one line).
       m=$(sed -n 's/.*"mode":[[:space:]]*"\([0-7]*\)".*/\1/p' "$keep.json")

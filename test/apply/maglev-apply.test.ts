@@ -414,6 +414,30 @@ describe("maglev-apply: rollback of a file that did not exist before", () => {
   });
 });
 
+describe("maglev-apply: records of the files it created (for a teardown)", () => {
+  it("GIVEN a host with a package's file WHEN a plan creates one file and takes over the other THEN only the new one is recorded as created; a plan without it drops the record", () => {
+    // GIVEN
+    const h = makeHost();
+    fs.mkdirSync(at(h, "etc/app"), { recursive: true });
+    fs.writeFileSync(at(h, "etc/app/app.conf"), "the package's own\n");
+    const b1 = bundle(h);
+    b1.files.push(file("/etc/app/extra.conf", "ours\n"));
+    // WHEN
+    expect(apply(h, b1).code).toBe(0);
+    // THEN
+    const created = at(h, "var/lib/maglev-infra/created");
+    expect(fs.readdirSync(created).sort()).toEqual(["etc-app-extra.conf", "etc-modules-load.d-maglev-infra.conf", "etc-sysctl.d-60-maglev-infra.conf"]);
+    expect(fs.readFileSync(path.join(created, "etc-app-extra.conf"), "utf8")).toBe("/etc/app/extra.conf\n");
+    // WHEN a later plan drops extra.conf THEN its record goes with it; a failed apply records nothing
+    expect(apply(h, bundle(h)).code).toBe(0);
+    expect(fs.readdirSync(created)).not.toContain("etc-app-extra.conf");
+    const bad = bundle(h, { health: { command: "exit 1", timeoutSeconds: 1, description: "never" } });
+    bad.files.push(file("/etc/app/extra.conf", "ours\n"));
+    expect(apply(h, bad).code).toBe(2);
+    expect(fs.readdirSync(created)).not.toContain("etc-app-extra.conf");
+  });
+});
+
 describe("maglev-apply: removed files", () => {
   it("GIVEN a file of generation 1 no longer in the bundle WHEN applied THEN it is deleted (backed up); a file the program never created stays", () => {
     // GIVEN

@@ -337,10 +337,8 @@ describe("GIVEN scripts/host/teardown.sh on a host the apply program has configu
     h.put("/etc/sysctl.d/60-maglev-infra.conf", "net.ipv4.ip_forward = 1\n");
     h.put("/etc/haproxy/errors/503.http", "not ours\n");
     h.put("/var/lib/maglev-infra/current/bundle.json", "{}\n");
-    // The generation that wrote them: its backup records, as maglev-apply's backup() writes them
-    // (json.dumps(indent=2)): stats.cfg did not exist, haproxy.cfg did.
-    const rec = (p: string, existed: boolean) => ({ path: p, existed, mode: existed ? "0640" : null, owner: existed ? "root:root" : null, ...(existed ? { uid: 0, gid: 0 } : {}) });
-    h.put("/var/lib/maglev-infra/generations/1/previous.json", JSON.stringify([rec("/etc/haproxy/haproxy.cfg", true), rec("/etc/haproxy/conf.d/stats.cfg", false)], null, 2) + "\n", 0o600);
+    // maglev-apply's record that it created stats.cfg (nothing was there when it first wrote it).
+    h.put("/var/lib/maglev-infra/created/etc-haproxy-conf.d-stats.cfg", "/etc/haproxy/conf.d/stats.cfg\n", 0o600);
     return h;
   };
   const run = (h: ReturnType<typeof fakeHost>, mode: string, drain: string) =>
@@ -366,12 +364,12 @@ describe("GIVEN scripts/host/teardown.sh on a host the apply program has configu
     expect(r.stdout.trim().split("\n").pop()).toBe("maglev-teardown: done");
   });
 
-  test("WHEN a path of the plan has no record that the apply program created it (the host had it with the planned content, a download, a pruned generation) THEN an adopted host keeps it and the teardown says so", () => {
+  test("WHEN a path of the plan has no record that the apply program created it (the host had it with the planned content, a download) THEN an adopted host keeps it and the teardown says so", () => {
     const h = prepare();
-    // stats.cfg was there before, identical: the program never wrote it, so no generation records it.
-    h.put("/var/lib/maglev-infra/generations/1/previous.json", JSON.stringify([{ path: "/etc/haproxy/haproxy.cfg", existed: true, mode: "0640", owner: "root:root", uid: 0, gid: 0 }], null, 2) + "\n", 0o600);
-    // Another path's record of "existed": false must not count for it.
-    h.put("/var/lib/maglev-infra/generations/2/previous.json", JSON.stringify([{ path: "/etc/haproxy/conf.d/stats.cfg.other", existed: false, mode: null, owner: null }], null, 2) + "\n", 0o600);
+    // stats.cfg was there before, identical: the program never wrote it, so it has no record.
+    fs.rmSync(path.join(h.root, "var/lib/maglev-infra/created/etc-haproxy-conf.d-stats.cfg"));
+    // Another path's record must not count for it.
+    h.put("/var/lib/maglev-infra/created/etc-haproxy-conf.d-stats.cfg.other", "/etc/haproxy/conf.d/stats.cfg.other\n", 0o600);
     h.put("/usr/local/bin/k0s", "the host's own k0s\n", 0o755);
     const r = spawnSync("sh", [TEARDOWN, "adopted", "", "haproxy", "/etc/haproxy/conf.d/stats.cfg", "/etc/haproxy/haproxy.cfg", "/usr/local/bin/k0s"], {
       encoding: "utf8",
