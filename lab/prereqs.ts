@@ -6,37 +6,13 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { labKernelPath } from "./guest";
+import { packageNames } from "./packages";
 
-/** Debian packages the lab's host side and its guests (which see the host's root) use. */
-export const LAB_PACKAGES = [
-  "user-mode-linux", // the stock UML config the lab kernel starts from, and its modules
-  "uml-utilities", // uml_mconsole: the power cut
-  "vde2", // vde_switch: one L2 segment per network
-  "kmod",
-  "iproute2",
-  "util-linux", // mount -a -T, setpriv, setsid
-  "frr",
-  "frr-pythontools", // frr-reload.py
-  "exabgp",
-  "keepalived",
-  "haproxy",
-  "ipvsadm",
-  "iptables",
-  "nftables",
-  "dnsdist",
-  "pdns-server",
-  "pdns-backend-lmdb",
-  "pdns-backend-sqlite3", // the hidden primary (gsqlite3)
-  "sqlite3",
-  "socat", // hactl and npm run check talk to HAProxy's stats socket
-  "dnsutils",
-  "wrk",
-  "curl",
-  "python3-yaml", // the netplan shim's YAML check
-];
-
-/** Needed only to build the kernel (lab/kernel.sh --deps installs them). */
-export const KERNEL_BUILD_PACKAGES = ["linux-source-6.1", "bc", "flex", "bison", "libelf-dev", "libssl-dev", "build-essential", "libvdeplug-dev"];
+/**
+ * Debian packages: the list scripts/setup.sh installs (scripts/packages.txt), all of it;
+ * the group `kernel-build` only while the lab kernel is not built yet.
+ */
+export const KERNEL_BUILD_GROUP = "kernel-build";
 
 /** Host memory the default 3–6 node lab needs (~97 MB per 128M guest, LAB-NOTES), with slack. */
 export const MIN_MEM_AVAILABLE_MB = 1536;
@@ -60,10 +36,10 @@ export interface PrereqOptions {
 export function checkPrerequisites(opts: PrereqOptions = {}): string[] {
   const missing: string[] = [];
   const kernel = labKernelPath();
-  const want = [...LAB_PACKAGES, ...(opts.forBuild || !kernel.built ? KERNEL_BUILD_PACKAGES : [])];
+  const want = packageNames({ except: opts.forBuild || !kernel.built ? [] : [KERNEL_BUILD_GROUP] });
   const have = installed(want);
   const pk = want.filter((p) => !have.has(p));
-  if (pk.length) missing.push(`debian packages: ${pk.join(" ")} (apt-get install -y ${pk.join(" ")})`);
+  if (pk.length) missing.push(`debian packages: ${pk.join(" ")} (./scripts/setup.sh installs scripts/packages.txt; or apt-get install -y ${pk.join(" ")})`);
   if (!fs.existsSync("/dev/net/tun")) missing.push("device /dev/net/tun");
   const mem = /MemAvailable:\s+(\d+)/.exec(fs.readFileSync("/proc/meminfo", "utf8"));
   const availMB = mem ? Math.floor(Number(mem[1]) / 1024) : 0;

@@ -1,22 +1,34 @@
 #!/usr/bin/env bash
-# Set-up on Debian 12 (as root): the real daemons whose checkers `npm run validate` runs,
-# the lab's User-Mode Linux and VDE switch, then the npm dependencies from the lockfile.
+# Set-up on Debian 12 with Node 20: the Debian packages of scripts/packages.txt (the real
+# daemons whose checkers `npm run validate` runs, the lab's User-Mode Linux and VDE switch,
+# the kernel build's tools), then the npm dependencies from the lockfile.
+# Run it as root, or as a user who may use sudo (only apt-get runs through sudo then).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export DEBIAN_FRONTEND=noninteractive
-PACKAGES=(
-  # checkers for rendered files
-  frr exabgp keepalived haproxy ipvsadm nftables dnsdist pdns-server pdns-backend-lmdb
-  pdns-backend-sqlite3 netplan.io systemd iproute2 util-linux
-  # lab: guests, switches, traffic and tooling inside guests
-  user-mode-linux uml-utilities vde2 kmod iptables wrk curl bind9-dnsutils dnsutils python3 procps psmisc
-  frr-pythontools socat sqlite3 python3-yaml
-  # the apply program: run as root through `sudo -n` like on a VM; its lint (pyflakes) and the
-  # host scripts' (shellcheck)
-  sudo python3-pyflakes shellcheck
-  # lab: building a UML kernel with nftables (once, cached)
-  linux-source-6.1 build-essential bc flex bison libelf-dev libssl-dev libvdeplug-dev xz-utils
-)
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+LIST=scripts/packages.txt
+
+die() { echo "setup.sh: $*" >&2; exit 1; }
+
+# Node first: Debian 12's own nodejs is 18; package.json wants >= 20.
+command -v node >/dev/null || die "needs Node 20 or newer (node not found): e.g. the node:20-bookworm image, or NodeSource's nodejs 20 for Debian 12"
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 20 ] || die "needs Node 20 or newer, found $(node --version)"
+command -v npm >/dev/null || die "needs npm (comes with Node 20)"
+
+mapfile -t PACKAGES < <(grep -v -e '^#' -e '^[[:space:]]*$' "$LIST")
+[ "${#PACKAGES[@]}" -gt 0 ] || die "$LIST: no packages"
+
+if [ "$(id -u)" -eq 0 ]; then
+  AS_ROOT=()
+elif command -v sudo >/dev/null; then
+  echo "setup.sh: not root: apt-get runs through sudo"
+  sudo -v || die "sudo refused: run this as root, or as a user allowed to use sudo"
+  AS_ROOT=(sudo)
+else
+  die "apt-get needs root: run this as root (e.g. su -c ./scripts/setup.sh), or install sudo and run it as a user allowed to use it"
+fi
+
+"${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+"${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+echo "setup.sh: ${#PACKAGES[@]} Debian packages installed ($LIST)"
 npm ci --no-audit --no-fund
