@@ -281,7 +281,7 @@ export const hostSchema = z.strictObject({
 
 /** A real server check as keepalived runs it against every member of a backend group. */
 export const healthCheckSchema = z.strictObject({
-  /** Port the check connects to on the member's ingress address. @default 9300 (haproxy), 10253 (k0s ingress), 53 (dnsdist) */
+  /** Port the check connects to on the member's ingress address. @default 9300 (haproxy), 80 (k0s ingress: `/maglev-infra/health` through the ingress to an application endpoint), 53 (dnsdist) */
   port: port.optional(),
   /**
    * HTTP path for HTTP checks; `{frontend}` stands for the HAProxy frontend of the fwmark.

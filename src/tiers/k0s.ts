@@ -35,8 +35,18 @@ export const K0S_ADMIN_KUBECONFIG = "/var/lib/k0s/pki/admin.conf";
 export const K0S_MANIFESTS = "/var/lib/k0s/manifests";
 /** Node label (and taint key) of edge workers. */
 export const EDGE_LABEL = "maglev-infra/edge";
-/** haproxy-ingress's healthz port: what keepalived checks on edge workers. */
+/** haproxy-ingress's healthz port: the controller's own status (200 even with no backend), kept for the kubelet. */
 export const INGRESS_HEALTHZ_PORT = 10253;
+/** The ingress's HTTP port on every edge worker (hostNetwork): VIP traffic and keepalived's check. */
+export const INGRESS_HTTP_PORT = 80;
+/**
+ * What keepalived asks every edge worker (HTTP GET on its ingress address, port 80): an Ingress
+ * rule of its own, routed by the ingress to the application's Service (httpbin `/status/200`).
+ * It answers 200 only while this node's ingress reaches a ready endpoint over the pod network;
+ * no endpoint, or none reachable (Calico down, pod traffic dropped), is a 503 or a timeout, and
+ * the member gets weight 0 — unlike /healthz on 10253, which answers 200 with nothing behind it.
+ */
+export const INGRESS_HEALTH_PATH = "/maglev-infra/health";
 export const FIREWALL_FILE = "/etc/maglev-infra/firewall.nft";
 export const FIREWALL_UNIT = "maglev-firewall.service";
 export const FIREWALL_TABLE = nftIdentifier("maglev_k0s");
@@ -87,7 +97,7 @@ export function ingressValues(): string {
       updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1 } },
       service: { type: "ClusterIP" },
       config: {
-        // keepalived's real-server check on every edge worker: HTTP GET :10253/healthz.
+        // The controller's own status (liveness); keepalived checks INGRESS_HEALTH_PATH on port 80.
         "healthz-port": String(INGRESS_HEALTHZ_PORT),
         // "::" (not the default "*") binds IPv4 and IPv6, so the IPv6 VIPs are served too.
         "bind-ip-addr-http": "::",
@@ -214,6 +224,17 @@ export function httpbinManifest(topo: Topology): string {
       kind: "Service",
       metadata: { name: "httpbin", namespace: ns, labels },
       spec: { ipFamilyPolicy: "PreferDualStack", selector: labels, ports: [{ name: "http", port: 80, targetPort: "http" }] },
+    },
+    {
+      // The maglevs' real-server check (INGRESS_HEALTH_PATH): through this node's ingress to a
+      // ready httpbin endpoint; `/status/200` answers 200 and nothing else.
+      apiVersion: "networking.k8s.io/v1",
+      kind: "Ingress",
+      metadata: { name: "maglev-infra-health", namespace: ns, annotations: { "haproxy-ingress.github.io/rewrite-target": "/status/200" } },
+      spec: {
+        ingressClassName: "haproxy",
+        rules: [{ http: { paths: [{ path: INGRESS_HEALTH_PATH, pathType: "Exact", backend: { service: { name: "httpbin", port: { name: "http" } } } }] } }],
+      },
     },
     {
       apiVersion: "networking.k8s.io/v1",
@@ -426,7 +447,8 @@ export function planK0sWorker(topo: Topology, h: HostFacts, b: PlanBuilder): voi
     {
       // SSH, kubelet, node_exporter; edge: haproxy-ingress metrics (9101) and controller metrics (10254).
       mgmtTcp: edge ? [22, 9100, 9101, 10250, 10254] : [22, 9100, 10250],
-      ingressTcp: edge ? [80, 443, INGRESS_HEALTHZ_PORT] : [],
+      // keepalived's check is HTTP on 80 unless a group sets healthCheck.port.
+      ingressTcp: edge ? [...new Set([INGRESS_HTTP_PORT, 443, ...groupsOf(topo, h).filter((g) => g.kind === "k0s-ingress").map((g) => g.healthCheck.port ?? INGRESS_HTTP_PORT)])].sort((a, b) => a - b) : [],
       calico: true,
     },
     "k0sworker.service",

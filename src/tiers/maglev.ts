@@ -23,6 +23,7 @@ import { Validate } from "../plan/types";
 import { bfdDetectMs, bfdProfile, frrPreamble, planFrr } from "./frr-common";
 import { ingressIf, systemdVerify } from "./l7-common";
 import { frontendName, HAPROXY_HEALTH_PORT_DEFAULT } from "./haproxy";
+import { INGRESS_HEALTH_PATH, INGRESS_HTTP_PORT } from "./k0s";
 import { BFD_SINGLE_HOP, FirewallSpec, planFirewall } from "./firewall";
 import { commentText, exabgpString, jsonDocument, keepalivedWord, nftIdentifier, nftString } from "../escape";
 import { hostScript, PYTHON_SYNTAX } from "../plan/scripts";
@@ -58,16 +59,19 @@ export const ANNOUNCED_FILE = "/run/exabgp/announced";
  */
 export const APPLY_DRAIN_MARK = "/var/lib/maglev-infra/apply-drain";
 
-/** Default real-server check port per group kind (HAProxy health API, haproxy-ingress healthz, DNS). */
+/**
+ * Default real-server check port per group kind: HAProxy's health API; the k0s ingress's HTTP
+ * port, through the ingress to an application endpoint (INGRESS_HEALTH_PATH); DNS.
+ */
 export const HEALTH_PORT_DEFAULT: Record<GroupFacts["kind"], number> = {
   haproxy: HAPROXY_HEALTH_PORT_DEFAULT,
-  "k0s-ingress": 10253,
+  "k0s-ingress": INGRESS_HTTP_PORT,
   dnsdist: 53,
 };
 /** Default HTTP path per kind; `{frontend}` is the HAProxy frontend of the fwmark (`fe_<fwmark>`). */
 export const HEALTH_PATH_DEFAULT: Partial<Record<GroupFacts["kind"], string>> = {
   haproxy: "/health?frontend={frontend}",
-  "k0s-ingress": "/healthz",
+  "k0s-ingress": INGRESS_HEALTH_PATH,
 };
 
 type Family = "ipv4" | "ipv6";

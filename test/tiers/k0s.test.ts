@@ -68,8 +68,20 @@ describe("K0sController (mgmt02 k0s00)", () => {
 
   test("THEN the httpbin test app has an Ingress of class haproxy", () => {
     const docs = YAML.parseAllDocuments(file(p, "/var/lib/k0s/manifests/httpbin/httpbin.yaml").content).map((d) => d.toJSON());
-    expect(docs.map((d) => d.kind)).toEqual(["Namespace", "Deployment", "Service", "Ingress"]);
-    expect(docs[3].spec.ingressClassName).toBe("haproxy");
+    expect(docs.map((d) => d.kind)).toEqual(["Namespace", "Deployment", "Service", "Ingress", "Ingress"]);
+    expect(docs[4].spec.ingressClassName).toBe("haproxy");
+  });
+
+  test("GIVEN the maglevs' check of the k0s group THEN its path is an Ingress of its own to a ready httpbin endpoint (/status/200), so no endpoint means no 200", () => {
+    const docs = YAML.parseAllDocuments(file(p, "/var/lib/k0s/manifests/httpbin/httpbin.yaml").content).map((d) => d.toJSON());
+    const health = docs.find((d) => d.kind === "Ingress" && d.metadata.name === "maglev-infra-health");
+    expect(health.metadata.annotations).toEqual({ "haproxy-ingress.github.io/rewrite-target": "/status/200" });
+    expect(health.spec).toEqual({
+      ingressClassName: "haproxy",
+      rules: [{ http: { paths: [{ path: "/maglev-infra/health", pathType: "Exact", backend: { service: { name: "httpbin", port: { name: "http" } } } }] } }],
+    });
+    // httpbin's readiness probe is the same endpoint: the ingress only routes to pods that answer it.
+    expect(docs[1].spec.template.spec.containers[0].readinessProbe).toEqual({ httpGet: { path: "/status/200", port: "http" } });
   });
 
   test("THEN every file with a checker installed here passes it (k0s itself is not installed here)", async () => {
@@ -110,7 +122,8 @@ describe("K0sWorker", () => {
     const fw = file(plain, FIREWALL_FILE).content;
     expect(fw).toContain("tcp dport 179 accept");
     expect(fw).not.toMatch(/dport \{ 80, 443/);
-    expect(file(edge, FIREWALL_FILE).content).toContain("tcp dport { 80, 443, 10253 } accept");
+    // keepalived's check is HTTP on 80 now; the controller's own healthz (10253) stays local.
+    expect(file(edge, FIREWALL_FILE).content).toContain("tcp dport { 80, 443 } accept");
   });
 
   test("THEN the firewall keeps Calico and kube-proxy working: own table, no flush ruleset, accept policies", () => {

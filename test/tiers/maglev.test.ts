@@ -53,7 +53,9 @@ describe("maglev01 of mgmt02", () => {
   test("GIVEN the group kinds THEN each member is checked where it tells its health", () => {
     const conf = keepalivedConfig(topo, h);
     expect(conf).toContain("path /health?frontend=fe_100080\n"); // HAProxy health API, frontend named by the fwmark
-    expect(conf).toMatch(/path \/healthz\n[^}]*\}\n\s+connect_port 10253\n/); // haproxy-ingress healthz
+    // k0s ingress: HTTP on 80 through the ingress to an application endpoint (not the controller's /healthz on 10253).
+    expect(conf).toMatch(/path \/maglev-infra\/health\n[^}]*\}\n\s+connect_port 80\n/);
+    expect(conf).not.toContain("10253");
     expect(conf).toMatch(/DNS_CHECK \{\n\s+connect_port 53\n(.*\n){4}\s+type SOA\n\s+name infra\.example\.net\n/);
     expect(conf).not.toMatch(/^\s+protocol /m); // keepalived -t fails on it for fwmark services
   });
