@@ -18,11 +18,12 @@ import { deriveTopology } from "../../src/topology";
 import { k0sJoinTokenCommand, teardownCommand } from "../../src/bundle";
 import { aliasTypesOf, Gateway, ManagedHost, ManagedHostArgs, parseHostKey, TIER_TYPES } from "../../components";
 
-describe("GIVEN mgmt02, whose k0s sha256 is the all-zero placeholder and whose k0s hosts download k0s", () => {
+describe("GIVEN mgmt02 with the all-zero placeholder as its k0s sha256 (its k0s hosts download k0s)", () => {
   test("WHEN the program runs as `pulumi preview`/`up` run it (index.ts: main() with no options) THEN it fails naming the file, the path and the value, and registers nothing", async () => {
     const seen: string[] = [];
     await pulumi.runtime.setMocks({ newResource: (a) => (seen.push(a.name), { id: a.name, state: {} }), call: () => ({}) }, "maglev-infra", "mgmt02");
     const config = stackConfig("mgmt02");
+    (config["maglev-infra:environment"] as any).k0s.sha256 = "0".repeat(64);
     pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])), []);
     let err: Error | undefined;
     try {
@@ -46,6 +47,7 @@ describe("GIVEN mgmt02, whose k0s sha256 is the all-zero placeholder and whose k
 
   test("WHEN no host downloads k0s (no k0s host) THEN the placeholder is no problem", async () => {
     const raw = mgmt02Raw();
+    raw.k0s.sha256 = "0".repeat(64);
     raw.hosts = raw.hosts.filter((h: any) => !h.role.startsWith("k0s"));
     raw.backendGroups = { mlb: raw.backendGroups.mlb, dns: raw.backendGroups.dns };
     raw.vips = raw.vips.filter((v: any) => v.group !== "k0s");
@@ -56,13 +58,17 @@ describe("GIVEN mgmt02, whose k0s sha256 is the all-zero placeholder and whose k
   test("WHEN `npm run preview:offline` runs THEN it fails the same way; with --allow-placeholder-digests it warns and prints the graph", () => {
     const cli = path.join(ROOT, "src", "cli", "preview-offline.ts");
     const tsx = path.join(ROOT, "node_modules", ".bin", "tsx");
-    const strict = spawnSync(tsx, [cli, "mgmt02"], { cwd: ROOT, encoding: "utf8" });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "maglev-digest-"));
+    const file = path.join(dir, "Pulumi.mgmt02.yaml");
+    fs.writeFileSync(file, fs.readFileSync(path.join(ROOT, "stacks", "Pulumi.mgmt02.yaml"), "utf8").replace(/sha256: "[0-9a-f]{64}"/, `sha256: "${"0".repeat(64)}"`));
+    const strict = spawnSync(tsx, [cli, file], { cwd: ROOT, encoding: "utf8" });
     expect(strict.status).toBe(1);
-    expect(strict.stderr).toMatch(/stacks\/Pulumi\.mgmt02\.yaml \(stack mgmt02\).*\n.*k0s\.sha256: is a placeholder digest.*value: "0{64}"/);
+    expect(strict.stderr).toMatch(/Pulumi\.mgmt02\.yaml \(stack mgmt02\).*\n.*k0s\.sha256: is a placeholder digest.*value: "0{64}"/);
     expect(strict.stdout).toBe("");
-    const lenient = spawnSync(tsx, [cli, "mgmt02", "--allow-placeholder-digests"], { cwd: ROOT, encoding: "utf8", maxBuffer: 1 << 28 });
+    const lenient = spawnSync(tsx, [cli, file, "--allow-placeholder-digests"], { cwd: ROOT, encoding: "utf8", maxBuffer: 1 << 28 });
+    fs.rmSync(dir, { recursive: true, force: true });
     expect(lenient.status).toBe(0);
-    expect(lenient.stderr).toMatch(/^warning: stacks\/Pulumi\.mgmt02\.yaml .*\n.*k0s\.sha256: is a placeholder digest/);
+    expect(lenient.stderr).toMatch(/^warning: .*Pulumi\.mgmt02\.yaml .*\n.*k0s\.sha256: is a placeholder digest/);
     expect(lenient.stderr).toContain("`pulumi preview` and `pulumi up` reject these");
     expect(lenient.stdout).toMatch(/^# offline preview of stack mgmt02: \d+ resources/);
   });

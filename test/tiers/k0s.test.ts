@@ -59,7 +59,7 @@ describe("K0sController (mgmt02 k0s00)", () => {
 
   test("THEN the pinned k0s is downloaded with the stack's sha256, and the on-host checker is `k0s config validate`", () => {
     expect(p.downloads).toEqual([
-      { name: "k0s", url: k0sDownloadUrl("v1.31.2+k0s.0"), sha256: "0".repeat(64), path: "/usr/local/bin/k0s", mode: "0755" },
+      { name: "k0s", url: k0sDownloadUrl("v1.31.2+k0s.0"), sha256: "c18dd5a522e98fa943c75f009d0d634ed088bb27606865fb479a94b641512085", path: "/usr/local/bin/k0s", mode: "0755" },
     ]);
     expect(f.validate).toMatchObject({ checker: "k0s", command: "/usr/local/bin/k0s config validate --config {file}" });
     // Offline (`npm run validate`), where k0s cannot be installed, the typed schema checks it.
