@@ -25,6 +25,7 @@ import { header } from "../plan/header";
 import { Environment } from "../config/schema";
 import { dsrMember, groupsOf, ingressIf, mgmtIf, systemdVerify } from "./l7-common";
 import { assertClusterConfig, ClusterConfig, k8sObjectSchema } from "./k0s-schema";
+import { FIREWALL_FILE, FIREWALL_UNIT, FIREWALL_VALIDATE, firewallUnit } from "./firewall";
 import { nftIdentifier, nftString, systemdExecWord, yamlDocument } from "../escape";
 
 export const K0S_BIN = "/usr/local/bin/k0s";
@@ -47,8 +48,7 @@ export const INGRESS_HTTP_PORT = 80;
  * the member gets weight 0 — unlike /healthz on 10253, which answers 200 with nothing behind it.
  */
 export const INGRESS_HEALTH_PATH = "/maglev-infra/health";
-export const FIREWALL_FILE = "/etc/maglev-infra/firewall.nft";
-export const FIREWALL_UNIT = "maglev-firewall.service";
+/** The k0s nodes' own table (Calico keeps its own next to it): loaded like every tier's firewall. */
 export const FIREWALL_TABLE = nftIdentifier("maglev_k0s");
 /** Image of the httpbin test application (a small Go port of httpbin.org). */
 export const HTTPBIN_IMAGE = "mccutchen/go-httpbin:v2.15.0";
@@ -336,32 +336,14 @@ function firewall(topo: Topology, h: HostFacts, b: PlanBuilder, opts: { mgmtTcp:
     path: FIREWALL_FILE,
     mode: "0600",
     content: firewallRules(topo, h, opts),
-    validate: { checker: "nft", command: "unshare -n nft -c -f {file}" },
-    activate: { kind: "reload", service: FIREWALL_UNIT },
+    validate: FIREWALL_VALIDATE,
+    // The unit's own command, as for every tier's firewall: a `reload` of the unit would fail
+    // on the first rollout, where the unit file is installed by this same apply.
+    activate: { kind: "command", command: `nft -f ${FIREWALL_FILE}` },
   });
   b.file({
     path: `/etc/systemd/system/${FIREWALL_UNIT}`,
-    content:
-      header(topo.env.name, "#", "host firewall unit") +
-      [
-        "[Unit]",
-        "Description=maglev-infra host firewall (own nftables table)",
-        "Wants=network-pre.target",
-        `Before=network-pre.target shutdown.target ${before}`,
-        "Conflicts=shutdown.target",
-        "DefaultDependencies=no",
-        "",
-        "[Service]",
-        "Type=oneshot",
-        "RemainAfterExit=yes",
-        `ExecStart=/usr/sbin/nft -f ${FIREWALL_FILE}`,
-        `ExecReload=/usr/sbin/nft -f ${FIREWALL_FILE}`,
-        `ExecStop=/usr/sbin/nft delete table inet ${FIREWALL_TABLE}`,
-        "",
-        "[Install]",
-        "WantedBy=sysinit.target",
-        "",
-      ].join("\n"),
+    content: firewallUnit(topo, FIREWALL_FILE, FIREWALL_TABLE, [before]),
     validate: systemdVerify(FIREWALL_UNIT),
     activate: { kind: "command", command: "systemctl daemon-reload" },
   });

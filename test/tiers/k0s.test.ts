@@ -1,5 +1,6 @@
 import * as YAML from "yaml";
-import { K0S_CONFIG, FIREWALL_FILE, k0sDownloadUrl } from "../../src/tiers/k0s";
+import { K0S_CONFIG, k0sDownloadUrl } from "../../src/tiers/k0s";
+import { FIREWALL_FILE } from "../../src/tiers/firewall";
 import { clusterConfigSchema } from "../../src/tiers/k0s-schema";
 import { mgmt02Raw } from "../helpers";
 import { compareGolden } from "./golden-util";
