@@ -211,16 +211,16 @@ describe("announce process: start after a respawn", () => {
 });
 
 describe("announce process: the mark table", () => {
-  test("GIVEN announced VIPs WHEN the mark table is gone (nft flush ruleset, fwmarks unit stopped) THEN every VIP is withdrawn within 2 s; WHEN it is back THEN they are announced again", async () => {
+  test("GIVEN announced VIPs WHEN the mark table is gone (nft flush ruleset, fwmarks unit stopped) THEN every VIP is withdrawn within 4 s (the table is listed every 3rd second); WHEN it is back THEN they are announced again", async () => {
     const topo = mgmt02();
     await withHarness(topo, async (h) => {
       await sleep(1500);
       expect(h.announced()).toEqual(ALL);
       h.nft(undefined);
-      await sleep(2000);
+      await sleep(4000);
       expect(h.announced()).toEqual([]);
       h.nft(nftOutput(topo));
-      await sleep(1500);
+      await sleep(4000);
       expect(h.announced()).toEqual(ALL);
     });
   });
@@ -230,7 +230,7 @@ describe("announce process: the mark table", () => {
     await withHarness(topo, async (h) => {
       await sleep(1500);
       h.nft(nftOutput(topo, { drop: ["10.1.7.16 tcp 443"] }));
-      await sleep(1500);
+      await sleep(4000); // the table is listed every 3rd second
       expect(h.announced()).toEqual(ALL.filter((r) => !r.startsWith("10.1.7.16/")));
     });
   });
@@ -240,7 +240,7 @@ describe("announce process: the mark table", () => {
     await withHarness(topo, async (h) => {
       await sleep(1500);
       h.nft(nftOutput(topo, { unmarked: ["ipv6"] }));
-      await sleep(1500);
+      await sleep(4000); // the table is listed every 3rd second
       expect(h.announced()).toEqual(ALL.filter((r) => !r.includes(":")));
     });
   });
@@ -283,7 +283,7 @@ const canNetns = process.getuid?.() === 0 && spawnSync("unshare", ["-n", "true"]
       fs.writeFileSync(flush, "");
       while (h.announced().length && Date.now() - t0 < 5000) await sleep(100);
       expect(h.announced()).toEqual([]);
-      expect(Date.now() - t0).toBeLessThan(3000);
+      expect(Date.now() - t0).toBeLessThan(5000);
     } finally {
       await h.stop();
       h.cleanup();
