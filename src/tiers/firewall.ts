@@ -281,11 +281,19 @@ export function firewallUnit(topo: Topology, file: string, table: string, before
 
 /** The firewall file and its unit on a host; `before`: the units that must start behind it. */
 export function planFirewall(topo: Topology, h: HostFacts, b: PlanBuilder, spec: FirewallSpec, before: string[]): void {
+  installFirewall(topo, b, firewallConfig(topo, h, spec), FIREWALL_TABLE, before);
+}
+
+/**
+ * A host's firewall file (its own nftables table `table`, rules `content`) and the unit that
+ * loads it at boot. The k0s nodes bring their own rules (next to Calico's) through this too.
+ */
+export function installFirewall(topo: Topology, b: PlanBuilder, content: string, table: string, before: string[]): void {
   b.package("nftables");
   b.file({
     path: FIREWALL_FILE,
     mode: "0600",
-    content: firewallConfig(topo, h, spec),
+    content,
     validate: FIREWALL_VALIDATE,
     // The unit's own command: atomic replacement of the table. (Not `systemctl reload`: on the
     // first rollout the unit is installed after this file.)
@@ -293,7 +301,7 @@ export function planFirewall(topo: Topology, h: HostFacts, b: PlanBuilder, spec:
   });
   b.file({
     path: `/etc/systemd/system/${FIREWALL_UNIT}`,
-    content: firewallUnit(topo, FIREWALL_FILE, FIREWALL_TABLE, before),
+    content: firewallUnit(topo, FIREWALL_FILE, table, before),
     validate: systemdVerify(FIREWALL_UNIT),
     activate: { kind: "command", command: "systemctl daemon-reload" },
   });

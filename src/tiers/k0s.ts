@@ -25,7 +25,7 @@ import { header } from "../plan/header";
 import { Environment } from "../config/schema";
 import { dsrMember, groupsOf, ingressIf, mgmtIf, systemdVerify } from "./l7-common";
 import { assertClusterConfig, ClusterConfig, k8sObjectSchema } from "./k0s-schema";
-import { FIREWALL_FILE, FIREWALL_UNIT, FIREWALL_VALIDATE, firewallUnit } from "./firewall";
+import { installFirewall } from "./firewall";
 import { nftIdentifier, nftString, systemdExecWord, yamlDocument } from "../escape";
 
 export const K0S_BIN = "/usr/local/bin/k0s";
@@ -331,23 +331,7 @@ export function firewallRules(topo: Topology, h: HostFacts, opts: { mgmtTcp: num
 }
 
 function firewall(topo: Topology, h: HostFacts, b: PlanBuilder, opts: { mgmtTcp: number[]; ingressTcp: number[]; calico: boolean }, before: string): void {
-  b.package("nftables");
-  b.file({
-    path: FIREWALL_FILE,
-    mode: "0600",
-    content: firewallRules(topo, h, opts),
-    validate: FIREWALL_VALIDATE,
-    // The unit's own command, as for every tier's firewall: a `reload` of the unit would fail
-    // on the first rollout, where the unit file is installed by this same apply.
-    activate: { kind: "command", command: `nft -f ${FIREWALL_FILE}` },
-  });
-  b.file({
-    path: `/etc/systemd/system/${FIREWALL_UNIT}`,
-    content: firewallUnit(topo, FIREWALL_FILE, FIREWALL_TABLE, [before]),
-    validate: systemdVerify(FIREWALL_UNIT),
-    activate: { kind: "command", command: "systemctl daemon-reload" },
-  });
-  b.service(FIREWALL_UNIT.replace(/\.service$/, ""));
+  installFirewall(topo, b, firewallRules(topo, h, opts), FIREWALL_TABLE, [before]);
 }
 
 export function planK0sController(topo: Topology, h: HostFacts, b: PlanBuilder): void {
