@@ -37,9 +37,9 @@ export function labRunner(stateDir: string = DEFAULT_STATE_DIR, concurrency = LA
   return {
     kind: "lab",
     services: labServices,
-    run(hostname, script, timeoutMs = 30000) {
+    run(hostname, script, timeoutMs = 30000, stdin) {
       return limit(async () => {
-        const r = await lab.exec(hostname, script, { timeoutMs });
+        const r = await lab.exec(hostname, script, { timeoutMs, stdin });
         return { stdout: r.stdout, stderr: r.stderr, code: r.code };
       });
     },

@@ -21,8 +21,8 @@ export interface HostRunner {
   readonly kind: string;
   /** How services are checked/started on these hosts. */
   readonly services: ServiceManager;
-  /** Run a shell script as root on the host (by its full hostname). */
-  run(hostname: string, script: string, timeoutMs?: number): Promise<RunResult>;
+  /** Run a shell script as root on the host (by its full hostname); `stdin`, when given, is its standard input (secrets travel there, never in the script). */
+  run(hostname: string, script: string, timeoutMs?: number, stdin?: string): Promise<RunResult>;
 }
 
 export interface SshRunnerOptions {
@@ -38,7 +38,7 @@ export function sshRunner(opts: SshRunnerOptions): HostRunner {
   return {
     kind: "ssh",
     services: systemd,
-    run(hostname, script, timeoutMs = 30000) {
+    run(hostname, script, timeoutMs = 30000, stdin) {
       const addr = opts.addresses.get(hostname);
       if (!addr) return Promise.resolve({ stdout: "", stderr: `unknown host ${hostname}`, code: 255 });
       const remote = opts.user === "root" ? `sh -c ${shellWord(script)}` : `sudo -n sh -c ${shellWord(script)}`;
@@ -52,11 +52,15 @@ export function sshRunner(opts: SshRunnerOptions): HostRunner {
         remote,
       ];
       return new Promise((resolve) => {
-        const child = spawn("ssh", args, { stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn("ssh", args, { stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+        if (stdin !== undefined) {
+          child.stdin!.on("error", () => undefined); // ssh gone: its exit status tells
+          child.stdin!.end(stdin);
+        }
         let stdout = "";
         let stderr = "";
-        child.stdout.on("data", (d) => (stdout += d));
-        child.stderr.on("data", (d) => (stderr += d));
+        child.stdout!.on("data", (d) => (stdout += d));
+        child.stderr!.on("data", (d) => (stderr += d));
         const t = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
         child.on("close", (code) => {
           clearTimeout(t);
