@@ -312,6 +312,8 @@ export interface SecondaryResult {
   serials: Record<string, number>;
   ok: boolean;
   detail: string;
+  /** How long it took this secondary to serve the new serials, ms (from the start of the wait). */
+  waitedMs?: number;
 }
 
 export interface PushResult {
@@ -468,7 +470,8 @@ async function syncSecondaries(primary: PdnsClient, zoneNames: string[], pushed:
     return out;
   }
   const want = new Map(relevant.map((z) => [z, primaryZones.get(z)?.serial ?? 0]));
-  const deadline = Date.now() + waitMs;
+  const start = Date.now();
+  const deadline = start + waitMs;
   for (const [i, s] of opts.secondaries.entries()) {
     const r = out[i];
     if (!r.ok) continue;
@@ -488,7 +491,8 @@ async function syncSecondaries(primary: PdnsClient, zoneNames: string[], pushed:
       await sleep(500);
     }
     r.ok = behind.length === 0;
-    r.detail = r.ok ? `serves the new serials (${[...want].map(([z, n]) => `${z} ${n}`).join(", ")})` : `not caught up within ${waitMs / 1000} s: ${behind.join("; ")}`;
+    if (r.ok) r.waitedMs = Date.now() - start;
+    r.detail = r.ok ? `serves the new serials after ${r.waitedMs} ms (${[...want].map(([z, n]) => `${z} ${n}`).join(", ")})` : `not caught up within ${waitMs / 1000} s: ${behind.join("; ")}`;
   }
   return out;
 }
