@@ -7,6 +7,7 @@ import { Topology, HostFacts } from "../topology";
 import { PlanBuilder } from "./builder";
 import { header } from "./header";
 import { plainWord, systemdValue, yamlDocument } from "../escape";
+import { TEXTFILE_DIR } from "../monitoring/metrics";
 
 export const NETPLAN_FILE = "/etc/netplan/60-maglev-infra.yaml";
 
@@ -85,12 +86,14 @@ export function basePlan(topo: Topology, h: HostFacts, b: PlanBuilder): void {
     validate: NETPLAN_VALIDATE,
     activate: { kind: "command", command: "netplan apply" },
   });
-  // node_exporter answers on the mgmt network only, never on ingress0 or a VIP.
+  // node_exporter answers on the mgmt network only, never on ingress0 or a VIP. The textfile
+  // directory (Debian's default, named so it does not depend on it) holds the collector's
+  // maglev-infra.prom (src/monitoring/metrics.ts).
   b.file({
     path: "/etc/default/prometheus-node-exporter",
     content:
       header(env.name, "#", "prometheus-node-exporter arguments") +
-      `ARGS="--web.listen-address=${h.mgmt.ipv4}:9100 --collector.systemd --collector.netdev.device-exclude=^(lo|vip)$"\n`,
+      `ARGS="--web.listen-address=${h.mgmt.ipv4}:9100 --collector.systemd --collector.netdev.device-exclude=^(lo|vip)$ --collector.textfile.directory=${TEXTFILE_DIR}"\n`,
     activate: { kind: "restart", service: "prometheus-node-exporter" },
   });
 }

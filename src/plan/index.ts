@@ -10,6 +10,7 @@ import { planMaglev } from "../tiers/maglev";
 import { planHaproxy } from "../tiers/haproxy";
 import { planK0sController, planK0sWorker } from "../tiers/k0s";
 import { planDnsdist, planPowerDns, planShadowPrimary } from "../tiers/dns";
+import { planMetrics } from "../monitoring/metrics";
 
 export * from "./types";
 export { PlanBuilder } from "./builder";
@@ -31,6 +32,8 @@ export function planHost(topo: Topology, h: HostFacts): HostPlan {
   const b = new PlanBuilder(h.name, h.hostname, h.role, { mgmt: h.mgmt, ...(h.ingress ? { ingress: h.ingress } : {}) });
   basePlan(topo, h, b);
   PLANNERS[h.role](topo, h, b);
+  // Every host exports its load-balancing state (and its drift) to node_exporter.
+  planMetrics(topo, h, b);
   // Last: the boot-time files hold every sysctl any planner asked for.
   persistSysctls(topo, b);
   return b.finish();

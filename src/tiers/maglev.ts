@@ -54,6 +54,15 @@ export const NFT_MAPS = { ipv4: "fwmark_v4", ipv6: "fwmark_v6" } as const;
 export const DRAIN_FILE = "/etc/maglev-infra/drain";
 /** What the announce process currently announces, one prefix a line (in ExaBGP's runtime directory). */
 export const ANNOUNCED_FILE = "/run/exabgp/announced";
+/** Per stack VIP: announced or withdrawn and why (JSON), for the metrics collector. Gone while ExaBGP is stopped. */
+export const ANNOUNCE_STATE_FILE = "/run/exabgp/vip-state.json";
+/**
+ * Why the announce process announces or withdraws a VIP, as it writes it into ANNOUNCE_STATE_FILE
+ * (scripts/host/exabgp-announce REASONS, in the order it checks them): healthy; drained (the
+ * drain file); not on the `vip` interface; no ingress address of the VIP's family for a next hop;
+ * an IPVS service of the VIP below `maglev.minHealthyRealServers`; its nftables marks missing.
+ */
+export const ANNOUNCE_REASONS = ["healthy", "drained", "not_on_interface", "no_next_hop", "below_min_healthy", "marks_missing"] as const;
 /**
  * Set while an apply (not an operator) holds the maglev drained. On disk like the drain file:
  * a maglev that reboots in the middle of an apply comes back with both, and the next apply
@@ -409,6 +418,7 @@ export function announceData(topo: Topology): string {
       minHealthyRealServers: topo.env.maglev.minHealthyRealServers,
       drainFile: DRAIN_FILE,
       announcedFile: ANNOUNCED_FILE,
+      stateFile: ANNOUNCE_STATE_FILE,
       markTable: { family: "inet", name: NFT_TABLE, chain: NFT_CHAIN, maps: NFT_MAPS },
       vips,
     },

@@ -69,6 +69,7 @@ class Harness {
   child!: ChildProcessWithoutNullStreams;
   drain = path.join(this.dir, "drain");
   announcedFile = path.join(this.dir, "run", "announced");
+  stateFile = path.join(this.dir, "run", "vip-state.json");
   data = path.join(this.dir, "exabgp-announce.json");
   constructor(
     readonly topo: Topology,
@@ -80,7 +81,7 @@ class Harness {
     // A missing answer file is a failing command (nft: "No such file or directory", the table is gone).
     for (const f of fakes) fs.writeFileSync(path.join(this.dir, "bin", f), `#!/bin/sh\nexec cat ${this.dir}/${f}.out 2>/dev/null\n`, { mode: 0o755 });
     const d = JSON.parse(announceData(topo));
-    fs.writeFileSync(this.data, JSON.stringify({ ...d, drainFile: this.drain, announcedFile: this.announcedFile }));
+    fs.writeFileSync(this.data, JSON.stringify({ ...d, drainFile: this.drain, announcedFile: this.announcedFile, stateFile: this.stateFile }));
   }
   ipvs(text: string) {
     fs.writeFileSync(path.join(this.dir, "ipvsadm.out"), text);
@@ -103,6 +104,11 @@ class Harness {
       else live.delete(m[2]);
     }
     return [...live.entries()].map(([p, nh]) => `${p} via ${nh}`).sort();
+  }
+  /** Prefix -> "announced reason" from the state file the metrics read. */
+  states(): Record<string, string> {
+    const v = JSON.parse(fs.readFileSync(this.stateFile, "utf8")).vips as Record<string, { announced: boolean; reason: string }>;
+    return Object.fromEntries(Object.entries(v).map(([p, s]) => [p, `${s.announced ? "announced" : "withdrawn"} ${s.reason}`]));
   }
   announcedFileLines(): string[] {
     return fs.readFileSync(this.announcedFile, "utf8").split("\n").filter(Boolean).sort();
@@ -169,6 +175,20 @@ describe("maglev announce process", () => {
       h.ipvs(ipvsOutput(topo, (fam, mark) => (fam === "ipv4" && mark === 200443 ? [1, 0] : [1, 1])));
       await sleep(1500);
       expect(h.announced()).toEqual(["10.1.7.15/32 via 10.1.10.17", "2a0a:7180:81:7::10/128 via 2a0a:7180:81:a::11"]);
+      // The state file says why, for every VIP of the stack (10.1.7.53 and ::35 are not on the fake `vip`).
+      expect(h.states()).toEqual({
+        "10.1.7.15/32": "announced healthy",
+        "10.1.7.16/32": "withdrawn below_min_healthy",
+        "10.1.7.53/32": "withdrawn not_on_interface",
+        "2a0a:7180:81:7::10/128": "announced healthy",
+        "2a0a:7180:81:7::35/128": "withdrawn not_on_interface",
+      });
+      fs.writeFileSync(h.drain, "");
+      await sleep(1500);
+      expect(new Set(Object.values(h.states()))).toEqual(new Set(["withdrawn drained"]));
+      await h.stop();
+      // Stopped: no state file claims anything.
+      expect(fs.existsSync(h.stateFile)).toBe(false);
     });
   });
 });
@@ -232,6 +252,7 @@ describe("announce process: the mark table", () => {
       h.nft(nftOutput(topo, { drop: ["10.1.7.16 tcp 443"] }));
       await sleep(4000); // the table is listed every 3rd second
       expect(h.announced()).toEqual(ALL.filter((r) => !r.startsWith("10.1.7.16/")));
+      expect(h.states()["10.1.7.16/32"]).toBe("withdrawn marks_missing");
     });
   });
 
