@@ -23,6 +23,7 @@ import { DRAIN_FILE } from "../tiers/maglev";
 import { HAPROXY_DRAIN_COMMAND } from "../tiers/haproxy";
 import { drainedSitePolicy } from "../tiers/gateway";
 import { shellWord } from "../escape";
+import { isEbgpUpstream } from "../config/schema";
 
 /**
  * Tiers from the inside of the request path out, each tier's reason in one line:
@@ -62,6 +63,8 @@ export interface PlannedPhase {
   what: string;
   /** Upper bound of the wait, seconds. */
   boundS?: number;
+  /** Nothing to do (no drain, no health gate, already drained): shown in the plan where it says something, never run. */
+  noop?: boolean;
 }
 
 export interface MaintenanceStep {
@@ -269,14 +272,19 @@ function drainWhat(topo: Topology, h: HostFacts, d: DrainKind, boundS: number): 
       return { phase: "drain", what: `\`${HAPROXY_DRAIN_COMMAND}\` (health API 503); wait for weight 0 on every maglev (${names(topo.maglevs) || "none"}), then for 0 active connections`, boundS };
     case "site": {
       const p = drainedSitePolicy(topo, false);
+      const bgp = topo.env.bgp;
+      const how = [
+        bgp.upstream.some((u) => !isEbgpUpstream(bgp, u)) ? `LOCAL_PREF ${p.localPref} to the iBGP upstreams` : "",
+        bgp.upstream.some((u) => isEbgpUpstream(bgp, u)) ? `an AS path of ${p.prepend} prepends to the eBGP ones` : "",
+      ].filter(Boolean);
       return {
         phase: "drain",
-        what: `drain-site ${h.site}: LOCAL_PREF ${p.localPref} to iBGP upstreams, AS path +${p.prepend} to eBGP ones, on ${names(topo.gateways.filter((g) => g.site === h.site))}; wait until advertised on every upstream session`,
+        what: `drain-site ${h.site}: ${how.join(", ")}, on ${names(topo.gateways.filter((g) => g.site === h.site))}; wait until advertised on every upstream session`,
         boundS,
       };
     }
     case "none":
-      return { phase: "drain", what: "none" };
+      return { phase: "drain", what: "none", noop: true };
   }
 }
 
@@ -289,7 +297,7 @@ function undrainWhat(topo: Topology, h: HostFacts, d: DrainKind, boundS: number)
     case "site":
       return { phase: "undrain", what: `undrain-site ${h.site}: the rendered policy (frr-reload); wait until advertised on every upstream session`, boundS };
     case "none":
-      return { phase: "undrain", what: "none" };
+      return { phase: "undrain", what: "none", noop: true };
   }
 }
 
@@ -302,7 +310,7 @@ export function planStep(topo: Topology, plans: readonly HostPlan[], h: HostFact
   const alreadyDrained = drained.has(h.name) && d.drain !== "none";
   const drainS = opts.drainTimeoutS ?? DEFAULTS.drainTimeoutS;
   const phases: PlannedPhase[] = [];
-  phases.push(alreadyDrained ? { phase: "drain", what: "already drained (kept: it was drained before maintenance)" } : drainWhat(topo, h, d.drain, drainS));
+  phases.push(alreadyDrained ? { phase: "drain", what: "already drained (kept: it was drained before maintenance)", noop: true } : drainWhat(topo, h, d.drain, drainS));
   if (opts.run !== undefined) phases.push({ phase: "run", what: `sh -c ${shellWord(opts.run, "--run command")} as root`, boundS: opts.runTimeoutS ?? DEFAULTS.runTimeoutS });
   if (opts.reboot)
     phases.push(
@@ -314,9 +322,9 @@ export function planStep(topo: Topology, plans: readonly HostPlan[], h: HostFact
           }
         : { phase: "reboot", what: "`systemctl reboot`; wait until the host answers with a new boot id", boundS: opts.rebootTimeoutS ?? DEFAULTS.rebootTimeoutS },
     );
-  phases.push(plan?.health ? { phase: "health", what: `health gate: ${plan.health.description} (3 passes in a row)`, boundS: plan.health.timeoutSeconds } : { phase: "health", what: "none (the plan has no health gate)" });
+  phases.push(plan?.health ? { phase: "health", what: `health gate: ${plan.health.description} (3 passes in a row)`, boundS: plan.health.timeoutSeconds } : { phase: "health", what: "none (the plan has no health gate)", noop: true });
   phases.push({ phase: "check", what: `check --host ${h.name}: every row ✓`, boundS: opts.checkTimeoutS ?? DEFAULTS.checkTimeoutS });
-  phases.push(alreadyDrained ? { phase: "undrain", what: "none (left drained, as it was)" } : undrainWhat(topo, h, d.drain, drainS));
+  phases.push(alreadyDrained ? { phase: "undrain", what: "none (left drained, as it was)", noop: true } : undrainWhat(topo, h, d.drain, drainS));
   return {
     host: h.name,
     hostname: h.hostname,

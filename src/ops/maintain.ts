@@ -148,7 +148,7 @@ export async function runMaintenance(topo: Topology, plans: readonly HostPlan[],
     } else {
       let drainTouched = false;
       for (const ph of step.phases) {
-        if (ph.what.startsWith("none") || ph.what.startsWith("already drained")) continue;
+        if (ph.noop) continue;
         const p0 = now();
         let o: PhaseOutcome;
         try {
@@ -253,7 +253,9 @@ export function ipvsTraffic(list: string, stats: string): { active: number; inPk
   let inPkts = 0;
   for (const line of stats.split("\n")) {
     const f = line.trim().split(/\s+/);
-    if ((f[0] === "FWM" || f[0] === "TCP" || f[0] === "UDP") && /^\d+$/.test(f[3] ?? "")) inPkts += Number(f[3]);
+    // "FWM  100080  <Conns> <InPkts> …", an IPv6 fwmark service "FWM  100080 IPv6 <Conns> <InPkts> …".
+    const at = f[0] === "FWM" && f[2] === "IPv6" ? 4 : 3;
+    if ((f[0] === "FWM" || f[0] === "TCP" || f[0] === "UDP") && /^\d+$/.test(f[at] ?? "")) inPkts += Number(f[at]);
   }
   return { active, inPkts };
 }

@@ -1,0 +1,199 @@
+/**
+ * The maintenance run: the loop against fake actions (which phases run, in which order, what a
+ * failure leaves behind, when the run stops), and the real phases that can be shown without
+ * hosts — the reboot wait against a fake runner, the --run command's quoting, IPVS parsing.
+ */
+import * as path from "path";
+import fc from "fast-check";
+import { deriveTopology, Topology } from "../../src/topology";
+import { buildPlans } from "../../src/plan";
+import { readStackEnvironment } from "../../src/config/load";
+import { planMaintenance, planStep, MaintenanceStep, PhaseName } from "../../src/ops/maintain-plan";
+import { formatSummary, ipvsTraffic, MaintenanceActions, oneLine, runMaintenance, runnerActions, systemdRebooter } from "../../src/ops/maintain";
+import { HostRunner } from "../../src/ops/runner";
+import { systemd } from "../../src/apply/steps";
+import { mustValidate, ROOT } from "../helpers";
+
+const lab: Topology = deriveTopology(mustValidate(readStackEnvironment(path.join(ROOT, "stacks/Pulumi.lab.yaml"))));
+
+/** Actions that record every call and fail the (host, phase) pairs given. */
+function fakeActions(fail: Set<string>, drained: Set<string> = new Set()) {
+  const calls: string[] = [];
+  const actions: MaintenanceActions = {
+    async drained() {
+      return new Set(drained);
+    },
+    async phase(step: MaintenanceStep, ph) {
+      calls.push(`${step.host} ${ph.phase}`);
+      return fail.has(`${step.host} ${ph.phase}`) ? { ok: false, detail: "boom \u001b[31mred\u001b[0m" } : { ok: true, detail: "fine" };
+    },
+  };
+  return { actions, calls };
+}
+
+/** A clock that moves 1 s per reading: deterministic elapsed times. */
+function tick() {
+  let t = 0;
+  return () => (t += 1000);
+}
+
+const ALL = { all: true };
+const OPTS = { reboot: true, rebootKind: "lab" as const, allowUndrained: true, force: true };
+
+describe("maintenance run (fake actions)", () => {
+  test("GIVEN random failures and a random budget WHEN the lab is maintained THEN hosts go in plan order, a failed host gets no further phase (it stays drained), and the run stops exactly when the budget is exceeded", async () => {
+    const plan = planMaintenance(lab, [], ALL, OPTS);
+    const phases: PhaseName[] = ["drain", "reboot", "health", "check", "undrain"];
+    const pairs = plan.steps.flatMap((s) => phases.map((p) => `${s.host} ${p}`));
+    await fc.assert(
+      fc.asyncProperty(fc.subarray(pairs, { maxLength: 5 }), fc.integer({ min: 0, max: 3 }), async (failing, budget) => {
+        const fail = new Set(failing);
+        const { actions, calls } = fakeActions(fail);
+        const r = await runMaintenance(lab, [], plan, actions, { ...OPTS, maxFailures: budget, now: tick() });
+        // The calls are the phases in plan order, cut after each host's first failure and at the
+        // stop; each host's phases decided with the hosts failed before it counted as out (a
+        // gateway whose other site's gateway failed has no site to drain to any more).
+        const want: string[] = [];
+        const out = new Set<string>();
+        for (const planned of plan.steps) {
+          if (out.size > budget) break;
+          const s = planStep(lab, [], lab.byName.get(planned.host)!, { ...OPTS, drained: out });
+          for (const p of s.phases.filter((x) => !x.noop)) {
+            want.push(`${s.host} ${p.phase}`);
+            if (fail.has(`${s.host} ${p.phase}`)) {
+              out.add(s.host);
+              break;
+            }
+          }
+        }
+        const failures = out.size;
+        expect(calls).toEqual(want);
+        expect(r.failures).toBe(failures);
+        expect(r.ok).toBe(failures === 0);
+        expect(r.stopped !== undefined).toBe(failures > budget);
+        for (const h of r.hosts) {
+          const step = plan.steps.find((s) => s.host === h.host)!;
+          if (h.status === "failed") expect(h.leftDrained).toBe(step.drain !== "none");
+          if (h.status === "not reached") expect(calls.some((c) => c.startsWith(`${h.host} `))).toBe(false);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  test("GIVEN mlb01 fails its reboot with a budget of 1 WHEN the HAProxy tier is maintained THEN mlb01 stays drained and mlb02 is refused untouched (it is the group's last serving member)", async () => {
+    const plan = planMaintenance(lab, [], { tier: "haproxy" }, { reboot: true });
+    const { actions, calls } = fakeActions(new Set(["mlb01 reboot"]));
+    const lines: string[] = [];
+    const r = await runMaintenance(lab, [], plan, actions, { reboot: true, maxFailures: 1, now: tick(), log: (l) => lines.push(l) });
+    expect(calls).toEqual(["mlb01 drain", "mlb01 reboot"]);
+    expect(r.hosts.map((h) => [h.host, h.status, h.leftDrained])).toEqual([
+      ["mlb01", "failed", true],
+      ["mlb02", "refused", false],
+    ]);
+    expect(r.stopped).toMatch(/^mlb02 was refused: 2 failure\(s\), budget 1/);
+    expect(lines.join("\n")).toContain("left drained (undo: npm run ops -- undrain lab mlb01)");
+    // the host's words reach the terminal without their escape sequences
+    expect(lines.join("\n")).not.toContain("\u001b");
+  });
+
+  test("GIVEN mlb02 is already drained WHEN the HAProxy tier is maintained THEN the run refuses to start and touches nothing", async () => {
+    const plan = planMaintenance(lab, [], { tier: "haproxy" }, { reboot: true });
+    const { actions, calls } = fakeActions(new Set(), new Set(["mlb02"]));
+    const r = await runMaintenance(lab, [], plan, actions, { reboot: true, now: tick() });
+    expect(calls).toEqual([]);
+    expect(r.refused).toEqual([expect.stringMatching(/^mlb01: group mlb would keep 0 serving member/)]);
+    expect(formatSummary(r)).toContain("refused to start: nothing touched");
+  });
+
+  test("GIVEN a run of the maglev tier WHEN it ends THEN the summary has one row per host with seconds per phase and the result", async () => {
+    const plans = buildPlans(lab);
+    const plan = planMaintenance(lab, plans, { tier: "maglev" }, { reboot: true, rebootKind: "lab" });
+    const { actions } = fakeActions(new Set(["maglev02 check"]));
+    const r = await runMaintenance(lab, plans, plan, actions, { reboot: true, now: tick() });
+    expect(formatSummary(r)).toBe(
+      [
+        "host      tier    drain  reboot  health  check  undrain  total s  result",
+        "--------  ------  -----  ------  ------  -----  -------  -------  ---------------------",
+        "maglev01  maglev  1.0    1.0     1.0     1.0    1.0      17.0     ok",
+        "maglev02  maglev  1.0    1.0     1.0     ✗ 1.0  -        14.0     FAILED (left drained)",
+        "",
+        "1 of 2 host(s) maintained, 1 failed (budget 0) in 35.0 s; stopped: maglev02 failed in check: 1 failure(s), budget 0; maglev02 left drained (undo: npm run ops -- undrain lab maglev02)",
+        "",
+      ].join("\n"),
+    );
+  });
+});
+
+/** A runner that answers boot_id with `ids` in turn (then the last one), and records scripts. */
+function bootRunner(ids: (string | null)[]) {
+  const scripts: string[] = [];
+  let i = 0;
+  const runner: HostRunner = {
+    kind: "fake",
+    services: systemd,
+    async run(_h, script) {
+      scripts.push(script);
+      if (script.includes("boot_id")) {
+        const id = ids[Math.min(i++, ids.length - 1)];
+        return id === null ? { stdout: "", stderr: "ssh: connect to host: Connection refused", code: 255 } : { stdout: id + "\n", stderr: "", code: 0 };
+      }
+      return { stdout: "", stderr: "", code: 0 };
+    },
+  };
+  return { runner, scripts };
+}
+
+describe("real phases against a fake runner", () => {
+  const mg = lab.byName.get("maglev01")!;
+
+  test("GIVEN a host that goes away and comes back with a new boot id WHEN rebooted THEN the phase passes and says so", async () => {
+    const { runner, scripts } = bootRunner(["a", "a", null, null, "b"]);
+    const o = await systemdRebooter(runner, 1).reboot(mg, undefined, 5000);
+    expect(o.ok).toBe(true);
+    expect(o.detail).toMatch(/^back with a new boot id after .* \(gone after/);
+    expect(scripts).toContain("systemctl reboot");
+  });
+
+  test("GIVEN a host whose boot id never changes WHEN rebooted THEN the phase fails: the reboot did not happen", async () => {
+    const { runner } = bootRunner(["a"]);
+    const o = await systemdRebooter(runner, 1).reboot(mg, undefined, 50);
+    expect(o).toEqual({ ok: false, detail: expect.stringMatching(/the reboot did not happen/) });
+  });
+
+  test("GIVEN a --run command with quotes, $ and a newline WHEN its phase runs THEN the host gets it as one shell word after sh -c", async () => {
+    const cmd = `apt-get update && echo '$x' "it's"\nexit 3`;
+    const { runner, scripts } = bootRunner(["a"]);
+    const plan = planMaintenance(lab, [], { hosts: ["dns00"] }, { run: cmd });
+    const step = plan.steps[0];
+    const o = await runnerActions(lab, [], runner, systemdRebooter(runner), { run: cmd }).phase(step, step.phases.find((p) => p.phase === "run")!);
+    expect(o.ok).toBe(true);
+    expect(scripts).toEqual([`sh -c 'apt-get update && echo '\\''$x'\\'' "it'\\''s"\nexit 3'`]);
+  });
+
+  test("GIVEN ipvsadm's list and stats WHEN read THEN active connections and received packets are summed over every service", () => {
+    const list = [
+      "IP Virtual Server version 1.2.1 (size=4096)",
+      "Prot LocalAddress:Port Scheduler Flags",
+      "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn",
+      "FWM  100080 mh (mh-fallback,mh-port)",
+      "  -> 198.18.10.33:0                Route   1      3          10",
+      "  -> 198.18.10.34:0                Route   0      2          1",
+      "FWM  100080 IPv6 mh (mh-fallback,mh-port)",
+      "  -> [fd00:a::21]:0                Route   1      1          0",
+    ].join("\n");
+    const stats = [
+      "IP Virtual Server version 1.2.1 (size=4096)",
+      "Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes",
+      "  -> RemoteAddress:Port",
+      "FWM  100080                            120     4000        0   300000        0",
+      "  -> 198.18.10.33:0                     60     2000        0   150000        0",
+      "FWM  100080 IPv6                        10       77        0     5000        0",
+    ].join("\n");
+    expect(ipvsTraffic(list, stats)).toEqual({ active: 6, inPkts: 4077 });
+  });
+
+  test("GIVEN a host's output with escape sequences and newlines WHEN shown THEN it is one line without control characters", () => {
+    expect(oneLine("E: failed\n\u001b]0;owned\u0007\u001b[2Jdone\r\n")).toBe("E: failed ]0;owned [2Jdone");
+  });
+});
