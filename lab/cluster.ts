@@ -56,7 +56,11 @@ export class ApplyError extends Error {
   }
 }
 
-/** Lab-only additions after a plan: what the Pulumi program's DNS automation would do. */
+/**
+ * Lab-only records on the shadow primary, made once as an operator would by hand (SOA, NS, ns1,
+ * www): the host records are not here — `npm run dns -- push lab --lab` publishes those (the
+ * dns-publish scenario), and these hand-made ones must survive it.
+ */
 function zoneContent(m: LabModel): string {
   const zone = m.topo.env.dns?.zone;
   const serial = Math.floor(Date.now() / 1000);
@@ -69,7 +73,6 @@ function zoneContent(m: LabModel): string {
   if (dnsVip) lines.push(`ns1 60 IN ${dnsVip.includes(":") ? "AAAA" : "A"} ${dnsVip}`);
   const web = m.topo.vipPorts.find((v) => v.port === 80);
   if (web) lines.push(`www 60 IN ${web.vip.includes(":") ? "AAAA" : "A"} ${web.vip}`);
-  for (const r of m.topo.dnsRecords) lines.push(`${r.name} 60 IN ${r.type} ${r.value}`);
   return lines.join("\n") + "\n";
 }
 
@@ -88,9 +91,14 @@ export async function applyHost(lab: Lab, m: LabModel, hostname: string, secrets
   }
   const zone = m.topo.env.dns?.zone;
   if (p.tier === "shadow-primary" && zone) {
-    // The records the DNS automation (dnsRecords output) would create on the primary.
+    // The hand-made records, loaded once (the zone has no NS yet): a later apply must not wipe
+    // what `npm run dns -- push` published, nor move the serial back below the API's.
     await lab.writeFile(hostname, "/run/lab-zone.db", zoneContent(m), "0644");
-    await lab.run(hostname, `set -e; runuser -u pdns -- pdnsutil load-zone ${zone} /run/lab-zone.db >/dev/null; runuser -u pdns -- pdnsutil set-kind ${zone} primary >/dev/null; pdns_control notify ${zone} >/dev/null 2>&1 || true`, { timeoutMs: 60_000 });
+    await lab.run(
+      hostname,
+      `set -e; if ! runuser -u pdns -- pdnsutil list-zone ${zone} 2>/dev/null | grep -q '[[:space:]]NS[[:space:]]'; then runuser -u pdns -- pdnsutil load-zone ${zone} /run/lab-zone.db >/dev/null; runuser -u pdns -- pdnsutil set-kind ${zone} primary >/dev/null; fi; pdns_control notify ${zone} >/dev/null 2>&1 || true`,
+      { timeoutMs: 60_000 },
+    );
   }
   if (p.tier === "powerdns" && zone) {
     // Transfer now (the plan's script asked too, maybe before the primary had the zone).

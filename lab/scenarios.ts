@@ -25,6 +25,7 @@ import { drainHost, undrainHost, drainSite, undrainSite, DRAIN_SITE_EXTRA_PREPEN
 import { checkEnvironment, drainStates } from "../src/ops/check";
 import { HostFacts } from "../src/topology";
 import { HostPlan } from "../src/plan/types";
+import { dnsPublish } from "./scenario-dns-publish";
 
 export interface Ctx {
   lab: Lab;
@@ -1159,7 +1160,7 @@ const removedFile: Scenario = {
   },
 };
 
-export const SCENARIOS: Scenario[] = [check, http, ecmp, dns, portScan, drift, noop, drainMaglev, drainHaproxy, sites, badFile, rollback, removedFile, haproxyFailure, watchdog, markFlush, maglevFailure, rollingChange];
+export const SCENARIOS: Scenario[] = [check, http, ecmp, dns, portScan, drift, noop, drainMaglev, drainHaproxy, sites, badFile, rollback, removedFile, haproxyFailure, watchdog, markFlush, maglevFailure, rollingChange, dnsPublish];
 
 // ---------------------------------------------------------------------------------------------
 

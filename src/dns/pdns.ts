@@ -483,7 +483,8 @@ async function syncSecondaries(primary: PdnsClient, zoneNames: string[], pushed:
       for (const [z, serial] of want) {
         const got = zs.get(z)?.serial ?? 0;
         r.serials[z] = got;
-        if (got < serial) behind.push(`${z} at ${got}, primary ${serial}`);
+        // Equal, not "at least": a secondary ahead of the primary (its serial went back) never transfers.
+        if (got !== serial) behind.push(got > serial ? `${z} at ${got}, AHEAD of the primary's ${serial} (the primary's serial went back: it will not transfer until the primary's passes it)` : `${z} at ${got}, primary ${serial}`);
       }
       if (!behind.length || Date.now() >= deadline) break;
       // Ask for a transfer now and then (a NOTIFY can be lost, and is not retried for long).
