@@ -26,7 +26,7 @@ import { deriveTopology, DnsRecord, HostFacts } from "../src/topology";
 import { PDNS_API_PORT, DNSDIST_CONF, SECRETS } from "../src/tiers/dns";
 import { runnerApi } from "../src/dns/api";
 import { changesOf, diffRecords, PdnsClient, pushRecords, PushResult, summaryOf } from "../src/dns/pdns";
-import { desiredRRsets, absolute } from "../src/dns/records";
+import { absolute, canonicalContent, desiredRRsets } from "../src/dns/records";
 import { reverseName } from "../src/dns/zone";
 import { CLIENT, LabModel } from "./topology";
 import type { Ctx, Outcome, Scenario } from "./scenarios";
@@ -99,7 +99,7 @@ function misses(got: Map<string, string[]>, records: DnsRecord[], zone: string):
   for (const r of records) {
     const fqdn = `${r.name}.${absolute(zone)}`;
     const a = got.get(`${fqdn} ${r.type}`) ?? [];
-    if (a.length !== 1 || a[0].toLowerCase() !== r.value.toLowerCase()) bad.push(`${fqdn} ${r.type} → ${a.join(",") || "nothing"} (want ${r.value})`);
+    if (a.length !== 1 || canonicalContent(r.type, a[0]) !== canonicalContent(r.type, r.value)) bad.push(`${fqdn} ${r.type} → ${a.join(",") || "nothing"} (want ${r.value})`);
     const p = got.get(`${reverseName(r.value)} PTR`) ?? [];
     if (p.length !== 1 || absolute(p[0]) !== fqdn) bad.push(`PTR ${r.value} → ${p.join(",") || "nothing"} (want ${fqdn})`);
   }
