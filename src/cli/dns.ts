@@ -60,7 +60,7 @@ async function apiKey(stack: string, lab: boolean): Promise<string> {
     key = await stackApiKey(stack);
     source = `MAGLEV_PDNS_API_KEY or the stack's secret maglev-infra:${SECRETS.pdnsApiKey}`;
   }
-  if (!key) throw new Error(`no PowerDNS API key: set ${source} (pulumi config set --secret ${SECRETS.pdnsApiKey} …)`);
+  if (!key) throw new Error(`no PowerDNS API key: set ${source} (pulumi config set --secret maglev-infra:${SECRETS.pdnsApiKey} …)`);
   secretForRedaction = key;
   return checkApiKey(key, source);
 }
