@@ -1171,6 +1171,8 @@ export async function runScenarios(args: string[], stateDir = DEFAULT_STATE_DIR)
   if (unknown.length) throw new Error(`unknown scenario(s) ${unknown.join(", ")} (known: ${SCENARIOS.map((s) => s.id).join(", ")})`);
   const chosen = names.length ? SCENARIOS.filter((s) => names.includes(s.id)) : SCENARIOS;
   const log = (s: string) => console.log(s);
+  // How long a scenario waits for a ready lab before it starts (sessions up, ECMP full, BFD up, held 3 s).
+  const READY_BEFORE_MS = 90_000;
   let broughtUp = false;
   let upMs: number | undefined;
   if (!fs.existsSync(path.join(stateDir, "lab.json"))) {
@@ -1209,9 +1211,10 @@ export async function runScenarios(args: string[], stateDir = DEFAULT_STATE_DIR)
       };
       // Every scenario starts from a ready lab (sessions up, ECMP full, BFD up, held 3 s): a
       // session dropped during the previous one must not be counted against this one.
-      const pre = await waitReady(lab, m, 30_000);
+      // 90 s: after a power cut's restore a starved guest can flap its sessions once more.
+      const pre = await waitReady(lab, m, READY_BEFORE_MS);
       const drops0 = await gatewayBfdDrops(lab, m);
-      let o: Outcome = pre.ok ? await attempt() : { ok: false, detail: `the lab was not ready before the scenario (30 s): ${pre.detail}\n${await notReadyEvidence(lab, m)}`, figures: {} };
+      let o: Outcome = pre.ok ? await attempt() : { ok: false, detail: `the lab was not ready before the scenario (${READY_BEFORE_MS / 1000} s): ${pre.detail}\n${await notReadyEvidence(lab, m)}`, figures: {} };
       // Run once more after a failure when the scenario measures a time bound on this shared
       // machine (retryOnce), or when the gateways dropped a BGP session by BFD during the failed
       // attempt: with one maglev drained, a starved guest's BFD drop on the other one is an
