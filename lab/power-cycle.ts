@@ -15,7 +15,7 @@
  */
 import { DEFAULT_STATE_DIR, Lab } from "./guest";
 import { applyHost, readCluster } from "./cluster";
-import { buildLabModel } from "./topology";
+import { buildLabModel, LabModel } from "./topology";
 import { DRAIN_FILE } from "../src/tiers/maglev";
 import { SITE_DRAIN_FILE } from "../src/tiers/gateway";
 import { HACTL_PATH, HAPROXY_DRAIN_COMMAND } from "../src/tiers/haproxy";
@@ -24,10 +24,14 @@ import { Rebooter, oneLine } from "../src/ops/maintain";
 /** Operator state files a VM's disk keeps across a reboot and a lab guest does not. */
 const KEPT_FILES = [DRAIN_FILE, SITE_DRAIN_FILE];
 
+/** The running lab's power cycle (what `ops maintain --lab` uses). */
 export function labPowerCycle(stateDir: string = DEFAULT_STATE_DIR): Rebooter {
-  const lab = Lab.attach(stateDir);
   const cf = readCluster(stateDir);
-  const m = buildLabModel(cf.stack, cf.root ?? process.cwd());
+  return labPowerCycleWith(Lab.attach(stateDir), buildLabModel(cf.stack, cf.root ?? process.cwd()), cf.secrets);
+}
+
+/** The same, for a scenario that holds the lab, its model and secrets already. */
+export function labPowerCycleWith(lab: Lab, m: LabModel, secrets: Record<string, string>): Rebooter {
   return {
     async reboot(h, _plan, boundMs) {
       const t0 = Date.now();
@@ -44,7 +48,7 @@ export function labPowerCycle(stateDir: string = DEFAULT_STATE_DIR): Rebooter {
       await lab.start(node, { timeoutMs: Math.max(10_000, boundMs - (Date.now() - t0)) });
       if (kept.length) await lab.writeFiles(node, kept.map((k) => ({ ...k, mode: "0644" })));
       try {
-        await applyHost(lab, m, node, cf.secrets, () => undefined);
+        await applyHost(lab, m, node, secrets, () => undefined);
       } catch (e) {
         return { ok: false, detail: `lab power cycle: booted, re-apply failed: ${oneLine((e as Error).message)}` };
       }

@@ -25,6 +25,7 @@ import { drainHost, undrainHost, drainSite, undrainSite, DRAIN_SITE_EXTRA_PREPEN
 import { checkEnvironment, drainStates } from "../src/ops/check";
 import { HostFacts } from "../src/topology";
 import { HostPlan } from "../src/plan/types";
+import { maintainAll } from "./scenario-maintain";
 import { dnsPublish } from "./scenario-dns-publish";
 
 export interface Ctx {
@@ -1160,7 +1161,7 @@ const removedFile: Scenario = {
   },
 };
 
-export const SCENARIOS: Scenario[] = [check, http, ecmp, dns, portScan, drift, noop, drainMaglev, drainHaproxy, sites, badFile, rollback, removedFile, haproxyFailure, watchdog, markFlush, maglevFailure, rollingChange, dnsPublish];
+export const SCENARIOS: Scenario[] = [check, http, ecmp, dns, portScan, drift, noop, drainMaglev, drainHaproxy, sites, badFile, rollback, removedFile, haproxyFailure, watchdog, markFlush, maglevFailure, rollingChange, dnsPublish, maintainAll];
 
 // ---------------------------------------------------------------------------------------------
 
