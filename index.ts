@@ -12,6 +12,8 @@ export const dnsRecords = out.dnsRecords;
 export const hosts = out.hosts;
 /** `VIP:port` → backend group, fwmark, protocols. */
 export const vips = out.vips;
+/** Prometheus alert rules for this environment: `pulumi stack output alertRules > maglev.rules.yml`. */
+export const alertRules = out.alertRules;
 /** The hosts' pinned SSH host keys as known_hosts lines (recorded on first contact). */
 export const knownHosts = out.knownHosts;
 /** Admin kubeconfig of the k0s cluster (secret); absent without a k0s controller. */

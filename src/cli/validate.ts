@@ -9,7 +9,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { renderEnvironment, writeRender } from "../render";
-import { validatePlans, CheckResult } from "../validate";
+import { validatePlans, checkAlertRules, CheckResult } from "../validate";
+import { ALERT_RULES_FILE } from "../monitoring/rules";
 import { loadOrExit } from "./common";
 import { PlannedFile, Sysctl } from "../plan/types";
 
@@ -50,6 +51,8 @@ const program = new Command()
       if (!fs.existsSync(planFile)) throw new Error(`${planFile}: not found (is ${dir} a render folder?)`);
       const plan = JSON.parse(fs.readFileSync(planFile, "utf8")) as { hosts: { hostname: string; files: PlannedFile[]; sysctls: Sysctl[] }[] };
       const results = await validatePlans(plan.hosts, (h, p) => path.join(dir, h, p));
+      const rules = path.join(dir, ALERT_RULES_FILE);
+      if (fs.existsSync(rules)) results.push(await checkAlertRules(rules));
       process.exitCode = print(results) > 0 ? 1 : 0;
     } finally {
       if (cleanup) fs.rmSync(dir, { recursive: true, force: true });

@@ -12,6 +12,7 @@ import { ConfigValidationError, CONFIG_NAMESPACE, validateEnvironment } from "..
 import { Environment } from "../config/schema";
 import { deriveTopology, DnsRecord, HostFacts, Topology, VipPort } from "../topology";
 import { buildPlans, HostPlan, Tier } from "../plan";
+import { alertRules } from "../monitoring/rules";
 import {
   DnsdistNode,
   Gateway,
@@ -99,6 +100,11 @@ export interface ProgramOutputs {
   hosts: Record<string, HostOutput>;
   /** `VIP:port` (IPv6 as `[VIP]:port`) → backend group, fwmark, protocols. */
   vips: Record<string, VipOutput>;
+  /**
+   * Prometheus alert rules for this environment (src/monitoring/rules.ts), the same file as
+   * `npm run render`'s alert-rules.yml: `pulumi stack output alertRules > maglev-<env>.rules.yml`.
+   */
+  alertRules: string;
   /** Admin kubeconfig of the k0s cluster (secret); only when the stack has a k0s controller. */
   kubeconfig?: pulumi.Output<string>;
   /**
@@ -274,6 +280,7 @@ export function main(opts: ProgramOptions = {}): ProgramOutputs {
     dnsRecords: topo.dnsRecords,
     hosts: hostsOutput(topo),
     vips: vipsOutput(topo.vipPorts),
+    alertRules: alertRules(topo),
     knownHosts: knownHostsOutput(topo.hosts.map((h) => ({ address: h.mgmt.ipv4, hostKey: made.get(h.name)!.hostKey }))),
     ...(primary?.kubeconfig ? { kubeconfig: primary.kubeconfig } : {}),
   };

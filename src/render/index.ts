@@ -10,6 +10,7 @@ import { deriveTopology, Topology } from "../topology";
 import { buildPlans, HostPlan } from "../plan";
 import { contentSha256 } from "../apply/steps";
 import { zoneFile } from "../dns/zone";
+import { ALERT_RULES_FILE, alertRules } from "../monitoring/rules";
 
 export interface Rendered {
   topology: Topology;
@@ -54,6 +55,8 @@ export function renderEnvironment(env: Environment): Rendered {
   files.set("plan.json", JSON.stringify(planSummary(topology, plans), null, 2) + "\n");
   files.set("dns-records.json", JSON.stringify(topology.dnsRecords, null, 2) + "\n");
   files.set("zone.db", zoneFile(env.name, env.dns.zone, topology.dnsRecords));
+  // For the operators' Prometheus, not a host: `promtool check rules` in `npm run validate`.
+  files.set(ALERT_RULES_FILE, alertRules(topology));
   const sorted = new Map([...files.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   return { topology, plans, files: sorted };
 }

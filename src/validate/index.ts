@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { HostPlan, PlannedFile, Sysctl } from "../plan/types";
+import { shellWord } from "../escape";
 
 export interface CheckResult {
   host: string;
@@ -93,6 +94,18 @@ export async function checkFile(host: string, f: PlannedFile, onDisk: string): P
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The environment's Prometheus alert rules (not a host's file): `promtool check rules` from
+ * Debian's prometheus package. Missing promtool is a failure, as for every checker.
+ */
+export async function checkAlertRules(file: string): Promise<CheckResult> {
+  const what = path.basename(file);
+  if (!which("promtool")) return { host: "prometheus", what, checker: "promtool", ok: false, message: 'checker "promtool" is not installed (see README set-up)' };
+  const r = await run(`promtool check rules ${shellWord(file, "alert rules file")}`, 60000);
+  const msg = r.out.trim().split("\n").filter(Boolean).slice(-6).join(" | ");
+  return { host: "prometheus", what, checker: "promtool", ok: r.code === 0, message: r.code === 0 ? "" : msg || `exit ${r.code}` };
 }
 
 /** Validate rendered hosts. `fileOnDisk(hostname, path)` locates the rendered copy. */
