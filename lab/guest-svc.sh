@@ -181,15 +181,42 @@ nftables() {
   esac
 }
 
-# --- any other Type=oneshot unit of the plan (maglev-infra-fwmarks, maglev-firewall): its own Exec* lines ---
+# --- any other unit of the plan (maglev-infra-fwmarks, maglev-firewall, maglev-infra-metrics) ---
 # Runs what the rendered unit file says, as systemd would (no shell; `-` ignores a failure),
-# so a unit the plans add needs no case here. Returns 2 when there is no such unit file.
-oneshot() { # ACTION UNIT
-  local f=/etc/systemd/system/$2.service line key keys=() cmd words oneshot=0
+# so a unit the plans add needs no case here. Type=oneshot: the Exec* lines run to the end and
+# the unit is "active" afterwards. Type=simple/exec: ExecStart runs as a service of this
+# supervisor (its Nice= honoured; the sandboxing options are not). Returns 2 when there is no
+# such unit file or another Type.
+unit_lines() { # KEY FILE: the values of KEY= lines, into the array `cmd`
+  local line
+  cmd=()
+  while IFS= read -r line; do
+    [[ $line == "$1="* ]] && cmd+=("${line#"$1"=}")
+  done < "$2"
+}
+unitfile() { # ACTION UNIT
+  local f=/etc/systemd/system/$2.service line key keys=() cmd words type=simple nice=0
   [ -r "$f" ] || return 2
   # Builtins only (no grep): `systemctl show` asks this on every apply, see running().
-  while IFS= read -r line; do [ "$line" = Type=oneshot ] && oneshot=1; done < "$f"
-  [ $oneshot = 1 ] || return 2
+  while IFS= read -r line; do
+    case $line in Type=*) type=${line#Type=} ;; Nice=*) nice=${line#Nice=} ;; esac
+  done < "$f"
+  case $type in
+    oneshot) ;;
+    simple | exec)
+      case $1 in
+        is-active) running "$2"; return ;;
+        stop) stop_pid "$2"; return 0 ;;
+        start) running "$2" && return 0 ;;
+        restart | reload) stop_pid "$2" ;;
+      esac
+      unit_lines ExecStart "$f"
+      [ ${#cmd[@]} -eq 1 ] || { note "$2: Type=$type needs one ExecStart"; return 1; }
+      read -ra words <<< "${cmd[0]}"
+      spawn "$2" nice -n "$nice" "${words[@]}"
+      return 0 ;;
+    *) return 2 ;;
+  esac
   case $1 in
     is-active) [ -e "$S/$2.active" ]; return ;;
     start | restart) keys=(ExecStart) ;;
@@ -197,10 +224,7 @@ oneshot() { # ACTION UNIT
     stop) keys=(ExecStop) ;;
   esac
   for key in "${keys[@]}"; do
-    cmd=()
-    while IFS= read -r line; do
-      [[ $line == "$key="* ]] && cmd+=("${line#"$key"=}")
-    done < "$f"
+    unit_lines "$key" "$f"
     [ ${#cmd[@]} -gt 0 ] || continue
     for line in "${cmd[@]}"; do
       read -ra words <<< "$line"
@@ -302,7 +326,7 @@ svc() { # ACTION SERVICE
     nftables) nftables "$action" ;;
     systemd-networkd) networkd "$action" ;;
     prometheus-node-exporter) node_exporter "$action" ;;
-    *) oneshot "$action" "$unit"; rc=$?
+    *) unitfile "$action" "$unit"; rc=$?
        [ $rc = 2 ] && die "unknown service $unit"
        return $rc ;;
   esac
