@@ -28,6 +28,7 @@ import { runnerApi } from "../src/dns/api";
 import { changesOf, diffRecords, PdnsClient, pushRecords, PushResult, summaryOf } from "../src/dns/pdns";
 import { absolute, canonicalContent, desiredRRsets } from "../src/dns/records";
 import { reverseName } from "../src/dns/zone";
+import { shellWord } from "../src/escape";
 import { CLIENT, LabModel } from "./topology";
 import type { Ctx, Outcome, Scenario } from "./scenarios";
 
@@ -70,10 +71,15 @@ function cliDiff(m: LabModel): Promise<{ code: number; json?: { empty: boolean; 
   });
 }
 
-/** Empty dnsdist's packet cache on every dnsdist host (its console, as the plan's health probe uses it). */
-async function purgeDnsdist(c: Ctx): Promise<void> {
+/**
+ * Empty the caches between the client and the records: dnsdist's packet cache (its console, as
+ * the plan's health probe uses it) and each secondary's packet and query caches for the zones.
+ */
+async function purgeCaches(c: Ctx, zones: string[]): Promise<void> {
   for (const h of c.m.topo.hosts.filter((x) => x.role === "dnsdist"))
     await c.lab.run(h.hostname, `dnsdist -C ${DNSDIST_CONF} -c -e 'getPool("pdns"):getCache():expunge(0)' >/dev/null`, { timeoutMs: 30_000 });
+  const words = zones.map((z) => shellWord(`${z}$`)).join(" ");
+  for (const h of c.m.topo.hosts.filter((x) => x.role === "powerdns")) await c.lab.run(h.hostname, `pdns_control purge ${words} >/dev/null`, { timeoutMs: 30_000 });
 }
 
 /**
@@ -151,7 +157,8 @@ export const dnsPublish: Scenario = {
     if (changesOf(after).length) bad.push(`diff after the push is not empty: ${JSON.stringify(summaryOf(after))}`);
 
     // 3. dig through the VIP from the client: every A/AAAA and PTR.
-    await purgeDnsdist(c);
+    const zones = [...new Set([...first.zones.map((z) => z.zone), ...after.zones.map((z) => z.zone)])];
+    await purgeCaches(c, zones);
     t0 = Date.now();
     const got = await digAll(c, vip, queriesOf(records, zone));
     figures.digMs = Date.now() - t0;
@@ -184,7 +191,7 @@ export const dnsPublish: Scenario = {
         figures.removedRRsets = summaryOf(third.diff).remove;
         if (summaryOf(third.diff).remove !== 2 * removed.length || summaryOf(third.diff).add + summaryOf(third.diff).change !== 0) bad.push(`push without ${gone.name}: ${JSON.stringify(summaryOf(third.diff))} (want ${2 * removed.length} to remove, nothing else)`);
         if (!secondariesOk(third)) bad.push(`secondaries after the removal: ${third.secondaries.map((s) => `${s.host}: ${s.detail}`).join("; ")}`);
-        await purgeDnsdist(c);
+        await purgeCaches(c, zones);
         const www = m.topo.vipPorts.find((v) => v.port === 80);
         const got2 = await digAll(c, vip, [...queriesOf(removed, zone), { name: hand.name, type: hand.type }, ...(www ? [{ name: `www.${absolute(zone)}`, type: www.family === "ipv6" ? "AAAA" : "A" }] : [])]);
         const still = [...got2.keys()].filter((k) => !k.startsWith(hand.name) && !k.startsWith(`www.${absolute(zone)}`));
