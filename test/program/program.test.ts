@@ -3,6 +3,7 @@
  * secrets, determinism, validation before registration. Counts are derived from the plans
  * (the tier planners grow independently), never hard-coded per file.
  */
+import { alertRules } from "../../src/monitoring/rules";
 import * as pulumi from "@pulumi/pulumi";
 import { applyCommand, bundleArchive, bundleSecretKeys, compileBundle } from "../../src/bundle";
 import { buildPlans, HostPlan } from "../../src/plan";
@@ -178,8 +179,10 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
     expect(g.has(COMMAND, `${controller.name}-worker-token`)).toBe(false);
   });
 
-  test("THEN the stack outputs are dnsRecords, hosts, vips and a secret kubeconfig", async () => {
+  test("THEN the stack outputs are dnsRecords, hosts, vips, alertRules and a secret kubeconfig", async () => {
     expect(result.outputs.dnsRecords).toEqual(topo.dnsRecords);
+    // The same rule file as the render's alert-rules.yml.
+    expect(result.outputs.alertRules).toBe(alertRules(topo));
     const hosts = result.outputs.hosts as Record<string, any>;
     expect(Object.keys(hosts)).toEqual(topo.hosts.map((h) => h.name));
     expect(hosts.mgw01).toEqual({ tier: "gateway", hostname: "mgmt02-vm-mgw01", mgmt: { ipv4: "10.1.7.4", ipv6: "2a0a:7180:81:7::4" }, ingress: { ipv4: "10.1.10.4", ipv6: "2a0a:7180:81:a::4" }, vmId: 2004 });
