@@ -272,7 +272,8 @@ async function ipvsQuiet(runner: HostRunner, h: HostFacts, boundMs: number): Pro
   const t0 = Date.now();
   let last: number | undefined;
   let lastActive = 0;
-  while (Date.now() - t0 < boundMs || last === undefined) {
+  // At least two readings a second apart, whatever is left of the bound.
+  for (let polls = 0; polls < 2 || Date.now() - t0 < boundMs; polls++) {
     const r = await runner.run(h.hostname, `ipvsadm -Ln; echo ${IPVS_SPLIT}; ipvsadm -Ln --stats --exact`, 15000);
     if (r.code !== 0) return { ok: false, detail: `ipvsadm: ${oneLine(r.stderr || `exit ${r.code}`)}` };
     const [list, stats = ""] = r.stdout.split(IPVS_SPLIT);
@@ -339,7 +340,7 @@ export function runnerActions(topo: Topology, plans: readonly HostPlan[], runner
           }
           const d = await drainHost(topo, plans as HostPlan[], runner, step.host, { timeoutMs: drainMs, force });
           if (!d.complete || step.drain !== "maglev") return { ok: d.complete, detail: d.detail };
-          const q = await ipvsQuiet(runner, h, Math.max(1000, drainMs - d.ms));
+          const q = await ipvsQuiet(runner, h, Math.max(5000, drainMs - d.ms));
           return { ok: q.ok, detail: `${d.detail}; ${q.detail}` };
         }
         case "run": {

@@ -171,6 +171,34 @@ describe("real phases against a fake runner", () => {
     expect(scripts).toEqual([`sh -c 'apt-get update && echo '\\''$x'\\'' "it'\\''s"\nexit 3'`]);
   });
 
+  test("GIVEN a maglev whose routes leave every gateway and whose IPVS stops receiving WHEN its drain phase runs THEN it is the ops drain plus IPVS quiet", async () => {
+    const scripts: string[] = [];
+    let reads = 0;
+    const runner: HostRunner = {
+      kind: "fake",
+      services: systemd,
+      async run(hostname, script) {
+        scripts.push(`${hostname}: ${script.split("\n")[0].slice(0, 40)}`);
+        const ok = (stdout: string) => ({ stdout, stderr: "", code: 0 });
+        if (script.includes("if test -e")) return ok("serving\n");
+        if (script.startsWith("install -d")) return ok("");
+        if (script.includes('echo "R ')) return ok([...lab.vips.ipv4, ...lab.vips.ipv6].map((v) => `R ${v} []`).join("\n") + "\n");
+        if (script.startsWith("ipvsadm -Ln; echo")) {
+          // 3 stale entries; packets arrive once more, then no more
+          const pkts = reads++ === 0 ? 100 : 130;
+          return ok(`FWM  100080 mh\n  -> 198.18.10.33:0 Route 1 3 0\n@@maglev-maintain-stats@@\nFWM  100080  9 ${pkts} 0 1 0\n`);
+        }
+        if (script.includes("hactl status")) return ok("serving\n");
+        return { stdout: "", stderr: `unexpected: ${script}`, code: 1 };
+      },
+    };
+    const plan = planMaintenance(lab, [], { hosts: ["maglev01"] }, {});
+    const step = plan.steps[0];
+    const o = await runnerActions(lab, [], runner, systemdRebooter(runner), { drainTimeoutS: 10 }).phase(step, step.phases[0]);
+    expect(o).toEqual({ ok: true, detail: "routes gone from every gateway; no IPVS packet for 1 s (3 stale connection entries left to time out)" });
+    expect(scripts.filter((x) => x.includes("ipvsadm -Ln; echo"))).toHaveLength(3);
+  });
+
   test("GIVEN ipvsadm's list and stats WHEN read THEN active connections and received packets are summed over every service", () => {
     const list = [
       "IP Virtual Server version 1.2.1 (size=4096)",
