@@ -39,6 +39,15 @@ case "$cmd" in
   enable)
     [ "$1" = --now ] && shift
     for u in "$@"; do touch "$FAKE_STATE/enabled/$u" "$FAKE_STATE/active/$u"; done;;
+  disable|stop|try-restart|restart)
+    # With the marker, as systemd: a unit whose unit file is gone is "not found".
+    [ "$1" = --now ] && shift
+    if [ -e "$FAKE_STATE/strict-units" ]; then
+      for u in "$@"; do
+        [ -e "$FAKE_ROOT/etc/systemd/system/\${u%.service}.service" ] || { echo "Failed to $cmd \${u%.service}.service: Unit \${u%.service}.service not found." >&2; exit 5; }
+      done
+    fi
+    [ "$cmd" = disable ] || [ "$cmd" = stop ] && for u in "$@"; do rm -f "$FAKE_STATE/enabled/$u" "$FAKE_STATE/active/$u"; done;;
 esac
 exit 0
 `,
@@ -725,6 +734,23 @@ describe("maglev-apply: a file that was there before the first apply", () => {
 });
 
 describe("maglev-apply: units a failed apply started", () => {
+  it("GIVEN a change that adds a unit file and its unit WHEN the health gate fails THEN the unit is stopped while its file is there, the file deleted, its try-restart not run on the missing unit: exit 2", () => {
+    // GIVEN systemd's rule that a unit without its file is "not found"
+    const h = appliedHost();
+    fs.writeFileSync(path.join(h.state, "strict-units"), "");
+    const b = withApp(h, "v2\n", { services: ["app", "extra"], health: { command: "false", timeoutSeconds: 1, description: "never healthy" } });
+    b.files.push(file("/etc/systemd/system/extra.service", "[Service]\nType=simple\nExecStart=/bin/true\n", { activate: { kind: "command", command: "systemctl daemon-reload && systemctl try-restart extra.service" } }));
+    // WHEN
+    const r = apply(h, b);
+    // THEN rolled back (exit 2), not "ROLLBACK FAILED: … not found" (exit 3); this gate never passes
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/FAILED in health: .*; rolled back \(health after rollback: failed\)$/m);
+    expect(fs.existsSync(at(h, "etc/systemd/system/extra.service"))).toBe(false);
+    const calls = readLog(h, "systemctl");
+    expect(calls).toContain("disable --now extra");
+    expect(calls.filter((c) => c === "try-restart extra.service")).toHaveLength(1); // the apply's, not the rollback's
+  });
+
   it("GIVEN a change that adds a unit and fails its health gate WHEN rolled back THEN the new unit is disabled and stopped again", () => {
     const h = appliedHost();
     const health = { command: "false", timeoutSeconds: 1, description: "never healthy" };
