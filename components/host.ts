@@ -5,11 +5,10 @@
  *      bounded timeout), or adopts an existing host by its mgmt address (no VM), and
  *   2. pins the host's SSH host key: `<name>-host-key` reads it on first contact and records
  *      it in state; every later command verifies it (the provider's `connection.hostKey`),
- *   3. applies its HostPlan as one transaction: `<name>-secrets` (the secret values as a
- *      root-only file, when the plan has any) and `<name>-apply` (the host's bundle over stdin
- *      to scripts/maglev-apply, the on-host program that stages, checks, drains, activates,
- *      gates on health and rolls back). The lab runs the same command with the same stdin
- *      (lab/transport.ts),
+ *   3. applies its HostPlan as one transaction, `<name>-apply`: the host's bundle over stdin
+ *      (with the secret values its plan needs, when it has any) to scripts/maglev-apply, the
+ *      on-host program that stages, checks, drains, activates, gates on health and rolls back.
+ *      The lab runs the same command with the same stdin (lab/transport.ts),
  *   4. tears it down when it leaves the stack or the stack is destroyed: `<name>-teardown`
  *      has only a delete step (scripts/host/teardown.sh: drain, stop the services, and on an
  *      adopted host put back what was there before), which runs before the VM is deleted and,
@@ -21,8 +20,7 @@ import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import { Environment } from "../src/config/schema";
 import { HostFacts } from "../src/topology";
 import { HostPlan, Tier } from "../src/plan/types";
-import { contentSha256 } from "../src/apply/steps";
-import { applyCommand, asRootFor, bundleArchive, bundleSecretKeys, compileBundle, secretsCommand, secretsFileContent, teardownCommand } from "../src/bundle";
+import { applyCommand, applyStdin, asRootFor, bundleArchive, bundleSecretKeys, compileBundle, CompiledBundle, teardownCommand } from "../src/bundle";
 
 /** How the components reach a host over SSH. */
 export interface SshSettings {
@@ -48,7 +46,7 @@ export interface ManagedHostArgs {
   /** Proxmox provider; required when `host.provider` is `proxmox`. @default none (adopted host) */
   readonly proxmoxProvider?: pulumi.ProviderResource;
   /** Secret values by key, for files whose `secretKeys` name them. @default {} */
-  readonly secrets?: Record<string, pulumi.Output<string>>;
+  readonly secrets?: Record<string, pulumi.Input<string>>;
   /** Resources the host's apply waits for (the previous host's health gate). @default [] */
   readonly after?: pulumi.Resource[];
   /**
@@ -72,14 +70,22 @@ export interface HostContext {
   asRoot(script: string): string;
   /** Aliases every child of the host takes (a role change keeps its URN). */
   readonly aliases: pulumi.Alias[];
+  /** The host's compiled bundle (its sha256 changes with any change of the host's plan). */
+  readonly bundle: CompiledBundle;
 }
 
-/** Extension points for the tier classes (k0s worker token, kubeconfig). */
+/** What a tier class adds to the host's apply (the k0s worker's join token). */
+export interface BeforeApply {
+  /** Resources the apply also waits for. @default [] */
+  after?: pulumi.Resource[];
+  /** Secret values the tier makes itself (not stack config), merged into the host's secrets. @default {} */
+  secrets?: Record<string, pulumi.Input<string>>;
+}
+
+/** Extension points for the tier classes (k0s worker token). */
 export interface ManagedHostHooks {
-  /** Resources the first apply step must also wait for (e.g. the worker's join token). */
-  beforeApply?(ctx: HostContext): pulumi.Resource[];
-  /** Resources that follow the host's apply (e.g. invalidating the worker's spent join token). */
-  afterApply?(ctx: HostContext, apply: command.remote.Command): void;
+  /** Resources that must exist before the host's apply, and secrets they produce for it. */
+  beforeApply?(ctx: HostContext): BeforeApply;
 }
 
 /**
@@ -230,23 +236,23 @@ export function provisionVm(
   );
 }
 
-/** The apply of one host: its secrets command (when its plan has secrets) and one apply command. */
-export interface HostApply {
-  /** Installs /etc/maglev-infra/secrets.json; undefined for a host without secrets. */
-  secrets?: command.remote.Command;
-  /** Delivers the bundle and runs the apply program: the host's health gate ends it. */
-  apply: command.remote.Command;
-}
-
 /**
  * One transaction per host: the bundle goes over the apply command's stdin and the on-host
  * program (scripts/maglev-apply) stages, checks, drains, activates, gates on health and
  * rolls back by itself. Triggers: the bundle's and the program's sha256 and the manifest
- * (visible: `pulumi preview --diff` lists which file changes on which host). The secrets'
- * hash travels inside the stdin archive, which is therefore a secret input: a rotation
- * changes stdin, so it re-applies (through the tier's serial chain and its health gates)
- * while the manifest stays readable. A change of the connection (key rotation, user) is an
- * Update, which re-runs `create`: the same apply, which then finds "unchanged".
+ * (visible: `pulumi preview --diff` lists which file changes on which host).
+ *
+ * Secrets travel inside the apply: for a host with secrets the stdin archive carries
+ * `secrets.json` (the values its placeholders need) and its hash, so stdin is a secret input;
+ * scripts/host/apply-bootstrap.sh installs it as /etc/maglev-infra/secrets.json (root-only,
+ * atomically, only when it differs) and the program verifies the hash. Why not a command of
+ * their own: one SSH session per host apply, and the values and the bundle that needs them
+ * arrive together, so no run can leave new secrets next to an old bundle. A rotation changes
+ * stdin, so the host re-applies (through the tier's serial chain and its health gates) while
+ * the manifest stays readable. (A `<host>-secrets` resource left in an existing stack's state
+ * has no delete step: removing it runs nothing on the host, and the file stays where the apply
+ * now installs it.) A change of the connection (key rotation, user) is an Update, which re-runs
+ * `create`: the same apply, which then finds "unchanged".
  */
 export function applyBundle(
   parent: pulumi.Resource,
@@ -256,47 +262,35 @@ export function applyBundle(
     stack: string;
     connection: command.types.input.remote.ConnectionArgs;
     user: string;
-    secrets: Record<string, pulumi.Output<string>>;
+    secrets: Record<string, pulumi.Input<string>>;
     first: pulumi.Resource[];
     /** Aliases of the host's children (a role change keeps their URNs). @default [] */
     aliases?: pulumi.Alias[];
     /** The VM whose replacement re-runs these commands on the new VM. @default none */
     vm?: pulumi.Resource;
+    /** The plan compiled already. @default compileBundle(stack, plan) */
+    compiled?: CompiledBundle;
   },
-): HostApply {
+): command.remote.Command {
   const { plan, connection, user, secrets, first } = args;
   // A rebuilt VM is a new host: without replaceWith the commands would keep their state
   // (their inputs did not change) and the new VM would stay unconfigured.
   const lifecycle: pulumi.CustomResourceOptions = { aliases: args.aliases ?? [], ...(args.vm ? { replaceWith: [args.vm] } : {}) };
-  const compiled = compileBundle(args.stack, plan);
+  const compiled = args.compiled ?? compileBundle(args.stack, plan);
   const keys = bundleSecretKeys(compiled.bundle);
-  let secretsCmd: command.remote.Command | undefined;
-  let secretsHash: pulumi.Output<string> | undefined;
+  let stdin: pulumi.Input<string>;
   if (keys.length) {
     const values = Object.fromEntries(
       keys.map((k) => {
         const v = secrets[k];
-        if (!v) throw new Error(`${plan.hostname}: its plan needs secret "${k}", which the program did not read`);
+        if (v === undefined) throw new Error(`${plan.hostname}: its plan needs secret "${k}", which the program did not read`);
         return [k, v];
       }),
     );
-    const content = pulumi.secret(pulumi.all(values).apply((vals) => secretsFileContent(keys, vals as Record<string, string>)));
-    secretsHash = pulumi.secret(content.apply((c) => contentSha256(c)));
-    secretsCmd = new command.remote.Command(
-      `${name}-secrets`,
-      {
-        connection,
-        create: secretsCommand(user),
-        // The values arrive on stdin, never in the script, the triggers or a log.
-        stdin: content,
-        triggers: [secretsHash],
-        logging: command.types.enums.remote.Logging.None,
-      },
-      { parent, dependsOn: first, additionalSecretOutputs: ["stdin", "stdout", "stderr"], ...lifecycle },
-    );
-  }
-  const stdin = secretsHash ? pulumi.secret(secretsHash.apply((h) => bundleArchive(compiled, h))) : bundleArchive(compiled, "");
-  const apply = new command.remote.Command(
+    // The values are in the archive: it is a secret, and so is the whole of stdin.
+    stdin = pulumi.secret(pulumi.all(values).apply((vals) => applyStdin(compiled, vals as Record<string, string>)));
+  } else stdin = bundleArchive(compiled, "");
+  return new command.remote.Command(
     `${name}-apply`,
     {
       connection,
@@ -305,15 +299,14 @@ export function applyBundle(
       triggers: [compiled.sha256, compiled.programSha256, ...compiled.manifest],
       // The program prints one line per phase and never a secret value (it prints the
       // placeholder). A command that carries a secret logs nothing (the policy pack checks
-      // it): an apply whose archive holds the secrets' hash runs silently, and its failure
-      // still shows every phase line, because the provider puts the command's output into
-      // the error of a failed run whatever `logging` says (pulumi-command v1.2.1,
+      // it): an apply whose archive holds secrets runs silently, and its failure still shows
+      // every phase line, because the provider puts the command's output into the error of a
+      // failed run whatever `logging` says (pulumi-command v1.2.1,
       // provider/pkg/provider/remote/commandOutputs.go: "running %q:\n%s").
-      logging: secretsHash ? command.types.enums.remote.Logging.None : command.types.enums.remote.Logging.StdoutAndStderr,
+      logging: keys.length ? command.types.enums.remote.Logging.None : command.types.enums.remote.Logging.StdoutAndStderr,
     },
-    { parent, dependsOn: [...first, ...(secretsCmd ? [secretsCmd] : [])], ...(secretsHash ? { additionalSecretOutputs: ["stdin"] } : {}), ...lifecycle },
+    { parent, dependsOn: first, ...(keys.length ? { additionalSecretOutputs: ["stdin"] } : {}), ...lifecycle },
   );
-  return { secrets: secretsCmd, apply };
 }
 
 /**
@@ -331,10 +324,8 @@ export abstract class ManagedHost extends pulumi.ComponentResource {
   public readonly vm?: proxmoxve.VmLegacy;
   /** Proxmox VM id, or undefined for an adopted host. */
   public readonly vmId?: number;
-  /** The host's apply command (bundle → apply program → health gate). */
+  /** The host's apply command (bundle and secrets → apply program → health gate). */
   public readonly apply: command.remote.Command;
-  /** The host's secrets command, when its plan has secrets. */
-  public readonly secretsCommand?: command.remote.Command;
   /** What the next host of the tier waits for: the apply, which ends with the host's health gate. */
   public readonly gate: pulumi.Resource[];
   /** The SSH connection the host's commands use: the private key inside is secret, the host key pinned. */
@@ -396,22 +387,21 @@ export abstract class ManagedHost extends pulumi.ComponentResource {
     this.hostKey = this.hostKeyCommand.stdout.apply((text) => parseHostKey(host.hostname, text));
     this.connection = { ...firstContact, hostKey: this.hostKey };
 
-    const ctx: HostContext = { parent: this, name, connection: this.connection, vm: this.vm, asRoot: asRootFor(ssh.user), aliases };
-    const extra = hooks.beforeApply?.(ctx) ?? [];
-    const applied = applyBundle(this, name, {
+    const compiled = compileBundle(env.name, plan);
+    const ctx: HostContext = { parent: this, name, connection: this.connection, vm: this.vm, asRoot: asRootFor(ssh.user), aliases, bundle: compiled };
+    const extra = hooks.beforeApply?.(ctx) ?? {};
+    this.apply = applyBundle(this, name, {
       plan,
       stack: env.name,
       connection: this.connection,
       user: ssh.user,
-      secrets: args.secrets ?? {},
-      first: [...(this.vm ? [this.vm] : []), ...(args.after ?? []), ...extra],
+      secrets: { ...(args.secrets ?? {}), ...(extra.secrets ?? {}) },
+      first: [...(this.vm ? [this.vm] : []), ...(args.after ?? []), ...(extra.after ?? [])],
       aliases,
       vm: this.vm,
+      compiled,
     });
-    this.apply = applied.apply;
-    this.secretsCommand = applied.secrets;
-    this.gate = [applied.apply];
-    hooks.afterApply?.(ctx, applied.apply);
+    this.gate = [this.apply];
 
     // Removal and destroy. Only a delete step: its triggers never change, so it is never
     // replaced by a re-apply (a changed trigger replaces a Command, and a replaced resource's
@@ -427,7 +417,7 @@ export abstract class ManagedHost extends pulumi.ComponentResource {
         delete: teardownCommand(ssh.user, plan, host.provider === "proxmox" ? "vm" : "adopted"),
         logging: command.types.enums.remote.Logging.StdoutAndStderr,
       },
-      { parent: this, dependsOn: [applied.apply, ...(this.vm ? [this.vm] : []), ...(args.teardownAfter ?? [])], aliases, ...rebuilt },
+      { parent: this, dependsOn: [this.apply, ...(this.vm ? [this.vm] : []), ...(args.teardownAfter ?? [])], aliases, ...rebuilt },
     );
   }
 

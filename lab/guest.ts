@@ -260,8 +260,6 @@ export class Lab {
     // A restart is a fresh boot: old results must not be mistaken for new ones.
     for (const d of ["in", "out", "xfer"]) fs.rmSync(path.join(dir, d), { recursive: true, force: true });
     fs.rmSync(path.join(dir, "ready"), { force: true });
-    // A fresh guest (tmpfs overlays) has no secrets file: the next apply delivers them again.
-    fs.rmSync(path.join(dir, "secrets.sha256"), { force: true });
     for (const d of ["in", "out", "xfer", "log", "bin"]) fs.mkdirSync(path.join(dir, d), { recursive: true });
 
     fs.writeFileSync(

@@ -1,7 +1,7 @@
 /**
- * The lab's transport for a host's apply: the SAME two commands the Pulumi program registers
- * for the host (`secretsCommand(user)` with the secrets file on stdin, then
- * `applyCommand(user)` with the host's bundle archive on stdin — see components/host.ts and
+ * The lab's transport for a host's apply: the SAME command the Pulumi program registers for
+ * the host, `applyCommand(user)` with the same stdin, `applyStdin(bundle, secrets)` (the
+ * host's bundle archive, with its secret values when it has any — see components/host.ts and
  * the program test that pins both), run here through `Lab.exec` instead of SSH. The on-host
  * apply program (scripts/maglev-apply) does everything else, as on a VM.
  *
@@ -9,12 +9,9 @@
  * it would install (guests share the host's read-only root and have no network), and pinned
  * downloads cannot be fetched (no lab stack has one).
  */
-import * as fs from "fs";
-import * as path from "path";
-import { createHash } from "crypto";
 import { spawnSync } from "child_process";
 import { HostPlan } from "../src/plan/types";
-import { applyCommand, bundleArchive, bundleSecretKeys, compileBundle, secretsCommand, secretsFileContent } from "../src/bundle";
+import { applyCommand, applyStdin, compileBundle } from "../src/bundle";
 import { Lab } from "./guest";
 
 export interface ApplyResult {
@@ -42,38 +39,11 @@ export interface ApplyOptions {
   timeoutMs?: number;
 }
 
-/** Deliver a host's secrets and bundle and run its apply program, exactly as `pulumi up` does. */
+/** Deliver a host's bundle and secrets and run its apply program, exactly as `pulumi up` does: one command. */
 export async function applyBundleInLab(lab: Lab, node: string, plan: HostPlan, opts: ApplyOptions): Promise<ApplyResult> {
   const t0 = Date.now();
   const compiled = compileBundle(opts.stack, plan);
-  const keys = bundleSecretKeys(compiled.bundle);
-  let secretsSha = "";
-  const timeoutMs = opts.timeoutMs ?? 450_000;
-  // Like Pulumi, the secrets command runs only when the values changed (its trigger); what was
-  // last delivered is noted next to the guest. A guest that lost it (restarted) makes the
-  // program refuse the stale file: then the values go again and the apply runs once more.
-  const delivered = path.join(lab.nodeDir(node), "secrets.sha256");
-  const sendSecrets = async (content: string) => {
-    const s = await lab.exec(node, secretsCommand(opts.user), { stdin: content, timeoutMs: 150_000 });
-    if (s.code === 0) fs.writeFileSync(delivered, secretsSha);
-    return s;
-  };
-  let content = "";
-  if (keys.length) {
-    content = secretsFileContent(keys, opts.secrets);
-    secretsSha = createHash("sha256").update(content).digest("hex");
-    const known = fs.existsSync(delivered) ? fs.readFileSync(delivered, "utf8") : "";
-    if (known !== secretsSha) {
-      const s = await sendSecrets(content);
-      if (s.code !== 0) return { code: s.code, ms: Date.now() - t0, stdout: s.stdout, stderr: `secrets command failed: ${s.stderr}`, phases: [], unchanged: false, gaps: [] };
-    }
-  }
-  const archive = bundleArchive(compiled, secretsSha);
-  let r = await lab.exec(node, applyCommand(opts.user), { stdin: archive, timeoutMs });
-  if (keys.length && r.code === 1 && /is not the one delivered with this apply/.test(r.stdout + r.stderr)) {
-    const s = await sendSecrets(content);
-    if (s.code === 0) r = await lab.exec(node, applyCommand(opts.user), { stdin: archive, timeoutMs });
-  }
+  const r = await lab.exec(node, applyCommand(opts.user), { stdin: applyStdin(compiled, opts.secrets), timeoutMs: opts.timeoutMs ?? 450_000 });
   const phases = r.stdout.split("\n").filter((l) => l.startsWith("maglev-apply"));
   const missing = notInstalledHere(plan.packages);
   const gaps = missing.length ? [`packages not installed in the lab (its apt-get only names them): ${missing.join(" ")}`] : [];

@@ -1,42 +1,80 @@
-# A k0s worker's join token, on the primary controller, as root: one token per worker, minted
-# just before that worker's apply and invalidated right after the worker has joined.
+# A k0s worker's join token, on the primary controller, as root: one token per worker, the
+# create and delete steps of that worker's `<worker>-join-token` resource.
 #
-#   k0s-join-token.sh create K0S    prints a new worker token (stdout, a secret output)
-#   k0s-join-token.sh revoke K0S    reads the token on stdin and invalidates it
+#   k0s-join-token.sh create WORKER K0S   invalidates WORKER's previous token (if one is stored
+#                                         and still listed), mints a new one, stores its id and
+#                                         prints the token (stdout: a secret output)
+#   k0s-join-token.sh revoke WORKER K0S   invalidates WORKER's stored token (if still listed)
+#                                         and forgets it
 #
-# Why no --expiry: `k0s token create` without it mints a token that does not expire (k0s
-# docs/cli/k0s_token_create.md, --expiry default "0s"). A token with a 1 h expiry kept in
-# Pulumi's state is stale by the time a failed worker apply is retried; this one stays valid
-# exactly until its worker has joined, then the revoke step (after the worker's apply and its
-# health gate) makes the copy in state worthless. A joined worker no longer needs it: kubelet
-# then authenticates with the client certificate it got while joining.
+# Only the token's id (not its secret) is kept, in /var/lib/maglev-infra/k0s-join-tokens/WORKER
+# (0600, directory 0700): the delete step needs nothing from Pulumi's state, and a create run
+# again (an update) never leaves the token it replaces valid.
 #
-# The token is base64 of a gzip'd kubeconfig whose user token is "<id>.<secret>"; `k0s token
-# invalidate` takes the id. Nothing here prints the token's secret part.
+# Why --expiry=24h: the copy of the token in Pulumi's state stops working by itself, as
+# kubeadm's bootstrap tokens do by default (24 h TTL). A joined worker no longer needs it:
+# kubelet then authenticates with the client certificate it got while joining. A worker that
+# has not joined within 24 h (its first apply failed and is retried a day later) needs a fresh
+# token: `pulumi up --replace <URN of its <worker>-join-token>` (README, "k0s join tokens").
+# `--expiry` takes a Go duration (k0s docs/cli/k0s_token_create.md: "1.5h, 2h45m or 300ms").
+#
+# The token is base64 of a gzip'd kubeconfig whose user token is "<id>.<secret>", both
+# [a-z0-9] (6 and 16 characters, Kubernetes' bootstrap-token format); `k0s token list` prints
+# the id in its first column and `k0s token invalidate` takes it. Nothing here prints the
+# token's secret part but the create's own stdout.
 set -eu
-action=$1 k0s=$2
+action=${1:-} worker=${2:-} k0s=${3:-}
+dir=${MAGLEV_ROOT:-}/var/lib/maglev-infra/k0s-join-tokens
+
+fail() {
+  echo "k0s-join-token: $*" >&2
+  exit 1
+}
+case "$worker" in
+  '' | .* | *[!A-Za-z0-9._-]*) fail "not a worker name: '$worker'" ;;
+esac
+[ -n "$k0s" ] || fail "usage: k0s-join-token.sh create|revoke WORKER K0S"
+file=$dir/$worker
+
+# Invalidate the worker's stored token if k0s still lists it (by hand or expired and cleaned
+# up: already gone), then forget it. Messages go to stderr: create's stdout is the token.
+invalidate_stored() {
+  [ -f "$file" ] || return 0
+  id=$(cat "$file")
+  case "$id" in
+    [a-z0-9][a-z0-9][a-z0-9][a-z0-9][a-z0-9][a-z0-9]) ;;
+    *) fail "$file does not hold a token id; remove it by hand once the token is invalidated" ;;
+  esac
+  # A failing list fails the step: a token we could not check must not be forgotten.
+  list=$("$k0s" token list --role=worker)
+  if printf '%s\n' "$list" | awk -v id="$id" '$1 == id { found = 1 } END { exit !found }'; then
+    "$k0s" token invalidate "$id" >/dev/null
+    echo "k0s-join-token: invalidated $worker's worker token $id" >&2
+  else
+    echo "k0s-join-token: $worker's worker token $id is already gone" >&2
+  fi
+  rm -f "$file"
+}
+
 case "$action" in
   create)
-    "$k0s" token create --role=worker
+    umask 077
+    [ -d "$dir" ] || install -d -m 0700 "$dir"
+    invalidate_stored
+    token=$("$k0s" token create --role=worker --expiry=24h)
+    id=$(printf '%s' "$token" | base64 -d | gunzip | sed -n 's/^[[:space:]]*token:[[:space:]]*"\{0,1\}\([a-z0-9]\{6\}\)\.[a-z0-9]\{16\}"\{0,1\}[[:space:]]*$/\1/p' | head -n 1) || id=
+    if [ -z "$id" ]; then
+      fail "k0s printed no join token for $worker (nothing stored, nothing printed)"
+    fi
+    t=$(mktemp "$file.XXXXXX")
+    printf '%s\n' "$id" > "$t"
+    mv -f "$t" "$file"
+    printf '%s\n' "$token"
     ;;
   revoke)
-    id=$(base64 -d | gunzip | sed -n 's/^[[:space:]]*token:[[:space:]]*"\{0,1\}\([a-z0-9]\{6\}\)\.[a-z0-9]\{16\}"\{0,1\}[[:space:]]*$/\1/p' | head -n 1)
-    if [ -z "$id" ]; then
-      echo "k0s-join-token: the token on stdin is not a k0s join token; nothing invalidated" >&2
-      exit 1
-    fi
-    # Listed (the ID column) → invalidate it, and fail loudly if that fails; not listed →
-    # already invalidated (by hand, or by an earlier run of this step).
-    list=$("$k0s" token list --role=worker)
-    if printf '%s\n' "$list" | grep -q -w -- "${id}"; then
-      "$k0s" token invalidate "${id}" >/dev/null
-      echo "k0s-join-token: invalidated worker token ${id} (its worker has joined)"
-    else
-      echo "k0s-join-token: worker token ${id} is already gone"
-    fi
+    invalidate_stored
     ;;
   *)
-    echo "k0s-join-token: unknown action $action (create or revoke)" >&2
-    exit 2
+    fail "unknown action '$action' (create or revoke)"
     ;;
 esac

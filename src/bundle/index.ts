@@ -6,8 +6,9 @@
  *                  activation order, with mode, owner, sha256, checker, activation, secret
  *                  syntax; packages, pinned downloads, sysctls and the modules they need,
  *                  services, drain/undrain, health probe
- *   archive        base64 of a gzip'd ustar archive of `maglev-apply`, `bundle.json` and
- *                  `secrets.sha256`: what the apply command reads on stdin
+ *   archive        base64 of a gzip'd ustar archive of `maglev-apply`, `bundle.json`,
+ *                  `secrets.sha256` and, for a host with secrets, `secrets.json` (the values):
+ *                  what the apply command reads on stdin
  *   manifest       one line per file (path, mode, owner, sha256, activation): the visible
  *                  trigger of the apply resource, so `pulumi preview --diff` names the file
  *                  that changes on which host
@@ -24,14 +25,13 @@ import { shellWord } from "../escape";
 
 export const BUNDLE_FORMAT = 1;
 
-/** The on-host apply program and the two shell commands around it (files of their own). */
+/** The on-host apply program and the shell commands around it (files of their own). */
 export const APPLY_PROGRAM = path.join(__dirname, "..", "..", "scripts", "maglev-apply");
 const BOOTSTRAP = path.join(__dirname, "..", "..", "scripts", "host", "apply-bootstrap.sh");
-const SECRETS_INSTALL = path.join(__dirname, "..", "..", "scripts", "host", "secrets-install.sh");
 const TEARDOWN = path.join(__dirname, "..", "..", "scripts", "host", "teardown.sh");
 const K0S_JOIN_TOKEN = path.join(__dirname, "..", "..", "scripts", "host", "k0s-join-token.sh");
 
-/** Where the secrets command writes a host's secret values (root, 0600). */
+/** Where the apply's bootstrap installs a host's secret values from its archive (root, 0600). */
 export const SECRETS_FILE = "/etc/maglev-infra/secrets.json";
 /** Generations of applied bundles on the host; `current` points at the committed one. */
 export const GENERATIONS_DIR = "/var/lib/maglev-infra/generations";
@@ -137,9 +137,10 @@ export function applyProgram(): string {
 }
 
 /**
- * The JSON the secrets command writes on the host: the values of the keys the plan's
- * placeholders name, sorted by key. Its sha256 travels in the archive, so the apply program
- * refuses to fill placeholders from a secrets file other than the one delivered with it.
+ * The JSON of a host's secret values (`secrets.json` in its archive, installed on the host as
+ * SECRETS_FILE): the values of the keys the plan's placeholders name, sorted by key. Its sha256
+ * travels in the archive too, so the apply program refuses to fill placeholders from a secrets
+ * file other than the one delivered with it.
  */
 export function secretsFileContent(keys: string[], values: Record<string, string>): string {
   const out: Record<string, string> = {};
@@ -156,18 +157,31 @@ export function bundleSecretKeys(b: Bundle): string[] {
 }
 
 /**
- * What the apply command reads on stdin: base64 of a gzip'd ustar archive. `secretsSha256`
- * is the sha256 of the secrets file content, or "" when the host has no secrets. mtime 0,
- * uid/gid 0, fixed order: the same inputs give the same bytes.
+ * What the apply command reads on stdin: base64 of a gzip'd ustar archive. `secrets` is the
+ * host's `secretsFileContent`, or "" when the host has none: then the archive carries an empty
+ * `secrets.sha256` and no `secrets.json`. An archive with secrets holds their values, so the
+ * caller keeps it a secret (components/host.ts). mtime 0, uid/gid 0, fixed order: the same
+ * inputs give the same bytes.
  */
-export function bundleArchive(c: CompiledBundle, secretsSha256: string): string {
+export function bundleArchive(c: CompiledBundle, secrets: string): string {
   const tar = ustar([
     { name: "maglev-apply", mode: 0o755, data: Buffer.from(applyProgram()) },
     { name: "bundle.json", mode: 0o600, data: Buffer.from(c.json) },
-    { name: "secrets.sha256", mode: 0o600, data: Buffer.from(secretsSha256 ? `${secretsSha256}\n` : "") },
+    { name: "secrets.sha256", mode: 0o600, data: Buffer.from(secrets ? `${contentSha256(secrets)}\n` : "") },
+    ...(secrets ? [{ name: "secrets.json", mode: 0o600, data: Buffer.from(secrets) }] : []),
   ]);
   // Base64 in lines of 76 (what `base64 -d` reads and a diff can show).
   return gzipSync(tar, { level: 9 }).toString("base64").replace(/.{76}/g, "$&\n") + "\n";
+}
+
+/**
+ * A host's apply stdin from its compiled bundle and the stack's secret values: the archive
+ * with `secrets.json` holding exactly the keys its files' placeholders name. Pulumi
+ * (components/host.ts) and the lab (lab/transport.ts) both build stdin with it.
+ */
+export function applyStdin(c: CompiledBundle, values: Record<string, string>): string {
+  const keys = bundleSecretKeys(c.bundle);
+  return bundleArchive(c, keys.length ? secretsFileContent(keys, values) : "");
 }
 
 /** A minimal POSIX ustar writer: regular files only, names under 100 bytes. */
@@ -209,11 +223,6 @@ export function applyCommand(user: string): string {
   return asRootFor(user)(fs.readFileSync(BOOTSTRAP, "utf8"));
 }
 
-/** The command line that installs a host's secrets file (stdin: `secretsFileContent`). */
-export function secretsCommand(user: string): string {
-  return asRootFor(user)(fs.readFileSync(SECRETS_INSTALL, "utf8"));
-}
-
 /** A script file of scripts/host run as root with arguments, for the stack's login user. */
 function rootScript(user: string, file: string, name: string, args: string[]): string {
   const words = ["sh", "-c", fs.readFileSync(file, "utf8"), name, ...args].map((w) => shellWord(w)).join(" ");
@@ -230,7 +239,11 @@ export function teardownCommand(user: string, plan: HostPlan, mode: "vm" | "adop
   return rootScript(user, TEARDOWN, "maglev-teardown", [mode, plan.drain?.drain ?? "", [...plan.services].sort().join(" "), ...paths]);
 }
 
-/** On the primary k0s controller: mint a worker's join token (`create`) or invalidate it, read from stdin (`revoke`). */
-export function k0sJoinTokenCommand(user: string, action: "create" | "revoke", k0sBinary: string): string {
-  return rootScript(user, K0S_JOIN_TOKEN, "k0s-join-token", [action, k0sBinary]);
+/**
+ * On the primary k0s controller, for one worker (scripts/host/k0s-join-token.sh): `create`
+ * invalidates the worker's previous token and mints a new one (printed: the resource's secret
+ * stdout), `revoke` invalidates it. Only the token's id is kept on the controller.
+ */
+export function k0sJoinTokenCommand(user: string, action: "create" | "revoke", worker: string, k0sBinary: string): string {
+  return rootScript(user, K0S_JOIN_TOKEN, "k0s-join-token", [action, worker, k0sBinary]);
 }

@@ -12,6 +12,7 @@ import { ConfigValidationError, CONFIG_NAMESPACE, validateEnvironment } from "..
 import { Environment } from "../config/schema";
 import { deriveTopology, DnsRecord, HostFacts, Topology, VipPort } from "../topology";
 import { buildPlans, HostPlan, Tier } from "../plan";
+import { K0S_JOIN_TOKEN_SECRET } from "../tiers/k0s";
 import { alertRules } from "../monitoring/rules";
 import {
   DnsdistNode,
@@ -41,6 +42,12 @@ export const PLAN_SECRET_KEYS = [
 ] as const;
 /** Every secret config key the program may read. */
 export const SECRET_KEYS: readonly string[] = [...BASE_SECRET_KEYS, ...PLAN_SECRET_KEYS];
+/**
+ * Secrets a plan references that are not stack config: the program makes them itself, per
+ * host (a k0s worker's join token is the stdout of its `<worker>-join-token`, components/k0s.ts).
+ * Never asked of `pulumi config`; offline tools fill them like any other key (a placeholder).
+ */
+export const PROGRAM_SECRET_KEYS: readonly string[] = [K0S_JOIN_TOKEN_SECRET];
 
 /** Plain config keys besides the environment. */
 export const PROXMOX_ENDPOINT_KEY = "proxmoxEndpoint";
@@ -145,12 +152,16 @@ export function readEnvironment(config: pulumi.Config, opts: ProgramOptions = {}
   return r.env;
 }
 
-/** Secret keys the plans reference, sorted; each is read with `requireSecret`, so a missing one fails before anything is registered. */
+/**
+ * Secret config keys the plans reference, sorted; each is read with `requireSecret`, so a
+ * missing one fails before anything is registered. PROGRAM_SECRET_KEYS are not config keys:
+ * left out.
+ */
 export function referencedSecretKeys(plans: HostPlan[]): string[] {
   const keys = new Set(plans.flatMap((p) => p.files.flatMap((f) => f.secretKeys ?? [])));
   const bad = [...keys].filter((k) => !/^[A-Za-z][A-Za-z0-9]*$/.test(k));
   if (bad.length) throw new Error(`plans reference secret keys that are not config key names: ${bad.sort().join(", ")}`);
-  return [...keys].sort();
+  return [...keys].filter((k) => !PROGRAM_SECRET_KEYS.includes(k)).sort();
 }
 
 export function vipKey(vip: string, port: number): string {
@@ -272,7 +283,8 @@ export function main(opts: ProgramOptions = {}): ProgramOutputs {
     serial("k0s-controller", { after: [], teardownAfter: [] }, (h, slot, i) => new K0sController(h.name, { ...base(h, slot), primary: i === 0 })),
   );
   const primary = controllers[0];
-  // Each worker's join token is minted on the primary controller right before its apply.
+  // Each worker's join token is minted on the primary controller right before its apply and
+  // travels in that apply as the secret k0sJoinToken of its plan (components/k0s.ts).
   record("k0s-worker", serial("k0s-worker", needs("k0s-worker"), (h, slot) => new K0sWorker(h.name, { ...base(h, slot), ...(primary ? { controller: primary } : {}) })));
   record("maglev", simple("maglev", needs("maglev")));
 

@@ -15,6 +15,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE, ENVIRONMENT_KEY, stackFilePath, validateEnvironment } from "../config/load";
 import { deriveTopology } from "../topology";
 import { buildPlans } from "../plan";
+import { K0S_JOIN_TOKEN_SECRET } from "../tiers/k0s";
 import { main, PlaceholderDigests, ProgramOutputs, PROXMOX_ENDPOINT_KEY, referencedSecretKeys, SECRET_KEYS } from "./index";
 
 /** Pulumi's wire signatures (sdk/nodejs/runtime/rpc.ts): a secret is `{[SIG_KEY]: SECRET_SIG, value}`. */
@@ -277,10 +278,13 @@ async function drain(inFlight: () => number): Promise<void> {
 /**
  * What the mock "provider" returns: the inputs, plus the outputs programs read from commands.
  * A host's first-contact command "reads" a well-formed ed25519 key derived from its name
- * (offline, there is no host to read one from).
+ * (offline, there is no host to read one from). A k0s worker's join token is a secret the
+ * program makes (PROGRAM_SECRET_KEYS): it gets the placeholder `offline-secret-k0sJoinToken`
+ * like the config's secret keys, so a leak of it is found the same way.
  */
 function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
   if (type === "command:remote:Command" && name.endsWith("-host-key")) return { ...inputs, stdout: offlineHostKey(name.slice(0, -"-host-key".length)), stderr: "" };
+  if (type === "command:remote:Command" && name.endsWith("-join-token")) return { ...inputs, stdout: `${OFFLINE_SECRET_PREFIX}${K0S_JOIN_TOKEN_SECRET}\n`, stderr: "" };
   if (type === "command:remote:Command") return { ...inputs, stdout: `offline-stdout`, stderr: "" };
   return { ...inputs };
 }

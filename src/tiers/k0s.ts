@@ -14,7 +14,9 @@
  *
  * Secrets and outputs produced on the controller (the Pulumi component fetches them):
  *   - worker join token: minted per worker on the controller (components/k0s.ts,
- *     scripts/host/k0s-join-token.sh), written to each worker at K0S_WORKER_TOKEN_FILE (0600 root).
+ *     scripts/host/k0s-join-token.sh), valid 24 h. It reaches the worker as the secret
+ *     K0S_JOIN_TOKEN_SECRET of the worker's own plan: the file K0S_WORKER_TOKEN_FILE (0600 root)
+ *     is that placeholder alone, filled in on the host by the apply program like any secret.
  *   - admin kubeconfig: `k0s kubeconfig admin` on the controller (K0S_KUBECONFIG_COMMAND): it
  *     prints /var/lib/k0s/pki/admin.conf with the API address (mgmt IPv4) as server.
  */
@@ -26,11 +28,26 @@ import { Environment } from "../config/schema";
 import { dsrMember, groupsOf, ingressIf, mgmtIf, systemdVerify } from "./l7-common";
 import { assertClusterConfig, ClusterConfig, k8sObjectSchema } from "./k0s-schema";
 import { installFirewall } from "./firewall";
-import { nftIdentifier, nftString, systemdExecWord, yamlDocument } from "../escape";
+import { nftIdentifier, nftString, shellWord, systemdExecWord, yamlDocument } from "../escape";
 
 export const K0S_BIN = "/usr/local/bin/k0s";
 export const K0S_CONFIG = "/etc/k0s/k0s.yaml";
 export const K0S_WORKER_TOKEN_FILE = "/etc/k0s/worker-token";
+/**
+ * The secret key of a worker's join token. Not a stack config secret: the program fills it per
+ * worker from that worker's `<worker>-join-token` (src/program: PROGRAM_SECRET_KEYS).
+ */
+export const K0S_JOIN_TOKEN_SECRET = "k0sJoinToken";
+/** Where a joined worker's kubelet keeps its client credentials (k0s: `<data dir>/kubelet.conf`). */
+export const K0S_KUBELET_CONF = "/var/lib/k0s/kubelet.conf";
+/**
+ * The URN of a worker's join-token resource (components/k0s.ts: a child of the K0sWorker
+ * component, itself a child of the stack), for the health gate's hint; a program test pins it
+ * against the URN the program registers.
+ */
+export function k0sJoinTokenUrn(stack: string, worker: string): string {
+  return `urn:pulumi:${stack}::maglev-infra::maglev-infra:k0s:K0sWorker$command:remote:Command::${worker}-join-token`;
+}
 export const K0S_KUBECONFIG_COMMAND = `${K0S_BIN} kubeconfig admin`;
 export const K0S_ADMIN_KUBECONFIG = "/var/lib/k0s/pki/admin.conf";
 export const K0S_MANIFESTS = "/var/lib/k0s/manifests";
@@ -400,7 +417,7 @@ export function planK0sWorker(topo: Topology, h: HostFacts, b: PlanBuilder): voi
   b.file({
     path: "/etc/systemd/system/k0sworker.service",
     content: k0sUnit(topo, `k0s worker of ${h.hostname}${edge ? " (edge: VIPs on lo, ingress DaemonSet)" : ""}`, args.map((a) => systemdExecWord(a, `k0s worker argument of ${h.name}`)).join(" "), [
-      // The join token (a secret from the controller) is written by the deployment, mode 0600.
+      // The join token (a secret from the controller), a file of this plan, mode 0600.
       `ConditionFileNotEmpty=${K0S_WORKER_TOKEN_FILE}`,
     ]),
     validate: systemdVerify("k0sworker.service", [K0S_BIN]),
@@ -419,9 +436,25 @@ export function planK0sWorker(topo: Topology, h: HostFacts, b: PlanBuilder): voi
     },
     "k0sworker.service",
   );
+  // The join token, filled in on the host from the worker's secrets (the program passes the
+  // `<worker>-join-token` resource's stdout). k0s reads it only when it first joins: a new
+  // token (any change of the worker mints one) restarts nothing.
+  b.file({
+    path: K0S_WORKER_TOKEN_FILE,
+    mode: "0600",
+    owner: "root:root",
+    content: `{{secret:${K0S_JOIN_TOKEN_SECRET}}}`,
+    secretKeys: [K0S_JOIN_TOKEN_SECRET],
+    secretSyntax: "line",
+    activate: { kind: "none" },
+  });
   b.service("k0sworker");
+  // A worker that never joined (no kubelet credentials yet) fails its gate with the way out:
+  // its join token lasts 24 h (scripts/host/k0s-join-token.sh), so a first apply retried a day
+  // later needs a fresh one, which replacing its join-token resource mints.
+  const notJoined = `${h.hostname} has not joined the cluster (no ${K0S_KUBELET_CONF}). Its join token is valid for 24 h after it was minted; if that has passed, mint a fresh one: pulumi up --replace '${k0sJoinTokenUrn(env.name, h.name)}'`;
   b.health = {
-    command: "curl -fsS -o /dev/null http://127.0.0.1:10248/healthz",
+    command: `curl -fsS -o /dev/null http://127.0.0.1:10248/healthz || { [ -s ${K0S_KUBELET_CONF} ] || echo ${shellWord(notJoined)}; exit 1; }`,
     timeoutSeconds: 300,
     description: `kubelet on ${h.hostname} is healthy`,
   };

@@ -10,7 +10,7 @@ import { createHash } from "crypto";
 import { buildPlans, HostPlan } from "../../src/plan";
 import { MODULES_FILE, SYSCTL_FILE } from "../../src/plan/base";
 import { deriveTopology } from "../../src/topology";
-import { applyCommand, bundleArchive, bundleSecretKeys, compileBundle, secretsCommand, secretsFileContent, ustar } from "../../src/bundle";
+import { applyCommand, applyStdin, bundleArchive, bundleSecretKeys, compileBundle, secretsFileContent, ustar } from "../../src/bundle";
 import { mgmt02Raw, mustValidate } from "../helpers";
 
 const topo = deriveTopology(mustValidate(mgmt02Raw()));
@@ -63,14 +63,36 @@ describe("GIVEN the mgmt02 plans WHEN compiled into bundles", () => {
     expect(checked).toBeGreaterThanOrEqual(topo.gateways.length + topo.maglevs.length);
   });
 
-  test("THEN the archive holds the apply program, bundle.json and the secrets' hash, unpacked by the real tar", () => {
+  test("THEN the archive holds the apply program, bundle.json, the secrets (0600) and their hash, unpacked by the real tar", () => {
     const c = compileBundle(STACK, plans.find((p) => p.tier === "haproxy")!);
-    const files = unpack(bundleArchive(c, "ab".repeat(32)));
-    expect(Object.keys(files).sort()).toEqual(["bundle.json", "maglev-apply", "secrets.sha256"]);
+    const secrets = secretsFileContent(["haproxyStatsPassword"], { haproxyStatsPassword: "s3cret" });
+    const files = unpack(bundleArchive(c, secrets));
+    expect(Object.keys(files).sort()).toEqual(["bundle.json", "maglev-apply", "secrets.json", "secrets.sha256"]);
     expect(files["bundle.json"].text).toBe(c.json);
     expect(files["maglev-apply"].mode).toBe(0o755);
     expect(files["maglev-apply"].text).toBe(fs.readFileSync(path.join(__dirname, "../../scripts/maglev-apply"), "utf8"));
-    expect(files["secrets.sha256"].text).toBe(`${"ab".repeat(32)}\n`);
+    expect(files["secrets.json"]).toEqual({ mode: 0o600, text: secrets });
+    expect(files["secrets.sha256"].text).toBe(`${createHash("sha256").update(secrets).digest("hex")}\n`);
+    // No secrets: no secrets.json, an empty hash (the program checks nothing).
+    const none = unpack(bundleArchive(c, ""));
+    expect(Object.keys(none).sort()).toEqual(["bundle.json", "maglev-apply", "secrets.sha256"]);
+    expect(none["secrets.sha256"].text).toBe("");
+  });
+
+  test("THEN a host's apply stdin with secrets is deterministic bytes, holds exactly its plan's keys, and changes with a value", () => {
+    const p = plans.find((x) => x.tier === "dnsdist")!;
+    const c = compileBundle(STACK, p);
+    const keys = bundleSecretKeys(c.bundle);
+    expect(keys.length).toBeGreaterThan(0);
+    const values = Object.fromEntries([...keys, "unrelatedKey"].map((k) => [k, `value-of-${k}`]));
+    const a = applyStdin(c, values);
+    expect(applyStdin(compileBundle(STACK, JSON.parse(JSON.stringify(p))), { ...values })).toBe(a);
+    expect(JSON.parse(unpack(a)["secrets.json"].text)).toEqual(Object.fromEntries(keys.map((k) => [k, `value-of-${k}`])));
+    expect(applyStdin(c, { ...values, [keys[0]]: "rotated" })).not.toBe(a);
+    expect(() => applyStdin(c, {})).toThrow(/no value for secret/);
+    // A host without secrets: the plain archive, whatever values are around.
+    const plain = compileBundle(STACK, plans.find((x) => x.tier === "gateway")!);
+    expect(applyStdin(plain, values)).toBe(bundleArchive(plain, ""));
   });
 
   test("THEN the manifest names each file with mode, owner, sha256 and activation, and no bundle holds a secret value", () => {
@@ -98,7 +120,7 @@ describe("GIVEN the mgmt02 plans WHEN compiled into bundles", () => {
   test("THEN the commands run as root through sudo -n for a login user, as they are for root", () => {
     expect(applyCommand("debian")).toMatch(/^sudo -n sh -c '/);
     expect(applyCommand("root")).not.toMatch(/sudo/);
-    expect(secretsCommand("debian")).toContain("/etc/maglev-infra/secrets.json");
+    expect(applyCommand("debian")).toContain("/etc/maglev-infra");
   });
 });
 
@@ -157,7 +179,18 @@ describe("gateway-health", () => {
 
 describe("apply-bootstrap.sh", () => {
   const boot = fs.readFileSync(path.join(__dirname, "../../scripts/host/apply-bootstrap.sh"), "utf8");
-  const run = (stdin: string) => spawnSync("sh", ["-c", boot], { input: stdin, encoding: "utf8" });
+  const run = (stdin: string, env: Record<string, string> = {}) => spawnSync("sh", ["-c", boot], { input: stdin, encoding: "utf8", env: { ...process.env, ...env } });
+  const archive = (prog: string, secrets?: string) =>
+    require("zlib")
+      .gzipSync(
+        ustar([
+          { name: "maglev-apply", mode: 0o755, data: Buffer.from(prog) },
+          { name: "bundle.json", mode: 0o600, data: Buffer.from("{}") },
+          { name: "secrets.sha256", mode: 0o600, data: Buffer.from(secrets ? `${createHash("sha256").update(secrets).digest("hex")}\n` : "") },
+          ...(secrets ? [{ name: "secrets.json", mode: 0o600, data: Buffer.from(secrets) }] : []),
+        ]),
+      )
+      .toString("base64");
   test("GIVEN stdin that is not a whole bundle THEN exit 4 saying nothing was changed", () => {
     const r = run("not base64 at all");
     expect(r.status).toBe(4);
@@ -166,14 +199,50 @@ describe("apply-bootstrap.sh", () => {
   test("GIVEN a program that exits 2 or 3 THEN the command exits with the same status, its temp dir removed", () => {
     for (const code of [0, 2, 3]) {
       const prog = `#!/usr/bin/python3\nimport os, sys\nprint(os.path.dirname(os.path.abspath(__file__)))\nsys.exit(${code})\n`;
-      const tar = ustar([
-        { name: "maglev-apply", mode: 0o755, data: Buffer.from(prog) },
-        { name: "bundle.json", mode: 0o600, data: Buffer.from("{}") },
-        { name: "secrets.sha256", mode: 0o600, data: Buffer.alloc(0) },
-      ]);
-      const r = run(require("zlib").gzipSync(tar).toString("base64"));
+      const r = run(archive(prog));
       expect({ code, status: r.status }).toEqual({ code, status: code });
       expect(fs.existsSync(r.stdout.trim())).toBe(false);
+    }
+  });
+  test("GIVEN an archive with secrets THEN it installs them root-only before the program runs, which is pointed at them and at their hash; nothing printed", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "boot-"));
+    try {
+      // The program reports what it was given and what it finds.
+      const prog = `#!/usr/bin/python3\nimport sys, json, os\na = sys.argv[1:]\ns = a[a.index("--secrets") + 1]\nh = open(a[a.index("--secrets-sha256-file") + 1]).read()\nprint(json.dumps({"secrets": s, "content": open(s).read(), "mode": oct(os.stat(s).st_mode & 0o777), "sha": h.strip()}))\n`;
+      const secrets = '{"pdnsApiKey":"very-secret"}\n';
+      const r = run(archive(prog, secrets), { MAGLEV_ROOT: root });
+      expect({ code: r.status, err: r.stderr }).toEqual({ code: 0, err: "" });
+      const seen = JSON.parse(r.stdout);
+      expect(seen).toEqual({ secrets: `${root}/etc/maglev-infra/secrets.json`, content: secrets, mode: "0o600", sha: createHash("sha256").update(secrets).digest("hex") });
+      // Only when it differs: the same secrets leave the file as it is (same inode, same mtime).
+      const file = path.join(root, "etc/maglev-infra/secrets.json");
+      const before = fs.statSync(file);
+      expect(run(archive("import sys\nsys.exit(0)\n", secrets), { MAGLEV_ROOT: root }).status).toBe(0);
+      expect(fs.statSync(file).ino).toBe(before.ino);
+      // New values replace it whole (rename: a new inode), still 0600, no temp file left behind.
+      const rotated = '{"pdnsApiKey":"rotated"}\n';
+      expect(run(archive("import sys\nsys.exit(0)\n", rotated), { MAGLEV_ROOT: root }).status).toBe(0);
+      expect(fs.readFileSync(file, "utf8")).toBe(rotated);
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+      expect(fs.readdirSync(path.dirname(file))).toEqual(["secrets.json"]);
+      // An archive without secrets (a host that has none) leaves the file alone.
+      expect(run(archive("import sys\nsys.exit(0)\n"), { MAGLEV_ROOT: root }).status).toBe(0);
+      expect(fs.readFileSync(file, "utf8")).toBe(rotated);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+  test("GIVEN secrets that cannot be installed THEN exit 4, the program never runs, no value printed", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "boot-"));
+    try {
+      fs.writeFileSync(path.join(root, "etc"), "a file where /etc should be a directory");
+      const r = run(archive("print(\"ran\")\n", '{"k":"very-secret"}\n'), { MAGLEV_ROOT: root });
+      expect(r.status).toBe(4);
+      expect(r.stdout).not.toContain("ran");
+      expect(r.stderr).toContain("could not install");
+      expect(r.stdout + r.stderr).not.toContain("very-secret");
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
     }
   });
 });

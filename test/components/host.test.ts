@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import { gunzipSync } from "zlib";
+import { createHash } from "crypto";
 import { compileBundle } from "../../src/bundle";
 import { planHost, HostPlan } from "../../src/plan";
 import { deriveTopology } from "../../src/topology";
@@ -15,6 +16,19 @@ import { mgmt02Raw, mustValidate } from "../helpers";
 import { COMMAND, COPY, Graph, VM } from "../program/harness";
 
 const env: Environment = mustValidate(mgmt02Raw());
+
+/** The regular files of a ustar archive by name: mode and text. */
+function ustarEntries(tar: Buffer): Record<string, { mode: number; text: string }> {
+  const out: Record<string, { mode: number; text: string }> = {};
+  for (let off = 0; off + 512 <= tar.length; ) {
+    const name = tar.toString("ascii", off, off + 100).replace(/\0.*$/s, "");
+    if (!name) break;
+    const size = parseInt(tar.toString("ascii", off + 124, off + 136), 8);
+    out[name] = { mode: parseInt(tar.toString("ascii", off + 100, off + 108), 8), text: tar.toString("utf8", off + 512, off + 512 + size) };
+    off += 512 + Math.ceil(size / 512) * 512;
+  }
+  return out;
+}
 const topo = deriveTopology(env);
 const host = (name: string) => topo.byName.get(name)!;
 
@@ -82,25 +96,27 @@ describe("GIVEN an HAProxy node whose plan has a file built from a secret", () =
     node = r.made;
   });
 
-  test("WHEN synthesized THEN the values go by their own command over stdin (secret, unlogged), before the apply", () => {
-    const s = g.get(COMMAND, "mlb01-secrets");
-    expect(s.inputs.stdin).toBe(SECRET_MARK);
-    expect(s.inputs.logging).toBe("none");
-    expect(s.additionalSecretOutputs).toEqual(expect.arrayContaining(["stderr", "stdin", "stdout"]));
-    expect(s.inputs.create).toContain("/etc/maglev-infra/secrets.json");
-    expect(g.deps(g.get(COMMAND, "mlb01-apply"))).toContain("mlb01-secrets");
+  test("WHEN synthesized THEN the values travel inside the one apply (stdin secret, unlogged): no command of their own", () => {
+    expect(g.has(COMMAND, "mlb01-secrets")).toBe(false);
+    const r = g.get(COMMAND, "mlb01-apply");
+    expect(r.inputs.stdin).toBe(SECRET_MARK);
+    expect(r.inputs.logging).toBe("none");
+    expect(r.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdin"]));
+    expect(r.inputs.create).toContain("/etc/maglev-infra");
   });
 
-  test("THEN the secrets file holds the values of exactly the plan's keys, and the apply's archive only their hash", async () => {
-    const stdin: pulumi.Output<string> = (node.secretsCommand as any).stdin;
-    expect(await (stdin as any).isSecret).toBe(true);
-    const text = await new Promise<string>((res) => stdin.apply(res));
-    expect(JSON.parse(text)).toEqual({ haproxyStatsPassword: `${OFFLINE_SECRET_PREFIX}haproxyStatsPassword` });
+  test("THEN the apply's archive holds the values of exactly the plan's keys as secrets.json (0600) and their hash; bundle.json only the placeholders", async () => {
     const archive: pulumi.Output<string> = (node.apply as any).stdin;
     expect(await (archive as any).isSecret).toBe(true);
     const a = await new Promise<string>((res) => archive.apply(res));
-    expect(gunzipSync(Buffer.from(a, "base64")).toString()).not.toContain(OFFLINE_SECRET_PREFIX);
-    expect(gunzipSync(Buffer.from(a, "base64")).toString()).toContain("{{secret:haproxyStatsPassword}}");
+    const tar = gunzipSync(Buffer.from(a, "base64"));
+    const entries = ustarEntries(tar);
+    expect(Object.keys(entries).sort()).toEqual(["bundle.json", "maglev-apply", "secrets.json", "secrets.sha256"]);
+    expect(entries["secrets.json"].mode).toBe(0o600);
+    expect(JSON.parse(entries["secrets.json"].text)).toEqual({ haproxyStatsPassword: `${OFFLINE_SECRET_PREFIX}haproxyStatsPassword` });
+    expect(entries["secrets.sha256"].text).toBe(`${createHash("sha256").update(entries["secrets.json"].text).digest("hex")}\n`);
+    expect(entries["bundle.json"].text).not.toContain(OFFLINE_SECRET_PREFIX);
+    expect(entries["bundle.json"].text).toContain("{{secret:haproxyStatsPassword}}");
   });
 
   test("THEN no secret value appears in any recorded input, and the manifest names the secret file", () => {

@@ -1,7 +1,7 @@
 /**
  * The Pulumi lifecycle under mocks (issue 14): what `pulumi up` refuses before it registers
  * anything, what keeps a VM's URN across a role change or a node move, host key pinning,
- * the k0s join token, removal and destroy, `pulumi import`.
+ * the k0s join token (one resource per worker), removal and destroy, `pulumi import`.
  */
 import * as fs from "fs";
 import * as os from "os";
@@ -15,7 +15,7 @@ import { COMMAND, Graph, stackConfig, synth, synthEnv, SynthResult, VM } from ".
 import { offlineHostKey, RecordedResource, SECRET_MARK, synthesize, urnOf } from "../../src/program/offline";
 import { buildPlans, planHost } from "../../src/plan";
 import { deriveTopology } from "../../src/topology";
-import { k0sJoinTokenCommand, teardownCommand } from "../../src/bundle";
+import { compileBundle, k0sJoinTokenCommand, teardownCommand } from "../../src/bundle";
 import { aliasTypesOf, Gateway, ManagedHost, ManagedHostArgs, parseHostKey, TIER_TYPES } from "../../components";
 
 describe("GIVEN mgmt02 with the all-zero placeholder as its k0s sha256 (its k0s hosts download k0s)", () => {
@@ -417,72 +417,132 @@ describe("GIVEN scripts/host/teardown.sh on a host the apply program has configu
   });
 });
 
-describe("GIVEN mgmt02 WHEN a k0s worker leaves the stack (or the stack is destroyed), joined or not", () => {
-  test("THEN `<worker>-join-token-revoke` invalidates its token on the controller: only a delete step, the token on its stdin (secret), nothing logged", () => {
+describe("GIVEN mgmt02 WHEN a k0s worker leaves the stack (or the stack is destroyed, or its token is replaced), joined or not", () => {
+  test("THEN `<worker>-join-token`'s delete invalidates its token on the controller, by the id stored there (no token on stdin), before the controller's teardown stops k0s", () => {
     const topo = deriveTopology(mustValidate(mgmt02Raw()));
     const controller = topo.hosts.find((x) => x.role === "k0s-controller")!;
     const workers = topo.hosts.filter((x) => x.role === "k0s-worker");
     expect(workers.length).toBeGreaterThan(0);
     for (const w of workers) {
-      const r = g.get(COMMAND, `${w.name}-join-token-revoke`);
-      expect(r.inputs.create).toBeUndefined();
-      expect(r.inputs.update).toBeUndefined();
-      expect(r.inputs.delete).toBe(k0sJoinTokenCommand("debian", "revoke", "/usr/local/bin/k0s"));
-      expect(r.inputs.stdin).toBe(SECRET_MARK);
-      expect(r.secretInputs).toEqual(expect.arrayContaining(["connection", "stdin"]));
+      const r = g.get(COMMAND, `${w.name}-join-token`);
+      expect(r.inputs.create).toBe(k0sJoinTokenCommand("debian", "create", w.name, "/usr/local/bin/k0s"));
+      expect(r.inputs.delete).toBe(k0sJoinTokenCommand("debian", "revoke", w.name, "/usr/local/bin/k0s"));
+      expect(r.inputs.delete).toMatch(/^sudo -n 'sh' '-c' '# A k0s worker'\\''s join token/);
+      expect(r.inputs.delete).toContain(` 'k0s-join-token' 'revoke' '${w.name}' '/usr/local/bin/k0s'`);
+      expect(r.inputs.stdin).toBeUndefined();
       expect(r.inputs.logging).toBe("none");
-      expect(r.additionalSecretOutputs).toEqual(expect.arrayContaining(["stderr", "stdin", "stdout"]));
-      // On the controller (its pinned key), after the mint; a new token replaces it, which revokes the old one.
+      // On the controller (its pinned key).
       expect(r.inputs.connection).toBe(SECRET_MARK);
-      expect(g.deps(r)).toEqual(expect.arrayContaining([`${w.name}-join-token`, `${controller.name}-host-key`]));
-      expect(r.replaceOnChanges).toEqual(expect.arrayContaining(["stdin"]));
+      expect(g.deps(r)).toEqual(expect.arrayContaining([`${controller.name}-host-key`]));
+      // A replacement revokes the old token (delete) before the new one is minted and stored.
+      expect(r.deleteBeforeReplace).toBe(true);
       // Deleted before the controller's teardown stops k0s (Pulumi deletes dependents first).
-      expect(ancestorsOf(g, COMMAND, `${w.name}-join-token-revoke`).has(`${controller.name}-teardown`)).toBe(true);
+      expect(ancestorsOf(g, COMMAND, `${w.name}-join-token`).has(`${controller.name}-teardown`)).toBe(true);
       // Its name carries no token.
-      expect(r.name).toBe(`${w.name}-join-token-revoke`);
+      expect(r.name).toBe(`${w.name}-join-token`);
     }
   });
 
   test("THEN a changed connection of the controller (a rotated key) does not mint another token: the mint ignores connection changes", () => {
     for (const w of deriveTopology(mustValidate(mgmt02Raw())).hosts.filter((x) => x.role === "k0s-worker")) expect(g.get(COMMAND, `${w.name}-join-token`).ignoreChanges).toEqual(["connection"]);
   });
+
+  test("WHEN the workers' plans change (a new k0s release) THEN each join token's trigger changes with its worker's bundle: a fresh token right before each apply", async () => {
+    const raw = mgmt02Raw();
+    raw.k0s.version = "v1.31.3+k0s.0";
+    raw.k0s.sha256 = "4".repeat(64);
+    const after = new Graph(await synthEnv(raw, { stack: "mgmt02" }));
+    const env = mustValidate(raw);
+    const plans = buildPlans(deriveTopology(env));
+    for (const w of plans.filter((p) => p.tier === "k0s-worker")) {
+      const t = after.get(COMMAND, `${w.name}-join-token`);
+      expect(t.inputs.triggers).toEqual([compileBundle(env.name, w).sha256]);
+      expect(t.inputs.triggers).not.toEqual(g.get(COMMAND, `${w.name}-join-token`).inputs.triggers);
+      expect(t.urn).toBe(g.get(COMMAND, `${w.name}-join-token`).urn);
+    }
+  });
 });
 
 describe("GIVEN scripts/host/k0s-join-token.sh on the controller", () => {
   const SCRIPT = path.join(ROOT, "scripts", "host", "k0s-join-token.sh");
-  const kubeconfig = (id: string) => `apiVersion: v1\nclusters:\n- cluster:\n    server: https://10.1.7.60:6443\n  name: k0s\nusers:\n- name: kubelet-bootstrap\n  user:\n    token: ${id}.0123456789abcdef\n`;
+  const kubeconfig = (id: string) => `\napiVersion: v1\nclusters:\n- cluster:\n    server: https://10.1.7.60:6443\n  name: k0s\nusers:\n- name: kubelet-bootstrap\n  user:\n    token: ${id}.0123456789abcdef\n`;
   const token = (id: string) => gzipSync(kubeconfig(id)).toString("base64");
-  const k0s = (h: ReturnType<typeof fakeHost>, listed: string) => {
-    h.tool("k0s", `[ "$1 $2" = "token create" ] && echo H4sIfaketoken; [ "$1 $2" = "token list" ] && printf 'ID      ROLE    EXPIRES AT\\n${listed}  worker  never\\n'; exit 0`);
+  /** A fake k0s: `token create` prints a token with id `mint`, `token list` lists `listed` as `k0s token list` prints them (tab-separated, ID first). */
+  const k0s = (h: ReturnType<typeof fakeHost>, mint: string, listed: string[]) => {
+    const rows = listed.map((id) => `${id}\\tworker\\t2030-01-01T00:00:00Z\\n`).join("");
+    h.tool("k0s", `[ "$1 $2" = "token create" ] && echo '${token(mint)}'; [ "$1 $2" = "token list" ] && printf '${listed.length ? `ID\\tROLE\\tEXPIRES AT\\n${rows}` : "No k0s join tokens found\\n"}'; exit 0`);
     return path.join(h.bin, "k0s");
   };
+  const run = (h: ReturnType<typeof fakeHost>, args: string[]) => spawnSync("sh", [SCRIPT, ...args], { encoding: "utf8", env: { PATH: `/usr/bin:/bin`, MAGLEV_ROOT: h.root } });
+  const stored = (h: ReturnType<typeof fakeHost>, w: string) => path.join(h.root, "var/lib/maglev-infra/k0s-join-tokens", w);
 
-  test("WHEN it mints THEN it asks k0s for a worker token without an expiry and prints it", () => {
+  test("WHEN it mints for a worker with no token stored THEN it asks k0s for a 24 h worker token, stores only its id (0600, dir 0700) and prints the token", () => {
     const h = fakeHost();
-    const r = spawnSync("sh", [SCRIPT, "create", k0s(h, "")], { encoding: "utf8" });
-    expect(r.status).toBe(0);
-    expect(r.stdout).toBe("H4sIfaketoken\n");
-    expect(h.calls()).toBe("k0s token create --role=worker\n");
-  });
-
-  test("WHEN the worker has joined THEN it invalidates exactly that token, by its id, without printing the token's secret", () => {
-    const h = fakeHost();
-    const r = spawnSync("sh", [SCRIPT, "revoke", k0s(h, "abc123")], { input: token("abc123"), encoding: "utf8" });
+    const r = run(h, ["create", "k0s01", k0s(h, "abc123", [])]);
     expect({ code: r.status, err: r.stderr }).toEqual({ code: 0, err: "" });
-    expect(h.calls()).toBe("k0s token list --role=worker\nk0s token invalidate abc123\n");
-    expect(r.stdout + r.stderr).not.toContain("0123456789abcdef");
+    expect(r.stdout).toBe(`${token("abc123")}\n`);
+    expect(h.calls()).toBe("k0s token create --role=worker --expiry=24h\n");
+    expect(fs.readFileSync(stored(h, "k0s01"), "utf8")).toBe("abc123\n");
+    expect(fs.statSync(stored(h, "k0s01")).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(path.dirname(stored(h, "k0s01"))).mode & 0o777).toBe(0o700);
+    expect(fs.readFileSync(stored(h, "k0s01"), "utf8")).not.toContain("0123456789abcdef");
   });
 
-  test("WHEN the token is already gone THEN it says so and succeeds; WHEN stdin is no k0s token THEN it fails and invalidates nothing", () => {
-    let h = fakeHost();
-    let r = spawnSync("sh", [SCRIPT, "revoke", k0s(h, "zzz999")], { input: token("abc123"), encoding: "utf8" });
+  test("WHEN it mints again (a replacement that lost its delete, an update) THEN it first invalidates the worker's previous token if still listed, and stores the new id; other workers' tokens are left alone", () => {
+    const h = fakeHost();
+    fs.mkdirSync(path.dirname(stored(h, "k0s01")), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(stored(h, "k0s01"), "old111\n", { mode: 0o600 });
+    fs.writeFileSync(stored(h, "k0s02"), "oth222\n", { mode: 0o600 });
+    const r = run(h, ["create", "k0s01", k0s(h, "new333", ["old111", "oth222"])]);
     expect(r.status).toBe(0);
-    expect(r.stdout).toContain("worker token abc123 is already gone");
-    expect(h.calls()).not.toContain("invalidate");
+    expect(r.stdout).toBe(`${token("new333")}\n`);
+    expect(h.calls()).toBe("k0s token list --role=worker\nk0s token invalidate old111\nk0s token create --role=worker --expiry=24h\n");
+    expect(r.stderr).toBe("k0s-join-token: invalidated k0s01's worker token old111\n");
+    expect(fs.readFileSync(stored(h, "k0s01"), "utf8")).toBe("new333\n");
+    expect(fs.readFileSync(stored(h, "k0s02"), "utf8")).toBe("oth222\n");
+  });
+
+  test("WHEN it revokes THEN it invalidates exactly the stored token, by its id, and forgets it, without printing any token; already gone or none stored THEN it succeeds", () => {
+    let h = fakeHost();
+    fs.mkdirSync(path.dirname(stored(h, "k0s01")), { recursive: true });
+    fs.writeFileSync(stored(h, "k0s01"), "abc123\n");
+    let r = run(h, ["revoke", "k0s01", k0s(h, "zzz999", ["abc123", "abc1234"])]);
+    expect({ code: r.status, out: r.stdout, err: r.stderr }).toEqual({ code: 0, out: "", err: "k0s-join-token: invalidated k0s01's worker token abc123\n" });
+    expect(h.calls()).toBe("k0s token list --role=worker\nk0s token invalidate abc123\n");
+    expect(fs.existsSync(stored(h, "k0s01"))).toBe(false);
+    // Expired and cleaned up, or invalidated by hand: not listed.
     h = fakeHost();
-    r = spawnSync("sh", [SCRIPT, "revoke", k0s(h, "abc123")], { input: "not a token", encoding: "utf8" });
+    fs.mkdirSync(path.dirname(stored(h, "k0s01")), { recursive: true });
+    fs.writeFileSync(stored(h, "k0s01"), "abc123\n");
+    r = run(h, ["revoke", "k0s01", k0s(h, "zzz999", ["abc12", "xabc123"])]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain("k0s01's worker token abc123 is already gone");
+    expect(h.calls()).not.toContain("invalidate");
+    expect(fs.existsSync(stored(h, "k0s01"))).toBe(false);
+    // Nothing stored (never minted, or revoked already): nothing to do, k0s not even asked.
+    h = fakeHost();
+    r = run(h, ["revoke", "k0s01", k0s(h, "zzz999", [])]);
+    expect({ code: r.status, calls: h.calls() }).toEqual({ code: 0, calls: "" });
+  });
+
+  test("WHEN k0s prints no token, the stored id is not one, or the worker name is not a name THEN it fails, stores and prints nothing", () => {
+    let h = fakeHost();
+    h.tool("k0s", `echo 'not a token'`);
+    let r = run(h, ["create", "k0s01", path.join(h.bin, "k0s")]);
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain("k0s printed no join token for k0s01");
+    expect(fs.existsSync(stored(h, "k0s01"))).toBe(false);
+    h = fakeHost();
+    fs.mkdirSync(path.dirname(stored(h, "k0s01")), { recursive: true });
+    fs.writeFileSync(stored(h, "k0s01"), "../../etc\n");
+    r = run(h, ["revoke", "k0s01", k0s(h, "abc123", ["abc123"])]);
     expect(r.status).not.toBe(0);
     expect(h.calls()).not.toContain("invalidate");
+    for (const bad of ["../x", "", ".hidden", "a b"]) {
+      r = run(fakeHost(), ["create", bad, "/bin/false"]);
+      expect({ bad, code: r.status }).toEqual({ bad, code: 1 });
+    }
   });
 });
 

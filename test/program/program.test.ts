@@ -5,11 +5,13 @@
  */
 import { alertRules } from "../../src/monitoring/rules";
 import * as pulumi from "@pulumi/pulumi";
-import { applyCommand, bundleArchive, bundleSecretKeys, compileBundle } from "../../src/bundle";
+import { applyCommand, applyStdin, bundleArchive, bundleSecretKeys, compileBundle, k0sJoinTokenCommand } from "../../src/bundle";
+import { K0S_JOIN_TOKEN_SECRET, K0S_WORKER_TOKEN_FILE, k0sJoinTokenUrn } from "../../src/tiers/k0s";
+import { K0sWorker, ManagedHost } from "../../components";
 import { buildPlans, HostPlan } from "../../src/plan";
 import { deriveTopology, Topology } from "../../src/topology";
-import { SECRET_MARK, OFFLINE_SECRET_PREFIX } from "../../src/program/offline";
-import { GATE_NEEDS, referencedSecretKeys, vipKey } from "../../src/program";
+import { SECRET_MARK, OFFLINE_SECRET_PREFIX, synthesize, readStackConfig } from "../../src/program/offline";
+import { GATE_NEEDS, main, PROGRAM_SECRET_KEYS, referencedSecretKeys, vipKey } from "../../src/program";
 import { mgmt02Raw, mustValidate, hostIndex } from "../helpers";
 import { COMMAND, COPY, Graph, synth, synthEnv, SynthResult, VM } from "./harness";
 
@@ -74,14 +76,18 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
     }
   });
 
-  test("THEN each host is its VM, its host key, its secrets (when its plan has any), its apply and its teardown; the k0s controller its kubeconfig; a worker its join token's mint, write, invalidation and revocation on removal", () => {
+  test("THEN each host is at most 5 resources: its VM, its host key, its apply and its teardown; the k0s controller its kubeconfig; a worker its join token", () => {
     for (const h of topo.hosts) {
       const own = result.resources.filter((r) => r.custom && (r.name === h.name || r.name.startsWith(`${h.name}-`))).map((r) => r.name.slice(h.name.length) || "(VM)");
-      const secrets = g.has(COMMAND, `${h.name}-secrets`) ? ["-secrets"] : [];
-      const extra = h.role === "k0s-controller" ? ["-kubeconfig"] : h.role === "k0s-worker" ? ["-join-token", "-join-token-revoke", "-join-token-spent", "-worker-token"] : [];
-      expect({ host: h.name, own: own.sort() }).toEqual({ host: h.name, own: ["(VM)", "-apply", "-host-key", "-teardown", ...secrets, ...extra].sort() });
+      const extra = h.role === "k0s-controller" ? ["-kubeconfig"] : h.role === "k0s-worker" ? ["-join-token"] : [];
+      expect({ host: h.name, own: own.sort() }).toEqual({ host: h.name, own: ["(VM)", "-apply", "-host-key", "-teardown", ...extra].sort() });
+      // Issue 12's bound, counted as preview:offline's summary does: the custom children of the host's component.
+      const component = result.resources.find((r) => !r.custom && r.name === h.name && r.type.startsWith("maglev-infra:"))!;
+      const children = result.resources.filter((r) => r.custom && r.parent === component.urn);
+      expect({ host: h.name, n: children.length, atMost5: children.length <= 5 }).toEqual({ host: h.name, n: own.length, atMost5: true });
     }
     expect(g.ofType(COPY)).toHaveLength(0);
+    expect(result.resources.some((r) => /-(secrets|worker-token|join-token-spent|join-token-revoke)$/.test(r.name))).toBe(false);
   });
 
   test("THEN every apply runs the one bootstrap as root with the host's bundle on stdin, the manifest visible in its triggers", () => {
@@ -93,18 +99,41 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
       expect(r.inputs.triggers).toEqual([c.sha256, c.programSha256, ...c.manifest]);
       for (const f of p.files) expect((r.inputs.triggers as string[]).some((t) => t.startsWith(`${f.path} ${f.mode} ${f.owner} `))).toBe(true);
       if (bundleSecretKeys(c.bundle).length) {
-        // The archive carries the secrets' hash: secret, so a rotation re-applies without a value in the diff.
+        // The archive carries the secrets' values: secret, so a rotation re-applies without a value in the diff.
         expect(r.inputs.stdin).toBe(SECRET_MARK);
-        const s = g.get(COMMAND, `${p.name}-secrets`);
-        expect(s.inputs.stdin).toBe(SECRET_MARK);
-        expect(s.inputs.triggers).toEqual([SECRET_MARK]);
-        expect(s.inputs.logging).toBe("none");
-        expect(g.deps(r)).toContain(s.name);
+        expect(r.secretInputs).toContain("stdin");
+        expect(r.inputs.logging).toBe("none");
       } else {
         expect(r.inputs.stdin).toBe(bundleArchive(c, ""));
-        expect(g.has(COMMAND, `${p.name}-secrets`)).toBe(false);
       }
     }
+  });
+
+  test("THEN the lab sends what the program registers: each apply's stdin is, byte for byte, applyStdin(bundle, secrets) as lab/transport.ts builds it, with the worker's own join token", async () => {
+    // The components themselves, to read each apply's stdin in clear (the recorder only sees [secret]).
+    const made: ManagedHost[] = [];
+    const orig = (ManagedHost.prototype as any).hostOutputs;
+    (ManagedHost.prototype as any).hostOutputs = function (this: ManagedHost) {
+      made.push(this);
+      return orig.call(this);
+    };
+    try {
+      await synthesize({ stack: "mgmt02", config: readStackConfig("mgmt02"), program: () => main({ placeholderDigests: "allow" }) });
+    } finally {
+      (ManagedHost.prototype as any).hostOutputs = orig;
+    }
+    const values = (keys: string[]) => Object.fromEntries(keys.map((k) => [k, `${OFFLINE_SECRET_PREFIX}${k}`]));
+    let withSecrets = 0;
+    for (const p of plans) {
+      const host = made.find((m) => m.hostname === p.hostname)!;
+      const stdin = await new Promise<string>((res) => pulumi.output((host.apply as any).stdin as pulumi.Input<string>).apply((v) => res(v as string)));
+      const c = compileBundle(topo.env.name, p);
+      const keys = bundleSecretKeys(c.bundle);
+      expect({ host: p.name, same: stdin === applyStdin(c, values(keys)) }).toEqual({ host: p.name, same: true });
+      if (keys.length) withSecrets++;
+      if (p.tier === "k0s-worker") expect(keys).toContain(K0S_JOIN_TOKEN_SECRET);
+    }
+    expect(withSecrets).toBeGreaterThanOrEqual(topo.hosts.filter((h) => h.role === "k0s-worker").length + 2);
   });
 
   test("THEN within each tier host N applies after host N-1's apply (which ends with its health gate), gateways before maglevs", () => {
@@ -112,7 +141,7 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
     for (const t of tiers) {
       const hosts = topo.hosts.filter((h) => h.role === t);
       hosts.forEach((h, i) => {
-        const first = g.has(COMMAND, `${h.name}-secrets`) ? g.get(COMMAND, `${h.name}-secrets`) : g.get(COMMAND, `${h.name}-apply`);
+        const first = g.get(COMMAND, `${h.name}-apply`);
         const deps = g.deps(first);
         expect(deps).toContain(h.name); // its VM
         expect(deps).toContain(`${h.name}-host-key`); // the pinned key, read on first contact
@@ -152,31 +181,40 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
     expect(checked).toBe(2 * (2 + 3 + 6 + 2) + 6);
   });
 
-  test("THEN each k0s worker's own join token is minted on the controller after it converged and right before the worker's apply, written over stdin, and invalidated after the apply; all secret and unlogged", () => {
+  test("THEN each k0s worker's own join token is one resource on the controller: minted after the controller converged and right before the worker's apply, revoked by its delete, a secret of the worker's plan, unlogged", () => {
     const controller = topo.hosts.find((x) => x.role === "k0s-controller")!;
     const mints = new Set<string>();
     for (const h of topo.hosts.filter((x) => x.role === "k0s-worker")) {
       const mint = g.get(COMMAND, `${h.name}-join-token`);
-      // No --expiry: a token that does not expire until the spent step invalidates it.
-      expect(mint.inputs.create).toMatch(/"\$k0s" token create --role=worker\n/);
+      expect(mint.inputs.create).toBe(k0sJoinTokenCommand("debian", "create", h.name, "/usr/local/bin/k0s"));
+      expect(mint.inputs.delete).toBe(k0sJoinTokenCommand("debian", "revoke", h.name, "/usr/local/bin/k0s"));
+      // 24 h: the copy in state stops working by itself.
+      expect(mint.inputs.create).toContain('"$k0s" token create --role=worker --expiry=24h');
+      expect(mint.inputs.stdin).toBeUndefined();
+      // Any change of the worker's bundle mints a fresh token right before its apply.
+      expect(mint.inputs.triggers).toEqual([compileBundle(topo.env.name, plans.find((p) => p.name === h.name)!).sha256]);
       expect(mint.inputs.logging).toBe("none");
       expect(mint.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout", "stderr"]));
-      expect(g.deps(mint)).toEqual(expect.arrayContaining([`${controller.name}-apply`, `${controller.name}-host-key`, h.name]));
+      expect(mint.deleteBeforeReplace).toBe(true);
+      expect(mint.ignoreChanges).toEqual(["connection"]);
+      expect(mint.replaceWith).toEqual([g.get(VM, h.name).urn]);
+      expect(mint.parent).toBe(g.get("maglev-infra:k0s:K0sWorker", h.name).urn);
+      expect(g.deps(mint)).toEqual(expect.arrayContaining([`${controller.name}-apply`, `${controller.name}-host-key`, `${controller.name}-teardown`, h.name]));
+      expect(g.deps(g.get(COMMAND, `${h.name}-apply`))).toContain(`${h.name}-join-token`);
+      // The URN the worker's health gate names for `pulumi up --replace`.
+      expect(mint.urn).toBe(k0sJoinTokenUrn("mgmt02", h.name));
+      const plan = plans.find((p) => p.name === h.name)!;
+      expect(plan.health!.command).toContain(`pulumi up --replace '\\''${mint.urn}'\\''`);
+      expect(plan.files.find((f) => f.path === K0S_WORKER_TOKEN_FILE)).toMatchObject({ mode: "0600", owner: "root:root", content: `{{secret:${K0S_JOIN_TOKEN_SECRET}}}`, secretKeys: [K0S_JOIN_TOKEN_SECRET], secretSyntax: "line", activate: { kind: "none" } });
       mints.add(mint.urn);
-      const write = g.get(COMMAND, `${h.name}-worker-token`);
-      expect(write.inputs.stdin).toBe(SECRET_MARK);
-      expect(write.inputs.logging).toBe("none");
-      expect(g.deps(write)).toEqual(expect.arrayContaining([`${h.name}-join-token`, h.name]));
-      expect(g.deps(g.get(COMMAND, `${h.name}-apply`))).toContain(`${h.name}-worker-token`);
-      const spent = g.get(COMMAND, `${h.name}-join-token-spent`);
-      expect(spent.inputs.create).toContain("token invalidate");
-      expect(spent.inputs.stdin).toBe(SECRET_MARK);
-      expect(spent.inputs.logging).toBe("none");
-      expect(g.deps(spent)).toContain(`${h.name}-apply`);
     }
     expect(mints.size).toBe(6);
-    // No token shared by the workers, no token re-issued from a list of workers.
-    expect(g.has(COMMAND, `${controller.name}-worker-token`)).toBe(false);
+    // No token shared by the workers, none on the controller.
+    expect(g.has(COMMAND, `${controller.name}-join-token`)).toBe(false);
+    // Not a stack config secret: never asked of `pulumi config`.
+    expect(PROGRAM_SECRET_KEYS).toEqual([K0S_JOIN_TOKEN_SECRET]);
+    expect(referencedSecretKeys(plans)).not.toContain(K0S_JOIN_TOKEN_SECRET);
+    expect(K0sWorker).toBeDefined();
   });
 
   test("THEN the stack outputs are dnsRecords, hosts, vips, alertRules and a secret kubeconfig", async () => {
@@ -195,14 +233,15 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
 
   test("THEN no placeholder secret appears anywhere outside [secret]", () => {
     const text = JSON.stringify({ resources: result.resources, outputs: result.outputs });
-    expect(text).not.toContain(OFFLINE_SECRET_PREFIX);
+    expect(text).not.toContain(OFFLINE_SECRET_PREFIX); // the join tokens' mock stdout included
     expect(text).not.toContain("offline-stdout"); // the mock's command stdout, secret by construction
   });
 
   test("THEN every command carrying a secret (its stdin or triggers; an apply's stdin holds the secrets' hash) does not log", () => {
     const carrying = g.ofType(COMMAND).filter((r) => r.secretInputs.some((k) => k !== "connection"));
     for (const r of carrying) expect({ name: r.name, logging: r.inputs.logging }).toEqual({ name: r.name, logging: "none" });
-    expect(carrying.length).toBeGreaterThanOrEqual(2 * topo.hosts.filter((h) => h.role === "k0s-worker").length);
+    // Every worker's apply (its join token) and the HAProxy and DNS hosts' (their stack secrets).
+    expect(carrying.length).toBeGreaterThanOrEqual(topo.hosts.filter((h) => h.role === "k0s-worker").length + 2);
     // An apply without secrets logs its phase lines.
     for (const r of g.ofType(COMMAND).filter((x) => x.name.endsWith("-apply") && !x.secretInputs.includes("stdin"))) expect(r.inputs.logging).toBe("stdoutAndStderr");
   });
@@ -277,5 +316,7 @@ describe("referencedSecretKeys", () => {
     const p = (keys: string[]): HostPlan => ({ ...plans[0], files: [{ ...plans[0].files[0], secretKeys: keys }] });
     expect(referencedSecretKeys([p(["pdnsApiKey"]), p(["haproxyStatsPassword", "pdnsApiKey"])])).toEqual(["haproxyStatsPassword", "pdnsApiKey"]);
     expect(() => referencedSecretKeys([p(["not a key"])])).toThrow(/not config key names: not a key/);
+    // The program's own secrets (a worker's join token) are not config keys.
+    expect(referencedSecretKeys([p(["pdnsApiKey", K0S_JOIN_TOKEN_SECRET])])).toEqual(["pdnsApiKey"]);
   });
 });
