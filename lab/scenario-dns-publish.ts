@@ -84,11 +84,12 @@ async function purgeCaches(c: Ctx, zones: string[]): Promise<void> {
 
 /**
  * dig from the lab's client through the DNS VIP, one batch (dig -f): name → type → answers.
- * Each query bounded (+time=2 +tries=2), the whole batch by the exec's timeout.
+ * Each query bounded (+time=2 +tries=2), the whole batch by the exec's timeout. The batch
+ * arrives on stdin, read as /proc/self/fd/0: the guests' devtmpfs has no /dev/stdin link.
  */
 async function digAll(c: Ctx, vip: string, queries: { name: string; type: string }[]): Promise<Map<string, string[]>> {
   const batch = queries.map((q) => `${q.name} ${q.type}`).join("\n") + "\n";
-  const out = await c.lab.run(CLIENT.name, `dig @${vip} +noall +answer +time=2 +tries=2 -f /dev/stdin`, { timeoutMs: 180_000, stdin: batch });
+  const out = await c.lab.run(CLIENT.name, `dig @${vip} +noall +answer +time=2 +tries=2 -f /proc/self/fd/0`, { timeoutMs: 180_000, stdin: batch });
   const got = new Map<string, string[]>();
   for (const line of out.split("\n")) {
     const f = line.trim().split(/\s+/);
