@@ -208,6 +208,24 @@ export class Lab {
     return path.join(this.stateDir, "nodes", node);
   }
 
+  /**
+   * The node's record, re-read from lab.json when the guest we know of is not running: another
+   * Lab of this lab (the power cycle of `ops maintain --lab`, a scenario's restore) may have
+   * restarted it under a new PID since this one attached.
+   */
+  private current(node: string): NodeRecord {
+    const r = this.rec(node);
+    if (r.state === "running" && r.pid !== undefined && alive(r.pid)) return r;
+    try {
+      const f = JSON.parse(fs.readFileSync(path.join(this.stateDir, "lab.json"), "utf8")) as LabFile;
+      const fresh = f.nodes[node];
+      if (fresh) this.file.nodes[node] = fresh;
+    } catch {
+      /* no lab.json: keep what we have */
+    }
+    return this.rec(node);
+  }
+
   private rec(node: string): NodeRecord {
     const r = this.file.nodes[node];
     if (!r) throw new Error(`unknown lab node ${node}`);
@@ -425,7 +443,7 @@ export class Lab {
 
   /** Run a bash script in the guest (cwd /, PATH has /run/lab/bin first). */
   async exec(node: string, script: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    const r = this.rec(node);
+    const r = this.current(node);
     if (r.state !== "running") throw new Error(`${node} is not running`);
     const dir = this.nodeDir(node);
     const id = `${Date.now().toString(36)}-${(this.seq++).toString(36)}-${randomBytes(3).toString("hex")}`;
