@@ -14,7 +14,7 @@ export interface LoadTarget {
   connections?: number;
   /**
    * Pause per connection between requests, ms (wrk's Lua `delay()`): an open-ended closed loop
-   * saturates the slowest guest, and on 2 cores that starves bfdd (100 ms × 3) and flaps BGP —
+   * saturates the slowest guest, and on 2 cores that starves bfdd (300 ms × 3) and flaps BGP —
    * measuring the lab's CPU, not the design. @default 0 (as fast as the chain goes)
    */
   pauseMs?: number;

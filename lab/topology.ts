@@ -173,7 +173,7 @@ export function buildLabModel(stack = "lab", root = process.cwd()): LabModel {
     });
   }
   // The load generator and the app servers run at a lower host CPU priority: on 2 cores a
-  // busy wrk would otherwise starve the routers' and maglevs' bfdd (100 ms × 3) and measure
+  // busy wrk would otherwise starve the routers' and maglevs' bfdd (BFD timers) and measure
   // the lab's scheduler instead of the design (seen: maglev BFD sessions flapping under load).
   specs.push({
     name: CLIENT.name,
