@@ -437,8 +437,10 @@ export function planK0sWorker(topo: Topology, h: HostFacts, b: PlanBuilder): voi
     "k0sworker.service",
   );
   // The join token, filled in on the host from the worker's secrets (the program passes the
-  // `<worker>-join-token` resource's stdout). k0s reads it only when it first joins: a new
-  // token (any change of the worker mints one) restarts nothing.
+  // `<worker>-join-token` resource's stdout). k0s reads it only when it first joins, so a new
+  // token (any change of the worker mints one) restarts nothing on a joined worker. A worker
+  // that has not joined yet (no kubelet credentials) is restarted if it runs: a k0s stuck
+  // retrying with an expired token picks up the fresh one now, not at its next crash.
   b.file({
     path: K0S_WORKER_TOKEN_FILE,
     mode: "0600",
@@ -446,7 +448,7 @@ export function planK0sWorker(topo: Topology, h: HostFacts, b: PlanBuilder): voi
     content: `{{secret:${K0S_JOIN_TOKEN_SECRET}}}`,
     secretKeys: [K0S_JOIN_TOKEN_SECRET],
     secretSyntax: "line",
-    activate: { kind: "none" },
+    activate: { kind: "command", command: `test -s ${K0S_KUBELET_CONF} || systemctl try-restart k0sworker.service` },
   });
   b.service("k0sworker");
   // A worker that never joined (no kubelet credentials yet) fails its gate with the way out:

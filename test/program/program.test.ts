@@ -205,7 +205,7 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
       expect(mint.urn).toBe(k0sJoinTokenUrn("mgmt02", h.name));
       const plan = plans.find((p) => p.name === h.name)!;
       expect(plan.health!.command).toContain(`pulumi up --replace '\\''${mint.urn}'\\''`);
-      expect(plan.files.find((f) => f.path === K0S_WORKER_TOKEN_FILE)).toMatchObject({ mode: "0600", owner: "root:root", content: `{{secret:${K0S_JOIN_TOKEN_SECRET}}}`, secretKeys: [K0S_JOIN_TOKEN_SECRET], secretSyntax: "line", activate: { kind: "none" } });
+      expect(plan.files.find((f) => f.path === K0S_WORKER_TOKEN_FILE)).toMatchObject({ mode: "0600", owner: "root:root", content: `{{secret:${K0S_JOIN_TOKEN_SECRET}}}`, secretKeys: [K0S_JOIN_TOKEN_SECRET], secretSyntax: "line", activate: { kind: "command", command: "test -s /var/lib/k0s/kubelet.conf || systemctl try-restart k0sworker.service" } });
       mints.add(mint.urn);
     }
     expect(mints.size).toBe(6);
