@@ -56,14 +56,13 @@ export function requirePrerequisites(): void {
 }
 
 /**
- * Build the lab kernel if it is not cached yet (lab/kernel.sh: allnoconfig + lab/kernel.config,
- * 801 files, ~800 CPU-seconds — minutes on 2 idle cores, far longer while a lab runs — once per
- * kernel config). Throws when the build fails.
+ * Build the lab kernel if it is not cached yet (lab/kernel.sh; about 10–20 minutes on 2 cores,
+ * once per kernel config). Throws when the build fails.
  */
 export function ensureKernel(log: (s: string) => void): string {
   const k = labKernelPath();
   if (k.built) return k.path;
-  log(`building the lab's UML kernel once (nftables, IPVS, dummy, VRF built in; cached at ${path.dirname(k.path)}); ~800 CPU-seconds (minutes on 2 idle cores) …`);
+  log(`building the lab's UML kernel once (nftables, IPVS, dummy, VRF built in; cached at ${path.dirname(k.path)}); this takes 10–20 minutes on 2 cores …`);
   const t0 = Date.now();
   const r = spawnSync("bash", [path.join(__dirname, "kernel.sh")], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
   if (r.status !== 0) throw new Error(`lab kernel build failed (exit ${r.status}); see the build log under ${path.dirname(path.dirname(k.path))}`);
