@@ -1205,7 +1205,16 @@ export async function runScenarios(args: string[], stateDir = DEFAULT_STATE_DIR)
     if (!pending.length) return;
     const t0 = Date.now();
     const what = pending.map((p) => p.what);
-    for (const p of pending.splice(0)) await p.fn();
+    for (const p of pending.splice(0)) {
+      try {
+        await p.fn();
+      } catch (e) {
+        // Once more: a guest that lost a daemon under memory or CPU pressure during the restore
+        // (seen: a gateway's bgpd after e) is usually fine on a second apply; twice is a failure.
+        log(`     restore "${p.what}" failed once (${(e as Error).message.split("\n")[0]}); again`);
+        await p.fn();
+      }
+    }
     const st = await waitReady(lab, m, 60_000);
     log(`     restored (${what.join("; ")}) in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${st.ok ? "ready" : `NOT ready: ${st.detail}`}`);
     if (!st.ok) throw new Error(`the lab did not recover: ${st.detail}\n${await notReadyEvidence(lab, m)}`);
