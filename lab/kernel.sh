@@ -22,6 +22,7 @@ CACHE_ROOT=${MAGLEV_UML_CACHE:-/var/cache/maglev-infra}
 DEPS="linux-source-6.1 bc flex bison libelf-dev libssl-dev build-essential libvdeplug-dev"
 
 if [ "${1:-}" = "--deps" ]; then
+  # shellcheck disable=SC2086 # one word per package
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q $DEPS
   exit 0
 fi

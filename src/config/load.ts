@@ -3,6 +3,7 @@
  * Used by the offline tools (render, validate, lab, ops) and by the Pulumi program, so the
  * same rules apply everywhere.
  */
+/* eslint-disable @typescript-eslint/no-explicit-any -- reads raw, not yet validated YAML and zod's untyped issue fields */
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
@@ -84,7 +85,7 @@ export function validateEnvironment(input: unknown, opts: ValidateOptions = {}):
     // Report the cross-field problems too (all problems at once), as far as the raw input
     // allows; a path that already has a field error is not reported twice.
     const fieldErrors = zodErrors(input, parsed.error);
-    let more: ConfigError[] = [];
+    let more: ConfigError[];
     try {
       more = crossFieldErrors(withDefaults(input));
     } catch {

@@ -3,6 +3,7 @@
  * schema itself, so the README's reference table can be checked against it by a test.
  */
 import { z } from "zod";
+import * as schemaModule from "./schema";
 import { environmentSchema } from "./schema";
 
 export interface KeyInfo {
@@ -12,7 +13,10 @@ export interface KeyInfo {
   default?: unknown;
 }
 
+// zod keeps a schema's definition untyped in `_zod.def`; the walk reads it as such.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 function def(s: z.ZodType): any {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   return (s as any)._zod.def;
 }
 
@@ -53,6 +57,7 @@ function walkChildren(s: z.ZodType, p: string, out: KeyInfo[]) {
  */
 export function keyDocs(schemaSource: string): Map<string, string> {
   // Loaded lazily: typescript is a dev dependency, needed only to build the reference.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ts = require("typescript") as typeof import("typescript");
   const sf = ts.createSourceFile("schema.ts", schemaSource, ts.ScriptTarget.ES2022, true);
   const docs = new Map<string, string>();
@@ -90,7 +95,7 @@ export function keyDocs(schemaSource: string): Map<string, string> {
 
 /** The README's config reference table, generated from the schema and its JSDoc. */
 export function referenceTable(schemaSource: string): string {
-  const S = require("./schema") as Record<string, unknown>;
+  const S = schemaModule as unknown as Record<string, unknown>;
   const owners = new Map<unknown, string>();
   for (const [k, v] of Object.entries(S)) if (v && typeof v === "object" && "_zod" in (v as object)) owners.set(v, k);
   const docs = keyDocs(schemaSource);

@@ -112,7 +112,7 @@ export const SSH_KEY_TYPES = [
 /** Parse one OpenSSH public key line `<type> <base64> [comment]`: a message when it is not one. */
 export function sshPublicKeyProblem(s: string): string | undefined {
   if (/[\r\n]/.test(s)) return "must be one key on one line (a line break would add another key)";
-  const m = /^(\S+) (\S+)(?: [A-Za-z0-9@._+:=,\/-]{1,100})?$/.exec(s);
+  const m = /^(\S+) (\S+)(?: [A-Za-z0-9@._+:=,/-]{1,100})?$/.exec(s);
   if (!m) return "must be an OpenSSH public key: `<type> <base64> [comment]`, single spaces, the comment one word of A-Za-z0-9@._+:=,/- (at most 100)";
   const [, type, b64] = m;
   if (!(SSH_KEY_TYPES as readonly string[]).includes(type)) return `key type ${JSON.stringify(type)} is not one of ${SSH_KEY_TYPES.join(", ")}`;
@@ -132,7 +132,7 @@ const sshPublicKey = z.string().superRefine((s, ctx) => {
 
 /** A download or service URL: the scheme(s) given, a host name or address, no user info, and only URL characters that need no quoting anywhere. */
 export function urlProblem(s: string, schemes: readonly string[]): string | undefined {
-  if (!/^[A-Za-z0-9._~:\/?=&%+@,\[\]-]+$/.test(s)) return "may contain only A-Za-z0-9 and ._~:/?=&%+@,[]- (no quotes, spaces, #, $, ;, braces, backslashes or line breaks)";
+  if (!/^[A-Za-z0-9._~:/?=&%+@,[\]-]+$/.test(s)) return "may contain only A-Za-z0-9 and ._~:/?=&%+@,[]- (no quotes, spaces, #, $, ;, braces, backslashes or line breaks)";
   let u: URL;
   try {
     u = new URL(s);
@@ -160,7 +160,7 @@ function url(schemes: readonly string[]) {
  * or a shell could read as syntax (quotes, space, braces, `#`, `!`, `$`, `;`, `\`, parentheses,
  * line breaks); `%` only as a `%XX` escape; the one placeholder `{frontend}`.
  */
-const HEALTH_PATH = /^\/(?:[A-Za-z0-9._~&+,=:@\/?-]|%[0-9A-Fa-f]{2}|\{frontend\})*$/;
+const HEALTH_PATH = /^\/(?:[A-Za-z0-9._~&+,=:@/?-]|%[0-9A-Fa-f]{2}|\{frontend\})*$/;
 
 /** Linux interface names (IFNAMSIZ 15): a lowercase letter, then a-z 0-9. */
 const IFNAME = /^[a-z][a-z0-9]{0,14}$/;

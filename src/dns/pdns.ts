@@ -380,7 +380,7 @@ export async function pushRecords(client: PdnsClient, stack: string, forwardZone
       try {
         await client.createZone({ name: zd.zone, kind: "Master", soa_edit_api: "DEFAULT", rrsets });
       } catch (e) {
-        throw new Error(`zone ${zd.zone}: could not create it on the primary: ${(e as Error).message}`);
+        throw new Error(`zone ${zd.zone}: could not create it on the primary: ${(e as Error).message}`, { cause: e });
       }
       zone = await client.getZone(zd.zone);
       created = true;
@@ -409,8 +409,9 @@ export async function pushRecords(client: PdnsClient, stack: string, forwardZone
               .slice(0, 6)
               .map((r) => `${r.action} ${describeRow(r)} ${r.after.join(",")}`)
               .join("; ")}${zones.length ? `. Zones already pushed: ${zones.map((z) => z.zone).join(", ")} (a re-run completes the rest)` : ""}`,
+            { cause: e },
           );
-        throw new Error(`zone ${zd.zone}: the PATCH did not complete: ${(e as Error).message}`);
+        throw new Error(`zone ${zd.zone}: the PATCH did not complete: ${(e as Error).message}`, { cause: e });
       }
     }
     // Verify: read back, nothing may differ, the serial must have moved (once per PATCH).
@@ -475,7 +476,7 @@ async function syncSecondaries(primary: PdnsClient, zoneNames: string[], pushed:
   for (const [i, s] of opts.secondaries.entries()) {
     const r = out[i];
     if (!r.ok) continue;
-    let behind: string[] = [];
+    let behind: string[];
     let asked = 0;
     for (;;) {
       const zs = new Map((await s.client.listZones().catch(() => [] as PdnsZone[])).map((z) => [absolute(z.name), z]));

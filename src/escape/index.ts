@@ -33,8 +33,6 @@ function fail(role: string, value: string, reason: string): never {
   throw new EscapeError(role, value, reason);
 }
 
-/** C0 controls and DEL. */
-const CONTROL = /[\u0000-\u001f\u007f]/;
 /** Everything some parser takes as a line break: C0/C1 controls, DEL, U+2028/U+2029 (YAML 1.1, JavaScript). */
 const LINE_BREAKING = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
@@ -126,7 +124,7 @@ export function phpString(v: string, role = "PHP string"): string {
 
 // ------------------------------------------------------------------------------ HAProxy
 
-const HAPROXY_SAFE = /^[A-Za-z0-9_.:\/@+%=,-]+$/;
+const HAPROXY_SAFE = /^[A-Za-z0-9_.:/@+%=,-]+$/;
 
 /**
  * The inside of a HAProxy "…" argument: `\` escapes `\`, `"` and `$` (inside double quotes
@@ -294,7 +292,10 @@ export function jsonDocument(data: unknown, role = "JSON document"): string {
     else if (typeof v === "number") {
       if (!Number.isFinite(v)) fail(role, String(v), `${where}: not a finite number`);
     } else if (Array.isArray(v)) v.forEach((x, i) => visit(x, `${where}[${i}]`));
-    else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) (wellFormedAt(k, `${where} key`), visit(x, `${where}.${k}`));
+    else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) {
+      wellFormedAt(k, `${where} key`);
+      visit(x, `${where}.${k}`);
+    }
     else if (v !== null && typeof v !== "boolean") fail(role, String(v), `${where}: ${typeof v} has no JSON form`);
   };
   visit(data, "$");

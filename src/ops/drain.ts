@@ -75,9 +75,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitFor(timeoutMs: number, probe: () => Promise<{ done: boolean; detail: string }>, everyMs = 250): Promise<{ done: boolean; detail: string }> {
   const end = Date.now() + timeoutMs;
-  let last = { done: false, detail: "" };
   for (;;) {
-    last = await probe();
+    const last = await probe();
     if (last.done || Date.now() >= end) return last;
     await sleep(everyMs);
   }
@@ -264,7 +263,7 @@ async function waitAdvertised(topo: Topology, runner: HostRunner, gw: HostFacts,
     const r = await runner.run(gw.hostname, cmd);
     const docs = r.stdout.split("\n");
     for (const [i, x] of sessions.entries()) {
-      let adv: Record<string, { locPrf?: number; path?: string }> = {};
+      let adv: Record<string, { locPrf?: number; path?: string }>;
       try {
         adv = JSON.parse(docs[i] || "{}").advertisedRoutes ?? {};
       } catch {

@@ -124,10 +124,6 @@ export const DEFAULTS = { drainTimeoutS: 60, rebootTimeoutS: 600, checkTimeoutS:
 
 const tierRank = new Map(TIER_ORDER.map((t, i) => [t, i]));
 
-function byName(a: { name: string }, b: { name: string }): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-}
-
 /** The hosts a selection names, or an error a person can act on. Exactly one of hosts / tier / all. */
 export function selectHosts(topo: Topology, sel: Selection): HostFacts[] {
   const kinds = [sel.hosts?.length ? 1 : 0, sel.tier !== undefined ? 1 : 0, sel.all ? 1 : 0].reduce((a, b) => a + b, 0);

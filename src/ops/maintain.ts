@@ -85,7 +85,6 @@ export interface RunOptions extends MaintenanceOptions {
 
 /** A host's output as one line a terminal can show: control characters (escape sequences too) become spaces. */
 export function oneLine(text: string, max = 300): string {
-  // eslint-disable-next-line no-control-regex
   const s = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, " ").trim();
   return s.length > max ? s.slice(0, max - 1) + "…" : s;
 }

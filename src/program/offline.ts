@@ -8,6 +8,7 @@
  * nothing recorded carries a secret in clear. Secret config keys get placeholder values
  * `offline-secret-<key>`, which makes a leak easy to find.
  */
+/* eslint-disable @typescript-eslint/no-explicit-any -- the mock runtime reads Pulumi's untyped gRPC requests, aliases and outputs */
 import * as fs from "fs";
 import { createHash } from "crypto";
 import * as YAML from "yaml";

@@ -284,7 +284,6 @@ function healthPortOf(groups: GroupFacts[]): number {
 }
 
 export function planHaproxy(topo: Topology, h: HostFacts, b: PlanBuilder): void {
-  const env = topo.env;
   const groups = groupsOf(topo, h).filter((g) => g.kind === "haproxy");
   dsrMember(topo, h, b, "vip");
   b.package("haproxy", "socat", "curl");

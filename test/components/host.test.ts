@@ -13,7 +13,7 @@ import { Environment } from "../../src/config/schema";
 import { Gateway, HaproxyNode, MaglevNode, ManagedHost, asRootFor, planSecretKeys } from "../../components";
 import { synthesize, SECRET_MARK, OFFLINE_SECRET_PREFIX } from "../../src/program/offline";
 import { mgmt02Raw, mustValidate } from "../helpers";
-import { COMMAND, COPY, Graph, VM } from "../program/harness";
+import { COMMAND, Graph, VM } from "../program/harness";
 
 const env: Environment = mustValidate(mgmt02Raw());
 

@@ -17,7 +17,6 @@ import { packageNames, systemPackages } from "../../lab/packages";
 import { shellCommands } from "./shell-words";
 
 const ROOT = path.resolve(__dirname, "../..");
-const rel = (f: string) => path.relative(ROOT, f);
 const read = (f: string) => fs.readFileSync(path.join(ROOT, f), "utf8");
 const ls = (dir: string, re: RegExp) =>
   fs

@@ -148,7 +148,10 @@ function tokenize(s: string, nested: (script: string) => void): Tok[] {
       end();
       toks.push({ t: "op", s: c });
       i++;
-    } else add(c), i++;
+    } else {
+      add(c);
+      i++;
+    }
   }
   end();
   return toks;

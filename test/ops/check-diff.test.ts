@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { deriveTopology, Topology } from "../../src/topology";
-import { buildPlans, HostPlan } from "../../src/plan";
+import { buildPlans } from "../../src/plan";
 import { loadStack } from "../../src/config/load";
 import { APPLIED_DIR, contentSha256, fileSlug, systemd } from "../../src/apply/steps";
 import { checkHosts, formatDiffs } from "../../src/ops/check";

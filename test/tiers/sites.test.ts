@@ -6,8 +6,6 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
-import { buildPlans } from "../../src/plan";
-import { compileBundle } from "../../src/bundle";
 import { SITE_DRAIN_FILE, siteDrainMarker } from "../../src/tiers/gateway";
 
 /**
