@@ -15,7 +15,21 @@ import * as path from "path";
 import { ROOT } from "../helpers";
 
 const PROGRAM = path.join(ROOT, "scripts/maglev-apply");
-const PHASES = ["wait", "packages", "downloads", "stage", "compare", "check", "drain", "sysctls", "activate", "services", "undrain", "health", "commit"];
+const PHASES = [
+  "wait",
+  "packages",
+  "downloads",
+  "stage",
+  "compare",
+  "check",
+  "drain",
+  "sysctls",
+  "activate",
+  "services",
+  "undrain",
+  "health",
+  "commit",
+];
 
 const FAKES: Record<string, string> = {
   systemctl: `#!/bin/bash
@@ -83,10 +97,18 @@ const hosts: Host[] = [];
 
 function makeHost(): Host {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "maglev-apply-"));
-  const h: Host = { dir, root: path.join(dir, "root"), state: path.join(dir, "state"), bin: path.join(dir, "bin"), runs: 0 };
-  for (const d of ["enabled", "active", "missing"]) fs.mkdirSync(path.join(h.state, d), { recursive: true });
+  const h: Host = {
+    dir,
+    root: path.join(dir, "root"),
+    state: path.join(dir, "state"),
+    bin: path.join(dir, "bin"),
+    runs: 0,
+  };
+  for (const d of ["enabled", "active", "missing"])
+    fs.mkdirSync(path.join(h.state, d), { recursive: true });
   fs.mkdirSync(h.bin);
-  for (const [name, text] of Object.entries(FAKES)) fs.writeFileSync(path.join(h.bin, name), text, { mode: 0o755 });
+  for (const [name, text] of Object.entries(FAKES))
+    fs.writeFileSync(path.join(h.bin, name), text, { mode: 0o755 });
   // The kernel always has ip_forward; the ip_vs keys appear only when the module is loaded.
   fs.mkdirSync(path.join(h.root, "proc/sys/net/ipv4"), { recursive: true });
   fs.writeFileSync(path.join(h.root, "proc/sys/net/ipv4/ip_forward"), "0\n");
@@ -101,13 +123,24 @@ afterAll(() => {
 /** Path under the host's root. */
 const at = (h: Host, p: string) => path.join(h.root, p);
 const log = (h: Host, name: string) => path.join(h.state, `${name}.log`);
-const readLog = (h: Host, name: string) => (fs.existsSync(log(h, name)) ? fs.readFileSync(log(h, name), "utf8").split("\n").filter(Boolean) : []);
+const readLog = (h: Host, name: string) =>
+  fs.existsSync(log(h, name))
+    ? fs.readFileSync(log(h, name), "utf8").split("\n").filter(Boolean)
+    : [];
 function clearLogs(h: Host) {
   for (const f of fs.readdirSync(h.state)) if (f.endsWith(".log")) fs.rmSync(path.join(h.state, f));
 }
 
 function file(p: string, content: string, extra: Record<string, unknown> = {}) {
-  return { path: p, mode: "0644", owner: "root:root", sha256: sha(content), content, activate: { kind: "none" }, ...extra };
+  return {
+    path: p,
+    mode: "0644",
+    owner: "root:root",
+    sha256: sha(content),
+    content,
+    activate: { kind: "none" },
+    ...extra,
+  };
 }
 
 /** A gateway-like bundle: one app file reloaded on change, the sysctl and modules-load files, one unit. */
@@ -131,10 +164,16 @@ function bundle(h: Host, overrides: Record<string, unknown> = {}): any {
         checker: { name: "app", command: `echo checked {file} >> ${h.state}/checker.log` },
         activate: { kind: "reload", service: "app" },
       }),
-      file("/etc/sysctl.d/60-maglev-infra.conf", "net.ipv4.ip_forward = 1\nnet.ipv4.vs.conntrack = 1\n"),
+      file(
+        "/etc/sysctl.d/60-maglev-infra.conf",
+        "net.ipv4.ip_forward = 1\nnet.ipv4.vs.conntrack = 1\n",
+      ),
       file("/etc/modules-load.d/maglev-infra.conf", "ip_vs\n"),
     ],
-    drain: { drain: `echo drain >> ${h.state}/drain.log`, undrain: `echo undrain >> ${h.state}/undrain.log` },
+    drain: {
+      drain: `echo drain >> ${h.state}/drain.log`,
+      undrain: `echo undrain >> ${h.state}/undrain.log`,
+    },
     health: { command: "true", timeoutSeconds: 5, description: "app answers" },
     ...overrides,
   };
@@ -143,11 +182,20 @@ function bundle(h: Host, overrides: Record<string, unknown> = {}): any {
 function apply(h: Host, b: unknown, args: string[] = []) {
   const bundlePath = path.join(h.dir, `bundle-${++h.runs}.json`);
   fs.writeFileSync(bundlePath, JSON.stringify(b, null, 2));
-  const r = spawnSync("/usr/bin/python3", [PROGRAM, "--bundle", bundlePath, "--root", h.root, ...args], {
-    encoding: "utf8",
-    timeout: 30000,
-    env: { ...process.env, PATH: `${h.bin}:${process.env.PATH}`, FAKE_STATE: h.state, FAKE_ROOT: h.root },
-  });
+  const r = spawnSync(
+    "/usr/bin/python3",
+    [PROGRAM, "--bundle", bundlePath, "--root", h.root, ...args],
+    {
+      encoding: "utf8",
+      timeout: 30000,
+      env: {
+        ...process.env,
+        PATH: `${h.bin}:${process.env.PATH}`,
+        FAKE_STATE: h.state,
+        FAKE_ROOT: h.root,
+      },
+    },
+  );
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, all: r.stdout + r.stderr };
 }
 
@@ -183,7 +231,9 @@ describe("maglev-apply: a first apply", () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split("\n");
     expect(lines.map((l) => /^maglev-apply: (\w+):/.exec(l)?.[1])).toEqual([...PHASES, undefined]);
-    expect(lines[lines.length - 1]).toBe("maglev-apply: applied generation 1 (3 files changed, 0 removed)");
+    expect(lines[lines.length - 1]).toBe(
+      "maglev-apply: applied generation 1 (3 files changed, 0 removed)",
+    );
     // Only the missing package, with the lock timeout, non-interactive.
     expect(readLog(h, "apt-get")).toEqual([
       "DEBIAN_FRONTEND=noninteractive -o DPkg::Lock::Timeout=600 update -qq",
@@ -200,7 +250,11 @@ describe("maglev-apply: a first apply", () => {
     expect(fs.readFileSync(at(h, "proc/sys/net/ipv4/ip_forward"), "utf8").trim()).toBe("1");
     expect(fs.readFileSync(at(h, "proc/sys/net/ipv4/vs/conntrack"), "utf8").trim()).toBe("1");
     // services
-    expect(readLog(h, "systemctl")).toEqual(["show -p UnitFileState -p ActiveState app", "reload-or-restart app", "enable --now app"]);
+    expect(readLog(h, "systemctl")).toEqual([
+      "show -p UnitFileState -p ActiveState app",
+      "reload-or-restart app",
+      "enable --now app",
+    ]);
     expect(fs.existsSync(path.join(h.state, "enabled/app"))).toBe(true);
     // the generation, committed
     expect(current(h)).toBe("generations/1");
@@ -211,12 +265,21 @@ describe("maglev-apply: a first apply", () => {
     expect(fs.readFileSync(path.join(gen, "files/etc-app-app.conf"), "utf8")).toBe("v1\n");
     expect(modeOf(gen)).toBe("711");
     expect(modeOf(path.join(gen, "files"))).toBe("711");
-    expect(JSON.parse(fs.readFileSync(path.join(gen, "previous.json"), "utf8"))[0]).toMatchObject({ path: "/etc/app/app.conf", existed: false });
+    expect(JSON.parse(fs.readFileSync(path.join(gen, "previous.json"), "utf8"))[0]).toMatchObject({
+      path: "/etc/app/app.conf",
+      existed: false,
+    });
     // applied records: planned sha256, live sha256
     const applied = at(h, "var/lib/maglev-infra/applied");
     expect(modeOf(applied)).toBe("700");
-    expect(fs.readFileSync(path.join(applied, "etc-app-app.conf"), "utf8")).toBe(`${sha("v1\n")} ${sha("v1\n")}\n`);
-    expect(fs.readdirSync(applied).sort()).toEqual(["etc-app-app.conf", "etc-modules-load.d-maglev-infra.conf", "etc-sysctl.d-60-maglev-infra.conf"]);
+    expect(fs.readFileSync(path.join(applied, "etc-app-app.conf"), "utf8")).toBe(
+      `${sha("v1\n")} ${sha("v1\n")}\n`,
+    );
+    expect(fs.readdirSync(applied).sort()).toEqual([
+      "etc-app-app.conf",
+      "etc-modules-load.d-maglev-infra.conf",
+      "etc-sysctl.d-60-maglev-infra.conf",
+    ]);
     expect(readLog(h, "drain")).toEqual(["drain"]);
     expect(readLog(h, "undrain")).toEqual(["undrain"]);
   });
@@ -258,7 +321,10 @@ describe("maglev-apply: an unchanged host", () => {
     fs.rmSync(path.join(h.state, "active/app"));
     const r = apply(h, bundle(h));
     expect(r.code).toBe(0);
-    expect(readLog(h, "systemctl")).toEqual(["show -p UnitFileState -p ActiveState app", "enable --now app"]);
+    expect(readLog(h, "systemctl")).toEqual([
+      "show -p UnitFileState -p ActiveState app",
+      "enable --now app",
+    ]);
     expect(r.stdout).toContain("maglev-apply: applied generation 2 (0 files changed, 0 removed)");
   });
 });
@@ -272,10 +338,18 @@ describe("maglev-apply: activations of a change", () => {
       files: [
         file("/etc/a.conf", v.a ?? "a\n", { activate: { kind: "reload", service: "a" } }),
         file("/etc/b1.conf", v.b1 ?? "b1\n", { activate: { kind: "reload", service: "b" } }),
-        file("/etc/b2.conf", v.b2 ?? "b2\n", { activate: { kind: "restart", service: "b", then: then("then-b2") } }),
-        file("/etc/b3.conf", v.b3 ?? "b3\n", { activate: { kind: "reload", service: "b", then: then("then-b3") } }),
-        file("/etc/c1.conf", v.c1 ?? "c1\n", { activate: { kind: "command", command: `echo cmd >> ${h.state}/cmd.log` } }),
-        file("/etc/c2.conf", v.c2 ?? "c2\n", { activate: { kind: "command", command: `echo cmd >> ${h.state}/cmd.log` } }),
+        file("/etc/b2.conf", v.b2 ?? "b2\n", {
+          activate: { kind: "restart", service: "b", then: then("then-b2") },
+        }),
+        file("/etc/b3.conf", v.b3 ?? "b3\n", {
+          activate: { kind: "reload", service: "b", then: then("then-b3") },
+        }),
+        file("/etc/c1.conf", v.c1 ?? "c1\n", {
+          activate: { kind: "command", command: `echo cmd >> ${h.state}/cmd.log` },
+        }),
+        file("/etc/c2.conf", v.c2 ?? "c2\n", {
+          activate: { kind: "command", command: `echo cmd >> ${h.state}/cmd.log` },
+        }),
       ],
     });
   }
@@ -318,13 +392,18 @@ describe("maglev-apply: checker failure", () => {
     // GIVEN
     const h = appliedHost();
     const b = withApp(h, "v2 broken\n");
-    b.files[0].checker = { name: "app", command: `echo "line 1: unknown directive in $(basename {file})"; exit 1` };
+    b.files[0].checker = {
+      name: "app",
+      command: `echo "line 1: unknown directive in $(basename {file})"; exit 1`,
+    };
     // WHEN
     const r = apply(h, b);
     // THEN
     expect(r.code).toBe(1);
     expect(r.all).toContain("line 1: unknown directive in etc-app-app.conf");
-    expect(r.stdout).toContain("maglev-apply: FAILED in check: checker app rejected /etc/app/app.conf");
+    expect(r.stdout).toContain(
+      "maglev-apply: FAILED in check: checker app rejected /etc/app/app.conf",
+    );
     expect(fs.readFileSync(at(h, "etc/app/app.conf"), "utf8")).toBe("v1\n");
     expect(readLog(h, "drain")).toEqual([]);
     expect(readLog(h, "systemctl")).toEqual(["show -p UnitFileState -p ActiveState app"]);
@@ -337,7 +416,11 @@ describe("maglev-apply: rollback", () => {
   it("GIVEN a change that fails the health gate WHEN applied THEN the file, activation and sysctl are rolled back, undrained, exit 2", () => {
     // GIVEN a probe that passes only with v1 live, and a change to v2 that also turns ip_forward off
     const h = makeHost();
-    const health = { command: `echo "app said: $(cat ${h.root}/etc/app/app.conf)"; grep -q v1 ${h.root}/etc/app/app.conf`, timeoutSeconds: 1, description: "app answers v1" };
+    const health = {
+      command: `echo "app said: $(cat ${h.root}/etc/app/app.conf)"; grep -q v1 ${h.root}/etc/app/app.conf`,
+      timeoutSeconds: 1,
+      description: "app answers v1",
+    };
     expect(apply(h, bundle(h, { health })).code).toBe(0);
     clearLogs(h);
     const b = withApp(h, "v2\n", { health });
@@ -368,7 +451,10 @@ describe("maglev-apply: rollback", () => {
     // GIVEN an app that refuses to start unless its config says v1
     const h = makeHost();
     const conf = `${h.root}/etc/app/app.conf`;
-    const activate = { kind: "command", command: `grep -q v1 ${conf} || { echo "app: cannot start with $(cat ${conf})"; exit 3; }` };
+    const activate = {
+      kind: "command",
+      command: `grep -q v1 ${conf} || { echo "app: cannot start with $(cat ${conf})"; exit 3; }`,
+    };
     const b1 = bundle(h);
     b1.files[0].activate = activate;
     expect(apply(h, b1).code).toBe(0);
@@ -381,7 +467,9 @@ describe("maglev-apply: rollback", () => {
     // THEN
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("app: cannot start with v2");
-    expect(r.stdout).toMatch(/FAILED in activate: activation `grep .*` failed \(exit 3: \| app: cannot start with v2\); rolled back \(health after rollback: ok\)$/m);
+    expect(r.stdout).toMatch(
+      /FAILED in activate: activation `grep .*` failed \(exit 3: \| app: cannot start with v2\); rolled back \(health after rollback: ok\)$/m,
+    );
     expect(fs.readFileSync(conf, "utf8")).toBe("v1\n");
     expect(fs.existsSync(at(h, "etc/extra/new.conf"))).toBe(false);
     expect(readLog(h, "drain")).toEqual(["drain"]);
@@ -396,9 +484,16 @@ describe("maglev-apply: rollback", () => {
     b.files[0].activate = { kind: "command", command: "echo always broken; exit 1" };
     const r = apply(h, b);
     expect(r.code).toBe(3);
-    expect(r.stdout).toMatch(/FAILED in activate: .*; ROLLBACK FAILED: .*always broken.*; backups kept in .*generations\/2/);
+    expect(r.stdout).toMatch(
+      /FAILED in activate: .*; ROLLBACK FAILED: .*always broken.*; backups kept in .*generations\/2/,
+    );
     expect(fs.readFileSync(at(h, "etc/app/app.conf"), "utf8")).toBe("v1\n");
-    expect(fs.readFileSync(at(h, "var/lib/maglev-infra/generations/2/previous/etc-app-app.conf"), "utf8")).toBe("v1\n");
+    expect(
+      fs.readFileSync(
+        at(h, "var/lib/maglev-infra/generations/2/previous/etc-app-app.conf"),
+        "utf8",
+      ),
+    ).toBe("v1\n");
     expect(readLog(h, "undrain")).toEqual(["undrain"]);
     expect(current(h)).toBe("generations/1");
   });
@@ -409,8 +504,18 @@ describe("maglev-apply: rollback of a file that did not exist before", () => {
     // GIVEN a host on bundle(h), then a change adding a firewall-like file (`load F` reads F)
     const h = appliedHost();
     const fw = `${h.root}/etc/maglev-infra/firewall.nft`;
-    const b = bundle(h, { health: { command: `! [ -e ${fw} ] || { echo "unhealthy with the new file"; exit 1; }`, timeoutSeconds: 1, description: "healthy without it" } });
-    b.files.push(file("/etc/maglev-infra/firewall.nft", "table inet t {}\n", { activate: { kind: "command", command: `cat ${fw} >> ${h.state}/loaded.log` } }));
+    const b = bundle(h, {
+      health: {
+        command: `! [ -e ${fw} ] || { echo "unhealthy with the new file"; exit 1; }`,
+        timeoutSeconds: 1,
+        description: "healthy without it",
+      },
+    });
+    b.files.push(
+      file("/etc/maglev-infra/firewall.nft", "table inet t {}\n", {
+        activate: { kind: "command", command: `cat ${fw} >> ${h.state}/loaded.log` },
+      }),
+    );
     // WHEN
     const r = apply(h, b);
     // THEN rolled back cleanly (not "ROLLBACK FAILED" because the loader could not find its file)
@@ -435,12 +540,20 @@ describe("maglev-apply: records of the files it created (for a teardown)", () =>
     expect(apply(h, b1).code).toBe(0);
     // THEN
     const created = at(h, "var/lib/maglev-infra/created");
-    expect(fs.readdirSync(created).sort()).toEqual(["etc-app-extra.conf", "etc-modules-load.d-maglev-infra.conf", "etc-sysctl.d-60-maglev-infra.conf"]);
-    expect(fs.readFileSync(path.join(created, "etc-app-extra.conf"), "utf8")).toBe("/etc/app/extra.conf\n");
+    expect(fs.readdirSync(created).sort()).toEqual([
+      "etc-app-extra.conf",
+      "etc-modules-load.d-maglev-infra.conf",
+      "etc-sysctl.d-60-maglev-infra.conf",
+    ]);
+    expect(fs.readFileSync(path.join(created, "etc-app-extra.conf"), "utf8")).toBe(
+      "/etc/app/extra.conf\n",
+    );
     // WHEN a later plan drops extra.conf THEN its record goes with it; a failed apply records nothing
     expect(apply(h, bundle(h)).code).toBe(0);
     expect(fs.readdirSync(created)).not.toContain("etc-app-extra.conf");
-    const bad = bundle(h, { health: { command: "exit 1", timeoutSeconds: 1, description: "never" } });
+    const bad = bundle(h, {
+      health: { command: "exit 1", timeoutSeconds: 1, description: "never" },
+    });
     bad.files.push(file("/etc/app/extra.conf", "ours\n"));
     expect(apply(h, bad).code).toBe(2);
     expect(fs.readdirSync(created)).not.toContain("etc-app-extra.conf");
@@ -452,7 +565,9 @@ describe("maglev-apply: removed files", () => {
     // GIVEN
     const h = makeHost();
     const b1 = bundle(h);
-    b1.files.push(file("/etc/app/old.conf", "old\n", { activate: { kind: "reload", service: "old" } }));
+    b1.files.push(
+      file("/etc/app/old.conf", "old\n", { activate: { kind: "reload", service: "old" } }),
+    );
     expect(apply(h, b1).code).toBe(0);
     fs.writeFileSync(at(h, "etc/app/mine.conf"), "hand-made\n");
     clearLogs(h);
@@ -467,7 +582,14 @@ describe("maglev-apply: removed files", () => {
     expect(fs.existsSync(at(h, "var/lib/maglev-infra/applied/etc-app-old.conf"))).toBe(false);
     const gen = at(h, "var/lib/maglev-infra/generations/2");
     expect(JSON.parse(fs.readFileSync(path.join(gen, "previous.json"), "utf8"))).toEqual([
-      { path: "/etc/app/old.conf", existed: true, mode: "0644", owner: "root:root", uid: 0, gid: 0 },
+      {
+        path: "/etc/app/old.conf",
+        existed: true,
+        mode: "0644",
+        owner: "root:root",
+        uid: 0,
+        gid: 0,
+      },
     ]);
     expect(fs.readFileSync(path.join(gen, "previous/etc-app-old.conf"), "utf8")).toBe("old\n");
     // WHEN applied once more THEN unchanged: the removed file is not looked for again, mine.conf stays
@@ -486,7 +608,9 @@ describe("maglev-apply: secrets", () => {
   };
   function secretFiles(h: Host, values: Record<string, string> = VALUES, checker?: string) {
     fs.mkdirSync(at(h, "etc/maglev-infra"), { recursive: true });
-    fs.writeFileSync(at(h, "etc/maglev-infra/secrets.json"), JSON.stringify(values), { mode: 0o600 });
+    fs.writeFileSync(at(h, "etc/maglev-infra/secrets.json"), JSON.stringify(values), {
+      mode: 0o600,
+    });
     const s = (key: string, syntax: string) => ({ secrets: { keys: [key], syntax } });
     return bundle(h, {
       services: [],
@@ -499,29 +623,43 @@ describe("maglev-apply: secrets", () => {
         file("/etc/dnsdist/key.lua", 'local k = "{{secret:luaKey}}"\n', s("luaKey", "lua-dq")),
         file("/var/www/config.php", "$p = '{{secret:phpPass}}';\n", s("phpPass", "php-sq")),
         file("/etc/app/secret.yaml", 'password: "{{secret:yamlPass}}"\n', s("yamlPass", "yaml-dq")),
-        file("/etc/powerdns/pdns.conf", "api-key={{secret:pdnsKey}}\n", { ...s("pdnsKey", "line"), mode: "0600" }),
+        file("/etc/powerdns/pdns.conf", "api-key={{secret:pdnsKey}}\n", {
+          ...s("pdnsKey", "line"),
+          mode: "0600",
+        }),
       ],
     });
   }
   // Every value ends in a tag ("-0x1") that survives any escaping: finding it is a leak of some form.
-  const leaks = (text: string, values: Record<string, string>) => Object.values(values).filter((v) => text.includes(v) || text.includes(v.slice(-4)));
+  const leaks = (text: string, values: Record<string, string>) =>
+    Object.values(values).filter((v) => text.includes(v) || text.includes(v.slice(-4)));
 
   it("GIVEN a value for each syntax WHEN applied THEN each is escaped for its file, and printed nowhere", () => {
     const h = makeHost();
     const r = apply(h, secretFiles(h));
     expect(r.code).toBe(0);
-    expect(fs.readFileSync(at(h, "etc/haproxy/haproxy.cfg"), "utf8")).toBe('stats auth admin:"Hp\\"ss\\\\w\\$rd-0x1"\n');
-    expect(fs.readFileSync(at(h, "etc/dnsdist/key.lua"), "utf8")).toBe('local k = "Lu\\"a\\\\k\\ney\\r\\001z-0x2"\n');
-    expect(fs.readFileSync(at(h, "var/www/config.php"), "utf8")).toBe("$p = 'Ph\\'p\\\\pass-0x3';\n");
-    expect(fs.readFileSync(at(h, "etc/app/secret.yaml"), "utf8")).toBe('password: "Ya\\"ml\\\\\\x07-0x4"\n');
-    expect(fs.readFileSync(at(h, "etc/powerdns/pdns.conf"), "utf8")).toBe("api-key=PdnsApiKey-0x5\n");
+    expect(fs.readFileSync(at(h, "etc/haproxy/haproxy.cfg"), "utf8")).toBe(
+      'stats auth admin:"Hp\\"ss\\\\w\\$rd-0x1"\n',
+    );
+    expect(fs.readFileSync(at(h, "etc/dnsdist/key.lua"), "utf8")).toBe(
+      'local k = "Lu\\"a\\\\k\\ney\\r\\001z-0x2"\n',
+    );
+    expect(fs.readFileSync(at(h, "var/www/config.php"), "utf8")).toBe(
+      "$p = 'Ph\\'p\\\\pass-0x3';\n",
+    );
+    expect(fs.readFileSync(at(h, "etc/app/secret.yaml"), "utf8")).toBe(
+      'password: "Ya\\"ml\\\\\\x07-0x4"\n',
+    );
+    expect(fs.readFileSync(at(h, "etc/powerdns/pdns.conf"), "utf8")).toBe(
+      "api-key=PdnsApiKey-0x5\n",
+    );
     expect(modeOf(at(h, "etc/powerdns/pdns.conf"))).toBe("600");
     // The staged copy and the applied record hold the filled file; the bundle copy only placeholders.
     const gen = at(h, "var/lib/maglev-infra/generations/1");
     expect(fs.readFileSync(path.join(gen, "bundle.json"), "utf8")).not.toContain("PdnsApiKey");
-    expect(fs.readFileSync(at(h, "var/lib/maglev-infra/applied/etc-powerdns-pdns.conf"), "utf8")).toBe(
-      `${sha("api-key={{secret:pdnsKey}}\n")} ${sha("api-key=PdnsApiKey-0x5\n")}\n`,
-    );
+    expect(
+      fs.readFileSync(at(h, "var/lib/maglev-infra/applied/etc-powerdns-pdns.conf"), "utf8"),
+    ).toBe(`${sha("api-key={{secret:pdnsKey}}\n")} ${sha("api-key=PdnsApiKey-0x5\n")}\n`);
     expect(leaks(r.all, VALUES)).toEqual([]);
     // unchanged on the next run: the comparison is with the filled content
     expect(apply(h, secretFiles(h)).stdout).toContain("maglev-apply: unchanged");
@@ -538,18 +676,29 @@ describe("maglev-apply: secrets", () => {
   it.each([
     ["line", "pdnsKey", "/etc/powerdns/pdns.conf", "  PdnsSpaced-0x9", "whitespace"],
     ["line", "pdnsKey", "/etc/powerdns/pdns.conf", "PdnsTwo\nLines-0x9", "LF"],
-    ["haproxy-dq", "haproxyStatsPassword", "/etc/haproxy/haproxy.cfg", "HpNew\nLine-0x9", "control characters"],
-  ])("GIVEN a %s value it cannot hold WHEN applied THEN exit 1 naming file, placeholder and rule, not the value", (_syntax, key, file, value, rule) => {
-    const h = makeHost();
-    const values = { ...VALUES, [key]: value };
-    const r = apply(h, secretFiles(h, values));
-    expect(r.code).toBe(1);
-    expect(r.stdout).toContain(`FAILED in stage: ${file}: placeholder {{secret:${key}}}: value rejected`);
-    expect(r.stdout).toContain(rule);
-    for (const part of value.trim().split("\n")) expect(r.all).not.toContain(part);
-    expect(fs.existsSync(at(h, file.slice(1)))).toBe(false);
-    expect(fs.existsSync(at(h, "var/lib/maglev-infra/generations/1"))).toBe(false);
-  });
+    [
+      "haproxy-dq",
+      "haproxyStatsPassword",
+      "/etc/haproxy/haproxy.cfg",
+      "HpNew\nLine-0x9",
+      "control characters",
+    ],
+  ])(
+    "GIVEN a %s value it cannot hold WHEN applied THEN exit 1 naming file, placeholder and rule, not the value",
+    (_syntax, key, file, value, rule) => {
+      const h = makeHost();
+      const values = { ...VALUES, [key]: value };
+      const r = apply(h, secretFiles(h, values));
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain(
+        `FAILED in stage: ${file}: placeholder {{secret:${key}}}: value rejected`,
+      );
+      expect(r.stdout).toContain(rule);
+      for (const part of value.trim().split("\n")) expect(r.all).not.toContain(part);
+      expect(fs.existsSync(at(h, file.slice(1)))).toBe(false);
+      expect(fs.existsSync(at(h, "var/lib/maglev-infra/generations/1"))).toBe(false);
+    },
+  );
 
   it("GIVEN the sha256 the bootstrap delivered WHEN the secrets file is another one THEN exit 1, nothing written; the right one applies", () => {
     const h = makeHost();
@@ -568,14 +717,20 @@ describe("maglev-apply: secrets", () => {
   it("GIVEN a placeholder of an undeclared key, or no secrets file WHEN applied THEN exit 1 naming them", () => {
     const h = makeHost();
     const b = secretFiles(h);
-    b.files[4] = file("/etc/powerdns/pdns.conf", "api-key={{secret:otherKey}}\n", { secrets: { keys: ["pdnsKey"], syntax: "line" } });
+    b.files[4] = file("/etc/powerdns/pdns.conf", "api-key={{secret:otherKey}}\n", {
+      secrets: { keys: ["pdnsKey"], syntax: "line" },
+    });
     const r = apply(h, b);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain("/etc/powerdns/pdns.conf: placeholder {{secret:otherKey}} uses a key not declared");
+    expect(r.stdout).toContain(
+      "/etc/powerdns/pdns.conf: placeholder {{secret:otherKey}} uses a key not declared",
+    );
     fs.rmSync(at(h, "etc/maglev-infra/secrets.json"));
     const r2 = apply(h, bundle(h, { files: b.files.slice(0, 1) }));
     expect(r2.code).toBe(1);
-    expect(r2.stdout).toContain(`secrets file ${at(h, "etc/maglev-infra/secrets.json")} does not exist`);
+    expect(r2.stdout).toContain(
+      `secrets file ${at(h, "etc/maglev-infra/secrets.json")} does not exist`,
+    );
   });
 });
 
@@ -585,7 +740,8 @@ describe("maglev-apply: generations", () => {
     const gens = at(h, "var/lib/maglev-infra/generations");
     fs.mkdirSync(path.join(gens, "operator-notes"), { recursive: true });
     fs.writeFileSync(path.join(gens, "README"), "mine\n");
-    for (const v of ["v1\n", "v2\n", "v3\n", "v4\n"]) expect(apply(h, withApp(h, v), ["--keep", "2"]).code).toBe(0);
+    for (const v of ["v1\n", "v2\n", "v3\n", "v4\n"])
+      expect(apply(h, withApp(h, v), ["--keep", "2"]).code).toBe(0);
     expect(generations(h)).toEqual(["3", "4", "README", "operator-notes"]);
     expect(current(h)).toBe("generations/4");
     expect(fs.readFileSync(at(h, "etc/app/app.conf"), "utf8")).toBe("v4\n");
@@ -597,7 +753,13 @@ describe("maglev-apply: downloads", () => {
     const h = makeHost();
     const src = path.join(h.dir, "tool.bin");
     fs.writeFileSync(src, "binary\n");
-    const dl = { name: "tool", url: `file://${src}`, sha256: sha("binary\n"), path: "/usr/local/bin/tool", mode: "0755" };
+    const dl = {
+      name: "tool",
+      url: `file://${src}`,
+      sha256: sha("binary\n"),
+      path: "/usr/local/bin/tool",
+      mode: "0755",
+    };
     const r = apply(h, bundle(h, { downloads: [dl] }));
     expect(r.code).toBe(0);
     expect(fs.readFileSync(at(h, "usr/local/bin/tool"), "utf8")).toBe("binary\n");
@@ -605,7 +767,9 @@ describe("maglev-apply: downloads", () => {
     const bad = { ...dl, path: "/usr/local/bin/tool2", sha256: "0".repeat(64) };
     const r2 = apply(h, bundle(h, { downloads: [bad] }));
     expect(r2.code).toBe(1);
-    expect(r2.stdout).toContain(`download tool: sha256 mismatch: expected ${"0".repeat(64)}, got ${sha("binary\n")}`);
+    expect(r2.stdout).toContain(
+      `download tool: sha256 mismatch: expected ${"0".repeat(64)}, got ${sha("binary\n")}`,
+    );
     expect(fs.readdirSync(at(h, "usr/local/bin"))).toEqual(["tool"]);
   });
 });
@@ -622,7 +786,16 @@ describe("maglev-apply: variants chosen by an operator's marker", () => {
   const MARK = "/etc/maglev-infra/site-drain.vtysh";
   function withVariant(h: Host) {
     const b = bundle(h);
-    b.files[0] = { ...b.files[0], variants: [{ when: { path: MARK, contains: "drained by" }, sha256: sha("v1 drained\n"), content: "v1 drained\n" }] };
+    b.files[0] = {
+      ...b.files[0],
+      variants: [
+        {
+          when: { path: MARK, contains: "drained by" },
+          sha256: sha("v1 drained\n"),
+          content: "v1 drained\n",
+        },
+      ],
+    };
     return b;
   }
   it("GIVEN no marker THEN the base content; WHEN the marker appears THEN the variant is checked and activated; WHEN it goes THEN back", () => {
@@ -642,7 +815,9 @@ describe("maglev-apply: variants chosen by an operator's marker", () => {
     expect(readLog(h, "checker").length).toBe(1);
     expect(readLog(h, "systemctl")).toContain("reload-or-restart app");
     // The record keeps the bundle's (base) sha256 and the live file's: `check` accepts either content.
-    expect(fs.readFileSync(at(h, "var/lib/maglev-infra/applied/etc-app-app.conf"), "utf8")).toBe(`${sha("v1\n")} ${sha("v1 drained\n")}\n`);
+    expect(fs.readFileSync(at(h, "var/lib/maglev-infra/applied/etc-app-app.conf"), "utf8")).toBe(
+      `${sha("v1\n")} ${sha("v1 drained\n")}\n`,
+    );
     expect(apply(h, withVariant(h)).stdout).toContain("maglev-apply: unchanged");
     fs.rmSync(at(h, MARK));
     expect(apply(h, withVariant(h)).code).toBe(0);
@@ -663,7 +838,11 @@ describe("maglev-apply: a health gate that passes once", () => {
   it("GIVEN a probe that answers once (the old process, right after a reload) and then fails WHEN applied THEN the change is rolled back", () => {
     const h = appliedHost();
     const n = path.join(h.state, "probes");
-    const health = { command: `c=$(cat ${n} 2>/dev/null || echo 0); echo $((c+1)) > ${n}; [ "$c" = 0 ]`, timeoutSeconds: 3, description: "app answers" };
+    const health = {
+      command: `c=$(cat ${n} 2>/dev/null || echo 0); echo $((c+1)) > ${n}; [ "$c" = 0 ]`,
+      timeoutSeconds: 3,
+      description: "app answers",
+    };
     const r = apply(h, withApp(h, "v2\n", { health }));
     expect(r.code).toBe(2);
     expect(r.all).toContain("health gate failed");
@@ -674,14 +853,22 @@ describe("maglev-apply: a health gate that passes once", () => {
 describe("maglev-apply: packages from dpkg's own database", () => {
   it("GIVEN /var/lib/dpkg/status WHEN applied THEN it is read without dpkg-query, and only what it lacks is installed", () => {
     const h = makeHost();
-    const stanza = (p: string, st: string) => `Package: ${p}\nStatus: ${st}\nArchitecture: amd64\nVersion: 1\n`;
+    const stanza = (p: string, st: string) =>
+      `Package: ${p}\nStatus: ${st}\nArchitecture: amd64\nVersion: 1\n`;
     fs.mkdirSync(at(h, "var/lib/dpkg"), { recursive: true });
     // frr installed; haproxy known but only its config files left (removed): missing.
-    fs.writeFileSync(at(h, "var/lib/dpkg/status"), [stanza("frr", "install ok installed"), stanza("haproxy", "deinstall ok config-files")].join("\n"));
+    fs.writeFileSync(
+      at(h, "var/lib/dpkg/status"),
+      [stanza("frr", "install ok installed"), stanza("haproxy", "deinstall ok config-files")].join(
+        "\n",
+      ),
+    );
     const r = apply(h, bundle(h));
     expect(r.code).toBe(0);
     expect(readLog(h, "dpkg-query")).toEqual([]);
-    expect(readLog(h, "apt-get").find((l) => l.includes(" install "))).toMatch(/--no-install-recommends haproxy$/);
+    expect(readLog(h, "apt-get").find((l) => l.includes(" install "))).toMatch(
+      /--no-install-recommends haproxy$/,
+    );
   });
 });
 
@@ -692,7 +879,11 @@ describe("maglev-apply: keys of an interface the apply brings up", () => {
     b.sysctls.push({ key: KEY, value: "1" });
     // The netplan activation of a fresh VM: it creates ingress0 (here: its /proc/sys dir).
     const mk = `mkdir -p ${h.root}/proc/sys/net/ipv4/conf/ingress0 && echo 0 > ${h.root}/proc/sys/net/ipv4/conf/ingress0/arp_ignore`;
-    b.files.push(file("/etc/netplan/60-maglev-infra.yaml", "network: {version: 2}\n", { activate: { kind: "command", command: createsInterface ? mk : "true" } }));
+    b.files.push(
+      file("/etc/netplan/60-maglev-infra.yaml", "network: {version: 2}\n", {
+        activate: { kind: "command", command: createsInterface ? mk : "true" },
+      }),
+    );
     return b;
   }
   it("GIVEN a fresh VM without ingress0 WHEN applied THEN the interface's keys are written after the activation that creates it", () => {
@@ -700,13 +891,17 @@ describe("maglev-apply: keys of an interface the apply brings up", () => {
     const r = apply(h, withIngress(h, true));
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/sysctls: .*1 of interfaces not up yet/);
-    expect(fs.readFileSync(at(h, "proc/sys/net/ipv4/conf/ingress0/arp_ignore"), "utf8").trim()).toBe("1");
+    expect(
+      fs.readFileSync(at(h, "proc/sys/net/ipv4/conf/ingress0/arp_ignore"), "utf8").trim(),
+    ).toBe("1");
   });
   it("GIVEN an interface no activation creates WHEN applied THEN it fails naming the key and rolls back", () => {
     const h = makeHost();
     const r = apply(h, withIngress(h, false));
     expect(r.code).toBe(2);
-    expect(r.all).toContain(`sysctl ${KEY} does not exist under /proc/sys (its interface was not created by the activations)`);
+    expect(r.all).toContain(
+      `sysctl ${KEY} does not exist under /proc/sys (its interface was not created by the activations)`,
+    );
   });
 });
 
@@ -738,17 +933,59 @@ describe("maglev-apply: units a failed apply started", () => {
     // GIVEN systemd's rule that a unit without its file is "not found"
     const h = appliedHost();
     fs.writeFileSync(path.join(h.state, "strict-units"), "");
-    const b = withApp(h, "v2\n", { services: ["app", "extra"], health: { command: "false", timeoutSeconds: 1, description: "never healthy" } });
-    b.files.push(file("/etc/systemd/system/extra.service", "[Service]\nType=simple\nExecStart=/bin/true\n", { activate: { kind: "command", command: "systemctl daemon-reload && systemctl try-restart extra.service" } }));
+    const b = withApp(h, "v2\n", {
+      services: ["app", "extra"],
+      health: { command: "false", timeoutSeconds: 1, description: "never healthy" },
+    });
+    b.files.push(
+      file("/etc/systemd/system/extra.service", "[Service]\nType=simple\nExecStart=/bin/true\n", {
+        activate: {
+          kind: "command",
+          command: "systemctl daemon-reload && systemctl try-restart extra.service",
+        },
+      }),
+    );
     // WHEN
     const r = apply(h, b);
     // THEN rolled back (exit 2), not "ROLLBACK FAILED: … not found" (exit 3); this gate never passes
     expect(r.code).toBe(2);
-    expect(r.stdout).toMatch(/FAILED in health: .*; rolled back \(health after rollback: failed\)$/m);
+    expect(r.stdout).toMatch(
+      /FAILED in health: .*; rolled back \(health after rollback: failed\)$/m,
+    );
     expect(fs.existsSync(at(h, "etc/systemd/system/extra.service"))).toBe(false);
     const calls = readLog(h, "systemctl");
     expect(calls).toContain("disable --now extra");
     expect(calls.filter((c) => c === "try-restart extra.service")).toHaveLength(1); // the apply's, not the rollback's
+  });
+
+  it("GIVEN a new unit file and a new config file whose activation restarts that unit WHEN the health gate fails THEN the rollback runs no try-restart of the gone unit, only a daemon-reload: exit 2", () => {
+    // GIVEN (seen in the lab on a systemd guest: the metrics collector's unit and its
+    // metrics.json share `daemon-reload && try-restart`; the rollback ran it for metrics.json)
+    const h = appliedHost();
+    fs.writeFileSync(path.join(h.state, "strict-units"), "");
+    const b = withApp(h, "v2\n", {
+      services: ["app", "extra"],
+      health: { command: "false", timeoutSeconds: 1, description: "never healthy" },
+    });
+    const restart = {
+      kind: "command" as const,
+      command: "systemctl daemon-reload && systemctl try-restart extra.service",
+    };
+    b.files.push(
+      file("/etc/systemd/system/extra.service", "[Service]\nType=simple\nExecStart=/bin/true\n", {
+        activate: restart,
+      }),
+      file("/etc/extra.json", "{}\n", { activate: restart }),
+    );
+    // WHEN
+    const r = apply(h, b);
+    // THEN
+    expect(r.code).toBe(2);
+    expect(r.stdout).not.toMatch(/ROLLBACK FAILED/);
+    expect(fs.existsSync(at(h, "etc/extra.json"))).toBe(false);
+    const calls = readLog(h, "systemctl");
+    expect(calls.filter((c) => c === "try-restart extra.service")).toHaveLength(1);
+    expect(calls.filter((c) => c === "daemon-reload").length).toBeGreaterThanOrEqual(2);
   });
 
   it("GIVEN a change that adds a unit and fails its health gate WHEN rolled back THEN the new unit is disabled and stopped again", () => {
