@@ -4,6 +4,7 @@
  * (wrk -d, and the exec has a timeout); targets are lab VIPs only.
  */
 import { Lab } from "./guest";
+import { parseWrkSeconds, WrkSecond, wrkSecondsScript } from "./load-seconds";
 
 export interface LoadTarget {
   /** URL inside the lab, e.g. http://198.18.7.15:80/ or http://[fd00:7::10]:80/ */
@@ -28,6 +29,8 @@ export interface LoadFigures {
   failed: number;
   rps: number;
   detail: string;
+  /** Per second of the client's clock, when startLoad was asked for it (lab/load-seconds.ts). */
+  perSecond?: WrkSecond[];
 }
 
 const LAB_URL = /^http:\/\/(198\.1[89]\.\d+\.\d+|\[fd00:[0-9a-f:]*\]):\d+\/\S*$/;
@@ -55,24 +58,31 @@ export function parseWrk(url: string, newConnections: boolean, out: string): Loa
  * Start the load and return a promise of its figures; the caller acts (halts a node, applies…)
  * while it runs. Resolves after `seconds` (+ wrk's shutdown).
  */
-export function startLoad(lab: Lab, targets: LoadTarget[], seconds: number): Promise<LoadFigures[]> {
+export function startLoad(lab: Lab, targets: LoadTarget[], seconds: number, opts: { perSecond?: boolean } = {}): Promise<LoadFigures[]> {
   if (seconds <= 0 || seconds > 120) throw new Error(`load duration ${seconds}s out of bounds (1–120)`);
   for (const t of targets) if (!LAB_URL.test(t.url)) throw new Error(`refusing to load ${t.url}: not a lab address`);
+  const pauses = [...new Set(targets.map((t) => t.pauseMs ?? 0))];
+  // One wrk script each: the per-second counters (for the timelines) include the pause.
+  const lua = (p: number) => (opts.perSecond ? `/tmp/wrk-seconds-$$-${p}.lua` : `/tmp/wrk-pause-${p}.lua`);
   const script = [
     "cd /tmp",
-    ...[...new Set(targets.map((t) => t.pauseMs ?? 0))].filter((p) => p > 0).map((p) => `printf 'function delay()\\n  return ${p}\\nend\\n' >/tmp/wrk-pause-${p}.lua`),
+    ...(opts.perSecond
+      ? pauses.map((p) => `cat >${lua(p)} <<'LUA'\n${wrkSecondsScript(p)}LUA`)
+      : pauses.filter((p) => p > 0).map((p) => `printf 'function delay()\\n  return ${p}\\nend\\n' >${lua(p)}`)),
     ...targets.map(
       (t, i) =>
-        `wrk -t1 -c${t.connections ?? 8} -d${seconds}s --timeout 3s ${t.pauseMs ? `-s /tmp/wrk-pause-${t.pauseMs}.lua ` : ""}${t.newConnections ? "-H 'Connection: close' " : ""}'${t.url}' >/tmp/wrk-$$-${i}.out 2>&1 &`,
+        `wrk -t1 -c${t.connections ?? 8} -d${seconds}s --timeout 3s ${t.pauseMs || opts.perSecond ? `-s ${lua(t.pauseMs ?? 0)} ` : ""}${t.newConnections ? "-H 'Connection: close' " : ""}'${t.url}' >/tmp/wrk-$$-${i}.out 2>&1 &`,
     ),
     "wait",
     ...targets.map((_, i) => `echo "=== ${i}"; cat /tmp/wrk-$$-${i}.out; rm -f /tmp/wrk-$$-${i}.out`),
+    ...(opts.perSecond ? [`rm -f /tmp/wrk-seconds-$$-*.lua`] : []),
   ].join("\n");
   return lab.exec("client", script, { timeoutMs: (seconds + 30) * 1000 }).then((r) => {
     const parts = r.stdout.split(/^=== (\d+)$/m);
     return targets.map((t, i) => {
       const idx = parts.indexOf(String(i));
-      return parseWrk(t.url, !!t.newConnections, idx >= 0 ? parts[idx + 1] : r.stdout + r.stderr);
+      const text = idx >= 0 ? parts[idx + 1] : r.stdout + r.stderr;
+      return { ...parseWrk(t.url, !!t.newConnections, text), ...(opts.perSecond ? { perSecond: parseWrkSeconds(text) } : {}) };
     });
   });
 }

@@ -28,6 +28,7 @@ import { HostPlan } from "../src/plan/types";
 import { bfdDetectMs } from "../src/tiers/frr-common";
 import { maintainAll } from "./scenario-maintain";
 import { dnsPublish } from "./scenario-dns-publish";
+import { clockOffset, TimelineRecorder } from "./timeline-capture";
 
 export interface Ctx {
   lab: Lab;
@@ -96,23 +97,6 @@ async function nextHopCount(lab: Lab, gw: string, vip: string): Promise<number> 
   const six = vip.includes(":");
   const out = await lab.run(gw, `ip ${six ? "-6" : "-4"} -o route show ${vip}/${six ? 128 : 32}`, { timeoutMs: 15_000 });
   return (out.match(/ via /g) ?? []).length;
-}
-
-/**
- * Guest clock − host clock, ms. A UML guest keeps its own time after boot and drifts by a few
- * hundred ms under load, so a time taken in a guest is moved to the host's clock before it is
- * compared with the moment of a halt. Best of 3 round trips (error ≤ half that round trip).
- */
-async function clockOffset(lab: Lab, host: string): Promise<{ offsetMs: number; errMs: number }> {
-  let best = { offsetMs: 0, errMs: Number.POSITIVE_INFINITY };
-  for (let i = 0; i < 3; i++) {
-    const t1 = Date.now();
-    const r = await lab.exec(host, 'echo "$EPOCHREALTIME"', { timeoutMs: 10_000 });
-    const t2 = Date.now();
-    const g = Number(r.stdout.trim()) * 1000;
-    if (r.code === 0 && (t2 - t1) / 2 < best.errMs) best = { offsetMs: g - (t1 + t2) / 2, errMs: (t2 - t1) / 2 };
-  }
-  return best;
 }
 
 /** Bash: the number of " via " in $r ($x is $r without them). */
@@ -444,14 +428,24 @@ const drainMaglev: Scenario = {
   async run(c) {
     const { lab, m, runner } = c;
     const mg = m.topo.maglevs[0];
-    const load = startLoad(lab, loadMix(m), 12);
+    const rec = new TimelineRecorder(lab, "h", drainMaglev.title);
+    await rec.sampleNextHops(m.topo.gateways.map((g) => g.hostname), [m.topo.vips.ipv4[0]], 60);
+    const load = startLoad(lab, loadMix(m), 12, { perSecond: true });
     await sleep(2000);
+    const tDrain = Date.now();
     const d = await drainHost(m.topo, m.plans, runner, mg.name, { timeoutMs: 15_000 });
+    rec.mark(`drain ${mg.hostname}`, "halt", tDrain);
+    rec.mark("routes gone from every gateway", "removal", tDrain + d.ms);
     const states = await drainStates(m.topo, runner);
     const hops = await Promise.all(m.topo.gateways.map((g) => nextHopCount(lab, g.hostname, m.topo.vips.ipv4[0])));
     await sleep(2000);
+    const tUndrain = Date.now();
     const u = await undrainHost(m.topo, m.plans, runner, mg.name, { timeoutMs: 15_000 });
-    const l = loadSummary(await load);
+    rec.mark(`undrain ${mg.hostname}`, "other", tUndrain);
+    rec.mark("undrained: routes back", "other", tUndrain + u.ms);
+    const figs = await load;
+    rec.addLoad(figs);
+    const l = loadSummary(figs);
     const end = await waitReady(lab, m, 15_000);
     const bad: string[] = [];
     if (!d.complete) bad.push(`drain: ${d.detail}`);
@@ -459,10 +453,11 @@ const drainMaglev: Scenario = {
     if (hops.some((n) => n !== m.topo.maglevs.length - 1)) bad.push(`next hops while drained ${hops.join("/")}`);
     if (!u.complete || !end.ok) bad.push(`undrain: ${u.detail}; ${end.detail}`);
     if (l.failed > 0) bad.push(l.text);
+    const detail = bad.length ? bad.join("; ") : `${mg.name}: routes gone from every gateway in ${d.ms} ms, back in ${u.ms} ms; ${l.text}`;
     return {
       ok: bad.length === 0,
-      detail: bad.length ? bad.join("; ") : `${mg.name}: routes gone from every gateway in ${d.ms} ms, back in ${u.ms} ms; ${l.text}`,
-      figures: { drainMs: d.ms, undrainMs: u.ms, failed: l.failed, requests: l.requests },
+      detail,
+      figures: { drainMs: d.ms, undrainMs: u.ms, failed: l.failed, requests: l.requests, timeline: await rec.write(detail) },
     };
   },
 };
@@ -473,24 +468,35 @@ const drainHaproxy: Scenario = {
   async run(c) {
     const { lab, m, runner } = c;
     const h = haproxyMembers(m)[0];
-    const load = startLoad(lab, loadMix(m), 14);
+    const rec = new TimelineRecorder(lab, "h2", drainHaproxy.title);
+    await rec.sampleNextHops(m.topo.gateways.map((g) => g.hostname), [m.topo.vips.ipv4[0]], 60);
+    const load = startLoad(lab, loadMix(m), 14, { perSecond: true });
     await sleep(2000);
     // Keep-alive clients (wrk) never close: the drain's second phase (connections finish)
     // times out by design here; what must hold is weight 0 everywhere and no failed request.
+    const tDrain = Date.now();
     const d = await drainHost(m.topo, m.plans, runner, h.name, { timeoutMs: 6_000 });
+    rec.mark(`drain ${h.hostname}`, "halt", tDrain);
+    rec.mark("weight 0 on every maglev", "removal", d.weightZeroMs === undefined ? undefined : tDrain + d.weightZeroMs);
     const states = await drainStates(m.topo, runner);
     await sleep(2000);
+    const tUndrain = Date.now();
     const u = await undrainHost(m.topo, m.plans, runner, h.name, { timeoutMs: 20_000 });
-    const l = loadSummary(await load);
+    rec.mark(`undrain ${h.hostname}`, "other", tUndrain);
+    rec.mark("weight back", "other", tUndrain + u.ms);
+    const figs = await load;
+    rec.addLoad(figs);
+    const l = loadSummary(figs);
     const bad: string[] = [];
     if (d.weightZeroMs === undefined) bad.push(`drain: ${d.detail}`);
     if (!states.get(h.name)) bad.push("check did not show the node drained");
     if (!u.complete) bad.push(`undrain: ${u.detail}`);
     if (l.failed > 0) bad.push(l.text);
+    const detail = bad.length ? bad.join("; ") : `${h.name}: ${d.detail}; weight back after ${u.ms} ms; ${l.text}`;
     return {
       ok: bad.length === 0,
-      detail: bad.length ? bad.join("; ") : `${h.name}: ${d.detail}; weight back after ${u.ms} ms; ${l.text}`,
-      figures: { weightZeroMs: d.weightZeroMs ?? Number.NaN, undrainMs: u.ms, failed: l.failed, requests: l.requests },
+      detail,
+      figures: { weightZeroMs: d.weightZeroMs ?? Number.NaN, undrainMs: u.ms, failed: l.failed, requests: l.requests, timeline: await rec.write(detail) },
     };
   },
 };
@@ -588,10 +594,13 @@ const rollingChange: Scenario = {
     // attributed to the hosts being applied during its slice.
     const sliceStarts: { t: number; figs: LoadFigures[] }[] = [];
     const applies: { t: number; host: string }[] = [];
+    const rec = new TimelineRecorder(lab, "e", rollingChange.title);
+    await rec.sampleNextHops(m.topo.gateways.map((g) => g.hostname), [m.topo.vips.ipv4[0]], 420);
     const loader = (async () => {
       for (let i = 0; i < 40 && rolling; i++) {
         const t = Date.now();
-        const figs = await startLoad(lab, loadMix(m, 4), 10);
+        const figs = await startLoad(lab, loadMix(m, 4), 10, { perSecond: true });
+        rec.addLoad(figs);
         sliceStarts.push({ t, figs });
         slices.push(...figs);
       }
@@ -627,6 +636,7 @@ const rollingChange: Scenario = {
         }
       });
     }
+    for (const a of applies) rec.mark(`apply ${a.host}`, "other", a.t);
     const l = loadSummary(slices);
     if (l.failed > 0) {
       const during = sliceStarts
@@ -637,12 +647,13 @@ const rollingChange: Scenario = {
         });
       problems.push(`${l.text} (${during.join("; ")})`);
     }
+    const detail = problems.length
+      ? problems.join("; ")
+      : `added ${ch.added}:80, moved ${ch.moved.vip}:${ch.moved.port} to ${ch.moved.group}: serial rollout of ${forward.applied.length} hosts (${forward.applied.join(", ")}) in ${(forward.ms / 1000).toFixed(1)} s; ${l.text}`;
     return {
       ok: problems.length === 0,
-      detail: problems.length
-        ? problems.join("; ")
-        : `added ${ch.added}:80, moved ${ch.moved.vip}:${ch.moved.port} to ${ch.moved.group}: serial rollout of ${forward.applied.length} hosts (${forward.applied.join(", ")}) in ${(forward.ms / 1000).toFixed(1)} s; ${l.text}`,
-      figures: { rolloutMs: forward.ms, hostsApplied: forward.applied.length, failed: l.failed, requests: l.requests },
+      detail,
+      figures: { rolloutMs: forward.ms, hostsApplied: forward.applied.length, failed: l.failed, requests: l.requests, timeline: await rec.write(detail) },
     };
   },
 };
@@ -658,7 +669,9 @@ const haproxyFailure: Scenario = {
     const hc = group.healthCheck;
     // keepalived: a check every delay_loop, connect_timeout each, `retry 1` after delay_before_retry.
     const boundMs = (hc.intervalSeconds * 2 + hc.timeoutSeconds * 2 + 1) * 1000;
-    const load = startLoad(lab, loadMix(m), 10);
+    const rec = new TimelineRecorder(lab, "d", haproxyFailure.title);
+    await rec.sampleNextHops(m.topo.gateways.map((g) => g.hostname), [m.topo.vips.ipv4[0]], 30);
+    const load = startLoad(lab, loadMix(m), 10, { perSecond: true });
     await sleep(2500);
     const rs = [h.ingress!.ipv4, ...(h.ingress?.ipv6 ? [h.ingress.ipv6] : [])];
     const offsets = await Promise.all(m.topo.maglevs.map((mg) => clockOffset(lab, mg.hostname)));
@@ -666,9 +679,13 @@ const haproxyFailure: Scenario = {
     await sleep(800); // the loops are armed
     const t0 = Date.now();
     await lab.stop(h.hostname);
+    rec.mark(`halt ${h.hostname}`, "halt", t0);
     const at = await Promise.all(watches);
-    const l = loadSummary(await load);
+    const figs = await load;
+    rec.addLoad(figs);
+    const l = loadSummary(figs);
     const ms = at.map((t, i) => (t === undefined ? Number.NaN : Math.round(t - offsets[i].offsetMs - t0)));
+    ms.forEach((x, i) => rec.mark(`weight 0 on ${m.topo.maglevs[i].hostname}`, "removal", t0 + x));
     restoreNodeLater(c, h.hostname);
     const problems: string[] = [];
     if (ms.some((x) => !(x <= boundMs))) problems.push(`weight 0 after ${ms.join("/")} ms on the maglevs (bound ${boundMs} ms)`);
@@ -680,10 +697,11 @@ const haproxyFailure: Scenario = {
       const ev = await lab.exec(mg.hostname, `ipvsadm -Ln | grep -E '^FWM|${pat}' | tr -s ' ' | paste -sd ';'; tail -n 6 /run/lab/log/keepalived.log | paste -sd ';'`, { timeoutMs: 15_000 });
       problems.push(`${mg.name} now: ${ev.stdout.trim().replace(/\n/g, " | ")}`);
     }
+    const detail = `${h.hostname} halted: weight 0 after ${ms.map((x) => x.toFixed(0)).join("/")} ms on ${m.topo.maglevs.map((x) => x.name).join("/")} (check interval bound ${boundMs} ms); ${l.text}${problems.length ? "; " + problems.join("; ") : ""}`;
     return {
       ok: problems.length === 0,
-      detail: `${h.hostname} halted: weight 0 after ${ms.map((x) => x.toFixed(0)).join("/")} ms on ${m.topo.maglevs.map((x) => x.name).join("/")} (check interval bound ${boundMs} ms); ${l.text}${problems.length ? "; " + problems.join("; ") : ""}`,
-      figures: { weightZeroMs: ms.join("/"), boundMs, failed: l.failed, requests: l.requests },
+      detail,
+      figures: { weightZeroMs: ms.join("/"), boundMs, failed: l.failed, requests: l.requests, timeline: await rec.write(detail) },
     };
   },
 };
@@ -745,7 +763,9 @@ export const maglevFailure: Scenario = {
     const { lab, m } = c;
     const mg = m.topo.maglevs[0];
     const vips = [m.topo.vips.ipv4[0], ...(m.topo.vips.ipv6.length ? [m.topo.vips.ipv6[0]] : [])];
-    const load = startLoad(lab, loadMix(m, 8), 12);
+    const rec = new TimelineRecorder(lab, "c", maglevFailure.title);
+    await rec.sampleNextHops(m.topo.gateways.map((g) => g.hostname), vips, 30);
+    const load = startLoad(lab, loadMix(m, 8), 12, { perSecond: true });
     await sleep(3000);
     const want = m.topo.maglevs.length;
     const offsets = await Promise.all(m.topo.gateways.map((g) => clockOffset(lab, g.hostname)));
@@ -753,10 +773,14 @@ export const maglevFailure: Scenario = {
     await sleep(800);
     const t0 = Date.now();
     await lab.stop(mg.hostname);
+    rec.mark(`halt ${mg.hostname}`, "halt", t0);
     const at = await Promise.all(watches);
-    const l = loadSummary(await load);
+    const figs = await load;
+    rec.addLoad(figs);
+    const l = loadSummary(figs);
     // Watches are per gateway × VIP, in that order: each on its gateway's clock.
     const ms = at.map((t, i) => (t === undefined ? Number.NaN : Math.round(t - offsets[Math.floor(i / vips.length)].offsetMs - t0)));
+    ms.forEach((x, i) => rec.mark(`route gone on ${m.topo.gateways[Math.floor(i / vips.length)].hostname} (${vips[i % vips.length]})`, "removal", t0 + x));
     const clockErr = Math.max(...offsets.map((o) => o.errMs));
     const worst = Math.max(...ms);
     restoreNodeLater(c, mg.hostname);
@@ -769,10 +793,11 @@ export const maglevFailure: Scenario = {
     // (9 s)"; the figures are in the result line.
     const bound = removalBoundMs(c.m);
     if (!(worst < bound && Math.min(...ms) >= -clockErr)) problems.push(`route removal after ${ms.join("/")} ms (goal: 0–${bound} ms after the halt; before it: the route had flapped)`);
+    const detail = `${mg.hostname} halted: routes removed on the gateways after ${ms.map((x) => x.toFixed(0)).join("/")} ms (v4/v6 per gateway, ±${clockErr.toFixed(0)} ms); ${l.text}${problems.length ? "; " + problems.join("; ") : ""}`;
     return {
       ok: problems.length === 0,
-      detail: `${mg.hostname} halted: routes removed on the gateways after ${ms.map((x) => x.toFixed(0)).join("/")} ms (v4/v6 per gateway, ±${clockErr.toFixed(0)} ms); ${l.text}${problems.length ? "; " + problems.join("; ") : ""}`,
-      figures: { removalMsWorst: worst, removalMs: ms.join("/"), clockErrorMs: Math.round(clockErr), failed: l.failed, requests: l.requests },
+      detail,
+      figures: { removalMsWorst: worst, removalMs: ms.join("/"), clockErrorMs: Math.round(clockErr), failed: l.failed, requests: l.requests, timeline: await rec.write(detail) },
     };
   },
 };
