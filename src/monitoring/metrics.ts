@@ -8,6 +8,7 @@
  *   maglev      per IPVS service and real server: weight, connections, counters, rates;
  *               per VIP: announced or withdrawn and why (the announce process's state file)
  *   gateway     per BGP neighbour: state, prefixes received; per BFD peer: up; per VIP: next hops
+ *   haproxy     drained by an operator (hactl drain) or serving, from HAProxy's admin socket
  *
  * The expected peers, services and VIPs come from the topology, so a neighbour that is not
  * there at all is exported as down rather than missing (an alert on `== 0` sees it).
@@ -19,6 +20,7 @@ import { hostScript, PYTHON_SYNTAX } from "../plan/scripts";
 import { jsonDocument, systemdExecWord, systemdValue } from "../escape";
 import { ANNOUNCE_REASONS, ANNOUNCE_STATE_FILE, DRAIN_FILE, ipvsServices, JSON_SYNTAX } from "../tiers/maglev";
 import { SITE_DRAIN_FILE } from "../tiers/gateway";
+import { HAPROXY_ADMIN_SOCKET, HAPROXY_DRAIN_BACKEND } from "../tiers/haproxy";
 import { systemdVerify } from "../tiers/l7-common";
 
 /** node_exporter's textfile directory (Debian's default, also passed explicitly in its ARGS). */
@@ -101,6 +103,15 @@ export function metricsData(topo: Topology, h: HostFacts): string {
       bfdPeers: gatewayBfdPeers(topo),
       vips: vips.map((v) => ({ address: v, family: familyOf(v) })),
       nextHopNames,
+    };
+  }
+  if (h.role === "haproxy") {
+    // The drain switch hactl flips (src/tiers/haproxy.ts): its one server, `flag`, is in
+    // maintenance while the node serves.
+    data.haproxy = {
+      adminSocket: HAPROXY_ADMIN_SOCKET,
+      drainBackend: HAPROXY_DRAIN_BACKEND,
+      drainServer: "flag",
     };
   }
   return jsonDocument(data, `metrics data of ${h.name}`);

@@ -132,17 +132,28 @@ export function alertRuleList(topo: Topology): AlertRule[] {
       });
     }
     // The seed's "HAProxy health != 200": keepalived's check is exactly that request (the
-    // health API, status 200), and a failing one sets the real server's weight to 0.
-    const haproxy = [...topo.groups.values()].filter((g) => g.kind === "haproxy").map((g) => g.name).sort();
+    // health API, status 200), and a failing one sets the real server's weight to 0. So does a
+    // planned `hactl drain` (the health API answers 503 on purpose): a node that exports itself
+    // drained (maglev_haproxy_drained, matched to the real server by its hostname) is left
+    // out; one that exports nothing (down, HAProxy stopped) is not.
+    const haproxy = [...topo.groups.values()]
+      .filter((g) => g.kind === "haproxy")
+      .map((g) => g.name)
+      .sort();
+    const drainedNodes = `(maglev_haproxy_drained == 1) * on(instance) group_left(host) maglev_host_info{stack=${q(env.name)},role="haproxy"}`;
     if (haproxy.length)
       rules.push({
         alert: "MaglevHaproxyHealthFailing",
-        expr: inStack(`maglev_ipvs_real_server_weight{${oneOf("group", haproxy)}} == 0`),
+        expr: inStack(
+          `maglev_ipvs_real_server_weight{${oneOf("group", haproxy)}} == 0 unless on(host) (${drainedNodes})`,
+        ),
         for: "1m",
         labels: { severity: "warning", ...stack },
         annotations: {
-          summary: "{{ $labels.host }}: HAProxy health check from {{ $labels.instance }} does not answer 200",
-          description: "keepalived's HTTP check of the health API failed, so the real server has weight 0 (also while drained with hactl).",
+          summary:
+            "{{ $labels.host }}: HAProxy health check from {{ $labels.instance }} does not answer 200",
+          description:
+            "keepalived's HTTP check of the health API failed, so the real server has weight 0; not while the node is drained with hactl (maglev_haproxy_drained 1).",
         },
       });
     rules.push({

@@ -5,7 +5,7 @@
  * first on PATH answering as the real ones print (formats of ipvsadm 1.31, FRR 8.4, iproute2 6.1).
  * The output must pass `promtool check metrics` (Debian's prometheus package).
  */
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -14,6 +14,7 @@ import { deriveTopology, Topology } from "../../src/topology";
 import { loadStack } from "../../src/config/load";
 import { ipvsServices, ANNOUNCE_REASONS } from "../../src/tiers/maglev";
 import { metricsData, TEXTFILE_DIR, gatewayNeighbors } from "../../src/monitoring/metrics";
+import { haproxyConfig } from "../../src/tiers/haproxy";
 import { ROOT } from "../helpers";
 
 const PROGRAM = path.join(ROOT, "scripts/host/maglev-metrics");
@@ -229,6 +230,83 @@ describe("maglev-metrics on a gateway", () => {
     expect(value(text, `maglev_bgp_neighbor_state{${l},state="Active"}`)).toBe(1);
     expect(value(text, `maglev_bfd_peer_up{name="${gone.hostname}",peer="${gone.mgmt.ipv4}"}`)).toBe(0);
     for (const v of topo.vips.ipv4) expect(value(text, `maglev_vip_nexthops{family="ipv4",vip="${v}"}`)).toBe(1);
+  });
+});
+
+/**
+ * A fake HAProxy admin socket at `socketPath` answering `show stat` as HAProxy 2.6 does (CSV,
+ * field 18 the status) with the drain flag in `status`; resolves once it listens.
+ */
+async function fakeAdminSocket(socketPath: string, status: string) {
+  fs.mkdirSync(path.dirname(socketPath), { recursive: true });
+  const row = (px: string, sv: string, st: string) =>
+    [px, sv, ...Array(15).fill(""), st, ...Array(10).fill("")].join(",");
+  const csv = [
+    "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight",
+    row("be_100", "app01", "UP"),
+    row("be_drain", "flag", status),
+    "",
+  ].join("\n");
+  const py = [
+    "import os, socket, sys",
+    "s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)",
+    "s.bind(sys.argv[1])",
+    "s.listen(4)",
+    "print('ready', flush=True)",
+    "while True:",
+    "    c, _ = s.accept()",
+    "    cmd = c.recv(4096)",
+    "    c.sendall(sys.argv[2].encode() if cmd.strip() == b'show stat -1 4 -1' else b'Unknown command.\\n')",
+    "    c.close()",
+  ].join("\n");
+  const child = spawn("/usr/bin/python3", ["-I", "-c", py, socketPath, csv], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
+  return child;
+}
+
+describe("maglev-metrics on an HAProxy node", () => {
+  const sock = (root: string) => path.join(root, "run/haproxy/admin.sock");
+
+  test("GIVEN the plan's haproxy.cfg THEN the drain flag the collector reads is the one hactl flips", () => {
+    const h = topo.byName.get("mlb01")!;
+    const data = JSON.parse(metricsData(topo, h)).haproxy;
+    const cfg = haproxyConfig(
+      topo,
+      h.groups.map((g) => topo.groups.get(g)!),
+    );
+    expect(cfg).toContain(`backend ${data.drainBackend}\n`);
+    expect(cfg).toMatch(new RegExp(`\\n    server ${data.drainServer} \\S+ disabled\\n`));
+    expect(cfg).toContain(`stats socket ${data.adminSocket} `);
+  });
+
+  test.each([
+    ["drained (hactl drain: the flag is out of maintenance)", 1, "no check"],
+    ["serving (the flag in maintenance, as configured)", 0, "MAINT"],
+  ])(
+    "GIVEN a node %s WHEN one pass runs THEN maglev_haproxy_drained is %s",
+    async (_what, want, status) => {
+      // GIVEN
+      const w = setUp("mlb01");
+      const server = await fakeAdminSocket(sock(w.root), status);
+      try {
+        // WHEN
+        const text = w.run();
+        // THEN
+        promtoolCheck(text);
+        expect(value(text, "maglev_haproxy_drained")).toBe(want);
+        expect(value(text, 'maglev_metrics_source_up{source="haproxy_admin_socket"}')).toBe(1);
+      } finally {
+        server.kill();
+      }
+    },
+  );
+
+  test("GIVEN HAProxy not running (no admin socket) WHEN one pass runs THEN the drained state is left out, not reported as serving", () => {
+    const text = setUp("mlb01").run();
+    expect(value(text, "maglev_haproxy_drained")).toBeUndefined();
+    expect(value(text, 'maglev_metrics_source_up{source="haproxy_admin_socket"}')).toBe(0);
   });
 });
 

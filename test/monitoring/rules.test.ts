@@ -105,6 +105,85 @@ describe("alert rules", () => {
     expect(promtool(["test", "rules", "lab-test.yml"])).toEqual({ status: 0, out: expect.stringContaining("SUCCESS") });
   });
 
+  test("GIVEN one HAProxy node drained with hactl and another down WHEN promtool test rules runs THEN MaglevHaproxyHealthFailing fires for the down one only", () => {
+    // GIVEN: from minute 5 every maglev has weight 0 for both nodes' real servers of the first
+    // haproxy service: the first node exports itself drained (hactl drain at minute 4), the
+    // second is powered off at minute 5 (its metrics vanish with it).
+    const doc = YAML.parse(alertRules(lab));
+    doc.groups[0].rules = doc.groups[0].rules.filter(
+      (r: any) => r.alert === "MaglevHaproxyHealthFailing",
+    );
+    for (const r of doc.groups[0].rules) delete r.annotations;
+    fs.writeFileSync(path.join(dir, "drain-rules.yml"), YAML.stringify(doc));
+    const svc = ipvsServices(lab).find((s) => s.group.kind === "haproxy")!;
+    const [drained, down] = svc.realServers;
+    expect(drained.host.hostname).not.toBe(down.host.hostname);
+    const inst = (h: { mgmt: { ipv4: string } }) => `${h.mgmt.ipv4}:9100`;
+    const job = "node";
+    const info = (h: (typeof lab.hosts)[number], values: string) =>
+      series(
+        "maglev_host_info",
+        { job, instance: inst(h), stack: "lab", host: h.hostname, role: h.role },
+        values,
+      );
+    const sl = { fwmark: String(svc.fwmark.fwmark), family: svc.family, group: svc.group.name };
+    const input = [
+      ...lab.maglevs.map((m) => info(m, "1+0x20")),
+      info(drained.host, "1+0x20"),
+      info(down.host, "1x5 _x15"),
+      series("maglev_haproxy_drained", { job, instance: inst(drained.host) }, "0x4 1x16"),
+      series("maglev_haproxy_drained", { job, instance: inst(down.host) }, "0x5 _x15"),
+      ...lab.maglevs.flatMap((m) =>
+        [drained, down].map((r) =>
+          series(
+            "maglev_ipvs_real_server_weight",
+            { job, instance: inst(m), ...sl, server: r.address, host: r.host.hostname },
+            "1x5 0x15",
+          ),
+        ),
+      ),
+    ];
+    const firing = (r: typeof down) =>
+      lab.maglevs.map((m) => ({
+        exp_labels: {
+          job,
+          instance: inst(m),
+          stack: "lab",
+          severity: "warning",
+          ...sl,
+          server: r.address,
+          host: r.host.hostname,
+        },
+      }));
+    // WHEN
+    fs.writeFileSync(
+      path.join(dir, "drain-test.yml"),
+      YAML.stringify({
+        rule_files: ["drain-rules.yml"],
+        evaluation_interval: "1m",
+        tests: [
+          {
+            interval: "1m",
+            input_series: input,
+            alert_rule_test: [
+              { eval_time: "4m", alertname: "MaglevHaproxyHealthFailing", exp_alerts: [] },
+              {
+                eval_time: "10m",
+                alertname: "MaglevHaproxyHealthFailing",
+                exp_alerts: firing(down),
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    // THEN: drained → no alert, down → alert (from every maglev).
+    expect(promtool(["test", "rules", "drain-test.yml"])).toEqual({
+      status: 0,
+      out: expect.stringContaining("SUCCESS"),
+    });
+  });
+
   test("GIVEN label values with quotes, backslashes, line breaks and `{{` WHEN written with the escapers THEN promtool reads the matcher back as the value", () => {
     const hostile = 'a"b\\c\nd{{ .x }}';
     const rule = { alert: "T", expr: `t{v=${promqlString(hostile)}} == 1`, labels: { severity: "x" } };
