@@ -16,7 +16,15 @@ import { header } from "../plan/header";
 import { Validate } from "../plan/types";
 import { dsrMember, groupOfKind, BASH_SYNTAX, systemdVerify } from "./l7-common";
 import { addressesOf, FirewallSpec, memberServices, mgmtNetworks, planFirewall } from "./firewall";
-import { commentText, luaString, pdnsValue, phpString, plainWord, shellWord, yamlDocument } from "../escape";
+import {
+  commentText,
+  luaString,
+  pdnsValue,
+  phpString,
+  plainWord,
+  shellWord,
+  yamlDocument,
+} from "../escape";
 
 export const DNSDIST_CONF = "/etc/dnsdist/dnsdist.conf";
 export const PDNS_CONF = "/etc/powerdns/pdns.conf";
@@ -48,13 +56,19 @@ export const PDNS_VALIDATE: Validate = {
   checker: "pdns_server",
   // --socket-dir: the check's own pdns_server stays out of the running server's runtime dir
   // (its control socket is what the health gate's `pdns_control rping` talks to).
-  command: 'd=$(mktemp -d) && cp {file} "$d/pdns.conf" && pdns_server --config-dir="$d" --socket-dir="$d" --config=check; rc=$?; rm -rf "$d"; exit $rc',
+  command:
+    'd=$(mktemp -d) && cp {file} "$d/pdns.conf" && pdns_server --config-dir="$d" --socket-dir="$d" --config=check; rc=$?; rm -rf "$d"; exit $rc',
 };
 
-export const DNSDIST_VALIDATE: Validate = { checker: "dnsdist", command: "dnsdist --check-config -C {file}" };
+export const DNSDIST_VALIDATE: Validate = {
+  checker: "dnsdist",
+  command: "dnsdist --check-config -C {file}",
+};
 
 function servedZones(topo: Topology): string[] {
-  return [...(topo.env.dns.servedZones ?? [topo.env.dns.zone])].map((z) => z.replace(/\.$/, "")).sort();
+  return [...(topo.env.dns.servedZones ?? [topo.env.dns.zone])]
+    .map((z) => z.replace(/\.$/, ""))
+    .sort();
 }
 /** The served zones as a bash array's words. */
 function zoneWords(topo: Topology): string {
@@ -91,14 +105,23 @@ export function dnsdistConfig(topo: Topology, h: HostFacts): string {
   }
   const zone = servedZones(topo)[0];
   const qps = env.dns.rateLimitQps;
-  const L: string[] = [header(env.name, "--", `dnsdist of ${h.hostname}${g ? ` (backend group ${g.name})` : ""}`).trimEnd(), ""];
+  const L: string[] = [
+    header(
+      env.name,
+      "--",
+      `dnsdist of ${h.hostname}${g ? ` (backend group ${g.name})` : ""}`,
+    ).trimEnd(),
+    "",
+  ];
   L.push(
     "-- No outbound security polling from a production resolver path.",
     'setSecurityPollSuffix("")',
     "",
     "-- Listeners: the group's DNS VIPs (clients) and this node's ingress addresses (keepalived checks).",
   );
-  listen.forEach((a, i) => L.push(`${i === 0 ? "setLocal" : "addLocal"}(${luaString(a)}, { reusePort = true })`));
+  listen.forEach((a, i) =>
+    L.push(`${i === 0 ? "setLocal" : "addLocal"}(${luaString(a)}, { reusePort = true })`),
+  );
   L.push(
     "-- An authoritative service: anyone may ask; the per-client rate limit below protects the backends.",
     'setACL({ "0.0.0.0/0", "::/0" })',
@@ -211,7 +234,9 @@ export function secondaryConfig(topo: Topology, h: HostFacts): string {
     "127.0.0.1",
     "::1",
   ];
-  const proxies = dnsdists(topo).flatMap((d) => (d.ingress ? [d.ingress.ipv4, ...(d.ingress.ipv6 ? [d.ingress.ipv6] : [])] : []));
+  const proxies = dnsdists(topo).flatMap((d) =>
+    d.ingress ? [d.ingress.ipv4, ...(d.ingress.ipv6 ? [d.ingress.ipv6] : [])] : [],
+  );
   const prim = primaries(topo);
   const L = [
     header(env.name, "#", `PowerDNS secondary ${h.hostname}`).trimEnd(),
@@ -273,7 +298,15 @@ done
 }
 
 /** pdns.conf (with the API key filled on the host; pdns has no reload) and the script that sets up its zones. */
-function pdnsServer(b: PlanBuilder, backendPackages: string[], conf: string, scriptPath: string, script: string): void {
+function pdnsServer(
+  b: PlanBuilder,
+  backendPackages: string[],
+  conf: string,
+  scriptPath: string,
+  script: string,
+  /** The script restarts pdns itself (it must exist before pdns can start): pdns.conf runs it. */
+  scriptRestarts = false,
+): void {
   b.package("pdns-server", ...backendPackages);
   b.service("pdns");
   b.file({
@@ -282,16 +315,30 @@ function pdnsServer(b: PlanBuilder, backendPackages: string[], conf: string, scr
     owner: "root:pdns",
     content: conf,
     validate: PDNS_VALIDATE,
-    activate: { kind: "restart", service: "pdns" },
+    activate: scriptRestarts
+      ? { kind: "command", command: scriptPath }
+      : { kind: "restart", service: "pdns" },
     secretKeys: [SECRETS.pdnsApiKey],
     secretSyntax: "line",
   });
-  b.file({ path: scriptPath, mode: "0755", content: script, validate: BASH_SYNTAX, activate: { kind: "command", command: scriptPath } });
+  b.file({
+    path: scriptPath,
+    mode: "0755",
+    content: script,
+    validate: BASH_SYNTAX,
+    activate: { kind: "command", command: scriptPath },
+  });
 }
 
 export function planPowerDns(topo: Topology, h: HostFacts, b: PlanBuilder): void {
   const env = topo.env;
-  pdnsServer(b, ["pdns-backend-lmdb"], secondaryConfig(topo, h), SECONDARY_ZONES_SCRIPT, secondaryZonesScript(topo));
+  pdnsServer(
+    b,
+    ["pdns-backend-lmdb"],
+    secondaryConfig(topo, h),
+    SECONDARY_ZONES_SCRIPT,
+    secondaryZonesScript(topo),
+  );
   if (lightningStreamEnabled(topo)) lightningStream(topo, h, b);
   planFirewall(topo, h, b, secondaryFirewall(topo), ["pdns.service"]);
   b.health = {
@@ -305,9 +352,21 @@ export function planPowerDns(topo: Topology, h: HostFacts, b: PlanBuilder): void
 function lightningStream(topo: Topology, h: HostFacts, b: PlanBuilder): void {
   const ls = topo.env.dns.lightningStream;
   if (!ls.url || !ls.sha256 || !ls.s3Endpoint || !ls.bucket)
-    throw new Error(`${h.hostname}: dns.lightningStream.enabled needs url, sha256, s3Endpoint and bucket`);
-  b.download({ name: "lightningstream", url: ls.url, sha256: ls.sha256, path: LIGHTNINGSTREAM_BIN, mode: "0755" });
-  const lmdb = (path: string) => ({ path, schema_tracks_changes: true, options: { no_subdir: true, create: true, map_size: "1GB" } });
+    throw new Error(
+      `${h.hostname}: dns.lightningStream.enabled needs url, sha256, s3Endpoint and bucket`,
+    );
+  b.download({
+    name: "lightningstream",
+    url: ls.url,
+    sha256: ls.sha256,
+    path: LIGHTNINGSTREAM_BIN,
+    mode: "0755",
+  });
+  const lmdb = (path: string) => ({
+    path,
+    schema_tracks_changes: true,
+    options: { no_subdir: true, create: true, map_size: "1GB" },
+  });
   const doc = {
     instance: h.hostname,
     storage_poll_interval: "1s",
@@ -321,11 +380,18 @@ function lightningStream(topo: Topology, h: HostFacts, b: PlanBuilder): void {
         endpoint_url: ls.s3Endpoint,
         create_bucket: false,
       },
-      cleanup: { enabled: true, interval: "15m", must_keep_interval: "24h", remove_old_instances_interval: "168h" },
+      cleanup: {
+        enabled: true,
+        interval: "15m",
+        must_keep_interval: "24h",
+        remove_old_instances_interval: "168h",
+      },
     },
     http: { address: `${h.mgmt.ipv4}:8500` },
   };
-  const text = header(topo.env.name, "#", `LightningStream of ${h.hostname} (needs PowerDNS >= 4.8)`) + yamlDocument(doc, "lightningstream.yaml");
+  const text =
+    header(topo.env.name, "#", `LightningStream of ${h.hostname} (needs PowerDNS >= 4.8)`) +
+    yamlDocument(doc, "lightningstream.yaml");
   b.file({
     path: LIGHTNINGSTREAM_CONF,
     mode: "0640",
@@ -358,7 +424,10 @@ function lightningStream(topo: Topology, h: HostFacts, b: PlanBuilder): void {
         "",
       ].join("\n"),
     validate: systemdVerify("lightningstream.service", [LIGHTNINGSTREAM_BIN]),
-    activate: { kind: "command", command: "systemctl daemon-reload && systemctl try-restart lightningstream.service" },
+    activate: {
+      kind: "command",
+      command: "systemctl daemon-reload && systemctl try-restart lightningstream.service",
+    },
   });
   b.service("lightningstream");
 }
@@ -391,22 +460,26 @@ export function primaryConfig(topo: Topology, h: HostFacts): string {
   ].join("\n");
 }
 
-/** Creates the SQLite schema (first run) and the served zones as PRIMARY zones. Idempotent. */
+/**
+ * Creates the SQLite schema (first run), (re)starts pdns on its pdns.conf, then the served
+ * zones as PRIMARY zones. Idempotent. pdns.conf's activation: pdns_server exits at start while
+ * its gsqlite3 database does not exist (systemd's Type=notify start then fails the apply).
+ */
 export function primaryInitScript(topo: Topology): string {
   return `#!/bin/bash
-${header(topo.env.name, "#", "hidden primary: database and served zones").trimEnd()}
+${header(topo.env.name, "#", "hidden primary: database, pdns_server and served zones").trimEnd()}
 set -euo pipefail
 DB=${PDNS_SQLITE}
 SCHEMA=/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql
 ZONES=(${zoneWords(topo)})
 as_pdns() { runuser -u pdns -- "$@"; }
-# pdns_server (restarted for its new pdns.conf just before) may hold the database for a moment:
-# wait for its lock instead of failing half-way through the schema ("database is locked").
-created=no
+# A running pdns_server may hold the database for a moment: wait for its lock instead of
+# failing half-way through the schema ("database is locked").
 if ! as_pdns sqlite3 -cmd '.timeout 10000' "$DB" 'SELECT 1 FROM domains LIMIT 1' >/dev/null 2>&1; then
   as_pdns sqlite3 -cmd '.timeout 10000' -bail "$DB" < "$SCHEMA"
-  created=yes
 fi
+# The database exists: pdns_server can start on its (new) pdns.conf; pdns has no reload.
+systemctl restart pdns
 existing=$(as_pdns pdnsutil list-all-zones 2>/dev/null || true)
 for zone in "\${ZONES[@]}"; do
   if ! printf '%s\\n' "$existing" | grep -qxF "$zone"; then
@@ -416,18 +489,19 @@ for zone in "\${ZONES[@]}"; do
     as_pdns pdnsutil set-meta "$zone" SOA-EDIT-API DEFAULT
   fi
 done
-# On a fresh host pdns_server was restarted for its new pdns.conf before the schema existed,
-# and it exits at start then ("communicator thread died": no domains table). Start it again
-# now that the database is there (seen in the lab: the health gate timed out without this).
-if [ "$created" = yes ]; then
-  systemctl restart pdns
-fi
 `;
 }
 
 export function planShadowPrimary(topo: Topology, h: HostFacts, b: PlanBuilder): void {
   const env = topo.env;
-  pdnsServer(b, ["pdns-backend-sqlite3", "sqlite3"], primaryConfig(topo, h), PRIMARY_INIT_SCRIPT, primaryInitScript(topo));
+  pdnsServer(
+    b,
+    ["pdns-backend-sqlite3", "sqlite3"],
+    primaryConfig(topo, h),
+    PRIMARY_INIT_SCRIPT,
+    primaryInitScript(topo),
+    true,
+  );
   if (env.dns.powerAdmin) powerAdmin(topo, h, b, env.dns.powerAdmin);
   planFirewall(topo, h, b, primaryFirewall(topo), ["pdns.service"]);
   b.health = {
@@ -443,11 +517,22 @@ export function planShadowPrimary(topo: Topology, h: HostFacts, b: PlanBuilder):
  * (`inc/config.inc.php`). First use: run its web installer once (it creates its user tables in
  * the same SQLite database), then remove `install/` — PowerAdmin's documented procedure.
  */
-function powerAdmin(topo: Topology, h: HostFacts, b: PlanBuilder, pa: { url: string; sha256: string }): void {
+function powerAdmin(
+  topo: Topology,
+  h: HostFacts,
+  b: PlanBuilder,
+  pa: { url: string; sha256: string },
+): void {
   const env = topo.env;
   b.package("apache2", "libapache2-mod-php", "php-sqlite3", "php-intl", "php-mbstring", "php-xml");
   b.service("apache2");
-  b.download({ name: "poweradmin", url: pa.url, sha256: pa.sha256, path: POWERADMIN_TARBALL, mode: "0644" });
+  b.download({
+    name: "poweradmin",
+    url: pa.url,
+    sha256: pa.sha256,
+    path: POWERADMIN_TARBALL,
+    mode: "0644",
+  });
   const installer = `#!/bin/bash
 ${header(env.name, "#", "unpack the pinned PowerAdmin release").trimEnd()}
 # Re-run whenever the pinned tarball changes (its sha256 is below, so this file changes too).
@@ -467,7 +552,13 @@ usermod -a -G pdns www-data
 chmod 0770 ${PDNS_SQLITE.replace(/\/[^/]+$/, "")}
 chmod 0660 ${PDNS_SQLITE}
 `;
-  b.file({ path: "/usr/local/sbin/poweradmin-install", mode: "0755", content: installer, validate: BASH_SYNTAX, activate: { kind: "command", command: "/usr/local/sbin/poweradmin-install" } });
+  b.file({
+    path: "/usr/local/sbin/poweradmin-install",
+    mode: "0755",
+    content: installer,
+    validate: BASH_SYNTAX,
+    activate: { kind: "command", command: "/usr/local/sbin/poweradmin-install" },
+  });
   const zone = servedZones(topo)[0];
   const php = [
     "<?php",
@@ -493,7 +584,9 @@ chmod 0660 ${PDNS_SQLITE}
   });
   b.file({
     path: "/etc/apache2/ports.conf",
-    content: header(env.name, "#", "Apache listens on mgmt only") + `Listen ${h.mgmt.ipv4}:80\nListen [${h.mgmt.ipv6}]:80\n`,
+    content:
+      header(env.name, "#", "Apache listens on mgmt only") +
+      `Listen ${h.mgmt.ipv4}:80\nListen [${h.mgmt.ipv6}]:80\n`,
     activate: { kind: "reload", service: "apache2" },
   });
   b.file({
@@ -515,7 +608,11 @@ chmod 0660 ${PDNS_SQLITE}
         "</VirtualHost>",
         "",
       ].join("\n"),
-    activate: { kind: "command", command: "a2dissite -q 000-default >/dev/null 2>&1 || true; a2ensite -q poweradmin && systemctl reload apache2" },
+    activate: {
+      kind: "command",
+      command:
+        "a2dissite -q 000-default >/dev/null 2>&1 || true; a2ensite -q poweradmin && systemctl reload apache2",
+    },
   });
 }
 
@@ -531,10 +628,26 @@ const DNS = ["udp", "tcp"] as const;
 export function dnsdistFirewall(topo: Topology, h: HostFacts): FirewallSpec {
   return {
     what: "dnsdist",
-    mgmt: [{ why: "web UI / API / metrics, operators on mgmt", protocols: ["tcp"], ports: [DNSDIST_WEB_PORT], from: mgmtNetworks(topo) }],
-    ingress: [{ why: "DNS on the ingress address: the maglevs' keepalived checks", protocols: [...DNS], ports: [53], from: addressesOf(topo.maglevs, "ingress") }],
+    mgmt: [
+      {
+        why: "web UI / API / metrics, operators on mgmt",
+        protocols: ["tcp"],
+        ports: [DNSDIST_WEB_PORT],
+        from: mgmtNetworks(topo),
+      },
+    ],
+    ingress: [
+      {
+        why: "DNS on the ingress address: the maglevs' keepalived checks",
+        protocols: [...DNS],
+        ports: [53],
+        from: addressesOf(topo.maglevs, "ingress"),
+      },
+    ],
     vips: { role: "member", services: memberServices(topo, h) },
-    connectsTo: secondaries(topo).flatMap((s) => (s.ingress ? DNS.map((protocol) => ({ address: s.ingress!.ipv4, protocol, port: 53 })) : [])),
+    connectsTo: secondaries(topo).flatMap((s) =>
+      s.ingress ? DNS.map((protocol) => ({ address: s.ingress!.ipv4, protocol, port: 53 })) : [],
+    ),
   };
 }
 
@@ -548,11 +661,25 @@ export function secondaryFirewall(topo: Topology): FirewallSpec {
   return {
     what: "PowerDNS secondary",
     mgmt: [
-      { why: "NOTIFY from the shadow primaries", protocols: [...DNS], ports: [53], from: addressesOf(primaries(topo), "mgmt") },
-      { why: `API and metrics${ls ? ", LightningStream status" : ""}, operators on mgmt`, protocols: ["tcp"], ports: [PDNS_API_PORT, ...(ls ? [8500] : [])], from: mgmtNetworks(topo) },
+      {
+        why: "NOTIFY from the shadow primaries",
+        protocols: [...DNS],
+        ports: [53],
+        from: addressesOf(primaries(topo), "mgmt"),
+      },
+      {
+        why: `API and metrics${ls ? ", LightningStream status" : ""}, operators on mgmt`,
+        protocols: ["tcp"],
+        ports: [PDNS_API_PORT, ...(ls ? [8500] : [])],
+        from: mgmtNetworks(topo),
+      },
     ],
     ingress: [],
-    servesTo: dnsdists(topo).flatMap((d) => addressesOf([d], "ingress").flatMap((address) => DNS.map((protocol) => ({ address, protocol, port: 53 })))),
+    servesTo: dnsdists(topo).flatMap((d) =>
+      addressesOf([d], "ingress").flatMap((address) =>
+        DNS.map((protocol) => ({ address, protocol, port: 53 })),
+      ),
+    ),
   };
 }
 
@@ -561,8 +688,18 @@ export function primaryFirewall(topo: Topology): FirewallSpec {
   return {
     what: "PowerDNS hidden primary",
     mgmt: [
-      { why: "AXFR and SOA checks from the secondaries", protocols: [...DNS], ports: [53], from: addressesOf(secondaries(topo), "mgmt") },
-      { why: `API${topo.env.dns.powerAdmin ? " and PowerAdmin" : ""}, operators on mgmt`, protocols: ["tcp"], ports: [PDNS_API_PORT, ...(topo.env.dns.powerAdmin ? [80] : [])], from: mgmtNetworks(topo) },
+      {
+        why: "AXFR and SOA checks from the secondaries",
+        protocols: [...DNS],
+        ports: [53],
+        from: addressesOf(secondaries(topo), "mgmt"),
+      },
+      {
+        why: `API${topo.env.dns.powerAdmin ? " and PowerAdmin" : ""}, operators on mgmt`,
+        protocols: ["tcp"],
+        ports: [PDNS_API_PORT, ...(topo.env.dns.powerAdmin ? [80] : [])],
+        from: mgmtNetworks(topo),
+      },
     ],
     ingress: [],
   };
