@@ -14,6 +14,8 @@ export const hosts = out.hosts;
 export const vips = out.vips;
 /** Prometheus alert rules for this environment: `pulumi stack output alertRules > maglev.rules.yml`. */
 export const alertRules = out.alertRules;
+/** Grafana dashboard JSON for this environment: `pulumi stack output grafanaDashboard > maglev.json`. */
+export const grafanaDashboard = out.grafanaDashboard;
 /** The hosts' pinned SSH host keys as known_hosts lines (recorded on first contact). */
 export const knownHosts = out.knownHosts;
 /** Admin kubeconfig of the k0s cluster (secret); absent without a k0s controller. */

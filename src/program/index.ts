@@ -14,6 +14,7 @@ import { deriveTopology, DnsRecord, HostFacts, Topology, VipPort } from "../topo
 import { buildPlans, HostPlan, Tier } from "../plan";
 import { K0S_JOIN_TOKEN_SECRET } from "../tiers/k0s";
 import { alertRules } from "../monitoring/rules";
+import { grafanaDashboard } from "../monitoring/dashboard";
 import {
   DnsdistNode,
   Gateway,
@@ -112,6 +113,11 @@ export interface ProgramOutputs {
    * `npm run render`'s alert-rules.yml: `pulumi stack output alertRules > maglev-<env>.rules.yml`.
    */
   alertRules: string;
+  /**
+   * Grafana dashboard JSON on the same metrics (src/monitoring/dashboard.ts), the same file as
+   * `npm run render`'s grafana-dashboard.json: `pulumi stack output grafanaDashboard > maglev-<env>.json`.
+   */
+  grafanaDashboard: string;
   /** Admin kubeconfig of the k0s cluster (secret); only when the stack has a k0s controller. */
   kubeconfig?: pulumi.Output<string>;
   /**
@@ -293,7 +299,10 @@ export function main(opts: ProgramOptions = {}): ProgramOutputs {
     hosts: hostsOutput(topo),
     vips: vipsOutput(topo.vipPorts),
     alertRules: alertRules(topo),
-    knownHosts: knownHostsOutput(topo.hosts.map((h) => ({ address: h.mgmt.ipv4, hostKey: made.get(h.name)!.hostKey }))),
+    grafanaDashboard: grafanaDashboard(topo),
+    knownHosts: knownHostsOutput(
+      topo.hosts.map((h) => ({ address: h.mgmt.ipv4, hostKey: made.get(h.name)!.hostKey })),
+    ),
     ...(primary?.kubeconfig ? { kubeconfig: primary.kubeconfig } : {}),
   };
 }

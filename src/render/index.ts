@@ -11,6 +11,7 @@ import { buildPlans, HostPlan } from "../plan";
 import { contentSha256 } from "../apply/steps";
 import { zoneFile } from "../dns/zone";
 import { ALERT_RULES_FILE, alertRules } from "../monitoring/rules";
+import { DASHBOARD_FILE, grafanaDashboard } from "../monitoring/dashboard";
 
 export interface Rendered {
   topology: Topology;
@@ -57,6 +58,8 @@ export function renderEnvironment(env: Environment): Rendered {
   files.set("zone.db", zoneFile(env.name, env.dns.zone, topology.dnsRecords));
   // For the operators' Prometheus, not a host: `promtool check rules` in `npm run validate`.
   files.set(ALERT_RULES_FILE, alertRules(topology));
+  // For the operators' Grafana, on the same metrics (test/monitoring/dashboard.test.ts).
+  files.set(DASHBOARD_FILE, grafanaDashboard(topology));
   const sorted = new Map([...files.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   return { topology, plans, files: sorted };
 }

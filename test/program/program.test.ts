@@ -4,6 +4,7 @@
  * (the tier planners grow independently), never hard-coded per file.
  */
 import { alertRules } from "../../src/monitoring/rules";
+import { grafanaDashboard } from "../../src/monitoring/dashboard";
 import * as pulumi from "@pulumi/pulumi";
 import { applyCommand, applyStdin, bundleArchive, bundleSecretKeys, compileBundle, k0sJoinTokenCommand } from "../../src/bundle";
 import { K0S_JOIN_TOKEN_SECRET, K0S_WORKER_TOKEN_FILE, k0sJoinTokenUrn } from "../../src/tiers/k0s";
@@ -217,10 +218,11 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
     expect(K0sWorker).toBeDefined();
   });
 
-  test("THEN the stack outputs are dnsRecords, hosts, vips, alertRules and a secret kubeconfig", async () => {
+  test("THEN the stack outputs are dnsRecords, hosts, vips, alertRules, grafanaDashboard and a secret kubeconfig", async () => {
     expect(result.outputs.dnsRecords).toEqual(topo.dnsRecords);
-    // The same rule file as the render's alert-rules.yml.
+    // The same rule file as the render's alert-rules.yml, the same dashboard as its grafana-dashboard.json.
     expect(result.outputs.alertRules).toBe(alertRules(topo));
+    expect(result.outputs.grafanaDashboard).toBe(grafanaDashboard(topo));
     const hosts = result.outputs.hosts as Record<string, any>;
     expect(Object.keys(hosts)).toEqual(topo.hosts.map((h) => h.name));
     expect(hosts.mgw01).toEqual({ tier: "gateway", hostname: "mgmt02-vm-mgw01", mgmt: { ipv4: "10.1.7.4", ipv6: "2a0a:7180:81:7::4" }, ingress: { ipv4: "10.1.10.4", ipv6: "2a0a:7180:81:a::4" }, vmId: 2004 });
