@@ -958,6 +958,31 @@ describe("maglev-apply: units a failed apply started", () => {
     expect(calls.filter((c) => c === "try-restart extra.service")).toHaveLength(1); // the apply's, not the rollback's
   });
 
+  it("GIVEN two new unit files whose activations each start with a daemon-reload WHEN applied THEN systemd reloads once, then both units restart", () => {
+    // GIVEN
+    const h = appliedHost();
+    const b = withApp(h, "v2\n", { services: ["app", "one", "two"] });
+    for (const u of ["one", "two"])
+      b.files.push(
+        file(`/etc/systemd/system/${u}.service`, "[Service]\nType=simple\nExecStart=/bin/true\n", {
+          activate: {
+            kind: "command",
+            command: `systemctl daemon-reload && systemctl try-restart ${u}.service`,
+          },
+        }),
+      );
+    // WHEN
+    const r = apply(h, b);
+    // THEN
+    expect(r.code).toBe(0);
+    const calls = readLog(h, "systemctl");
+    const reloads = calls.filter((c) => c === "daemon-reload");
+    expect(reloads).toHaveLength(1);
+    const at = (c: string) => calls.indexOf(c);
+    expect(at("daemon-reload")).toBeLessThan(at("try-restart one.service"));
+    expect(at("try-restart one.service")).toBeLessThan(at("try-restart two.service"));
+  });
+
   it("GIVEN a new unit file and a new config file whose activation restarts that unit WHEN the health gate fails THEN the rollback runs no try-restart of the gone unit, only a daemon-reload: exit 2", () => {
     // GIVEN (seen in the lab on a systemd guest: the metrics collector's unit and its
     // metrics.json share `daemon-reload && try-restart`; the rollback ran it for metrics.json)
