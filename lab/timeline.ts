@@ -56,6 +56,25 @@ export interface Timeline {
 
 const WIDTH = 960;
 const HEIGHT = 600;
+/** A result line runs to hundreds of characters: wrapped under the title, at most this many lines. */
+const NOTE_LINES = 3;
+const NOTE_WIDTH = 150;
+
+/** `text` in lines of at most `width` characters (words kept whole), the last one cut with "…". */
+export function wrapNote(text: string, width = NOTE_WIDTH, maxLines = NOTE_LINES): string[] {
+  const lines: string[] = [];
+  let cur = "";
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (cur && cur.length + 1 + word.length > width) {
+      lines.push(cur);
+      cur = word;
+    } else cur = cur ? `${cur} ${word}` : word;
+  }
+  if (cur) lines.push(cur);
+  if (lines.length <= maxLines) return lines;
+  const last = lines[maxLines - 1];
+  return [...lines.slice(0, maxLines - 1), `${last.slice(0, width - 1)}…`];
+}
 const COLORS = {
   ok: "#2f6fdf",
   failed: "#d62728",
@@ -123,11 +142,14 @@ export function timelineSvg(tl: Timeline): string {
         : { show: false },
     })),
   });
+  const sub = [...(tl.note ? wrapNote(tl.note) : []), `started ${tl.startedAt}`];
+  // Everything below the subtitle moves down by its extra lines.
+  const dy = (sub.length - 2) * 14;
   const chart = echarts.init(null, null, {
     renderer: "svg",
     ssr: true,
     width: WIDTH,
-    height: HEIGHT,
+    height: HEIGHT + dy,
   });
   try {
     chart.setOption({
@@ -135,20 +157,20 @@ export function timelineSvg(tl: Timeline): string {
       backgroundColor: "#ffffff",
       title: {
         text: `lab ${tl.scenario}: ${tl.title}`,
-        subtext: [tl.note, `started ${tl.startedAt}`].filter(Boolean).join("\n"),
+        subtext: sub.join("\n"),
         left: 16,
         top: 8,
         textStyle: { fontSize: 15 },
       },
       legend: {
-        top: 62,
+        top: 62 + dy,
         left: 16,
         itemGap: 36,
         data: ["answered/s", "failed/s", ...lines.map((l) => `next hops ${l.name}`)],
       },
       grid: [
-        { left: 70, right: 70, top: 120, height: 240 },
-        { left: 70, right: 70, top: 420, height: 130 },
+        { left: 70, right: 70, top: 120 + dy, height: 240 },
+        { left: 70, right: 70, top: 420 + dy, height: 130 },
       ],
       xAxis: [
         {

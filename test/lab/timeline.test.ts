@@ -9,7 +9,7 @@ import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Timeline, timelineSvg } from "../../lab/timeline";
+import { Timeline, timelineSvg, wrapNote } from "../../lab/timeline";
 import { parseWrkSeconds, wrkSecondsScript } from "../../lab/load-seconds";
 import { loadSeconds, nextHopSamplerScript, parseNextHopSamples } from "../../lab/timeline-capture";
 import { LoadFigures, startLoad } from "../../lab/load";
@@ -95,6 +95,21 @@ describe("timeline picture", () => {
     // THEN
     expect(texts).toContain("next hops gw-a 198.18.7.15");
     expect(texts).toContain("next hops gw-a fd00:7::10");
+  });
+});
+
+describe("timeline note", () => {
+  test("GIVEN a result line of several hundred characters WHEN wrapped under the title THEN at most 3 lines of at most 150, words whole, the rest cut", () => {
+    // GIVEN
+    const words = Array.from({ length: 120 }, (_, i) => `word${i}`);
+    // WHEN
+    const lines = wrapNote(words.join(" "));
+    // THEN
+    expect(lines).toHaveLength(3);
+    expect(lines.every((l) => l.length <= 150)).toBe(true);
+    expect(lines[0].split(" ")).toEqual(words.slice(0, lines[0].split(" ").length));
+    expect(lines[2].endsWith("…")).toBe(true);
+    expect(wrapNote("short line")).toEqual(["short line"]);
   });
 });
 
