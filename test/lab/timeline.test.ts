@@ -11,7 +11,12 @@ import * as os from "os";
 import * as path from "path";
 import { Timeline, timelineSvg, wrapNote } from "../../lab/timeline";
 import { parseWrkSeconds, wrkSecondsScript } from "../../lab/load-seconds";
-import { loadSeconds, nextHopSamplerScript, parseNextHopSamples } from "../../lab/timeline-capture";
+import {
+  loadSeconds,
+  nextHopSamplerScript,
+  parseNextHopSamples,
+  TimelineRecorder,
+} from "../../lab/timeline-capture";
 import { LoadFigures, startLoad } from "../../lab/load";
 import { Lab } from "../../lab/guest";
 
@@ -267,5 +272,74 @@ describe("gateway next-hop sampler", () => {
     expect(samples[0]).toEqual({ t: -100, gateway: "gw-a", vip: "198.18.7.15", nextHops: 2 });
     expect(samples[1].t).toBeGreaterThan(100);
     expect(samples[1].t).toBeLessThan(1500);
+  });
+});
+
+describe("timeline recorder", () => {
+  test("GIVEN guests that run here (a gateway's route loses a next hop) WHEN a recorder samples, marks and writes THEN lab-timeline-<id>.svg and .json hold the samples, load and markers on the host's clock", async () => {
+    // GIVEN: every guest's exec is bash on this machine; `ip` answers 2 next hops, then 1
+    // once the monitor reported a change.
+    const bin = path.join(dir, "recbin");
+    fs.mkdirSync(bin, { recursive: true });
+    const state = path.join(dir, "rec-hops");
+    fs.writeFileSync(state, "2");
+    fs.writeFileSync(
+      path.join(bin, "ip"),
+      [
+        "#!/bin/bash",
+        `case "$*" in`,
+        `  *monitor*) sleep 0.4; echo 1 > "${state}"; echo changed; exec sleep 30;;`,
+        `  *route\\ show*) if [ "$(cat "${state}")" = 2 ]; then echo "v nexthop via a dev x nexthop via b dev x"; else echo "v via b dev x"; fi;;`,
+        "esac",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+    const execs: string[] = [];
+    const lab = {
+      exec: (node: string, script: string) =>
+        new Promise((resolve) => {
+          execs.push(node);
+          const c = spawn("bash", ["-c", script], { env: { PATH: `${bin}:/usr/bin:/bin` } });
+          let stdout = "";
+          c.stdout.on("data", (b) => (stdout += b));
+          c.on("close", (code) => resolve({ stdout, stderr: "", code: code ?? 1 }));
+        }),
+    } as unknown as Lab;
+    const out = path.join(dir, "rec-out");
+    fs.mkdirSync(out, { recursive: true });
+    // WHEN
+    const rec = new TimelineRecorder(lab, "c", "Maglev power cut under load");
+    await rec.sampleNextHops(["gw-a"], ["198.18.7.15"], 20);
+    rec.mark("halt maglev01", "halt");
+    rec.mark("never seen", "removal", Number.NaN);
+    rec.addLoad([
+      {
+        url: "u",
+        newConnections: false,
+        requests: 10,
+        failed: 0,
+        rps: 10,
+        detail: "",
+        perSecond: [{ second: Math.floor(rec.t0 / 1000), written: 10, ok: 10, failed: 0 }],
+      },
+    ]);
+    await new Promise((r) => setTimeout(r, 1500));
+    const svg = await rec.write("0 failed of 10 requests", out);
+    // THEN
+    expect(svg).toBe("lab-timeline-c.svg");
+    const tl: Timeline = JSON.parse(fs.readFileSync(path.join(out, "lab-timeline-c.json"), "utf8"));
+    expect(tl.nextHops.map((s) => s.nextHops)).toEqual([2, 1, 1]);
+    expect(tl.nextHops[1].t).toBeGreaterThan(0);
+    expect(tl.nextHops[1].t).toBeLessThan(tl.durationMs);
+    expect(tl.markers.map((m) => m.label)).toEqual(["halt maglev01"]);
+    expect(tl.load).toHaveLength(1);
+    expect(Math.abs(tl.load[0].t)).toBeLessThan(1500);
+    expect(tl.note).toBe("0 failed of 10 requests");
+    expect(readXml(fs.readFileSync(path.join(out, svg), "utf8")).texts.join("\n")).toContain(
+      "next hops gw-a",
+    );
+    // The client's and the gateway's clocks read, the sampler run and stopped by its stop file.
+    expect(execs.filter((n) => n === "client")).toHaveLength(3);
+    expect(execs.filter((n) => n === "gw-a")).toHaveLength(5);
   });
 });
