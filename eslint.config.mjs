@@ -27,7 +27,10 @@ export default tseslint.config(
       ],
       // A component's args interface extends the common host args and names the tier's own
       // (pulumi-eks style), even while it adds no field yet.
-      "@typescript-eslint/no-empty-object-type": ["error", { allowInterfaces: "with-single-extends" }],
+      "@typescript-eslint/no-empty-object-type": [
+        "error",
+        { allowInterfaces: "with-single-extends" },
+      ],
       // The escapers and the parsers of daemon output match control characters on purpose.
       "no-control-regex": "off",
       // Patterns match column-aligned daemon output; literal spaces read like that output.
@@ -38,7 +41,10 @@ export default tseslint.config(
     // Tests build mistyped and hostile stacks on purpose and read untyped JSON back; they
     // require a module lazily where it must load after the Pulumi mocks are set.
     files: ["test/**/*.ts"],
-    rules: { "@typescript-eslint/no-explicit-any": "off", "@typescript-eslint/no-require-imports": "off" },
+    rules: {
+      "@typescript-eslint/no-explicit-any": "off",
+      "@typescript-eslint/no-require-imports": "off",
+    },
   },
   {
     // Being split into one file per scenario (issue 18) by its owner, who fixes these there.
@@ -47,6 +53,9 @@ export default tseslint.config(
   },
   {
     files: ["**/*.js"],
-    languageOptions: { sourceType: "commonjs", globals: { module: "writable", require: "readonly" } },
+    languageOptions: {
+      sourceType: "commonjs",
+      globals: { module: "writable", require: "readonly" },
+    },
   },
 );

@@ -20,7 +20,16 @@ import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import { Environment } from "../src/config/schema";
 import { HostFacts } from "../src/topology";
 import { HostPlan, Tier } from "../src/plan/types";
-import { applyCommand, applyStdin, asRootFor, bundleArchive, bundleSecretKeys, compileBundle, CompiledBundle, teardownCommand } from "../src/bundle";
+import {
+  applyCommand,
+  applyStdin,
+  asRootFor,
+  bundleArchive,
+  bundleSecretKeys,
+  compileBundle,
+  CompiledBundle,
+  teardownCommand,
+} from "../src/bundle";
 
 /** How the components reach a host over SSH. */
 export interface SshSettings {
@@ -109,7 +118,9 @@ export const FORMER_TYPES: readonly string[] = [];
 
 /** The type tokens a host of type `type` may have had before: every other tier's and the former ones, sorted. */
 export function aliasTypesOf(type: string): string[] {
-  return [...new Set([...Object.values(TIER_TYPES), ...FORMER_TYPES])].filter((t) => t !== type).sort();
+  return [...new Set([...Object.values(TIER_TYPES), ...FORMER_TYPES])]
+    .filter((t) => t !== type)
+    .sort();
 }
 
 /**
@@ -135,7 +146,10 @@ export const HOST_KEY_FILE = "/etc/ssh/ssh_host_ed25519_key.pub";
  */
 export function parseHostKey(hostname: string, text: string): string {
   const m = /^(ssh-ed25519) ([A-Za-z0-9+/]{68})(?: \S.*)?$/.exec(text.trim());
-  if (!m) throw new Error(`${hostname}: ${HOST_KEY_FILE} does not hold an ed25519 host key (read on first contact): cannot pin it`);
+  if (!m)
+    throw new Error(
+      `${hostname}: ${HOST_KEY_FILE} does not hold an ed25519 host key (read on first contact): cannot pin it`,
+    );
   return `${m[1]} ${m[2]}`;
 }
 
@@ -152,7 +166,8 @@ function prefixLen(cidr: string): string {
 
 /** The ID `pulumi import` and the `import` option take for a host's VM: `<node>/<vmid>`. */
 export function vmImportId(host: HostFacts): string {
-  if (!host.vm) throw new Error(`${host.name}: an adopted host (provider: existing) has no VM to import`);
+  if (!host.vm)
+    throw new Error(`${host.name}: an adopted host (provider: existing) has no VM to import`);
   return `${host.vm.node}/${host.vm.id}`;
 }
 
@@ -187,14 +202,31 @@ export function provisionVm(
       // Templates live on the default node; a full clone may land on another node. Several
       // clones of one template at once time out on its lock ("can't lock file … got timeout":
       // bpg/terraform-provider-proxmox #995, #1521, #2145): Proxmox retries the clone.
-      clone: { vmId: vm.template, nodeName: env.proxmox.defaults.node, full: true, datastoreId: vm.datastore, retries: CLONE_RETRIES },
+      clone: {
+        vmId: vm.template,
+        nodeName: env.proxmox.defaults.node,
+        full: true,
+        datastoreId: vm.datastore,
+        retries: CLONE_RETRIES,
+      },
       // A new `vm.node` moves the VM (live migration) instead of replacing it.
       migrate: true,
       cpu: { cores: vm.cores, type: "host" },
       memory: { dedicated: vm.memoryMb },
-      disks: [{ interface: "scsi0", datastoreId: vm.datastore, size: vm.diskGb, discard: "on", iothread: true }],
+      disks: [
+        {
+          interface: "scsi0",
+          datastoreId: vm.datastore,
+          size: vm.diskGb,
+          discard: "on",
+          iothread: true,
+        },
+      ],
       scsiHardware: "virtio-scsi-single",
-      networkDevices: [nic(n.mgmt, host.macs.mgmt), ...(host.ingress ? [nic(n.ingress, host.macs.ingress)] : [])],
+      networkDevices: [
+        nic(n.mgmt, host.macs.mgmt),
+        ...(host.ingress ? [nic(n.ingress, host.macs.ingress)] : []),
+      ],
       operatingSystem: { type: "l26" },
       // The provider waits for the agent to report addresses; bounded so a VM without a
       // working agent fails the create instead of hanging it.
@@ -207,8 +239,14 @@ export function provisionVm(
         // plan's netplan file then owns both NICs (named by MAC).
         ipConfigs: [
           {
-            ipv4: { address: `${host.mgmt.ipv4}/${prefixLen(n.mgmt.ipv4)}`, ...(n.mgmt.gateway4 ? { gateway: n.mgmt.gateway4 } : {}) },
-            ipv6: { address: `${host.mgmt.ipv6}/${prefixLen(n.mgmt.ipv6)}`, ...(n.mgmt.gateway6 ? { gateway: n.mgmt.gateway6 } : {}) },
+            ipv4: {
+              address: `${host.mgmt.ipv4}/${prefixLen(n.mgmt.ipv4)}`,
+              ...(n.mgmt.gateway4 ? { gateway: n.mgmt.gateway4 } : {}),
+            },
+            ipv6: {
+              address: `${host.mgmt.ipv6}/${prefixLen(n.mgmt.ipv6)}`,
+              ...(n.mgmt.gateway6 ? { gateway: n.mgmt.gateway6 } : {}),
+            },
           },
         ],
       },
@@ -231,7 +269,13 @@ export function provisionVm(
       // Cloud-init only acts on first boot and the clone source only at create: changing
       // them later must not replace a running VM. The disk's file format and path are
       // filled in by Proxmox after the clone and would otherwise show as drift.
-      ignoreChanges: ["clone", "initialization", "disks[0].fileFormat", "disks[0].pathInDatastore", "disks[0].speed"],
+      ignoreChanges: [
+        "clone",
+        "initialization",
+        "disks[0].fileFormat",
+        "disks[0].pathInDatastore",
+        "disks[0].speed",
+      ],
     },
   );
 }
@@ -275,7 +319,10 @@ export function applyBundle(
   const { plan, connection, user, secrets, first } = args;
   // A rebuilt VM is a new host: without replaceWith the commands would keep their state
   // (their inputs did not change) and the new VM would stay unconfigured.
-  const lifecycle: pulumi.CustomResourceOptions = { aliases: args.aliases ?? [], ...(args.vm ? { replaceWith: [args.vm] } : {}) };
+  const lifecycle: pulumi.CustomResourceOptions = {
+    aliases: args.aliases ?? [],
+    ...(args.vm ? { replaceWith: [args.vm] } : {}),
+  };
   const compiled = args.compiled ?? compileBundle(args.stack, plan);
   const keys = bundleSecretKeys(compiled.bundle);
   let stdin: pulumi.Input<string>;
@@ -283,12 +330,17 @@ export function applyBundle(
     const values = Object.fromEntries(
       keys.map((k) => {
         const v = secrets[k];
-        if (v === undefined) throw new Error(`${plan.hostname}: its plan needs secret "${k}", which the program did not read`);
+        if (v === undefined)
+          throw new Error(
+            `${plan.hostname}: its plan needs secret "${k}", which the program did not read`,
+          );
         return [k, v];
       }),
     );
     // The values are in the archive: it is a secret, and so is the whole of stdin.
-    stdin = pulumi.secret(pulumi.all(values).apply((vals) => applyStdin(compiled, vals as Record<string, string>)));
+    stdin = pulumi.secret(
+      pulumi.all(values).apply((vals) => applyStdin(compiled, vals as Record<string, string>)),
+    );
   } else stdin = bundleArchive(compiled, "");
   return new command.remote.Command(
     `${name}-apply`,
@@ -303,9 +355,16 @@ export function applyBundle(
       // every phase line, because the provider puts the command's output into the error of a
       // failed run whatever `logging` says (pulumi-command v1.2.1,
       // provider/pkg/provider/remote/commandOutputs.go: "running %q:\n%s").
-      logging: keys.length ? command.types.enums.remote.Logging.None : command.types.enums.remote.Logging.StdoutAndStderr,
+      logging: keys.length
+        ? command.types.enums.remote.Logging.None
+        : command.types.enums.remote.Logging.StdoutAndStderr,
     },
-    { parent, dependsOn: first, ...(keys.length ? { additionalSecretOutputs: ["stdin"] } : {}), ...lifecycle },
+    {
+      parent,
+      dependsOn: first,
+      ...(keys.length ? { additionalSecretOutputs: ["stdin"] } : {}),
+      ...lifecycle,
+    },
   );
 }
 
@@ -339,12 +398,31 @@ export abstract class ManagedHost extends pulumi.ComponentResource {
   /** Has only a delete step: drains the host and stops its services before its VM goes (`pulumi destroy`, a host removed from the stack). */
   public readonly teardown: command.remote.Command;
 
-  protected constructor(type: string, tier: Tier, name: string, args: ManagedHostArgs, opts?: pulumi.ComponentResourceOptions, hooks: ManagedHostHooks = {}) {
+  protected constructor(
+    type: string,
+    tier: Tier,
+    name: string,
+    args: ManagedHostArgs,
+    opts?: pulumi.ComponentResourceOptions,
+    hooks: ManagedHostHooks = {},
+  ) {
     // A role change or a renamed token keeps the host's URNs (see TIER_TYPES).
-    super(type, name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), ...aliasTypesOf(type).map((t) => ({ type: t }))] });
+    super(
+      type,
+      name,
+      {},
+      {
+        ...opts,
+        aliases: [...(opts?.aliases ?? []), ...aliasTypesOf(type).map((t) => ({ type: t }))],
+      },
+    );
     const { host, plan, env, ssh } = args;
-    if (plan.tier !== tier || host.role !== tier) throw new Error(`${type} ${name}: expected a ${tier} host, got ${host.role} (plan ${plan.tier})`);
-    if (plan.name !== host.name) throw new Error(`${type} ${name}: plan of ${plan.name} given for host ${host.name}`);
+    if (plan.tier !== tier || host.role !== tier)
+      throw new Error(
+        `${type} ${name}: expected a ${tier} host, got ${host.role} (plan ${plan.tier})`,
+      );
+    if (plan.name !== host.name)
+      throw new Error(`${type} ${name}: plan of ${plan.name} given for host ${host.name}`);
 
     this.hostname = host.hostname;
     this.tier = tier;
@@ -361,8 +439,17 @@ export abstract class ManagedHost extends pulumi.ComponentResource {
 
     if (host.provider === "proxmox") {
       if (!host.vm) throw new Error(`${type} ${name}: a proxmox host needs a VM placement`);
-      if (!args.proxmoxProvider) throw new Error(`${type} ${name}: a proxmox host needs the Proxmox provider`);
-      this.vm = provisionVm(this, name, host, env, args.proxmoxProvider, aliases, args.importVm ?? false);
+      if (!args.proxmoxProvider)
+        throw new Error(`${type} ${name}: a proxmox host needs the Proxmox provider`);
+      this.vm = provisionVm(
+        this,
+        name,
+        host,
+        env,
+        args.proxmoxProvider,
+        aliases,
+        args.importVm ?? false,
+      );
       this.vmId = host.vm.id;
     }
     const rebuilt: pulumi.CustomResourceOptions = this.vm ? { replaceWith: [this.vm] } : {};
@@ -381,14 +468,32 @@ export abstract class ManagedHost extends pulumi.ComponentResource {
     // ignoreChanges keeps the first contact the only one.
     this.hostKeyCommand = new command.remote.Command(
       `${name}-host-key`,
-      { connection: firstContact, create: `cat ${HOST_KEY_FILE}`, logging: command.types.enums.remote.Logging.None },
-      { parent: this, dependsOn: this.vm ? [this.vm] : [], aliases, ignoreChanges: ["connection"], ...rebuilt },
+      {
+        connection: firstContact,
+        create: `cat ${HOST_KEY_FILE}`,
+        logging: command.types.enums.remote.Logging.None,
+      },
+      {
+        parent: this,
+        dependsOn: this.vm ? [this.vm] : [],
+        aliases,
+        ignoreChanges: ["connection"],
+        ...rebuilt,
+      },
     );
     this.hostKey = this.hostKeyCommand.stdout.apply((text) => parseHostKey(host.hostname, text));
     this.connection = { ...firstContact, hostKey: this.hostKey };
 
     const compiled = compileBundle(env.name, plan);
-    const ctx: HostContext = { parent: this, name, connection: this.connection, vm: this.vm, asRoot: asRootFor(ssh.user), aliases, bundle: compiled };
+    const ctx: HostContext = {
+      parent: this,
+      name,
+      connection: this.connection,
+      vm: this.vm,
+      asRoot: asRootFor(ssh.user),
+      aliases,
+      bundle: compiled,
+    };
     const extra = hooks.beforeApply?.(ctx) ?? {};
     this.apply = applyBundle(this, name, {
       plan,
@@ -417,12 +522,23 @@ export abstract class ManagedHost extends pulumi.ComponentResource {
         delete: teardownCommand(ssh.user, plan, host.provider === "proxmox" ? "vm" : "adopted"),
         logging: command.types.enums.remote.Logging.StdoutAndStderr,
       },
-      { parent: this, dependsOn: [this.apply, ...(this.vm ? [this.vm] : []), ...(args.teardownAfter ?? [])], aliases, ...rebuilt },
+      {
+        parent: this,
+        dependsOn: [this.apply, ...(this.vm ? [this.vm] : []), ...(args.teardownAfter ?? [])],
+        aliases,
+        ...rebuilt,
+      },
     );
   }
 
   /** The outputs every host registers; tier classes add theirs. */
   protected hostOutputs(): pulumi.Inputs {
-    return { hostname: this.hostname, tier: this.tier, mgmtAddress: this.mgmtAddress, vmId: this.vmId, hostKey: this.hostKey };
+    return {
+      hostname: this.hostname,
+      tier: this.tier,
+      mgmtAddress: this.mgmtAddress,
+      vmId: this.vmId,
+      hostKey: this.hostKey,
+    };
   }
 }

@@ -13,7 +13,12 @@ import { sha256 } from "../src/apply/steps";
 import { k0sJoinTokenCommand } from "../src/bundle";
 import { asRootFor, ManagedHost, ManagedHostArgs, TIER_TYPES } from "./host";
 
-import { K0S_BIN, K0S_JOIN_TOKEN_SECRET, K0S_KUBECONFIG_COMMAND, K0S_WORKER_TOKEN_FILE } from "../src/tiers/k0s";
+import {
+  K0S_BIN,
+  K0S_JOIN_TOKEN_SECRET,
+  K0S_KUBECONFIG_COMMAND,
+  K0S_WORKER_TOKEN_FILE,
+} from "../src/tiers/k0s";
 
 /** Where a worker's plan expects its join token (`k0s install worker --token-file`). */
 export const WORKER_TOKEN_PATH = K0S_WORKER_TOKEN_FILE;
@@ -114,7 +119,10 @@ export class K0sWorker extends ManagedHost {
             ...(ctx.vm ? { replaceWith: [ctx.vm] } : {}),
           },
         );
-        return { after: [mint], secrets: { [K0S_JOIN_TOKEN_SECRET]: pulumi.secret(mint.stdout.apply((s) => s.trim())) } };
+        return {
+          after: [mint],
+          secrets: { [K0S_JOIN_TOKEN_SECRET]: pulumi.secret(mint.stdout.apply((s) => s.trim())) },
+        };
       },
     });
     this.joinToken = mint;

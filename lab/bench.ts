@@ -26,7 +26,9 @@ async function main(): Promise<number> {
   const log = (s: string) => console.error(s);
   const { lab, m, cf, broughtUp } = await labForBench(log, stateDir);
   try {
-    const vp = m.topo.vipPorts.find((v) => v.family === "ipv4" && v.port === 80 && m.topo.groups.get(v.group)?.kind === "haproxy")!;
+    const vp = m.topo.vipPorts.find(
+      (v) => v.family === "ipv4" && v.port === 80 && m.topo.groups.get(v.group)?.kind === "haproxy",
+    )!;
     const node = m.topo.groups.get(vp.group)!.members[0];
     const target = [{ url: url(vp.vip, 80), connections: 16 }];
     line("bench_seconds", SECONDS);
@@ -34,7 +36,10 @@ async function main(): Promise<number> {
     // Straight to one HAProxy node: for the client's traffic only, the router routes the VIP to
     // the node's ingress address (policy rule, removed right after).
     const rule = `from ${CLIENT_NET.v4} to ${vp.vip}/32 lookup 4242 priority 4242`;
-    await lab.run(ROUTER.name, `ip route replace ${vp.vip}/32 via ${node.ingress!.ipv4} table 4242 && ip rule add ${rule}`);
+    await lab.run(
+      ROUTER.name,
+      `ip route replace ${vp.vip}/32 via ${node.ingress!.ipv4} table 4242 && ip rule add ${rule}`,
+    );
     let direct;
     try {
       [direct] = await startLoad(lab, target, SECONDS);
@@ -49,12 +54,22 @@ async function main(): Promise<number> {
     line("chain_direct_ratio", (chain.rps / direct.rps).toFixed(2));
 
     const pending: (() => Promise<void>)[] = [];
-    const ctx: Ctx = { lab, m, secrets: cf.secrets, runner: labRunner(stateDir), log, restoreLater: (_w, fn) => pending.push(fn) };
+    const ctx: Ctx = {
+      lab,
+      m,
+      secrets: cf.secrets,
+      runner: labRunner(stateDir),
+      log,
+      restoreLater: (_w, fn) => pending.push(fn),
+    };
     const f = await maglevFailure.run(ctx);
     const fig = f.figures;
     line("failover_failed", fig.failed);
     line("failover_requests", fig.requests);
-    line("failover_error_rate", Number(fig.requests) ? (Number(fig.failed) / Number(fig.requests)).toFixed(5) : "NaN");
+    line(
+      "failover_error_rate",
+      Number(fig.requests) ? (Number(fig.failed) / Number(fig.requests)).toFixed(5) : "NaN",
+    );
     line("route_removal_ms_worst", fig.removalMsWorst);
     line("route_removal_ms_each", fig.removalMs);
     line("route_removal_clock_error_ms", fig.clockErrorMs);

@@ -10,7 +10,16 @@ import { createHash } from "crypto";
 import { DEFAULT_STATE_DIR, Lab } from "./guest";
 import { ensureKernel, requirePrerequisites } from "./prereqs";
 import { applyBundleInLab, ApplyResult } from "./transport";
-import { buildLabModel, LabModel, LabRouter, labSecrets, routerFrrConf, ROUTER_DAEMONS, appHaproxyCfg, ROUTER } from "./topology";
+import {
+  buildLabModel,
+  LabModel,
+  LabRouter,
+  labSecrets,
+  routerFrrConf,
+  ROUTER_DAEMONS,
+  appHaproxyCfg,
+  ROUTER,
+} from "./topology";
 import { labServices } from "./services";
 import { HostPlan } from "../src/plan";
 
@@ -77,16 +86,36 @@ function zoneContent(m: LabModel): string {
 }
 
 /** Apply one managed host's plan; lab extras for the DNS chain. Throws ApplyError. */
-export async function applyHost(lab: Lab, m: LabModel, hostname: string, secrets: Record<string, string>, log: Log, plan?: HostPlan): Promise<ApplyResult> {
+export async function applyHost(
+  lab: Lab,
+  m: LabModel,
+  hostname: string,
+  secrets: Record<string, string>,
+  log: Log,
+  plan?: HostPlan,
+): Promise<ApplyResult> {
   const p = plan ?? m.planOf.get(hostname);
   if (!p) throw new Error(`no plan for ${hostname}`);
   const t0 = Date.now();
-  const res = await applyBundleInLab(lab, hostname, p, { user: m.topo.env.proxmox.user, stack: m.topo.env.name, secrets });
+  const res = await applyBundleInLab(lab, hostname, p, {
+    user: m.topo.env.proxmox.user,
+    stack: m.topo.env.name,
+    secrets,
+  });
   if (process.env.LAB_VERBOSE) for (const l of res.phases) log(`    ${hostname} ${l}`);
   if (res.code !== 0) {
     // What the daemons said, before a failed `up` cleans the guest away (a PowerDNS health
     // gate timed out once in CI and left nothing to read).
-    const logs = await lab.exec(hostname, p.services.map((svc) => `[ -r /run/lab/log/${svc}.log ] && { echo "--- ${svc}.log"; tail -n 8 /run/lab/log/${svc}.log; }`).join("; ") + "; true", { timeoutMs: 15_000 });
+    const logs = await lab.exec(
+      hostname,
+      p.services
+        .map(
+          (svc) =>
+            `[ -r /run/lab/log/${svc}.log ] && { echo "--- ${svc}.log"; tail -n 8 /run/lab/log/${svc}.log; }`,
+        )
+        .join("; ") + "; true",
+      { timeoutMs: 15_000 },
+    );
     throw new ApplyError(hostname, res, logs.stdout.trim());
   }
   const zone = m.topo.env.dns?.zone;
@@ -116,14 +145,21 @@ export async function applyHost(lab: Lab, m: LabModel, hostname: string, secrets
     );
   }
   const last = res.phases[res.phases.length - 1]?.replace(/^maglev-apply: /, "") ?? "no output";
-  log(`  ${hostname}: ${last} in ${((Date.now() - t0) / 1000).toFixed(1)} s${res.gaps.length ? ` (lab gaps: ${res.gaps.join("; ")})` : ""}`);
+  log(
+    `  ${hostname}: ${last} in ${((Date.now() - t0) / 1000).toFixed(1)} s${res.gaps.length ? ` (lab gaps: ${res.gaps.join("; ")})` : ""}`,
+  );
   return res;
 }
 
 export async function setupRouter(lab: Lab, m: LabModel, r: LabRouter): Promise<void> {
   await lab.writeFiles(r.name, [
     // No bfdd on a router the stack does not give BFD (transit): one daemon less on 2 cores.
-    { path: "/etc/frr/daemons", content: r.bfd ? ROUTER_DAEMONS : ROUTER_DAEMONS.replace("bfdd=yes\n", ""), mode: "0640", owner: "frr:frr" },
+    {
+      path: "/etc/frr/daemons",
+      content: r.bfd ? ROUTER_DAEMONS : ROUTER_DAEMONS.replace("bfdd=yes\n", ""),
+      mode: "0640",
+      owner: "frr:frr",
+    },
     { path: "/etc/frr/frr.conf", content: routerFrrConf(m, r), mode: "0640", owner: "frr:frr" },
   ]);
   await lab.run(
@@ -136,19 +172,35 @@ export async function setupRouter(lab: Lab, m: LabModel, r: LabRouter): Promise<
 export async function setupApp(lab: Lab, name: string, port: number): Promise<void> {
   // 48 KB body for /big (DSR evidence: replies much larger than what the client sends), in the
   // node dir the guest sees as /run/lab.
-  fs.writeFileSync(path.join(lab.nodeDir(name), "big.txt"), `${name}\n` + "x".repeat(48 * 1024 - name.length - 2) + "\n");
+  fs.writeFileSync(
+    path.join(lab.nodeDir(name), "big.txt"),
+    `${name}\n` + "x".repeat(48 * 1024 - name.length - 2) + "\n",
+  );
   await lab.writeFile(name, "/etc/lab-app.cfg", appHaproxyCfg(name, port));
-  await lab.run(name, "haproxy -D -f /etc/lab-app.cfg -p /run/lab-app.pid >>/run/lab/log/app.log 2>&1", { timeoutMs: 30_000 });
+  await lab.run(
+    name,
+    "haproxy -D -f /etc/lab-app.cfg -p /run/lab-app.pid >>/run/lab/log/app.log 2>&1",
+    { timeoutMs: 30_000 },
+  );
 }
 
 export async function setupClient(lab: Lab): Promise<void> {
   // The consistency scenario sends the same 5-tuples twice from fixed source ports (41001…):
   // they are kept out of the ephemeral range, and tcp_max_tw_buckets=0 keeps no TIME_WAIT.
-  await lab.run("client", "sysctl -q -w vm.overcommit_memory=1 net.ipv4.ip_local_port_range='10000 40000' net.ipv4.tcp_tw_reuse=1 net.ipv4.tcp_max_tw_buckets=0");
+  await lab.run(
+    "client",
+    "sysctl -q -w vm.overcommit_memory=1 net.ipv4.ip_local_port_range='10000 40000' net.ipv4.tcp_tw_reuse=1 net.ipv4.tcp_max_tw_buckets=0",
+  );
 }
 
 /** Set up a lab-only node (router, client, app) or apply a managed host's plan. */
-export async function provision(lab: Lab, m: LabModel, node: string, secrets: Record<string, string>, log: Log): Promise<void> {
+export async function provision(
+  lab: Lab,
+  m: LabModel,
+  node: string,
+  secrets: Record<string, string>,
+  log: Log,
+): Promise<void> {
   const router = m.routers.find((r) => r.name === node);
   if (router) return setupRouter(lab, m, router);
   if (node === "client") return setupClient(lab);
@@ -167,7 +219,12 @@ export function planHash(p: HostPlan): string {
  * is unchanged since the last apply are skipped, as Pulumi skips resources whose triggers did
  * not change. Records the applied plans in cluster.json.
  */
-export async function rollout(lab: Lab, m: LabModel, log: Log, stateDir = DEFAULT_STATE_DIR): Promise<{ applied: string[]; skipped: string[]; ms: number }> {
+export async function rollout(
+  lab: Lab,
+  m: LabModel,
+  log: Log,
+  stateDir = DEFAULT_STATE_DIR,
+): Promise<{ applied: string[]; skipped: string[]; ms: number }> {
   const c = readCluster(stateDir);
   // New secret keys (a changed stack) get throwaway values too; existing ones are kept.
   const secrets = { ...labSecrets(m.plans), ...c.secrets };
@@ -206,7 +263,16 @@ export async function rollout(lab: Lab, m: LabModel, log: Log, stateDir = DEFAUL
 export function rolloutOrder(m: LabModel): HostPlan[] {
   // src/program's TIER_ORDER puts maglev right after gateway (the program wires gateway →
   // maglev); the lab rolls the L7 tiers out first so a new VIP is served before it is announced.
-  const order = ["gateway", "shadow-primary", "powerdns", "dnsdist", "haproxy", "k0s-controller", "k0s-worker", "maglev"];
+  const order = [
+    "gateway",
+    "shadow-primary",
+    "powerdns",
+    "dnsdist",
+    "haproxy",
+    "k0s-controller",
+    "k0s-worker",
+    "maglev",
+  ];
   return [...m.plans].sort((a, b) => order.indexOf(a.tier) - order.indexOf(b.tier));
 }
 
@@ -228,7 +294,10 @@ export async function readyState(lab: Lab, m: LabModel): Promise<ReadyState> {
       try {
         const j = JSON.parse(r.stdout);
         for (const af of ["ipv4Unicast", "ipv6Unicast"]) {
-          for (const [peer, v] of Object.entries((j[af]?.peers ?? {}) as Record<string, { state: string; pfxRcd?: number }>)) router.push({ peer: `${lr.name}:${peer}`, state: v.state, pfx: v.pfxRcd ?? 0 });
+          for (const [peer, v] of Object.entries(
+            (j[af]?.peers ?? {}) as Record<string, { state: string; pfxRcd?: number }>,
+          ))
+            router.push({ peer: `${lr.name}:${peer}`, state: v.state, pfx: v.pfxRcd ?? 0 });
         }
       } catch {
         /* not up yet */
@@ -240,13 +309,24 @@ export async function readyState(lab: Lab, m: LabModel): Promise<ReadyState> {
   await Promise.all(
     m.topo.gateways.map(async (g) => {
       const script =
-        vips.map((v) => `echo "R ${v} $(ip ${v.includes(":") ? "-6" : "-4"} -j route show ${v} 2>/dev/null)"`).join("; ") +
-        `; echo "B $(vtysh -c 'show bfd peers json' 2>/dev/null | tr -d '\\n')"`;
+        vips
+          .map(
+            (v) =>
+              `echo "R ${v} $(ip ${v.includes(":") ? "-6" : "-4"} -j route show ${v} 2>/dev/null)"`,
+          )
+          .join("; ") + `; echo "B $(vtysh -c 'show bfd peers json' 2>/dev/null | tr -d '\\n')"`;
       const x = await lab.exec(g.hostname, script, { timeoutMs: 15_000 });
       const per: Record<string, number> = {};
       try {
-        const peers = JSON.parse(/^B (.*)$/m.exec(x.stdout)?.[1] || "[]") as { peer: string; status: string }[];
-        bfdDown.push(...m.topo.maglevs.filter((mg) => !peers.some((p) => p.peer === mg.mgmt.ipv4 && p.status === "up")).map((mg) => `${g.name}→${mg.name}`));
+        const peers = JSON.parse(/^B (.*)$/m.exec(x.stdout)?.[1] || "[]") as {
+          peer: string;
+          status: string;
+        }[];
+        bfdDown.push(
+          ...m.topo.maglevs
+            .filter((mg) => !peers.some((p) => p.peer === mg.mgmt.ipv4 && p.status === "up"))
+            .map((mg) => `${g.name}→${mg.name}`),
+        );
       } catch {
         bfdDown.push(`${g.name}: no BFD answer`);
       }
@@ -259,24 +339,43 @@ export async function readyState(lab: Lab, m: LabModel): Promise<ReadyState> {
     }),
   );
   // One session per gateway and address family on every lab router (IPv6 only where it has an address).
-  const wantSessions = m.routers.reduce((n, r) => n + m.topo.gateways.length * (r.mgmt6 ? 2 : 1), 0);
-  const sessionsOk = router.length === wantSessions && router.every((p) => p.state === "Established");
-  const routesOk = Object.values(gatewayRoutes).every((per) => vips.every((v) => (per[v] ?? 0) === want));
-  const detail = `router sessions ${router.filter((p) => p.state === "Established").length}/${wantSessions}; gateway next hops ${Object.entries(gatewayRoutes)
+  const wantSessions = m.routers.reduce(
+    (n, r) => n + m.topo.gateways.length * (r.mgmt6 ? 2 : 1),
+    0,
+  );
+  const sessionsOk =
+    router.length === wantSessions && router.every((p) => p.state === "Established");
+  const routesOk = Object.values(gatewayRoutes).every((per) =>
+    vips.every((v) => (per[v] ?? 0) === want),
+  );
+  const detail = `router sessions ${router.filter((p) => p.state === "Established").length}/${wantSessions}; gateway next hops ${Object.entries(
+    gatewayRoutes,
+  )
     .map(([g, per]) => `${g}: ${vips.map((v) => per[v] ?? 0).join("/")}`)
     .join(", ")} (want ${want})`;
-  return { ok: sessionsOk && routesOk && bfdDown.length === 0, router, gatewayRoutes, detail: detail + (bfdDown.length ? `; BFD not up: ${bfdDown.join(", ")}` : "") };
+  return {
+    ok: sessionsOk && routesOk && bfdDown.length === 0,
+    router,
+    gatewayRoutes,
+    detail: detail + (bfdDown.length ? `; BFD not up: ${bfdDown.join(", ")}` : ""),
+  };
 }
 
 /** What a failed `up` leaves to read before the cleanup: each gateway's sessions and BFD peers, each maglev's ExaBGP log tail. */
 export async function notReadyEvidence(lab: Lab, m: LabModel): Promise<string> {
   const parts = await Promise.all([
     ...m.topo.gateways.map(async (g) => {
-      const r = await lab.exec(g.hostname, "vtysh -c 'show bgp summary' -c 'show bfd peers brief' | grep -E '^(198|fd00|[0-9]+ )'; grep -E 'ADJCHANGE|NOTIFICATION|BFD' /run/lab/log/frr-bgpd.log | tail -n 8", { timeoutMs: 15_000 });
+      const r = await lab.exec(
+        g.hostname,
+        "vtysh -c 'show bgp summary' -c 'show bfd peers brief' | grep -E '^(198|fd00|[0-9]+ )'; grep -E 'ADJCHANGE|NOTIFICATION|BFD' /run/lab/log/frr-bgpd.log | tail -n 8",
+        { timeoutMs: 15_000 },
+      );
       return `${g.hostname}:\n${r.stdout.trimEnd()}`;
     }),
     ...m.topo.maglevs.map(async (h) => {
-      const r = await lab.exec(h.hostname, "tail -n 8 /run/lab/log/exabgp.log", { timeoutMs: 15_000 });
+      const r = await lab.exec(h.hostname, "tail -n 8 /run/lab/log/exabgp.log", {
+        timeoutMs: 15_000,
+      });
       return `${h.hostname} exabgp.log:\n${r.stdout.trimEnd()}`;
     }),
   ]);
@@ -321,16 +420,31 @@ export async function summary(lab: Lab, m: LabModel): Promise<string> {
   for (const n of st.nodes) row.push(`${n.name}${n.alive ? "" : " [" + n.state + "]"}`);
   out.push("  " + row.join("  "));
   const [bgp, routes4, routes6, ...ipvs] = await Promise.all([
-    lab.exec(ROUTER.name, "vtysh -c 'show bgp summary' | grep -E '^(fd00|198)'; vtysh -c 'show bfd peers brief' | grep -E 'up|down' | awk '{print \"  bfd\", $2, $4}'", { timeoutMs: 15_000 }),
+    lab.exec(
+      ROUTER.name,
+      "vtysh -c 'show bgp summary' | grep -E '^(fd00|198)'; vtysh -c 'show bfd peers brief' | grep -E 'up|down' | awk '{print \"  bfd\", $2, $4}'",
+      { timeoutMs: 15_000 },
+    ),
     lab.exec(ROUTER.name, "ip -4 route show proto bgp", { timeoutMs: 15_000 }),
     lab.exec(ROUTER.name, "ip -6 route show proto bgp", { timeoutMs: 15_000 }),
-    ...m.topo.maglevs.map((h) => lab.exec(h.hostname, "ipvsadm -Ln | grep -E '^(FWM|  ->)' | grep -v 'RemoteAddress'", { timeoutMs: 15_000 })),
+    ...m.topo.maglevs.map((h) =>
+      lab.exec(h.hostname, "ipvsadm -Ln | grep -E '^(FWM|  ->)' | grep -v 'RemoteAddress'", {
+        timeoutMs: 15_000,
+      }),
+    ),
   ]);
   out.push("router BGP (neighbor … state/pfx):");
   for (const l of bgp.stdout.trim().split("\n")) out.push("  " + l.replace(/\s+/g, " ").trim());
   out.push("router routes (bgp):");
-  for (const l of (routes4.stdout + routes6.stdout).trim().split("\n").filter(Boolean)) out.push("  " + l.trim());
-  const gw = await Promise.all(m.topo.gateways.map((g) => lab.exec(g.hostname, "ip -4 route show proto bgp; ip -6 route show proto bgp", { timeoutMs: 15_000 })));
+  for (const l of (routes4.stdout + routes6.stdout).trim().split("\n").filter(Boolean))
+    out.push("  " + l.trim());
+  const gw = await Promise.all(
+    m.topo.gateways.map((g) =>
+      lab.exec(g.hostname, "ip -4 route show proto bgp; ip -6 route show proto bgp", {
+        timeoutMs: 15_000,
+      }),
+    ),
+  );
   m.topo.gateways.forEach((g, i) => {
     out.push(`${g.hostname} routes (bgp):`);
     out.push(
@@ -339,7 +453,12 @@ export async function summary(lab: Lab, m: LabModel): Promise<string> {
           .replace(/\n\s+nexthop/g, " nexthop")
           .trim()
           .split("\n")
-          .map((l) => l.replace(/\s+/g, " ").replace(/ proto bgp metric \d+/g, "").replace(/ weight 1/g, ""))
+          .map((l) =>
+            l
+              .replace(/\s+/g, " ")
+              .replace(/ proto bgp metric \d+/g, "")
+              .replace(/ weight 1/g, ""),
+          )
           .join("\n  "),
     );
   });
@@ -347,7 +466,9 @@ export async function summary(lab: Lab, m: LabModel): Promise<string> {
     const lines = ipvs[i].stdout.trim().split("\n");
     const svcs = lines.filter((l) => l.startsWith("FWM")).length;
     const rs = lines.filter((l) => l.startsWith("  ->")).map((l) => l.trim().split(/\s+/));
-    out.push(`${h.hostname} IPVS: ${svcs} services, real servers ${rs.map((r) => `${r[1]} w${r[3]}`).join(", ")}`);
+    out.push(
+      `${h.hostname} IPVS: ${svcs} services, real servers ${rs.map((r) => `${r[1]} w${r[3]}`).join(", ")}`,
+    );
   });
   return out.join("\n");
 }
@@ -362,10 +483,16 @@ export interface UpResult {
 }
 
 /** Boot + provision + wait. On any failure: down() (nothing left behind), rethrow. */
-export async function up(opts: { stack?: string; stateDir?: string; log: Log; readyTimeoutMs?: number }): Promise<UpResult> {
+export async function up(opts: {
+  stack?: string;
+  stateDir?: string;
+  log: Log;
+  readyTimeoutMs?: number;
+}): Promise<UpResult> {
   const stateDir = opts.stateDir ?? DEFAULT_STATE_DIR;
   const log = opts.log;
-  if (fs.existsSync(path.join(stateDir, "lab.json"))) throw new Error(`a lab is already up in ${stateDir} (npm run lab -- down first)`);
+  if (fs.existsSync(path.join(stateDir, "lab.json")))
+    throw new Error(`a lab is already up in ${stateDir} (npm run lab -- down first)`);
   const model = buildLabModel(opts.stack ?? "lab");
   const secrets = labSecrets(model.plans);
   const t0 = Date.now();
@@ -384,7 +511,9 @@ export async function up(opts: { stack?: string; stateDir?: string; log: Log; re
     const bootMs = Date.now() - t0;
     log(`  all booted in ${(bootMs / 1000).toFixed(1)} s`);
     const ta = Date.now();
-    log(`applying ${model.plans.length} host bundles (maglev-apply) + ${model.routers.map((r) => r.name).join(", ")}, client, ${model.apps.map((a) => a.name).join(", ")} …`);
+    log(
+      `applying ${model.plans.length} host bundles (maglev-apply) + ${model.routers.map((r) => r.name).join(", ")}, client, ${model.apps.map((a) => a.name).join(", ")} …`,
+    );
     // The DNS chain in order (the secondary transfers from the primary, dnsdist checks the
     // secondary); everything else in parallel (the maglevs' health gate waits for the rest).
     const chain = ["shadow-primary", "powerdns", "dnsdist"];
@@ -394,10 +523,13 @@ export async function up(opts: { stack?: string; stateDir?: string; log: Log; re
       firstApplyMs[p.hostname] = r.ms;
     };
     const dnsChain = async () => {
-      for (const tier of chain) await Promise.all(model.plans.filter((p) => p.tier === tier).map(applyTimed));
+      for (const tier of chain)
+        await Promise.all(model.plans.filter((p) => p.tier === tier).map(applyTimed));
     };
     await Promise.all([
-      ...model.specs.filter((s) => !model.planOf.has(s.name)).map((s) => provision(lab, model, s.name, secrets, log)),
+      ...model.specs
+        .filter((s) => !model.planOf.has(s.name))
+        .map((s) => provision(lab, model, s.name, secrets, log)),
       ...model.plans.filter((p) => !chain.includes(p.tier)).map(applyTimed),
       dnsChain(),
     ]);
@@ -408,7 +540,17 @@ export async function up(opts: { stack?: string; stateDir?: string; log: Log; re
     if (!st.ok) throw new Error(`not ready: ${st.detail}\n${await notReadyEvidence(lab, model)}`);
     const readyMs = Date.now() - tr;
     const totalMs = Date.now() - t0;
-    writeCluster({ stack: model.stack, root: model.root, secrets, upMs: totalMs, firstApplyMs, applied: Object.fromEntries(model.plans.map((p) => [p.hostname, planHash(p)])) }, stateDir);
+    writeCluster(
+      {
+        stack: model.stack,
+        root: model.root,
+        secrets,
+        upMs: totalMs,
+        firstApplyMs,
+        applied: Object.fromEntries(model.plans.map((p) => [p.hostname, planHash(p)])),
+      },
+      stateDir,
+    );
     return { lab, model, bootMs, applyMs, readyMs, totalMs };
   } catch (e) {
     log(`up failed: ${(e as Error).message}`);
@@ -430,7 +572,10 @@ export async function up(opts: { stack?: string; stateDir?: string; log: Log; re
  * For the benches: the running lab, or one brought up for the run (`broughtUp`: the caller
  * takes it down afterwards), ready (sessions, ECMP, BFD) within 30 s.
  */
-export async function labForBench(log: Log, stateDir = DEFAULT_STATE_DIR): Promise<{ lab: Lab; m: LabModel; cf: ClusterFile; broughtUp: boolean }> {
+export async function labForBench(
+  log: Log,
+  stateDir = DEFAULT_STATE_DIR,
+): Promise<{ lab: Lab; m: LabModel; cf: ClusterFile; broughtUp: boolean }> {
   let broughtUp = false;
   if (!fs.existsSync(path.join(stateDir, "lab.json"))) {
     requirePrerequisites();

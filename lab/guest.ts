@@ -85,7 +85,14 @@ export interface LabStatus {
   stateDir: string;
   kernel: string;
   switches: { network: string; pid: number; alive: boolean }[];
-  nodes: { name: string; state: NodeState; pid?: number; alive: boolean; readyMs?: number; memMB: number }[];
+  nodes: {
+    name: string;
+    state: NodeState;
+    pid?: number;
+    alive: boolean;
+    readyMs?: number;
+    memMB: number;
+  }[];
 }
 
 export interface LabOptions {
@@ -140,7 +147,6 @@ function findByArgv(prefix: string[]): number | undefined {
   return undefined;
 }
 
-
 /** Path of the lab kernel as lab/kernel.sh computes it (exists or not). */
 export function labKernelPath(): { path: string; built: boolean } {
   const r = spawnSync(path.join(LAB_SRC, "kernel.sh"), ["--path"], { encoding: "utf8" });
@@ -187,7 +193,12 @@ export class Lab {
     }
     fs.mkdirSync(path.join(stateDir, "uml"), { recursive: true });
     fs.mkdirSync(path.join(stateDir, "sw"), { recursive: true });
-    const lab = new Lab(stateDir, { kernel, modules: modulesDirFor(kernel), switches: {}, nodes: {} });
+    const lab = new Lab(stateDir, {
+      kernel,
+      modules: modulesDirFor(kernel),
+      switches: {},
+      nodes: {},
+    });
     lab.save();
     return lab;
   }
@@ -217,7 +228,9 @@ export class Lab {
     const r = this.rec(node);
     if (r.state === "running" && r.pid !== undefined && alive(r.pid)) return r;
     try {
-      const f = JSON.parse(fs.readFileSync(path.join(this.stateDir, "lab.json"), "utf8")) as LabFile;
+      const f = JSON.parse(
+        fs.readFileSync(path.join(this.stateDir, "lab.json"), "utf8"),
+      ) as LabFile;
       const fresh = f.nodes[node];
       if (fresh) this.file.nodes[node] = fresh;
     } catch {
@@ -252,7 +265,9 @@ export class Lab {
     fs.rmSync(pidFile, { force: true });
     fs.rmSync(sock, { recursive: true, force: true });
     // -d daemonizes; the daemon writes its own PID file, which is the PID we kill later.
-    const r = spawnSync("vde_switch", ["-s", sock, "-d", "-p", pidFile, "-n", "64"], { encoding: "utf8" });
+    const r = spawnSync("vde_switch", ["-s", sock, "-d", "-p", pidFile, "-n", "64"], {
+      encoding: "utf8",
+    });
     if (r.status !== 0) throw new Error(`vde_switch ${network}: ${r.stderr}`);
     // Under load the daemon can take seconds to write its PID file: wait (bounded), then fall
     // back to finding the process by its exact argv (our own socket path), so a switch we
@@ -276,9 +291,11 @@ export class Lab {
   private prepareNodeDir(spec: NodeSpec): string {
     const dir = this.nodeDir(spec.name);
     // A restart is a fresh boot: old results must not be mistaken for new ones.
-    for (const d of ["in", "out", "xfer"]) fs.rmSync(path.join(dir, d), { recursive: true, force: true });
+    for (const d of ["in", "out", "xfer"])
+      fs.rmSync(path.join(dir, d), { recursive: true, force: true });
     fs.rmSync(path.join(dir, "ready"), { force: true });
-    for (const d of ["in", "out", "xfer", "log", "bin"]) fs.mkdirSync(path.join(dir, d), { recursive: true });
+    for (const d of ["in", "out", "xfer", "log", "bin"])
+      fs.mkdirSync(path.join(dir, d), { recursive: true });
 
     fs.writeFileSync(
       path.join(dir, "fstab.1"),
@@ -302,7 +319,10 @@ export class Lab {
         "devpts /dev/pts devpts gid=5,mode=0620,ptmxmode=0666,X-mount.mkdir 0 0",
         "tmpfs /dev/shm tmpfs nosuid,nodev,X-mount.mkdir 0 0",
         // hostfs root is read-only; daemons and the plan write under these.
-        ...ov.map((d) => `overlay /${d} overlay lowerdir=/${d},upperdir=/run/ov/${d}/u,workdir=/run/ov/${d}/w 0 0`),
+        ...ov.map(
+          (d) =>
+            `overlay /${d} overlay lowerdir=/${d},upperdir=/run/ov/${d}/u,workdir=/run/ov/${d}/w 0 0`,
+        ),
         "tmpfs /tmp tmpfs mode=1777,nosuid,nodev 0 0",
         // kmod looks in /lib/modules/$(uname -r): point it at this kernel's modules.
         `${this.file.modules} /usr/lib/modules none bind,X-mount.mkdir 0 0`,
@@ -393,7 +413,9 @@ export class Lab {
     // detached → setsid: the guest and all its host helper processes share one process
     // group whose id is this PID, so down() can kill exactly them.
     // `nice` execs the kernel: the PID stays the guest's.
-    const [cmd, argv] = spec.nice ? ["nice", ["-n", String(spec.nice), this.file.kernel, ...args]] : [this.file.kernel, args];
+    const [cmd, argv] = spec.nice
+      ? ["nice", ["-n", String(spec.nice), this.file.kernel, ...args]]
+      : [this.file.kernel, args];
     const child = spawn(cmd, argv, { detached: true, stdio: ["ignore", log, log] });
     fs.closeSync(log);
     child.unref();
@@ -412,7 +434,10 @@ export class Lab {
         this.save();
         throw new Error(`${node}: guest exited during boot; console:\n${this.consoleTail(node)}`);
       }
-      if (Date.now() > deadline) throw new Error(`${node}: not ready after ${opts.timeoutMs ?? 60_000} ms; console:\n${this.consoleTail(node)}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `${node}: not ready after ${opts.timeoutMs ?? 60_000} ms; console:\n${this.consoleTail(node)}`,
+        );
       await sleep(20);
     }
     const readyMs = Date.now() - t0;
@@ -429,13 +454,18 @@ export class Lab {
   /** Boot several nodes in parallel (all defined nodes by default). */
   async startAll(nodes: string[] = Object.keys(this.file.nodes)): Promise<BootInfo[]> {
     // Switches first, sequentially: parallel starts must not race on one switch.
-    for (const n of nodes) for (const i of this.rec(n).spec.interfaces) await this.ensureSwitch(i.network);
+    for (const n of nodes)
+      for (const i of this.rec(n).spec.interfaces) await this.ensureSwitch(i.network);
     return Promise.all(nodes.map((n) => this.start(n)));
   }
 
   consoleTail(node: string, lines = 30): string {
     try {
-      return fs.readFileSync(path.join(this.nodeDir(node), "console.log"), "utf8").split("\n").slice(-lines).join("\n");
+      return fs
+        .readFileSync(path.join(this.nodeDir(node), "console.log"), "utf8")
+        .split("\n")
+        .slice(-lines)
+        .join("\n");
     } catch {
       return "(no console log)";
     }
@@ -493,18 +523,33 @@ export class Lab {
     };
     const res: ExecResult = {
       stdout: read("out"),
-      stderr: read("err") + (code === undefined ? (alive(r.pid) ? `\n[lab] timeout after ${timeoutMs} ms` : `\n[lab] guest ${node} is gone`) : ""),
+      stderr:
+        read("err") +
+        (code === undefined
+          ? alive(r.pid)
+            ? `\n[lab] timeout after ${timeoutMs} ms`
+            : `\n[lab] guest ${node} is gone`
+          : ""),
       code: code ?? 124,
       ms: Date.now() - t0,
     };
-    for (const p of [inSh, stdinFile, path.join(dir, "in", `${id}.kill`), out("out"), out("err"), out("rc")]) fs.rmSync(p, { force: true });
+    for (const p of [
+      inSh,
+      stdinFile,
+      path.join(dir, "in", `${id}.kill`),
+      out("out"),
+      out("err"),
+      out("rc"),
+    ])
+      fs.rmSync(p, { force: true });
     return res;
   }
 
   /** exec that throws on a non-zero exit, with the script's stderr in the message. */
   async run(node: string, script: string, opts: ExecOptions = {}): Promise<string> {
     const r = await this.exec(node, script, opts);
-    if (r.code !== 0) throw new Error(`${node}: exit ${r.code}: ${script.slice(0, 200)}\n${r.stderr}${r.stdout}`);
+    if (r.code !== 0)
+      throw new Error(`${node}: exit ${r.code}: ${script.slice(0, 200)}\n${r.stderr}${r.stdout}`);
     return r.stdout;
   }
 
@@ -536,7 +581,13 @@ export class Lab {
     }
   }
 
-  async writeFile(node: string, filePath: string, content: string, mode = "0644", owner = "root:root"): Promise<void> {
+  async writeFile(
+    node: string,
+    filePath: string,
+    content: string,
+    mode = "0644",
+    owner = "root:root",
+  ): Promise<void> {
     return this.writeFiles(node, [{ path: filePath, content, mode, owner }]);
   }
 
@@ -591,7 +642,9 @@ export class Lab {
     await sleep(50);
     const leftovers = this.leftovers();
     if (leftovers.length === 0) fs.rmSync(this.stateDir, { recursive: true, force: true });
-    return { leftovers: fs.existsSync(this.stateDir) ? [...leftovers, `dir ${this.stateDir}`] : leftovers };
+    return {
+      leftovers: fs.existsSync(this.stateDir) ? [...leftovers, `dir ${this.stateDir}`] : leftovers,
+    };
   }
 
   /**
@@ -604,7 +657,8 @@ export class Lab {
       if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
       try {
         const cmd = fs.readFileSync(`/proc/${e}/cmdline`, "utf8").replace(/\0/g, " ");
-        if (cmd.includes(this.stateDir + "/") && alive(Number(e))) found.push(`pid ${e}: ${cmd.slice(0, 120)}`);
+        if (cmd.includes(this.stateDir + "/") && alive(Number(e)))
+          found.push(`pid ${e}: ${cmd.slice(0, 120)}`);
       } catch {
         /* exited meanwhile */
       }
@@ -616,7 +670,11 @@ export class Lab {
     return {
       stateDir: this.stateDir,
       kernel: this.file.kernel,
-      switches: Object.entries(this.file.switches).map(([network, pid]) => ({ network, pid, alive: alive(pid) })),
+      switches: Object.entries(this.file.switches).map(([network, pid]) => ({
+        network,
+        pid,
+        alive: alive(pid),
+      })),
       nodes: Object.entries(this.file.nodes).map(([name, r]) => ({
         name,
         state: r.state === "running" && !alive(r.pid) ? "stopped" : r.state,

@@ -50,7 +50,9 @@ export function parseWrk(url: string, newConnections: boolean, out: string): Loa
     requests,
     failed: ok ? sock + non2xx : Number.NaN,
     rps,
-    detail: ok ? `${requests} requests, ${sock} socket errors${se ? ` (${se.slice(1).join("/")} connect/read/write/timeout)` : ""}, ${non2xx} non-2xx` : `wrk did not report: ${out.trim().slice(-300)}`,
+    detail: ok
+      ? `${requests} requests, ${sock} socket errors${se ? ` (${se.slice(1).join("/")} connect/read/write/timeout)` : ""}, ${non2xx} non-2xx`
+      : `wrk did not report: ${out.trim().slice(-300)}`,
   };
 }
 
@@ -58,23 +60,35 @@ export function parseWrk(url: string, newConnections: boolean, out: string): Loa
  * Start the load and return a promise of its figures; the caller acts (halts a node, applies…)
  * while it runs. Resolves after `seconds` (+ wrk's shutdown).
  */
-export function startLoad(lab: Lab, targets: LoadTarget[], seconds: number, opts: { perSecond?: boolean } = {}): Promise<LoadFigures[]> {
-  if (seconds <= 0 || seconds > 120) throw new Error(`load duration ${seconds}s out of bounds (1–120)`);
-  for (const t of targets) if (!LAB_URL.test(t.url)) throw new Error(`refusing to load ${t.url}: not a lab address`);
+export function startLoad(
+  lab: Lab,
+  targets: LoadTarget[],
+  seconds: number,
+  opts: { perSecond?: boolean } = {},
+): Promise<LoadFigures[]> {
+  if (seconds <= 0 || seconds > 120)
+    throw new Error(`load duration ${seconds}s out of bounds (1–120)`);
+  for (const t of targets)
+    if (!LAB_URL.test(t.url)) throw new Error(`refusing to load ${t.url}: not a lab address`);
   const pauses = [...new Set(targets.map((t) => t.pauseMs ?? 0))];
   // One wrk script each: the per-second counters (for the timelines) include the pause.
-  const lua = (p: number) => (opts.perSecond ? `/tmp/wrk-seconds-$$-${p}.lua` : `/tmp/wrk-pause-${p}.lua`);
+  const lua = (p: number) =>
+    opts.perSecond ? `/tmp/wrk-seconds-$$-${p}.lua` : `/tmp/wrk-pause-${p}.lua`;
   const script = [
     "cd /tmp",
     ...(opts.perSecond
       ? pauses.map((p) => `cat >${lua(p)} <<'LUA'\n${wrkSecondsScript(p)}LUA`)
-      : pauses.filter((p) => p > 0).map((p) => `printf 'function delay()\\n  return ${p}\\nend\\n' >${lua(p)}`)),
+      : pauses
+          .filter((p) => p > 0)
+          .map((p) => `printf 'function delay()\\n  return ${p}\\nend\\n' >${lua(p)}`)),
     ...targets.map(
       (t, i) =>
         `wrk -t1 -c${t.connections ?? 8} -d${seconds}s --timeout 3s ${t.pauseMs || opts.perSecond ? `-s ${lua(t.pauseMs ?? 0)} ` : ""}${t.newConnections ? "-H 'Connection: close' " : ""}'${t.url}' >/tmp/wrk-$$-${i}.out 2>&1 &`,
     ),
     "wait",
-    ...targets.map((_, i) => `echo "=== ${i}"; cat /tmp/wrk-$$-${i}.out; rm -f /tmp/wrk-$$-${i}.out`),
+    ...targets.map(
+      (_, i) => `echo "=== ${i}"; cat /tmp/wrk-$$-${i}.out; rm -f /tmp/wrk-$$-${i}.out`,
+    ),
     ...(opts.perSecond ? [`rm -f /tmp/wrk-seconds-$$-*.lua`] : []),
   ].join("\n");
   return lab.exec("client", script, { timeoutMs: (seconds + 30) * 1000 }).then((r) => {
@@ -82,13 +96,22 @@ export function startLoad(lab: Lab, targets: LoadTarget[], seconds: number, opts
     return targets.map((t, i) => {
       const idx = parts.indexOf(String(i));
       const text = idx >= 0 ? parts[idx + 1] : r.stdout + r.stderr;
-      return { ...parseWrk(t.url, !!t.newConnections, text), ...(opts.perSecond ? { perSecond: parseWrkSeconds(text) } : {}) };
+      return {
+        ...parseWrk(t.url, !!t.newConnections, text),
+        ...(opts.perSecond ? { perSecond: parseWrkSeconds(text) } : {}),
+      };
     });
   });
 }
 
 export function sumFailed(figs: LoadFigures[]): { failed: number; requests: number } {
-  return figs.reduce((a, f) => ({ failed: a.failed + (Number.isNaN(f.failed) ? 1 : f.failed), requests: a.requests + f.requests }), { failed: 0, requests: 0 });
+  return figs.reduce(
+    (a, f) => ({
+      failed: a.failed + (Number.isNaN(f.failed) ? 1 : f.failed),
+      requests: a.requests + f.requests,
+    }),
+    { failed: 0, requests: 0 },
+  );
 }
 
 export function url(vip: string, port: number, p = "/"): string {

@@ -25,7 +25,8 @@ export function systemPackages(file = PACKAGES_FILE): SystemPackage[] {
       if (g) group = g[1];
       if (raw.startsWith("#") || raw.trim() === "") return;
       // Debian policy 5.6.1: lower case letters, digits, + - . ; at least two characters.
-      if (!/^[a-z0-9][a-z0-9+.-]+$/.test(raw)) throw new Error(`${file}:${i + 1}: not one Debian package name: ${JSON.stringify(raw)}`);
+      if (!/^[a-z0-9][a-z0-9+.-]+$/.test(raw))
+        throw new Error(`${file}:${i + 1}: not one Debian package name: ${JSON.stringify(raw)}`);
       out.push({ name: raw, group, line: i + 1 });
     });
   return out;

@@ -22,7 +22,9 @@ import type { LabModel } from "./topology";
 import { CLIENT } from "./topology";
 
 /** Ports probed on every target besides the stack's own (the daemons' usual ones). */
-export const FIXED_PORTS = [22, 53, 80, 179, 443, 2379, 5353, 6443, 8080, 8081, 8083, 8404, 9100, 9300, 10250, 10253];
+export const FIXED_PORTS = [
+  22, 53, 80, 179, 443, 2379, 5353, 6443, 8080, 8081, 8083, 8404, 9100, 9300, 10250, 10253,
+];
 /** Where a managed guest plays the daemons the lab does not run (sshd, node_exporter). */
 export const BAIT_PORTS = [22, 9100];
 
@@ -41,7 +43,12 @@ export function parseScan(text: string): Probe[] {
     .split("\n")
     .map((l) => l.trim().split(/\s+/))
     .filter((w) => w.length === 4 && (w[0] === "tcp" || w[0] === "udp"))
-    .map(([proto, addr, port, state]) => ({ proto: proto as "tcp" | "udp", addr, port: Number(port), state }));
+    .map(([proto, addr, port, state]) => ({
+      proto: proto as "tcp" | "udp",
+      addr,
+      port: Number(port),
+      state,
+    }));
 }
 
 /** The scan's targets and ports for a lab model. */
@@ -51,7 +58,13 @@ export function scanPlan(m: LabModel): { vips: string[]; hosts: string[]; tcpPor
     .map((p) => m.topo.hosts.find((h) => h.hostname === p.hostname)!)
     .flatMap((h) => [h.mgmt.ipv4, h.mgmt.ipv6, h.ingress?.ipv4, h.ingress?.ipv6])
     .filter((a): a is string => !!a);
-  const tcpPorts = [...new Set([...FIXED_PORTS, ...m.topo.vipPorts.map((v) => v.port), ...m.apps.map((a) => a.port)])].sort((a, b) => a - b);
+  const tcpPorts = [
+    ...new Set([
+      ...FIXED_PORTS,
+      ...m.topo.vipPorts.map((v) => v.port),
+      ...m.apps.map((a) => a.port),
+    ]),
+  ].sort((a, b) => a - b);
   return { vips, hosts, tcpPorts };
 }
 
@@ -69,7 +82,8 @@ export function expectedOpen(m: LabModel, from: "client" | "gateway"): Set<strin
   if (from === "client") {
     for (const p of m.plans) {
       const h = m.topo.hosts.find((x) => x.hostname === p.hostname)!;
-      for (const a of [h.mgmt.ipv4, h.mgmt.ipv6]) for (const port of BAIT_PORTS) want.add(key("tcp", a, port));
+      for (const a of [h.mgmt.ipv4, h.mgmt.ipv6])
+        for (const port of BAIT_PORTS) want.add(key("tcp", a, port));
     }
   }
   return want;
@@ -77,13 +91,20 @@ export function expectedOpen(m: LabModel, from: "client" | "gateway"): Set<strin
 
 /** Open = a TCP connect accepted or a DNS answer. */
 export function openSet(probes: Probe[]): Set<string> {
-  return new Set(probes.filter((p) => p.state === "open" || p.state === "answered").map((p) => key(p.proto, p.addr, p.port)));
+  return new Set(
+    probes
+      .filter((p) => p.state === "open" || p.state === "answered")
+      .map((p) => key(p.proto, p.addr, p.port)),
+  );
 }
 
 export function scanProblems(want: Set<string>, got: Set<string>, probed: Set<string>): string[] {
   const extra = [...got].filter((k) => !want.has(k)).sort();
   const missing = [...want].filter((k) => probed.has(k) && !got.has(k)).sort();
-  return [...extra.map((k) => `open but not in the stack: ${k}`), ...missing.map((k) => `mapped but not answering: ${k}`)];
+  return [
+    ...extra.map((k) => `open but not in the stack: ${k}`),
+    ...missing.map((k) => `mapped but not answering: ${k}`),
+  ];
 }
 
 /** "198.18.7.16: tcp 80 443; 198.18.7.53: tcp 53 udp 53" — the open-port table, one cell per address. */
@@ -98,17 +119,28 @@ export function openTable(got: Set<string>): string {
 
 const SCANNER = path.join(__dirname, "portscan.py");
 
-async function scanFrom(c: Ctx, node: string, targets: string[], ports: number[]): Promise<Probe[]> {
+async function scanFrom(
+  c: Ctx,
+  node: string,
+  targets: string[],
+  ports: number[],
+): Promise<Probe[]> {
   fs.copyFileSync(SCANNER, path.join(c.lab.nodeDir(node), "portscan.py"));
   // ~probes/64 rounds of at most 1.5 s each: bounded well inside the exec timeout.
-  const r = await c.lab.exec(node, `python3 /run/lab/portscan.py scan --targets ${targets.join(",")} --tcp ${ports.join(",")} --dns --timeout 1.5 --parallel 64`, { timeoutMs: 240_000 });
-  if (r.code !== 0) throw new Error(`scan from ${node} failed (exit ${r.code}): ${r.stderr.trim().slice(-300)}`);
+  const r = await c.lab.exec(
+    node,
+    `python3 /run/lab/portscan.py scan --targets ${targets.join(",")} --tcp ${ports.join(",")} --dns --timeout 1.5 --parallel 64`,
+    { timeoutMs: 240_000 },
+  );
+  if (r.code !== 0)
+    throw new Error(`scan from ${node} failed (exit ${r.code}): ${r.stderr.trim().slice(-300)}`);
   return parseScan(r.stdout);
 }
 
 export const portScan: Scenario = {
   id: "ports",
-  title: "Host firewalls: from the client only the stack's VIP mappings (and SSH/node_exporter on mgmt) answer; from a gateway, only the VIP mappings",
+  title:
+    "Host firewalls: from the client only the stack's VIP mappings (and SSH/node_exporter on mgmt) answer; from a gateway, only the VIP mappings",
   async run(c: Ctx): Promise<Outcome> {
     const { lab, m } = c;
     const plan = scanPlan(m);
@@ -117,30 +149,49 @@ export const portScan: Scenario = {
     try {
       for (const p of m.plans) {
         fs.copyFileSync(SCANNER, path.join(lab.nodeDir(p.hostname), "portscan.py"));
-        const pid = (await lab.run(p.hostname, `setsid python3 /run/lab/portscan.py bait --tcp ${BAIT_PORTS.join(",")} --seconds 300 > /run/lab/bait.out 2>&1 < /dev/null & echo $!`)).trim();
+        const pid = (
+          await lab.run(
+            p.hostname,
+            `setsid python3 /run/lab/portscan.py bait --tcp ${BAIT_PORTS.join(",")} --seconds 300 > /run/lab/bait.out 2>&1 < /dev/null & echo $!`,
+          )
+        ).trim();
         baitPids.set(p.hostname, pid);
       }
-      const fromClient = await scanFrom(c, CLIENT.name, [...plan.vips, ...plan.hosts], plan.tcpPorts);
+      const fromClient = await scanFrom(
+        c,
+        CLIENT.name,
+        [...plan.vips, ...plan.hosts],
+        plan.tcpPorts,
+      );
       const gw = m.topo.gateways[0].hostname;
       const fromGateway = await scanFrom(c, gw, plan.vips, plan.tcpPorts);
       const problems: string[] = [];
       const figures: Record<string, number | string> = {};
-      for (const [who, probes, from] of [["client", fromClient, "client"], [gw, fromGateway, "gateway"]] as const) {
+      for (const [who, probes, from] of [
+        ["client", fromClient, "client"],
+        [gw, fromGateway, "gateway"],
+      ] as const) {
         const got = openSet(probes);
         const probed = new Set(probes.map((p) => key(p.proto, p.addr, p.port)));
-        problems.push(...scanProblems(expectedOpen(m, from), got, probed).map((x) => `from ${who}: ${x}`));
+        problems.push(
+          ...scanProblems(expectedOpen(m, from), got, probed).map((x) => `from ${who}: ${x}`),
+        );
         figures[`${from}Probes`] = probes.length;
         figures[`${from}Open`] = got.size;
-        figures[`${from}Filtered`] = probes.filter((p) => p.state === "filtered" || p.state === "silent").length;
+        figures[`${from}Filtered`] = probes.filter(
+          (p) => p.state === "filtered" || p.state === "silent",
+        ).length;
         figures[`${from}OpenTable`] = openTable(got);
       }
       figures.ms = Date.now() - t0;
       const detail = problems.length
-        ? problems.slice(0, 12).join("; ") + (problems.length > 12 ? `; … ${problems.length - 12} more` : "")
+        ? problems.slice(0, 12).join("; ") +
+          (problems.length > 12 ? `; … ${problems.length - 12} more` : "")
         : `from client ${figures.clientProbes} probes, ${figures.clientOpen} open (all mapped), ${figures.clientFiltered} dropped; from ${gw} ${figures.gatewayProbes} probes of the VIPs, ${figures.gatewayOpen} open (all mapped). Open from client: ${figures.clientOpenTable}`;
       return { ok: problems.length === 0, detail, figures };
     } finally {
-      for (const [h, pid] of baitPids) if (/^\d+$/.test(pid)) await lab.run(h, `kill ${pid} 2>/dev/null || true`);
+      for (const [h, pid] of baitPids)
+        if (/^\d+$/.test(pid)) await lab.run(h, `kill ${pid} 2>/dev/null || true`);
     }
   },
 };

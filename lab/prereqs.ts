@@ -18,7 +18,9 @@ export const KERNEL_BUILD_GROUP = "kernel-build";
 export const MIN_MEM_AVAILABLE_MB = 1536;
 
 function installed(pkgs: string[]): Set<string> {
-  const r = spawnSync("dpkg-query", ["-W", "-f=${Package} ${Status}\\n", ...pkgs], { encoding: "utf8" });
+  const r = spawnSync("dpkg-query", ["-W", "-f=${Package} ${Status}\\n", ...pkgs], {
+    encoding: "utf8",
+  });
   const ok = new Set<string>();
   for (const line of r.stdout.split("\n")) {
     const [name, ...status] = line.split(" ");
@@ -39,13 +41,18 @@ export function checkPrerequisites(opts: PrereqOptions = {}): string[] {
   const want = packageNames({ except: opts.forBuild || !kernel.built ? [] : [KERNEL_BUILD_GROUP] });
   const have = installed(want);
   const pk = want.filter((p) => !have.has(p));
-  if (pk.length) missing.push(`debian packages: ${pk.join(" ")} (./scripts/setup.sh installs scripts/packages.txt; or apt-get install -y ${pk.join(" ")})`);
+  if (pk.length)
+    missing.push(
+      `debian packages: ${pk.join(" ")} (./scripts/setup.sh installs scripts/packages.txt; or apt-get install -y ${pk.join(" ")})`,
+    );
   if (!fs.existsSync("/dev/net/tun")) missing.push("device /dev/net/tun");
   const mem = /MemAvailable:\s+(\d+)/.exec(fs.readFileSync("/proc/meminfo", "utf8"));
   const availMB = mem ? Math.floor(Number(mem[1]) / 1024) : 0;
-  if (availMB < MIN_MEM_AVAILABLE_MB) missing.push(`memory: ${availMB} MB available, need ≥ ${MIN_MEM_AVAILABLE_MB} MB`);
+  if (availMB < MIN_MEM_AVAILABLE_MB)
+    missing.push(`memory: ${availMB} MB available, need ≥ ${MIN_MEM_AVAILABLE_MB} MB`);
   // A missing kernel is not a problem when it can be built (ensureKernel does, once).
-  if (typeof process.getuid === "function" && process.getuid() !== 0) missing.push("root (hostfs guests run daemons as their users; the lab runs as root)");
+  if (typeof process.getuid === "function" && process.getuid() !== 0)
+    missing.push("root (hostfs guests run daemons as their users; the lab runs as root)");
   return missing;
 }
 
@@ -62,10 +69,18 @@ export function requirePrerequisites(): void {
 export function ensureKernel(log: (s: string) => void): string {
   const k = labKernelPath();
   if (k.built) return k.path;
-  log(`building the lab's UML kernel once (nftables, IPVS, dummy, VRF built in; cached at ${path.dirname(k.path)}); this takes 10–20 minutes on 2 cores …`);
+  log(
+    `building the lab's UML kernel once (nftables, IPVS, dummy, VRF built in; cached at ${path.dirname(k.path)}); this takes 10–20 minutes on 2 cores …`,
+  );
   const t0 = Date.now();
-  const r = spawnSync("bash", [path.join(__dirname, "kernel.sh")], { stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`lab kernel build failed (exit ${r.status}); see the build log under ${path.dirname(path.dirname(k.path))}`);
+  const r = spawnSync("bash", [path.join(__dirname, "kernel.sh")], {
+    stdio: ["ignore", "pipe", "inherit"],
+    encoding: "utf8",
+  });
+  if (r.status !== 0)
+    throw new Error(
+      `lab kernel build failed (exit ${r.status}); see the build log under ${path.dirname(path.dirname(k.path))}`,
+    );
   log(`  kernel built in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   return labKernelPath().path;
 }

@@ -31,7 +31,10 @@ export function limiter(max: number): <T>(fn: () => Promise<T>) => Promise<T> {
   };
 }
 
-export function labRunner(stateDir: string = DEFAULT_STATE_DIR, concurrency = LAB_RUNNER_CONCURRENCY): HostRunner {
+export function labRunner(
+  stateDir: string = DEFAULT_STATE_DIR,
+  concurrency = LAB_RUNNER_CONCURRENCY,
+): HostRunner {
   const lab = Lab.attach(stateDir);
   const limit = limiter(concurrency);
   return {

@@ -35,13 +35,18 @@ const LOAD_WINDOW_S = 8;
 const MAX_WINDOWS = 75; // 10 minutes per host at most
 
 function targets(m: LabModel): LoadTarget[] {
-  const web = m.topo.vipPorts.filter((v) => v.protocol === "tcp" && v.port === 80 && m.topo.groups.get(v.group)?.kind === "haproxy");
+  const web = m.topo.vipPorts.filter(
+    (v) => v.protocol === "tcp" && v.port === 80 && m.topo.groups.get(v.group)?.kind === "haproxy",
+  );
   const pauseMs = 20;
   const out: LoadTarget[] = [];
   for (const fam of ["ipv4", "ipv6"] as const) {
     const v = web.find((x) => x.family === fam);
     if (!v) continue;
-    out.push({ url: url(v.vip, v.port), connections: fam === "ipv4" ? 4 : 2, pauseMs }, { url: url(v.vip, v.port), newConnections: true, connections: 2, pauseMs });
+    out.push(
+      { url: url(v.vip, v.port), connections: fam === "ipv4" ? 4 : 2, pauseMs },
+      { url: url(v.vip, v.port), newConnections: true, connections: 2, pauseMs },
+    );
   }
   return out;
 }
@@ -52,7 +57,8 @@ function loadChain(c: Ctx): { stop(): Promise<LoadFigures[]> } {
   let stopping = false;
   const figs: LoadFigures[] = [];
   const loop = (async () => {
-    for (let i = 0; i < MAX_WINDOWS && !stopping; i++) figs.push(...(await startLoad(c.lab, t, LOAD_WINDOW_S)));
+    for (let i = 0; i < MAX_WINDOWS && !stopping; i++)
+      figs.push(...(await startLoad(c.lab, t, LOAD_WINDOW_S)));
   })();
   return {
     async stop() {
@@ -73,30 +79,62 @@ interface PerHost {
 }
 
 /** One maintain run under load, a load chain per host. */
-async function maintainUnderLoad(c: Ctx, sel: Selection, opts: MaintenanceOptions): Promise<{ report: MaintenanceReport; per: PerHost[]; refusals: string[] }> {
+async function maintainUnderLoad(
+  c: Ctx,
+  sel: Selection,
+  opts: MaintenanceOptions,
+): Promise<{ report: MaintenanceReport; per: PerHost[]; refusals: string[] }> {
   const { topo, plans } = c.m;
   const plan = planMaintenance(topo, plans, sel, opts);
-  if (plan.refusals.length) return { report: { stack: plan.stack, ok: false, failures: 0, maxFailures: 0, refused: plan.refusals, ms: 0, hosts: [] }, per: [], refusals: plan.refusals };
+  if (plan.refusals.length)
+    return {
+      report: {
+        stack: plan.stack,
+        ok: false,
+        failures: 0,
+        maxFailures: 0,
+        refused: plan.refusals,
+        ms: 0,
+        hosts: [],
+      },
+      per: [],
+      refusals: plan.refusals,
+    };
   const per: PerHost[] = [];
   let chain: { stop(): Promise<LoadFigures[]> } | undefined;
   try {
-    const report = await runMaintenance(topo, plans, plan, runnerActions(topo, plans, c.runner, labPowerCycleWith(c.lab, c.m, c.secrets), opts), {
-      ...opts,
-      maxFailures: 0,
-      log: (l) => c.log(`     ${l}`),
-      hooks: {
-        async beforeHost() {
-          chain = loadChain(c);
-        },
-        async afterHost(step, r: HostResult) {
-          const figs = await chain!.stop();
-          chain = undefined;
-          const s = sumFailed(figs);
-          const why = figs.filter((f) => Number.isNaN(f.failed) || f.failed > 0).map((f) => `${f.url}${f.newConnections ? " new-conn" : ""}: ${f.detail}`);
-          per.push({ host: step.host, status: r.status, ms: r.ms, failed: s.failed, requests: s.requests, detail: why.join("; ") });
+    const report = await runMaintenance(
+      topo,
+      plans,
+      plan,
+      runnerActions(topo, plans, c.runner, labPowerCycleWith(c.lab, c.m, c.secrets), opts),
+      {
+        ...opts,
+        maxFailures: 0,
+        log: (l) => c.log(`     ${l}`),
+        hooks: {
+          async beforeHost() {
+            chain = loadChain(c);
+          },
+          async afterHost(step, r: HostResult) {
+            const figs = await chain!.stop();
+            chain = undefined;
+            const s = sumFailed(figs);
+            const why = figs
+              .filter((f) => Number.isNaN(f.failed) || f.failed > 0)
+              .map((f) => `${f.url}${f.newConnections ? " new-conn" : ""}: ${f.detail}`);
+            per.push({
+              host: step.host,
+              status: r.status,
+              ms: r.ms,
+              failed: s.failed,
+              requests: s.requests,
+              detail: why.join("; "),
+            });
+          },
         },
       },
-    });
+    );
     return { report, per, refusals: [] };
   } finally {
     if (chain) await chain.stop();
@@ -111,40 +149,59 @@ async function ecmpWidths(c: Ctx): Promise<{ ok: boolean; detail: string }> {
   for (const gw of c.m.topo.gateways)
     for (const vip of [...c.m.topo.vips.ipv4, ...c.m.topo.vips.ipv6]) {
       const six = vip.includes(":");
-      const r = await c.runner.run(gw.hostname, `ip ${six ? "-6 " : ""}-j route show ${vip}/${six ? 128 : 32}`);
+      const r = await c.runner.run(
+        gw.hostname,
+        `ip ${six ? "-6 " : ""}-j route show ${vip}/${six ? 128 : 32}`,
+      );
       const n = nextHops(r.stdout).length;
       widths.push(n);
       if (n !== want) bad.push(`${gw.name} ${vip}: ${n}`);
     }
-  return { ok: bad.length === 0, detail: bad.length ? `ECMP not back to ${want}: ${bad.join(", ")}` : `ECMP ${want} next hops for every VIP on every gateway` };
+  return {
+    ok: bad.length === 0,
+    detail: bad.length
+      ? `ECMP not back to ${want}: ${bad.join(", ")}`
+      : `ECMP ${want} next hops for every VIP on every gateway`,
+  };
 }
 
 /** Put back what a failed run left: boot halted guests (and re-apply), undrain what is drained. */
 function restoreLater(c: Ctx): void {
-  c.restoreLater("boot any halted guest, re-apply it, undrain what maintain left drained", async () => {
-    const alive = new Map(c.lab.status().nodes.map((n) => [n.name, n.alive]));
-    for (const h of c.m.topo.hosts)
-      if (alive.get(h.hostname) === false) {
-        await c.lab.start(h.hostname);
-        await applyHost(c.lab, c.m, h.hostname, c.secrets, () => undefined);
+  c.restoreLater(
+    "boot any halted guest, re-apply it, undrain what maintain left drained",
+    async () => {
+      const alive = new Map(c.lab.status().nodes.map((n) => [n.name, n.alive]));
+      for (const h of c.m.topo.hosts)
+        if (alive.get(h.hostname) === false) {
+          await c.lab.start(h.hostname);
+          await applyHost(c.lab, c.m, h.hostname, c.secrets, () => undefined);
+        }
+      const st = await drainStates(c.m.topo, c.runner);
+      const sites = new Set<string>();
+      for (const [name, drained] of st) {
+        if (!drained) continue;
+        const h = c.m.topo.byName.get(name)!;
+        if (h.role === "gateway" && h.site) sites.add(h.site);
+        else if (h.role === "maglev" || h.role === "haproxy")
+          await undrainHost(c.m.topo, c.m.plans, c.runner, name);
       }
-    const st = await drainStates(c.m.topo, c.runner);
-    const sites = new Set<string>();
-    for (const [name, drained] of st) {
-      if (!drained) continue;
-      const h = c.m.topo.byName.get(name)!;
-      if (h.role === "gateway" && h.site) sites.add(h.site);
-      else if (h.role === "maglev" || h.role === "haproxy") await undrainHost(c.m.topo, c.m.plans, c.runner, name);
-    }
-    for (const s of sites) await undrainSite(c.m.topo, c.runner, s);
-  });
+      for (const s of sites) await undrainSite(c.m.topo, c.runner, s);
+    },
+  );
 }
 
-const table = (per: PerHost[]) => per.map((p) => `${p.host} ${p.status} ${(p.ms / 1000).toFixed(0)} s ${p.failed}/${p.requests}${p.detail ? ` [${p.detail}]` : ""}`).join(", ");
+const table = (per: PerHost[]) =>
+  per
+    .map(
+      (p) =>
+        `${p.host} ${p.status} ${(p.ms / 1000).toFixed(0)} s ${p.failed}/${p.requests}${p.detail ? ` [${p.detail}]` : ""}`,
+    )
+    .join(", ");
 
 export const maintainAll: Scenario = {
   id: "maintain-all",
-  title: "Planned maintenance as one command under load: the maglev tier, then every guest, power-cycled in turn",
+  title:
+    "Planned maintenance as one command under load: the maglev tier, then every guest, power-cycled in turn",
   async run(c): Promise<Outcome> {
     restoreLater(c);
     const problems: string[] = [];
@@ -171,12 +228,22 @@ export const maintainAll: Scenario = {
     let bText = "not run (the maglev tier failed)";
     if (a.report.ok) {
       const t2 = Date.now();
-      const b = await maintainUnderLoad(c, { all: true }, { ...base, allowUndrained: true, force: true });
+      const b = await maintainUnderLoad(
+        c,
+        { all: true },
+        { ...base, allowUndrained: true, force: true },
+      );
       const bMs = Date.now() - t2;
       const bFailed = b.per.reduce((x, p) => x + p.failed, 0);
       if (b.refusals.length) problems.push(`--all refused: ${b.refusals.join("; ")}`);
       if (!b.report.ok) problems.push(`--all: ${b.report.stopped ?? "failed"}`);
-      if (bFailed > 0) problems.push(`--all: ${bFailed} requests failed (${b.per.filter((p) => p.failed > 0).map((p) => `${p.host} ${p.failed}`).join(", ")})`);
+      if (bFailed > 0)
+        problems.push(
+          `--all: ${bFailed} requests failed (${b.per
+            .filter((p) => p.failed > 0)
+            .map((p) => `${p.host} ${p.failed}`)
+            .join(", ")})`,
+        );
       const ecmp2 = await ecmpWidths(c);
       if (!ecmp2.ok) problems.push(`after --all: ${ecmp2.detail}`);
       figures.allMs = bMs;

@@ -14,14 +14,31 @@ import YAML from "yaml";
 import * as ipaddr from "ipaddr.js";
 import { DEFAULT_STATE_DIR, Lab } from "./guest";
 import { ensureKernel, requirePrerequisites } from "./prereqs";
-import { applyHost, notReadyEvidence, readCluster, readyState, rollout, setupRouter, sleep, up, waitReady } from "./cluster";
+import {
+  applyHost,
+  notReadyEvidence,
+  readCluster,
+  readyState,
+  rollout,
+  setupRouter,
+  sleep,
+  up,
+  waitReady,
+} from "./cluster";
 import { applyBundleInLab } from "./transport";
 import { portScan } from "./ports";
 import { buildLabModel, CLIENT, LabModel, LabRouter, TRANSIT } from "./topology";
 import { labRunner } from "./runner";
 import { LoadFigures, startLoad, sumFailed, url } from "./load";
 import { HostRunner } from "../src/ops/runner";
-import { drainHost, undrainHost, drainSite, undrainSite, DRAIN_SITE_EXTRA_PREPEND, DRAIN_SITE_LOCAL_PREF } from "../src/ops/drain";
+import {
+  drainHost,
+  undrainHost,
+  drainSite,
+  undrainSite,
+  DRAIN_SITE_EXTRA_PREPEND,
+  DRAIN_SITE_LOCAL_PREF,
+} from "../src/ops/drain";
 import { checkEnvironment, drainStates } from "../src/ops/check";
 import { HostFacts } from "../src/topology";
 import { HostPlan } from "../src/plan/types";
@@ -69,7 +86,9 @@ export interface Scenario {
 // Small probes
 
 function webVipPorts(m: LabModel) {
-  return m.topo.vipPorts.filter((v) => v.protocol === "tcp" && m.topo.groups.get(v.group)?.kind === "haproxy");
+  return m.topo.vipPorts.filter(
+    (v) => v.protocol === "tcp" && m.topo.groups.get(v.group)?.kind === "haproxy",
+  );
 }
 
 function haproxyMembers(m: LabModel): HostFacts[] {
@@ -78,7 +97,11 @@ function haproxyMembers(m: LabModel): HostFacts[] {
 
 /** Sum of a byte counter (rx or tx) over every interface but lo. */
 async function ifBytes(lab: Lab, host: string, dir: "rx" | "tx"): Promise<number> {
-  const out = await lab.run(host, `for f in /sys/class/net/*/statistics/${dir}_bytes; do case $f in */lo/*) ;; *) cat $f;; esac; done`, { timeoutMs: 15_000 });
+  const out = await lab.run(
+    host,
+    `for f in /sys/class/net/*/statistics/${dir}_bytes; do case $f in */lo/*) ;; *) cat $f;; esac; done`,
+    { timeoutMs: 15_000 },
+  );
   return out
     .trim()
     .split("\n")
@@ -88,14 +111,20 @@ async function ifBytes(lab: Lab, host: string, dir: "rx" | "tx"): Promise<number
 
 /** Total IPVS connections (sum of Conns) on a maglev. */
 async function ipvsConns(lab: Lab, host: string): Promise<number> {
-  const out = await lab.run(host, "ipvsadm -Ln --stats --exact | awk '/^(FWM|TCP|UDP)/ {n += $3} END {print n+0}'", { timeoutMs: 15_000 });
+  const out = await lab.run(
+    host,
+    "ipvsadm -Ln --stats --exact | awk '/^(FWM|TCP|UDP)/ {n += $3} END {print n+0}'",
+    { timeoutMs: 15_000 },
+  );
   return Number(out.trim());
 }
 
 /** Per VIP: next hops on each gateway. */
 async function nextHopCount(lab: Lab, gw: string, vip: string): Promise<number> {
   const six = vip.includes(":");
-  const out = await lab.run(gw, `ip ${six ? "-6" : "-4"} -o route show ${vip}/${six ? 128 : 32}`, { timeoutMs: 15_000 });
+  const out = await lab.run(gw, `ip ${six ? "-6" : "-4"} -o route show ${vip}/${six ? 128 : 32}`, {
+    timeoutMs: 15_000,
+  });
   return (out.match(/ via /g) ?? []).length;
 }
 
@@ -112,7 +141,13 @@ const VIA_COUNT = `( ${"$"}{#r} - ${"$"}{#x} ) / 5`;
  * The time is the moment the event was read. Bounded by `seconds`. Resolves to epoch ms (UML
  * guests read the host's clock, see clockOffset), or undefined if it never happened.
  */
-function watchRaw(lab: Lab, gw: string, vip: string, want: number, seconds: number): Promise<number | undefined> {
+function watchRaw(
+  lab: Lab,
+  gw: string,
+  vip: string,
+  want: number,
+  seconds: number,
+): Promise<number | undefined> {
   const fam = vip.includes(":") ? "-6" : "-4";
   const count = `r=$(ip ${fam} -o route show ${vip}/${vip.includes(":") ? 128 : 32}); x=\${r// via /}; n=$(( ${VIA_COUNT} ))`;
   const script = [
@@ -125,13 +160,20 @@ function watchRaw(lab: Lab, gw: string, vip: string, want: number, seconds: numb
     `done`,
     `kill $MON_PID; exit 3`,
   ].join("\n");
-  return lab.exec(gw, script, { timeoutMs: (seconds + 15) * 1000 }).then((r) => (r.code === 0 ? Math.round(Number(r.stdout.trim()) * 1000) : undefined));
+  return lab
+    .exec(gw, script, { timeoutMs: (seconds + 15) * 1000 })
+    .then((r) => (r.code === 0 ? Math.round(Number(r.stdout.trim()) * 1000) : undefined));
 }
 
 /** A real server's address as /proc/net/ip_vs writes it: `C6120A21` (IPv4), `[fd00:000a:…:0021]` (IPv6). */
 export function procIpvsAddress(addr: string): string {
   const ip = ipaddr.parse(addr);
-  if (ip.kind() === "ipv4") return ip.toByteArray().map((b) => b.toString(16).padStart(2, "0")).join("").toUpperCase();
+  if (ip.kind() === "ipv4")
+    return ip
+      .toByteArray()
+      .map((b) => b.toString(16).padStart(2, "0"))
+      .join("")
+      .toUpperCase();
   return `[${(ip as ipaddr.IPv6).parts.map((p) => p.toString(16).padStart(4, "0")).join(":")}]`;
 }
 
@@ -140,7 +182,12 @@ export function procIpvsAddress(addr: string): string {
  * until 0. It reads /proc/net/ip_vs with bash builtins every 50 ms: no fork (ipvsadm + awk
  * every 250 ms competed with keepalived, the daemon being timed, for the guest's one vCPU).
  */
-function weightZeroWatch(lab: Lab, maglev: string, rs: string[], seconds: number): Promise<number | undefined> {
+function weightZeroWatch(
+  lab: Lab,
+  maglev: string,
+  rs: string[],
+  seconds: number,
+): Promise<number | undefined> {
   const arms = rs.map((a) => `"${procIpvsAddress(a)}"`).join("|");
   const script = [
     `end=$((SECONDS+${seconds}))`,
@@ -152,12 +199,19 @@ function weightZeroWatch(lab: Lab, maglev: string, rs: string[], seconds: number
     `done`,
     `exit 3`,
   ].join("\n");
-  return lab.exec(maglev, script, { timeoutMs: (seconds + 15) * 1000 }).then((r) => (r.code === 0 ? Math.round(Number(r.stdout.trim()) * 1000) : undefined));
+  return lab
+    .exec(maglev, script, { timeoutMs: (seconds + 15) * 1000 })
+    .then((r) => (r.code === 0 ? Math.round(Number(r.stdout.trim()) * 1000) : undefined));
 }
 
 /** curl from the client with fixed source ports: port → "app via <haproxy ingress address>". */
 async function servedBy(lab: Lab, target: string, ports: number[]): Promise<Map<number, string>> {
-  const script = ports.map((p) => `echo "$(curl -0 -sS -m 3 --local-port ${p} '${target}' 2>&1 | tr -d '\\n' || true) P${p}"`).join("\n");
+  const script = ports
+    .map(
+      (p) =>
+        `echo "$(curl -0 -sS -m 3 --local-port ${p} '${target}' 2>&1 | tr -d '\\n' || true) P${p}"`,
+    )
+    .join("\n");
   const out = await lab.run(CLIENT.name, script, { timeoutMs: 120_000 });
   const res = new Map<number, string>();
   for (const line of out.split("\n")) {
@@ -179,16 +233,30 @@ function loadMix(m: LabModel, connections = 4) {
   const pauseMs = 20;
   const targets = [
     { url: url(v4.vip, v4.port), connections, pauseMs },
-    { url: url(v4.vip, v4.port), newConnections: true, connections: Math.max(2, connections / 2), pauseMs },
+    {
+      url: url(v4.vip, v4.port),
+      newConnections: true,
+      connections: Math.max(2, connections / 2),
+      pauseMs,
+    },
   ];
-  if (v6) targets.push({ url: url(v6.vip, v6.port), connections: Math.max(2, connections / 2), pauseMs }, { url: url(v6.vip, v6.port), newConnections: true, connections: 2, pauseMs });
+  if (v6)
+    targets.push(
+      { url: url(v6.vip, v6.port), connections: Math.max(2, connections / 2), pauseMs },
+      { url: url(v6.vip, v6.port), newConnections: true, connections: 2, pauseMs },
+    );
   return targets;
 }
 
 function loadSummary(figs: LoadFigures[]): { failed: number; requests: number; text: string } {
   const s = sumFailed(figs);
-  const why = figs.filter((f) => Number.isNaN(f.failed) || f.failed > 0).map((f) => `${f.url}${f.newConnections ? " new-conn" : ""}: ${f.detail}`);
-  return { ...s, text: `${s.failed} failed of ${s.requests} requests (keep-alive + new connections, v4 + v6)${why.length ? ` [${why.join("; ")}]` : ""}` };
+  const why = figs
+    .filter((f) => Number.isNaN(f.failed) || f.failed > 0)
+    .map((f) => `${f.url}${f.newConnections ? " new-conn" : ""}: ${f.detail}`);
+  return {
+    ...s,
+    text: `${s.failed} failed of ${s.requests} requests (keep-alive + new connections, v4 + v6)${why.length ? ` [${why.join("; ")}]` : ""}`,
+  };
 }
 
 /**
@@ -198,7 +266,11 @@ function loadSummary(figs: LoadFigures[]): { failed: number; requests: number; t
  * maglev moved at once, which a failed request may come from.
  */
 async function gatewayBfdDrops(lab: Lab, m: LabModel): Promise<number> {
-  const n = await Promise.all(m.topo.gateways.map((g) => lab.exec(g.hostname, "grep -c 'BFD Down' /run/lab/log/frr-bgpd.log", { timeoutMs: 15_000 })));
+  const n = await Promise.all(
+    m.topo.gateways.map((g) =>
+      lab.exec(g.hostname, "grep -c 'BFD Down' /run/lab/log/frr-bgpd.log", { timeoutMs: 15_000 }),
+    ),
+  );
   return n.reduce((a, x) => a + (Number(x.stdout.trim()) || 0), 0);
 }
 
@@ -223,16 +295,29 @@ const http: Scenario = {
     const targets = webVipPorts(m);
     const maglevs = m.topo.maglevs.map((h) => h.hostname);
     const l7 = haproxyMembers(m).map((h) => h.hostname);
-    const before = await Promise.all([...maglevs.map((h) => ifBytes(lab, h, "rx")), ...l7.map((h) => ifBytes(lab, h, "tx"))]);
+    const before = await Promise.all([
+      ...maglevs.map((h) => ifBytes(lab, h, "rx")),
+      ...l7.map((h) => ifBytes(lab, h, "tx")),
+    ]);
     const N = 10;
     const script = targets
-      .map((t) => `echo "T ${t.vip} ${t.port} $(curl -s -m 5 -w ' %{http_code}' '${url(t.vip, t.port)}' | tr -d '\\n') $(for i in $(seq ${N}); do curl -s -m 5 -o /dev/null -w '%{size_download} ' '${url(t.vip, t.port, "/big")}'; done)"`)
+      .map(
+        (t) =>
+          `echo "T ${t.vip} ${t.port} $(curl -s -m 5 -w ' %{http_code}' '${url(t.vip, t.port)}' | tr -d '\\n') $(for i in $(seq ${N}); do curl -s -m 5 -o /dev/null -w '%{size_download} ' '${url(t.vip, t.port, "/big")}'; done)"`,
+      )
       .join("\n");
     const out = await lab.run(CLIENT.name, script, { timeoutMs: 120_000 });
-    const after = await Promise.all([...maglevs.map((h) => ifBytes(lab, h, "rx")), ...l7.map((h) => ifBytes(lab, h, "tx"))]);
+    const after = await Promise.all([
+      ...maglevs.map((h) => ifBytes(lab, h, "rx")),
+      ...l7.map((h) => ifBytes(lab, h, "tx")),
+    ]);
     const bad: string[] = [];
     let bigBytes = 0;
-    const l7Addrs = new Set(haproxyMembers(m).flatMap((h) => [h.ingress?.ipv4, h.ingress?.ipv6].filter(Boolean) as string[]));
+    const l7Addrs = new Set(
+      haproxyMembers(m).flatMap(
+        (h) => [h.ingress?.ipv4, h.ingress?.ipv6].filter(Boolean) as string[],
+      ),
+    );
     for (const line of out.trim().split("\n")) {
       const mm = /^T (\S+) (\d+) (app\d+) via (\S+) (\d+) (.*)$/.exec(line.trim());
       if (!mm) {
@@ -240,9 +325,11 @@ const http: Scenario = {
         continue;
       }
       if (mm[5] !== "200") bad.push(`${mm[1]}:${mm[2]} HTTP ${mm[5]}`);
-      if (!l7Addrs.has(mm[4])) bad.push(`${mm[1]}:${mm[2]} reached the app from ${mm[4]}, not an HAProxy node`);
+      if (!l7Addrs.has(mm[4]))
+        bad.push(`${mm[1]}:${mm[2]} reached the app from ${mm[4]}, not an HAProxy node`);
       const sizes = mm[6].trim().split(/\s+/).map(Number);
-      if (sizes.length !== N || sizes.some((s) => s < 48_000)) bad.push(`${mm[1]}:${mm[2]} /big sizes ${sizes.join(",")}`);
+      if (sizes.length !== N || sizes.some((s) => s < 48_000))
+        bad.push(`${mm[1]}:${mm[2]} /big sizes ${sizes.join(",")}`);
       bigBytes += sizes.reduce((a, b) => a + b, 0);
     }
     const d = after.map((a, i) => a - before[i]);
@@ -251,12 +338,21 @@ const http: Scenario = {
     // DSR: the replies (bigBytes) leave the HAProxy nodes straight to the router; the maglevs
     // receive only the client's side (requests, ACKs: a few % of the replies) and BGP/BFD.
     // Were the replies to pass a maglev (NAT), it would receive at least bigBytes.
-    if (maglevRx > bigBytes * 0.25) bad.push(`maglevs received ${maglevRx} bytes for ${bigBytes} bytes of replies: not DSR`);
-    if (l7Tx < bigBytes * 0.9) bad.push(`HAProxy nodes sent only ${l7Tx} bytes for ${bigBytes} bytes of replies`);
+    if (maglevRx > bigBytes * 0.25)
+      bad.push(`maglevs received ${maglevRx} bytes for ${bigBytes} bytes of replies: not DSR`);
+    if (l7Tx < bigBytes * 0.9)
+      bad.push(`HAProxy nodes sent only ${l7Tx} bytes for ${bigBytes} bytes of replies`);
     return {
       ok: bad.length === 0 && targets.length > 0,
-      detail: bad.length ? bad.join("; ") : `${targets.length} VIP:ports answer 200 via an HAProxy node; replies ${bigBytes} B: HAProxy nodes sent ${l7Tx} B, maglevs received ${maglevRx} B (client side only)`,
-      figures: { vipPorts: targets.length, replyBytes: bigBytes, haproxyTxBytes: l7Tx, maglevRxBytes: maglevRx },
+      detail: bad.length
+        ? bad.join("; ")
+        : `${targets.length} VIP:ports answer 200 via an HAProxy node; replies ${bigBytes} B: HAProxy nodes sent ${l7Tx} B, maglevs received ${maglevRx} B (client side only)`,
+      figures: {
+        vipPorts: targets.length,
+        replyBytes: bigBytes,
+        haproxyTxBytes: l7Tx,
+        maglevRxBytes: maglevRx,
+      },
     };
   },
 };
@@ -276,13 +372,19 @@ const ecmp: Scenario = {
     const v6 = webVipPorts(m).find((v) => v.family === "ipv6" && v.port === 80);
     const figs = await startLoad(
       lab,
-      [{ url: url(v4.vip, 80), newConnections: true, connections: 8, pauseMs: 20 }, ...(v6 ? [{ url: url(v6.vip, 80), newConnections: true, connections: 4, pauseMs: 20 }] : [])],
+      [
+        { url: url(v4.vip, 80), newConnections: true, connections: 8, pauseMs: 20 },
+        ...(v6
+          ? [{ url: url(v6.vip, 80), newConnections: true, connections: 4, pauseMs: 20 }]
+          : []),
+      ],
       3,
     );
     const after = await Promise.all(m.topo.maglevs.map((h) => ipvsConns(lab, h.hostname)));
     const per = after.map((a, i) => a - before[i]);
     const total = per.reduce((a, b) => a + b, 0);
-    if (per.some((n) => n < total * 0.1)) bad.push(`connections per maglev ${per.join("/")}: not spread`);
+    if (per.some((n) => n < total * 0.1))
+      bad.push(`connections per maglev ${per.join("/")}: not spread`);
     // Consistency: the same 5-tuples through maglev A alone, then B alone, land on the same node.
     const ports = Array.from({ length: 24 }, (_, i) => 41001 + i);
     const targets = [url(v4.vip, 80), ...(v6 ? [url(v6.vip, 80)] : [])];
@@ -316,7 +418,8 @@ const ecmp: Scenario = {
         }
       }
     });
-    if (nodesSeen.size < 2) bad.push(`every tuple landed on ${[...nodesSeen].join(",")}: consistency not shown`);
+    if (nodesSeen.size < 2)
+      bad.push(`every tuple landed on ${[...nodesSeen].join(",")}: consistency not shown`);
     const end = await waitReady(lab, m, 20_000);
     if (!end.ok) bad.push(`ECMP not restored: ${end.detail}`);
     return {
@@ -324,7 +427,13 @@ const ecmp: Scenario = {
       detail: bad.length
         ? bad.join("; ")
         : `${want} next hops per VIP on each gateway; ${total} new connections split ${per.join("/")}; ${compared} 5-tuples through each maglev alone: same HAProxy node every time`,
-      figures: { nextHopsPerVip: want, connectionsPerMaglev: per.join("/"), tuplesCompared: compared, tuplesDiffering: differ, loadFailed: sumFailed(figs).failed },
+      figures: {
+        nextHopsPerVip: want,
+        connectionsPerMaglev: per.join("/"),
+        tuplesCompared: compared,
+        tuplesDiffering: differ,
+        loadFailed: sumFailed(figs).failed,
+      },
     };
   },
 };
@@ -333,7 +442,9 @@ const dns: Scenario = {
   id: "g",
   title: "DNS over UDP and TCP through the DNS VIP, client address via PROXY protocol",
   async run({ lab, m, secrets }): Promise<Outcome> {
-    const vp = m.topo.vipPorts.find((v) => v.port === 53 && m.topo.groups.get(v.group)?.kind === "dnsdist");
+    const vp = m.topo.vipPorts.find(
+      (v) => v.port === 53 && m.topo.groups.get(v.group)?.kind === "dnsdist",
+    );
     const zone = m.topo.env.dns?.zone;
     if (!vp || !zone) return { ok: false, detail: "the stack has no DNS VIP or zone", figures: {} };
     const web = webVipPorts(m).find((v) => v.port === 80);
@@ -348,7 +459,11 @@ const dns: Scenario = {
             const key = secrets[/api-key=\{\{secret:([^}]+)\}\}/.exec(conf)?.[1] ?? ""];
             const addr = /webserver-address=(\S+)/.exec(conf)?.[1] ?? "127.0.0.1";
             const port = /webserver-port=(\d+)/.exec(conf)?.[1] ?? "8081";
-            const r = await lab.exec(p.hostname, `curl -s -m 5 -H "X-API-Key: $(cat)" 'http://${addr}:${port}/api/v1/servers/localhost/statistics'`, { timeoutMs: 15_000, stdin: key });
+            const r = await lab.exec(
+              p.hostname,
+              `curl -s -m 5 -H "X-API-Key: $(cat)" 'http://${addr}:${port}/api/v1/servers/localhost/statistics'`,
+              { timeoutMs: 15_000, stdin: key },
+            );
             try {
               return JSON.parse(r.stdout) as { name: string; type: string; value: unknown }[];
             } catch {
@@ -358,7 +473,13 @@ const dns: Scenario = {
         )
       ).flat();
     const count = (st: { name: string; value: unknown }[], ring: string, name: string) =>
-      st.filter((x) => x.name === ring).flatMap((x) => (Array.isArray(x.value) ? (x.value as { name: string; value: string }[]) : [])).filter((e) => e.name.startsWith(name)).reduce((a, e) => a + Number(e.value), 0);
+      st
+        .filter((x) => x.name === ring)
+        .flatMap((x) =>
+          Array.isArray(x.value) ? (x.value as { name: string; value: string }[]) : [],
+        )
+        .filter((e) => e.name.startsWith(name))
+        .reduce((a, e) => a + Number(e.value), 0);
     const before = await rings();
     const out = await lab.run(
       CLIENT.name,
@@ -367,7 +488,8 @@ const dns: Scenario = {
       { timeoutMs: 30_000 },
     );
     const after = await rings();
-    const fromClient = count(after, "remotes", CLIENT.client4) - count(before, "remotes", CLIENT.client4);
+    const fromClient =
+      count(after, "remotes", CLIENT.client4) - count(before, "remotes", CLIENT.client4);
     const probes = count(after, "nxdomain-queries", probe);
     const bad: string[] = [];
     const wantA = web?.vip ?? "";
@@ -377,10 +499,15 @@ const dns: Scenario = {
     if (tcp !== wantA) bad.push(`TCP answer "${tcp}" (want ${wantA})`);
     if (probes < 2) bad.push(`PowerDNS saw ${probes} of the 2 probe queries`);
     // The two probes miss dnsdist's packet cache (the www answers may come from it).
-    if (fromClient < 2) bad.push(`PowerDNS counted ${fromClient} queries from the client ${CLIENT.client4} (want the 2 probes: its address must arrive by PROXY protocol)`);
+    if (fromClient < 2)
+      bad.push(
+        `PowerDNS counted ${fromClient} queries from the client ${CLIENT.client4} (want the 2 probes: its address must arrive by PROXY protocol)`,
+      );
     return {
       ok: bad.length === 0,
-      detail: bad.length ? bad.join("; ") : `www.${zone} = ${udp} over UDP and TCP via ${vp.vip}; PowerDNS counted ${fromClient} queries from the client ${CLIENT.client4} itself (PROXY protocol)`,
+      detail: bad.length
+        ? bad.join("; ")
+        : `www.${zone} = ${udp} over UDP and TCP via ${vp.vip}; PowerDNS counted ${fromClient} queries from the client ${CLIENT.client4} itself (PROXY protocol)`,
       figures: { udp, tcp },
     };
   },
@@ -394,7 +521,12 @@ const check: Scenario = {
     const bad = rows.filter((r) => !r.ok);
     return {
       ok: bad.length === 0 && rows.length > 0,
-      detail: bad.length ? `${bad.length} of ${rows.length} failed: ${bad.slice(0, 5).map((r) => `${r.host} ${r.check}: ${r.detail}`).join("; ")}` : `${rows.length} checks ✓`,
+      detail: bad.length
+        ? `${bad.length} of ${rows.length} failed: ${bad
+            .slice(0, 5)
+            .map((r) => `${r.host} ${r.check}: ${r.detail}`)
+            .join("; ")}`
+        : `${rows.length} checks ✓`,
       figures: { checks: rows.length, failed: bad.length },
     };
   },
@@ -406,14 +538,26 @@ const drift: Scenario = {
   async run({ lab, m, runner }) {
     const h = haproxyMembers(m).at(-1)!;
     const file = "/etc/haproxy/haproxy.cfg";
-    await lab.run(h.hostname, `cp -p ${file} /run/lab-drift.bak && echo '# hand edit during an incident' >> ${file}`);
+    await lab.run(
+      h.hostname,
+      `cp -p ${file} /run/lab-drift.bak && echo '# hand edit during an incident' >> ${file}`,
+    );
     try {
       const rows = await checkEnvironment(m.topo, m.plans, runner, [h.name]);
-      const hit = rows.find((r) => !r.ok && r.detail.includes(file)) ?? rows.find((r) => !r.ok && r.check.includes(file));
+      const hit =
+        rows.find((r) => !r.ok && r.detail.includes(file)) ??
+        rows.find((r) => !r.ok && r.check.includes(file));
       const others = rows.filter((r) => !r.ok && r !== hit);
       return {
         ok: !!hit && others.length === 0,
-        detail: hit ? `${h.hostname}: ✗ ${hit.check}: ${hit.detail}${others.length ? `; unexpected: ${others.map((r) => r.check).join(", ")}` : ""}` : `drift not reported (rows: ${rows.filter((r) => !r.ok).map((r) => r.check).join(", ") || "all ✓"})`,
+        detail: hit
+          ? `${h.hostname}: ✗ ${hit.check}: ${hit.detail}${others.length ? `; unexpected: ${others.map((r) => r.check).join(", ")}` : ""}`
+          : `drift not reported (rows: ${
+              rows
+                .filter((r) => !r.ok)
+                .map((r) => r.check)
+                .join(", ") || "all ✓"
+            })`,
         figures: {},
       };
     } finally {
@@ -429,7 +573,11 @@ const drainMaglev: Scenario = {
     const { lab, m, runner } = c;
     const mg = m.topo.maglevs[0];
     const rec = new TimelineRecorder(lab, "h", drainMaglev.title);
-    await rec.sampleNextHops(m.topo.gateways.map((g) => g.hostname), [m.topo.vips.ipv4[0]], 60);
+    await rec.sampleNextHops(
+      m.topo.gateways.map((g) => g.hostname),
+      [m.topo.vips.ipv4[0]],
+      60,
+    );
     const load = startLoad(lab, loadMix(m), 12, { perSecond: true });
     await sleep(2000);
     const tDrain = Date.now();
@@ -437,7 +585,9 @@ const drainMaglev: Scenario = {
     rec.mark(`drain ${mg.hostname}`, "halt", tDrain);
     rec.mark("routes gone from every gateway", "removal", tDrain + d.ms);
     const states = await drainStates(m.topo, runner);
-    const hops = await Promise.all(m.topo.gateways.map((g) => nextHopCount(lab, g.hostname, m.topo.vips.ipv4[0])));
+    const hops = await Promise.all(
+      m.topo.gateways.map((g) => nextHopCount(lab, g.hostname, m.topo.vips.ipv4[0])),
+    );
     await sleep(2000);
     const tUndrain = Date.now();
     const u = await undrainHost(m.topo, m.plans, runner, mg.name, { timeoutMs: 15_000 });
@@ -450,14 +600,23 @@ const drainMaglev: Scenario = {
     const bad: string[] = [];
     if (!d.complete) bad.push(`drain: ${d.detail}`);
     if (!states.get(mg.name)) bad.push("check did not show the maglev drained");
-    if (hops.some((n) => n !== m.topo.maglevs.length - 1)) bad.push(`next hops while drained ${hops.join("/")}`);
+    if (hops.some((n) => n !== m.topo.maglevs.length - 1))
+      bad.push(`next hops while drained ${hops.join("/")}`);
     if (!u.complete || !end.ok) bad.push(`undrain: ${u.detail}; ${end.detail}`);
     if (l.failed > 0) bad.push(l.text);
-    const detail = bad.length ? bad.join("; ") : `${mg.name}: routes gone from every gateway in ${d.ms} ms, back in ${u.ms} ms; ${l.text}`;
+    const detail = bad.length
+      ? bad.join("; ")
+      : `${mg.name}: routes gone from every gateway in ${d.ms} ms, back in ${u.ms} ms; ${l.text}`;
     return {
       ok: bad.length === 0,
       detail,
-      figures: { drainMs: d.ms, undrainMs: u.ms, failed: l.failed, requests: l.requests, timeline: await rec.write(detail) },
+      figures: {
+        drainMs: d.ms,
+        undrainMs: u.ms,
+        failed: l.failed,
+        requests: l.requests,
+        timeline: await rec.write(detail),
+      },
     };
   },
 };
@@ -469,7 +628,11 @@ const drainHaproxy: Scenario = {
     const { lab, m, runner } = c;
     const h = haproxyMembers(m)[0];
     const rec = new TimelineRecorder(lab, "h2", drainHaproxy.title);
-    await rec.sampleNextHops(m.topo.gateways.map((g) => g.hostname), [m.topo.vips.ipv4[0]], 60);
+    await rec.sampleNextHops(
+      m.topo.gateways.map((g) => g.hostname),
+      [m.topo.vips.ipv4[0]],
+      60,
+    );
     const load = startLoad(lab, loadMix(m), 14, { perSecond: true });
     await sleep(2000);
     // Keep-alive clients (wrk) never close: the drain's second phase (connections finish)
@@ -477,7 +640,11 @@ const drainHaproxy: Scenario = {
     const tDrain = Date.now();
     const d = await drainHost(m.topo, m.plans, runner, h.name, { timeoutMs: 6_000 });
     rec.mark(`drain ${h.hostname}`, "halt", tDrain);
-    rec.mark("weight 0 on every maglev", "removal", d.weightZeroMs === undefined ? undefined : tDrain + d.weightZeroMs);
+    rec.mark(
+      "weight 0 on every maglev",
+      "removal",
+      d.weightZeroMs === undefined ? undefined : tDrain + d.weightZeroMs,
+    );
     const states = await drainStates(m.topo, runner);
     await sleep(2000);
     const tUndrain = Date.now();
@@ -492,11 +659,19 @@ const drainHaproxy: Scenario = {
     if (!states.get(h.name)) bad.push("check did not show the node drained");
     if (!u.complete) bad.push(`undrain: ${u.detail}`);
     if (l.failed > 0) bad.push(l.text);
-    const detail = bad.length ? bad.join("; ") : `${h.name}: ${d.detail}; weight back after ${u.ms} ms; ${l.text}`;
+    const detail = bad.length
+      ? bad.join("; ")
+      : `${h.name}: ${d.detail}; weight back after ${u.ms} ms; ${l.text}`;
     return {
       ok: bad.length === 0,
       detail,
-      figures: { weightZeroMs: d.weightZeroMs ?? Number.NaN, undrainMs: u.ms, failed: l.failed, requests: l.requests, timeline: await rec.write(detail) },
+      figures: {
+        weightZeroMs: d.weightZeroMs ?? Number.NaN,
+        undrainMs: u.ms,
+        failed: l.failed,
+        requests: l.requests,
+        timeline: await rec.write(detail),
+      },
     };
   },
 };
@@ -510,26 +685,48 @@ const badFile: Scenario = {
     const file = "/etc/haproxy/haproxy.cfg";
     const bad: HostPlan = {
       ...plan,
-      files: plan.files.map((f) => (f.path === file ? { ...f, content: f.content.replace("defaults\n", "defaults\n    bogus-keyword-from-a-typo on\n") } : f)),
+      files: plan.files.map((f) =>
+        f.path === file
+          ? {
+              ...f,
+              content: f.content.replace(
+                "defaults\n",
+                "defaults\n    bogus-keyword-from-a-typo on\n",
+              ),
+            }
+          : f,
+      ),
     };
     const snap = `sha256sum ${file} | cut -c1-64; cat /run/lab-svc/haproxy.pid 2>/dev/null || pgrep -o -x haproxy; ls /etc/maglev-infra/drained 2>/dev/null; curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9300/haproxy-health`;
     const before = await lab.run(h.hostname, snap);
     const load = startLoad(lab, loadMix(m), 8);
     await sleep(1000);
-    const res = await applyBundleInLab(lab, h.hostname, bad, { user: m.topo.env.proxmox.user, stack: m.topo.env.name, secrets, timeoutMs: 120_000 });
+    const res = await applyBundleInLab(lab, h.hostname, bad, {
+      user: m.topo.env.proxmox.user,
+      stack: m.topo.env.name,
+      secrets,
+      timeoutMs: 120_000,
+    });
     const after = await lab.run(h.hostname, snap);
     const l = loadSummary(await load);
     const msg = (res.stdout + res.stderr).trim();
     const problems: string[] = [];
     if (res.code === 0) problems.push("the apply succeeded with a bad file");
-    else if (res.code !== 1 || !/bogus-keyword-from-a-typo/.test(msg)) problems.push(`failed with exit ${res.code}, not at the checker: ${msg.slice(-300)}`);
-    if (res.phases.some((x) => /^maglev-apply: (drain|activate)/.test(x))) problems.push("phases past the checkers ran (drain/activate)");
-    if (before !== after) problems.push(`live state changed: before ${JSON.stringify(before)} after ${JSON.stringify(after)}`);
+    else if (res.code !== 1 || !/bogus-keyword-from-a-typo/.test(msg))
+      problems.push(`failed with exit ${res.code}, not at the checker: ${msg.slice(-300)}`);
+    if (res.phases.some((x) => /^maglev-apply: (drain|activate)/.test(x)))
+      problems.push("phases past the checkers ran (drain/activate)");
+    if (before !== after)
+      problems.push(
+        `live state changed: before ${JSON.stringify(before)} after ${JSON.stringify(after)}`,
+      );
     if (l.failed > 0) problems.push(l.text);
     const line = msg.split("\n").find((x) => /bogus-keyword/.test(x)) ?? "";
     return {
       ok: problems.length === 0,
-      detail: problems.length ? problems.join("; ") : `${h.hostname}: apply refused (exit ${res.code}) with HAProxy's message (${line.trim().slice(0, 120)}); live file, PID and health unchanged; ${l.text}`,
+      detail: problems.length
+        ? problems.join("; ")
+        : `${h.hostname}: apply refused (exit ${res.code}) with HAProxy's message (${line.trim().slice(0, 120)}); live file, PID and health unchanged; ${l.text}`,
       figures: { failed: l.failed, requests: l.requests },
     };
   },
@@ -546,13 +743,25 @@ function stackEnv(m: LabModel): any {
 function writeStackVariant(m: LabModel, env: unknown): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "maglev-lab-rollout-"));
   fs.mkdirSync(path.join(root, "stacks"));
-  fs.writeFileSync(path.join(root, "stacks", `Pulumi.${m.stack}.yaml`), YAML.stringify({ config: { "maglev-infra:environment": env } }));
+  fs.writeFileSync(
+    path.join(root, "stacks", `Pulumi.${m.stack}.yaml`),
+    YAML.stringify({ config: { "maglev-infra:environment": env } }),
+  );
   return root;
 }
 
-function changedStack(m: LabModel): { root: string; added: string; moved: { vip: string; port: number; group: string; node: HostFacts } } {
+function changedStack(m: LabModel): {
+  root: string;
+  added: string;
+  moved: { vip: string; port: number; group: string; node: HostFacts };
+} {
   const env = stackEnv(m);
-  const mlb = Object.entries(env.backendGroups as Record<string, { kind: string; id: number; members: string[]; servers?: unknown[]; healthCheck?: unknown }>).find(([, g]) => g.kind === "haproxy")!;
+  const mlb = Object.entries(
+    env.backendGroups as Record<
+      string,
+      { kind: string; id: number; members: string[]; servers?: unknown[]; healthCheck?: unknown }
+    >,
+  ).find(([, g]) => g.kind === "haproxy")!;
   const [gname, g] = mlb;
   const ids = Object.values(env.backendGroups as Record<string, { id: number }>).map((x) => x.id);
   const node = g.members[g.members.length - 1];
@@ -565,13 +774,26 @@ function changedStack(m: LabModel): { root: string; added: string; moved: { vip:
   vips.push({ vip: multi.vip, ports: [port], group: newGroup });
   // A free address in the mgmt network next to the existing VIPs (no host, VIP or router has it).
   const base = multi.vip.split(".").slice(0, 3).join(".");
-  const used = new Set([...vips.map((v) => v.vip), ...m.topo.hosts.flatMap((h) => [h.mgmt.ipv4, h.ingress?.ipv4 ?? ""]), ...m.routers.map((r) => r.mgmt4)]);
+  const used = new Set([
+    ...vips.map((v) => v.vip),
+    ...m.topo.hosts.flatMap((h) => [h.mgmt.ipv4, h.ingress?.ipv4 ?? ""]),
+    ...m.routers.map((r) => r.mgmt4),
+  ]);
   let added = "";
   for (let i = 17; i < 30 && !added; i++) if (!used.has(`${base}.${i}`)) added = `${base}.${i}`;
   vips.push({ vip: added, ports: [80], group: gname });
   const root = writeStackVariant(m, env);
   const model = buildLabModel(m.stack, root);
-  return { root, added, moved: { vip: multi.vip, port, group: newGroup, node: model.topo.hosts.find((h) => h.name === node)! } };
+  return {
+    root,
+    added,
+    moved: {
+      vip: multi.vip,
+      port,
+      group: newGroup,
+      node: model.topo.hosts.find((h) => h.name === node)!,
+    },
+  };
 }
 
 const rollingChange: Scenario = {
@@ -595,7 +817,11 @@ const rollingChange: Scenario = {
     const sliceStarts: { t: number; figs: LoadFigures[] }[] = [];
     const applies: { t: number; host: string }[] = [];
     const rec = new TimelineRecorder(lab, "e", rollingChange.title);
-    await rec.sampleNextHops(m.topo.gateways.map((g) => g.hostname), [m.topo.vips.ipv4[0]], 420);
+    await rec.sampleNextHops(
+      m.topo.gateways.map((g) => g.hostname),
+      [m.topo.vips.ipv4[0]],
+      420,
+    );
     const loader = (async () => {
       for (let i = 0; i < 40 && rolling; i++) {
         const t = Date.now();
@@ -620,10 +846,14 @@ const rollingChange: Scenario = {
           `for i in 1 2 3 4 5 6; do echo "MOVED $(curl -s -m 3 '${url(ch.moved.vip, ch.moved.port)}' | tr -d '\\n')"; done`,
         { timeoutMs: 60_000 },
       );
-      if (!/^ADDED app\d+ via \S+ 200$/m.test(ans)) problems.push(`new VIP ${ch.added}:80: ${/^ADDED(.*)$/m.exec(ans)?.[1]}`);
+      if (!/^ADDED app\d+ via \S+ 200$/m.test(ans))
+        problems.push(`new VIP ${ch.added}:80: ${/^ADDED(.*)$/m.exec(ans)?.[1]}`);
       const moved = [...ans.matchAll(/^MOVED (.*)$/gm)].map((x) => x[1]);
       const wantVia = `via ${ch.moved.node.ingress?.ipv4}`;
-      if (moved.length !== 6 || moved.some((x) => !x.endsWith(wantVia))) problems.push(`${ch.moved.vip}:${ch.moved.port} not served by group ${ch.moved.group} only (${wantVia}): ${moved.join(" | ")}`);
+      if (moved.length !== 6 || moved.some((x) => !x.endsWith(wantVia)))
+        problems.push(
+          `${ch.moved.vip}:${ch.moved.port} not served by group ${ch.moved.group} only (${wantVia}): ${moved.join(" | ")}`,
+        );
     } finally {
       rolling = false;
       await loader;
@@ -642,7 +872,11 @@ const rollingChange: Scenario = {
       const during = sliceStarts
         .filter((x) => x.figs.some((f) => Number.isNaN(f.failed) || f.failed > 0))
         .map((x) => {
-          const hosts = applies.filter((a, i) => a.t < x.t + 10_000 && (applies[i + 1]?.t ?? Number.POSITIVE_INFINITY) > x.t).map((a) => a.host);
+          const hosts = applies
+            .filter(
+              (a, i) => a.t < x.t + 10_000 && (applies[i + 1]?.t ?? Number.POSITIVE_INFINITY) > x.t,
+            )
+            .map((a) => a.host);
           return `slice at +${((x.t - (sliceStarts[0]?.t ?? x.t)) / 1000).toFixed(0)} s while applying ${hosts.join(", ") || "nothing"}`;
         });
       problems.push(`${l.text} (${during.join("; ")})`);
@@ -653,7 +887,13 @@ const rollingChange: Scenario = {
     return {
       ok: problems.length === 0,
       detail,
-      figures: { rolloutMs: forward.ms, hostsApplied: forward.applied.length, failed: l.failed, requests: l.requests, timeline: await rec.write(detail) },
+      figures: {
+        rolloutMs: forward.ms,
+        hostsApplied: forward.applied.length,
+        failed: l.failed,
+        requests: l.requests,
+        timeline: await rec.write(detail),
+      },
     };
   },
 };
@@ -670,7 +910,11 @@ const haproxyFailure: Scenario = {
     // keepalived: a check every delay_loop, connect_timeout each, `retry 1` after delay_before_retry.
     const boundMs = (hc.intervalSeconds * 2 + hc.timeoutSeconds * 2 + 1) * 1000;
     const rec = new TimelineRecorder(lab, "d", haproxyFailure.title);
-    await rec.sampleNextHops(m.topo.gateways.map((g) => g.hostname), [m.topo.vips.ipv4[0]], 30);
+    await rec.sampleNextHops(
+      m.topo.gateways.map((g) => g.hostname),
+      [m.topo.vips.ipv4[0]],
+      30,
+    );
     const load = startLoad(lab, loadMix(m), 10, { perSecond: true });
     await sleep(2500);
     const rs = [h.ingress!.ipv4, ...(h.ingress?.ipv6 ? [h.ingress.ipv6] : [])];
@@ -684,24 +928,39 @@ const haproxyFailure: Scenario = {
     const figs = await load;
     rec.addLoad(figs);
     const l = loadSummary(figs);
-    const ms = at.map((t, i) => (t === undefined ? Number.NaN : Math.round(t - offsets[i].offsetMs - t0)));
+    const ms = at.map((t, i) =>
+      t === undefined ? Number.NaN : Math.round(t - offsets[i].offsetMs - t0),
+    );
     ms.forEach((x, i) => rec.mark(`weight 0 on ${m.topo.maglevs[i].hostname}`, "removal", t0 + x));
     restoreNodeLater(c, h.hostname);
     const problems: string[] = [];
-    if (ms.some((x) => !(x <= boundMs))) problems.push(`weight 0 after ${ms.join("/")} ms on the maglevs (bound ${boundMs} ms)`);
+    if (ms.some((x) => !(x <= boundMs)))
+      problems.push(`weight 0 after ${ms.join("/")} ms on the maglevs (bound ${boundMs} ms)`);
     // A maglev that never saw weight 0: what its IPVS and keepalived say now (the flake of
     // sessions 2–4, cause not found yet — this is the evidence for next time).
     for (const [i, mg] of m.topo.maglevs.entries()) {
       if (!Number.isNaN(ms[i])) continue;
-      const pat = rs.map((a) => (a.includes(":") ? `\\[${a}\\]` : a.replace(/\./g, "\\.")) + ":").join("|");
-      const ev = await lab.exec(mg.hostname, `ipvsadm -Ln | grep -E '^FWM|${pat}' | tr -s ' ' | paste -sd ';'; tail -n 6 /run/lab/log/keepalived.log | paste -sd ';'`, { timeoutMs: 15_000 });
+      const pat = rs
+        .map((a) => (a.includes(":") ? `\\[${a}\\]` : a.replace(/\./g, "\\.")) + ":")
+        .join("|");
+      const ev = await lab.exec(
+        mg.hostname,
+        `ipvsadm -Ln | grep -E '^FWM|${pat}' | tr -s ' ' | paste -sd ';'; tail -n 6 /run/lab/log/keepalived.log | paste -sd ';'`,
+        { timeoutMs: 15_000 },
+      );
       problems.push(`${mg.name} now: ${ev.stdout.trim().replace(/\n/g, " | ")}`);
     }
     const detail = `${h.hostname} halted: weight 0 after ${ms.map((x) => x.toFixed(0)).join("/")} ms on ${m.topo.maglevs.map((x) => x.name).join("/")} (check interval bound ${boundMs} ms); ${l.text}${problems.length ? "; " + problems.join("; ") : ""}`;
     return {
       ok: problems.length === 0,
       detail,
-      figures: { weightZeroMs: ms.join("/"), boundMs, failed: l.failed, requests: l.requests, timeline: await rec.write(detail) },
+      figures: {
+        weightZeroMs: ms.join("/"),
+        boundMs,
+        failed: l.failed,
+        requests: l.requests,
+        timeline: await rec.write(detail),
+      },
     };
   },
 };
@@ -723,32 +982,57 @@ const watchdog: Scenario = {
       for (let i = 0; i < members.length; i++) {
         const left = members.length - i - 1;
         const shouldWithdraw = left < min;
-        const offsets = shouldWithdraw ? await Promise.all(m.topo.gateways.map((g) => clockOffset(lab, g.hostname))) : [];
-        const watches = shouldWithdraw ? m.topo.gateways.map((g) => watchRaw(lab, g.hostname, vip, 1, 20)) : [];
+        const offsets = shouldWithdraw
+          ? await Promise.all(m.topo.gateways.map((g) => clockOffset(lab, g.hostname)))
+          : [];
+        const watches = shouldWithdraw
+          ? m.topo.gateways.map((g) => watchRaw(lab, g.hostname, vip, 1, 20))
+          : [];
         await sleep(shouldWithdraw ? 800 : 0);
         const ts = Date.now();
         await lab.stop(members[i].hostname);
         if (shouldWithdraw) {
           const at = await Promise.all(watches);
-          const ms = at.map((t, j) => (t === undefined ? Number.NaN : Math.round(t - offsets[j].offsetMs - ts)));
-          steps.push(`${members[i].name} down (${left} healthy): ${vip} withdrawn from the gateways after ${ms.map((x) => x.toFixed(0)).join("/")} ms`);
-          if (ms.some((x) => Number.isNaN(x))) problems.push(`${vip} still routed with ${left} healthy members`);
+          const ms = at.map((t, j) =>
+            t === undefined ? Number.NaN : Math.round(t - offsets[j].offsetMs - ts),
+          );
+          steps.push(
+            `${members[i].name} down (${left} healthy): ${vip} withdrawn from the gateways after ${ms.map((x) => x.toFixed(0)).join("/")} ms`,
+          );
+          if (ms.some((x) => Number.isNaN(x)))
+            problems.push(`${vip} still routed with ${left} healthy members`);
           if (dnsVip) {
-            const n = await Promise.all(m.topo.gateways.map((g) => nextHopCount(lab, g.hostname, dnsVip)));
-            if (n.some((x) => x !== m.topo.maglevs.length)) problems.push(`the DNS VIP lost next hops too (${n.join("/")}): the watchdog is not per service`);
+            const n = await Promise.all(
+              m.topo.gateways.map((g) => nextHopCount(lab, g.hostname, dnsVip)),
+            );
+            if (n.some((x) => x !== m.topo.maglevs.length))
+              problems.push(
+                `the DNS VIP lost next hops too (${n.join("/")}): the watchdog is not per service`,
+              );
             else steps.push(`${dnsVip} (other group) still ${n.join("/")} next hops`);
           }
         } else {
-          await sleep((m.topo.groups.get(members[i].groups[0])!.healthCheck.intervalSeconds + 3) * 1000);
-          const n = await Promise.all(m.topo.gateways.map((g) => nextHopCount(lab, g.hostname, vip)));
-          steps.push(`${members[i].name} down (${left} healthy): ${vip} keeps ${n.join("/")} next hops`);
-          if (n.some((x) => x !== m.topo.maglevs.length)) problems.push(`withdrawn too early with ${left} healthy`);
+          await sleep(
+            (m.topo.groups.get(members[i].groups[0])!.healthCheck.intervalSeconds + 3) * 1000,
+          );
+          const n = await Promise.all(
+            m.topo.gateways.map((g) => nextHopCount(lab, g.hostname, vip)),
+          );
+          steps.push(
+            `${members[i].name} down (${left} healthy): ${vip} keeps ${n.join("/")} next hops`,
+          );
+          if (n.some((x) => x !== m.topo.maglevs.length))
+            problems.push(`withdrawn too early with ${left} healthy`);
         }
       }
     } finally {
       for (const h of members) restoreNodeLater(c, h.hostname);
     }
-    return { ok: problems.length === 0, detail: steps.join("; ") + (problems.length ? "; " + problems.join("; ") : ""), figures: { minHealthyRealServers: min, ms: Date.now() - t0 } };
+    return {
+      ok: problems.length === 0,
+      detail: steps.join("; ") + (problems.length ? "; " + problems.join("; ") : ""),
+      figures: { minHealthyRealServers: min, ms: Date.now() - t0 },
+    };
   },
 };
 
@@ -764,12 +1048,18 @@ export const maglevFailure: Scenario = {
     const mg = m.topo.maglevs[0];
     const vips = [m.topo.vips.ipv4[0], ...(m.topo.vips.ipv6.length ? [m.topo.vips.ipv6[0]] : [])];
     const rec = new TimelineRecorder(lab, "c", maglevFailure.title);
-    await rec.sampleNextHops(m.topo.gateways.map((g) => g.hostname), vips, 30);
+    await rec.sampleNextHops(
+      m.topo.gateways.map((g) => g.hostname),
+      vips,
+      30,
+    );
     const load = startLoad(lab, loadMix(m, 8), 12, { perSecond: true });
     await sleep(3000);
     const want = m.topo.maglevs.length;
     const offsets = await Promise.all(m.topo.gateways.map((g) => clockOffset(lab, g.hostname)));
-    const watches = m.topo.gateways.flatMap((g) => vips.map((v) => watchRaw(lab, g.hostname, v, want, 15)));
+    const watches = m.topo.gateways.flatMap((g) =>
+      vips.map((v) => watchRaw(lab, g.hostname, v, want, 15)),
+    );
     await sleep(800);
     const t0 = Date.now();
     await lab.stop(mg.hostname);
@@ -779,8 +1069,18 @@ export const maglevFailure: Scenario = {
     rec.addLoad(figs);
     const l = loadSummary(figs);
     // Watches are per gateway × VIP, in that order: each on its gateway's clock.
-    const ms = at.map((t, i) => (t === undefined ? Number.NaN : Math.round(t - offsets[Math.floor(i / vips.length)].offsetMs - t0)));
-    ms.forEach((x, i) => rec.mark(`route gone on ${m.topo.gateways[Math.floor(i / vips.length)].hostname} (${vips[i % vips.length]})`, "removal", t0 + x));
+    const ms = at.map((t, i) =>
+      t === undefined
+        ? Number.NaN
+        : Math.round(t - offsets[Math.floor(i / vips.length)].offsetMs - t0),
+    );
+    ms.forEach((x, i) =>
+      rec.mark(
+        `route gone on ${m.topo.gateways[Math.floor(i / vips.length)].hostname} (${vips[i % vips.length]})`,
+        "removal",
+        t0 + x,
+      ),
+    );
     const clockErr = Math.max(...offsets.map((o) => o.errMs));
     const worst = Math.max(...ms);
     restoreNodeLater(c, mg.hostname);
@@ -792,12 +1092,22 @@ export const maglevFailure: Scenario = {
     // past detection). The bound, detection + 1.5 s, says "the BFD path, not BGP's hold timer
     // (9 s)"; the figures are in the result line.
     const bound = removalBoundMs(c.m);
-    if (!(worst < bound && Math.min(...ms) >= -clockErr)) problems.push(`route removal after ${ms.join("/")} ms (goal: 0–${bound} ms after the halt; before it: the route had flapped)`);
+    if (!(worst < bound && Math.min(...ms) >= -clockErr))
+      problems.push(
+        `route removal after ${ms.join("/")} ms (goal: 0–${bound} ms after the halt; before it: the route had flapped)`,
+      );
     const detail = `${mg.hostname} halted: routes removed on the gateways after ${ms.map((x) => x.toFixed(0)).join("/")} ms (v4/v6 per gateway, ±${clockErr.toFixed(0)} ms); ${l.text}${problems.length ? "; " + problems.join("; ") : ""}`;
     return {
       ok: problems.length === 0,
       detail,
-      figures: { removalMsWorst: worst, removalMs: ms.join("/"), clockErrorMs: Math.round(clockErr), failed: l.failed, requests: l.requests, timeline: await rec.write(detail) },
+      figures: {
+        removalMsWorst: worst,
+        removalMs: ms.join("/"),
+        clockErrorMs: Math.round(clockErr),
+        failed: l.failed,
+        requests: l.requests,
+        timeline: await rec.write(detail),
+      },
     };
   },
 };
@@ -805,7 +1115,8 @@ export const maglevFailure: Scenario = {
 export const markFlush: Scenario = {
   id: "marks",
   retryOnce: true,
-  title: "Mark table flushed on a maglev under load (`nft flush ruleset`): its routes leave both gateways within seconds",
+  title:
+    "Mark table flushed on a maglev under load (`nft flush ruleset`): its routes leave both gateways within seconds",
   async run(c) {
     const { lab, m } = c;
     const mg = m.topo.maglevs[0];
@@ -815,26 +1126,43 @@ export const markFlush: Scenario = {
     await sleep(3000);
     const want = m.topo.maglevs.length;
     const offsets = await Promise.all(m.topo.gateways.map((g) => clockOffset(lab, g.hostname)));
-    const watches = m.topo.gateways.flatMap((g) => vips.map((v) => watchRaw(lab, g.hostname, v, want, bound)));
+    const watches = m.topo.gateways.flatMap((g) =>
+      vips.map((v) => watchRaw(lab, g.hostname, v, want, bound)),
+    );
     await sleep(800);
     const t0 = Date.now();
     // What an operator's `nft flush ruleset` or a stopped nftables.service does: the marks and
     // the host firewall are gone, IPVS and BGP/BFD are not.
     await lab.run(mg.hostname, "nft flush ruleset", { timeoutMs: 15_000 });
     c.restoreLater(`reload ${mg.hostname}'s nftables units`, async () => {
-      await lab.run(mg.hostname, "systemctl restart maglev-infra-fwmarks maglev-firewall", { timeoutMs: 60_000 });
+      await lab.run(mg.hostname, "systemctl restart maglev-infra-fwmarks maglev-firewall", {
+        timeoutMs: 60_000,
+      });
     });
     const at = await Promise.all(watches);
     const l = loadSummary(await load);
-    const ms = at.map((t, i) => (t === undefined ? Number.NaN : Math.round(t - offsets[Math.floor(i / vips.length)].offsetMs - t0)));
+    const ms = at.map((t, i) =>
+      t === undefined
+        ? Number.NaN
+        : Math.round(t - offsets[Math.floor(i / vips.length)].offsetMs - t0),
+    );
     const clockErr = Math.max(...offsets.map((o) => o.errMs));
     const worst = Math.max(...ms);
     const problems: string[] = [];
-    if (ms.some((x) => Number.isNaN(x))) problems.push(`a route to ${mg.hostname} was still on a gateway ${bound} s after the flush: the watchdog did not see the marks go`);
+    if (ms.some((x) => Number.isNaN(x)))
+      problems.push(
+        `a route to ${mg.hostname} was still on a gateway ${bound} s after the flush: the watchdog did not see the marks go`,
+      );
     return {
       ok: problems.length === 0,
       detail: `${mg.hostname} mark table flushed: routes removed on the gateways after ${ms.map((x) => (Number.isNaN(x) ? "never" : x.toFixed(0))).join("/")} ms (v4/v6 per gateway, ±${clockErr.toFixed(0)} ms); ${l.text}${problems.length ? "; " + problems.join("; ") : ""}`,
-      figures: { removalMsWorst: worst, removalMs: ms.join("/"), clockErrorMs: Math.round(clockErr), failed: l.failed, requests: l.requests },
+      figures: {
+        removalMsWorst: worst,
+        removalMs: ms.join("/"),
+        clockErrorMs: Math.round(clockErr),
+        failed: l.failed,
+        requests: l.requests,
+      },
     };
   },
 };
@@ -863,29 +1191,49 @@ async function routerView(lab: Lab, m: LabModel, router: LabRouter): Promise<Rou
   const out = await lab.run(
     router.name,
     `vtysh -c 'show bgp ipv4 unicast json' | tr -d '\\n'; echo; vtysh -c 'show bgp ipv6 unicast json' | tr -d '\\n'; echo; ` +
-      vips.map((v) => `echo "R ${v} $(ip ${v.includes(":") ? "-6" : "-4"} -j route show ${v} 2>/dev/null)"`).join("; "),
+      vips
+        .map(
+          (v) =>
+            `echo "R ${v} $(ip ${v.includes(":") ? "-6" : "-4"} -j route show ${v} 2>/dev/null)"`,
+        )
+        .join("; "),
     { timeoutMs: 15_000 },
   );
   const lines = out.split("\n");
-  const gwOf = (peer: string) => m.topo.gateways.find((g) => g.mgmt.ipv4 === peer || g.mgmt.ipv6 === peer)?.name ?? peer;
-  const gwByIngress = (ip: string) => m.topo.gateways.find((g) => g.ingress?.ipv4 === ip || g.ingress?.ipv6 === ip)?.name ?? ip;
+  const gwOf = (peer: string) =>
+    m.topo.gateways.find((g) => g.mgmt.ipv4 === peer || g.mgmt.ipv6 === peer)?.name ?? peer;
+  const gwByIngress = (ip: string) =>
+    m.topo.gateways.find((g) => g.ingress?.ipv4 === ip || g.ingress?.ipv6 === ip)?.name ?? ip;
   const paths: Record<string, RouterPath[]> = {};
   for (const doc of lines.slice(0, 2)) {
-    let routes: Record<string, { peerId: string; path: string; locPrf?: number; bestpath?: boolean }[]> = {};
+    let routes: Record<
+      string,
+      { peerId: string; path: string; locPrf?: number; bestpath?: boolean }[]
+    > = {};
     try {
       routes = JSON.parse(doc).routes ?? {};
     } catch {
       /* empty table or not up: no paths */
     }
-    for (const [prefix, ps] of Object.entries(routes)) paths[prefix.replace(/\/(32|128)$/, "")] = ps.map((p) => ({ gateway: gwOf(p.peerId), asPath: p.path, localPref: p.locPrf, best: !!p.bestpath }));
+    for (const [prefix, ps] of Object.entries(routes))
+      paths[prefix.replace(/\/(32|128)$/, "")] = ps.map((p) => ({
+        gateway: gwOf(p.peerId),
+        asPath: p.path,
+        localPref: p.locPrf,
+        best: !!p.bestpath,
+      }));
   }
   const fib: Record<string, string[]> = {};
   for (const l of lines) {
     const mm = /^R (\S+) (.*)$/.exec(l);
     if (!mm) continue;
     try {
-      const r = (JSON.parse(mm[2] || "[]") as { gateway?: string; nexthops?: { gateway: string }[] }[])[0];
-      fib[mm[1]] = (r?.nexthops?.map((n) => n.gateway) ?? (r?.gateway ? [r.gateway] : [])).map(gwByIngress).sort();
+      const r = (
+        JSON.parse(mm[2] || "[]") as { gateway?: string; nexthops?: { gateway: string }[] }[]
+      )[0];
+      fib[mm[1]] = (r?.nexthops?.map((n) => n.gateway) ?? (r?.gateway ? [r.gateway] : []))
+        .map(gwByIngress)
+        .sort();
     } catch {
       fib[mm[1]] = [];
     }
@@ -899,7 +1247,13 @@ async function routerView(lab: Lab, m: LabModel, router: LabRouter): Promise<Rou
  * long, on the iBGP router its LOCAL_PREF `otherLocalPref`; the data-path router forwards to
  * the preferred gateway only. Returns the differences (none = as expected).
  */
-function viewProblems(m: LabModel, views: Map<string, RouterView>, preferred: string, otherAsPathLen: number, otherLocalPref: number): string[] {
+function viewProblems(
+  m: LabModel,
+  views: Map<string, RouterView>,
+  preferred: string,
+  otherAsPathLen: number,
+  otherLocalPref: number,
+): string[] {
   const vips = [...m.topo.vips.ipv4, ...m.topo.vips.ipv6];
   const other = m.topo.gateways.find((g) => g.name !== preferred)!.name;
   const bad: string[] = [];
@@ -909,11 +1263,16 @@ function viewProblems(m: LabModel, views: Map<string, RouterView>, preferred: st
       const ps = v.paths[vip] ?? [];
       const best = ps.filter((p) => p.best).map((p) => p.gateway);
       const o = ps.find((p) => p.gateway === other);
-      const want = r.ebgp ? o && o.asPath.split(" ").length === otherAsPathLen : o && (o.localPref ?? 100) === otherLocalPref;
+      const want = r.ebgp
+        ? o && o.asPath.split(" ").length === otherAsPathLen
+        : o && (o.localPref ?? 100) === otherLocalPref;
       if (ps.length !== 2 || best.join() !== preferred || !want)
         bad.push(`${r.name} ${vip}: ${pathsText(v, vip, r.ebgp) || "no path"}`);
     }
-    if (r.name === m.router.name) for (const vip of vips) if ((v.fib[vip] ?? []).join() !== preferred) bad.push(`${r.name} forwards ${vip} to ${(v.fib[vip] ?? []).join("+") || "nothing"}`);
+    if (r.name === m.router.name)
+      for (const vip of vips)
+        if ((v.fib[vip] ?? []).join() !== preferred)
+          bad.push(`${r.name} forwards ${vip} to ${(v.fib[vip] ?? []).join("+") || "nothing"}`);
   }
   return bad;
 }
@@ -921,10 +1280,17 @@ function viewProblems(m: LabModel, views: Map<string, RouterView>, preferred: st
 /** Poll both routers until `problems` is empty or the timeout; the time it took, host clock. */
 /** Every lab router's view, by router name. */
 async function routerViews(lab: Lab, m: LabModel): Promise<Map<string, RouterView>> {
-  return new Map(await Promise.all(m.routers.map(async (r) => [r.name, await routerView(lab, m, r)] as const)));
+  return new Map(
+    await Promise.all(m.routers.map(async (r) => [r.name, await routerView(lab, m, r)] as const)),
+  );
 }
 
-async function waitRouterView(lab: Lab, m: LabModel, problems: (views: Map<string, RouterView>) => string[], timeoutMs: number) {
+async function waitRouterView(
+  lab: Lab,
+  m: LabModel,
+  problems: (views: Map<string, RouterView>) => string[],
+  timeoutMs: number,
+) {
   const t0 = Date.now();
   for (;;) {
     const views = await routerViews(lab, m);
@@ -938,12 +1304,18 @@ async function waitRouterView(lab: Lab, m: LabModel, problems: (views: Map<strin
 
 /** One VIP's paths on a router, as `show bgp` would summarise them. */
 function pathsText(v: RouterView, vip: string, ebgp: boolean): string {
-  return (v.paths[vip] ?? []).map((p) => `${p.gateway}${p.best ? "*" : ""} ${ebgp ? `AS path "${p.asPath}"` : `LP ${p.localPref ?? 100}`}`).join(", ");
+  return (v.paths[vip] ?? [])
+    .map(
+      (p) =>
+        `${p.gateway}${p.best ? "*" : ""} ${ebgp ? `AS path "${p.asPath}"` : `LP ${p.localPref ?? 100}`}`,
+    )
+    .join(", ");
 }
 
 const sites: Scenario = {
   id: "s",
-  title: "Sites: dc2's prepend (transit, eBGP) and LOCAL_PREF (router, iBGP) in the routers' view; drain-site dc1, kept through an apply; undrain-site",
+  title:
+    "Sites: dc2's prepend (transit, eBGP) and LOCAL_PREF (router, iBGP) in the routers' view; drain-site dc1, kept through an apply; undrain-site",
   async run(c) {
     const { lab, m, log, runner } = c;
     const [gw1, gw2] = m.topo.gateways;
@@ -954,21 +1326,35 @@ const sites: Scenario = {
     // A copy of the stack with an eBGP upstream (transit, AS 64500) and dc2's policy: prepend
     // towards transit, LOCAL_PREF towards router.
     const env = stackEnv(m);
-    env.bgp.upstream.push({ name: TRANSIT.name, ipv4: TRANSIT.ipv4, ipv6: TRANSIT.ipv6, asn: TRANSIT.asn });
+    env.bgp.upstream.push({
+      name: TRANSIT.name,
+      ipv4: TRANSIT.ipv4,
+      ipv6: TRANSIT.ipv6,
+      asn: TRANSIT.asn,
+    });
     env.sites[site2] = { prepend, localPreference: localPref };
     const root = writeStackVariant(m, env);
     const changed = buildLabModel(m.stack, root);
     const transit = changed.routers.find((r) => r.name === TRANSIT.name)!;
     const problems: string[] = [];
     const figures: Record<string, number | string> = {};
-    const rendered = changed.planOf.get(gw2.hostname)!.files.find((f) => f.path === "/etc/frr/frr.conf")!.content;
+    const rendered = changed.planOf
+      .get(gw2.hostname)!
+      .files.find((f) => f.path === "/etc/frr/frr.conf")!.content;
     const wantLine = ` set as-path prepend ${Array(prepend).fill(asn).join(" ")}`;
-    if (!rendered.includes(`\n${wantLine}\n`) || !rendered.includes(`\n set local-preference ${localPref}\n`)) problems.push(`rendered ${gw2.hostname} frr.conf lacks "${wantLine.trim()}" or "set local-preference ${localPref}"`);
+    if (
+      !rendered.includes(`\n${wantLine}\n`) ||
+      !rendered.includes(`\n set local-preference ${localPref}\n`)
+    )
+      problems.push(
+        `rendered ${gw2.hostname} frr.conf lacks "${wantLine.trim()}" or "set local-preference ${localPref}"`,
+      );
     const vip4 = changed.topo.vips.ipv4[0];
     const vip6 = changed.topo.vips.ipv6[0] ?? vip4;
     const shown: string[] = [];
     const show = (label: string, views: Map<string, RouterView>) => {
-      for (const r of changed.routers) shown.push(`${label} ${r.name} ${vip4}: ${pathsText(views.get(r.name)!, vip4, r.ebgp)}`);
+      for (const r of changed.routers)
+        shown.push(`${label} ${r.name} ${vip4}: ${pathsText(views.get(r.name)!, vip4, r.ebgp)}`);
       log(`    ${shown.slice(-changed.routers.length).join("\n    ")}`);
     };
     try {
@@ -978,7 +1364,12 @@ const sites: Scenario = {
       // 1. Rollout: both gateways get the transit sessions, mgw02 its site's policy.
       const ro = await rollout(lab, changed, (x) => log(`    ${x.trim()}`));
       figures.rolledOut = ro.applied.join(" ");
-      const a = await waitRouterView(lab, changed, (v) => viewProblems(changed, v, gw1.name, prepend + 1, localPref), 60_000);
+      const a = await waitRouterView(
+        lab,
+        changed,
+        (v) => viewProblems(changed, v, gw1.name, prepend + 1, localPref),
+        60_000,
+      );
       show("rollout:", a.views);
       figures.policyMs = a.ms;
       if (a.bad.length) problems.push(`after the rollout (${a.ms} ms): ${a.bad.join("; ")}`);
@@ -987,12 +1378,19 @@ const sites: Scenario = {
       const t1 = Date.now();
       const d = await drainSite(changed.topo, runner, site1);
       figures.drainSiteCommandMs = Date.now() - t1;
-      if (d.some((x) => !x.complete)) problems.push(`drain-site ${site1}: ${d.map((x) => x.detail).join("; ")}`);
+      if (d.some((x) => !x.complete))
+        problems.push(`drain-site ${site1}: ${d.map((x) => x.detail).join("; ")}`);
       const drainedLen = Math.min(10, prepend + DRAIN_SITE_EXTRA_PREPEND) + 1;
-      const b = await waitRouterView(lab, changed, (v) => viewProblems(changed, v, gw2.name, drainedLen, DRAIN_SITE_LOCAL_PREF), 30_000);
+      const b = await waitRouterView(
+        lab,
+        changed,
+        (v) => viewProblems(changed, v, gw2.name, drainedLen, DRAIN_SITE_LOCAL_PREF),
+        30_000,
+      );
       show(`drain-site ${site1}:`, b.views);
       figures.drainSiteMs = Date.now() - t1;
-      if (b.bad.length) problems.push(`after drain-site ${site1} (${b.ms} ms): ${b.bad.join("; ")}`);
+      if (b.bad.length)
+        problems.push(`after drain-site ${site1} (${b.ms} ms): ${b.bad.join("; ")}`);
       // 3. An apply while dc1 is drained: mgw01 gets a changed frr.conf (dc1 MED 10), so the
       //    apply reloads its FRR to the rendered policy — which is not drained. The gateway
       //    re-applies the drain file right after; once the apply is done dc1 must be drained on
@@ -1016,11 +1414,20 @@ const sites: Scenario = {
             let seen = false;
             for (const r of changed.routers)
               for (const vip of [...changed.topo.vips.ipv4, ...changed.topo.vips.ipv6]) {
-                const p1 = (views.get(r.name)!.paths[vip] ?? []).find((p) => p.gateway === gw1.name);
-                const drainedPath = !p1 || (r.ebgp ? p1.asPath.split(" ").length === drainedLen : (p1.localPref ?? 100) === DRAIN_SITE_LOCAL_PREF);
+                const p1 = (views.get(r.name)!.paths[vip] ?? []).find(
+                  (p) => p.gateway === gw1.name,
+                );
+                const drainedPath =
+                  !p1 ||
+                  (r.ebgp
+                    ? p1.asPath.split(" ").length === drainedLen
+                    : (p1.localPref ?? 100) === DRAIN_SITE_LOCAL_PREF);
                 if (!drainedPath && !seen) {
                   seen = true;
-                  if (undrained.length < 2) undrained.push(`${r.name} ${vip}: ${pathsText(views.get(r.name)!, vip, r.ebgp)}`);
+                  if (undrained.length < 2)
+                    undrained.push(
+                      `${r.name} ${vip}: ${pathsText(views.get(r.name)!, vip, r.ebgp)}`,
+                    );
                 }
               }
             if (seen) undrainedViews++;
@@ -1029,17 +1436,30 @@ const sites: Scenario = {
         })();
         const t3 = Date.now();
         try {
-          const res = await applyHost(lab, changed2, gw1.hostname, c.secrets, (x) => log(`    ${x.trim()}`));
-          if (!res.phases.some((x) => /^maglev-apply: applied/.test(x))) problems.push(`apply of ${gw1.hostname} while drained: frr.conf not applied: ${res.phases.slice(-2).join(" / ")}`);
+          const res = await applyHost(lab, changed2, gw1.hostname, c.secrets, (x) =>
+            log(`    ${x.trim()}`),
+          );
+          if (!res.phases.some((x) => /^maglev-apply: applied/.test(x)))
+            problems.push(
+              `apply of ${gw1.hostname} while drained: frr.conf not applied: ${res.phases.slice(-2).join(" / ")}`,
+            );
           figures.applyWhileDrainedMs = Date.now() - t3;
           await sleep(7000);
         } finally {
           watching = false;
           await watch;
         }
-        const still = await waitRouterView(lab, changed, (v) => viewProblems(changed, v, gw2.name, drainedLen, DRAIN_SITE_LOCAL_PREF), 30_000);
+        const still = await waitRouterView(
+          lab,
+          changed,
+          (v) => viewProblems(changed, v, gw2.name, drainedLen, DRAIN_SITE_LOCAL_PREF),
+          30_000,
+        );
         show(`apply ${gw1.name} (MED 10) while ${site1} drained:`, still.views);
-        if (still.bad.length) problems.push(`after the apply of ${gw1.hostname} while ${site1} was drained: ${still.bad.join("; ")}`);
+        if (still.bad.length)
+          problems.push(
+            `after the apply of ${gw1.hostname} while ${site1} was drained: ${still.bad.join("; ")}`,
+          );
         figures.applyWhileDrainedPolls = polls;
         figures.applyWhileDrainedUndrainedViews = undrainedViews;
         if (undrained.length) figures.applyWhileDrainedUndrainedSeen = undrained.join("; ");
@@ -1050,23 +1470,33 @@ const sites: Scenario = {
       const t2 = Date.now();
       const u = await undrainSite(changed.topo, runner, site1);
       figures.undrainSiteCommandMs = Date.now() - t2;
-      if (u.some((x) => !x.complete)) problems.push(`undrain-site ${site1}: ${u.map((x) => x.detail).join("; ")}`);
-      const e = await waitRouterView(lab, changed, (v) => viewProblems(changed, v, gw1.name, prepend + 1, localPref), 30_000);
+      if (u.some((x) => !x.complete))
+        problems.push(`undrain-site ${site1}: ${u.map((x) => x.detail).join("; ")}`);
+      const e = await waitRouterView(
+        lab,
+        changed,
+        (v) => viewProblems(changed, v, gw1.name, prepend + 1, localPref),
+        30_000,
+      );
       show(`undrain-site ${site1}:`, e.views);
       figures.undrainSiteMs = Date.now() - t2;
-      if (e.bad.length) problems.push(`after undrain-site ${site1} (${e.ms} ms): ${e.bad.join("; ")}`);
+      if (e.bad.length)
+        problems.push(`after undrain-site ${site1} (${e.ms} ms): ${e.bad.join("; ")}`);
       shown.push(`${transit.name} ${vip6}: ${pathsText(e.views.get(transit.name)!, vip6, true)}`);
     } catch (err) {
       problems.push(String((err as Error).message ?? err));
     } finally {
-      c.restoreLater(`roll the stack back to ${m.stack} as written (no transit, both sites equal), stop transit`, async () => {
-        try {
-          await rollout(lab, m, (x) => log(`    ${x.trim()}`));
-          await lab.stop(TRANSIT.name);
-        } finally {
-          fs.rmSync(root, { recursive: true, force: true });
-        }
-      });
+      c.restoreLater(
+        `roll the stack back to ${m.stack} as written (no transit, both sites equal), stop transit`,
+        async () => {
+          try {
+            await rollout(lab, m, (x) => log(`    ${x.trim()}`));
+            await lab.stop(TRANSIT.name);
+          } finally {
+            fs.rmSync(root, { recursive: true, force: true });
+          }
+        },
+      );
     }
     figures.routerView = shown.join(" | ");
     return {
@@ -1084,15 +1514,22 @@ const sites: Scenario = {
 
 /** Apply a (possibly changed) plan to one host the way `pulumi up` does. */
 function applyOne(c: Ctx, plan: HostPlan, timeoutMs?: number) {
-  return applyBundleInLab(c.lab, plan.hostname, plan, { user: c.m.topo.env.proxmox.user, stack: c.m.topo.env.name, secrets: c.secrets, timeoutMs });
+  return applyBundleInLab(c.lab, plan.hostname, plan, {
+    user: c.m.topo.env.proxmox.user,
+    stack: c.m.topo.env.name,
+    secrets: c.secrets,
+    timeoutMs,
+  });
 }
 
 const noop: Scenario = {
   id: "noop",
-  title: "A second apply of every host changes nothing: one command per host, no checker, no drain, no reload",
+  title:
+    "A second apply of every host changes nothing: one command per host, no checker, no drain, no reload",
   async run(c) {
     const { lab, m } = c;
-    const pids = async (h: string) => (await lab.run(h, "cat /run/lab-svc/*.pid 2>/dev/null | sort | tr '\\n' ' '")).trim();
+    const pids = async (h: string) =>
+      (await lab.run(h, "cat /run/lab-svc/*.pid 2>/dev/null | sort | tr '\\n' ' '")).trim();
     const problems: string[] = [];
     const figures: Record<string, number | string> = {};
     for (const p of m.plans) {
@@ -1100,16 +1537,23 @@ const noop: Scenario = {
       const r = await applyOne(c, p);
       const after = await pids(p.hostname);
       figures[`${p.name}Ms`] = r.ms;
-      if (r.code !== 0 || !r.unchanged) problems.push(`${p.hostname}: exit ${r.code}, ${r.phases.slice(-1)[0] ?? r.stderr.trim().slice(-200)}`);
-      if (r.phases.some((l) => /^maglev-apply: (check|drain|activate)/.test(l))) problems.push(`${p.hostname}: ran ${r.phases.map((l) => l.split(":")[1]).join(",")}`);
-      if (before !== after) problems.push(`${p.hostname}: daemons restarted (${before} → ${after})`);
+      if (r.code !== 0 || !r.unchanged)
+        problems.push(
+          `${p.hostname}: exit ${r.code}, ${r.phases.slice(-1)[0] ?? r.stderr.trim().slice(-200)}`,
+        );
+      if (r.phases.some((l) => /^maglev-apply: (check|drain|activate)/.test(l)))
+        problems.push(`${p.hostname}: ran ${r.phases.map((l) => l.split(":")[1]).join(",")}`);
+      if (before !== after)
+        problems.push(`${p.hostname}: daemons restarted (${before} → ${after})`);
     }
     const ms = m.plans.map((p) => figures[`${p.name}Ms`] as number);
     figures.maxMs = Math.max(...ms);
     figures.medianMs = [...ms].sort((a, b) => a - b)[Math.floor(ms.length / 2)];
     return {
       ok: problems.length === 0,
-      detail: problems.length ? problems.join("; ") : `${m.plans.length} hosts unchanged, no daemon restarted; per host ${(figures.medianMs as number) / 1000} s median, ${(figures.maxMs as number) / 1000} s max`,
+      detail: problems.length
+        ? problems.join("; ")
+        : `${m.plans.length} hosts unchanged, no daemon restarted; per host ${(figures.medianMs as number) / 1000} s median, ${(figures.maxMs as number) / 1000} s max`,
       figures,
     };
   },
@@ -1117,7 +1561,8 @@ const noop: Scenario = {
 
 const rollback: Scenario = {
   id: "rollback",
-  title: "A change that passes its checker but fails the health gate rolls back by itself, under load, 0 failed",
+  title:
+    "A change that passes its checker but fails the health gate rolls back by itself, under load, 0 failed",
   async run(c) {
     const { lab, m } = c;
     const h = haproxyMembers(m)[0];
@@ -1128,7 +1573,11 @@ const rollback: Scenario = {
     // checker is happy with it, the host is not healthy. A short gate keeps the scenario short.
     const bad: HostPlan = {
       ...plan,
-      files: plan.files.map((f) => (f.path === file ? { ...f, content: f.content.split(`:${port}`).join(`:${Number(port) + 1}`) } : f)),
+      files: plan.files.map((f) =>
+        f.path === file
+          ? { ...f, content: f.content.split(`:${port}`).join(`:${Number(port) + 1}`) }
+          : f,
+      ),
       health: { ...plan.health!, timeoutSeconds: 15 },
     };
     const snap = `sha256sum ${file} | cut -c1-64; readlink /var/lib/maglev-infra/current; curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:${port}/haproxy-health`;
@@ -1142,18 +1591,25 @@ const rollback: Scenario = {
     const after = (await lab.exec(h.hostname, snap)).stdout;
     const l = loadSummary(await load);
     // Whatever happened, the host goes back to its plan before the next scenario.
-    if (res.code !== 2 || before !== after) c.restoreLater(`${h.hostname} back on its plan`, async () => void (await applyOne(c, plan)));
+    if (res.code !== 2 || before !== after)
+      c.restoreLater(`${h.hostname} back on its plan`, async () => void (await applyOne(c, plan)));
     const msg = (res.stdout + res.stderr).trim();
     const problems: string[] = [];
     if (res.code !== 2) problems.push(`exit ${res.code}, want 2 (rolled back): ${msg.slice(-300)}`);
-    if (!msg.includes(plan.health!.description)) problems.push(`the failure does not carry the probe's words ("${plan.health!.description}")`);
+    if (!msg.includes(plan.health!.description))
+      problems.push(`the failure does not carry the probe's words ("${plan.health!.description}")`);
     if (!/health after rollback: ok/.test(msg)) problems.push("not healthy after the rollback");
-    if (before !== after) problems.push(`live state not restored: before ${JSON.stringify(before)} after ${JSON.stringify(after)}`);
+    if (before !== after)
+      problems.push(
+        `live state not restored: before ${JSON.stringify(before)} after ${JSON.stringify(after)}`,
+      );
     if (l.failed > 0) problems.push(l.text);
     const line = res.phases.find((x) => /FAILED/.test(x)) ?? "";
     return {
       ok: problems.length === 0,
-      detail: problems.length ? problems.join("; ") : `${h.hostname}: ${line.replace(/^maglev-apply: /, "").slice(0, 160)}; file, generation and health as before; ${l.text}`,
+      detail: problems.length
+        ? problems.join("; ")
+        : `${h.hostname}: ${line.replace(/^maglev-apply: /, "").slice(0, 160)}; file, generation and health as before; ${l.text}`,
       figures: { applyMs, failed: l.failed, requests: l.requests },
     };
   },
@@ -1161,31 +1617,63 @@ const rollback: Scenario = {
 
 const removedFile: Scenario = {
   id: "removed-file",
-  title: "A file dropped from a plan is gone from the host after the next apply; a file the apply never made stays",
+  title:
+    "A file dropped from a plan is gone from the host after the next apply; a file the apply never made stays",
   async run(c) {
     const { lab, m } = c;
     const h = haproxyMembers(m).at(-1)!;
     const plan = m.planOf.get(h.hostname)!;
     const extra = "/etc/maglev-infra/lab-removed-file.conf";
     const foreign = "/etc/maglev-infra/operator-notes.txt";
-    const withExtra: HostPlan = { ...plan, files: [...plan.files, { path: extra, mode: "0644", owner: "root:root", content: "# lab: a file the next plan drops\n", activate: { kind: "none" as const } }].sort((a, b) => (a.path < b.path ? -1 : 1)) };
+    const withExtra: HostPlan = {
+      ...plan,
+      files: [
+        ...plan.files,
+        {
+          path: extra,
+          mode: "0644",
+          owner: "root:root",
+          content: "# lab: a file the next plan drops\n",
+          activate: { kind: "none" as const },
+        },
+      ].sort((a, b) => (a.path < b.path ? -1 : 1)),
+    };
     await lab.run(h.hostname, `echo 'not made by the apply' > ${foreign}`);
-    const exists = async () => (await lab.run(h.hostname, `for f in ${extra} ${foreign}; do [ -e $f ] && echo y || echo n; done | tr -d '\\n'`)).trim();
+    const exists = async () =>
+      (
+        await lab.run(
+          h.hostname,
+          `for f in ${extra} ${foreign}; do [ -e $f ] && echo y || echo n; done | tr -d '\\n'`,
+        )
+      ).trim();
     const problems: string[] = [];
     try {
       const a = await applyOne(c, withExtra);
-      if (a.code !== 0) problems.push(`apply with the file: exit ${a.code}: ${a.phases.slice(-1)[0] ?? a.stderr.slice(-200)}`);
+      if (a.code !== 0)
+        problems.push(
+          `apply with the file: exit ${a.code}: ${a.phases.slice(-1)[0] ?? a.stderr.slice(-200)}`,
+        );
       const mid = await exists();
       const b = await applyOne(c, plan);
-      if (b.code !== 0) problems.push(`apply without it: exit ${b.code}: ${b.phases.slice(-1)[0] ?? b.stderr.slice(-200)}`);
+      if (b.code !== 0)
+        problems.push(
+          `apply without it: exit ${b.code}: ${b.phases.slice(-1)[0] ?? b.stderr.slice(-200)}`,
+        );
       const end = await exists();
-      if (mid !== "yy") problems.push(`after the first apply: ${extra} ${mid[0] === "y" ? "exists" : "missing"}`);
-      if (end !== "ny") problems.push(`after the second apply: ${extra} ${end[0] === "y" ? "still there" : "gone"}, ${foreign} ${end[1] === "y" ? "kept" : "DELETED"}`);
+      if (mid !== "yy")
+        problems.push(`after the first apply: ${extra} ${mid[0] === "y" ? "exists" : "missing"}`);
+      if (end !== "ny")
+        problems.push(
+          `after the second apply: ${extra} ${end[0] === "y" ? "still there" : "gone"}, ${foreign} ${end[1] === "y" ? "kept" : "DELETED"}`,
+        );
       const third = await applyOne(c, plan);
-      if (!third.unchanged) problems.push(`a third apply is not a no-op: ${third.phases.slice(-1)[0]}`);
+      if (!third.unchanged)
+        problems.push(`a third apply is not a no-op: ${third.phases.slice(-1)[0]}`);
       return {
         ok: problems.length === 0,
-        detail: problems.length ? problems.join("; ") : `${h.hostname}: ${extra} created, then removed (${b.phases.slice(-1)[0]?.replace(/^maglev-apply: /, "")}); ${foreign} kept; next apply unchanged`,
+        detail: problems.length
+          ? problems.join("; ")
+          : `${h.hostname}: ${extra} created, then removed (${b.phases.slice(-1)[0]?.replace(/^maglev-apply: /, "")}); ${foreign} kept; next apply unchanged`,
         figures: { withFileMs: a.ms, withoutFileMs: b.ms },
       };
     } finally {
@@ -1194,7 +1682,27 @@ const removedFile: Scenario = {
   },
 };
 
-export const SCENARIOS: Scenario[] = [check, http, ecmp, dns, portScan, drift, noop, drainMaglev, drainHaproxy, sites, badFile, rollback, removedFile, haproxyFailure, watchdog, markFlush, maglevFailure, rollingChange, dnsPublish];
+export const SCENARIOS: Scenario[] = [
+  check,
+  http,
+  ecmp,
+  dns,
+  portScan,
+  drift,
+  noop,
+  drainMaglev,
+  drainHaproxy,
+  sites,
+  badFile,
+  rollback,
+  removedFile,
+  haproxyFailure,
+  watchdog,
+  markFlush,
+  maglevFailure,
+  rollingChange,
+  dnsPublish,
+];
 /**
  * Run only when named (`npm run lab -- test maintain-all`), not by a bare `lab test`:
  * maintain-all's maglev tier passes (0 failed, ECMP back), but its --all part stops at the
@@ -1211,7 +1719,10 @@ export async function runScenarios(args: string[], stateDir = DEFAULT_STATE_DIR)
   const names = args.filter((a) => !a.startsWith("--"));
   const known = [...SCENARIOS, ...NAMED_ONLY];
   const unknown = names.filter((n) => !known.some((s) => s.id === n));
-  if (unknown.length) throw new Error(`unknown scenario(s) ${unknown.join(", ")} (known: ${known.map((s) => s.id).join(", ")})`);
+  if (unknown.length)
+    throw new Error(
+      `unknown scenario(s) ${unknown.join(", ")} (known: ${known.map((s) => s.id).join(", ")})`,
+    );
   const chosen = names.length ? known.filter((s) => names.includes(s.id)) : SCENARIOS;
   const log = (s: string) => console.log(s);
   // How long a scenario waits for a ready lab before it starts (sessions up, ECMP full, BFD up, held 3 s).
@@ -1230,7 +1741,14 @@ export async function runScenarios(args: string[], stateDir = DEFAULT_STATE_DIR)
   const cf = readCluster(stateDir);
   const m = buildLabModel(cf.stack, cf.root ?? process.cwd());
   const pending: { what: string; fn: () => Promise<void> }[] = [];
-  const ctx: Ctx = { lab, m, secrets: cf.secrets, runner: labRunner(stateDir), log, restoreLater: (what, fn) => pending.push({ what, fn }) };
+  const ctx: Ctx = {
+    lab,
+    m,
+    secrets: cf.secrets,
+    runner: labRunner(stateDir),
+    log,
+    restoreLater: (what, fn) => pending.push({ what, fn }),
+  };
   const restore = async () => {
     if (!pending.length) return;
     const t0 = Date.now();
@@ -1246,8 +1764,11 @@ export async function runScenarios(args: string[], stateDir = DEFAULT_STATE_DIR)
       }
     }
     const st = await waitReady(lab, m, 60_000);
-    log(`     restored (${what.join("; ")}) in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${st.ok ? "ready" : `NOT ready: ${st.detail}`}`);
-    if (!st.ok) throw new Error(`the lab did not recover: ${st.detail}\n${await notReadyEvidence(lab, m)}`);
+    log(
+      `     restored (${what.join("; ")}) in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${st.ok ? "ready" : `NOT ready: ${st.detail}`}`,
+    );
+    if (!st.ok)
+      throw new Error(`the lab did not recover: ${st.detail}\n${await notReadyEvidence(lab, m)}`);
   };
   const results: ScenarioResult[] = [];
   try {
@@ -1258,7 +1779,11 @@ export async function runScenarios(args: string[], stateDir = DEFAULT_STATE_DIR)
         try {
           return await s.run(ctx);
         } catch (e) {
-          return { ok: false, detail: `error: ${(e as Error).message.split("\n").slice(0, 4).join(" ")}`, figures: {} };
+          return {
+            ok: false,
+            detail: `error: ${(e as Error).message.split("\n").slice(0, 4).join(" ")}`,
+            figures: {},
+          };
         }
       };
       // Every scenario starts from a ready lab (sessions up, ECMP full, BFD up, held 3 s): a
@@ -1266,27 +1791,47 @@ export async function runScenarios(args: string[], stateDir = DEFAULT_STATE_DIR)
       // 90 s: after a power cut's restore a starved guest can flap its sessions once more.
       const pre = await waitReady(lab, m, READY_BEFORE_MS);
       const drops0 = await gatewayBfdDrops(lab, m);
-      let o: Outcome = pre.ok ? await attempt() : { ok: false, detail: `the lab was not ready before the scenario (${READY_BEFORE_MS / 1000} s): ${pre.detail}\n${await notReadyEvidence(lab, m)}`, figures: {} };
+      let o: Outcome = pre.ok
+        ? await attempt()
+        : {
+            ok: false,
+            detail: `the lab was not ready before the scenario (${READY_BEFORE_MS / 1000} s): ${pre.detail}\n${await notReadyEvidence(lab, m)}`,
+            figures: {},
+          };
       // Run once more after a failure when the scenario measures a time bound on this shared
       // machine (retryOnce), or when the gateways dropped a BGP session by BFD during the failed
       // attempt: with one maglev drained, a starved guest's BFD drop on the other one is an
       // outage the lab made, not the design. A failure without a drop fails at once.
       const firstDrops = pre.ok && !o.ok ? (await gatewayBfdDrops(lab, m)) - drops0 : 0;
       if (!o.ok && pre.ok && (s.retryOnce || firstDrops > 0)) {
-        log(`     ${s.id}: failed once (${o.detail}${firstDrops ? `; ${firstDrops} BGP session(s) dropped by BFD meanwhile` : ""}); restoring and running it again`);
+        log(
+          `     ${s.id}: failed once (${o.detail}${firstDrops ? `; ${firstDrops} BGP session(s) dropped by BFD meanwhile` : ""}); restoring and running it again`,
+        );
         await restore();
         const first = o;
         o = await attempt();
-        o = { ...o, detail: `${o.detail} [2nd attempt; 1st failed${firstDrops ? ` with ${firstDrops} BFD drop(s)` : ""}: ${first.detail}]`, figures: { ...o.figures, attempts: 2, firstAttemptFailed: first.detail, firstAttemptBfdDrops: firstDrops } };
+        o = {
+          ...o,
+          detail: `${o.detail} [2nd attempt; 1st failed${firstDrops ? ` with ${firstDrops} BFD drop(s)` : ""}: ${first.detail}]`,
+          figures: {
+            ...o.figures,
+            attempts: 2,
+            firstAttemptFailed: first.detail,
+            firstAttemptBfdDrops: firstDrops,
+          },
+        };
       }
       // Printed with every result: a session drop the scenario did not cause (a power cut
       // does) means a guest was starved of CPU, which explains more than one odd figure.
       const drops = (await gatewayBfdDrops(lab, m)) - drops0;
-      if (drops > 0) o = { ...o, detail: `${o.detail} [gateways: ${drops} BGP session(s) dropped by BFD]` };
+      if (drops > 0)
+        o = { ...o, detail: `${o.detail} [gateways: ${drops} BGP session(s) dropped by BFD]` };
       o = { ...o, figures: { ...o.figures, gatewayBfdDrops: drops } };
       const r: ScenarioResult = { id: s.id, title: s.title, ms: Date.now() - t0, ...o };
       results.push(r);
-      log(`${r.ok ? "PASS" : "FAIL"} ${r.id.padEnd(8)} ${r.title} (${(r.ms / 1000).toFixed(1)} s): ${r.detail}`);
+      log(
+        `${r.ok ? "PASS" : "FAIL"} ${r.id.padEnd(8)} ${r.title} (${(r.ms / 1000).toFixed(1)} s): ${r.detail}`,
+      );
     }
   } finally {
     const out = {
@@ -1300,7 +1845,8 @@ export async function runScenarios(args: string[], stateDir = DEFAULT_STATE_DIR)
     fs.writeFileSync("lab-results.json", JSON.stringify(out, null, 2) + "\n");
     log(`${out.passed} passed, ${out.failed} failed (lab-results.json)`);
     if (!(broughtUp && !keep)) await restore();
-    else if (pending.length) log(`     not restored (the lab goes down): ${pending.map((p) => p.what).join("; ")}`);
+    else if (pending.length)
+      log(`     not restored (the lab goes down): ${pending.map((p) => p.what).join("; ")}`);
     if (broughtUp && !keep) {
       const { leftovers } = await lab.down();
       log(`lab down${leftovers.length ? `; LEFTOVERS: ${leftovers.join("; ")}` : ""}`);

@@ -55,7 +55,14 @@ table inet labtest {
 `;
 
 function node(name: string, i: number): NodeSpec {
-  return { name, hostname: `lab-${name}`, memMB: 128, interfaces: [{ ifname: "mgmt0", network: "mgmt", ipv4: `10.99.0.${i}/24`, ipv6: `fd99::${i}/64` }] };
+  return {
+    name,
+    hostname: `lab-${name}`,
+    memMB: 128,
+    interfaces: [
+      { ifname: "mgmt0", network: "mgmt", ipv4: `10.99.0.${i}/24`, ipv6: `fd99::${i}/64` },
+    ],
+  };
 }
 
 async function main(): Promise<void> {
@@ -67,7 +74,10 @@ async function main(): Promise<void> {
     lab.define(node("r1", 1), node("r2", 2), node("plain", 3));
     const t0 = Date.now();
     const boots = await lab.startAll();
-    for (const b of boots) console.log(`boot ${b.node}: ready ${b.readyMs} ms (guest uptime at ready ${b.guestUptime.toFixed(2)} s)`);
+    for (const b of boots)
+      console.log(
+        `boot ${b.node}: ready ${b.readyMs} ms (guest uptime at ready ${b.guestUptime.toFixed(2)} s)`,
+      );
     console.log(`all 3 ready in ${Date.now() - t0} ms`);
 
     const e = await lab.exec("plain", "true");
@@ -90,14 +100,26 @@ async function main(): Promise<void> {
     const tb = Date.now();
     let est = false;
     for (let i = 0; i < 60 && !est; i++) {
-      const r = await lab.exec("r1", "vtysh -c 'show bgp neighbors' | grep -c 'BGP state = Established'");
+      const r = await lab.exec(
+        "r1",
+        "vtysh -c 'show bgp neighbors' | grep -c 'BGP state = Established'",
+      );
       est = r.stdout.trim() === "2";
       if (!est) await new Promise((r) => setTimeout(r, 500));
     }
-    console.log(`BGP ${est ? "Established" : "NOT established"} ${Date.now() - tb} ms after frr start`);
+    console.log(
+      `BGP ${est ? "Established" : "NOT established"} ${Date.now() - tb} ms after frr start`,
+    );
     console.log((await lab.exec("r1", "vtysh -c 'show bgp summary'")).stdout);
     console.log((await lab.exec("r1", "vtysh -c 'show bfd peers brief'")).stdout);
-    console.log((await lab.exec("r2", "ip route show 198.51.100.1; " + labServices.isActive("frr") + " && echo frr active")).stdout);
+    console.log(
+      (
+        await lab.exec(
+          "r2",
+          "ip route show 198.51.100.1; " + labServices.isActive("frr") + " && echo frr active",
+        )
+      ).stdout,
+    );
     if (!est) failed = true;
 
     // nftables with meta mark set + notrack, IPVS mh fwmark service, dummy interface.
@@ -119,16 +141,25 @@ ip -br addr show dev vip0`,
     // The networkd applier + the systemctl/networkctl shims the plan's commands hit.
     await lab.writeFiles("plain", [
       { path: "/etc/systemd/network/60-vip.netdev", content: "[NetDev]\nName=vip\nKind=dummy\n" },
-      { path: "/etc/systemd/network/60-vip.network", content: "[Match]\nName=vip\n\n[Network]\nAddress=192.0.2.20/32\nAddress=2001:db8::20/128\n" },
+      {
+        path: "/etc/systemd/network/60-vip.network",
+        content:
+          "[Match]\nName=vip\n\n[Network]\nAddress=192.0.2.20/32\nAddress=2001:db8::20/128\n",
+      },
     ]);
-    const nd = await lab.exec("plain", "set -e; networkctl reload && networkctl reconfigure vip; systemctl is-active systemd-networkd; ip -br addr show dev vip");
+    const nd = await lab.exec(
+      "plain",
+      "set -e; networkctl reload && networkctl reconfigure vip; systemctl is-active systemd-networkd; ip -br addr show dev vip",
+    );
     console.log(`networkd applier: exit ${nd.code}\n${nd.stdout}${nd.stderr}`);
     if (nd.code !== 0 || !nd.stdout.includes("192.0.2.20/32")) failed = true;
 
     // Timeout path: the job's process group is killed, the call returns 124.
     const to = await lab.exec("plain", "sleep 30", { timeoutMs: 500 });
     const left = await lab.exec("plain", "pgrep -x sleep || echo none");
-    console.log(`timeout: code ${to.code} after ${to.ms} ms; sleep left in guest: ${left.stdout.trim()}`);
+    console.log(
+      `timeout: code ${to.code} after ${to.ms} ms; sleep left in guest: ${left.stdout.trim()}`,
+    );
 
     // Power cut and reboot of one node.
     const ts = Date.now();
@@ -146,7 +177,9 @@ ip -br addr show dev vip0`,
   } finally {
     const td = Date.now();
     const { leftovers } = await lab.down();
-    console.log(`down() in ${Date.now() - td} ms; leftovers: ${leftovers.length ? leftovers.join("; ") : "none"}; state dir exists: ${fs.existsSync(STATE)}`);
+    console.log(
+      `down() in ${Date.now() - td} ms; leftovers: ${leftovers.length ? leftovers.join("; ") : "none"}; state dir exists: ${fs.existsSync(STATE)}`,
+    );
     if (leftovers.length) failed = true;
   }
   process.exitCode = failed ? 1 : 0;

@@ -16,7 +16,10 @@ const PROXMOX_PROVIDER = "pulumi:providers:proxmoxve";
 /** Shapes of the credentials this stack handles: an OpenSSH/PEM private key, a Proxmox API token. */
 const CREDENTIAL_SHAPES: { what: string; re: RegExp }[] = [
   { what: "a private key", re: /-----BEGIN [A-Z ]*PRIVATE KEY-----/ },
-  { what: "a Proxmox API token", re: /[A-Za-z0-9._-]+@[A-Za-z0-9._-]+![A-Za-z0-9._-]+=[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/ },
+  {
+    what: "a Proxmox API token",
+    re: /[A-Za-z0-9._-]+@[A-Za-z0-9._-]+![A-Za-z0-9._-]+=[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/,
+  },
 ];
 
 /** Input paths whose schema makes them secret (the provider encrypts them whatever the program does). */
@@ -29,7 +32,8 @@ const SECRET_BY_SCHEMA: Record<string, RegExp> = {
 function leaves(v: unknown, at = ""): { path: string; value: string }[] {
   if (typeof v === "string") return [{ path: at, value: v }];
   if (Array.isArray(v)) return v.flatMap((e, i) => leaves(e, `${at}[${i}]`));
-  if (v && typeof v === "object") return Object.entries(v).flatMap(([k, e]) => leaves(e, at ? `${at}.${k}` : k));
+  if (v && typeof v === "object")
+    return Object.entries(v).flatMap(([k, e]) => leaves(e, at ? `${at}.${k}` : k));
   return [];
 }
 
@@ -39,43 +43,58 @@ export function carriesSecret(opts: { additionalSecretOutputs?: string[] }): boo
 }
 
 /** Where an input of a resource may hold a credential: schema-secret paths, and a command's stdin it declares secret. */
-function secretPath(type: string, path: string, opts: { additionalSecretOutputs?: string[] }): boolean {
+function secretPath(
+  type: string,
+  path: string,
+  opts: { additionalSecretOutputs?: string[] },
+): boolean {
   if (SECRET_BY_SCHEMA[type]?.test(path)) return true;
-  return type === COMMAND && path === "stdin" && (opts.additionalSecretOutputs ?? []).includes("stdin");
+  return (
+    type === COMMAND && path === "stdin" && (opts.additionalSecretOutputs ?? []).includes("stdin")
+  );
 }
 
 export const vmGuestAgentOn: ResourceValidationPolicy = {
   name: "vm-guest-agent-on",
-  description: "Every Proxmox VM has the qemu guest agent on: the provider learns the VM's addresses from it, and a create without it hangs until the agent timeout.",
+  description:
+    "Every Proxmox VM has the qemu guest agent on: the provider learns the VM's addresses from it, and a create without it hangs until the agent timeout.",
   enforcementLevel: "mandatory",
   validateResource: (args, report) => {
     if (args.type !== VM) return;
-    if (args.props.agent?.enabled !== true) report(`VM ${args.name}: agent.enabled must be true (the template needs qemu-guest-agent)`);
+    if (args.props.agent?.enabled !== true)
+      report(`VM ${args.name}: agent.enabled must be true (the template needs qemu-guest-agent)`);
   },
 };
 
 export const noSecretInPlainInput: ResourceValidationPolicy = {
   name: "no-secret-in-plain-input",
-  description: "A credential (private key, Proxmox API token) appears only in an input that is secret: a provider's credential, a command's connection, or a stdin the command declares secret.",
+  description:
+    "A credential (private key, Proxmox API token) appears only in an input that is secret: a provider's credential, a command's connection, or a stdin the command declares secret.",
   enforcementLevel: "mandatory",
   validateResource: (args, report) => {
     for (const leaf of leaves(args.props)) {
       const shape = CREDENTIAL_SHAPES.find((c) => c.re.test(leaf.value));
       // The message names the input, never the value.
-      if (shape && !secretPath(args.type, leaf.path, args.opts)) report(`${args.name}: ${leaf.path} holds ${shape.what}, but it is not a secret input`);
+      if (shape && !secretPath(args.type, leaf.path, args.opts))
+        report(`${args.name}: ${leaf.path} holds ${shape.what}, but it is not a secret input`);
     }
   },
 };
 
 export const secretCommandsLogNothing: ResourceValidationPolicy = {
   name: "secret-commands-log-nothing",
-  description: "A command that carries a secret (a secret stdin or stdout, or a credential on its stdin) logs nothing: logging: none.",
+  description:
+    "A command that carries a secret (a secret stdin or stdout, or a credential on its stdin) logs nothing: logging: none.",
   enforcementLevel: "mandatory",
   validateResource: (args, report) => {
     if (args.type !== COMMAND) return;
-    const credentialOnStdin = typeof args.props.stdin === "string" && CREDENTIAL_SHAPES.some((c) => c.re.test(args.props.stdin));
+    const credentialOnStdin =
+      typeof args.props.stdin === "string" &&
+      CREDENTIAL_SHAPES.some((c) => c.re.test(args.props.stdin));
     if ((carriesSecret(args.opts) || credentialOnStdin) && args.props.logging !== "none") {
-      report(`${args.name}: carries a secret but logs (logging: ${args.props.logging ?? "stdoutAndStderr (the default)"}); set logging: none`);
+      report(
+        `${args.name}: carries a secret but logs (logging: ${args.props.logging ?? "stdoutAndStderr (the default)"}); set logging: none`,
+      );
     }
   },
 };
@@ -85,18 +104,36 @@ export const DEFAULT_PRODUCTION_STACKS = ["mgmt02"];
 
 export const productionVmsProtected: StackValidationPolicy = {
   name: "production-vms-protected",
-  description: "On a production stack (policy config productionStacks) every Proxmox VM is protected (proxmox.defaults.protect / hosts[].vm.protect).",
+  description:
+    "On a production stack (policy config productionStacks) every Proxmox VM is protected (proxmox.defaults.protect / hosts[].vm.protect).",
   enforcementLevel: "mandatory",
-  configSchema: { properties: { productionStacks: { type: "array", items: { type: "string" }, default: DEFAULT_PRODUCTION_STACKS } } },
+  configSchema: {
+    properties: {
+      productionStacks: {
+        type: "array",
+        items: { type: "string" },
+        default: DEFAULT_PRODUCTION_STACKS,
+      },
+    },
+  },
   validateStack: (args, report) => {
-    const production = new Set<string>(args.getConfig<{ productionStacks?: string[] }>().productionStacks ?? DEFAULT_PRODUCTION_STACKS);
+    const production = new Set<string>(
+      args.getConfig<{ productionStacks?: string[] }>().productionStacks ??
+        DEFAULT_PRODUCTION_STACKS,
+    );
     for (const r of args.resources) {
       if (r.type !== VM) continue;
       const stack = r.urn.split("::")[0].replace(/^urn:pulumi:/, "");
-      if (production.has(stack) && r.opts.protect !== true) report(`VM ${r.name} of production stack ${stack} is not protected (protect: true)`, r.urn);
+      if (production.has(stack) && r.opts.protect !== true)
+        report(`VM ${r.name} of production stack ${stack} is not protected (protect: true)`, r.urn);
     }
   },
 };
 
-export const POLICIES: (ResourceValidationPolicy | StackValidationPolicy)[] = [vmGuestAgentOn, noSecretInPlainInput, secretCommandsLogNothing, productionVmsProtected];
+export const POLICIES: (ResourceValidationPolicy | StackValidationPolicy)[] = [
+  vmGuestAgentOn,
+  noSecretInPlainInput,
+  secretCommandsLogNothing,
+  productionVmsProtected,
+];
 export const ENFORCEMENT: EnforcementLevel = "mandatory";

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 npx --no-install eslint --max-warnings 0 .
-# prettier: enabled with the formatting commit
+npx --no-install prettier --check --log-level warn .
 
 sh_with_shebang=() sh_plain=() python=()
 while IFS= read -r -d '' f; do
@@ -29,4 +29,4 @@ if [ ${#sh_with_shebang[@]} -gt 0 ]; then shellcheck "${sh_with_shebang[@]}"; fi
 if [ ${#sh_plain[@]} -gt 0 ]; then shellcheck -s sh "${sh_plain[@]}"; fi
 # Debian's interpreter, the one the hosts run (pyflakes from python3-pyflakes).
 if [ ${#python[@]} -gt 0 ]; then /usr/bin/python3 -m pyflakes "${python[@]}"; fi
-echo "lint: eslint, shellcheck (${#sh_with_shebang[@]} + ${#sh_plain[@]} files), pyflakes (${#python[@]} files) clean"
+echo "lint: eslint, prettier, shellcheck (${#sh_with_shebang[@]} + ${#sh_plain[@]} files), pyflakes (${#python[@]} files) clean"

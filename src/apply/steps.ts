@@ -44,5 +44,3 @@ export function contentSha256(content: string): string {
 export function fileSlug(path: string): string {
   return path.replace(/^\/+/, "").replace(/[^A-Za-z0-9._-]+/g, "-");
 }
-
-

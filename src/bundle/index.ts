@@ -93,7 +93,8 @@ function activationText(a: Activate): string {
 /** Compile one host's plan. Pure apart from reading the apply program's bytes. */
 export function compileBundle(stack: string, plan: HostPlan): CompiledBundle {
   const files: BundleFile[] = plan.files.map((f) => {
-    if (f.secretKeys?.length && !f.secretSyntax) throw new Error(`${plan.hostname}: ${f.path} has secret placeholders but no secretSyntax`);
+    if (f.secretKeys?.length && !f.secretSyntax)
+      throw new Error(`${plan.hostname}: ${f.path} has secret placeholders but no secretSyntax`);
     return {
       path: f.path,
       mode: f.mode,
@@ -102,8 +103,18 @@ export function compileBundle(stack: string, plan: HostPlan): CompiledBundle {
       content: f.content,
       ...(f.validate ? { checker: { name: f.validate.checker, command: f.validate.command } } : {}),
       activate: f.activate,
-      ...(f.secretKeys?.length ? { secrets: { keys: [...f.secretKeys].sort(), syntax: f.secretSyntax! } } : {}),
-      ...(f.variants?.length ? { variants: f.variants.map((v) => ({ when: { path: v.when.path, contains: v.when.contains }, sha256: contentSha256(v.content), content: v.content })) } : {}),
+      ...(f.secretKeys?.length
+        ? { secrets: { keys: [...f.secretKeys].sort(), syntax: f.secretSyntax! } }
+        : {}),
+      ...(f.variants?.length
+        ? {
+            variants: f.variants.map((v) => ({
+              when: { path: v.when.path, contains: v.when.contains },
+              sha256: contentSha256(v.content),
+              content: v.content,
+            })),
+          }
+        : {}),
     };
   });
   const bundle: Bundle = {
@@ -118,7 +129,15 @@ export function compileBundle(stack: string, plan: HostPlan): CompiledBundle {
     services: plan.services,
     files,
     ...(plan.drain ? { drain: { drain: plan.drain.drain, undrain: plan.drain.undrain } } : {}),
-    ...(plan.health ? { health: { command: plan.health.command, timeoutSeconds: plan.health.timeoutSeconds, description: plan.health.description } } : {}),
+    ...(plan.health
+      ? {
+          health: {
+            command: plan.health.command,
+            timeoutSeconds: plan.health.timeoutSeconds,
+            description: plan.health.description,
+          },
+        }
+      : {}),
   };
   const json = JSON.stringify(bundle, null, 1) + "\n";
   return {
@@ -126,7 +145,10 @@ export function compileBundle(stack: string, plan: HostPlan): CompiledBundle {
     json,
     sha256: contentSha256(json),
     programSha256: contentSha256(applyProgram()),
-    manifest: files.map((f) => `${f.path} ${f.mode} ${f.owner} ${f.sha256} ${activationText(f.activate)}${f.variants ? ` (+${f.variants.length} variants: ${f.variants.map((v) => v.sha256).join(" ")})` : ""}`),
+    manifest: files.map(
+      (f) =>
+        `${f.path} ${f.mode} ${f.owner} ${f.sha256} ${activationText(f.activate)}${f.variants ? ` (+${f.variants.length} variants: ${f.variants.map((v) => v.sha256).join(" ")})` : ""}`,
+    ),
   };
 }
 
@@ -167,7 +189,11 @@ export function bundleArchive(c: CompiledBundle, secrets: string): string {
   const tar = ustar([
     { name: "maglev-apply", mode: 0o755, data: Buffer.from(applyProgram()) },
     { name: "bundle.json", mode: 0o600, data: Buffer.from(c.json) },
-    { name: "secrets.sha256", mode: 0o600, data: Buffer.from(secrets ? `${contentSha256(secrets)}\n` : "") },
+    {
+      name: "secrets.sha256",
+      mode: 0o600,
+      data: Buffer.from(secrets ? `${contentSha256(secrets)}\n` : ""),
+    },
     ...(secrets ? [{ name: "secrets.json", mode: 0o600, data: Buffer.from(secrets) }] : []),
   ]);
   // Base64 in lines of 76 (what `base64 -d` reads and a diff can show).
@@ -191,7 +217,8 @@ export function ustar(entries: { name: string; mode: number; data: Buffer }[]): 
     if (Buffer.byteLength(e.name) > 99) throw new Error(`ustar: name too long: ${e.name}`);
     const h = Buffer.alloc(512);
     const put = (off: number, len: number, s: string) => h.write(s, off, len, "ascii");
-    const oct = (off: number, len: number, n: number) => put(off, len, n.toString(8).padStart(len - 1, "0") + "\0");
+    const oct = (off: number, len: number, n: number) =>
+      put(off, len, n.toString(8).padStart(len - 1, "0") + "\0");
     put(0, 100, e.name);
     oct(100, 8, e.mode);
     oct(108, 8, 0); // uid
@@ -225,7 +252,9 @@ export function applyCommand(user: string): string {
 
 /** A script file of scripts/host run as root with arguments, for the stack's login user. */
 function rootScript(user: string, file: string, name: string, args: string[]): string {
-  const words = ["sh", "-c", fs.readFileSync(file, "utf8"), name, ...args].map((w) => shellWord(w)).join(" ");
+  const words = ["sh", "-c", fs.readFileSync(file, "utf8"), name, ...args]
+    .map((w) => shellWord(w))
+    .join(" ");
   return user === "root" ? words : `sudo -n ${words}`;
 }
 
@@ -235,8 +264,15 @@ function rootScript(user: string, file: string, name: string, args: string[]): s
  * plan's files and downloads are named one argument each, sorted (deterministic).
  */
 export function teardownCommand(user: string, plan: HostPlan, mode: "vm" | "adopted"): string {
-  const paths = [...new Set([...plan.files.map((f) => f.path), ...plan.downloads.map((d) => d.path)])].sort();
-  return rootScript(user, TEARDOWN, "maglev-teardown", [mode, plan.drain?.drain ?? "", [...plan.services].sort().join(" "), ...paths]);
+  const paths = [
+    ...new Set([...plan.files.map((f) => f.path), ...plan.downloads.map((d) => d.path)]),
+  ].sort();
+  return rootScript(user, TEARDOWN, "maglev-teardown", [
+    mode,
+    plan.drain?.drain ?? "",
+    [...plan.services].sort().join(" "),
+    ...paths,
+  ]);
 }
 
 /**
@@ -244,6 +280,11 @@ export function teardownCommand(user: string, plan: HostPlan, mode: "vm" | "adop
  * invalidates the worker's previous token and mints a new one (printed: the resource's secret
  * stdout), `revoke` invalidates it. Only the token's id is kept on the controller.
  */
-export function k0sJoinTokenCommand(user: string, action: "create" | "revoke", worker: string, k0sBinary: string): string {
+export function k0sJoinTokenCommand(
+  user: string,
+  action: "create" | "revoke",
+  worker: string,
+  k0sBinary: string,
+): string {
   return rootScript(user, K0S_JOIN_TOKEN, "k0s-join-token", [action, worker, k0sBinary]);
 }

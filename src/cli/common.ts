@@ -19,7 +19,11 @@ import { Topology } from "../topology";
 import { HostRunner, sshRunner, sshKeyFile } from "../ops/runner";
 
 /** SSH to the stack's hosts (key: MAGLEV_SSH_KEY_FILE or the stack's secret), or the running lab with `lab`. */
-export async function runnerFor(env: Environment, topo: Topology, lab: boolean): Promise<HostRunner> {
+export async function runnerFor(
+  env: Environment,
+  topo: Topology,
+  lab: boolean,
+): Promise<HostRunner> {
   if (lab) {
     // Loaded only here: the lab is a dev tool, the SSH path must not need it.
     const { labRunner } = await import("../../lab/runner");

@@ -3,4 +3,6 @@ import * as fs from "fs";
 import * as path from "path";
 import { referenceTable } from "../config/reference";
 
-process.stdout.write(referenceTable(fs.readFileSync(path.join(__dirname, "../config/schema.ts"), "utf8")) + "\n");
+process.stdout.write(
+  referenceTable(fs.readFileSync(path.join(__dirname, "../config/schema.ts"), "utf8")) + "\n",
+);

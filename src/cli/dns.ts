@@ -20,8 +20,24 @@ import { Environment } from "../config/schema";
 import { deriveTopology, HostFacts, Topology } from "../topology";
 import { PDNS_API_PORT, SECRETS } from "../tiers/dns";
 import { HostRunner } from "../ops/runner";
-import { checkApiKey, DEFAULT_REQUEST_TIMEOUT_MS, httpApi, PdnsApi, redact, runnerApi } from "../dns/api";
-import { diffJson, diffRecords, formatDiff, formatPush, isEmpty, PdnsClient, pushRecords, SecondaryTarget } from "../dns/pdns";
+import {
+  checkApiKey,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  httpApi,
+  PdnsApi,
+  redact,
+  runnerApi,
+} from "../dns/api";
+import {
+  diffJson,
+  diffRecords,
+  formatDiff,
+  formatPush,
+  isEmpty,
+  PdnsClient,
+  pushRecords,
+  SecondaryTarget,
+} from "../dns/pdns";
 import { DEFAULT_TTL, desiredRRsets } from "../dns/records";
 import { RecordSource, stackApiKey, stackRecords } from "../dns/source";
 import { nsupdateScript } from "../dns/nsupdate";
@@ -41,7 +57,8 @@ interface ApiOpts {
 let secretForRedaction = "";
 
 /** A stack argument that names a stack (not a file path) is also its Pulumi stack name. */
-const pulumiStackOf = (arg: string, env: Environment) => (/^[A-Za-z0-9_.-]+$/.test(arg) && !arg.endsWith(".yaml") ? arg : env.name);
+const pulumiStackOf = (arg: string, env: Environment) =>
+  /^[A-Za-z0-9_.-]+$/.test(arg) && !arg.endsWith(".yaml") ? arg : env.name;
 
 function byRole(topo: Topology, role: HostFacts["role"]): HostFacts[] {
   return topo.hosts.filter((h) => h.role === role);
@@ -60,7 +77,10 @@ async function apiKey(stack: string, lab: boolean): Promise<string> {
     key = await stackApiKey(stack);
     source = `MAGLEV_PDNS_API_KEY or the stack's secret maglev-infra:${SECRETS.pdnsApiKey}`;
   }
-  if (!key) throw new Error(`no PowerDNS API key: set ${source} (pulumi config set --secret maglev-infra:${SECRETS.pdnsApiKey} …)`);
+  if (!key)
+    throw new Error(
+      `no PowerDNS API key: set ${source} (pulumi config set --secret maglev-infra:${SECRETS.pdnsApiKey} …)`,
+    );
   secretForRedaction = key;
   return checkApiKey(key, source);
 }
@@ -73,9 +93,17 @@ interface Targets {
   reach: string;
 }
 
-async function targets(env: Environment, topo: Topology, stack: string, o: ApiOpts): Promise<Targets> {
+async function targets(
+  env: Environment,
+  topo: Topology,
+  stack: string,
+  o: ApiOpts,
+): Promise<Targets> {
   const prim = byRole(topo, "shadow-primary");
-  if (!prim.length) throw new Error(`stack ${env.name} has no host with role shadow-primary: nothing to publish to (use npm run dns -- nsupdate for another primary)`);
+  if (!prim.length)
+    throw new Error(
+      `stack ${env.name} has no host with role shadow-primary: nothing to publish to (use npm run dns -- nsupdate for another primary)`,
+    );
   const primaryHost = prim[0];
   const key = await apiKey(stack, !!o.lab);
   const timeoutMs = Number(o.timeout) * 1000 || DEFAULT_REQUEST_TIMEOUT_MS;
@@ -85,20 +113,28 @@ async function targets(env: Environment, topo: Topology, stack: string, o: ApiOp
     return {
       primaryHost,
       primary: new PdnsClient(httpApi(o.apiUrl, key, timeoutMs)),
-      secondaries: (o.secondaryApiUrl ?? []).map((u, i) => ({ name: `secondary ${i + 1} (${new URL(u).origin})`, client: new PdnsClient(httpApi(u, key, timeoutMs)) })),
+      secondaries: (o.secondaryApiUrl ?? []).map((u, i) => ({
+        name: `secondary ${i + 1} (${new URL(u).origin})`,
+        client: new PdnsClient(httpApi(u, key, timeoutMs)),
+      })),
       primaryAddresses,
       reach: `API at ${new URL(o.apiUrl).origin}`,
     };
   }
   let runner: HostRunner | undefined;
   if (o.lab || o.via === "ssh") runner = await runnerFor(env, topo, !!o.lab);
-  const api = (h: HostFacts): PdnsApi => (runner ? runnerApi(runner, h.hostname, apiBase(h), key, timeoutMs) : httpApi(apiBase(h), key, timeoutMs));
+  const api = (h: HostFacts): PdnsApi =>
+    runner
+      ? runnerApi(runner, h.hostname, apiBase(h), key, timeoutMs)
+      : httpApi(apiBase(h), key, timeoutMs);
   return {
     primaryHost,
     primary: new PdnsClient(api(primaryHost)),
     secondaries: secs.map((s) => ({ name: s.hostname, client: new PdnsClient(api(s)) })),
     primaryAddresses,
-    reach: runner ? `curl on ${primaryHost.hostname} through ${runner.kind === "lab" ? "the lab's exec" : "SSH"}` : `HTTP to ${apiBase(primaryHost)}`,
+    reach: runner
+      ? `curl on ${primaryHost.hostname} through ${runner.kind === "lab" ? "the lab's exec" : "SSH"}`
+      : `HTTP to ${apiBase(primaryHost)}`,
   };
 }
 
@@ -106,51 +142,115 @@ async function input(stack: string, o: { from: RecordSource; ttl: string; lab?: 
   const env = loadOrExit(stack);
   const topo = deriveTopology(env);
   const ttl = Number(o.ttl);
-  if (!Number.isInteger(ttl) || ttl < 0 || ttl > 2147483647) throw new Error(`--ttl ${o.ttl}: not a TTL in seconds`);
+  if (!Number.isInteger(ttl) || ttl < 0 || ttl > 2147483647)
+    throw new Error(`--ttl ${o.ttl}: not a TTL in seconds`);
   // The lab has no Pulumi stack: its records are the render's.
-  const { records, source } = await stackRecords(pulumiStackOf(stack, env), env, o.lab ? "render" : o.from);
+  const { records, source } = await stackRecords(
+    pulumiStackOf(stack, env),
+    env,
+    o.lab ? "render" : o.from,
+  );
   return { env, topo, records, source, desired: desiredRRsets(records, env.dns.zone, ttl) };
 }
 
 function apiOptions(c: Command): Command {
   return c
-    .option("--lab", "the running lab (npm run lab -- up): curl in the guests through the lab's exec, the lab's API key")
-    .addOption(new Option("--via <how>", "how to reach the API: http (from here, over mgmt) or ssh (curl on the host, as npm run check)").choices(["http", "ssh"]).default("http"))
-    .option("--api-url <url>", "the primary's API at another address (a tunnel), e.g. http://127.0.0.1:8081")
+    .option(
+      "--lab",
+      "the running lab (npm run lab -- up): curl in the guests through the lab's exec, the lab's API key",
+    )
+    .addOption(
+      new Option(
+        "--via <how>",
+        "how to reach the API: http (from here, over mgmt) or ssh (curl on the host, as npm run check)",
+      )
+        .choices(["http", "ssh"])
+        .default("http"),
+    )
+    .option(
+      "--api-url <url>",
+      "the primary's API at another address (a tunnel), e.g. http://127.0.0.1:8081",
+    )
     .option("--secondary-api-url <url...>", "with --api-url: the secondaries' APIs")
-    .option("--timeout <seconds>", "bound of each API request", String(DEFAULT_REQUEST_TIMEOUT_MS / 1000))
-    .addOption(new Option("--from <source>", "records from: pulumi (stack output), render (stack file), auto (pulumi if installed)").choices(["auto", "pulumi", "render"]).default("auto"))
+    .option(
+      "--timeout <seconds>",
+      "bound of each API request",
+      String(DEFAULT_REQUEST_TIMEOUT_MS / 1000),
+    )
+    .addOption(
+      new Option(
+        "--from <source>",
+        "records from: pulumi (stack output), render (stack file), auto (pulumi if installed)",
+      )
+        .choices(["auto", "pulumi", "render"])
+        .default("auto"),
+    )
     .option("--ttl <seconds>", "TTL of the records written", String(DEFAULT_TTL));
 }
 
-const program = new Command().name("dns").description("Publish the stack's host records (and their PTRs) to the environment's PowerDNS shadow primary");
+const program = new Command()
+  .name("dns")
+  .description(
+    "Publish the stack's host records (and their PTRs) to the environment's PowerDNS shadow primary",
+  );
 
-apiOptions(program.command("diff <stack>").description("what push would change: added / changed / removed RRsets"))
+apiOptions(
+  program
+    .command("diff <stack>")
+    .description("what push would change: added / changed / removed RRsets"),
+)
   .option("--json", "JSON instead of the table")
-  .option("--adopt", "show hand-made RRsets at the stack's names as adopted instead of as conflicts")
+  .option(
+    "--adopt",
+    "show hand-made RRsets at the stack's names as adopted instead of as conflicts",
+  )
   .option("--exit-code", "exit 2 when there is a difference")
-  .action(async (stack: string, o: ApiOpts & { json?: boolean; adopt?: boolean; exitCode?: boolean }) => {
-    const { env, topo, source, desired } = await input(stack, o);
-    const t = await targets(env, topo, stack, o);
-    const d = await diffRecords(t.primary, env.name, env.dns.zone, desired, { adopt: o.adopt });
-    if (o.json) process.stdout.write(JSON.stringify(diffJson(d, { primary: t.primaryHost.hostname, source }), null, 2) + "\n");
-    else process.stdout.write(`stack ${env.name}: ${desired.length} RRsets (${source}) against ${t.primaryHost.hostname} (${t.reach})\n` + formatDiff(d));
-    if (o.exitCode && !isEmpty(d)) process.exitCode = 2;
-  });
+  .action(
+    async (stack: string, o: ApiOpts & { json?: boolean; adopt?: boolean; exitCode?: boolean }) => {
+      const { env, topo, source, desired } = await input(stack, o);
+      const t = await targets(env, topo, stack, o);
+      const d = await diffRecords(t.primary, env.name, env.dns.zone, desired, { adopt: o.adopt });
+      if (o.json)
+        process.stdout.write(
+          JSON.stringify(diffJson(d, { primary: t.primaryHost.hostname, source }), null, 2) + "\n",
+        );
+      else
+        process.stdout.write(
+          `stack ${env.name}: ${desired.length} RRsets (${source}) against ${t.primaryHost.hostname} (${t.reach})\n` +
+            formatDiff(d),
+        );
+      if (o.exitCode && !isEmpty(d)) process.exitCode = 2;
+    },
+  );
 
-apiOptions(program.command("push <stack>").description("apply the difference: one PATCH per zone, SOA serial bumped once, NOTIFY, secondaries checked"))
+apiOptions(
+  program
+    .command("push <stack>")
+    .description(
+      "apply the difference: one PATCH per zone, SOA serial bumped once, NOTIFY, secondaries checked",
+    ),
+)
   .option("--adopt", "take over hand-made RRsets at the stack's names (their records are replaced)")
-  .option("--wait <seconds>", "how long to wait for the secondaries to serve the new serials (0: do not wait)", "30")
+  .option(
+    "--wait <seconds>",
+    "how long to wait for the secondaries to serve the new serials (0: do not wait)",
+    "30",
+  )
   .action(async (stack: string, o: ApiOpts & { adopt?: boolean; wait: string }) => {
     const { env, topo, source, desired } = await input(stack, o);
     const t = await targets(env, topo, stack, o);
-    process.stdout.write(`stack ${env.name}: ${desired.length} RRsets (${source}) to ${t.primaryHost.hostname} (${t.reach})\n`);
+    process.stdout.write(
+      `stack ${env.name}: ${desired.length} RRsets (${source}) to ${t.primaryHost.hostname} (${t.reach})\n`,
+    );
     const r = await pushRecords(t.primary, env.name, env.dns.zone, desired, {
       adopt: o.adopt,
       secondaries: t.secondaries,
       primaryAddresses: t.primaryAddresses,
       waitMs: Number(o.wait) * 1000,
-      soaFallback: { mname: `${t.primaryHost.hostname}.${env.dns.zone}.`, rname: `hostmaster.${env.dns.zone}.` },
+      soaFallback: {
+        mname: `${t.primaryHost.hostname}.${env.dns.zone}.`,
+        rname: `hostmaster.${env.dns.zone}.`,
+      },
     });
     if (!r.noChange) process.stdout.write(formatDiff(r.diff));
     process.stdout.write(formatPush(r));
@@ -162,12 +262,27 @@ program
   .description("print the records as an nsupdate (RFC 2136) script, for a BIND-style primary")
   .option("--server <address>", "add a `server` line for this primary")
   .option("--port <port>", "its port", "53")
-  .addOption(new Option("--from <source>", "records from: pulumi, render, auto").choices(["auto", "pulumi", "render"]).default("auto"))
+  .addOption(
+    new Option("--from <source>", "records from: pulumi, render, auto")
+      .choices(["auto", "pulumi", "render"])
+      .default("auto"),
+  )
   .option("--ttl <seconds>", "TTL of the records", String(DEFAULT_TTL))
-  .action(async (stack: string, o: { server?: string; port: string; from: RecordSource; ttl: string }) => {
-    const { env, records } = await input(stack, o);
-    process.stdout.write(nsupdateScript(env.name, env.dns.zone, records, { server: o.server, port: Number(o.port), ttl: Number(o.ttl) }));
-  });
+  .action(
+    async (
+      stack: string,
+      o: { server?: string; port: string; from: RecordSource; ttl: string },
+    ) => {
+      const { env, records } = await input(stack, o);
+      process.stdout.write(
+        nsupdateScript(env.name, env.dns.zone, records, {
+          server: o.server,
+          port: Number(o.port),
+          ttl: Number(o.ttl),
+        }),
+      );
+    },
+  );
 
 program.parseAsync(process.argv).catch((e) => {
   process.stderr.write(redact(`dns: ${(e as Error).message}\n`, secretForRedaction));

@@ -45,20 +45,28 @@ export interface MergedRow {
   inconsistent: boolean;
 }
 
-const adminState = (s?: ServerState) => (!s ? "absent" : /MAINT/.test(s.status) ? "maint" : /DRAIN/.test(s.status) ? "drain" : "ready");
+const adminState = (s?: ServerState) =>
+  !s ? "absent" : /MAINT/.test(s.status) ? "maint" : /DRAIN/.test(s.status) ? "drain" : "ready";
 
 export function mergeLists(perHost: Map<string, ServerState[]>): MergedRow[] {
   const keys = new Set<string>();
   for (const list of perHost.values()) for (const s of list) keys.add(`${s.backend}/${s.server}`);
   return [...keys].sort().map((key) => {
     const byHost = new Map<string, ServerState | undefined>();
-    for (const [h, list] of perHost) byHost.set(h, list.find((s) => `${s.backend}/${s.server}` === key));
+    for (const [h, list] of perHost)
+      byHost.set(
+        h,
+        list.find((s) => `${s.backend}/${s.server}` === key),
+      );
     const states = new Set([...byHost.values()].map(adminState));
     return { key, byHost, inconsistent: states.size > 1 };
   });
 }
 
-export type HactlCommand = { op: "list" } | { op: "maint" | "enable"; target: string } | { op: "drain" | "undrain" | "status" };
+export type HactlCommand =
+  | { op: "list" }
+  | { op: "maint" | "enable"; target: string }
+  | { op: "drain" | "undrain" | "status" };
 
 export interface HactlResult {
   ok: boolean;
@@ -66,22 +74,47 @@ export interface HactlResult {
 }
 
 /** The HAProxy members of a group (default: the only haproxy group). */
-export function haproxyMembers(topo: Topology, group?: string): { group: string; members: HostFacts[] } {
+export function haproxyMembers(
+  topo: Topology,
+  group?: string,
+): { group: string; members: HostFacts[] } {
   const groups = [...topo.groups.values()].filter((g) => g.kind === "haproxy");
-  const g = group ? groups.find((x) => x.name === group) : groups.length === 1 ? groups[0] : undefined;
-  if (!g) throw new Error(group ? `no haproxy group named "${group}" (have: ${groups.map((x) => x.name).join(", ")})` : `several haproxy groups: pick one with --group (${groups.map((x) => x.name).join(", ")})`);
+  const g = group
+    ? groups.find((x) => x.name === group)
+    : groups.length === 1
+      ? groups[0]
+      : undefined;
+  if (!g)
+    throw new Error(
+      group
+        ? `no haproxy group named "${group}" (have: ${groups.map((x) => x.name).join(", ")})`
+        : `several haproxy groups: pick one with --group (${groups.map((x) => x.name).join(", ")})`,
+    );
   return { group: g.name, members: g.members };
 }
 
 /** Run a command on every node (in parallel), merge and render. Pure apart from `runner`. */
-export async function hactl(runner: HostRunner, members: HostFacts[], cmd: HactlCommand): Promise<HactlResult> {
-  if ((cmd.op === "maint" || cmd.op === "enable") && !/^[A-Za-z0-9_.:-]+\/[A-Za-z0-9_.:-]+$/.test(cmd.target))
+export async function hactl(
+  runner: HostRunner,
+  members: HostFacts[],
+  cmd: HactlCommand,
+): Promise<HactlResult> {
+  if (
+    (cmd.op === "maint" || cmd.op === "enable") &&
+    !/^[A-Za-z0-9_.:-]+\/[A-Za-z0-9_.:-]+$/.test(cmd.target)
+  )
     return { ok: false, text: `hactl: expected <backend>/<server>, got "${cmd.target}"\n` };
-  const script = cmd.op === "maint" || cmd.op === "enable" ? `${HACTL_PATH} ${cmd.op} ${shellWord(cmd.target)}` : `${HACTL_PATH} ${cmd.op}`;
-  const results = await Promise.all(members.map(async (m) => ({ m, r: await runner.run(m.hostname, script) })));
+  const script =
+    cmd.op === "maint" || cmd.op === "enable"
+      ? `${HACTL_PATH} ${cmd.op} ${shellWord(cmd.target)}`
+      : `${HACTL_PATH} ${cmd.op}`;
+  const results = await Promise.all(
+    members.map(async (m) => ({ m, r: await runner.run(m.hostname, script) })),
+  );
   const failed = results.filter(({ r }) => r.code !== 0);
   let text = "";
-  for (const { m, r } of failed) text += `${m.hostname}: FAILED (exit ${r.code}) ${(r.stderr || r.stdout).trim()}\n`;
+  for (const { m, r } of failed)
+    text += `${m.hostname}: FAILED (exit ${r.code}) ${(r.stderr || r.stdout).trim()}\n`;
 
   if (cmd.op === "list") {
     const perHost = new Map<string, ServerState[]>();
@@ -95,14 +128,22 @@ export async function hactl(runner: HostRunner, members: HostFacts[], cmd: Hactl
         const s = row.byHost.get(h);
         return (s ? `${s.status}${s.check ? ` (${s.check})` : ""}` : "-").padEnd(24);
       });
-      text += [row.key.padEnd(w), ...cells].join("  ").trimEnd() + (row.inconsistent ? "  INCONSISTENT" : "") + "\n";
+      text +=
+        [row.key.padEnd(w), ...cells].join("  ").trimEnd() +
+        (row.inconsistent ? "  INCONSISTENT" : "") +
+        "\n";
     }
     const bad = rows.filter((r) => r.inconsistent);
-    if (bad.length) text += `\n${bad.length} server(s) differ between nodes: run maint or enable again to align them.\n`;
-    text += "\nstats: " + members.map((m) => `http://${m.mgmt.ipv4}:${HAPROXY_STATS_PORT}/stats`).join("  ") + "\n";
+    if (bad.length)
+      text += `\n${bad.length} server(s) differ between nodes: run maint or enable again to align them.\n`;
+    text +=
+      "\nstats: " +
+      members.map((m) => `http://${m.mgmt.ipv4}:${HAPROXY_STATS_PORT}/stats`).join("  ") +
+      "\n";
     return { ok: failed.length === 0 && bad.length === 0, text };
   }
-  for (const { m, r } of results) if (r.code === 0) text += `${m.hostname}: ${r.stdout.trim() || "ok"}\n`;
+  for (const { m, r } of results)
+    if (r.code === 0) text += `${m.hostname}: ${r.stdout.trim() || "ok"}\n`;
   return { ok: failed.length === 0, text };
 }
 
@@ -110,7 +151,13 @@ const USAGE = `usage: npm run hactl -- <stack> [--lab] [--group <name>] list | m
 `;
 
 /** Arguments by hand: commander 15 is ESM-only and this module is also imported by the tests. */
-export function parseArgs(argv: string[]): { stack: string; group?: string; command: string; target?: string; lab: boolean } {
+export function parseArgs(argv: string[]): {
+  stack: string;
+  group?: string;
+  command: string;
+  target?: string;
+  lab: boolean;
+} {
   const pos: string[] = [];
   let group: string | undefined;
   let lab = false;
@@ -133,7 +180,8 @@ async function main(argv: string[]): Promise<void> {
   let cmd: HactlCommand;
   let on = members;
   if (a.command === "list") cmd = { op: "list" };
-  else if (a.command === "maint" || a.command === "enable") cmd = { op: a.command, target: a.target ?? "" };
+  else if (a.command === "maint" || a.command === "enable")
+    cmd = { op: a.command, target: a.target ?? "" };
   else if (a.command === "drain" || a.command === "undrain" || a.command === "status") {
     cmd = { op: a.command };
     if (a.target) {

@@ -14,7 +14,12 @@ import { Command } from "commander";
 import { ConfigValidationError, formatErrors, validateEnvironment } from "../config/load";
 import { placeholderDigestErrors } from "../config/rules";
 import { stackFileOf } from "../program";
-import { readStackConfig, RecordedResource, synthesizeStack, SynthResult } from "../program/offline";
+import {
+  readStackConfig,
+  RecordedResource,
+  synthesizeStack,
+  SynthResult,
+} from "../program/offline";
 import { ENVIRONMENT_KEY } from "../config/load";
 
 /** `type::name` of a URN, the readable handle used in the output. */
@@ -41,15 +46,19 @@ export interface HostSummary {
 /** Per component: its VM and the stage → validate → activate resources of each file. */
 export function summarize(r: SynthResult): { vms: number; hosts: HostSummary[] } {
   const byParent = new Map<string, RecordedResource[]>();
-  for (const x of r.resources) if (x.parent) byParent.set(x.parent, [...(byParent.get(x.parent) ?? []), x]);
+  for (const x of r.resources)
+    if (x.parent) byParent.set(x.parent, [...(byParent.get(x.parent) ?? []), x]);
   const hosts: HostSummary[] = [];
   for (const c of r.resources.filter((x) => x.type.startsWith("maglev-infra:"))) {
     const kids = byParent.get(c.urn) ?? [];
     const vm = kids.find((k) => k.type.startsWith("proxmoxve:"));
-    const stages = kids.filter((k) => k.type === "command:remote:Command" && k.name.startsWith(`${c.name}-stage-`));
+    const stages = kids.filter(
+      (k) => k.type === "command:remote:Command" && k.name.startsWith(`${c.name}-stage-`),
+    );
     const files = stages.map((s) => {
       const slug = s.name.slice(`${c.name}-stage-`.length);
-      const find = (kind: string) => kids.find((k) => k.name === `${c.name}-${kind}-${slug}`)?.name ?? "(missing)";
+      const find = (kind: string) =>
+        kids.find((k) => k.name === `${c.name}-${kind}-${slug}`)?.name ?? "(missing)";
       return { file: slug, stage: s.name, validate: find("validate"), activate: find("activate") };
     });
     hosts.push({
@@ -59,15 +68,22 @@ export function summarize(r: SynthResult): { vms: number; hosts: HostSummary[] }
       steps: kids.filter((k) => k.type.startsWith("command:")).map((k) => k.name),
     });
   }
-  return { vms: r.resources.filter((x) => x.type === "proxmoxve:index/vmLegacy:VmLegacy").length, hosts };
+  return {
+    vms: r.resources.filter((x) => x.type === "proxmoxve:index/vmLegacy:VmLegacy").length,
+    hosts,
+  };
 }
 
 export function renderText(r: SynthResult): string {
-  const out: string[] = [`# offline preview of stack ${r.stack}: ${r.resources.length} resources`, ""];
+  const out: string[] = [
+    `# offline preview of stack ${r.stack}: ${r.resources.length} resources`,
+    "",
+  ];
   for (const x of r.resources) {
     out.push(`${x.type}::${x.name}`);
     if (x.parent) out.push(`  parent:    ${shortUrn(x.parent)}`);
-    if (x.provider) out.push(`  provider:  ${shortUrn(x.provider.split("::").slice(0, 4).join("::"))}`);
+    if (x.provider)
+      out.push(`  provider:  ${shortUrn(x.provider.split("::").slice(0, 4).join("::"))}`);
     if (x.dependsOn.length) out.push(`  dependsOn: ${x.dependsOn.map(shortUrn).join(", ")}`);
     for (const [k, v] of Object.entries(x.inputs)) {
       const text = typeof v === "string" ? v : JSON.stringify(v);
@@ -87,25 +103,43 @@ export function renderText(r: SynthResult): string {
 
 const program = new Command()
   .name("preview:offline")
-  .description("Run the Pulumi program under Pulumi's mock runtime and print the resource graph (no Pulumi CLI, no Proxmox)")
+  .description(
+    "Run the Pulumi program under Pulumi's mock runtime and print the resource graph (no Pulumi CLI, no Proxmox)",
+  )
   .argument("<stack>", "stack name (stacks/Pulumi.<stack>.yaml) or path to a stack file")
   .option("--json", "print JSON: {stack, resources, summary, outputs}")
-  .option("--allow-placeholder-digests", "report a placeholder sha256 of a needed download on stderr instead of failing (`pulumi up` still fails on it)")
+  .option(
+    "--allow-placeholder-digests",
+    "report a placeholder sha256 of a needed download on stderr instead of failing (`pulumi up` still fails on it)",
+  )
   .action(async (stack: string, opts: { json?: boolean; allowPlaceholderDigests?: boolean }) => {
     let r: SynthResult;
     try {
-      r = await synthesizeStack(stack, { placeholderDigests: opts.allowPlaceholderDigests ? "allow" : "reject" });
+      r = await synthesizeStack(stack, {
+        placeholderDigests: opts.allowPlaceholderDigests ? "allow" : "reject",
+      });
       if (opts.allowPlaceholderDigests) {
         const env = validateEnvironment(readStackConfig(stack)[ENVIRONMENT_KEY]);
         const found = env.ok ? placeholderDigestErrors(env.env) : [];
-        if (found.length) process.stderr.write(`warning: ${formatErrors(`${stackFileOf(r.stack)} (stack ${r.stack})`, found)}\n  (\`pulumi preview\` and \`pulumi up\` reject these)\n`);
+        if (found.length)
+          process.stderr.write(
+            `warning: ${formatErrors(`${stackFileOf(r.stack)} (stack ${r.stack})`, found)}\n  (\`pulumi preview\` and \`pulumi up\` reject these)\n`,
+          );
       }
     } catch (e) {
-      process.stderr.write(`${e instanceof ConfigValidationError ? e.message : (e as Error).message}\n`);
+      process.stderr.write(
+        `${e instanceof ConfigValidationError ? e.message : (e as Error).message}\n`,
+      );
       process.exit(1);
     }
     if (opts.json) {
-      process.stdout.write(JSON.stringify({ stack: r.stack, resources: r.resources, summary: summarize(r), outputs: r.outputs }, null, 2) + "\n");
+      process.stdout.write(
+        JSON.stringify(
+          { stack: r.stack, resources: r.resources, summary: summarize(r), outputs: r.outputs },
+          null,
+          2,
+        ) + "\n",
+      );
     } else {
       process.stdout.write(renderText(r));
     }

@@ -19,7 +19,9 @@ function print(results: CheckResult[]): number {
   const hw = Math.max(...results.map((r) => r.host.length), 4);
   const pw = Math.max(...results.map((r) => r.what.length), 4);
   for (const r of results) {
-    process.stdout.write(`${w(r.host, hw)}  ${w(r.what, pw)}  ${w(r.checker, 10)}  ${r.ok ? "ok" : "FAIL " + r.message}\n`);
+    process.stdout.write(
+      `${w(r.host, hw)}  ${w(r.what, pw)}  ${w(r.checker, 10)}  ${r.ok ? "ok" : "FAIL " + r.message}\n`,
+    );
   }
   const failed = results.filter((r) => !r.ok).length;
   process.stdout.write(`\n${results.length - failed} passed, ${failed} failed\n`);
@@ -48,8 +50,11 @@ const program = new Command()
     }
     try {
       const planFile = path.join(dir, "plan.json");
-      if (!fs.existsSync(planFile)) throw new Error(`${planFile}: not found (is ${dir} a render folder?)`);
-      const plan = JSON.parse(fs.readFileSync(planFile, "utf8")) as { hosts: { hostname: string; files: PlannedFile[]; sysctls: Sysctl[] }[] };
+      if (!fs.existsSync(planFile))
+        throw new Error(`${planFile}: not found (is ${dir} a render folder?)`);
+      const plan = JSON.parse(fs.readFileSync(planFile, "utf8")) as {
+        hosts: { hostname: string; files: PlannedFile[]; sysctls: Sysctl[] }[];
+      };
       const results = await validatePlans(plan.hosts, (h, p) => path.join(dir, h, p));
       const rules = path.join(dir, ALERT_RULES_FILE);
       if (fs.existsSync(rules)) results.push(await checkAlertRules(rules));

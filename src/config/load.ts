@@ -52,19 +52,33 @@ function zodErrors(input: unknown, error: z.ZodError): ConfigError[] {
   for (const issue of error.issues) {
     if (issue.code === "unrecognized_keys") {
       for (const k of issue.keys) {
-        out.push({ path: formatPath([...issue.path, k]), message: "unknown key (a typo?)", value: valueAt(input, [...issue.path, k]) });
+        out.push({
+          path: formatPath([...issue.path, k]),
+          message: "unknown key (a typo?)",
+          value: valueAt(input, [...issue.path, k]),
+        });
       }
       continue;
     }
     if (issue.code === "invalid_key") {
       // A record key (a group or site name): name the key itself, and why.
       const key = issue.path[issue.path.length - 1];
-      const why = ((issue as any).issues ?? []).map((i: { message: string }) => i.message).join("; ");
-      out.push({ path: formatPath(issue.path), message: `invalid name${why ? `: ${why}` : ""}`, value: key });
+      const why = ((issue as any).issues ?? [])
+        .map((i: { message: string }) => i.message)
+        .join("; ");
+      out.push({
+        path: formatPath(issue.path),
+        message: `invalid name${why ? `: ${why}` : ""}`,
+        value: key,
+      });
       continue;
     }
     const value = valueAt(input, issue.path);
-    out.push({ path: formatPath(issue.path), message: value === undefined && issue.code === "invalid_type" ? "is required" : issue.message, value });
+    out.push({
+      path: formatPath(issue.path),
+      message: value === undefined && issue.code === "invalid_type" ? "is required" : issue.message,
+      value,
+    });
   }
   return out;
 }
@@ -113,7 +127,10 @@ function withDefaults(input: unknown): Environment {
     dns: { ...obj(raw.dns), lightningStream: obj(obj(raw.dns).lightningStream) },
     hosts: arr(raw.hosts).map((h) => ({ provider: "proxmox", ...obj(h), mgmt: obj(obj(h).mgmt) })),
     backendGroups: Object.fromEntries(
-      Object.entries(groups).map(([k, g]) => [k, { servers: [], ...obj(g), members: arr(obj(g).members) }]),
+      Object.entries(groups).map(([k, g]) => [
+        k,
+        { servers: [], ...obj(g), members: arr(obj(g).members) },
+      ]),
     ),
     sites: obj(raw.sites),
     maglev: { minHealthyRealServers: 1, ...obj(raw.maglev) },
@@ -126,11 +143,15 @@ function sortErrors(errors: ConfigError[]): ConfigError[] {
 }
 
 /** Control characters (a hostile key or name quoted in a path or message) shown escaped, never raw. */
-const printable = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => JSON.stringify(c).slice(1, -1));
+const printable = (s: string) =>
+  s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => JSON.stringify(c).slice(1, -1));
 
 export function formatErrors(source: string, errors: ConfigError[]): string {
   const lines = errors.map((e) => {
-    const v = e.value === undefined ? "" : ` (value: ${printable(JSON.stringify(e.value) ?? String(e.value))})`;
+    const v =
+      e.value === undefined
+        ? ""
+        : ` (value: ${printable(JSON.stringify(e.value) ?? String(e.value))})`;
     return `  ${ENVIRONMENT_KEY}.${printable(e.path)}: ${printable(e.message)}${v}`;
   });
   return `${source}: ${errors.length} problem${errors.length === 1 ? "" : "s"} in the environment:\n${lines.join("\n")}`;
@@ -138,7 +159,8 @@ export function formatErrors(source: string, errors: ConfigError[]): string {
 
 /** Where a stack's file lives: a name (`mgmt02`) or a path to a YAML file. */
 export function stackFilePath(stack: string, root = process.cwd()): string {
-  if (stack.endsWith(".yaml") || stack.endsWith(".yml") || stack.includes("/")) return path.resolve(stack);
+  if (stack.endsWith(".yaml") || stack.endsWith(".yml") || stack.includes("/"))
+    return path.resolve(stack);
   return path.join(root, "stacks", `Pulumi.${stack}.yaml`);
 }
 
@@ -175,7 +197,12 @@ const firstLine = (m: string) => m.split("\n")[0].replace(/ at line \d+, column 
  */
 export function parseStackYaml(text: string, source: string): unknown {
   const lc = new YAML.LineCounter();
-  const docs = YAML.parseAllDocuments(text, { uniqueKeys: true, prettyErrors: false, lineCounter: lc, strict: true });
+  const docs = YAML.parseAllDocuments(text, {
+    uniqueKeys: true,
+    prettyErrors: false,
+    lineCounter: lc,
+    strict: true,
+  });
   const at = (offset: number) => {
     const p = lc.linePos(offset);
     return { line: p.line, col: p.col };
@@ -184,10 +211,14 @@ export function parseStackYaml(text: string, source: string): unknown {
   const problems: YamlProblem[] = [];
   for (const d of list)
     for (const e of [...d.errors, ...d.warnings]) {
-      const key = e.code === "DUPLICATE_KEY" ? ` (${JSON.stringify((/^[^:\n]*/.exec(text.slice(e.pos[0]))?.[0] ?? "").trim().slice(0, 80))})` : "";
+      const key =
+        e.code === "DUPLICATE_KEY"
+          ? ` (${JSON.stringify((/^[^:\n]*/.exec(text.slice(e.pos[0]))?.[0] ?? "").trim().slice(0, 80))})`
+          : "";
       problems.push({ ...at(e.pos[0]), message: firstLine(e.message) + key });
     }
-  if (list.length > 1) problems.push({ ...at(list[1].range[0]), message: "a stack file holds one YAML document" });
+  if (list.length > 1)
+    problems.push({ ...at(list[1].range[0]), message: "a stack file holds one YAML document" });
   if (problems.length) throw new StackFileError(source, problems);
   const doc = list[0];
   if (!doc) return undefined;
@@ -207,7 +238,10 @@ export function parseStackYaml(text: string, source: string): unknown {
     const culprit = nested ?? aliases[0];
     const where = culprit?.range ? at(culprit.range[0]) : { line: 1, col: 1 };
     throw new StackFileError(source, [
-      { ...where, message: `${culprit ? `alias *${culprit.source}: ` : ""}aliases expand beyond ${MAX_ALIAS_COUNT} nodes (${aliases.length} aliases in the file; a "billion laughs" bomb?): ${(e as Error).message}` },
+      {
+        ...where,
+        message: `${culprit ? `alias *${culprit.source}: ` : ""}aliases expand beyond ${MAX_ALIAS_COUNT} nodes (${aliases.length} aliases in the file; a "billion laughs" bomb?): ${(e as Error).message}`,
+      },
     ]);
   }
 }
@@ -217,7 +251,8 @@ export function readStackEnvironment(file: string, source = file): unknown {
   if (!fs.existsSync(file)) throw new Error(`${source}: no such stack file`);
   const doc = parseStackYaml(fs.readFileSync(file, "utf8"), source) as any;
   const cfg = doc?.config;
-  if (!cfg || typeof cfg !== "object" || Array.isArray(cfg) || !(ENVIRONMENT_KEY in cfg)) throw new Error(`${source}: no "${ENVIRONMENT_KEY}" key under config`);
+  if (!cfg || typeof cfg !== "object" || Array.isArray(cfg) || !(ENVIRONMENT_KEY in cfg))
+    throw new Error(`${source}: no "${ENVIRONMENT_KEY}" key under config`);
   return cfg[ENVIRONMENT_KEY];
 }
 
@@ -225,7 +260,11 @@ export function readStackEnvironment(file: string, source = file): unknown {
  * Read, validate, or throw: a StackFileError (YAML problems, with file:line:col) or a
  * ConfigValidationError listing every problem of the environment (path and value).
  */
-export function loadStack(stack: string, root = process.cwd(), opts: ValidateOptions = {}): Environment {
+export function loadStack(
+  stack: string,
+  root = process.cwd(),
+  opts: ValidateOptions = {},
+): Environment {
   const file = stackFilePath(stack, root);
   const rel = path.relative(root, file);
   const source = rel && !rel.startsWith("..") ? rel : file;

@@ -20,7 +20,11 @@ function def(s: z.ZodType): any {
   return (s as any)._zod.def;
 }
 
-export function schemaKeys(schema: z.ZodType = environmentSchema, prefix = "", out: KeyInfo[] = []): KeyInfo[] {
+export function schemaKeys(
+  schema: z.ZodType = environmentSchema,
+  prefix = "",
+  out: KeyInfo[] = [],
+): KeyInfo[] {
   const d = def(schema);
   if (d.type === "object") {
     for (const [k, v] of Object.entries(d.shape as Record<string, z.ZodType>)) {
@@ -61,16 +65,27 @@ export function keyDocs(schemaSource: string): Map<string, string> {
   const ts = require("typescript") as typeof import("typescript");
   const sf = ts.createSourceFile("schema.ts", schemaSource, ts.ScriptTarget.ES2022, true);
   const docs = new Map<string, string>();
-  const visitObject = (obj: import("typescript").ObjectLiteralExpression, owner: string, rel: string) => {
+  const visitObject = (
+    obj: import("typescript").ObjectLiteralExpression,
+    owner: string,
+    rel: string,
+  ) => {
     for (const prop of obj.properties) {
       if (!ts.isPropertyAssignment(prop) && !ts.isShorthandPropertyAssignment(prop)) continue;
       const key = prop.name.getText(sf);
       const p = rel ? `${rel}.${key}` : key;
       const jsdoc = ts.getJSDocCommentsAndTags(prop).filter(ts.isJSDoc);
       if (jsdoc.length) {
-        const text = jsdoc.map((d) => ts.getTextOfJSDocComment(d.comment) ?? "").join(" ").replace(/\s*\n\s*/g, " ").trim();
+        const text = jsdoc
+          .map((d) => ts.getTextOfJSDocComment(d.comment) ?? "")
+          .join(" ")
+          .replace(/\s*\n\s*/g, " ")
+          .trim();
         const dflt = jsdoc.flatMap((d) => d.tags ?? []).find((t) => t.tagName.text === "default");
-        docs.set(`${owner}:${p}`, text + (dflt ? ` (default: ${ts.getTextOfJSDocComment(dflt.comment) ?? ""})` : ""));
+        docs.set(
+          `${owner}:${p}`,
+          text + (dflt ? ` (default: ${ts.getTextOfJSDocComment(dflt.comment) ?? ""})` : ""),
+        );
       }
       if (ts.isPropertyAssignment(prop)) {
         prop.initializer.forEachChild(function find(n): void {
@@ -97,7 +112,8 @@ export function keyDocs(schemaSource: string): Map<string, string> {
 export function referenceTable(schemaSource: string): string {
   const S = schemaModule as unknown as Record<string, unknown>;
   const owners = new Map<unknown, string>();
-  for (const [k, v] of Object.entries(S)) if (v && typeof v === "object" && "_zod" in (v as object)) owners.set(v, k);
+  for (const [k, v] of Object.entries(S))
+    if (v && typeof v === "object" && "_zod" in (v as object)) owners.set(v, k);
   const docs = keyDocs(schemaSource);
   const rows: string[] = [];
   const walk = (schema: z.ZodType, owner: string, rel: string, prefix: string) => {
@@ -112,16 +128,25 @@ export function referenceTable(schemaSource: string): string {
       const r = rel ? `${rel}.${k}` : k;
       const info = schemaKeys().find((x) => x.path === p)!;
       const doc = (docs.get(`${owner}:${r}`) ?? "").replace(/\|/g, "\\|");
-      const dflt = info.required ? "**required**" : info.default !== undefined ? "`" + JSON.stringify(info.default) + "`" : "optional";
+      const dflt = info.required
+        ? "**required**"
+        : info.default !== undefined
+          ? "`" + JSON.stringify(info.default) + "`"
+          : "optional";
       rows.push(`| \`${p}\` | ${dflt} | ${doc} |`);
       let inner: z.ZodType = v;
       while (["optional", "default"].includes(def(inner).type)) inner = def(inner).innerType;
       const id = def(inner);
       if (id.type === "object") walk(inner, owner, r, p);
-      else if (id.type === "array" && def(id.element).type === "object") walk(id.element, owner, `${r}[]`, `${p}[]`);
+      else if (id.type === "array" && def(id.element).type === "object")
+        walk(id.element, owner, `${r}[]`, `${p}[]`);
       else if (id.type === "record") walk(id.valueType, owner, `${r}.<name>`, `${p}.<name>`);
     }
   };
   walk(environmentSchema, "environmentSchema", "", "");
-  return ["| key (under `maglev-infra:environment`) | default | meaning |", "|---|---|---|", ...rows].join("\n");
+  return [
+    "| key (under `maglev-infra:environment`) | default | meaning |",
+    "|---|---|---|",
+    ...rows,
+  ].join("\n");
 }

@@ -39,11 +39,14 @@ export function reservedInNetwork(addr: string, cidr: string): string | undefine
     const s = a.toNormalizedString();
     if (a.kind() === "ipv4") {
       if (len >= 31) return undefined;
-      if (s === ipaddr.IPv4.networkAddressFromCIDR(cidr).toNormalizedString()) return `is the network address of ${cidr}, not a host address`;
-      if (s === ipaddr.IPv4.broadcastAddressFromCIDR(cidr).toNormalizedString()) return `is the broadcast address of ${cidr}, not a host address`;
+      if (s === ipaddr.IPv4.networkAddressFromCIDR(cidr).toNormalizedString())
+        return `is the network address of ${cidr}, not a host address`;
+      if (s === ipaddr.IPv4.broadcastAddressFromCIDR(cidr).toNormalizedString())
+        return `is the broadcast address of ${cidr}, not a host address`;
     } else {
       if (len >= 127) return undefined;
-      if (s === ipaddr.IPv6.networkAddressFromCIDR(cidr).toNormalizedString()) return `is the subnet-router anycast address of ${cidr} (all-zero host part), not a host address`;
+      if (s === ipaddr.IPv6.networkAddressFromCIDR(cidr).toNormalizedString())
+        return `is the subnet-router anycast address of ${cidr} (all-zero host part), not a host address`;
     }
   } catch {
     /* malformed: the field rules report it */
@@ -85,7 +88,14 @@ export function inNetwork(addr: string, cidr: string): boolean {
 }
 
 /** Tiers whose hosts carry data-plane traffic and so need an ingress0 address. */
-const NEEDS_INGRESS = new Set<Host["role"]>(["gateway", "maglev", "haproxy", "k0s-worker", "dnsdist", "powerdns"]);
+const NEEDS_INGRESS = new Set<Host["role"]>([
+  "gateway",
+  "maglev",
+  "haproxy",
+  "k0s-worker",
+  "dnsdist",
+  "powerdns",
+]);
 
 const GROUP_MEMBER_ROLE = {
   haproxy: "haproxy",
@@ -95,13 +105,15 @@ const GROUP_MEMBER_ROLE = {
 
 export function crossFieldErrors(env: Environment): ConfigError[] {
   const errors: ConfigError[] = [];
-  const err = (path: string, message: string, value: unknown) => errors.push({ path, message, value });
+  const err = (path: string, message: string, value: unknown) =>
+    errors.push({ path, message, value });
 
   // Host names.
   const byName = new Map<string, number>();
   env.hosts.forEach((h, i) => {
     const first = byName.get(h.name);
-    if (first !== undefined) err(`hosts[${i}].name`, `duplicate host name (also hosts[${first}])`, h.name);
+    if (first !== undefined)
+      err(`hosts[${i}].name`, `duplicate host name (also hosts[${first}])`, h.name);
     else byName.set(h.name, i);
   });
 
@@ -128,7 +140,11 @@ export function crossFieldErrors(env: Environment): ConfigError[] {
       }
   };
   // Upstream routers first: a network's default gateway may be the upstream router itself.
-  const upstreamAddrs = new Set(env.bgp.upstream.flatMap((u) => [u.ipv4, u.ipv6].filter((a): a is string => !!a).map(canonical)));
+  const upstreamAddrs = new Set(
+    env.bgp.upstream.flatMap((u) =>
+      [u.ipv4, u.ipv6].filter((a): a is string => !!a).map(canonical),
+    ),
+  );
   env.bgp.upstream.forEach((u, i) => {
     claim(u.ipv4, `bgp.upstream[${i}].ipv4`);
     claim(u.ipv6, `bgp.upstream[${i}].ipv6`);
@@ -140,17 +156,39 @@ export function crossFieldErrors(env: Environment): ConfigError[] {
       if (a && !upstreamAddrs.has(canonical(a)) && !isLinkLocal(a)) claim(a, `networks.${n}.${k}`);
     }
     if (nets[n].gateway4 && !inNetwork(nets[n].gateway4!, nets[n].ipv4))
-      err(`networks.${n}.gateway4`, `address is outside the ${n} network ${nets[n].ipv4}`, nets[n].gateway4);
-    if (nets[n].gateway6 && !isLinkLocal(nets[n].gateway6!) && !inNetwork(nets[n].gateway6!, nets[n].ipv6))
-      err(`networks.${n}.gateway6`, `address is outside the ${n} network ${nets[n].ipv6} (and not a link-local fe80::/10 router address)`, nets[n].gateway6);
+      err(
+        `networks.${n}.gateway4`,
+        `address is outside the ${n} network ${nets[n].ipv4}`,
+        nets[n].gateway4,
+      );
+    if (
+      nets[n].gateway6 &&
+      !isLinkLocal(nets[n].gateway6!) &&
+      !inNetwork(nets[n].gateway6!, nets[n].ipv6)
+    )
+      err(
+        `networks.${n}.gateway6`,
+        `address is outside the ${n} network ${nets[n].ipv6} (and not a link-local fe80::/10 router address)`,
+        nets[n].gateway6,
+      );
     notReserved(nets[n].gateway4, `networks.${n}.gateway4`);
     notReserved(nets[n].gateway6, `networks.${n}.gateway6`);
   });
   env.bgp.upstream.forEach((u, i) => {
     notReserved(u.ipv4, `bgp.upstream[${i}].ipv4`);
     notReserved(u.ipv6, `bgp.upstream[${i}].ipv6`);
-    if (!inNetwork(u.ipv4, nets.mgmt.ipv4)) err(`bgp.upstream[${i}].ipv4`, `address is outside the mgmt network ${nets.mgmt.ipv4}`, u.ipv4);
-    if (u.ipv6 && !inNetwork(u.ipv6, nets.mgmt.ipv6)) err(`bgp.upstream[${i}].ipv6`, `address is outside the mgmt network ${nets.mgmt.ipv6}`, u.ipv6);
+    if (!inNetwork(u.ipv4, nets.mgmt.ipv4))
+      err(
+        `bgp.upstream[${i}].ipv4`,
+        `address is outside the mgmt network ${nets.mgmt.ipv4}`,
+        u.ipv4,
+      );
+    if (u.ipv6 && !inNetwork(u.ipv6, nets.mgmt.ipv6))
+      err(
+        `bgp.upstream[${i}].ipv6`,
+        `address is outside the mgmt network ${nets.mgmt.ipv6}`,
+        u.ipv6,
+      );
   });
   env.hosts.forEach((h, i) => {
     const p = `hosts[${i}]`;
@@ -162,19 +200,34 @@ export function crossFieldErrors(env: Environment): ConfigError[] {
       notReserved(h.ingress.ipv4, `${p}.ingress.ipv4`);
       notReserved(h.ingress.ipv6, `${p}.ingress.ipv6`);
     }
-    if (!inNetwork(h.mgmt.ipv4, nets.mgmt.ipv4)) err(`${p}.mgmt.ipv4`, `address is outside the mgmt network ${nets.mgmt.ipv4}`, h.mgmt.ipv4);
-    if (!inNetwork(h.mgmt.ipv6, nets.mgmt.ipv6)) err(`${p}.mgmt.ipv6`, `address is outside the mgmt network ${nets.mgmt.ipv6}`, h.mgmt.ipv6);
+    if (!inNetwork(h.mgmt.ipv4, nets.mgmt.ipv4))
+      err(`${p}.mgmt.ipv4`, `address is outside the mgmt network ${nets.mgmt.ipv4}`, h.mgmt.ipv4);
+    if (!inNetwork(h.mgmt.ipv6, nets.mgmt.ipv6))
+      err(`${p}.mgmt.ipv6`, `address is outside the mgmt network ${nets.mgmt.ipv6}`, h.mgmt.ipv6);
     if (h.ingress) {
       claim(h.ingress.ipv4, `${p}.ingress.ipv4`);
       claim(h.ingress.ipv6, `${p}.ingress.ipv6`);
       if (!inNetwork(h.ingress.ipv4, nets.ingress.ipv4))
-        err(`${p}.ingress.ipv4`, `address is outside the ingress network ${nets.ingress.ipv4}`, h.ingress.ipv4);
+        err(
+          `${p}.ingress.ipv4`,
+          `address is outside the ingress network ${nets.ingress.ipv4}`,
+          h.ingress.ipv4,
+        );
       if (h.ingress.ipv6 && !inNetwork(h.ingress.ipv6, nets.ingress.ipv6))
-        err(`${p}.ingress.ipv6`, `address is outside the ingress network ${nets.ingress.ipv6}`, h.ingress.ipv6);
+        err(
+          `${p}.ingress.ipv6`,
+          `address is outside the ingress network ${nets.ingress.ipv6}`,
+          h.ingress.ipv6,
+        );
     } else if (NEEDS_INGRESS.has(h.role)) {
-      err(`${p}.ingress`, `a ${h.role} carries data-plane traffic and needs an ingress address`, undefined);
+      err(
+        `${p}.ingress`,
+        `a ${h.role} carries data-plane traffic and needs an ingress address`,
+        undefined,
+      );
     }
-    if (h.provider === "proxmox" && !h.vm) err(`${p}.vm`, `a host with provider proxmox needs a vm (id, placement)`, undefined);
+    if (h.provider === "proxmox" && !h.vm)
+      err(`${p}.vm`, `a host with provider proxmox needs a vm (id, placement)`, undefined);
   });
 
   // VIPs: one address claim per distinct VIP (a VIP serves several ports and groups).
@@ -192,17 +245,25 @@ export function crossFieldErrors(env: Environment): ConfigError[] {
   const vmIds = new Map<number, string>();
   const templates = new Map<number, string>();
   const defaultTemplate = env.proxmox?.defaults?.template;
-  if (typeof defaultTemplate === "number") templates.set(defaultTemplate, "proxmox.defaults.template");
+  if (typeof defaultTemplate === "number")
+    templates.set(defaultTemplate, "proxmox.defaults.template");
   env.hosts.forEach((h, i) => {
-    if (h.vm && typeof h.vm.template === "number" && !templates.has(h.vm.template)) templates.set(h.vm.template, `hosts[${i}].vm.template`);
+    if (h.vm && typeof h.vm.template === "number" && !templates.has(h.vm.template))
+      templates.set(h.vm.template, `hosts[${i}].vm.template`);
   });
   env.hosts.forEach((h, i) => {
     if (!h.vm) return;
     const first = vmIds.get(h.vm.id);
-    if (first !== undefined) err(`hosts[${i}].vm.id`, `duplicate Proxmox VM id (also ${first})`, h.vm.id);
+    if (first !== undefined)
+      err(`hosts[${i}].vm.id`, `duplicate Proxmox VM id (also ${first})`, h.vm.id);
     else vmIds.set(h.vm.id, `hosts[${i}].vm.id`);
     const tpl = templates.get(h.vm.id);
-    if (tpl !== undefined) err(`hosts[${i}].vm.id`, `VM id is the id of a template (${tpl}): the clone would target its own source`, h.vm.id);
+    if (tpl !== undefined)
+      err(
+        `hosts[${i}].vm.id`,
+        `VM id is the id of a template (${tpl}): the clone would target its own source`,
+        h.vm.id,
+      );
   });
 
   // Hostnames: `<prefix><name>` is one DNS label (≤ 63, no leading -), and the longest
@@ -211,10 +272,27 @@ export function crossFieldErrors(env: Environment): ConfigError[] {
   env.hosts.forEach((h, i) => {
     if (typeof h.name !== "string") return;
     const hostname = `${prefix}${h.name}`;
-    if (hostname.length > 63) err(`hosts[${i}].name`, `hostname "${hostname}" is ${hostname.length} characters; a hostname is at most 63 (shorten the name or hostnamePrefix)`, h.name);
-    else if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(hostname)) err(`hosts[${i}].name`, `hostname "${hostname}" is not a DNS label (no leading or trailing -)`, h.name);
-    else if (typeof env.dns?.zone === "string" && `ingress0.${hostname}.${env.dns.zone}`.length > 253)
-      err(`hosts[${i}].name`, `record name ingress0.${hostname}.${env.dns.zone} is over 253 characters`, h.name);
+    if (hostname.length > 63)
+      err(
+        `hosts[${i}].name`,
+        `hostname "${hostname}" is ${hostname.length} characters; a hostname is at most 63 (shorten the name or hostnamePrefix)`,
+        h.name,
+      );
+    else if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(hostname))
+      err(
+        `hosts[${i}].name`,
+        `hostname "${hostname}" is not a DNS label (no leading or trailing -)`,
+        h.name,
+      );
+    else if (
+      typeof env.dns?.zone === "string" &&
+      `ingress0.${hostname}.${env.dns.zone}`.length > 253
+    )
+      err(
+        `hosts[${i}].name`,
+        `record name ingress0.${hostname}.${env.dns.zone} is over 253 characters`,
+        h.name,
+      );
   });
 
   // Interfaces: two distinct names, neither one the host plans create themselves.
@@ -223,34 +301,65 @@ export function crossFieldErrors(env: Environment): ConfigError[] {
   (["mgmt", "ingress"] as const).forEach((n) => {
     const name = n === "mgmt" ? ifMgmt : ifIngress;
     if ((RESERVED_INTERFACES as readonly string[]).includes(name))
-      err(`networks.${n}.interface`, `interface name "${name}" is reserved (${RESERVED_INTERFACES.join(", ")}: loopback and the VIP dummy)`, name);
+      err(
+        `networks.${n}.interface`,
+        `interface name "${name}" is reserved (${RESERVED_INTERFACES.join(", ")}: loopback and the VIP dummy)`,
+        name,
+      );
   });
   if (ifMgmt === ifIngress)
-    err(nets.ingress?.interface !== undefined ? "networks.ingress.interface" : "networks.mgmt.interface", `the mgmt and ingress networks need distinct interfaces (both "${ifMgmt}"): one would take the other's addresses and routes`, ifIngress);
+    err(
+      nets.ingress?.interface !== undefined
+        ? "networks.ingress.interface"
+        : "networks.mgmt.interface",
+      `the mgmt and ingress networks need distinct interfaces (both "${ifMgmt}"): one would take the other's addresses and routes`,
+      ifIngress,
+    );
 
   // Networks: the host networks and k0s's pod and service networks are disjoint.
   const netList: [string, string][] = [];
-  for (const n of ["mgmt", "ingress"] as const) for (const f of ["ipv4", "ipv6"] as const) if (typeof nets[n]?.[f] === "string") netList.push([`networks.${n}.${f}`, nets[n][f]]);
+  for (const n of ["mgmt", "ingress"] as const)
+    for (const f of ["ipv4", "ipv6"] as const)
+      if (typeof nets[n]?.[f] === "string") netList.push([`networks.${n}.${f}`, nets[n][f]]);
   const hasK0sHosts = env.hosts.some((h) => h.role === "k0s-controller" || h.role === "k0s-worker");
   if (env.k0s && hasK0sHosts)
-    for (const k of ["podCidr4", "podCidr6", "serviceCidr4", "serviceCidr6"] as const) if (typeof env.k0s[k] === "string") netList.push([`k0s.${k}`, env.k0s[k]]);
+    for (const k of ["podCidr4", "podCidr6", "serviceCidr4", "serviceCidr6"] as const)
+      if (typeof env.k0s[k] === "string") netList.push([`k0s.${k}`, env.k0s[k]]);
   for (let a = 0; a < netList.length; a++)
     for (let b = 0; b < a; b++)
       if (networksOverlap(netList[a][1], netList[b][1]))
-        err(netList[a][0], `network ${netList[a][1]} overlaps ${netList[b][0]} (${netList[b][1]})`, netList[a][1]);
+        err(
+          netList[a][0],
+          `network ${netList[a][1]} overlaps ${netList[b][0]} (${netList[b][1]})`,
+          netList[a][1],
+        );
   if (env.k0s && hasK0sHosts)
     env.vips.forEach((v, i) => {
       for (const k of ["podCidr4", "podCidr6", "serviceCidr4", "serviceCidr6"] as const)
-        if (typeof env.k0s![k] === "string" && inNetwork(v.vip, env.k0s![k])) err(`vips[${i}].vip`, `VIP is inside k0s.${k} (${env.k0s![k]}): kube-proxy and the CNI would route it inside the cluster`, v.vip);
+        if (typeof env.k0s![k] === "string" && inNetwork(v.vip, env.k0s![k]))
+          err(
+            `vips[${i}].vip`,
+            `VIP is inside k0s.${k} (${env.k0s![k]}): kube-proxy and the CNI would route it inside the cluster`,
+            v.vip,
+          );
     });
 
   // BGP and BFD timers: BFD is there to detect a failure before the hold timer does.
   const bfd = env.bgp.bfd;
   const hold = env.bgp.holdTimeSeconds ?? 9;
-  if (bfd && [bfd.transmitIntervalMs, bfd.receiveIntervalMs, bfd.detectMultiplier].every((x) => typeof x === "number")) {
+  if (
+    bfd &&
+    [bfd.transmitIntervalMs, bfd.receiveIntervalMs, bfd.detectMultiplier].every(
+      (x) => typeof x === "number",
+    )
+  ) {
     const detectMs = Math.max(bfd.transmitIntervalMs, bfd.receiveIntervalMs) * bfd.detectMultiplier;
     if (detectMs >= hold * 1000)
-      err("bgp.bfd", `BFD detection time max(${bfd.transmitIntervalMs}, ${bfd.receiveIntervalMs}) ms × ${bfd.detectMultiplier} = ${detectMs} ms is not below bgp.holdTimeSeconds (${hold} s): BFD would never detect a failure first`, detectMs);
+      err(
+        "bgp.bfd",
+        `BFD detection time max(${bfd.transmitIntervalMs}, ${bfd.receiveIntervalMs}) ms × ${bfd.detectMultiplier} = ${detectMs} ms is not below bgp.holdTimeSeconds (${hold} s): BFD would never detect a failure first`,
+        detectMs,
+      );
   }
 
   // Backend groups.
@@ -258,9 +367,15 @@ export function crossFieldErrors(env: Environment): ConfigError[] {
   for (const [gname, g] of Object.entries(env.backendGroups)) {
     const p = `backendGroups.${gname}`;
     const first = groupIds.get(g.id);
-    if (first !== undefined) err(`${p}.id`, `duplicate group id (also backendGroups.${first}.id); fwmarks would collide`, g.id);
+    if (first !== undefined)
+      err(
+        `${p}.id`,
+        `duplicate group id (also backendGroups.${first}.id); fwmarks would collide`,
+        g.id,
+      );
     else groupIds.set(g.id, gname);
-    if (g.members.length === 0) err(`${p}.members`, `backend group "${gname}" has no members`, g.members);
+    if (g.members.length === 0)
+      err(`${p}.members`, `backend group "${gname}" has no members`, g.members);
     const memberSeen = new Set<string>();
     g.members.forEach((m, j) => {
       if (memberSeen.has(m)) err(`${p}.members[${j}]`, `member listed twice`, m);
@@ -271,9 +386,19 @@ export function crossFieldErrors(env: Environment): ConfigError[] {
         return;
       }
       const want = GROUP_MEMBER_ROLE[g.kind];
-      if (env.hosts[hi].role !== want) err(`${p}.members[${j}]`, `a ${g.kind} group takes ${want} hosts, "${m}" is a ${env.hosts[hi].role}`, m);
+      if (env.hosts[hi].role !== want)
+        err(
+          `${p}.members[${j}]`,
+          `a ${g.kind} group takes ${want} hosts, "${m}" is a ${env.hosts[hi].role}`,
+          m,
+        );
     });
-    if (g.kind !== "haproxy" && g.servers.length > 0) err(`${p}.servers`, `application servers belong to haproxy groups only`, g.servers.map((s) => s.name));
+    if (g.kind !== "haproxy" && g.servers.length > 0)
+      err(
+        `${p}.servers`,
+        `application servers belong to haproxy groups only`,
+        g.servers.map((s) => s.name),
+      );
     const sn = new Set<string>();
     g.servers.forEach((s, j) => {
       if (sn.has(s.name)) err(`${p}.servers[${j}].name`, `duplicate server name`, s.name);
@@ -293,7 +418,11 @@ export function crossFieldErrors(env: Environment): ConfigError[] {
       if (!first) haproxyPort.set(m, { group: gname, port });
       else if (first.port !== port && !reported.has(first.group)) {
         reported.add(first.group);
-        err(`backendGroups.${gname}.healthCheck.port`, `host "${m}" is in haproxy groups "${first.group}" (health-check port ${first.port}) and "${gname}" (port ${port}); a node serves one health API, give both groups the same port`, port);
+        err(
+          `backendGroups.${gname}.healthCheck.port`,
+          `host "${m}" is in haproxy groups "${first.group}" (health-check port ${first.port}) and "${gname}" (port ${port}); a node serves one health API, give both groups the same port`,
+          port,
+        );
       }
     }
   }
@@ -303,7 +432,12 @@ export function crossFieldErrors(env: Environment): ConfigError[] {
   (env.dns?.servedZones ?? []).forEach((z, i) => {
     if (typeof z !== "string") return;
     const k = z.toLowerCase().replace(/\.$/, "");
-    if (zoneSeen.has(k)) err(`dns.servedZones[${i}]`, `zone listed twice (also dns.servedZones[${zoneSeen.get(k)}])`, z);
+    if (zoneSeen.has(k))
+      err(
+        `dns.servedZones[${i}]`,
+        `zone listed twice (also dns.servedZones[${zoneSeen.get(k)}])`,
+        z,
+      );
     else zoneSeen.set(k, i);
   });
 
@@ -313,19 +447,32 @@ export function crossFieldErrors(env: Environment): ConfigError[] {
     const p = `vips[${i}]`;
     const g = env.backendGroups[v.group];
     if (!g) {
-      err(`${p}.group`, `VIP ${v.vip} is mapped to an undefined backend group (defined: ${Object.keys(env.backendGroups).sort().join(", ") || "none"})`, v.group);
+      err(
+        `${p}.group`,
+        `VIP ${v.vip} is mapped to an undefined backend group (defined: ${Object.keys(env.backendGroups).sort().join(", ") || "none"})`,
+        v.group,
+      );
     } else if (ipaddr.IPv6.isValid(v.vip) && !ipaddr.IPv4.isValid(v.vip)) {
       for (const m of g.members) {
         const hi = byName.get(m);
         if (hi !== undefined && !env.hosts[hi].ingress?.ipv6)
-          err(`${p}.vip`, `IPv6 VIP ${v.vip} maps to group "${v.group}" whose member "${m}" has no IPv6 ingress address`, v.vip);
+          err(
+            `${p}.vip`,
+            `IPv6 VIP ${v.vip} maps to group "${v.group}" whose member "${m}" has no IPv6 ingress address`,
+            v.vip,
+          );
       }
     }
     v.ports.forEach((port, j) => {
       for (const proto of v.protocols) {
         const key = `${canonical(v.vip)}|${port}|${proto}`;
         const first = vipPort.get(key);
-        if (first !== undefined) err(`${p}.ports[${j}]`, `${v.vip} port ${port}/${proto} is already mapped (${first})`, port);
+        if (first !== undefined)
+          err(
+            `${p}.ports[${j}]`,
+            `${v.vip} port ${port}/${proto} is already mapped (${first})`,
+            port,
+          );
         else vipPort.set(key, `${p}.ports[${j}]`);
       }
     });
@@ -333,24 +480,40 @@ export function crossFieldErrors(env: Environment): ConfigError[] {
 
   // Tier-level requirements.
   const roles = (r: Host["role"]) => env.hosts.filter((h) => h.role === r);
-  if (env.vips.length > 0 && roles("gateway").length === 0) err("hosts", "VIPs are mapped but there is no gateway host", undefined);
-  if (env.vips.length > 0 && roles("maglev").length === 0) err("hosts", "VIPs are mapped but there is no maglev host", undefined);
+  if (env.vips.length > 0 && roles("gateway").length === 0)
+    err("hosts", "VIPs are mapped but there is no gateway host", undefined);
+  if (env.vips.length > 0 && roles("maglev").length === 0)
+    err("hosts", "VIPs are mapped but there is no maglev host", undefined);
   if ((roles("k0s-controller").length > 0 || roles("k0s-worker").length > 0) && !env.k0s)
     err("k0s", "there are k0s hosts but no k0s section (version, sha256)", undefined);
   if (roles("k0s-worker").length > 0 && roles("k0s-controller").length !== 1)
-    err("hosts", `k0s workers need exactly one k0s-controller, found ${roles("k0s-controller").length}`, roles("k0s-controller").map((h) => h.name));
-  if (roles("shadow-primary").length > 1) err("hosts", "at most one shadow-primary", roles("shadow-primary").map((h) => h.name));
+    err(
+      "hosts",
+      `k0s workers need exactly one k0s-controller, found ${roles("k0s-controller").length}`,
+      roles("k0s-controller").map((h) => h.name),
+    );
+  if (roles("shadow-primary").length > 1)
+    err(
+      "hosts",
+      "at most one shadow-primary",
+      roles("shadow-primary").map((h) => h.name),
+    );
   if (roles("powerdns").length > 0 && roles("shadow-primary").length === 0)
     err("hosts", "PowerDNS secondaries need a shadow-primary to transfer zones from", undefined);
   // Sites.
   const siteNames = Object.keys(env.sites ?? {});
   env.hosts.forEach((h, i) => {
     if (h.site !== undefined && !(h.site in (env.sites ?? {})))
-      err(`hosts[${i}].site`, `undefined site (defined: ${siteNames.sort().join(", ") || "none"})`, h.site);
+      err(
+        `hosts[${i}].site`,
+        `undefined site (defined: ${siteNames.sort().join(", ") || "none"})`,
+        h.site,
+      );
   });
   if (siteNames.length > 0)
     env.hosts.forEach((h, i) => {
-      if (h.role === "gateway" && h.site === undefined) err(`hosts[${i}].site`, `the environment has sites: every gateway needs one`, undefined);
+      if (h.role === "gateway" && h.site === undefined)
+        err(`hosts[${i}].site`, `the environment has sites: every gateway needs one`, undefined);
     });
   // A prepend only means something to an eBGP upstream: an iBGP peer sees a path carrying its
   // own AS as a loop and drops it, so the site would be withdrawn instead of made less
@@ -360,22 +523,39 @@ export function crossFieldErrors(env: Environment): ConfigError[] {
   const ibgp = env.bgp.upstream.filter((u) => !isEbgpUpstream(env.bgp, u));
   for (const [name, site] of Object.entries(env.sites ?? {})) {
     if ((site.prepend ?? 0) > 0 && ebgp.length === 0)
-      err(`sites.${name}.prepend`, `every upstream router is an iBGP peer (no bgp.upstream[].asn other than ${env.bgp.asn}): it drops a path carrying its own AS as a loop, so a prepend would withdraw the site; give the upstream its asn, or use localPreference or med`, site.prepend);
+      err(
+        `sites.${name}.prepend`,
+        `every upstream router is an iBGP peer (no bgp.upstream[].asn other than ${env.bgp.asn}): it drops a path carrying its own AS as a loop, so a prepend would withdraw the site; give the upstream its asn, or use localPreference or med`,
+        site.prepend,
+      );
     if (site.localPreference !== undefined && ibgp.length === 0)
-      err(`sites.${name}.localPreference`, `every upstream router is an eBGP peer (${ebgp.map((u) => `${u.name} AS ${u.asn}`).join(", ")}): LOCAL_PREF is never sent to it; use prepend or med`, site.localPreference);
+      err(
+        `sites.${name}.localPreference`,
+        `every upstream router is an eBGP peer (${ebgp.map((u) => `${u.name} AS ${u.asn}`).join(", ")}): LOCAL_PREF is never sent to it; use prepend or med`,
+        site.localPreference,
+      );
   }
 
   // Watchdog: a threshold above a group's size would keep its family withdrawn for ever.
   const minHealthy = env.maglev?.minHealthyRealServers ?? 1;
   for (const [gname, g] of Object.entries(env.backendGroups)) {
-    if (g.members.length > 0 && g.members.length < minHealthy && env.vips.some((v) => v.group === gname))
-      err("maglev.minHealthyRealServers", `backend group "${gname}" has ${g.members.length} member(s): its VIPs could never be announced`, minHealthy);
+    if (
+      g.members.length > 0 &&
+      g.members.length < minHealthy &&
+      env.vips.some((v) => v.group === gname)
+    )
+      err(
+        "maglev.minHealthyRealServers",
+        `backend group "${gname}" has ${g.members.length} member(s): its VIPs could never be announced`,
+        minHealthy,
+      );
   }
 
   const ls = env.dns.lightningStream ?? { enabled: false };
   if (ls.enabled) {
     for (const k of ["url", "sha256", "s3Endpoint", "bucket"] as const)
-      if (!ls[k]) err(`dns.lightningStream.${k}`, `required when lightningStream is enabled`, undefined);
+      if (!ls[k])
+        err(`dns.lightningStream.${k}`, `required when lightningStream is enabled`, undefined);
   }
   return errors;
 }
@@ -398,11 +578,32 @@ interface DigestUse {
 export function placeholderDigestErrors(env: Environment): ConfigError[] {
   const roles = new Set(env.hosts.map((h) => h.role));
   const uses: DigestUse[] = [
-    { path: "k0s.sha256", sha256: env.k0s?.sha256, needed: roles.has("k0s-controller") || roles.has("k0s-worker"), what: "the k0s binary" },
-    { path: "dns.powerAdmin.sha256", sha256: env.dns.powerAdmin?.sha256, needed: roles.has("shadow-primary"), what: "the PowerAdmin tarball" },
-    { path: "dns.lightningStream.sha256", sha256: env.dns.lightningStream?.sha256, needed: !!env.dns.lightningStream?.enabled && (roles.has("powerdns") || roles.has("shadow-primary")), what: "the lightningstream binary" },
+    {
+      path: "k0s.sha256",
+      sha256: env.k0s?.sha256,
+      needed: roles.has("k0s-controller") || roles.has("k0s-worker"),
+      what: "the k0s binary",
+    },
+    {
+      path: "dns.powerAdmin.sha256",
+      sha256: env.dns.powerAdmin?.sha256,
+      needed: roles.has("shadow-primary"),
+      what: "the PowerAdmin tarball",
+    },
+    {
+      path: "dns.lightningStream.sha256",
+      sha256: env.dns.lightningStream?.sha256,
+      needed:
+        !!env.dns.lightningStream?.enabled &&
+        (roles.has("powerdns") || roles.has("shadow-primary")),
+      what: "the lightningstream binary",
+    },
   ];
   return uses
     .filter((u) => u.needed && u.sha256 !== undefined && PLACEHOLDER_SHA256.has(u.sha256))
-    .map((u) => ({ path: u.path, message: `is a placeholder digest, but a host of this stack downloads ${u.what}: put the sha256 of the release you pin`, value: u.sha256 }));
+    .map((u) => ({
+      path: u.path,
+      message: `is a placeholder digest, but a host of this stack downloads ${u.what}: put the sha256 of the release you pin`,
+      value: u.sha256,
+    }));
 }

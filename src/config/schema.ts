@@ -23,7 +23,10 @@ const isV6 = (s: string) => !s.includes("%") && ipaddr.IPv6.isValid(s) && !ipadd
  * a message when it is not one, else undefined. `linkLocal` admits fe80::/10 (an IPv6 router's
  * usual address); `loopback` admits 127/8 and ::1 (a service on the host itself).
  */
-export function addressClassProblem(addr: string, allow: { linkLocal?: boolean; loopback?: boolean } = {}): string | undefined {
+export function addressClassProblem(
+  addr: string,
+  allow: { linkLocal?: boolean; loopback?: boolean } = {},
+): string | undefined {
   let a: ipaddr.IPv4 | ipaddr.IPv6;
   try {
     a = ipaddr.parse(addr);
@@ -33,16 +36,25 @@ export function addressClassProblem(addr: string, allow: { linkLocal?: boolean; 
   if (a.kind() === "ipv6" && (a as ipaddr.IPv6).isIPv4MappedAddress())
     return `is an IPv4-mapped IPv6 address (write the IPv4 address ${(a as ipaddr.IPv6).toIPv4Address().toString()} itself)`;
   const r = a.range();
-  if (r === "unspecified") return a.kind() === "ipv4" && addr !== "0.0.0.0" ? `is in 0.0.0.0/8 ("this network"), not a host address` : `is the unspecified address (it means "any", not a host)`;
+  if (r === "unspecified")
+    return a.kind() === "ipv4" && addr !== "0.0.0.0"
+      ? `is in 0.0.0.0/8 ("this network"), not a host address`
+      : `is the unspecified address (it means "any", not a host)`;
   if (r === "multicast") return "is a multicast address, not a unicast host address";
   if (r === "broadcast") return "is the limited broadcast address, not a host address";
-  if (r === "linkLocal" && !allow.linkLocal) return "is a link-local address (valid on one link only; not usable here)";
-  if (r === "loopback" && !allow.loopback) return "is a loopback address (it never leaves the host)";
-  if (a.kind() === "ipv4" && a.match(ipaddr.IPv4.parse("240.0.0.0"), 4)) return "is in 240.0.0.0/4 (reserved, not routable)";
+  if (r === "linkLocal" && !allow.linkLocal)
+    return "is a link-local address (valid on one link only; not usable here)";
+  if (r === "loopback" && !allow.loopback)
+    return "is a loopback address (it never leaves the host)";
+  if (a.kind() === "ipv4" && a.match(ipaddr.IPv4.parse("240.0.0.0"), 4))
+    return "is in 240.0.0.0/4 (reserved, not routable)";
   return undefined;
 }
 
-function unicast<T extends z.ZodString | z.ZodType<string>>(s: T, allow: { linkLocal?: boolean; loopback?: boolean } = {}) {
+function unicast<T extends z.ZodString | z.ZodType<string>>(
+  s: T,
+  allow: { linkLocal?: boolean; loopback?: boolean } = {},
+) {
   return (s as z.ZodType<string>).superRefine((v, ctx) => {
     const p = addressClassProblem(v, allow);
     if (p) ctx.addIssue({ code: "custom", message: p });
@@ -51,7 +63,9 @@ function unicast<T extends z.ZodString | z.ZodType<string>>(s: T, allow: { linkL
 
 export const ipv4 = z.string().refine(isV4, { message: "is not an IPv4 address" });
 export const ipv6 = z.string().refine(isV6, { message: "is not an IPv6 address" });
-export const ipAny = z.string().refine((s) => isV4(s) || isV6(s), { message: "is not an IP address" });
+export const ipAny = z
+  .string()
+  .refine((s) => isV4(s) || isV6(s), { message: "is not an IP address" });
 /** A unicast address of a host interface or a VIP: not unspecified, multicast, broadcast, link-local, loopback, 240/4 nor IPv4-mapped. */
 export const hostIpv4 = unicast(ipv4);
 export const hostIpv6 = unicast(ipv6);
@@ -65,21 +79,35 @@ function cidrOf(family: "ipv4" | "ipv6") {
         if (addr.kind() !== family) return false;
         if (family === "ipv4" && !isV4(s.split("/")[0])) return false;
         // The network address itself, not a host address with a prefix length.
-        const net = family === "ipv4" ? ipaddr.IPv4.networkAddressFromCIDR(s) : ipaddr.IPv6.networkAddressFromCIDR(s);
+        const net =
+          family === "ipv4"
+            ? ipaddr.IPv4.networkAddressFromCIDR(s)
+            : ipaddr.IPv6.networkAddressFromCIDR(s);
         return net.toNormalizedString() === addr.toNormalizedString() && len >= 0;
       } catch {
         return false;
       }
     },
-    { message: `is not an ${family === "ipv4" ? "IPv4" : "IPv6"} network in CIDR form (network address/prefix length)` },
+    {
+      message: `is not an ${family === "ipv4" ? "IPv4" : "IPv6"} network in CIDR form (network address/prefix length)`,
+    },
   );
 }
 export const cidr4 = cidrOf("ipv4");
 export const cidr6 = cidrOf("ipv6");
 
 /** Short names (hosts, groups, servers, sites, the environment): one lowercase DNS label. */
-const name = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be a lowercase DNS label: a-z, 0-9 and inner -, 1..63 characters");
-const port = z.number().int("must be an integer").min(1, "port must be 1..65535").max(65535, "port must be 1..65535");
+const name = z
+  .string()
+  .regex(
+    /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
+    "must be a lowercase DNS label: a-z, 0-9 and inner -, 1..63 characters",
+  );
+const port = z
+  .number()
+  .int("must be an integer")
+  .min(1, "port must be 1..65535")
+  .max(65535, "port must be 1..65535");
 
 /** RFC 1035 (with RFC 1123's leading digit): labels of a-z, 0-9 and inner `-`, 1..63 each, at least two, ≤ 253 in all, no trailing dot. */
 export function zoneProblem(s: string): string | undefined {
@@ -90,7 +118,11 @@ export function zoneProblem(s: string): string | undefined {
   for (const l of labels)
     if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(l))
       return `label ${JSON.stringify(l)} is not an RFC 1035 label (a-z, 0-9, inner -, 1..63 characters, lowercase)`;
-  if (!/^[a-z]{2,63}$/.test(labels[labels.length - 1]) && !/^xn--[a-z0-9-]+$/.test(labels[labels.length - 1])) return "the last label must be a top-level domain (letters)";
+  if (
+    !/^[a-z]{2,63}$/.test(labels[labels.length - 1]) &&
+    !/^xn--[a-z0-9-]+$/.test(labels[labels.length - 1])
+  )
+    return "the last label must be a top-level domain (letters)";
   return undefined;
 }
 const zoneName = z.string().superRefine((s, ctx) => {
@@ -113,16 +145,21 @@ export const SSH_KEY_TYPES = [
 export function sshPublicKeyProblem(s: string): string | undefined {
   if (/[\r\n]/.test(s)) return "must be one key on one line (a line break would add another key)";
   const m = /^(\S+) (\S+)(?: [A-Za-z0-9@._+:=,/-]{1,100})?$/.exec(s);
-  if (!m) return "must be an OpenSSH public key: `<type> <base64> [comment]`, single spaces, the comment one word of A-Za-z0-9@._+:=,/- (at most 100)";
+  if (!m)
+    return "must be an OpenSSH public key: `<type> <base64> [comment]`, single spaces, the comment one word of A-Za-z0-9@._+:=,/- (at most 100)";
   const [, type, b64] = m;
-  if (!(SSH_KEY_TYPES as readonly string[]).includes(type)) return `key type ${JSON.stringify(type)} is not one of ${SSH_KEY_TYPES.join(", ")}`;
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || b64.length % 4 !== 0) return "the key data is not base64";
+  if (!(SSH_KEY_TYPES as readonly string[]).includes(type))
+    return `key type ${JSON.stringify(type)} is not one of ${SSH_KEY_TYPES.join(", ")}`;
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || b64.length % 4 !== 0)
+    return "the key data is not base64";
   const blob = Buffer.from(b64, "base64");
   if (blob.toString("base64") !== b64) return "the key data is not canonical base64";
   if (blob.length < 4 + type.length) return "the key data is too short to be a key";
   const n = blob.readUInt32BE(0);
-  if (n !== type.length || blob.subarray(4, 4 + n).toString("latin1") !== type) return `the key data does not start with its type ${JSON.stringify(type)} (a truncated or pasted-over key?)`;
-  if (type === "ssh-ed25519" && (blob.length !== 51 || blob.readUInt32BE(15) !== 32)) return "an ssh-ed25519 key's data is 51 bytes (type and a 32-byte key)";
+  if (n !== type.length || blob.subarray(4, 4 + n).toString("latin1") !== type)
+    return `the key data does not start with its type ${JSON.stringify(type)} (a truncated or pasted-over key?)`;
+  if (type === "ssh-ed25519" && (blob.length !== 51 || blob.readUInt32BE(15) !== 32))
+    return "an ssh-ed25519 key's data is 51 bytes (type and a 32-byte key)";
   return undefined;
 }
 const sshPublicKey = z.string().superRefine((s, ctx) => {
@@ -132,7 +169,8 @@ const sshPublicKey = z.string().superRefine((s, ctx) => {
 
 /** A download or service URL: the scheme(s) given, a host name or address, no user info, and only URL characters that need no quoting anywhere. */
 export function urlProblem(s: string, schemes: readonly string[]): string | undefined {
-  if (!/^[A-Za-z0-9._~:/?=&%+@,[\]-]+$/.test(s)) return "may contain only A-Za-z0-9 and ._~:/?=&%+@,[]- (no quotes, spaces, #, $, ;, braces, backslashes or line breaks)";
+  if (!/^[A-Za-z0-9._~:/?=&%+@,[\]-]+$/.test(s))
+    return "may contain only A-Za-z0-9 and ._~:/?=&%+@,[]- (no quotes, spaces, #, $, ;, braces, backslashes or line breaks)";
   let u: URL;
   try {
     u = new URL(s);
@@ -143,8 +181,13 @@ export function urlProblem(s: string, schemes: readonly string[]): string | unde
   if (!schemes.includes(scheme)) return `must be an ${schemes.join(" or ")} URL (not ${scheme}:)`;
   if (!s.toLowerCase().startsWith(`${scheme}://`)) return `must start with ${scheme}://`;
   const authority = s.slice(scheme.length + 3).split(/[/?]/)[0];
-  if (u.username || u.password || authority.includes("@")) return "must not carry a user name or password (credentials belong in the stack's secrets)";
-  if (!u.hostname || !/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)(:\d{1,5})?$/.test(authority)) return "must name a host (a DNS name or an address, optionally :port) right after the scheme";
+  if (u.username || u.password || authority.includes("@"))
+    return "must not carry a user name or password (credentials belong in the stack's secrets)";
+  if (
+    !u.hostname ||
+    !/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)(:\d{1,5})?$/.test(authority)
+  )
+    return "must name a host (a DNS name or an address, optionally :port) right after the scheme";
   if (/%(?![0-9A-Fa-f]{2})/.test(s)) return "has a % that is not a %XX escape";
   return undefined;
 }
@@ -210,9 +253,21 @@ export const networkSchema = z.strictObject({
   /** IPv6 default gateway: a unicast address inside the network, or a link-local `fe80::/10` address (the usual IPv6 router address). @default none */
   gateway6: unicast(ipv6, { linkLocal: true }).optional(),
   /** Interface name inside the VM: a lowercase letter then a-z, 0-9, ≤ 15 characters (`^[a-z][a-z0-9]{0,14}$`); the two networks' names differ and are not `lo` or `vip` (the VIP dummy). @default `mgmt0` for mgmt, `ingress0` for ingress */
-  interface: z.string().regex(IFNAME, "must be an interface name: a lowercase letter then a-z, 0-9, at most 15 characters").optional(),
+  interface: z
+    .string()
+    .regex(
+      IFNAME,
+      "must be an interface name: a lowercase letter then a-z, 0-9, at most 15 characters",
+    )
+    .optional(),
   /** Proxmox bridge the NIC is plugged into: a letter, then letters, digits or `_`, ≤ 15 characters (`^[A-Za-z][A-Za-z0-9_]{0,14}$`). @default `vmbr0` */
-  bridge: z.string().regex(BRIDGE, "must be a Proxmox bridge name: a letter, then letters, digits or _, at most 15 characters").default("vmbr0"),
+  bridge: z
+    .string()
+    .regex(
+      BRIDGE,
+      "must be a Proxmox bridge name: a letter, then letters, digits or _, at most 15 characters",
+    )
+    .default("vmbr0"),
   /** VLAN tag on the bridge. @default untagged */
   vlan: z.number().int().min(1).max(4094).optional(),
   /** MTU of the interface. @default 1500 */
@@ -247,9 +302,19 @@ export const tiers = [
 /** Proxmox VM placement; fields left out take `proxmox.defaults`. */
 export const vmSchema = z.strictObject({
   /** Proxmox VM id, unique in the cluster, 100..16777215 (each NIC's MAC is `02:4d:<nic>:<the id's 3 bytes>`, so a larger id could repeat another VM's MAC); not the id of the template it is cloned from. */
-  id: z.number().int("must be an integer").min(100, "Proxmox VM ids start at 100").max(VM_ID_MAX, `VM ids must be 100..${VM_ID_MAX}: a NIC's MAC carries the id's low 3 bytes, a larger id would repeat another VM's MAC`),
+  id: z
+    .number()
+    .int("must be an integer")
+    .min(100, "Proxmox VM ids start at 100")
+    .max(
+      VM_ID_MAX,
+      `VM ids must be 100..${VM_ID_MAX}: a NIC's MAC carries the id's low 3 bytes, a larger id would repeat another VM's MAC`,
+    ),
   /** Proxmox node the VM runs on: a host name label (`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`). @default proxmox.defaults.node */
-  node: z.string().regex(PVE_NODE, "must be a Proxmox node name: letters, digits and inner -, 1..63 characters").optional(),
+  node: z
+    .string()
+    .regex(PVE_NODE, "must be a Proxmox node name: letters, digits and inner -, 1..63 characters")
+    .optional(),
   /** VM id of the cloud-init template to clone, 100..999999999. @default proxmox.defaults.template */
   template: z.number().int().min(100).max(999999999).optional(),
   /** vCPUs. @default proxmox.defaults.cores */
@@ -289,7 +354,14 @@ export const healthCheckSchema = z.strictObject({
    * 255 characters (no quotes, spaces, other braces, `#`, `!`, `$`, `;` or line breaks, which
    * keepalived would read as syntax). @default per kind
    */
-  path: z.string().max(255, "must be at most 255 characters").regex(HEALTH_PATH, "must be / then A-Za-z0-9 and ._~&+,=:@/?- , %XX escapes and {frontend} only (no quotes, spaces, braces, #, !, $, ; or line breaks)").optional(),
+  path: z
+    .string()
+    .max(255, "must be at most 255 characters")
+    .regex(
+      HEALTH_PATH,
+      "must be / then A-Za-z0-9 and ._~&+,=:@/?- , %XX escapes and {frontend} only (no quotes, spaces, braces, #, !, $, ; or line breaks)",
+    )
+    .optional(),
   /** Seconds between checks (keepalived `delay_loop`). @default 2 */
   intervalSeconds: z.number().int().min(1).max(60).default(2),
   /** Seconds before a check attempt times out. @default 2 */
@@ -326,23 +398,46 @@ export const vipMappingSchema = z.strictObject({
   /** Destination ports. */
   ports: z.array(port).min(1, "a VIP mapping needs at least one port"),
   /** Transport protocols. @default [tcp] */
-  protocols: z.array(z.enum(["tcp", "udp"])).min(1).default(["tcp"]),
+  protocols: z
+    .array(z.enum(["tcp", "udp"]))
+    .min(1)
+    .default(["tcp"]),
   /** Backend group name (a key of `backendGroups`). */
   group: name,
 });
 
 export const bfdSchema = z.strictObject({
   /** Desired minimum transmit interval, ms. @default 300 */
-  transmitIntervalMs: z.number().int().min(10, "BFD intervals must be 10..60000 ms").max(60000, "BFD intervals must be 10..60000 ms").default(300),
+  transmitIntervalMs: z
+    .number()
+    .int()
+    .min(10, "BFD intervals must be 10..60000 ms")
+    .max(60000, "BFD intervals must be 10..60000 ms")
+    .default(300),
   /** Required minimum receive interval, ms. @default 300 */
-  receiveIntervalMs: z.number().int().min(10, "BFD intervals must be 10..60000 ms").max(60000, "BFD intervals must be 10..60000 ms").default(300),
+  receiveIntervalMs: z
+    .number()
+    .int()
+    .min(10, "BFD intervals must be 10..60000 ms")
+    .max(60000, "BFD intervals must be 10..60000 ms")
+    .default(300),
   /** Missed packets before the peer is down. The detection time max(transmit, receive) × multiplier must stay below `bgp.holdTimeSeconds`, or BFD would never be the faster detector. @default 3 */
-  detectMultiplier: z.number().int().min(2, "BFD detect multiplier must be 2..255").max(255, "BFD detect multiplier must be 2..255").default(3),
+  detectMultiplier: z
+    .number()
+    .int()
+    .min(2, "BFD detect multiplier must be 2..255")
+    .max(255, "BFD detect multiplier must be 2..255")
+    .default(3),
 });
 
 export const upstreamSchema = z.strictObject({
   /** Router name (for comments and diagrams): a letter or digit, then letters, digits, `.`, `_`, `-`, ≤ 63 characters (`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`). */
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "must be a router name: a letter or digit, then letters, digits, ., _ or -, at most 63 characters"),
+  name: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/,
+      "must be a router name: a letter or digit, then letters, digits, ., _ or -, at most 63 characters",
+    ),
   /** Its IPv4 address on mgmt (unicast); the gateways peer with it directly (one hop). */
   ipv4: hostIpv4,
   /** Its IPv6 address (unicast, inside mgmt), if it peers over IPv6 too. @default none (IPv6 routes go over the IPv4 session) */
@@ -370,7 +465,9 @@ export const bgpSchema = z.strictObject({
 
 export const proxmoxDefaults = z.strictObject({
   /** Proxmox node: a host name label (`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`). */
-  node: z.string().regex(PVE_NODE, "must be a Proxmox node name: letters, digits and inner -, 1..63 characters"),
+  node: z
+    .string()
+    .regex(PVE_NODE, "must be a Proxmox node name: letters, digits and inner -, 1..63 characters"),
   /** VM id of the cloud-init template (Debian 12) to clone, 100..999999999; no VM of the stack has this id. */
   template: z.number().int().min(100).max(999999999),
   /** vCPUs. @default 2 */
@@ -380,7 +477,13 @@ export const proxmoxDefaults = z.strictObject({
   /** Root disk in GiB. @default 20 */
   diskGb: z.number().int().min(4).default(20),
   /** Datastore for disks and cloud-init: a Proxmox storage id (`^[a-z][a-z0-9._-]{0,62}[a-z0-9]$`). @default `local-lvm` */
-  datastore: z.string().regex(PVE_STORAGE, "must be a Proxmox storage id: a lowercase letter, then a-z, 0-9, ., _ or -, ending in a letter or digit, at most 64 characters").default("local-lvm"),
+  datastore: z
+    .string()
+    .regex(
+      PVE_STORAGE,
+      "must be a Proxmox storage id: a lowercase letter, then a-z, 0-9, ., _ or -, ending in a letter or digit, at most 64 characters",
+    )
+    .default("local-lvm"),
   /** Protect VMs from deletion. @default false */
   protect: z.boolean().default(false),
 });
@@ -412,7 +515,13 @@ export const proxmoxSchema = z.strictObject({
   /** Placement defaults for every VM. */
   defaults: proxmoxDefaults,
   /** Cloud-init user created on every VM; SSH logs in as this user: a Linux user name (`^[a-z_][a-z0-9_-]{0,31}$`). @default `debian` */
-  user: z.string().regex(UNIX_USER, "must be a Linux user name: a-z or _, then a-z, 0-9, _ or -, at most 32 characters").default("debian"),
+  user: z
+    .string()
+    .regex(
+      UNIX_USER,
+      "must be a Linux user name: a-z or _, then a-z, 0-9, _ or -, at most 32 characters",
+    )
+    .default("debian"),
   /**
    * SSH public key put on every VM (public, not a secret): exactly one OpenSSH key on one line,
    * `<type> <base64> [comment]` — type one of ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256/384/521,
@@ -424,13 +533,17 @@ export const proxmoxSchema = z.strictObject({
   agentTimeoutSeconds: z.number().int().min(10).max(3600).default(300),
 });
 
-const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "must be a sha256 digest: 64 lowercase hex digits");
+const sha256Hex = z
+  .string()
+  .regex(/^[0-9a-f]{64}$/, "must be a sha256 digest: 64 lowercase hex digits");
 /** The placeholder digests a stack may carry before the real release is pinned. */
 export const PLACEHOLDER_SHA256 = new Set(["0".repeat(64), "f".repeat(64)]);
 
 export const k0sSchema = z.strictObject({
   /** Pinned k0s release, `^v\d+\.\d+\.\d+\+k0s\.\d+$`, e.g. `v1.31.2+k0s.0`; `sha256` is the digest of exactly this release. */
-  version: z.string().regex(/^v\d{1,4}\.\d{1,4}\.\d{1,4}\+k0s\.\d{1,4}$/, "must look like v1.31.2+k0s.0"),
+  version: z
+    .string()
+    .regex(/^v\d{1,4}\.\d{1,4}\.\d{1,4}\+k0s\.\d{1,4}$/, "must look like v1.31.2+k0s.0"),
   /** sha256 of the k0s binary of `version` for linux-amd64: 64 lowercase hex digits. */
   sha256: sha256Hex,
   /** Pod network, IPv4; overlaps no host network nor the service network. @default 10.244.0.0/16 */
@@ -442,7 +555,13 @@ export const k0sSchema = z.strictObject({
   /** Service network, IPv6; overlaps no host network nor the pod network. @default fd00:10:96::/112 */
   serviceCidr6: cidr6.default("fd00:10:96::/112"),
   /** HAProxy ingress controller Helm chart version: semver `^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$`. @default 0.14.7 */
-  ingressChartVersion: z.string().regex(/^\d{1,4}\.\d{1,4}\.\d{1,4}(-[0-9A-Za-z.-]{1,40})?$/, "must be a chart version like 0.14.7").default("0.14.7"),
+  ingressChartVersion: z
+    .string()
+    .regex(
+      /^\d{1,4}\.\d{1,4}\.\d{1,4}(-[0-9A-Za-z.-]{1,40})?$/,
+      "must be a chart version like 0.14.7",
+    )
+    .default("0.14.7"),
 });
 
 export const lightningStreamSchema = z.strictObject({
@@ -455,7 +574,13 @@ export const lightningStreamSchema = z.strictObject({
   /** S3 endpoint URL: `https://` or `http://` (a MinIO on the mgmt network), no credentials, characters as for `url`. */
   s3Endpoint: url(["https", "http"]).optional(),
   /** S3 bucket: `^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$` (S3's bucket naming rules). */
-  bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name: a-z, 0-9, . and -, 3..63 characters").optional(),
+  bucket: z
+    .string()
+    .regex(
+      /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+      "must be an S3 bucket name: a-z, 0-9, . and -, 3..63 characters",
+    )
+    .optional(),
 });
 
 export const dnsSchema = z.strictObject({
@@ -464,7 +589,10 @@ export const dnsSchema = z.strictObject({
   /** Resolvers the hosts use: unicast addresses (loopback allowed). @default [] */
   resolvers: z.array(unicast(ipAny, { loopback: true })).default([]),
   /** Zones the PowerDNS secondaries transfer from the shadow primary: at least one, each a zone name as for `zone`, no duplicates. @default [zone] */
-  servedZones: z.array(zoneName).min(1, "at least one zone when given (leave it out to serve dns.zone)").optional(),
+  servedZones: z
+    .array(zoneName)
+    .min(1, "at least one zone when given (leave it out to serve dns.zone)")
+    .optional(),
   /** dnsdist per-client-IP rate limit, queries per second. @default 100 */
   rateLimitQps: z.number().int().min(1).default(100),
   /** PowerAdmin release tarball (zone management on the shadow primary). @default none */
@@ -484,7 +612,13 @@ export const environmentSchema = z.strictObject({
   /** Environment name, e.g. `mgmt02`: a lowercase DNS label. */
   name,
   /** Prefix of every hostname: empty, or a-z, 0-9 and `-` not starting with `-`, ≤ 40 characters (`^([a-z0-9][a-z0-9-]{0,39})?$`); every `<prefix><host name>` ≤ 63. @default `<name>-vm-` */
-  hostnamePrefix: z.string().regex(/^([a-z0-9][a-z0-9-]{0,39})?$/, "must be empty or a-z, 0-9 and -, not starting with -, at most 40 characters").optional(),
+  hostnamePrefix: z
+    .string()
+    .regex(
+      /^([a-z0-9][a-z0-9-]{0,39})?$/,
+      "must be empty or a-z, 0-9 and -, not starting with -, at most 40 characters",
+    )
+    .optional(),
   /** Control plane (mgmt) and data plane (ingress) networks. */
   networks: z.strictObject({
     /** Control plane: SSH, BGP, BFD, node_exporter. */

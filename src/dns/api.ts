@@ -42,13 +42,23 @@ export function redact(text: string, secret: string): string {
 export function checkApiKey(key: string, source: string): string {
   if (!key) throw new Error(`${source}: the PowerDNS API key is empty`);
   // The message never shows the key, only what is wrong with it.
-  if (!/^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/.test(key)) throw new Error(`${source}: the PowerDNS API key has characters an HTTP header cannot carry (only printable ASCII, no space at either end)`);
+  if (!/^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/.test(key))
+    throw new Error(
+      `${source}: the PowerDNS API key has characters an HTTP header cannot carry (only printable ASCII, no space at either end)`,
+    );
   return key;
 }
 
-export function httpApi(baseUrl: string, key: string, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): PdnsApi {
+export function httpApi(
+  baseUrl: string,
+  key: string,
+  timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
+): PdnsApi {
   const base = new URL(baseUrl);
-  if (base.protocol !== "http:") throw new Error(`${baseUrl}: the PowerDNS webserver speaks plain http:// (put TLS in front with a tunnel)`);
+  if (base.protocol !== "http:")
+    throw new Error(
+      `${baseUrl}: the PowerDNS webserver speaks plain http:// (put TLS in front with a tunnel)`,
+    );
   const where = base.origin;
   return {
     where,
@@ -58,10 +68,17 @@ export function httpApi(baseUrl: string, key: string, timeoutMs = DEFAULT_REQUES
         const data = body === undefined ? undefined : Buffer.from(body, "utf8");
         const req = http.request(url, {
           method,
-          headers: { "X-API-Key": key, Accept: "application/json", ...(data ? { "Content-Type": "application/json", "Content-Length": data.length } : {}) },
+          headers: {
+            "X-API-Key": key,
+            Accept: "application/json",
+            ...(data ? { "Content-Type": "application/json", "Content-Length": data.length } : {}),
+          },
           timeout: timeoutMs,
         });
-        const deadline = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
+        const deadline = setTimeout(
+          () => req.destroy(new Error(`no answer within ${timeoutMs / 1000} s`)),
+          timeoutMs,
+        );
         const fail = (e: Error) => {
           clearTimeout(deadline);
           reject(new Error(redact(`${method} ${where}/api/v1${p}: ${e.message}`, key)));
@@ -73,13 +90,17 @@ export function httpApi(baseUrl: string, key: string, timeoutMs = DEFAULT_REQUES
           let size = 0;
           res.on("data", (c: Buffer) => {
             size += c.length;
-            if (size > MAX_RESPONSE_BYTES) req.destroy(new Error(`answer larger than ${MAX_RESPONSE_BYTES} bytes`));
+            if (size > MAX_RESPONSE_BYTES)
+              req.destroy(new Error(`answer larger than ${MAX_RESPONSE_BYTES} bytes`));
             else chunks.push(c);
           });
           res.on("error", fail);
           res.on("end", () => {
             clearTimeout(deadline);
-            resolve({ status: res.statusCode ?? 0, body: redact(Buffer.concat(chunks).toString("utf8"), key) });
+            resolve({
+              status: res.statusCode ?? 0,
+              body: redact(Buffer.concat(chunks).toString("utf8"), key),
+            });
           });
         });
         req.end(data);
@@ -95,7 +116,13 @@ export const PDNS_API_SCRIPT = path.join(__dirname, "..", "..", "scripts", "host
  * curl on `hostname` (through `runner`) against `baseUrl`, the API's address as seen from that
  * host (its webserver-address). One runner call per request.
  */
-export function runnerApi(runner: HostRunner, hostname: string, baseUrl: string, key: string, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): PdnsApi {
+export function runnerApi(
+  runner: HostRunner,
+  hostname: string,
+  baseUrl: string,
+  key: string,
+  timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
+): PdnsApi {
   const base = new URL(baseUrl);
   const program = fs.readFileSync(PDNS_API_SCRIPT, "utf8");
   const where = `curl on ${hostname} (${base.origin})`;
@@ -104,14 +131,25 @@ export function runnerApi(runner: HostRunner, hostname: string, baseUrl: string,
     where,
     async request(method, p, body) {
       const url = new URL(`/api/v1${p}`, base).toString();
-      const script = ["sh", "-c", program, "pdns-api", method, url, String(seconds)].map((w) => shellWord(w)).join(" ");
+      const script = ["sh", "-c", program, "pdns-api", method, url, String(seconds)]
+        .map((w) => shellWord(w))
+        .join(" ");
       // The runner's own bound: curl's, plus the round trip to the host.
       const r = await runner.run(hostname, script, timeoutMs + 15_000, `${key}\n${body ?? ""}`);
       const out = redact(r.stdout, key);
-      if (r.code !== 0) throw new Error(redact(`${method} ${url} (${where}): ${(r.stderr || out).trim().split("\n").slice(-3).join(" ") || `exit ${r.code}`}`, key));
+      if (r.code !== 0)
+        throw new Error(
+          redact(
+            `${method} ${url} (${where}): ${(r.stderr || out).trim().split("\n").slice(-3).join(" ") || `exit ${r.code}`}`,
+            key,
+          ),
+        );
       const nl = out.indexOf("\n");
       const status = Number(nl < 0 ? out.trim() : out.slice(0, nl));
-      if (!Number.isInteger(status) || status < 100) throw new Error(`${method} ${url} (${where}): no HTTP status from curl (got ${JSON.stringify(out.slice(0, 80))})`);
+      if (!Number.isInteger(status) || status < 100)
+        throw new Error(
+          `${method} ${url} (${where}): no HTTP status from curl (got ${JSON.stringify(out.slice(0, 80))})`,
+        );
       return { status, body: nl < 0 ? "" : out.slice(nl + 1) };
     },
   };

@@ -19,9 +19,15 @@ export interface NsupdateOptions {
   ttl?: number;
 }
 
-export function nsupdateScript(stack: string, zone: string, records: DnsRecord[], opts: NsupdateOptions = {}): string {
+export function nsupdateScript(
+  stack: string,
+  zone: string,
+  records: DnsRecord[],
+  opts: NsupdateOptions = {},
+): string {
   const ttl = opts.ttl ?? DEFAULT_TTL;
-  if (!Number.isInteger(ttl) || ttl < 0 || ttl > 2147483647) throw new Error(`ttl ${ttl}: not a TTL (0..2147483647 seconds)`);
+  if (!Number.isInteger(ttl) || ttl < 0 || ttl > 2147483647)
+    throw new Error(`ttl ${ttl}: not a TTL (0..2147483647 seconds)`);
   const fwd = absolute(zone);
   const sets = desiredRRsets(records, zone, ttl);
   const byZone = new Map<string, typeof sets>([[fwd, []]]);
@@ -40,7 +46,8 @@ export function nsupdateScript(stack: string, zone: string, records: DnsRecord[]
   if (opts.server) {
     const family = opts.server.includes(":") ? "AAAA" : "A";
     const port = opts.port ?? 53;
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`port ${port}: not a port`);
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new Error(`port ${port}: not a port`);
     L.push(`server ${dnsAddress(opts.server, family, "--server")} ${port}`);
   }
   for (const z of zones) {
@@ -50,7 +57,10 @@ export function nsupdateScript(stack: string, zone: string, records: DnsRecord[]
     for (const s of rs) {
       const name = dnsName(s.name, `record name ${s.name}`);
       L.push(`update delete ${name} ${s.type}`);
-      for (const c of s.contents) L.push(`update add ${name} ${s.ttl} IN ${s.type} ${s.type === "PTR" ? dnsName(c, `PTR target of ${s.name}`) : dnsAddress(c, s.type, `${s.type} of ${s.name}`)}`);
+      for (const c of s.contents)
+        L.push(
+          `update add ${name} ${s.ttl} IN ${s.type} ${s.type === "PTR" ? dnsName(c, `PTR target of ${s.name}`) : dnsAddress(c, s.type, `${s.type} of ${s.name}`)}`,
+        );
     }
     L.push("send");
   }

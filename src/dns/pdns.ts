@@ -77,13 +77,23 @@ export class PdnsApiError extends Error {
 }
 
 const SERVER = "/servers/localhost";
-const zonePath = (id: string, rest = "") => `${SERVER}/zones/${urlPathSegment(id, "zone id")}${rest}`;
+const zonePath = (id: string, rest = "") =>
+  `${SERVER}/zones/${urlPathSegment(id, "zone id")}${rest}`;
 
 export class PdnsClient {
   constructor(readonly api: PdnsApi) {}
 
-  private async call<T>(method: string, path: string, body?: unknown, ok: number[] = [200, 201, 204]): Promise<T> {
-    const r = await this.api.request(method, path, body === undefined ? undefined : jsonDocument(body, "PowerDNS API request"));
+  private async call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    ok: number[] = [200, 201, 204],
+  ): Promise<T> {
+    const r = await this.api.request(
+      method,
+      path,
+      body === undefined ? undefined : jsonDocument(body, "PowerDNS API request"),
+    );
     if (!ok.includes(r.status)) {
       let err = r.body.trim();
       try {
@@ -91,13 +101,19 @@ export class PdnsClient {
       } catch {
         /* not JSON: the text as it came */
       }
-      throw new PdnsApiError(`${this.api.where}: ${method} ${path}: HTTP ${r.status}${err ? `: ${err.slice(0, 500)}` : ""}`, r.status, err);
+      throw new PdnsApiError(
+        `${this.api.where}: ${method} ${path}: HTTP ${r.status}${err ? `: ${err.slice(0, 500)}` : ""}`,
+        r.status,
+        err,
+      );
     }
     if (!r.body.trim()) return undefined as T;
     try {
       return JSON.parse(r.body) as T;
     } catch {
-      throw new Error(`${this.api.where}: ${method} ${path}: the answer is not JSON (${JSON.stringify(r.body.slice(0, 80))})`);
+      throw new Error(
+        `${this.api.where}: ${method} ${path}: the answer is not JSON (${JSON.stringify(r.body.slice(0, 80))})`,
+      );
     }
   }
 
@@ -107,7 +123,13 @@ export class PdnsClient {
   getZone(id: string): Promise<PdnsZone> {
     return this.call("GET", zonePath(id));
   }
-  createZone(z: { name: string; kind: string; masters?: string[]; soa_edit_api?: string; rrsets?: PdnsRRset[] }): Promise<PdnsZone> {
+  createZone(z: {
+    name: string;
+    kind: string;
+    masters?: string[];
+    soa_edit_api?: string;
+    rrsets?: PdnsRRset[];
+  }): Promise<PdnsZone> {
     return this.call("POST", `${SERVER}/zones`, { nameservers: [], ...z });
   }
   patchZone(id: string, rrsets: unknown[]): Promise<void> {
@@ -153,9 +175,14 @@ export interface Diff {
   zones: ZoneDiff[];
 }
 
-const contentsOf = (rr: PdnsRRset) => rr.records.filter((r) => !r.disabled).map((r) => canonicalContent(rr.type, r.content)).sort();
+const contentsOf = (rr: PdnsRRset) =>
+  rr.records
+    .filter((r) => !r.disabled)
+    .map((r) => canonicalContent(rr.type, r.content))
+    .sort();
 const hasDisabled = (rr: PdnsRRset) => rr.records.some((r) => r.disabled);
-const sameSet = (a: string[], b: string[]) => a.length === b.length && [...a].sort().every((x, i) => x === [...b].sort()[i]);
+const sameSet = (a: string[], b: string[]) =>
+  a.length === b.length && [...a].sort().every((x, i) => x === [...b].sort()[i]);
 
 /**
  * One zone: the stack's RRsets for it against what the primary has (undefined: no such zone).
@@ -163,7 +190,13 @@ const sameSet = (a: string[], b: string[]) => a.length === b.length && [...a].so
  * `adopt`), and any RRset of another type that cannot coexist with the wanted one (a CNAME) is
  * a conflict that adopting does not resolve.
  */
-export function diffZone(stack: string, zone: string, want: DesiredRRset[], current: PdnsRRset[] | undefined, opts: { adopt?: boolean } = {}): ZoneDiff {
+export function diffZone(
+  stack: string,
+  zone: string,
+  want: DesiredRRset[],
+  current: PdnsRRset[] | undefined,
+  opts: { adopt?: boolean } = {},
+): ZoneDiff {
   const rows: DiffRow[] = [];
   const cur = new Map((current ?? []).map((rr) => [`${absolute(rr.name)} ${rr.type}`, rr]));
   const wanted = new Set<string>();
@@ -173,7 +206,12 @@ export function diffZone(stack: string, zone: string, want: DesiredRRset[], curr
     const base = { zone, name: w.name, type: w.type, ttl: w.ttl, after: w.contents };
     const cname = cur.get(`${w.name} CNAME`);
     if (cname) {
-      rows.push({ ...base, action: "conflict", before: contentsOf(cname), note: `a CNAME at this name (${ownerOf(cname) ? `stack ${ownerOf(cname)}` : "hand-made"}): remove it by hand` });
+      rows.push({
+        ...base,
+        action: "conflict",
+        before: contentsOf(cname),
+        note: `a CNAME at this name (${ownerOf(cname) ? `stack ${ownerOf(cname)}` : "hand-made"}): remove it by hand`,
+      });
       continue;
     }
     const rr = cur.get(k);
@@ -186,17 +224,40 @@ export function diffZone(stack: string, zone: string, want: DesiredRRset[], curr
     const same = sameSet(before, w.contents) && rr.ttl === w.ttl && !hasDisabled(rr);
     if (owner !== stack) {
       const who = owner ? `marked for stack ${owner}` : "hand-made (no maglev-infra mark)";
-      rows.push({ ...base, action: opts.adopt ? "adopt" : "conflict", before, ...(rr.ttl !== w.ttl ? { beforeTtl: rr.ttl } : {}), note: `${who}${same ? ", same records" : ""}` });
+      rows.push({
+        ...base,
+        action: opts.adopt ? "adopt" : "conflict",
+        before,
+        ...(rr.ttl !== w.ttl ? { beforeTtl: rr.ttl } : {}),
+        note: `${who}${same ? ", same records" : ""}`,
+      });
       continue;
     }
-    if (!same) rows.push({ ...base, action: "change", before, ...(rr.ttl !== w.ttl ? { beforeTtl: rr.ttl } : {}) });
+    if (!same)
+      rows.push({
+        ...base,
+        action: "change",
+        before,
+        ...(rr.ttl !== w.ttl ? { beforeTtl: rr.ttl } : {}),
+      });
   }
   for (const rr of current ?? []) {
     const k = `${absolute(rr.name)} ${rr.type}`;
     if (wanted.has(k) || ownerOf(rr) !== stack) continue;
-    rows.push({ action: "remove", zone, name: absolute(rr.name), type: rr.type, ttl: rr.ttl, before: contentsOf(rr), after: [], beforeTtl: rr.ttl });
+    rows.push({
+      action: "remove",
+      zone,
+      name: absolute(rr.name),
+      type: rr.type,
+      ttl: rr.ttl,
+      before: contentsOf(rr),
+      after: [],
+      beforeTtl: rr.ttl,
+    });
   }
-  rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
+  rows.sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : a.type < b.type ? -1 : a.type > b.type ? 1 : 0,
+  );
   return { zone, create: current === undefined, rows };
 }
 
@@ -223,7 +284,14 @@ export const changesOf = (d: Diff) => d.zones.flatMap((z) => z.rows);
 export function summaryOf(d: Diff): Record<Action, number> & { zonesToCreate: number } {
   const rows = changesOf(d);
   const n = (a: Action) => rows.filter((r) => r.action === a).length;
-  return { add: n("add"), change: n("change"), remove: n("remove"), conflict: n("conflict"), adopt: n("adopt"), zonesToCreate: d.zones.filter((z) => z.create).length };
+  return {
+    add: n("add"),
+    change: n("change"),
+    remove: n("remove"),
+    conflict: n("conflict"),
+    adopt: n("adopt"),
+    zonesToCreate: d.zones.filter((z) => z.create).length,
+  };
 }
 
 export const isEmpty = (d: Diff) => changesOf(d).length === 0 && d.zones.every((z) => !z.create);
@@ -240,21 +308,35 @@ export interface PrimaryState {
  * The zones the diff looks at: the forward zone, every reverse zone the stack's PTRs go in, and
  * every reverse zone the primary has (where a removed host's PTR may sit).
  */
-export async function readPrimary(client: PdnsClient, forwardZone: string, desired: DesiredRRset[]): Promise<{ state: PrimaryState; placed: Map<string, DesiredRRset[]> }> {
+export async function readPrimary(
+  client: PdnsClient,
+  forwardZone: string,
+  desired: DesiredRRset[],
+): Promise<{ state: PrimaryState; placed: Map<string, DesiredRRset[]> }> {
   const zones = await client.listZones();
   const names = zones.map((z) => absolute(z.name));
   const placed = placeRRsets(desired, forwardZone, names);
   const look = new Set([...placed.keys(), ...names.filter(isReverseZone)]);
   const full = new Map<string, PdnsZone>();
-  for (const z of zones.filter((x) => look.has(absolute(x.name))).sort((a, b) => (a.name < b.name ? -1 : 1))) full.set(absolute(z.name), await client.getZone(z.id));
+  for (const z of zones
+    .filter((x) => look.has(absolute(x.name)))
+    .sort((a, b) => (a.name < b.name ? -1 : 1)))
+    full.set(absolute(z.name), await client.getZone(z.id));
   return { state: { zones, full }, placed };
 }
 
-export function diffAgainst(stack: string, placed: Map<string, DesiredRRset[]>, state: PrimaryState, opts: { adopt?: boolean } = {}): Diff {
+export function diffAgainst(
+  stack: string,
+  placed: Map<string, DesiredRRset[]>,
+  state: PrimaryState,
+  opts: { adopt?: boolean } = {},
+): Diff {
   const zones: ZoneDiff[] = [];
   const all = new Set([...placed.keys(), ...state.full.keys()]);
   const fwd = [...placed.keys()][0];
-  const order = [...all].sort((a, b) => (a === fwd ? -1 : b === fwd ? 1 : a < b ? -1 : a > b ? 1 : 0));
+  const order = [...all].sort((a, b) =>
+    a === fwd ? -1 : b === fwd ? 1 : a < b ? -1 : a > b ? 1 : 0,
+  );
   for (const zone of order) {
     const want = placed.get(zone) ?? [];
     const cur = state.full.get(zone);
@@ -266,7 +348,13 @@ export function diffAgainst(stack: string, placed: Map<string, DesiredRRset[]>, 
 }
 
 /** Compare the stack's RRsets with what the primary serves. Reads only. */
-export async function diffRecords(client: PdnsClient, stack: string, forwardZone: string, desired: DesiredRRset[], opts: { adopt?: boolean } = {}): Promise<Diff> {
+export async function diffRecords(
+  client: PdnsClient,
+  stack: string,
+  forwardZone: string,
+  desired: DesiredRRset[],
+  opts: { adopt?: boolean } = {},
+): Promise<Diff> {
   const { state, placed } = await readPrimary(client, forwardZone, desired);
   return diffAgainst(stack, placed, state, opts);
 }
@@ -333,11 +421,23 @@ function soaParts(content: string): string[] {
 }
 
 /** The SOA for a zone created here: the forward zone's MNAME, RNAME and timers, serial 1. */
-function newZoneSoa(zone: string, template: PdnsRRset | undefined, fallback: { mname: string; rname: string } | undefined): PdnsRRset {
+function newZoneSoa(
+  zone: string,
+  template: PdnsRRset | undefined,
+  fallback: { mname: string; rname: string } | undefined,
+): PdnsRRset {
   const p = template ? soaParts(template.records[0]?.content ?? "") : [];
-  const [mname, rname] = p.length === 7 ? [p[0], p[1]] : [fallback?.mname ?? `ns.${zone}`, fallback?.rname ?? `hostmaster.${zone}`];
+  const [mname, rname] =
+    p.length === 7
+      ? [p[0], p[1]]
+      : [fallback?.mname ?? `ns.${zone}`, fallback?.rname ?? `hostmaster.${zone}`];
   const timers = p.length === 7 ? p.slice(3).join(" ") : "10800 3600 604800 300";
-  return { name: zone, type: "SOA", ttl: template?.ttl ?? 3600, records: [{ content: `${absolute(mname)} ${absolute(rname)} 1 ${timers}`, disabled: false }] };
+  return {
+    name: zone,
+    type: "SOA",
+    ttl: template?.ttl ?? 3600,
+    records: [{ content: `${absolute(mname)} ${absolute(rname)} 1 ${timers}`, disabled: false }],
+  };
 }
 
 /** Where a PATCH is refused: the rows it names (PowerDNS names the RRset in its message), else all of them. */
@@ -353,7 +453,13 @@ const soaEditsItself = (z: PdnsZone) => !!z.soa_edit_api && z.soa_edit_api.toUpp
  * then per zone (forward first) create it if missing, one PATCH, read back and compare,
  * NOTIFY; then the secondaries. A second run with the same input changes nothing.
  */
-export async function pushRecords(client: PdnsClient, stack: string, forwardZone: string, desired: DesiredRRset[], opts: PushOptions = {}): Promise<PushResult> {
+export async function pushRecords(
+  client: PdnsClient,
+  stack: string,
+  forwardZone: string,
+  desired: DesiredRRset[],
+  opts: PushOptions = {},
+): Promise<PushResult> {
   const log = opts.log ?? (() => undefined);
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const { state, placed } = await readPrimary(client, forwardZone, desired);
@@ -364,11 +470,15 @@ export async function pushRecords(client: PdnsClient, stack: string, forwardZone
       `refused, nothing changed: ${conflicts.length} RRset(s) the stack wants are not marked as this stack's — ${conflicts
         .slice(0, 8)
         .map((r) => `zone ${r.zone}: ${describeRow(r)}`)
-        .join("; ")}${conflicts.length > 8 ? `; +${conflicts.length - 8} more` : ""}. Check them (npm run dns -- diff), then remove them by hand or take them over with --adopt.`,
+        .join(
+          "; ",
+        )}${conflicts.length > 8 ? `; +${conflicts.length - 8} more` : ""}. Check them (npm run dns -- diff), then remove them by hand or take them over with --adopt.`,
     );
   const fwd = absolute(forwardZone);
   const fwdSoa = state.full.get(fwd)?.rrsets?.find((r) => r.type === "SOA");
-  const fwdNs = state.full.get(fwd)?.rrsets?.find((r) => r.type === "NS" && absolute(r.name) === fwd);
+  const fwdNs = state.full
+    .get(fwd)
+    ?.rrsets?.find((r) => r.type === "NS" && absolute(r.name) === fwd);
   const zones: ZoneResult[] = [];
   for (const zd of diff.zones) {
     if (!zd.create && zd.rows.length === 0) continue;
@@ -376,19 +486,33 @@ export async function pushRecords(client: PdnsClient, stack: string, forwardZone
     let created = false;
     if (!zone) {
       const rrsets: PdnsRRset[] = [newZoneSoa(zd.zone, fwdSoa, opts.soaFallback)];
-      if (fwdNs && zd.zone !== fwd) rrsets.push({ name: zd.zone, type: "NS", ttl: fwdNs.ttl, records: fwdNs.records.map((r) => ({ content: r.content, disabled: r.disabled })) });
+      if (fwdNs && zd.zone !== fwd)
+        rrsets.push({
+          name: zd.zone,
+          type: "NS",
+          ttl: fwdNs.ttl,
+          records: fwdNs.records.map((r) => ({ content: r.content, disabled: r.disabled })),
+        });
       try {
         await client.createZone({ name: zd.zone, kind: "Master", soa_edit_api: "DEFAULT", rrsets });
       } catch (e) {
-        throw new Error(`zone ${zd.zone}: could not create it on the primary: ${(e as Error).message}`, { cause: e });
+        throw new Error(
+          `zone ${zd.zone}: could not create it on the primary: ${(e as Error).message}`,
+          { cause: e },
+        );
       }
       zone = await client.getZone(zd.zone);
       created = true;
       log(`zone ${zd.zone}: created (kind Master, SOA-EDIT-API DEFAULT)`);
     }
-    if (!/^(master|native|primary)$/i.test(zone.kind)) throw new Error(`zone ${zd.zone}: kind ${zone.kind} on the primary, not a primary zone: nothing changed in it`);
+    if (!/^(master|native|primary)$/i.test(zone.kind))
+      throw new Error(
+        `zone ${zd.zone}: kind ${zone.kind} on the primary, not a primary zone: nothing changed in it`,
+      );
     // Recompute against the zone as it is now (a created zone: only its SOA and NS).
-    const now = diffZone(stack, zd.zone, placed.get(zd.zone) ?? [], zone.rrsets ?? [], { adopt: opts.adopt });
+    const now = diffZone(stack, zd.zone, placed.get(zd.zone) ?? [], zone.rrsets ?? [], {
+      adopt: opts.adopt,
+    });
     const changes = patchOf(stack, now);
     const serialBefore = zone.serial;
     if (changes.length) {
@@ -396,50 +520,98 @@ export async function pushRecords(client: PdnsClient, stack: string, forwardZone
         // No SOA-EDIT-API: the PATCH itself carries the SOA with the serial + 1 (RFC 1982 wrap).
         const soa = zone.rrsets?.find((r) => r.type === "SOA");
         const p = soa ? soaParts(soa.records[0]?.content ?? "") : [];
-        if (!soa || p.length !== 7) throw new Error(`zone ${zd.zone}: no SOA record to bump the serial in (and no SOA-EDIT-API): nothing changed`);
+        if (!soa || p.length !== 7)
+          throw new Error(
+            `zone ${zd.zone}: no SOA record to bump the serial in (and no SOA-EDIT-API): nothing changed`,
+          );
         p[2] = String((Number(p[2]) + 1) % 2 ** 32 || 1);
-        changes.push({ name: absolute(soa.name), type: "SOA", ttl: soa.ttl, changetype: "REPLACE", records: [{ content: p.join(" "), disabled: false }] });
+        changes.push({
+          name: absolute(soa.name),
+          type: "SOA",
+          ttl: soa.ttl,
+          changetype: "REPLACE",
+          records: [{ content: p.join(" "), disabled: false }],
+        });
       }
       try {
         await client.patchZone(zone.id, changes);
       } catch (e) {
         if (e instanceof PdnsApiError)
           throw new Error(
-            `zone ${zd.zone}: PowerDNS refused the PATCH (HTTP ${e.status}: ${e.pdnsError}); nothing in this zone changed. Records: ${refusedRows(e, now.rows)
+            `zone ${zd.zone}: PowerDNS refused the PATCH (HTTP ${e.status}: ${e.pdnsError}); nothing in this zone changed. Records: ${refusedRows(
+              e,
+              now.rows,
+            )
               .slice(0, 6)
               .map((r) => `${r.action} ${describeRow(r)} ${r.after.join(",")}`)
-              .join("; ")}${zones.length ? `. Zones already pushed: ${zones.map((z) => z.zone).join(", ")} (a re-run completes the rest)` : ""}`,
+              .join(
+                "; ",
+              )}${zones.length ? `. Zones already pushed: ${zones.map((z) => z.zone).join(", ")} (a re-run completes the rest)` : ""}`,
             { cause: e },
           );
-        throw new Error(`zone ${zd.zone}: the PATCH did not complete: ${(e as Error).message}`, { cause: e });
+        throw new Error(`zone ${zd.zone}: the PATCH did not complete: ${(e as Error).message}`, {
+          cause: e,
+        });
       }
     }
     // Verify: read back, nothing may differ, the serial must have moved (once per PATCH).
     const after = await client.getZone(zone.id);
     const left = diffZone(stack, zd.zone, placed.get(zd.zone) ?? [], after.rrsets ?? []).rows;
-    if (left.length) throw new Error(`zone ${zd.zone}: after the PATCH the primary still differs: ${left.slice(0, 6).map((r) => `${r.action} ${describeRow(r)}`).join("; ")}`);
-    if (changes.length && !(after.serial !== serialBefore)) throw new Error(`zone ${zd.zone}: the SOA serial did not change (${serialBefore}): the secondaries would not transfer`);
+    if (left.length)
+      throw new Error(
+        `zone ${zd.zone}: after the PATCH the primary still differs: ${left
+          .slice(0, 6)
+          .map((r) => `${r.action} ${describeRow(r)}`)
+          .join("; ")}`,
+      );
+    if (changes.length && !(after.serial !== serialBefore))
+      throw new Error(
+        `zone ${zd.zone}: the SOA serial did not change (${serialBefore}): the secondaries would not transfer`,
+      );
     let notified = false;
     if (changes.length || created) {
       try {
         await client.notify(zone.id);
         notified = true;
       } catch (e) {
-        log(`zone ${zd.zone}: NOTIFY not queued (${(e as Error).message}); the secondaries pick the change up at their next SOA check`);
+        log(
+          `zone ${zd.zone}: NOTIFY not queued (${(e as Error).message}); the secondaries pick the change up at their next SOA check`,
+        );
       }
     }
-    zones.push({ zone: zd.zone, created, changed: now.rows.length, serialBefore, serialAfter: after.serial, notified });
-    log(`zone ${zd.zone}: ${now.rows.length} RRset(s) changed, serial ${serialBefore} → ${after.serial}${notified ? ", NOTIFY sent" : ""}`);
+    zones.push({
+      zone: zd.zone,
+      created,
+      changed: now.rows.length,
+      serialBefore,
+      serialAfter: after.serial,
+      notified,
+    });
+    log(
+      `zone ${zd.zone}: ${now.rows.length} RRset(s) changed, serial ${serialBefore} → ${after.serial}${notified ? ", NOTIFY sent" : ""}`,
+    );
   }
   const secondaries = await syncSecondaries(client, [...placed.keys()], zones, opts, sleep, log);
-  return { diff, noChange: zones.length === 0 && secondaries.every((s) => s.created.length === 0), zones, secondaries };
+  return {
+    diff,
+    noChange: zones.length === 0 && secondaries.every((s) => s.created.length === 0),
+    zones,
+    secondaries,
+  };
 }
 
 /**
  * Every zone the stack's records are in exists on every secondary (as a secondary zone of the
  * primary); then wait until each serves the primary's serial of every zone (bounded).
  */
-async function syncSecondaries(primary: PdnsClient, zoneNames: string[], pushed: ZoneResult[], opts: PushOptions, sleep: (ms: number) => Promise<void>, log: (s: string) => void): Promise<SecondaryResult[]> {
+async function syncSecondaries(
+  primary: PdnsClient,
+  zoneNames: string[],
+  pushed: ZoneResult[],
+  opts: PushOptions,
+  sleep: (ms: number) => Promise<void>,
+  log: (s: string) => void,
+): Promise<SecondaryResult[]> {
   const out: SecondaryResult[] = [];
   if (!opts.secondaries?.length) return out;
   const masters = opts.primaryAddresses ?? [];
@@ -450,7 +622,8 @@ async function syncSecondaries(primary: PdnsClient, zoneNames: string[], pushed:
       const have = new Set((await s.client.listZones()).map((z) => absolute(z.name)));
       for (const zone of zoneNames) {
         if (have.has(zone)) continue;
-        if (!masters.length) throw new Error(`zone ${zone} is missing and no primary address is known to create it`);
+        if (!masters.length)
+          throw new Error(`zone ${zone} is missing and no primary address is known to create it`);
         await s.client.createZone({ name: zone, kind: "Slave", masters });
         res.created.push(zone);
         log(`${s.name}: zone ${zone} created as a secondary zone of ${masters.join(", ")}`);
@@ -465,9 +638,12 @@ async function syncSecondaries(primary: PdnsClient, zoneNames: string[], pushed:
     out.push(res);
   }
   const waitMs = opts.waitMs ?? 30_000;
-  const relevant = zoneNames.filter((z) => pushed.some((p) => p.zone === z) || out.some((s) => s.created.includes(z)));
+  const relevant = zoneNames.filter(
+    (z) => pushed.some((p) => p.zone === z) || out.some((s) => s.created.includes(z)),
+  );
   if (waitMs <= 0 || relevant.length === 0) {
-    for (const r of out) if (r.ok) r.detail = relevant.length ? "not waited for" : "up to date (nothing pushed)";
+    for (const r of out)
+      if (r.ok) r.detail = relevant.length ? "not waited for" : "up to date (nothing pushed)";
     return out;
   }
   const want = new Map(relevant.map((z) => [z, primaryZones.get(z)?.serial ?? 0]));
@@ -479,22 +655,35 @@ async function syncSecondaries(primary: PdnsClient, zoneNames: string[], pushed:
     let behind: string[];
     let asked = 0;
     for (;;) {
-      const zs = new Map((await s.client.listZones().catch(() => [] as PdnsZone[])).map((z) => [absolute(z.name), z]));
+      const zs = new Map(
+        (await s.client.listZones().catch(() => [] as PdnsZone[])).map((z) => [
+          absolute(z.name),
+          z,
+        ]),
+      );
       behind = [];
       for (const [z, serial] of want) {
         const got = zs.get(z)?.serial ?? 0;
         r.serials[z] = got;
         // Equal, not "at least": a secondary ahead of the primary (its serial went back) never transfers.
-        if (got !== serial) behind.push(got > serial ? `${z} at ${got}, AHEAD of the primary's ${serial} (the primary's serial went back: it will not transfer until the primary's passes it)` : `${z} at ${got}, primary ${serial}`);
+        if (got !== serial)
+          behind.push(
+            got > serial
+              ? `${z} at ${got}, AHEAD of the primary's ${serial} (the primary's serial went back: it will not transfer until the primary's passes it)`
+              : `${z} at ${got}, primary ${serial}`,
+          );
       }
       if (!behind.length || Date.now() >= deadline) break;
       // Ask for a transfer now and then (a NOTIFY can be lost, and is not retried for long).
-      if (asked++ % 10 === 9) for (const z of want.keys()) await s.client.axfrRetrieve(z).catch(() => undefined);
+      if (asked++ % 10 === 9)
+        for (const z of want.keys()) await s.client.axfrRetrieve(z).catch(() => undefined);
       await sleep(500);
     }
     r.ok = behind.length === 0;
     if (r.ok) r.waitedMs = Date.now() - start;
-    r.detail = r.ok ? `serves the new serials after ${r.waitedMs} ms (${[...want].map(([z, n]) => `${z} ${n}`).join(", ")})` : `not caught up within ${waitMs / 1000} s: ${behind.join("; ")}`;
+    r.detail = r.ok
+      ? `serves the new serials after ${r.waitedMs} ms (${[...want].map(([z, n]) => `${z} ${n}`).join(", ")})`
+      : `not caught up within ${waitMs / 1000} s: ${behind.join("; ")}`;
   }
   return out;
 }
@@ -506,19 +695,41 @@ const cell = (xs: string[]) => (xs.length ? xs.join(", ") : "-");
 /** The difference as a table (fixed columns, sorted rows), and a summary line. */
 export function formatDiff(d: Diff): string {
   const lines: string[] = [];
-  for (const z of d.zones.filter((x) => x.create)) lines.push(`zone ${z.zone}: missing on the primary; push creates it (kind Master, SOA-EDIT-API DEFAULT)`);
+  for (const z of d.zones.filter((x) => x.create))
+    lines.push(
+      `zone ${z.zone}: missing on the primary; push creates it (kind Master, SOA-EDIT-API DEFAULT)`,
+    );
   const rows = changesOf(d);
   if (!rows.length) {
-    lines.push(`no change: the primary serves the records of stack ${d.stack} (${d.zones.length} zone(s))`);
+    lines.push(
+      `no change: the primary serves the records of stack ${d.stack} (${d.zones.length} zone(s))`,
+    );
     return lines.join("\n") + "\n";
   }
   const table = [["ACTION", "ZONE", "NAME", "TYPE", "TTL", "NOW", "STACK"]];
   for (const r of rows) {
-    const ttl = r.beforeTtl !== undefined && r.action !== "remove" ? `${r.beforeTtl}→${r.ttl}` : String(r.action === "remove" ? r.beforeTtl ?? r.ttl : r.ttl);
-    table.push([r.action, r.zone, r.name, r.type, ttl, cell(r.before), cell(r.after) + (r.note ? `  (${r.note})` : "")]);
+    const ttl =
+      r.beforeTtl !== undefined && r.action !== "remove"
+        ? `${r.beforeTtl}→${r.ttl}`
+        : String(r.action === "remove" ? (r.beforeTtl ?? r.ttl) : r.ttl);
+    table.push([
+      r.action,
+      r.zone,
+      r.name,
+      r.type,
+      ttl,
+      cell(r.before),
+      cell(r.after) + (r.note ? `  (${r.note})` : ""),
+    ]);
   }
   const w = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
-  for (const row of table) lines.push(row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(w[i]))).join("  ").trimEnd());
+  for (const row of table)
+    lines.push(
+      row
+        .map((c, i) => (i === row.length - 1 ? c : c.padEnd(w[i])))
+        .join("  ")
+        .trimEnd(),
+    );
   const s = summaryOf(d);
   lines.push(
     "",
@@ -529,15 +740,29 @@ export function formatDiff(d: Diff): string {
 
 /** The difference as plain data (for --json): sorted, no server timestamps. */
 export function diffJson(d: Diff, extra: Record<string, unknown> = {}) {
-  return { stack: d.stack, ...extra, empty: isEmpty(d), summary: summaryOf(d), zones: d.zones.map((z) => ({ zone: z.zone, create: z.create })), rows: changesOf(d) };
+  return {
+    stack: d.stack,
+    ...extra,
+    empty: isEmpty(d),
+    summary: summaryOf(d),
+    zones: d.zones.map((z) => ({ zone: z.zone, create: z.create })),
+    rows: changesOf(d),
+  };
 }
 
 export function formatPush(r: PushResult): string {
   const lines: string[] = [];
-  if (r.noChange) lines.push(`no change: the primary already serves the records of stack ${r.diff.stack}; nothing pushed`);
-  for (const z of r.zones) lines.push(`zone ${z.zone}: ${z.created ? "created, " : ""}${z.changed} RRset(s) changed, serial ${z.serialBefore} → ${z.serialAfter}${z.notified ? ", NOTIFY sent" : ", NOTIFY not sent"}`);
-  for (const s of r.secondaries) lines.push(`secondary ${s.host}: ${s.ok ? "✓" : "✗"} ${s.created.length ? `created ${s.created.join(", ")}; ` : ""}${s.detail}`);
+  if (r.noChange)
+    lines.push(
+      `no change: the primary already serves the records of stack ${r.diff.stack}; nothing pushed`,
+    );
+  for (const z of r.zones)
+    lines.push(
+      `zone ${z.zone}: ${z.created ? "created, " : ""}${z.changed} RRset(s) changed, serial ${z.serialBefore} → ${z.serialAfter}${z.notified ? ", NOTIFY sent" : ", NOTIFY not sent"}`,
+    );
+  for (const s of r.secondaries)
+    lines.push(
+      `secondary ${s.host}: ${s.ok ? "✓" : "✗"} ${s.created.length ? `created ${s.created.join(", ")}; ` : ""}${s.detail}`,
+    );
   return lines.join("\n") + "\n";
 }
-
-

@@ -25,12 +25,23 @@ export const dnsRecordsSchema = z
   .array(
     z
       .strictObject({
-        name: z.string().max(253).regex(new RegExp(`^${LABEL}(\\.${LABEL})*$`), "must be lowercase DNS labels joined by dots"),
+        name: z
+          .string()
+          .max(253)
+          .regex(
+            new RegExp(`^${LABEL}(\\.${LABEL})*$`),
+            "must be lowercase DNS labels joined by dots",
+          ),
         type: z.enum(["A", "AAAA"]),
         value: z.string(),
       })
       .superRefine((r, ctx) => {
-        if (r.type === "A" ? !isV4(r.value) : !isV6(r.value)) ctx.addIssue({ code: "custom", path: ["value"], message: `is not an ${r.type === "A" ? "IPv4" : "IPv6"} address` });
+        if (r.type === "A" ? !isV4(r.value) : !isV6(r.value))
+          ctx.addIssue({
+            code: "custom",
+            path: ["value"],
+            message: `is not an ${r.type === "A" ? "IPv4" : "IPv6"} address`,
+          });
       }),
   )
   .superRefine((rs, ctx) => {
@@ -46,8 +57,15 @@ export const dnsRecordsSchema = z
 export function parseDnsRecords(data: unknown, source: string): DnsRecord[] {
   const r = dnsRecordsSchema.safeParse(data);
   if (r.success) return r.data as DnsRecord[];
-  const probs = r.error.issues.slice(0, 5).map((i) => `${i.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("") || "$"}: ${i.message}`);
-  throw new Error(`${source}: not a dnsRecords array (schemas/dns-records.schema.json): ${probs.join("; ")}${r.error.issues.length > 5 ? ` (+${r.error.issues.length - 5} more)` : ""}`);
+  const probs = r.error.issues
+    .slice(0, 5)
+    .map(
+      (i) =>
+        `${i.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("") || "$"}: ${i.message}`,
+    );
+  throw new Error(
+    `${source}: not a dnsRecords array (schemas/dns-records.schema.json): ${probs.join("; ")}${r.error.issues.length > 5 ? ` (+${r.error.issues.length - 5} more)` : ""}`,
+  );
 }
 
 export type RRType = "A" | "AAAA" | "PTR";
@@ -95,7 +113,11 @@ function sortContents(type: RRType, xs: string[]): string[] {
 }
 
 /** Forward A/AAAA RRsets under `zone` and one PTR RRset per address, sorted by name and type. */
-export function desiredRRsets(records: DnsRecord[], zone: string, ttl = DEFAULT_TTL): DesiredRRset[] {
+export function desiredRRsets(
+  records: DnsRecord[],
+  zone: string,
+  ttl = DEFAULT_TTL,
+): DesiredRRset[] {
   const z0 = absolute(zone);
   const sets = new Map<string, DesiredRRset>();
   const add = (name: string, type: RRType, content: string) => {
@@ -109,7 +131,9 @@ export function desiredRRsets(records: DnsRecord[], zone: string, ttl = DEFAULT_
     add(fqdn, r.type, canonicalContent(r.type, r.value));
     add(reverseName(r.value), "PTR", fqdn);
   }
-  return [...sets.values()].map((s) => ({ ...s, contents: sortContents(s.type, s.contents) })).sort(byKey);
+  return [...sets.values()]
+    .map((s) => ({ ...s, contents: sortContents(s.type, s.contents) }))
+    .sort(byKey);
 }
 
 export const isReverseZone = (zone: string) => /(^|\.)(in-addr|ip6)\.arpa\.$/.test(absolute(zone));
@@ -136,18 +160,30 @@ export function inZone(name: string, zone: string): boolean {
  * home of its PTRs), else in its default reverse zone (created by `push`). Zones sorted, the
  * forward zone first.
  */
-export function placeRRsets(desired: DesiredRRset[], forwardZone: string, existingZones: string[]): Map<string, DesiredRRset[]> {
+export function placeRRsets(
+  desired: DesiredRRset[],
+  forwardZone: string,
+  existingZones: string[],
+): Map<string, DesiredRRset[]> {
   const fwd = absolute(forwardZone);
-  const reverse = existingZones.map(absolute).filter(isReverseZone).sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
+  const reverse = existingZones
+    .map(absolute)
+    .filter(isReverseZone)
+    .sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
   const out = new Map<string, DesiredRRset[]>([[fwd, []]]);
   for (const s of desired) {
     let zone: string;
     if (s.type !== "PTR") {
-      if (!inZone(s.name, fwd)) throw new Error(`${s.name} ${s.type} is not inside the zone ${fwd}`);
+      if (!inZone(s.name, fwd))
+        throw new Error(`${s.name} ${s.type} is not inside the zone ${fwd}`);
       zone = fwd;
     } else zone = reverse.find((z) => inZone(s.name, z)) ?? defaultReverseZone(s.name);
     if (!out.has(zone)) out.set(zone, []);
     out.get(zone)!.push(s);
   }
-  return new Map([...out.entries()].sort(([a], [b]) => (a === fwd ? -1 : b === fwd ? 1 : a < b ? -1 : a > b ? 1 : 0)));
+  return new Map(
+    [...out.entries()].sort(([a], [b]) =>
+      a === fwd ? -1 : b === fwd ? 1 : a < b ? -1 : a > b ? 1 : 0,
+    ),
+  );
 }

@@ -41,18 +41,28 @@ function pulumi(args: string[], timeoutMs = 60_000): Promise<Spawned> {
  * the Pulumi CLI when it is installed, else the render. A failing Pulumi CLI is an error, never
  * a silent fall-back to other records. Either way the document is checked against the contract.
  */
-export async function stackRecords(stack: string, env: Environment, from: RecordSource): Promise<{ records: DnsRecord[]; source: string }> {
+export async function stackRecords(
+  stack: string,
+  env: Environment,
+  from: RecordSource,
+): Promise<{ records: DnsRecord[]; source: string }> {
   if (from !== "render") {
     const r = await pulumi(["stack", "output", "dnsRecords", "--json", "--stack", stack]);
     if (!r.missing) {
-      if (r.code !== 0) throw new Error(`pulumi stack output dnsRecords --json --stack ${stack} failed (exit ${r.code}); for the records of the stack file instead: --from render`);
+      if (r.code !== 0)
+        throw new Error(
+          `pulumi stack output dnsRecords --json --stack ${stack} failed (exit ${r.code}); for the records of the stack file instead: --from render`,
+        );
       let data: unknown;
       try {
         data = JSON.parse(r.stdout);
       } catch {
         throw new Error(`pulumi stack output dnsRecords --json --stack ${stack}: not JSON`);
       }
-      return { records: parseDnsRecords(data, `stack output dnsRecords of ${stack}`), source: `pulumi stack output dnsRecords (stack ${stack})` };
+      return {
+        records: parseDnsRecords(data, `stack output dnsRecords of ${stack}`),
+        source: `pulumi stack output dnsRecords (stack ${stack})`,
+      };
     }
     if (from === "pulumi") throw new Error("--from pulumi: no Pulumi CLI on PATH");
   }
@@ -66,7 +76,10 @@ export async function stackRecords(stack: string, env: Environment, from: Record
  */
 export async function stackApiKey(stack: string): Promise<string | undefined> {
   if (process.env.MAGLEV_PDNS_API_KEY) return process.env.MAGLEV_PDNS_API_KEY;
-  const r = await pulumi(["config", "get", `maglev-infra:${SECRETS.pdnsApiKey}`, "--stack", stack], 30_000);
+  const r = await pulumi(
+    ["config", "get", `maglev-infra:${SECRETS.pdnsApiKey}`, "--stack", stack],
+    30_000,
+  );
   const key = r.code === 0 ? r.stdout.replace(/\r?\n$/, "") : "";
   return key || undefined;
 }

@@ -10,7 +10,8 @@ import { header } from "../plan/header";
 /** `10.1.7.4` → `4.7.1.10.in-addr.arpa.`; IPv6 → nibbles under ip6.arpa. */
 export function reverseName(addr: string): string {
   const a = ipaddr.parse(addr);
-  if (a.kind() === "ipv4") return `${(a as ipaddr.IPv4).octets.slice().reverse().join(".")}.in-addr.arpa.`;
+  if (a.kind() === "ipv4")
+    return `${(a as ipaddr.IPv4).octets.slice().reverse().join(".")}.in-addr.arpa.`;
   const hex = (a as ipaddr.IPv6)
     .toByteArray()
     .map((b) => b.toString(16).padStart(2, "0"))

@@ -24,7 +24,9 @@ export class EscapeError extends Error {
     reason: string,
   ) {
     // A role may name a hostile value itself (a host's name): its controls are shown escaped.
-    super(`${role.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1))}: ${reason} (value: ${JSON.stringify(value)})`);
+    super(
+      `${role.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1))}: ${reason} (value: ${JSON.stringify(value)})`,
+    );
     this.name = "EscapeError";
   }
 }
@@ -47,11 +49,17 @@ function wellFormed(role: string, v: string): void {
 function noControls(role: string, v: string, where: string): void {
   wellFormed(role, v);
   const m = LINE_BREAKING.exec(v);
-  if (m) fail(role, v, `control or line-break character U+${m[0].charCodeAt(0).toString(16).padStart(4, "0").toUpperCase()} cannot be written in ${where}`);
+  if (m)
+    fail(
+      role,
+      v,
+      `control or line-break character U+${m[0].charCodeAt(0).toString(16).padStart(4, "0").toUpperCase()} cannot be written in ${where}`,
+    );
 }
 
 /** Unicode noncharacters: systemd refuses a unit file holding one. */
-const NONCHARACTER = /[\ufdd0-\ufdef\ufffe\uffff]|[\ud83f\ud87f\ud8bf\ud8ff\ud93f\ud97f\ud9bf\ud9ff\uda3f\uda7f\udabf\udaff\udb3f\udb7f\udbbf\udbff][\udffe\udfff]/;
+const NONCHARACTER =
+  /[\ufdd0-\ufdef\ufffe\uffff]|[\ud83f\ud87f\ud8bf\ud8ff\ud93f\ud97f\ud9bf\ud9ff\uda3f\uda7f\udabf\udaff\udb3f\udb7f\udbbf\udbff][\udffe\udfff]/;
 
 function noNoncharacters(role: string, v: string, where: string): void {
   if (NONCHARACTER.test(v)) fail(role, v, `a Unicode noncharacter cannot be written in ${where}`);
@@ -134,7 +142,12 @@ const HAPROXY_SAFE = /^[A-Za-z0-9_.:/@+%=,-]+$/;
 export function haproxyQuoted(v: string, role = "HAProxy string"): string {
   wellFormed(role, v);
   const m = LINE_BREAKING.exec(v);
-  if (m) fail(role, v, "control or line-break characters cannot be written inside a HAProxy double-quoted string");
+  if (m)
+    fail(
+      role,
+      v,
+      "control or line-break characters cannot be written inside a HAProxy double-quoted string",
+    );
   return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\$/g, "\\$");
 }
 
@@ -166,9 +179,15 @@ const KEEPALIVED_SPECIAL = /[{}#!"'\\$]/;
 export function keepalivedWord(v: string, role = "keepalived argument"): string {
   nonEmpty(role, v, "a keepalived argument");
   wellFormed(role, v);
-  if (!KEEPALIVED_SAFE.test(v)) fail(role, v, "only printable ASCII without spaces can be written as a keepalived argument");
+  if (!KEEPALIVED_SAFE.test(v))
+    fail(role, v, "only printable ASCII without spaces can be written as a keepalived argument");
   const m = KEEPALIVED_SPECIAL.exec(v);
-  if (m) fail(role, v, `\`${m[0]}\` has a meaning in keepalived.conf (block, comment, quote, variable or escape)`);
+  if (m)
+    fail(
+      role,
+      v,
+      `\`${m[0]}\` has a meaning in keepalived.conf (block, comment, quote, variable or escape)`,
+    );
   return v;
 }
 
@@ -196,7 +215,8 @@ export function frrText(v: string, role = "FRR text"): string {
   nonEmpty(role, v, "FRR text");
   noControls(role, v, "frr.conf");
   if (/[^\S ]/.test(v)) fail(role, v, "only plain spaces can separate words in FRR text");
-  if (v !== v.trim() || v.includes("  ")) fail(role, v, "leading, trailing or repeated spaces do not survive FRR's parser");
+  if (v !== v.trim() || v.includes("  "))
+    fail(role, v, "leading, trailing or repeated spaces do not survive FRR's parser");
   if (/[!#]/.test(v)) fail(role, v, "`!` and `#` start comments in frr.conf");
   return v;
 }
@@ -222,7 +242,9 @@ const YAML_WRITE = { lineWidth: 0, version: "1.1" } as const;
 
 function readsBackAs(text: string, want: unknown): boolean {
   const w = JSON.stringify(want);
-  return (["1.1", "1.2"] as const).every((version) => JSON.stringify(YAML.parse(text, { version })) === w);
+  return (["1.1", "1.2"] as const).every(
+    (version) => JSON.stringify(YAML.parse(text, { version })) === w,
+  );
 }
 
 /** Printable ASCII, no space at either end, not PyYAML's `=` (the 1.1 "value" type). */
@@ -231,7 +253,8 @@ const YAML_PLAIN_OK = (v: string) => /^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/.t
 const YAML_RAW_UNSAFE = /[\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/;
 
 /** Plain scalars the YAML 1.2 core schema reads as null, a boolean or a number. */
-const YAML12_NOT_A_STRING = /^(?:|~|null|Null|NULL|true|True|TRUE|false|False|FALSE|[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
+const YAML12_NOT_A_STRING =
+  /^(?:|~|null|Null|NULL|true|True|TRUE|false|False|FALSE|[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$/;
 
 /**
  * One YAML scalar on one line: the yaml package's own plain form when it writes one for a
@@ -264,16 +287,26 @@ export function yamlDocument(data: unknown, role = "YAML document"): string {
       if (/^[\x20-\x7e\n]*$/.test(node.value) && node.value !== "=") {
         // Written with the 1.1 schema's quoting; what 1.2 alone reads as another type is quoted too.
         if (YAML12_NOT_A_STRING.test(node.value)) node.type = "QUOTE_DOUBLE";
-        if (!node.value.includes("\n") || readsBackAs(YAML.stringify({ s: node.value }, YAML_WRITE), { s: node.value })) return;
+        if (
+          !node.value.includes("\n") ||
+          readsBackAs(YAML.stringify({ s: node.value }, YAML_WRITE), { s: node.value })
+        )
+          return;
       }
       const m = YAML_RAW_UNSAFE.exec(node.value);
-      if (m) fail(role, node.value, `U+${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")} would be a line break (or vanish) for a YAML 1.1 reader`);
+      if (m)
+        fail(
+          role,
+          node.value,
+          `U+${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")} would be a line break (or vanish) for a YAML 1.1 reader`,
+        );
       node.type = "QUOTE_DOUBLE";
     },
   });
   const text = doc.toString({ lineWidth: 0 });
   // One read-back, as the hosts' (1.1) readers read it; the 1.2 reading of the scalars is settled above.
-  if (JSON.stringify(YAML.parse(text, { version: "1.1" })) !== JSON.stringify(data)) fail(role, text.slice(0, 200), "does not read back as the data it was written from");
+  if (JSON.stringify(YAML.parse(text, { version: "1.1" })) !== JSON.stringify(data))
+    fail(role, text.slice(0, 200), "does not read back as the data it was written from");
   return text;
 }
 
@@ -285,22 +318,26 @@ export function yamlDocument(data: unknown, role = "YAML document"): string {
  */
 export function jsonDocument(data: unknown, role = "JSON document"): string {
   const wellFormedAt = (v: string, where: string) => {
-    if (LONE_SURROGATE.test(v)) fail(role, v, `${where}: is not well-formed Unicode (lone surrogate)`);
+    if (LONE_SURROGATE.test(v))
+      fail(role, v, `${where}: is not well-formed Unicode (lone surrogate)`);
   };
   const visit = (v: unknown, where: string): void => {
     if (typeof v === "string") wellFormedAt(v, where);
     else if (typeof v === "number") {
       if (!Number.isFinite(v)) fail(role, String(v), `${where}: not a finite number`);
     } else if (Array.isArray(v)) v.forEach((x, i) => visit(x, `${where}[${i}]`));
-    else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) {
-      wellFormedAt(k, `${where} key`);
-      visit(x, `${where}.${k}`);
-    }
-    else if (v !== null && typeof v !== "boolean") fail(role, String(v), `${where}: ${typeof v} has no JSON form`);
+    else if (v && typeof v === "object")
+      for (const [k, x] of Object.entries(v)) {
+        wellFormedAt(k, `${where} key`);
+        visit(x, `${where}.${k}`);
+      }
+    else if (v !== null && typeof v !== "boolean")
+      fail(role, String(v), `${where}: ${typeof v} has no JSON form`);
   };
   visit(data, "$");
   const text = JSON.stringify(data, null, 2) + "\n";
-  if (JSON.stringify(JSON.parse(text)) !== JSON.stringify(data)) fail(role, text.slice(0, 200), "does not read back as the data it was written from");
+  if (JSON.stringify(JSON.parse(text)) !== JSON.stringify(data))
+    fail(role, text.slice(0, 200), "does not read back as the data it was written from");
   return text;
 }
 
@@ -312,9 +349,11 @@ export function yamlDoubleQuoted(v: string, role = "YAML string"): string {
     const n = c.codePointAt(0)!;
     if (c === "\\") out += "\\\\";
     else if (c === '"') out += '\\"';
-    else if (n < 0x20 || n === 0x7f || (n >= 0x80 && n <= 0x9f)) out += "\\x" + n.toString(16).toUpperCase().padStart(2, "0");
+    else if (n < 0x20 || n === 0x7f || (n >= 0x80 && n <= 0x9f))
+      out += "\\x" + n.toString(16).toUpperCase().padStart(2, "0");
     // Line and paragraph separators are line breaks to libyaml, the BOM is dropped, U+FFFE/F unprintable.
-    else if (n === 0x2028 || n === 0x2029 || n === 0xfeff || n === 0xfffe || n === 0xffff) out += "\\u" + n.toString(16).toUpperCase().padStart(4, "0");
+    else if (n === 0x2028 || n === 0x2029 || n === 0xfeff || n === 0xfffe || n === 0xffff)
+      out += "\\u" + n.toString(16).toUpperCase().padStart(4, "0");
     else out += c;
   }
   return out + '"';
@@ -326,14 +365,21 @@ export function yamlDoubleQuoted(v: string, role = "YAML string"): string {
  * The inside of an nftables "…" string (an interface name in `iifname "…"`): nft has no
  * escapes in strings, and a trailing `*` makes the string a wildcard.
  */
-export function nftString(v: string, role = "nftables string", opts: { ifname?: boolean } = {}): string {
+export function nftString(
+  v: string,
+  role = "nftables string",
+  opts: { ifname?: boolean } = {},
+): string {
   nonEmpty(role, v, "an nftables string");
   // IFNAMSIZ: nft refuses a longer interface name.
-  if (opts.ifname && Buffer.byteLength(v) > 15) fail(role, v, "an interface name has at most 15 bytes");
+  if (opts.ifname && Buffer.byteLength(v) > 15)
+    fail(role, v, "an interface name has at most 15 bytes");
   wellFormed(role, v);
-  if (!/^[\x20-\x7e]+$/.test(v)) fail(role, v, "only printable ASCII can be written inside an nftables string");
+  if (!/^[\x20-\x7e]+$/.test(v))
+    fail(role, v, "only printable ASCII can be written inside an nftables string");
   const m = /["\\]/.exec(v);
-  if (m) fail(role, v, `\`${m[0]}\` cannot be written inside an nftables string (nft has no escapes)`);
+  if (m)
+    fail(role, v, `\`${m[0]}\` cannot be written inside an nftables string (nft has no escapes)`);
   if (v.endsWith("*")) fail(role, v, "a trailing `*` would make the string an nftables wildcard");
   return `"${v}"`;
 }
@@ -349,17 +395,21 @@ export function nftAddress(v: string, role = "nftables address", family?: "ipv4"
   const [addr, len, ...rest] = v.split("/");
   if (rest.length || !ipaddr.isValid(addr)) fail(role, v, "is not an IP address or prefix");
   // ipaddr.js also parses "1", "0x7f.1" and other historic IPv4 shorthands: nft does not.
-  if (!ipaddr.IPv6.isValid(addr) && !ipaddr.IPv4.isValidFourPartDecimal(addr)) fail(role, v, "is not an IP address or prefix");
+  if (!ipaddr.IPv6.isValid(addr) && !ipaddr.IPv4.isValidFourPartDecimal(addr))
+    fail(role, v, "is not an IP address or prefix");
   const kind = ipaddr.parse(addr).kind();
-  if (family && kind !== family) fail(role, v, `is not an ${family === "ipv4" ? "IPv4" : "IPv6"} address`);
-  if (len !== undefined && (!/^\d{1,3}$/.test(len) || Number(len) > (kind === "ipv4" ? 32 : 128))) fail(role, v, "has an invalid prefix length");
+  if (family && kind !== family)
+    fail(role, v, `is not an ${family === "ipv4" ? "IPv4" : "IPv6"} address`);
+  if (len !== undefined && (!/^\d{1,3}$/.test(len) || Number(len) > (kind === "ipv4" ? 32 : 128)))
+    fail(role, v, "has an invalid prefix length");
   return ipaddr.parse(addr).toString() + (len !== undefined ? `/${Number(len)}` : "");
 }
 
 /** An nftables identifier (table, chain, set name). */
 export function nftIdentifier(v: string, role = "nftables identifier"): string {
   wellFormed(role, v);
-  if (!/^[A-Za-z][A-Za-z0-9_]{0,254}$/.test(v)) fail(role, v, "an nftables identifier is a letter followed by letters, digits and `_`");
+  if (!/^[A-Za-z][A-Za-z0-9_]{0,254}$/.test(v))
+    fail(role, v, "an nftables identifier is a letter followed by letters, digits and `_`");
   return v;
 }
 
@@ -433,7 +483,8 @@ export function goTemplateText(v: string, role = "Go template text"): string {
  */
 export function pdnsValue(v: string, role = "pdns.conf value"): string {
   noControls(role, v, "a pdns.conf line");
-  if (v !== v.trim()) fail(role, v, "leading or trailing white space is stripped from a pdns.conf value");
+  if (v !== v.trim())
+    fail(role, v, "leading or trailing white space is stripped from a pdns.conf value");
   if (v.includes("#")) fail(role, v, "`#` starts a comment in pdns.conf");
   if (v.endsWith("\\")) fail(role, v, "a trailing `\\` continues the line in pdns.conf");
   return v;
@@ -450,7 +501,8 @@ export function plainWord(v: string, role = "word"): string {
   nonEmpty(role, v, "a word");
   noControls(role, v, "a line-oriented file");
   const m = /[\s"'\\<>#;]/.exec(v);
-  if (m) fail(role, v, `\`${m[0]}\` cannot be written in a plain word (separator, quote or comment)`);
+  if (m)
+    fail(role, v, `\`${m[0]}\` cannot be written in a plain word (separator, quote or comment)`);
   return v;
 }
 
@@ -464,7 +516,8 @@ export function plainWord(v: string, role = "word"): string {
 export function urlPathSegment(v: string, role = "URL path segment"): string {
   nonEmpty(role, v, "a URL path segment");
   wellFormed(role, v);
-  if (v === "." || v === "..") fail(role, v, "`.` and `..` are not path segments but moves in the path");
+  if (v === "." || v === "..")
+    fail(role, v, "`.` and `..` are not path segments but moves in the path");
   return encodeURIComponent(v);
 }
 
@@ -508,9 +561,11 @@ export function dnsName(v: string, role = "DNS name"): string {
 export function dnsAddress(v: string, type: "A" | "AAAA", role = "DNS address"): string {
   wellFormed(role, v);
   if (type === "A") {
-    if (!ipaddr.IPv4.isValidFourPartDecimal(v)) fail(role, v, "is not an IPv4 address in dotted decimal");
+    if (!ipaddr.IPv4.isValidFourPartDecimal(v))
+      fail(role, v, "is not an IPv4 address in dotted decimal");
     return ipaddr.IPv4.parse(v).toString();
   }
-  if (v.includes("%") || !ipaddr.IPv6.isValid(v) || ipaddr.IPv4.isValid(v)) fail(role, v, "is not an IPv6 address");
+  if (v.includes("%") || !ipaddr.IPv6.isValid(v) || ipaddr.IPv4.isValid(v))
+    fail(role, v, "is not an IPv6 address");
   return ipaddr.IPv6.parse(v).toString();
 }

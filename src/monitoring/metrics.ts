@@ -18,7 +18,13 @@ import { PlanBuilder } from "../plan/builder";
 import { header } from "../plan/header";
 import { hostScript, PYTHON_SYNTAX } from "../plan/scripts";
 import { jsonDocument, systemdExecWord, systemdValue } from "../escape";
-import { ANNOUNCE_REASONS, ANNOUNCE_STATE_FILE, DRAIN_FILE, ipvsServices, JSON_SYNTAX } from "../tiers/maglev";
+import {
+  ANNOUNCE_REASONS,
+  ANNOUNCE_STATE_FILE,
+  DRAIN_FILE,
+  ipvsServices,
+  JSON_SYNTAX,
+} from "../tiers/maglev";
 import { SITE_DRAIN_FILE } from "../tiers/gateway";
 import { HAPROXY_ADMIN_SOCKET, HAPROXY_DRAIN_BACKEND } from "../tiers/haproxy";
 import { systemdVerify } from "../tiers/l7-common";
@@ -38,17 +44,33 @@ const prefixOf = (vip: string) => `${vip}/${vip.includes(":") ? 128 : 32}`;
 const familyOf = (vip: string) => (vip.includes(":") ? "ipv6" : "ipv4");
 
 /** The BGP sessions a gateway has: every upstream (IPv4, and IPv6 when the stack names it) and every maglev. */
-export function gatewayNeighbors(topo: Topology): { address: string; name: string; role: "upstream" | "maglev" }[] {
+export function gatewayNeighbors(
+  topo: Topology,
+): { address: string; name: string; role: "upstream" | "maglev" }[] {
   return [
-    ...topo.env.bgp.upstream.flatMap((u) => [u.ipv4, ...(u.ipv6 ? [u.ipv6] : [])].map((address) => ({ address, name: u.name, role: "upstream" as const }))),
-    ...topo.maglevs.map((m) => ({ address: m.mgmt.ipv4, name: m.hostname, role: "maglev" as const })),
+    ...topo.env.bgp.upstream.flatMap((u) =>
+      [u.ipv4, ...(u.ipv6 ? [u.ipv6] : [])].map((address) => ({
+        address,
+        name: u.name,
+        role: "upstream" as const,
+      })),
+    ),
+    ...topo.maglevs.map((m) => ({
+      address: m.mgmt.ipv4,
+      name: m.hostname,
+      role: "maglev" as const,
+    })),
   ];
 }
 
 /** The BFD sessions bgpd registers on a gateway: every maglev, and the upstreams with `bfd`. */
 export function gatewayBfdPeers(topo: Topology): { address: string; name: string }[] {
   return [
-    ...topo.env.bgp.upstream.filter((u) => u.bfd).flatMap((u) => [u.ipv4, ...(u.ipv6 ? [u.ipv6] : [])].map((address) => ({ address, name: u.name }))),
+    ...topo.env.bgp.upstream
+      .filter((u) => u.bfd)
+      .flatMap((u) =>
+        [u.ipv4, ...(u.ipv6 ? [u.ipv6] : [])].map((address) => ({ address, name: u.name })),
+      ),
     ...topo.maglevs.map((m) => ({ address: m.mgmt.ipv4, name: m.hostname })),
   ];
 }
@@ -63,7 +85,11 @@ export function metricsData(topo: Topology, h: HostFacts): string {
   const vips = [...topo.vips.ipv4, ...topo.vips.ipv6];
   const data: Record<string, unknown> = {
     "//": [
-      ...header(topo.env.name, "#", `data of the metrics collector of ${h.hostname} (scripts/host/maglev-metrics)`)
+      ...header(
+        topo.env.name,
+        "#",
+        `data of the metrics collector of ${h.hostname} (scripts/host/maglev-metrics)`,
+      )
         .trimEnd()
         .split("\n")
         .map((l) => l.replace(/^# /, "")),
@@ -119,7 +145,9 @@ export function metricsData(topo: Topology, h: HostFacts): string {
 
 /** The loop unit: one long-lived process (no interpreter start per pass, which is what costs on a small VM). */
 export function metricsUnit(topo: Topology): string {
-  const exec = ["/usr/bin/python3", "-I", "-S", METRICS_SCRIPT, "--data", METRICS_DATA].map((w) => systemdExecWord(w, "metrics collector command")).join(" ");
+  const exec = ["/usr/bin/python3", "-I", "-S", METRICS_SCRIPT, "--data", METRICS_DATA]
+    .map((w) => systemdExecWord(w, "metrics collector command"))
+    .join(" ");
   return (
     header(topo.env.name, "#", "load-balancer metrics for node_exporter's textfile collector") +
     [
@@ -154,8 +182,19 @@ const RESTART_METRICS = `systemctl daemon-reload && systemctl try-restart ${METR
 
 /** The collector on a host: program, data, unit, enabled and running. */
 export function planMetrics(topo: Topology, h: HostFacts, b: PlanBuilder): void {
-  b.file({ path: METRICS_SCRIPT, mode: "0755", content: hostScript("maglev-metrics", topo.env.name), validate: PYTHON_SYNTAX, activate: { kind: "command", command: RESTART_METRICS } });
-  b.file({ path: METRICS_DATA, content: metricsData(topo, h), validate: JSON_SYNTAX, activate: { kind: "command", command: RESTART_METRICS } });
+  b.file({
+    path: METRICS_SCRIPT,
+    mode: "0755",
+    content: hostScript("maglev-metrics", topo.env.name),
+    validate: PYTHON_SYNTAX,
+    activate: { kind: "command", command: RESTART_METRICS },
+  });
+  b.file({
+    path: METRICS_DATA,
+    content: metricsData(topo, h),
+    validate: JSON_SYNTAX,
+    activate: { kind: "command", command: RESTART_METRICS },
+  });
   b.file({
     path: `/etc/systemd/system/${METRICS_UNIT}`,
     content: metricsUnit(topo),

@@ -37,7 +37,9 @@ const q = promqlString;
 
 /** `host="a"` or `host=~"a|b"` for the hosts given. */
 function oneOf(label: string, values: string[]): string {
-  return values.length === 1 ? `${label}=${q(values[0])}` : `${label}=~${q(values.map((v) => re2Literal(v)).join("|"))}`;
+  return values.length === 1
+    ? `${label}=${q(values[0])}`
+    : `${label}=~${q(values.map((v) => re2Literal(v)).join("|"))}`;
 }
 
 /** The rules, plain data (tests read them; `alertRules` writes them). */
@@ -56,7 +58,9 @@ export function alertRuleList(topo: Topology): AlertRule[] {
   const hostnames = topo.hosts.map((h) => h.hostname).sort();
   rules.push({
     alert: "MaglevMetricsMissing",
-    expr: hostnames.map((h) => `absent(maglev_host_info{stack=${q(env.name)},host=${q(h)}})`).join(" or "),
+    expr: hostnames
+      .map((h) => `absent(maglev_host_info{stack=${q(env.name)},host=${q(h)}})`)
+      .join(" or "),
     for: "5m",
     labels: { severity: "warning", ...stack },
     annotations: {
@@ -70,8 +74,10 @@ export function alertRuleList(topo: Topology): AlertRule[] {
     for: "2m",
     labels: { severity: "warning", ...stack },
     annotations: {
-      summary: "maglev-infra metrics of {{ $labels.instance }} are {{ $value | humanizeDuration }} old",
-      description: "maglev-infra-metrics.service writes the file every few seconds; it is stuck or failing.",
+      summary:
+        "maglev-infra metrics of {{ $labels.instance }} are {{ $value | humanizeDuration }} old",
+      description:
+        "maglev-infra-metrics.service writes the file every few seconds; it is stuck or failing.",
     },
   });
 
@@ -95,8 +101,10 @@ export function alertRuleList(topo: Topology): AlertRule[] {
       for: "30s",
       labels: { severity: "critical", ...stack },
       annotations: {
-        summary: "{{ $labels.instance }}: BFD session to {{ $labels.name }} ({{ $labels.peer }}) is not up",
-        description: "The gateway notices this maglev's (or router's) failure only through the BGP hold time now.",
+        summary:
+          "{{ $labels.instance }}: BFD session to {{ $labels.name }} ({{ $labels.peer }}) is not up",
+        description:
+          "The gateway notices this maglev's (or router's) failure only through the BGP hold time now.",
       },
     });
     for (const family of ["ipv4", "ipv6"] as const) {
@@ -124,7 +132,12 @@ export function alertRuleList(topo: Topology): AlertRule[] {
         expr: inStack(`maglev_ipvs_service_healthy_real_servers{${sel}} < ${want}`),
         for: "1m",
         // The series' own labels, so the rules of the services differ (promtool: no duplicate rules).
-        labels: { severity: "warning", ...stack, fwmark: String(s.fwmark.fwmark), family: s.family },
+        labels: {
+          severity: "warning",
+          ...stack,
+          fwmark: String(s.fwmark.fwmark),
+          family: s.family,
+        },
         annotations: {
           summary: `{{ $labels.instance }}: {{ $value }} of ${want} real servers of fwmark ${s.fwmark.fwmark} (${s.family}, group ${v(s.group.name)}) healthy`,
           description: `Members: ${v(s.realServers.map((r) => r.host.hostname).join(", "))}. Below ${env.maglev.minHealthyRealServers} (maglev.minHealthyRealServers) the maglev withdraws the group's VIPs.`,
@@ -163,7 +176,8 @@ export function alertRuleList(topo: Topology): AlertRule[] {
       labels: { severity: "warning", ...stack },
       annotations: {
         summary: "{{ $labels.instance }} withdraws VIP {{ $labels.vip }} while not drained",
-        description: "maglev_vip_state says why (below_min_healthy, marks_missing, no_next_hop, not_on_interface).",
+        description:
+          "maglev_vip_state says why (below_min_healthy, marks_missing, no_next_hop, not_on_interface).",
       },
     });
   }
@@ -184,5 +198,11 @@ export function alertRuleList(topo: Topology): AlertRule[] {
 /** The rule file (Prometheus 2 `groups:` format), one group named after the stack. */
 export function alertRules(topo: Topology): string {
   const rules = alertRuleList(topo);
-  return header(topo.env.name, "#", "Prometheus alert rules on the metrics of scripts/host/maglev-metrics") + yamlDocument({ groups: [{ name: `maglev-infra-${topo.env.name}`, rules }] }, "alert rules");
+  return (
+    header(
+      topo.env.name,
+      "#",
+      "Prometheus alert rules on the metrics of scripts/host/maglev-metrics",
+    ) + yamlDocument({ groups: [{ name: `maglev-infra-${topo.env.name}`, rules }] }, "alert rules")
+  );
 }

@@ -28,7 +28,9 @@ export interface CheckRow {
 }
 
 /** `ipvsadm -Ln` parsed: service key (`4:100080`) → real server address → {weight, active}. */
-export function parseIpvs(text: string): Map<string, Map<string, { weight: number; active: number }>> {
+export function parseIpvs(
+  text: string,
+): Map<string, Map<string, { weight: number; active: number }>> {
   const out = new Map<string, Map<string, { weight: number; active: number }>>();
   let cur: Map<string, { weight: number; active: number }> | undefined;
   for (const line of text.split("\n")) {
@@ -50,8 +52,13 @@ export function parseIpvs(text: string): Map<string, Map<string, { weight: numbe
 /** Next hops of one route from `ip -j route show <prefix>`. */
 export function nextHops(json: string): string[] {
   try {
-    const routes = JSON.parse(json || "[]") as { gateway?: string; nexthops?: { gateway: string }[] }[];
-    return routes.flatMap((r) => (r.nexthops ? r.nexthops.map((n) => n.gateway) : r.gateway ? [r.gateway] : []));
+    const routes = JSON.parse(json || "[]") as {
+      gateway?: string;
+      nexthops?: { gateway: string }[];
+    }[];
+    return routes.flatMap((r) =>
+      r.nexthops ? r.nexthops.map((n) => n.gateway) : r.gateway ? [r.gateway] : [],
+    );
   } catch {
     return [];
   }
@@ -59,14 +66,19 @@ export function nextHops(json: string): string[] {
 
 /** The drain state probe of a maglev (its drain file), a gateway (its site's drain file) or an HAProxy node (`hactl status`). */
 function drainProbe(h: HostFacts): string | undefined {
-  const file = h.role === "maglev" ? DRAIN_FILE : h.role === "gateway" ? SITE_DRAIN_FILE : undefined;
+  const file =
+    h.role === "maglev" ? DRAIN_FILE : h.role === "gateway" ? SITE_DRAIN_FILE : undefined;
   if (file) return `if test -e ${file}; then echo drained; else echo serving; fi`;
   if (h.role === "haproxy") return `${HACTL_PATH} status`;
   return undefined;
 }
 
 /** Drain state of every maglev, gateway (site drain) and HAProxy node, asked once (expected weights and ECMP width depend on it). */
-export async function drainStates(topo: Topology, runner: HostRunner, hosts: HostFacts[] = topo.hosts): Promise<Map<string, boolean>> {
+export async function drainStates(
+  topo: Topology,
+  runner: HostRunner,
+  hosts: HostFacts[] = topo.hosts,
+): Promise<Map<string, boolean>> {
   const out = new Map<string, boolean>();
   await Promise.all(
     hosts.map(async (h) => {
@@ -108,7 +120,14 @@ const FRAME = "@@maglev-check@@";
  * (no fork each), so a probe must not `exit`.
  */
 export function probeScript(probes: Probe[]): string {
-  return probes.map((p) => `echo '${FRAME} ${p.key}'\n{ ${p.command}\n} ${p.quietStderr ? "2>/dev/null" : "2>&1"}\necho "${FRAME} rc $?"`).join("\n") + "\n";
+  return (
+    probes
+      .map(
+        (p) =>
+          `echo '${FRAME} ${p.key}'\n{ ${p.command}\n} ${p.quietStderr ? "2>/dev/null" : "2>&1"}\necho "${FRAME} rc $?"`,
+      )
+      .join("\n") + "\n"
+  );
 }
 
 /** The framed output of `probeScript` → key → output and exit status. A probe that never ran is absent. */
@@ -140,7 +159,8 @@ export function parseProbes(stdout: string): Map<string, ProbeResult> {
 /** Everything `check` asks one host, as probes. */
 function hostProbes(topo: Topology, plan: HostPlan, h: HostFacts, runner: HostRunner): Probe[] {
   const probes: Probe[] = [];
-  const add = (key: string, command: string, quietStderr = false) => probes.push({ key, command, quietStderr });
+  const add = (key: string, command: string, quietStderr = false) =>
+    probes.push({ key, command, quietStderr });
   const drain = drainProbe(h);
   if (drain) add("drain", drain);
   // Files: two commands for all of them — live hashes, then the apply records.
@@ -148,7 +168,8 @@ function hostProbes(topo: Topology, plan: HostPlan, h: HostFacts, runner: HostRu
   const records = plan.files.map((f) => `${APPLIED_DIR}/${fileSlug(f.path)}`).join(" ");
   add("files", `sha256sum -- ${paths} 2>/dev/null; grep -H '' ${records} 2>/dev/null; true`);
   for (const s of plan.services) add(`service ${s}`, runner.services.isActive(s));
-  if (h.ingress) add("ingress link", `ip -j -s link show ${topo.env.networks.ingress.interface ?? "ingress0"}`);
+  if (h.ingress)
+    add("ingress link", `ip -j -s link show ${topo.env.networks.ingress.interface ?? "ingress0"}`);
   if (h.role === "gateway") {
     add("bgp", "vtysh -c 'show bgp neighbors json'", true);
     add("bfd", "vtysh -c 'show bfd peers json'", true);
@@ -163,7 +184,11 @@ function hostProbes(topo: Topology, plan: HostPlan, h: HostFacts, runner: HostRu
     add("announced", `cat ${ANNOUNCED_FILE} 2>/dev/null; true`);
     add("ipvs", "ipvsadm -Ln");
   }
-  if (h.role === "haproxy") add("haproxy stat", `echo 'show stat -1 4 -1' | socat stdio unix-connect:${HAPROXY_ADMIN_SOCKET}`);
+  if (h.role === "haproxy")
+    add(
+      "haproxy stat",
+      `echo 'show stat -1 4 -1' | socat stdio unix-connect:${HAPROXY_ADMIN_SOCKET}`,
+    );
   return probes;
 }
 
@@ -175,7 +200,12 @@ export interface HostProbe {
 }
 
 /** Ask one host everything at once. */
-async function probeHost(topo: Topology, plan: HostPlan, h: HostFacts, runner: HostRunner): Promise<HostProbe> {
+async function probeHost(
+  topo: Topology,
+  plan: HostPlan,
+  h: HostFacts,
+  runner: HostRunner,
+): Promise<HostProbe> {
   const r = await runner.run(h.hostname, probeScript(hostProbes(topo, plan, h, runner)), 60000);
   return { results: parseProbes(r.stdout), failure: (r.stderr || `exit ${r.code}`).trim() };
 }
@@ -193,7 +223,10 @@ function parseFiles(plan: HostPlan, out: string): Map<string, string[]> {
     const sep = l.indexOf(":");
     const p = sep > 0 ? bySlug.get(l.slice(0, sep)) : undefined;
     if (p && live.has(p)) {
-      const [plannedAt = "-", liveAt = "-"] = l.slice(sep + 1).trim().split(/\s+/);
+      const [plannedAt = "-", liveAt = "-"] = l
+        .slice(sep + 1)
+        .trim()
+        .split(/\s+/);
       live.set(p, [live.get(p)![0], plannedAt, liveAt]);
     }
   }
@@ -227,9 +260,16 @@ export function driftedFiles(plan: HostPlan, probe: HostProbe): DriftedFile[] {
 }
 
 /** Turn one host's probe results into ✓/✗ rows (pure: no I/O). */
-export function hostRows(topo: Topology, plan: HostPlan, h: HostFacts, probe: HostProbe, drained: Map<string, boolean>): CheckRow[] {
+export function hostRows(
+  topo: Topology,
+  plan: HostPlan,
+  h: HostFacts,
+  probe: HostProbe,
+  drained: Map<string, boolean>,
+): CheckRow[] {
   const rows: CheckRow[] = [];
-  const row = (check: string, ok: boolean, detail = "") => rows.push({ host: h.hostname, check, ok, detail });
+  const row = (check: string, ok: boolean, detail = "") =>
+    rows.push({ host: h.hostname, check, ok, detail });
   // A probe that never ran reads as exit -1: its check is ✗ with the transport's message.
   const failure = probe.failure;
   const get = (key: string): ProbeResult => probe.results.get(key) ?? { out: "", code: -1 };
@@ -240,13 +280,23 @@ export function hostRows(topo: Topology, plan: HostPlan, h: HostFacts, probe: Ho
   // what the file hashed to then (a hand edit changes the live hash).
   if (missing("files")) row("files match the plan", false, `no answer: ${failure}`);
   else {
-    const drift = driftedFiles(plan, probe).map((d) => (d.why === "differs" ? d.path : `${d.path} (${d.why})`));
-    row("files match the plan", drift.length === 0, drift.length ? `drift: ${drift.join(", ")}` : `${plan.files.length} files`);
+    const drift = driftedFiles(plan, probe).map((d) =>
+      d.why === "differs" ? d.path : `${d.path} (${d.why})`,
+    );
+    row(
+      "files match the plan",
+      drift.length === 0,
+      drift.length ? `drift: ${drift.join(", ")}` : `${plan.files.length} files`,
+    );
   }
 
   for (const s of plan.services) {
     const a = get(`service ${s}`);
-    row(`service ${s}`, a.code === 0, a.code === 0 ? "active" : a.code < 0 ? `no answer: ${failure}` : "not active");
+    row(
+      `service ${s}`,
+      a.code === 0,
+      a.code === 0 ? "active" : a.code < 0 ? `no answer: ${failure}` : "not active",
+    );
   }
 
   if (h.ingress) {
@@ -258,14 +308,28 @@ export function hostRows(topo: Topology, plan: HostPlan, h: HostFacts, probe: Ho
       row(`${ifname} MTU`, link.mtu === want, `${link.mtu} (plan ${want})`);
       const st = link.stats64 ?? link.stats;
       const errs = (st?.rx?.errors ?? 0) + (st?.tx?.errors ?? 0);
-      row(`${ifname} errors`, errs === 0, `rx ${st?.rx?.errors ?? "?"} tx ${st?.tx?.errors ?? "?"}`);
+      row(
+        `${ifname} errors`,
+        errs === 0,
+        `rx ${st?.rx?.errors ?? "?"} tx ${st?.tx?.errors ?? "?"}`,
+      );
     } catch {
-      row(`${ifname} present`, false, l.code < 0 ? `no answer: ${failure}` : l.out.trim() || "no such interface");
+      row(
+        `${ifname} present`,
+        false,
+        l.code < 0 ? `no answer: ${failure}` : l.out.trim() || "no such interface",
+      );
     }
   }
 
   if (h.role === "gateway") {
-    row("site drain", true, drained.get(h.name) ? `site ${h.site ?? "?"} drained (${SITE_DRAIN_FILE} exists)` : "not drained");
+    row(
+      "site drain",
+      true,
+      drained.get(h.name)
+        ? `site ${h.site ?? "?"} drained (${SITE_DRAIN_FILE} exists)`
+        : "not drained",
+    );
     let neighbors: Record<string, { bgpState?: string }> = {};
     try {
       neighbors = JSON.parse(get("bgp").out);
@@ -293,22 +357,38 @@ export function hostRows(topo: Topology, plan: HostPlan, h: HostFacts, probe: Ho
       row(`BFD ${m.mgmt.ipv4} (${m.name})`, p?.status === "up", p?.status ?? "absent");
     }
     const want = topo.maglevs.filter((m) => !drained.get(m.name)).length;
-    const drainedNote = topo.maglevs.filter((m) => drained.get(m.name)).map((m) => `${m.name} drained`);
+    const drainedNote = topo.maglevs
+      .filter((m) => drained.get(m.name))
+      .map((m) => `${m.name} drained`);
     for (const vip of [...topo.vips.ipv4, ...topo.vips.ipv6]) {
       const hops = nextHops(get(`route ${vip}`).out);
-      row(`ECMP ${vip}`, hops.length === want, `${hops.length} next-hops (want ${want}${drainedNote.length ? `; ${drainedNote.join(", ")}` : ""})`);
+      row(
+        `ECMP ${vip}`,
+        hops.length === want,
+        `${hops.length} next-hops (want ${want}${drainedNote.length ? `; ${drainedNote.join(", ")}` : ""})`,
+      );
     }
   }
 
   if (h.role === "maglev") {
-    row("announcements", true, drained.get(h.name) ? `drained (${DRAIN_FILE} exists)` : "not drained");
+    row(
+      "announcements",
+      true,
+      drained.get(h.name) ? `drained (${DRAIN_FILE} exists)` : "not drained",
+    );
     const ct = get("conntrack").out.trim();
     row("IPVS conntrack off", ct === "0", `net.ipv4.vs.conntrack=${ct || "?"}`);
     const ex = get("exabgp sessions").out;
-    for (const gw of topo.gateways) row(`ExaBGP → ${gw.name}`, ex.includes(`${gw.mgmt.ipv4}:`), ex.includes(`${gw.mgmt.ipv4}:`) ? "established" : "no session");
+    for (const gw of topo.gateways)
+      row(
+        `ExaBGP → ${gw.name}`,
+        ex.includes(`${gw.mgmt.ipv4}:`),
+        ex.includes(`${gw.mgmt.ipv4}:`) ? "established" : "no session",
+      );
     const announced = get("announced").out.trim().split("\n").filter(Boolean);
     const vipCount = topo.vips.ipv4.length + topo.vips.ipv6.length;
-    if (!drained.get(h.name)) row("VIPs announced", announced.length === vipCount, `${announced.length} of ${vipCount}`);
+    if (!drained.get(h.name))
+      row("VIPs announced", announced.length === vipCount, `${announced.length} of ${vipCount}`);
     const ipvs = parseIpvs(get("ipvs").out);
     for (const s of ipvsServices(topo)) {
       const key = `${s.family === "ipv6" ? 6 : 4}:${s.fwmark.fwmark}`;
@@ -338,7 +418,13 @@ export function hostRows(topo: Topology, plan: HostPlan, h: HostFacts, probe: Ho
     row("drain", true, drained.get(h.name) ? "drained (health API answers 503)" : "serving");
     const st = get("haproxy stat");
     const lines = st.out.split("\n").filter((l) => l && !l.startsWith("#"));
-    if (st.code !== 0 || lines.length === 0) row("HAProxy backends", false, (st.code < 0 ? `no answer: ${failure}` : st.out.trim()) || "no answer from the stats socket");
+    if (st.code !== 0 || lines.length === 0)
+      row(
+        "HAProxy backends",
+        false,
+        (st.code < 0 ? `no answer: ${failure}` : st.out.trim()) ||
+          "no answer from the stats socket",
+      );
     else
       for (const l of lines) {
         const f = l.split(",");
@@ -354,7 +440,12 @@ export function hostRows(topo: Topology, plan: HostPlan, h: HostFacts, probe: Ho
  * rows. The gateways' expected ECMP width and the maglevs' expected weights depend on which
  * nodes are drained, so hosts outside `only` are still asked for their drain state.
  */
-export async function checkEnvironment(topo: Topology, plans: HostPlan[], runner: HostRunner, only?: string[]): Promise<CheckRow[]> {
+export async function checkEnvironment(
+  topo: Topology,
+  plans: HostPlan[],
+  runner: HostRunner,
+  only?: string[],
+): Promise<CheckRow[]> {
   return (await checkHosts(topo, plans, runner, { hosts: only })).rows;
 }
 
@@ -375,25 +466,46 @@ export interface CheckReport {
 }
 
 /** The hosts `check` looks at: named ones and tiers, both when both are given. */
-export function selectHosts(topo: Topology, opts: Pick<CheckOptions, "hosts" | "roles">): HostFacts[] {
+export function selectHosts(
+  topo: Topology,
+  opts: Pick<CheckOptions, "hosts" | "roles">,
+): HostFacts[] {
   const { hosts: only, roles } = opts;
-  return topo.hosts.filter((h) => (!only?.length || only.includes(h.name) || only.includes(h.hostname)) && (!roles?.length || roles.includes(h.role)));
+  return topo.hosts.filter(
+    (h) =>
+      (!only?.length || only.includes(h.name) || only.includes(h.hostname)) &&
+      (!roles?.length || roles.includes(h.role)),
+  );
 }
 
-export async function checkHosts(topo: Topology, plans: HostPlan[], runner: HostRunner, opts: CheckOptions = {}): Promise<CheckReport> {
+export async function checkHosts(
+  topo: Topology,
+  plans: HostPlan[],
+  runner: HostRunner,
+  opts: CheckOptions = {},
+): Promise<CheckReport> {
   const byName = new Map(plans.map((p) => [p.name, p]));
   const hosts = selectHosts(topo, opts);
-  const probed = await Promise.all(hosts.map((h) => probeHost(topo, byName.get(h.name)!, h, runner)));
+  const probed = await Promise.all(
+    hosts.map((h) => probeHost(topo, byName.get(h.name)!, h, runner)),
+  );
   const drained = new Map<string, boolean>();
   hosts.forEach((h, i) => {
     const d = probed[i].results.get("drain");
     if (d) drained.set(h.name, isDrained(d.out));
   });
   const others = topo.hosts.filter((h) => !hosts.includes(h) && drainProbe(h));
-  if (others.length) for (const [name, d] of await drainStates(topo, runner, others)) drained.set(name, d);
+  if (others.length)
+    for (const [name, d] of await drainStates(topo, runner, others)) drained.set(name, d);
   const rows = hosts.flatMap((h, i) => hostRows(topo, byName.get(h.name)!, h, probed[i], drained));
   const diffs = opts.diff
-    ? (await Promise.all(hosts.map((h, i) => hostDiffs(byName.get(h.name)!, h, driftedFiles(byName.get(h.name)!, probed[i]), runner)))).flat()
+    ? (
+        await Promise.all(
+          hosts.map((h, i) =>
+            hostDiffs(byName.get(h.name)!, h, driftedFiles(byName.get(h.name)!, probed[i]), runner),
+          ),
+        )
+      ).flat()
     : [];
   return { rows, diffs };
 }
@@ -422,21 +534,33 @@ export const DIFF_MAX_LINES = 400;
  * only files without secrets are read with `cat`), and the marker of every file with variants.
  */
 export function diffScript(plan: HostPlan, drifted: DriftedFile[]): string {
-  const files = drifted.filter((d) => d.why !== "missing").map((d) => plan.files.find((f) => f.path === d.path)!);
+  const files = drifted
+    .filter((d) => d.why !== "missing")
+    .map((d) => plan.files.find((f) => f.path === d.path)!);
   const plain = files.filter((f) => !f.secretKeys?.length);
   const L = [
     `if ! /usr/bin/python3 -I -S ${HOST_MASKER} --mask ${files.map((f) => shellWord(f.path)).join(" ")} 2>/dev/null; then`,
     `  echo '${MASK_FRAME} failed -'`,
-    ...plain.map((f) => `  echo ${shellWord(`${MASK_FRAME} cat ${f.path}`)}; cat -- ${shellWord(f.path)} 2>/dev/null; echo`),
+    ...plain.map(
+      (f) =>
+        `  echo ${shellWord(`${MASK_FRAME} cat ${f.path}`)}; cat -- ${shellWord(f.path)} 2>/dev/null; echo`,
+    ),
     "fi",
   ];
   for (const f of files)
-    (f.variants ?? []).forEach((v, i) => L.push(`if grep -qF -- ${shellWord(v.when.contains)} ${shellWord(v.when.path)} 2>/dev/null; then echo ${shellWord(`${VARIANT_FRAME} ${i} ${f.path}`)}; fi`));
+    (f.variants ?? []).forEach((v, i) =>
+      L.push(
+        `if grep -qF -- ${shellWord(v.when.contains)} ${shellWord(v.when.path)} 2>/dev/null; then echo ${shellWord(`${VARIANT_FRAME} ${i} ${f.path}`)}; fi`,
+      ),
+    );
   return L.join("\n") + "\n";
 }
 
 /** The frames of a diff script's output: path → live text (masked), and the variant chosen per path. */
-export function parseDiffOutput(out: string): { texts: Map<string, string>; variants: Map<string, number> } {
+export function parseDiffOutput(out: string): {
+  texts: Map<string, string>;
+  variants: Map<string, number>;
+} {
   const texts = new Map<string, string>();
   const variants = new Map<string, number>();
   const heads = [...out.matchAll(/^@@maglev-(mask|variant)@@ (\S+) (.*)$/gm)];
@@ -462,44 +586,86 @@ export function unifiedDiff(planned: string, live: string, path: string): string
     const b = nodePath.join(dir, "live");
     fs.writeFileSync(a, planned);
     fs.writeFileSync(b, live);
-    const r = spawnSync("diff", ["-u", "--label", `plan${path}`, "--label", `host${path}`, a, b], { encoding: "utf8" });
-    if (r.status !== 0 && r.status !== 1) throw new Error(`diff failed: ${(r.stderr || r.error?.message || "").trim()}`);
+    const r = spawnSync("diff", ["-u", "--label", `plan${path}`, "--label", `host${path}`, a, b], {
+      encoding: "utf8",
+    });
+    if (r.status !== 0 && r.status !== 1)
+      throw new Error(`diff failed: ${(r.stderr || r.error?.message || "").trim()}`);
     const lines = r.stdout.split("\n");
-    return lines.length > DIFF_MAX_LINES + 1 ? lines.slice(0, DIFF_MAX_LINES).join("\n") + `\n… (${lines.length - DIFF_MAX_LINES} more lines)\n` : r.stdout;
+    return lines.length > DIFF_MAX_LINES + 1
+      ? lines.slice(0, DIFF_MAX_LINES).join("\n") +
+          `\n… (${lines.length - DIFF_MAX_LINES} more lines)\n`
+      : r.stdout;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
 /** The diffs of one host's drifted files (one run on the host). */
-async function hostDiffs(plan: HostPlan, h: HostFacts, drifted: DriftedFile[], runner: HostRunner): Promise<FileDiff[]> {
+async function hostDiffs(
+  plan: HostPlan,
+  h: HostFacts,
+  drifted: DriftedFile[],
+  runner: HostRunner,
+): Promise<FileDiff[]> {
   if (!drifted.length) return [];
   const present = drifted.filter((d) => d.why !== "missing");
-  const { texts, variants } = present.length ? parseDiffOutput((await runner.run(h.hostname, diffScript(plan, drifted), 60000)).stdout) : { texts: new Map(), variants: new Map() };
+  const { texts, variants } = present.length
+    ? parseDiffOutput((await runner.run(h.hostname, diffScript(plan, drifted), 60000)).stdout)
+    : { texts: new Map(), variants: new Map() };
   return drifted.map((d) => {
     const f = plan.files.find((x) => x.path === d.path)!;
     const base = { host: h.hostname, path: d.path, why: d.why };
     const vi = variants.get(d.path);
     const planned = vi !== undefined && f.variants?.[vi] ? f.variants[vi].content : f.content;
-    const note = vi !== undefined && f.variants?.[vi] ? `compared with the variant for ${f.variants[vi].when.path}` : undefined;
-    if (d.why === "missing") return { ...base, diff: unifiedDiff(planned, "", d.path).replace(/^\+\+\+ .*$/m, `+++ host${d.path} (missing)`), ...(note ? { note } : {}) };
+    const note =
+      vi !== undefined && f.variants?.[vi]
+        ? `compared with the variant for ${f.variants[vi].when.path}`
+        : undefined;
+    if (d.why === "missing")
+      return {
+        ...base,
+        diff: unifiedDiff(planned, "", d.path).replace(
+          /^\+\+\+ .*$/m,
+          `+++ host${d.path} (missing)`,
+        ),
+        ...(note ? { note } : {}),
+      };
     const live = texts.get(d.path);
     if (live === undefined)
-      return { ...base, diff: "", note: f.secretKeys?.length ? "not shown: the host's apply program cannot mask its secrets (re-apply the host to update it)" : "could not be read on the host" };
+      return {
+        ...base,
+        diff: "",
+        note: f.secretKeys?.length
+          ? "not shown: the host's apply program cannot mask its secrets (re-apply the host to update it)"
+          : "could not be read on the host",
+      };
     const diff = unifiedDiff(planned, live, d.path);
-    return { ...base, diff, ...(note ? { note } : !diff ? { note: "the masked text equals the plan: only a secret value differs" } : {}) };
+    return {
+      ...base,
+      diff,
+      ...(note
+        ? { note }
+        : !diff
+          ? { note: "the masked text equals the plan: only a secret value differs" }
+          : {}),
+    };
   });
 }
 
 /** The diffs as text, after the table. */
 export function formatDiffs(diffs: FileDiff[]): string {
-  return diffs.map((d) => `# ${d.host}: ${d.path} (${d.why})${d.note ? ` — ${d.note}` : ""}\n${d.diff}`).join("\n");
+  return diffs
+    .map((d) => `# ${d.host}: ${d.path} (${d.why})${d.note ? ` — ${d.note}` : ""}\n${d.diff}`)
+    .join("\n");
 }
 
 export function formatTable(rows: CheckRow[]): string {
   const hw = Math.max(4, ...rows.map((r) => r.host.length));
   const cw = Math.max(5, ...rows.map((r) => r.check.length));
-  const lines = rows.map((r) => `${r.ok ? "✓" : "✗"}  ${r.host.padEnd(hw)}  ${r.check.padEnd(cw)}  ${r.detail}`);
+  const lines = rows.map(
+    (r) => `${r.ok ? "✓" : "✗"}  ${r.host.padEnd(hw)}  ${r.check.padEnd(cw)}  ${r.detail}`,
+  );
   const failed = rows.filter((r) => !r.ok).length;
   return [...lines, "", `${rows.length - failed} passed, ${failed} failed`].join("\n") + "\n";
 }

@@ -73,7 +73,11 @@ export interface DrainResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(timeoutMs: number, probe: () => Promise<{ done: boolean; detail: string }>, everyMs = 250): Promise<{ done: boolean; detail: string }> {
+async function waitFor(
+  timeoutMs: number,
+  probe: () => Promise<{ done: boolean; detail: string }>,
+  everyMs = 250,
+): Promise<{ done: boolean; detail: string }> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const last = await probe();
@@ -84,7 +88,10 @@ async function waitFor(timeoutMs: number, probe: () => Promise<{ done: boolean; 
 
 function find(topo: Topology, name: string): HostFacts {
   const h = topo.hosts.find((x) => x.name === name || x.hostname === name);
-  if (!h) throw new Error(`no host "${name}" in stack ${topo.env.name} (hosts: ${topo.hosts.map((x) => x.name).join(", ")})`);
+  if (!h)
+    throw new Error(
+      `no host "${name}" in stack ${topo.env.name} (hosts: ${topo.hosts.map((x) => x.name).join(", ")})`,
+    );
   return h;
 }
 
@@ -93,7 +100,13 @@ async function routesVia(topo: Topology, runner: HostRunner, maglev: HostFacts):
   const vips = [...topo.vips.ipv4, ...topo.vips.ipv6];
   const per = await Promise.all(
     topo.gateways.map(async (gw) => {
-      const script = vips.map((vip) => (vip.includes(":") ? `echo "R ${vip} $(ip -6 -j route show ${vip}/128)"` : `echo "R ${vip} $(ip -j route show ${vip}/32)"`)).join("; ");
+      const script = vips
+        .map((vip) =>
+          vip.includes(":")
+            ? `echo "R ${vip} $(ip -6 -j route show ${vip}/128)"`
+            : `echo "R ${vip} $(ip -j route show ${vip}/32)"`,
+        )
+        .join("; ");
       const r = await runner.run(gw.hostname, script);
       const left: string[] = [];
       for (const line of r.stdout.split("\n")) {
@@ -109,10 +122,16 @@ async function routesVia(topo: Topology, runner: HostRunner, maglev: HostFacts):
 }
 
 /** Weight and active connections of `member` on every maglev. */
-async function memberOnMaglevs(topo: Topology, runner: HostRunner, member: HostFacts): Promise<{ weight: number; active: number }> {
+async function memberOnMaglevs(
+  topo: Topology,
+  runner: HostRunner,
+  member: HostFacts,
+): Promise<{ weight: number; active: number }> {
   let weight = 0;
   let active = 0;
-  const services = ipvsServices(topo).filter((s) => s.realServers.some((r) => r.host.name === member.name));
+  const services = ipvsServices(topo).filter((s) =>
+    s.realServers.some((r) => r.host.name === member.name),
+  );
   for (const m of topo.maglevs) {
     const ipvs = parseIpvs((await runner.run(m.hostname, "ipvsadm -Ln")).stdout);
     for (const s of services) {
@@ -127,49 +146,87 @@ async function memberOnMaglevs(topo: Topology, runner: HostRunner, member: HostF
   return { weight, active };
 }
 
-export async function drainHost(topo: Topology, plans: HostPlan[], runner: HostRunner, name: string, opts: DrainOptions = {}): Promise<DrainResult> {
+export async function drainHost(
+  topo: Topology,
+  plans: HostPlan[],
+  runner: HostRunner,
+  name: string,
+  opts: DrainOptions = {},
+): Promise<DrainResult> {
   const h = find(topo, name);
   // Refuse what cannot be drained before touching any host.
-  if (h.role !== "maglev" && h.role !== "haproxy") throw new Error(`drain of a ${h.role} is not supported (maglev and haproxy nodes are)`);
+  if (h.role !== "maglev" && h.role !== "haproxy")
+    throw new Error(`drain of a ${h.role} is not supported (maglev and haproxy nodes are)`);
   const t0 = Date.now();
   const timeoutMs = opts.timeoutMs ?? 60000;
   const drained = await drainStates(topo, runner);
   if (h.role === "maglev") {
     const others = topo.maglevs.filter((m) => m.name !== h.name && !drained.get(m.name));
-    if (others.length === 0 && !opts.force) throw new Error(`${h.name} is the last announcing maglev: draining it takes every VIP offline (use --force)`);
+    if (others.length === 0 && !opts.force)
+      throw new Error(
+        `${h.name} is the last announcing maglev: draining it takes every VIP offline (use --force)`,
+      );
     // An operator's drain: the file alone (no apply mark), so a later apply keeps it drained.
-    const r = await runner.run(h.hostname, `install -d ${DRAIN_FILE.replace(/\/[^/]+$/, "")} && touch ${DRAIN_FILE}`, timeoutMs);
-    if (r.code !== 0) throw new Error(`drain of ${h.name} failed: ${(r.stderr || r.stdout).trim()}`);
+    const r = await runner.run(
+      h.hostname,
+      `install -d ${DRAIN_FILE.replace(/\/[^/]+$/, "")} && touch ${DRAIN_FILE}`,
+      timeoutMs,
+    );
+    if (r.code !== 0)
+      throw new Error(`drain of ${h.name} failed: ${(r.stderr || r.stdout).trim()}`);
     const w = await waitFor(timeoutMs, async () => {
       const left = await routesVia(topo, runner, h);
-      return { done: left.length === 0, detail: left.length ? `still routed: ${left.join(", ")}` : "routes gone from every gateway" };
-    });
-    return { host: h.hostname, action: "drain", complete: w.done, detail: w.done ? w.detail : `timed out after ${timeoutMs} ms: ${w.detail}`, ms: Date.now() - t0 };
-  }
-  if (h.role === "haproxy") {
-    for (const gname of h.groups) {
-      const g = topo.groups.get(gname)!;
-      const serving = g.members.filter((m) => m.name !== h.name && !drained.get(m.name));
-      if (serving.length === 0 && !opts.force) throw new Error(`${h.name} is the last serving member of group ${gname} (use --force)`);
-    }
-    const r = await runner.run(h.hostname, HAPROXY_DRAIN_COMMAND);
-    if (r.code !== 0) throw new Error(`drain of ${h.name} failed: ${(r.stderr || r.stdout).trim()}`);
-    // Two phases: no new connections (weight 0 everywhere), then the existing ones finish.
-    const w0 = await waitFor(timeoutMs, async () => {
-      const s = await memberOnMaglevs(topo, runner, h);
-      return { done: s.weight === 0, detail: `weight ${s.weight} (summed over the maglevs)` };
-    });
-    if (!w0.done) return { host: h.hostname, action: "drain", complete: false, detail: `timed out after ${timeoutMs} ms: ${w0.detail}`, ms: Date.now() - t0 };
-    const weightZeroMs = Date.now() - t0;
-    const w = await waitFor(Math.max(0, timeoutMs - weightZeroMs), async () => {
-      const s = await memberOnMaglevs(topo, runner, h);
-      return { done: s.active === 0, detail: `${s.active} active connections (summed over the maglevs)` };
+      return {
+        done: left.length === 0,
+        detail: left.length ? `still routed: ${left.join(", ")}` : "routes gone from every gateway",
+      };
     });
     return {
       host: h.hostname,
       action: "drain",
       complete: w.done,
-      detail: w.done ? `weight 0 on every maglev after ${weightZeroMs} ms, no active connection` : `weight 0 on every maglev after ${weightZeroMs} ms; timed out after ${timeoutMs} ms waiting for ${w.detail} to finish`,
+      detail: w.done ? w.detail : `timed out after ${timeoutMs} ms: ${w.detail}`,
+      ms: Date.now() - t0,
+    };
+  }
+  if (h.role === "haproxy") {
+    for (const gname of h.groups) {
+      const g = topo.groups.get(gname)!;
+      const serving = g.members.filter((m) => m.name !== h.name && !drained.get(m.name));
+      if (serving.length === 0 && !opts.force)
+        throw new Error(`${h.name} is the last serving member of group ${gname} (use --force)`);
+    }
+    const r = await runner.run(h.hostname, HAPROXY_DRAIN_COMMAND);
+    if (r.code !== 0)
+      throw new Error(`drain of ${h.name} failed: ${(r.stderr || r.stdout).trim()}`);
+    // Two phases: no new connections (weight 0 everywhere), then the existing ones finish.
+    const w0 = await waitFor(timeoutMs, async () => {
+      const s = await memberOnMaglevs(topo, runner, h);
+      return { done: s.weight === 0, detail: `weight ${s.weight} (summed over the maglevs)` };
+    });
+    if (!w0.done)
+      return {
+        host: h.hostname,
+        action: "drain",
+        complete: false,
+        detail: `timed out after ${timeoutMs} ms: ${w0.detail}`,
+        ms: Date.now() - t0,
+      };
+    const weightZeroMs = Date.now() - t0;
+    const w = await waitFor(Math.max(0, timeoutMs - weightZeroMs), async () => {
+      const s = await memberOnMaglevs(topo, runner, h);
+      return {
+        done: s.active === 0,
+        detail: `${s.active} active connections (summed over the maglevs)`,
+      };
+    });
+    return {
+      host: h.hostname,
+      action: "drain",
+      complete: w.done,
+      detail: w.done
+        ? `weight 0 on every maglev after ${weightZeroMs} ms, no active connection`
+        : `weight 0 on every maglev after ${weightZeroMs} ms; timed out after ${timeoutMs} ms waiting for ${w.detail} to finish`,
       ms: Date.now() - t0,
       weightZeroMs,
     };
@@ -177,29 +234,50 @@ export async function drainHost(topo: Topology, plans: HostPlan[], runner: HostR
   throw new Error(`drain of a ${h.role} is not supported (maglev and haproxy nodes are)`);
 }
 
-export async function undrainHost(topo: Topology, plans: HostPlan[], runner: HostRunner, name: string, opts: DrainOptions = {}): Promise<DrainResult> {
+export async function undrainHost(
+  topo: Topology,
+  plans: HostPlan[],
+  runner: HostRunner,
+  name: string,
+  opts: DrainOptions = {},
+): Promise<DrainResult> {
   const h = find(topo, name);
-  if (h.role !== "maglev" && h.role !== "haproxy") throw new Error(`undrain of a ${h.role} is not supported (maglev and haproxy nodes are)`);
+  if (h.role !== "maglev" && h.role !== "haproxy")
+    throw new Error(`undrain of a ${h.role} is not supported (maglev and haproxy nodes are)`);
   const t0 = Date.now();
   const timeoutMs = opts.timeoutMs ?? 60000;
   if (h.role === "maglev") {
     const r = await runner.run(h.hostname, `rm -f ${DRAIN_FILE} ${APPLY_DRAIN_MARK}`, timeoutMs);
-    if (r.code !== 0) throw new Error(`undrain of ${h.name} failed: ${(r.stderr || r.stdout).trim()}`);
+    if (r.code !== 0)
+      throw new Error(`undrain of ${h.name} failed: ${(r.stderr || r.stdout).trim()}`);
     const want = topo.gateways.length * (topo.vips.ipv4.length + topo.vips.ipv6.length);
     const w = await waitFor(timeoutMs, async () => {
       const n = (await routesVia(topo, runner, h)).length;
       return { done: n === want, detail: `${n} of ${want} gateway routes via ${h.name}` };
     });
-    return { host: h.hostname, action: "undrain", complete: w.done, detail: w.detail, ms: Date.now() - t0 };
+    return {
+      host: h.hostname,
+      action: "undrain",
+      complete: w.done,
+      detail: w.detail,
+      ms: Date.now() - t0,
+    };
   }
   if (h.role === "haproxy") {
     const r = await runner.run(h.hostname, HAPROXY_UNDRAIN_COMMAND);
-    if (r.code !== 0) throw new Error(`undrain of ${h.name} failed: ${(r.stderr || r.stdout).trim()}`);
+    if (r.code !== 0)
+      throw new Error(`undrain of ${h.name} failed: ${(r.stderr || r.stdout).trim()}`);
     const w = await waitFor(timeoutMs, async () => {
       const s = await memberOnMaglevs(topo, runner, h);
       return { done: s.weight > 0, detail: `weight ${s.weight} (summed over the maglevs)` };
     });
-    return { host: h.hostname, action: "undrain", complete: w.done, detail: w.detail, ms: Date.now() - t0 };
+    return {
+      host: h.hostname,
+      action: "undrain",
+      complete: w.done,
+      detail: w.detail,
+      ms: Date.now() - t0,
+    };
   }
   throw new Error(`undrain of a ${h.role} is not supported (maglev and haproxy nodes are)`);
 }
@@ -212,7 +290,10 @@ export async function undrainHost(topo: Topology, plans: HostPlan[], runner: Hos
 export function drainSiteConfig(topo: Topology, site: string, withdraw: boolean): string[] {
   const env = topo.env;
   const s = env.sites[site];
-  if (!s) throw new Error(`no site "${site}" in stack ${env.name} (sites: ${Object.keys(env.sites).join(", ") || "none"})`);
+  if (!s)
+    throw new Error(
+      `no site "${site}" in stack ${env.name} (sites: ${Object.keys(env.sites).join(", ") || "none"})`,
+    );
   const want = drainedSitePolicy(topo, withdraw);
   const cmds: string[] = [];
   for (const map of upstreamRouteMapsInUse(env.bgp)) {
@@ -221,7 +302,12 @@ export function drainSiteConfig(topo: Topology, site: string, withdraw: boolean)
       // An iBGP upstream compares LOCAL_PREF first; a prepend of its own AS would be a loop to it.
       cmds.push(`route-map ${map} permit 10`, `set local-preference ${want.localPref}`, "exit");
     // Longer than any site's rendered prepend, so every other site wins at the eBGP upstream.
-    else cmds.push(`route-map ${map} permit 10`, `set as-path prepend ${asPathPrepend(env.bgp.asn, want.prepend)}`, "exit");
+    else
+      cmds.push(
+        `route-map ${map} permit 10`,
+        `set as-path prepend ${asPathPrepend(env.bgp.asn, want.prepend)}`,
+        "exit",
+      );
   }
   return cmds;
 }
@@ -248,40 +334,66 @@ function asCopies(path: string | undefined, asn: number): number {
  * route-map delay timer, 5 s by default, so a drain is not done when vtysh returns).
  * Returns the first mismatch when the timeout passes.
  */
-async function waitAdvertised(topo: Topology, runner: HostRunner, gw: HostFacts, want: SitePolicy, timeoutMs: number): Promise<{ done: boolean; detail: string }> {
+async function waitAdvertised(
+  topo: Topology,
+  runner: HostRunner,
+  gw: HostFacts,
+  want: SitePolicy,
+  timeoutMs: number,
+): Promise<{ done: boolean; detail: string }> {
   const bgp = topo.env.bgp;
   const sessions: { addr: string; af: "ipv4" | "ipv6"; vips: string[]; ebgp: boolean }[] = [];
   for (const u of bgp.upstream) {
     const ebgp = isEbgpUpstream(bgp, u);
     sessions.push({ addr: u.ipv4, af: "ipv4", vips: topo.vips.ipv4, ebgp });
-    if (gw.ingress?.ipv6 && topo.vips.ipv6.length) sessions.push({ addr: u.ipv6 ?? u.ipv4, af: "ipv6", vips: topo.vips.ipv6, ebgp });
+    if (gw.ingress?.ipv6 && topo.vips.ipv6.length)
+      sessions.push({ addr: u.ipv6 ?? u.ipv4, af: "ipv6", vips: topo.vips.ipv6, ebgp });
   }
-  const cmd = sessions.map((x) => `vtysh -c 'show bgp ${x.af} unicast neighbors ${x.addr} advertised-routes json' | tr -d '\\n'; echo`).join("; ");
+  const cmd = sessions
+    .map(
+      (x) =>
+        `vtysh -c 'show bgp ${x.af} unicast neighbors ${x.addr} advertised-routes json' | tr -d '\\n'; echo`,
+    )
+    .join("; ");
   // Once a second: each probe is a vtysh JSON dump per session on a gateway that is routing
   // (the FRR delay timer makes the change take ~5 s anyway).
-  return waitFor(timeoutMs, async () => {
-    const r = await runner.run(gw.hostname, cmd);
-    const docs = r.stdout.split("\n");
-    for (const [i, x] of sessions.entries()) {
-      let adv: Record<string, { locPrf?: number; path?: string }>;
-      try {
-        adv = JSON.parse(docs[i] || "{}").advertisedRoutes ?? {};
-      } catch {
-        return { done: false, detail: `${gw.name} → ${x.addr}: no answer from vtysh` };
-      }
-      for (const vip of x.vips) {
-        const a = adv[`${vip}/${x.af === "ipv4" ? 32 : 128}`];
-        if (want.withdrawn) {
-          if (a) return { done: false, detail: `${gw.name} still advertises ${vip} to ${x.addr}` };
-          continue;
+  return waitFor(
+    timeoutMs,
+    async () => {
+      const r = await runner.run(gw.hostname, cmd);
+      const docs = r.stdout.split("\n");
+      for (const [i, x] of sessions.entries()) {
+        let adv: Record<string, { locPrf?: number; path?: string }>;
+        try {
+          adv = JSON.parse(docs[i] || "{}").advertisedRoutes ?? {};
+        } catch {
+          return { done: false, detail: `${gw.name} → ${x.addr}: no answer from vtysh` };
         }
-        if (!a) return { done: false, detail: `${gw.name} does not advertise ${vip} to ${x.addr}` };
-        if (x.ebgp && asCopies(a.path, bgp.asn) !== want.prepend) return { done: false, detail: `${gw.name} → ${x.addr} ${vip}: AS path "${a.path ?? ""}", want ${want.prepend} prepended` };
-        if (!x.ebgp && (a.locPrf ?? 100) !== want.localPref) return { done: false, detail: `${gw.name} → ${x.addr} ${vip}: LOCAL_PREF ${a.locPrf ?? 100}, want ${want.localPref}` };
+        for (const vip of x.vips) {
+          const a = adv[`${vip}/${x.af === "ipv4" ? 32 : 128}`];
+          if (want.withdrawn) {
+            if (a)
+              return { done: false, detail: `${gw.name} still advertises ${vip} to ${x.addr}` };
+            continue;
+          }
+          if (!a)
+            return { done: false, detail: `${gw.name} does not advertise ${vip} to ${x.addr}` };
+          if (x.ebgp && asCopies(a.path, bgp.asn) !== want.prepend)
+            return {
+              done: false,
+              detail: `${gw.name} → ${x.addr} ${vip}: AS path "${a.path ?? ""}", want ${want.prepend} prepended`,
+            };
+          if (!x.ebgp && (a.locPrf ?? 100) !== want.localPref)
+            return {
+              done: false,
+              detail: `${gw.name} → ${x.addr} ${vip}: LOCAL_PREF ${a.locPrf ?? 100}, want ${want.localPref}`,
+            };
+        }
       }
-    }
-    return { done: true, detail: "" };
-  }, 1000);
+      return { done: true, detail: "" };
+    },
+    1000,
+  );
 }
 
 /** The policy the stack renders for a site. */
@@ -294,11 +406,19 @@ export function renderedSitePolicy(topo: Topology, site: string): SitePolicy {
  * Make a site's gateways announce less preferred (or withdraw, `--withdraw`), then wait until
  * each advertises that to every upstream session (or report the timeout).
  */
-export async function drainSite(topo: Topology, runner: HostRunner, site: string, opts: DrainOptions & { withdraw?: boolean } = {}): Promise<DrainResult[]> {
+export async function drainSite(
+  topo: Topology,
+  runner: HostRunner,
+  site: string,
+  opts: DrainOptions & { withdraw?: boolean } = {},
+): Promise<DrainResult[]> {
   const cmds = drainSiteConfig(topo, site, !!opts.withdraw);
   const gws = topo.gateways.filter((g) => g.site === site);
   const others = Object.keys(topo.env.sites).filter((x) => x !== site);
-  if (opts.withdraw && others.length === 0 && !opts.force) throw new Error(`${site} is the only site: withdrawing it takes every VIP offline (use --force)`);
+  if (opts.withdraw && others.length === 0 && !opts.force)
+    throw new Error(
+      `${site} is the only site: withdrawing it takes every VIP offline (use --force)`,
+    );
   const want = drainedSitePolicy(topo, !!opts.withdraw);
   const file = siteDrainFile(topo, site, !!opts.withdraw);
   const dir = SITE_DRAIN_FILE.replace(/\/[^/]+$/, "");
@@ -316,14 +436,30 @@ export async function drainSite(topo: Topology, runner: HostRunner, site: string
   for (const gw of gws) {
     const t0 = Date.now();
     const r = await runner.run(gw.hostname, script, 300000);
-    const w = r.code === 0 ? await waitAdvertised(topo, runner, gw, want, opts.timeoutMs ?? 30000) : { done: false, detail: (r.stderr || r.stdout).trim() };
-    out.push({ host: gw.hostname, action: opts.withdraw ? "withdraw-site" : "drain-site", complete: w.done, detail: w.done ? `advertised to every upstream: ${cmds.filter((c) => c !== "exit").join("; ")}` : w.detail, ms: Date.now() - t0 });
+    const w =
+      r.code === 0
+        ? await waitAdvertised(topo, runner, gw, want, opts.timeoutMs ?? 30000)
+        : { done: false, detail: (r.stderr || r.stdout).trim() };
+    out.push({
+      host: gw.hostname,
+      action: opts.withdraw ? "withdraw-site" : "drain-site",
+      complete: w.done,
+      detail: w.done
+        ? `advertised to every upstream: ${cmds.filter((c) => c !== "exit").join("; ")}`
+        : w.detail,
+      ms: Date.now() - t0,
+    });
   }
   return out;
 }
 
 /** Back to the rendered policy: remove the drain file, re-run the committed apply (rendered frr.conf, frr-reload.py) on the site's gateways, wait until advertised. */
-export async function undrainSite(topo: Topology, runner: HostRunner, site: string, opts: DrainOptions = {}): Promise<DrainResult[]> {
+export async function undrainSite(
+  topo: Topology,
+  runner: HostRunner,
+  site: string,
+  opts: DrainOptions = {},
+): Promise<DrainResult[]> {
   if (!topo.env.sites[site]) throw new Error(`no site "${site}" in stack ${topo.env.name}`);
   const want = renderedSitePolicy(topo, site);
   const out: DrainResult[] = [];
@@ -336,8 +472,17 @@ export async function undrainSite(topo: Topology, runner: HostRunner, site: stri
       `install -d ${APPLY_LOCK_DIR} && { flock -w 600 ${APPLY_LOCK} rm -f ${SITE_DRAIN_FILE}; } && { ${reapplyCurrent(runner.services.reload("frr"))}; } && vtysh -c 'clear bgp * soft out'`,
       300000,
     );
-    const w = r.code === 0 ? await waitAdvertised(topo, runner, gw, want, opts.timeoutMs ?? 30000) : { done: false, detail: (r.stderr || r.stdout).trim() };
-    out.push({ host: gw.hostname, action: "undrain-site", complete: w.done, detail: w.done ? "frr.conf policy restored and advertised" : w.detail, ms: Date.now() - t0 });
+    const w =
+      r.code === 0
+        ? await waitAdvertised(topo, runner, gw, want, opts.timeoutMs ?? 30000)
+        : { done: false, detail: (r.stderr || r.stdout).trim() };
+    out.push({
+      host: gw.hostname,
+      action: "undrain-site",
+      complete: w.done,
+      detail: w.done ? "frr.conf policy restored and advertised" : w.detail,
+      ms: Date.now() - t0,
+    });
   }
   return out;
 }

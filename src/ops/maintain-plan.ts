@@ -42,7 +42,16 @@ import { isEbgpUpstream } from "../config/schema";
  * node's weight is read on every maglev, a maglev's routes on every gateway), so the outer
  * tiers are still in their known state while the inner ones are measured through them.
  */
-export const TIER_ORDER: readonly Tier[] = ["shadow-primary", "powerdns", "k0s-controller", "k0s-worker", "dnsdist", "haproxy", "maglev", "gateway"];
+export const TIER_ORDER: readonly Tier[] = [
+  "shadow-primary",
+  "powerdns",
+  "k0s-controller",
+  "k0s-worker",
+  "dnsdist",
+  "haproxy",
+  "maglev",
+  "gateway",
+];
 
 /** How a host is taken out of service. */
 export type DrainKind =
@@ -120,17 +129,26 @@ export interface MaintenancePlan {
   assumedDrained: string[];
 }
 
-export const DEFAULTS = { drainTimeoutS: 60, rebootTimeoutS: 600, checkTimeoutS: 120, runTimeoutS: 1800 } as const;
+export const DEFAULTS = {
+  drainTimeoutS: 60,
+  rebootTimeoutS: 600,
+  checkTimeoutS: 120,
+  runTimeoutS: 1800,
+} as const;
 
 const tierRank = new Map(TIER_ORDER.map((t, i) => [t, i]));
 
 /** The hosts a selection names, or an error a person can act on. Exactly one of hosts / tier / all. */
 export function selectHosts(topo: Topology, sel: Selection): HostFacts[] {
-  const kinds = [sel.hosts?.length ? 1 : 0, sel.tier !== undefined ? 1 : 0, sel.all ? 1 : 0].reduce((a, b) => a + b, 0);
+  const kinds = [sel.hosts?.length ? 1 : 0, sel.tier !== undefined ? 1 : 0, sel.all ? 1 : 0].reduce(
+    (a, b) => a + b,
+    0,
+  );
   if (kinds !== 1) throw new Error("name hosts, or --tier <tier>, or --all (exactly one of them)");
   if (sel.all) return topo.hosts.slice();
   if (sel.tier !== undefined) {
-    if (!(tiers as readonly string[]).includes(sel.tier)) throw new Error(`no tier "${sel.tier}" (tiers: ${TIER_ORDER.join(", ")})`);
+    if (!(tiers as readonly string[]).includes(sel.tier))
+      throw new Error(`no tier "${sel.tier}" (tiers: ${TIER_ORDER.join(", ")})`);
     const hs = topo.hosts.filter((h) => h.role === sel.tier);
     if (!hs.length) throw new Error(`stack ${topo.env.name} has no ${sel.tier} host`);
     return hs;
@@ -143,14 +161,22 @@ export function selectHosts(topo: Topology, sel: Selection): HostFacts[] {
     else unknown.push(n);
   }
   // JSON.stringify: a name from the command line is shown as data, whatever it holds.
-  if (unknown.length) throw new Error(`no host ${unknown.map((u) => JSON.stringify(u)).join(", ")} in stack ${topo.env.name} (hosts: ${topo.hosts.map((x) => x.name).join(", ")})`);
+  if (unknown.length)
+    throw new Error(
+      `no host ${unknown.map((u) => JSON.stringify(u)).join(", ")} in stack ${topo.env.name} (hosts: ${topo.hosts.map((x) => x.name).join(", ")})`,
+    );
   return [...out.values()];
 }
 
 /** Sort key: tier, then (gateways) site — sited ones by site name, site-less last — then name. */
 function orderKey(h: HostFacts): [number, number, string, string] {
   const rank = tierRank.get(h.role as Tier) ?? TIER_ORDER.length;
-  return [rank, h.role === "gateway" && h.site === undefined ? 1 : 0, h.role === "gateway" ? (h.site ?? "") : "", h.name];
+  return [
+    rank,
+    h.role === "gateway" && h.site === undefined ? 1 : 0,
+    h.role === "gateway" ? (h.site ?? "") : "",
+    h.name,
+  ];
 }
 
 function compareHosts(a: HostFacts, b: HostFacts): number {
@@ -202,19 +228,41 @@ export function decide(topo: Topology, h: HostFacts, drained: ReadonlySet<string
       const others = topo.maglevs.filter((m) => m.name !== h.name && !drained.has(m.name));
       return {
         drain: "maglev",
-        note: others.length ? `withdraws its VIPs; still announcing: ${names(others)}` : "withdraws its VIPs",
-        blocked: blockedBy(others.length ? [] : ["the last announcing maglev: every VIP would go offline"]),
+        note: others.length
+          ? `withdraws its VIPs; still announcing: ${names(others)}`
+          : "withdraws its VIPs",
+        blocked: blockedBy(
+          others.length ? [] : ["the last announcing maglev: every VIP would go offline"],
+        ),
       };
     }
     case "haproxy":
-      return { drain: "haproxy", note: `weight 0 on every maglev (${names(topo.maglevs) || "none"}); the group's other members take its share`, blocked: blockedBy([]) };
+      return {
+        drain: "haproxy",
+        note: `weight 0 on every maglev (${names(topo.maglevs) || "none"}); the group's other members take its share`,
+        blocked: blockedBy([]),
+      };
     case "gateway": {
       const others = topo.gateways.filter((g) => g.name !== h.name && !drained.has(g.name));
-      if (!others.length) return { drain: "none", note: "no other gateway routes", blocked: blockedBy(["the last routing gateway: every VIP would be unreachable from the upstream"]) };
+      if (!others.length)
+        return {
+          drain: "none",
+          note: "no other gateway routes",
+          blocked: blockedBy([
+            "the last routing gateway: every VIP would be unreachable from the upstream",
+          ]),
+        };
       const otherSites = others.filter((g) => g.site !== undefined && g.site !== h.site);
       if (h.site !== undefined && otherSites.length)
-        return { drain: "site", note: `drains site ${h.site} (its gateways ${names(topo.gateways.filter((g) => g.site === h.site))}); the upstream prefers ${names(otherSites)}`, blocked: blockedBy([]) };
-      const why = h.site === undefined ? "it has no site (hosts[].site), and a drain is per site" : `no other site has a routing gateway, so a drain of site ${h.site} would move nothing`;
+        return {
+          drain: "site",
+          note: `drains site ${h.site} (its gateways ${names(topo.gateways.filter((g) => g.site === h.site))}); the upstream prefers ${names(otherSites)}`,
+          blocked: blockedBy([]),
+        };
+      const why =
+        h.site === undefined
+          ? "it has no site (hosts[].site), and a drain is per site"
+          : `no other site has a routing gateway, so a drain of site ${h.site} would move nothing`;
       return {
         drain: "none",
         note: why,
@@ -236,22 +284,44 @@ export function decide(topo: Topology, h: HostFacts, drained: ReadonlySet<string
           blocked: blockedBy([]),
         };
       if (h.role === "k0s-worker")
-        return { drain: "none", note: "no drain (no cordon/drain of the node yet)", undrained: "its pods stop with it (no `kubectl drain` yet): requests the ingress sends them fail until Kubernetes moves them", blocked: blockedBy([]) };
-      return { drain: "none", note: "not a member of any group with a VIP", blocked: blockedBy([]) };
+        return {
+          drain: "none",
+          note: "no drain (no cordon/drain of the node yet)",
+          undrained:
+            "its pods stop with it (no `kubectl drain` yet): requests the ingress sends them fail until Kubernetes moves them",
+          blocked: blockedBy([]),
+        };
+      return {
+        drain: "none",
+        note: "not a member of any group with a VIP",
+        blocked: blockedBy([]),
+      };
     }
     case "powerdns": {
-      const others = topo.hosts.filter((x) => x.role === "powerdns" && x.name !== h.name && !drained.has(x.name));
+      const others = topo.hosts.filter(
+        (x) => x.role === "powerdns" && x.name !== h.name && !drained.has(x.name),
+      );
       return {
         drain: "none",
         note: "behind dnsdist, which checks its backends",
         undrained: `no drain: dnsdist stops sending it queries once its backend check fails; queries to it meanwhile go unanswered`,
-        blocked: blockedBy(others.length ? [] : ["the last PowerDNS server: no DNS answers while it is out"]),
+        blocked: blockedBy(
+          others.length ? [] : ["the last PowerDNS server: no DNS answers while it is out"],
+        ),
       };
     }
     case "shadow-primary":
-      return { drain: "none", note: "no client traffic (hidden primary: zone transfers resume when it is back)", blocked: blockedBy([]) };
+      return {
+        drain: "none",
+        note: "no client traffic (hidden primary: zone transfers resume when it is back)",
+        blocked: blockedBy([]),
+      };
     case "k0s-controller":
-      return { drain: "none", note: "no client traffic (control plane: running pods and the ingress keep serving)", blocked: blockedBy([]) };
+      return {
+        drain: "none",
+        note: "no client traffic (control plane: running pods and the ingress keep serving)",
+        blocked: blockedBy([]),
+      };
   }
 }
 
@@ -265,13 +335,21 @@ function drainWhat(topo: Topology, h: HostFacts, d: DrainKind, boundS: number): 
         boundS,
       };
     case "haproxy":
-      return { phase: "drain", what: `\`${HAPROXY_DRAIN_COMMAND}\` (health API 503); wait for weight 0 on every maglev (${names(topo.maglevs) || "none"}), then for 0 active connections`, boundS };
+      return {
+        phase: "drain",
+        what: `\`${HAPROXY_DRAIN_COMMAND}\` (health API 503); wait for weight 0 on every maglev (${names(topo.maglevs) || "none"}), then for 0 active connections`,
+        boundS,
+      };
     case "site": {
       const p = drainedSitePolicy(topo, false);
       const bgp = topo.env.bgp;
       const how = [
-        bgp.upstream.some((u) => !isEbgpUpstream(bgp, u)) ? `LOCAL_PREF ${p.localPref} to the iBGP upstreams` : "",
-        bgp.upstream.some((u) => isEbgpUpstream(bgp, u)) ? `an AS path of ${p.prepend} prepends to the eBGP ones` : "",
+        bgp.upstream.some((u) => !isEbgpUpstream(bgp, u))
+          ? `LOCAL_PREF ${p.localPref} to the iBGP upstreams`
+          : "",
+        bgp.upstream.some((u) => isEbgpUpstream(bgp, u))
+          ? `an AS path of ${p.prepend} prepends to the eBGP ones`
+          : "",
       ].filter(Boolean);
       return {
         phase: "drain",
@@ -287,18 +365,35 @@ function drainWhat(topo: Topology, h: HostFacts, d: DrainKind, boundS: number): 
 function undrainWhat(topo: Topology, h: HostFacts, d: DrainKind, boundS: number): PlannedPhase {
   switch (d) {
     case "maglev":
-      return { phase: "undrain", what: `remove ${DRAIN_FILE}; wait until every gateway (${names(topo.gateways) || "none"}) routes every VIP via it again (ECMP ${topo.maglevs.length} wide)`, boundS };
+      return {
+        phase: "undrain",
+        what: `remove ${DRAIN_FILE}; wait until every gateway (${names(topo.gateways) || "none"}) routes every VIP via it again (ECMP ${topo.maglevs.length} wide)`,
+        boundS,
+      };
     case "haproxy":
-      return { phase: "undrain", what: "`hactl undrain`; wait for weight > 0 on the maglevs", boundS };
+      return {
+        phase: "undrain",
+        what: "`hactl undrain`; wait for weight > 0 on the maglevs",
+        boundS,
+      };
     case "site":
-      return { phase: "undrain", what: `undrain-site ${h.site}: the rendered policy (frr-reload); wait until advertised on every upstream session`, boundS };
+      return {
+        phase: "undrain",
+        what: `undrain-site ${h.site}: the rendered policy (frr-reload); wait until advertised on every upstream session`,
+        boundS,
+      };
     case "none":
       return { phase: "undrain", what: "none", noop: true };
   }
 }
 
 /** One host's step, given who is out already. Pure; the run calls it again right before the host. */
-export function planStep(topo: Topology, plans: readonly HostPlan[], h: HostFacts, opts: MaintenanceOptions = {}): MaintenanceStep {
+export function planStep(
+  topo: Topology,
+  plans: readonly HostPlan[],
+  h: HostFacts,
+  opts: MaintenanceOptions = {},
+): MaintenanceStep {
   const drained = opts.drained ?? new Set<string>();
   const others = new Set([...drained].filter((n) => n !== h.name));
   const d = decide(topo, h, others);
@@ -306,8 +401,21 @@ export function planStep(topo: Topology, plans: readonly HostPlan[], h: HostFact
   const alreadyDrained = drained.has(h.name) && d.drain !== "none";
   const drainS = opts.drainTimeoutS ?? DEFAULTS.drainTimeoutS;
   const phases: PlannedPhase[] = [];
-  phases.push(alreadyDrained ? { phase: "drain", what: "already drained (kept: it was drained before maintenance)", noop: true } : drainWhat(topo, h, d.drain, drainS));
-  if (opts.run !== undefined) phases.push({ phase: "run", what: `sh -c ${shellWord(opts.run, "--run command")} as root`, boundS: opts.runTimeoutS ?? DEFAULTS.runTimeoutS });
+  phases.push(
+    alreadyDrained
+      ? {
+          phase: "drain",
+          what: "already drained (kept: it was drained before maintenance)",
+          noop: true,
+        }
+      : drainWhat(topo, h, d.drain, drainS),
+  );
+  if (opts.run !== undefined)
+    phases.push({
+      phase: "run",
+      what: `sh -c ${shellWord(opts.run, "--run command")} as root`,
+      boundS: opts.runTimeoutS ?? DEFAULTS.runTimeoutS,
+    });
   if (opts.reboot)
     phases.push(
       opts.rebootKind === "lab"
@@ -316,11 +424,31 @@ export function planStep(topo: Topology, plans: readonly HostPlan[], h: HostFact
             what: "lab power cycle: halt the guest, boot it, put back its drain state, re-apply its plan (the lab's reboot until its guests run systemd, issue 13)",
             boundS: opts.rebootTimeoutS ?? DEFAULTS.rebootTimeoutS,
           }
-        : { phase: "reboot", what: "`systemctl reboot`; wait until the host answers with a new boot id", boundS: opts.rebootTimeoutS ?? DEFAULTS.rebootTimeoutS },
+        : {
+            phase: "reboot",
+            what: "`systemctl reboot`; wait until the host answers with a new boot id",
+            boundS: opts.rebootTimeoutS ?? DEFAULTS.rebootTimeoutS,
+          },
     );
-  phases.push(plan?.health ? { phase: "health", what: `health gate: ${plan.health.description} (3 passes in a row)`, boundS: plan.health.timeoutSeconds } : { phase: "health", what: "none (the plan has no health gate)", noop: true });
-  phases.push({ phase: "check", what: `check --host ${h.name}: every row ✓`, boundS: opts.checkTimeoutS ?? DEFAULTS.checkTimeoutS });
-  phases.push(alreadyDrained ? { phase: "undrain", what: "none (left drained, as it was)", noop: true } : undrainWhat(topo, h, d.drain, drainS));
+  phases.push(
+    plan?.health
+      ? {
+          phase: "health",
+          what: `health gate: ${plan.health.description} (3 passes in a row)`,
+          boundS: plan.health.timeoutSeconds,
+        }
+      : { phase: "health", what: "none (the plan has no health gate)", noop: true },
+  );
+  phases.push({
+    phase: "check",
+    what: `check --host ${h.name}: every row ✓`,
+    boundS: opts.checkTimeoutS ?? DEFAULTS.checkTimeoutS,
+  });
+  phases.push(
+    alreadyDrained
+      ? { phase: "undrain", what: "none (left drained, as it was)", noop: true }
+      : undrainWhat(topo, h, d.drain, drainS),
+  );
   return {
     host: h.name,
     hostname: h.hostname,
@@ -336,9 +464,14 @@ export function planStep(topo: Topology, plans: readonly HostPlan[], h: HostFact
 }
 
 /** What would stop a step from running: refused unless forced / allowed. */
-export function stepRefusal(step: MaintenanceStep, opts: Pick<MaintenanceOptions, "force" | "allowUndrained">): string | undefined {
-  if (step.blocked && !opts.force) return `${step.host}: ${step.blocked} (--force to maintain it anyway)`;
-  if (step.undrained && !step.alreadyDrained && !opts.allowUndrained) return `${step.host}: carries traffic and has no drain (--allow-undrained to maintain it anyway)`;
+export function stepRefusal(
+  step: MaintenanceStep,
+  opts: Pick<MaintenanceOptions, "force" | "allowUndrained">,
+): string | undefined {
+  if (step.blocked && !opts.force)
+    return `${step.host}: ${step.blocked} (--force to maintain it anyway)`;
+  if (step.undrained && !step.alreadyDrained && !opts.allowUndrained)
+    return `${step.host}: carries traffic and has no drain (--allow-undrained to maintain it anyway)`;
   return undefined;
 }
 
@@ -347,29 +480,64 @@ export function stepRefusal(step: MaintenanceStep, opts: Pick<MaintenanceOptions
  * given (the run decides each step again from live states: one host at a time means the same
  * hosts are out then, unless a failure within the budget left one out).
  */
-export function planMaintenance(topo: Topology, plans: readonly HostPlan[], sel: Selection, opts: MaintenanceOptions = {}): MaintenancePlan {
+export function planMaintenance(
+  topo: Topology,
+  plans: readonly HostPlan[],
+  sel: Selection,
+  opts: MaintenanceOptions = {},
+): MaintenancePlan {
   if (opts.run !== undefined && opts.run.trim() === "") throw new Error("--run needs a command");
   if (opts.run !== undefined) shellWord(opts.run, "--run command"); // refuses what no shell word can carry (NUL, broken UTF-16)
   const hosts = maintenanceOrder(selectHosts(topo, sel));
   const steps = hosts.map((h) => planStep(topo, plans, h, opts));
-  const refusals = steps.map((s) => stepRefusal(s, opts)).filter((x): x is string => x !== undefined);
-  return { stack: topo.env.name, steps, refusals, assumedDrained: [...(opts.drained ?? [])].sort() };
+  const refusals = steps
+    .map((s) => stepRefusal(s, opts))
+    .filter((x): x is string => x !== undefined);
+  return {
+    stack: topo.env.name,
+    steps,
+    refusals,
+    assumedDrained: [...(opts.drained ?? [])].sort(),
+  };
 }
 
 /** The plan for a person: one block per host, deterministic (no times, no host state read). */
-export function formatPlan(p: MaintenancePlan, opts: MaintenanceOptions = {}, maxFailures = 0): string {
+export function formatPlan(
+  p: MaintenancePlan,
+  opts: MaintenanceOptions = {},
+  maxFailures = 0,
+): string {
   const L: string[] = [];
-  const what = [opts.run !== undefined ? "run a command" : "", opts.reboot ? (opts.rebootKind === "lab" ? "power-cycle (lab)" : "reboot") : ""].filter(Boolean).join(" + ") || "drain, check, undrain";
-  L.push(`maintain ${p.stack}: ${p.steps.length} host(s), one at a time — ${what}; ${maxFailures ? `stops when more than ${maxFailures} host(s) failed` : "stops at the first failure"}, leaving that host drained`);
-  L.push(`order: ${TIER_ORDER.filter((t) => p.steps.some((s) => s.tier === t)).join(" → ")} (inside out: smallest blast radius first; each drain is confirmed through the tier outside it)`);
-  L.push(p.assumedDrained.length ? `drained before maintenance: ${p.assumedDrained.join(", ")}` : "assumes no host is drained now; a run reads the drain states and decides each host again right before it");
+  const what =
+    [
+      opts.run !== undefined ? "run a command" : "",
+      opts.reboot ? (opts.rebootKind === "lab" ? "power-cycle (lab)" : "reboot") : "",
+    ]
+      .filter(Boolean)
+      .join(" + ") || "drain, check, undrain";
+  L.push(
+    `maintain ${p.stack}: ${p.steps.length} host(s), one at a time — ${what}; ${maxFailures ? `stops when more than ${maxFailures} host(s) failed` : "stops at the first failure"}, leaving that host drained`,
+  );
+  L.push(
+    `order: ${TIER_ORDER.filter((t) => p.steps.some((s) => s.tier === t)).join(" → ")} (inside out: smallest blast radius first; each drain is confirmed through the tier outside it)`,
+  );
+  L.push(
+    p.assumedDrained.length
+      ? `drained before maintenance: ${p.assumedDrained.join(", ")}`
+      : "assumes no host is drained now; a run reads the drain states and decides each host again right before it",
+  );
   L.push("");
   const w = Math.max(4, ...p.steps.map((s) => s.host.length));
   p.steps.forEach((s, i) => {
     const flag = s.blocked ? "  [BLOCKED]" : s.undrained && !s.alreadyDrained ? "  [NO DRAIN]" : "";
-    L.push(`${String(i + 1).padStart(3)}. ${s.host.padEnd(w)}  ${s.tier}${s.site !== undefined ? ` (site ${s.site})` : ""} — drain: ${s.drain}; ${s.note}${flag}`);
+    L.push(
+      `${String(i + 1).padStart(3)}. ${s.host.padEnd(w)}  ${s.tier}${s.site !== undefined ? ` (site ${s.site})` : ""} — drain: ${s.drain}; ${s.note}${flag}`,
+    );
     // A phase with nothing to do is already said by the host's line ("drain: none").
-    for (const ph of s.phases.filter((x) => x.what !== "none")) L.push(`       ${ph.phase.padEnd(8)} ${ph.what}${ph.boundS !== undefined ? ` (≤ ${ph.boundS} s)` : ""}`);
+    for (const ph of s.phases.filter((x) => x.what !== "none"))
+      L.push(
+        `       ${ph.phase.padEnd(8)} ${ph.what}${ph.boundS !== undefined ? ` (≤ ${ph.boundS} s)` : ""}`,
+      );
     if (s.blocked) L.push(`       blocked  ${s.blocked}`);
     if (s.undrained && !s.alreadyDrained) L.push(`       no drain ${s.undrained}`);
   });

@@ -20,7 +20,16 @@ import { HostRunner } from "./runner";
 import { drainHost, undrainHost, drainSite, undrainSite } from "./drain";
 import { checkEnvironment, drainStates, parseIpvs } from "./check";
 import { shellWord } from "../escape";
-import { MaintenanceOptions, MaintenancePlan, MaintenanceStep, PhaseName, PlannedPhase, planStep, stepRefusal, DEFAULTS } from "./maintain-plan";
+import {
+  MaintenanceOptions,
+  MaintenancePlan,
+  MaintenanceStep,
+  PhaseName,
+  PlannedPhase,
+  planStep,
+  stepRefusal,
+  DEFAULTS,
+} from "./maintain-plan";
 
 export interface PhaseOutcome {
   ok: boolean;
@@ -94,7 +103,8 @@ const secs = (ms: number) => (ms / 1000).toFixed(1);
 /** How to undo a host left drained, for the stop message. */
 function undoHint(stack: string, step: MaintenanceStep): string {
   if (step.drain === "site") return `npm run ops -- undrain-site ${stack} ${step.site}`;
-  if (step.drain === "maglev" || step.drain === "haproxy") return `npm run ops -- undrain ${stack} ${step.host}`;
+  if (step.drain === "maglev" || step.drain === "haproxy")
+    return `npm run ops -- undrain ${stack} ${step.host}`;
   return "";
 }
 
@@ -102,7 +112,13 @@ function undoHint(stack: string, step: MaintenanceStep): string {
  * Maintain the plan's hosts in its order. Refuses to start (touching nothing) when a step, decided
  * from the live drain states, is blocked or has no drain and the options do not allow it.
  */
-export async function runMaintenance(topo: Topology, plans: readonly HostPlan[], plan: MaintenancePlan, actions: MaintenanceActions, opts: RunOptions = {}): Promise<MaintenanceReport> {
+export async function runMaintenance(
+  topo: Topology,
+  plans: readonly HostPlan[],
+  plan: MaintenancePlan,
+  actions: MaintenanceActions,
+  opts: RunOptions = {},
+): Promise<MaintenanceReport> {
   const now = opts.now ?? Date.now;
   const log = opts.log ?? (() => undefined);
   const maxFailures = opts.maxFailures ?? 0;
@@ -112,12 +128,33 @@ export async function runMaintenance(topo: Topology, plans: readonly HostPlan[],
 
   // Decide every step again from what the hosts say now.
   const live = await actions.drained();
-  const fresh = plan.steps.map((s) => planStep(topo, plans, topo.byName.get(s.host)!, { ...opts, drained: live }));
-  const refused = fresh.map((s) => stepRefusal(s, opts)).filter((x): x is string => x !== undefined);
-  const notReached = (s: MaintenanceStep): HostResult => ({ host: s.host, hostname: s.hostname, tier: s.tier, status: "not reached", phases: [], ms: 0, leftDrained: false, detail: "" });
+  const fresh = plan.steps.map((s) =>
+    planStep(topo, plans, topo.byName.get(s.host)!, { ...opts, drained: live }),
+  );
+  const refused = fresh
+    .map((s) => stepRefusal(s, opts))
+    .filter((x): x is string => x !== undefined);
+  const notReached = (s: MaintenanceStep): HostResult => ({
+    host: s.host,
+    hostname: s.hostname,
+    tier: s.tier,
+    status: "not reached",
+    phases: [],
+    ms: 0,
+    leftDrained: false,
+    detail: "",
+  });
   if (refused.length) {
     for (const r of refused) log(`refused: ${oneLine(r)}`);
-    return { stack: plan.stack, ok: false, failures: 0, maxFailures, refused, ms: now() - t0, hosts: fresh.map(notReached) };
+    return {
+      stack: plan.stack,
+      ok: false,
+      failures: 0,
+      maxFailures,
+      refused,
+      ms: now() - t0,
+      hosts: fresh.map(notReached),
+    };
   }
 
   // Out of service: drained now, or left out by a failure within the budget.
@@ -137,8 +174,19 @@ export async function runMaintenance(topo: Topology, plans: readonly HostPlan[],
     for (const n of out) nowDrained.add(n);
     const step = planStep(topo, plans, h, { ...opts, drained: nowDrained });
     await opts.hooks?.beforeHost?.(step);
-    log(`${stamp()} ${step.host.padEnd(w)} (${i + 1}/${plan.steps.length}, ${step.tier}) drain: ${step.drain}${step.alreadyDrained ? " (already drained: kept)" : ""}; ${oneLine(step.note)}`);
-    const result: HostResult = { host: step.host, hostname: step.hostname, tier: step.tier, status: "ok", phases: [], ms: 0, leftDrained: false, detail: "" };
+    log(
+      `${stamp()} ${step.host.padEnd(w)} (${i + 1}/${plan.steps.length}, ${step.tier}) drain: ${step.drain}${step.alreadyDrained ? " (already drained: kept)" : ""}; ${oneLine(step.note)}`,
+    );
+    const result: HostResult = {
+      host: step.host,
+      hostname: step.hostname,
+      tier: step.tier,
+      status: "ok",
+      phases: [],
+      ms: 0,
+      leftDrained: false,
+      detail: "",
+    };
     const refusal = stepRefusal(step, opts);
     if (refusal) {
       result.status = "refused";
@@ -158,7 +206,9 @@ export async function runMaintenance(topo: Topology, plans: readonly HostPlan[],
         if (ph.phase === "drain") drainTouched = true;
         const r: PhaseResult = { phase: ph.phase, ok: o.ok, detail: o.detail, ms: now() - p0 };
         result.phases.push(r);
-        log(`${stamp()} ${step.host.padEnd(w)} ${ph.phase.padEnd(8)} ${o.ok ? "✓" : "✗"} ${oneLine(o.detail)} (${secs(r.ms)} s)`);
+        log(
+          `${stamp()} ${step.host.padEnd(w)} ${ph.phase.padEnd(8)} ${o.ok ? "✓" : "✗"} ${oneLine(o.detail)} (${secs(r.ms)} s)`,
+        );
         if (!o.ok) {
           result.status = "failed";
           result.detail = `${ph.phase}: ${o.detail}`;
@@ -166,22 +216,40 @@ export async function runMaintenance(topo: Topology, plans: readonly HostPlan[],
         }
       }
       // Drained by us, or by the operator before: either way not undone after a failure.
-      result.leftDrained = result.status === "failed" && step.drain !== "none" && (drainTouched || step.alreadyDrained);
+      result.leftDrained =
+        result.status === "failed" &&
+        step.drain !== "none" &&
+        (drainTouched || step.alreadyDrained);
     }
     result.ms = now() - h0;
     if (result.status !== "ok") {
       failures++;
       out.add(step.host);
-      const left = result.leftDrained ? `left drained (undo: ${undoHint(plan.stack, step)})` : step.drain === "none" ? "left as the failure left it (it has no drain)" : "not drained (nothing was touched)";
+      const left = result.leftDrained
+        ? `left drained (undo: ${undoHint(plan.stack, step)})`
+        : step.drain === "none"
+          ? "left as the failure left it (it has no drain)"
+          : "not drained (nothing was touched)";
       if (failures > maxFailures) {
         stopped = `${step.host} ${result.status === "refused" ? "was refused" : `failed in ${result.phases[result.phases.length - 1]?.phase ?? "preflight"}`}: ${failures} failure(s), budget ${maxFailures}; ${step.host} ${left}`;
         log(`${stamp()} stopped: ${oneLine(stopped)}`);
-      } else log(`${stamp()} ${step.host.padEnd(w)} failure ${failures} of ${maxFailures} allowed; ${left}; going on`);
+      } else
+        log(
+          `${stamp()} ${step.host.padEnd(w)} failure ${failures} of ${maxFailures} allowed; ${left}; going on`,
+        );
     }
     results.push(result);
     await opts.hooks?.afterHost?.(step, result);
   }
-  return { stack: plan.stack, ok: failures === 0, failures, maxFailures, ...(stopped ? { stopped } : {}), ms: now() - t0, hosts: results };
+  return {
+    stack: plan.stack,
+    ok: failures === 0,
+    failures,
+    maxFailures,
+    ...(stopped ? { stopped } : {}),
+    ms: now() - t0,
+    hosts: results,
+  };
 }
 
 /** The summary table: one row per host, seconds per phase (✗ where it failed), total and result. */
@@ -197,14 +265,25 @@ export function formatSummary(r: MaintenanceReport): string {
       return p ? `${p.ok ? "" : "✗ "}${secs(p.ms)}` : h.status === "not reached" ? "" : "-";
     }),
     h.status === "not reached" ? "" : secs(h.ms),
-    h.status === "ok" ? "ok" : h.status === "not reached" ? "not reached" : `${h.status.toUpperCase()}${h.leftDrained ? " (left drained)" : ""}`,
+    h.status === "ok"
+      ? "ok"
+      : h.status === "not reached"
+        ? "not reached"
+        : `${h.status.toUpperCase()}${h.leftDrained ? " (left drained)" : ""}`,
   ]);
   const widths = head.map((x, i) => Math.max(x.length, ...rows.map((row) => row[i].length)));
-  const fmt = (row: string[]) => row.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  const fmt = (row: string[]) =>
+    row
+      .map((c, i) => c.padEnd(widths[i]))
+      .join("  ")
+      .trimEnd();
   const L = [fmt(head), fmt(widths.map((n) => "-".repeat(n))), ...rows.map(fmt), ""];
   const done = r.hosts.filter((h) => h.status === "ok").length;
   if (r.refused) L.push(`refused to start: nothing touched (${r.refused.length} reason(s) above)`);
-  else L.push(`${done} of ${r.hosts.length} host(s) maintained, ${r.failures} failed (budget ${r.maxFailures}) in ${secs(r.ms)} s${r.stopped ? `; stopped: ${oneLine(r.stopped)}` : ""}`);
+  else
+    L.push(
+      `${done} of ${r.hosts.length} host(s) maintained, ${r.failures} failed (budget ${r.maxFailures}) in ${secs(r.ms)} s${r.stopped ? `; stopped: ${oneLine(r.stopped)}` : ""}`,
+    );
   return L.join("\n") + "\n";
 }
 
@@ -228,7 +307,11 @@ export function systemdRebooter(runner: HostRunner, pollMs = 2000): Rebooter {
     async reboot(h, _plan, boundMs) {
       const t0 = Date.now();
       const before = await runner.run(h.hostname, BOOT_ID, 15000);
-      if (before.code !== 0 || !before.stdout.trim()) return { ok: false, detail: `no boot id before the reboot: ${oneLine(before.stderr || `exit ${before.code}`)}` };
+      if (before.code !== 0 || !before.stdout.trim())
+        return {
+          ok: false,
+          detail: `no boot id before the reboot: ${oneLine(before.stderr || `exit ${before.code}`)}`,
+        };
       const id = before.stdout.trim();
       // The session may drop as the host goes down: its exit status says nothing.
       await runner.run(h.hostname, "systemctl reboot", 15000);
@@ -238,9 +321,19 @@ export function systemdRebooter(runner: HostRunner, pollMs = 2000): Rebooter {
         const r = await runner.run(h.hostname, BOOT_ID, 10000);
         const now = r.stdout.trim();
         if (r.code !== 0 || !now) goneAt ??= Date.now() - t0;
-        else if (now !== id) return { ok: true, detail: `back with a new boot id after ${secs(Date.now() - t0)} s${goneAt !== undefined ? ` (gone after ${secs(goneAt)} s)` : ""}` };
+        else if (now !== id)
+          return {
+            ok: true,
+            detail: `back with a new boot id after ${secs(Date.now() - t0)} s${goneAt !== undefined ? ` (gone after ${secs(goneAt)} s)` : ""}`,
+          };
       }
-      return { ok: false, detail: goneAt === undefined ? `still the same boot after ${secs(boundMs)} s: the reboot did not happen` : `gone after ${secs(goneAt)} s, not back after ${secs(boundMs)} s` };
+      return {
+        ok: false,
+        detail:
+          goneAt === undefined
+            ? `still the same boot after ${secs(boundMs)} s: the reboot did not happen`
+            : `gone after ${secs(goneAt)} s, not back after ${secs(boundMs)} s`,
+      };
     },
   };
 }
@@ -254,7 +347,8 @@ export function ipvsTraffic(list: string, stats: string): { active: number; inPk
     const f = line.trim().split(/\s+/);
     // "FWM  100080  <Conns> <InPkts> …", an IPv6 fwmark service "FWM  100080 IPv6 <Conns> <InPkts> …".
     const at = f[0] === "FWM" && f[2] === "IPv6" ? 4 : 3;
-    if ((f[0] === "FWM" || f[0] === "TCP" || f[0] === "UDP") && /^\d+$/.test(f[at] ?? "")) inPkts += Number(f[at]);
+    if ((f[0] === "FWM" || f[0] === "TCP" || f[0] === "UDP") && /^\d+$/.test(f[at] ?? ""))
+      inPkts += Number(f[at]);
   }
   return { active, inPkts };
 }
@@ -273,17 +367,29 @@ async function ipvsQuiet(runner: HostRunner, h: HostFacts, boundMs: number): Pro
   let lastActive = 0;
   // At least two readings a second apart, whatever is left of the bound.
   for (let polls = 0; polls < 2 || Date.now() - t0 < boundMs; polls++) {
-    const r = await runner.run(h.hostname, `ipvsadm -Ln; echo ${IPVS_SPLIT}; ipvsadm -Ln --stats --exact`, 15000);
-    if (r.code !== 0) return { ok: false, detail: `ipvsadm: ${oneLine(r.stderr || `exit ${r.code}`)}` };
+    const r = await runner.run(
+      h.hostname,
+      `ipvsadm -Ln; echo ${IPVS_SPLIT}; ipvsadm -Ln --stats --exact`,
+      15000,
+    );
+    if (r.code !== 0)
+      return { ok: false, detail: `ipvsadm: ${oneLine(r.stderr || `exit ${r.code}`)}` };
     const [list, stats = ""] = r.stdout.split(IPVS_SPLIT);
     const t = ipvsTraffic(list, stats);
     if (t.active === 0) return { ok: true, detail: "no active IPVS connection" };
-    if (last !== undefined && t.inPkts === last) return { ok: true, detail: `no IPVS packet for 1 s (${t.active} stale connection entries left to time out)` };
+    if (last !== undefined && t.inPkts === last)
+      return {
+        ok: true,
+        detail: `no IPVS packet for 1 s (${t.active} stale connection entries left to time out)`,
+      };
     last = t.inPkts;
     lastActive = t.active;
     await sleep(1000);
   }
-  return { ok: false, detail: `IPVS still receives packets after ${secs(boundMs)} s (${lastActive} active connections): traffic reaches it some other way than the gateways` };
+  return {
+    ok: false,
+    detail: `IPVS still receives packets after ${secs(boundMs)} s (${lastActive} active connections): traffic reaches it some other way than the gateways`,
+  };
 }
 
 /** The plan's health probe, run on the host until it passes 3 times in a row (as the apply's gate does), bounded by its timeout. */
@@ -294,30 +400,57 @@ async function healthGate(runner: HostRunner, h: HostFacts, plan: HostPlan): Pro
   let passed = 0;
   let last = "";
   for (;;) {
-    const r = await runner.run(h.hostname, hp.command, Math.max(1000, Math.min(30000, bound - (Date.now() - t0))));
+    const r = await runner.run(
+      h.hostname,
+      hp.command,
+      Math.max(1000, Math.min(30000, bound - (Date.now() - t0))),
+    );
     passed = r.code === 0 ? passed + 1 : 0;
-    if (passed >= 3) return { ok: true, detail: `${hp.description} after ${secs(Date.now() - t0)} s` };
+    if (passed >= 3)
+      return { ok: true, detail: `${hp.description} after ${secs(Date.now() - t0)} s` };
     if (r.code !== 0) last = oneLine(r.stderr || r.stdout || `exit ${r.code}`);
-    if (r.code !== 0 && Date.now() - t0 + 1000 > bound) return { ok: false, detail: `${hp.description}: not after ${hp.timeoutSeconds} s (last probe: ${last})` };
+    if (r.code !== 0 && Date.now() - t0 + 1000 > bound)
+      return {
+        ok: false,
+        detail: `${hp.description}: not after ${hp.timeoutSeconds} s (last probe: ${last})`,
+      };
     await sleep(1000);
   }
 }
 
 /** `check` of one host until every row is ✓, bounded: after a reboot sessions take a few seconds. */
-async function checkGate(topo: Topology, plans: readonly HostPlan[], runner: HostRunner, h: HostFacts, boundMs: number): Promise<PhaseOutcome> {
+async function checkGate(
+  topo: Topology,
+  plans: readonly HostPlan[],
+  runner: HostRunner,
+  h: HostFacts,
+  boundMs: number,
+): Promise<PhaseOutcome> {
   const t0 = Date.now();
   for (;;) {
     const rows = await checkEnvironment(topo, plans as HostPlan[], runner, [h.name]);
     const bad = rows.filter((r) => !r.ok);
     if (rows.length && !bad.length) return { ok: true, detail: `${rows.length} checks ✓` };
     if (Date.now() - t0 + 3000 > boundMs)
-      return { ok: false, detail: `${bad.length} of ${rows.length} checks ✗ after ${secs(Date.now() - t0)} s: ${bad.slice(0, 5).map((r) => `${r.check}: ${r.detail}`).join("; ")}${bad.length > 5 ? "; …" : ""}` };
+      return {
+        ok: false,
+        detail: `${bad.length} of ${rows.length} checks ✗ after ${secs(Date.now() - t0)} s: ${bad
+          .slice(0, 5)
+          .map((r) => `${r.check}: ${r.detail}`)
+          .join("; ")}${bad.length > 5 ? "; …" : ""}`,
+      };
     await sleep(3000);
   }
 }
 
 /** The phases against hosts, through `runner`; the reboot through `rebooter`. */
-export function runnerActions(topo: Topology, plans: readonly HostPlan[], runner: HostRunner, rebooter: Rebooter, opts: MaintenanceOptions = {}): MaintenanceActions {
+export function runnerActions(
+  topo: Topology,
+  plans: readonly HostPlan[],
+  runner: HostRunner,
+  rebooter: Rebooter,
+  opts: MaintenanceOptions = {},
+): MaintenanceActions {
   const drainMs = (opts.drainTimeoutS ?? DEFAULTS.drainTimeoutS) * 1000;
   const planOf = (name: string) => plans.find((p) => p.name === name);
   return {
@@ -335,33 +468,68 @@ export function runnerActions(topo: Topology, plans: readonly HostPlan[], runner
           if (step.drain === "site") {
             const rs = await drainSite(topo, runner, step.site!, { timeoutMs: drainMs, force });
             const bad = rs.filter((r) => !r.complete);
-            return { ok: !bad.length, detail: bad.length ? bad.map((r) => `${r.host}: ${r.detail}`).join("; ") : `site ${step.site} less preferred, advertised on every upstream session` };
+            return {
+              ok: !bad.length,
+              detail: bad.length
+                ? bad.map((r) => `${r.host}: ${r.detail}`).join("; ")
+                : `site ${step.site} less preferred, advertised on every upstream session`,
+            };
           }
-          const d = await drainHost(topo, plans as HostPlan[], runner, step.host, { timeoutMs: drainMs, force });
+          const d = await drainHost(topo, plans as HostPlan[], runner, step.host, {
+            timeoutMs: drainMs,
+            force,
+          });
           if (!d.complete || step.drain !== "maglev") return { ok: d.complete, detail: d.detail };
           const q = await ipvsQuiet(runner, h, Math.max(5000, drainMs - d.ms));
           return { ok: q.ok, detail: `${d.detail}; ${q.detail}` };
         }
         case "run": {
-          const r = await runner.run(h.hostname, `sh -c ${shellWord(opts.run ?? "", "--run command")}`, (opts.runTimeoutS ?? DEFAULTS.runTimeoutS) * 1000);
-          const tail = (r.code === 0 ? r.stdout : r.stderr || r.stdout).trim().split("\n").slice(-2).join(" | ");
+          const r = await runner.run(
+            h.hostname,
+            `sh -c ${shellWord(opts.run ?? "", "--run command")}`,
+            (opts.runTimeoutS ?? DEFAULTS.runTimeoutS) * 1000,
+          );
+          const tail = (r.code === 0 ? r.stdout : r.stderr || r.stdout)
+            .trim()
+            .split("\n")
+            .slice(-2)
+            .join(" | ");
           return { ok: r.code === 0, detail: `exit ${r.code}${tail ? `: ${tail}` : ""}` };
         }
         case "reboot":
-          return rebooter.reboot(h, planOf(h.name), (opts.rebootTimeoutS ?? DEFAULTS.rebootTimeoutS) * 1000);
+          return rebooter.reboot(
+            h,
+            planOf(h.name),
+            (opts.rebootTimeoutS ?? DEFAULTS.rebootTimeoutS) * 1000,
+          );
         case "health": {
           const p = planOf(h.name);
-          return p?.health ? healthGate(runner, h, p) : { ok: true, detail: "no health gate in the plan" };
+          return p?.health
+            ? healthGate(runner, h, p)
+            : { ok: true, detail: "no health gate in the plan" };
         }
         case "check":
-          return checkGate(topo, plans, runner, h, (opts.checkTimeoutS ?? DEFAULTS.checkTimeoutS) * 1000);
+          return checkGate(
+            topo,
+            plans,
+            runner,
+            h,
+            (opts.checkTimeoutS ?? DEFAULTS.checkTimeoutS) * 1000,
+          );
         case "undrain": {
           if (step.drain === "site") {
             const rs = await undrainSite(topo, runner, step.site!, { timeoutMs: drainMs });
             const bad = rs.filter((r) => !r.complete);
-            return { ok: !bad.length, detail: bad.length ? bad.map((r) => `${r.host}: ${r.detail}`).join("; ") : `site ${step.site}: rendered policy advertised again` };
+            return {
+              ok: !bad.length,
+              detail: bad.length
+                ? bad.map((r) => `${r.host}: ${r.detail}`).join("; ")
+                : `site ${step.site}: rendered policy advertised again`,
+            };
           }
-          const d = await undrainHost(topo, plans as HostPlan[], runner, step.host, { timeoutMs: drainMs });
+          const d = await undrainHost(topo, plans as HostPlan[], runner, step.host, {
+            timeoutMs: drainMs,
+          });
           return { ok: d.complete, detail: d.detail };
         }
       }

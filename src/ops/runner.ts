@@ -40,19 +40,27 @@ export function sshRunner(opts: SshRunnerOptions): HostRunner {
     services: systemd,
     run(hostname, script, timeoutMs = 30000, stdin) {
       const addr = opts.addresses.get(hostname);
-      if (!addr) return Promise.resolve({ stdout: "", stderr: `unknown host ${hostname}`, code: 255 });
-      const remote = opts.user === "root" ? `sh -c ${shellWord(script)}` : `sudo -n sh -c ${shellWord(script)}`;
+      if (!addr)
+        return Promise.resolve({ stdout: "", stderr: `unknown host ${hostname}`, code: 255 });
+      const remote =
+        opts.user === "root" ? `sh -c ${shellWord(script)}` : `sudo -n sh -c ${shellWord(script)}`;
       const args = [
-        "-o", "BatchMode=yes",
-        "-o", "ConnectTimeout=5",
-        "-o", "ServerAliveInterval=5",
-        "-o", "ServerAliveCountMax=2",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=5",
+        "-o",
+        "ServerAliveInterval=5",
+        "-o",
+        "ServerAliveCountMax=2",
         ...(opts.identityFile ? ["-i", opts.identityFile, "-o", "IdentitiesOnly=yes"] : []),
         `${opts.user}@${addr}`,
         remote,
       ];
       return new Promise((resolve) => {
-        const child = spawn("ssh", args, { stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+        const child = spawn("ssh", args, {
+          stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+        });
         if (stdin !== undefined) {
           child.stdin!.on("error", () => undefined); // ssh gone: its exit status tells
           child.stdin!.end(stdin);
@@ -80,7 +88,11 @@ export function sshRunner(opts: SshRunnerOptions): HostRunner {
 export async function sshKeyFile(stack: string): Promise<string | undefined> {
   if (process.env.MAGLEV_SSH_KEY_FILE) return process.env.MAGLEV_SSH_KEY_FILE;
   const key = await new Promise<string | undefined>((resolve) => {
-    const child = spawn("pulumi", ["config", "get", "maglev-infra:sshPrivateKey", "--stack", stack], { stdio: ["ignore", "pipe", "ignore"] });
+    const child = spawn(
+      "pulumi",
+      ["config", "get", "maglev-infra:sshPrivateKey", "--stack", stack],
+      { stdio: ["ignore", "pipe", "ignore"] },
+    );
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.on("error", () => resolve(undefined));

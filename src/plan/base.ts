@@ -15,8 +15,8 @@ export const NETPLAN_FILE = "/etc/netplan/60-maglev-infra.yaml";
 export const NETPLAN_VALIDATE = {
   checker: "netplan",
   command:
-    "d=$(mktemp -d) && mkdir -p \"$d/etc/netplan\" && cp {file} \"$d/etc/netplan/60-maglev-infra.yaml\" && chmod 600 \"$d/etc/netplan/60-maglev-infra.yaml\" && " +
-    "netplan generate --root-dir \"$d\"; rc=$?; rm -rf \"$d\"; exit $rc",
+    'd=$(mktemp -d) && mkdir -p "$d/etc/netplan" && cp {file} "$d/etc/netplan/60-maglev-infra.yaml" && chmod 600 "$d/etc/netplan/60-maglev-infra.yaml" && ' +
+    'netplan generate --root-dir "$d"; rc=$?; rm -rf "$d"; exit $rc',
 };
 
 function prefixLen(cidr: string): string {
@@ -35,13 +35,17 @@ export function netplanConfig(topo: Topology, h: HostFacts): string {
     ...(byMac ? { match: { macaddress: h.macs.mgmt }, "set-name": mgmtIf } : {}),
     mtu: n.mgmt.mtu,
     "accept-ra": false,
-    addresses: [`${h.mgmt.ipv4}/${prefixLen(n.mgmt.ipv4)}`, `${h.mgmt.ipv6}/${prefixLen(n.mgmt.ipv6)}`],
+    addresses: [
+      `${h.mgmt.ipv4}/${prefixLen(n.mgmt.ipv4)}`,
+      `${h.mgmt.ipv6}/${prefixLen(n.mgmt.ipv6)}`,
+    ],
   };
   const routes: { to: string; via: string }[] = [];
   if (n.mgmt.gateway4) routes.push({ to: "default", via: n.mgmt.gateway4 });
   if (n.mgmt.gateway6) routes.push({ to: "default", via: n.mgmt.gateway6 });
   if (routes.length) mgmt.routes = routes;
-  if (topo.env.dns.resolvers.length) mgmt.nameservers = { addresses: topo.env.dns.resolvers, search: [topo.env.dns.zone] };
+  if (topo.env.dns.resolvers.length)
+    mgmt.nameservers = { addresses: topo.env.dns.resolvers, search: [topo.env.dns.zone] };
   ethernets[mgmtIf] = mgmt;
   if (h.ingress) {
     const addrs = [`${h.ingress.ipv4}/${prefixLen(n.ingress.ipv4)}`];
@@ -55,7 +59,10 @@ export function netplanConfig(topo: Topology, h: HostFacts): string {
     };
   }
   const doc = { network: { version: 2, renderer: "networkd", ethernets } };
-  return header(topo.env.name, "#", `network of ${h.hostname}`) + yamlDocument(doc, `netplan of ${h.name}`);
+  return (
+    header(topo.env.name, "#", `network of ${h.hostname}`) +
+    yamlDocument(doc, `netplan of ${h.name}`)
+  );
 }
 
 export function basePlan(topo: Topology, h: HostFacts, b: PlanBuilder): void {
@@ -64,7 +71,11 @@ export function basePlan(topo: Topology, h: HostFacts, b: PlanBuilder): void {
   b.service("prometheus-node-exporter", "systemd-networkd");
   const hostname = plainWord(h.hostname, `hostname of ${h.name} (hostnamePrefix + hosts[].name)`);
   const fqdn = plainWord(`${h.hostname}.${env.dns.zone}`, "dns.zone");
-  b.file({ path: "/etc/hostname", content: `${hostname}\n`, activate: { kind: "command", command: "hostname -F /etc/hostname" } });
+  b.file({
+    path: "/etc/hostname",
+    content: `${hostname}\n`,
+    activate: { kind: "command", command: "hostname -F /etc/hostname" },
+  });
   // Own name on the mgmt addresses: daemons that resolve their own name (ExaBGP's getfqdn)
   // must not wait on DNS.
   b.file({
@@ -102,14 +113,25 @@ export function basePlan(topo: Topology, h: HostFacts, b: PlanBuilder): void {
  * The `vip` dummy interface holding VIPs (/32, /128). Debian 12's netplan (0.106) has no
  * dummy devices, so it is a systemd-networkd .netdev/.network pair next to netplan's files.
  */
-export function vipInterface(topo: Topology, h: HostFacts, b: PlanBuilder, vips: { ipv4: string[]; ipv6: string[] }, ifname = "vip"): void {
+export function vipInterface(
+  topo: Topology,
+  h: HostFacts,
+  b: PlanBuilder,
+  vips: { ipv4: string[]; ipv6: string[] },
+  ifname = "vip",
+): void {
   const env = topo.env;
   b.file({
     path: `/etc/systemd/network/60-${ifname}.netdev`,
-    content: header(env.name, "#", `dummy interface ${ifname} of ${h.hostname}`) + `[NetDev]\nName=${systemdValue(ifname, "VIP interface name")}\nKind=dummy\n`,
+    content:
+      header(env.name, "#", `dummy interface ${ifname} of ${h.hostname}`) +
+      `[NetDev]\nName=${systemdValue(ifname, "VIP interface name")}\nKind=dummy\n`,
     activate: { kind: "command", command: "networkctl reload" },
   });
-  const addrs = [...vips.ipv4.map((a) => `Address=${a}/32`), ...vips.ipv6.map((a) => `Address=${a}/128`)];
+  const addrs = [
+    ...vips.ipv4.map((a) => `Address=${a}/32`),
+    ...vips.ipv6.map((a) => `Address=${a}/128`),
+  ];
   b.file({
     path: `/etc/systemd/network/60-${ifname}.network`,
     content:
@@ -139,9 +161,16 @@ export function persistSysctls(topo: Topology, b: PlanBuilder): void {
   if (sysctls.length === 0) return;
   b.file({
     path: SYSCTL_FILE,
-    content: header(topo.env.name, "#", `kernel settings of ${b.hostname}`) + sysctls.map((s) => `${s.key} = ${s.value}`).join("\n") + "\n",
+    content:
+      header(topo.env.name, "#", `kernel settings of ${b.hostname}`) +
+      sysctls.map((s) => `${s.key} = ${s.value}`).join("\n") +
+      "\n",
   });
   const modules = [...new Set(sysctls.map((s) => s.module).filter((m): m is string => !!m))].sort();
   if (modules.length)
-    b.file({ path: MODULES_FILE, content: header(topo.env.name, "#", `kernel modules of ${b.hostname}`) + modules.join("\n") + "\n" });
+    b.file({
+      path: MODULES_FILE,
+      content:
+        header(topo.env.name, "#", `kernel modules of ${b.hostname}`) + modules.join("\n") + "\n",
+    });
 }

@@ -2,7 +2,16 @@
  * A small accumulator the tier planners write into; `finish()` sorts everything so the
  * plan is byte-identical however the planners were ordered.
  */
-import { HostPlan, PlannedFile, Sysctl, PinnedDownload, DrainHooks, HealthProbe, Tier, HostAddresses } from "./types";
+import {
+  HostPlan,
+  PlannedFile,
+  Sysctl,
+  PinnedDownload,
+  DrainHooks,
+  HealthProbe,
+  Tier,
+  HostAddresses,
+} from "./types";
 
 export class PlanBuilder {
   private readonly packages = new Set<string>();
@@ -30,11 +39,18 @@ export class PlanBuilder {
   }
   sysctl(key: string, value: string | number, module?: string): this {
     const prev = this.sysctls.get(key);
-    if (prev && prev.value !== String(value)) throw new Error(`${this.hostname}: sysctl ${key} planned twice (${prev.value} and ${value})`);
-    this.sysctls.set(key, module ? { key, value: String(value), module } : { key, value: String(value) });
+    if (prev && prev.value !== String(value))
+      throw new Error(`${this.hostname}: sysctl ${key} planned twice (${prev.value} and ${value})`);
+    this.sysctls.set(
+      key,
+      module ? { key, value: String(value), module } : { key, value: String(value) },
+    );
     return this;
   }
-  file(f: Omit<PlannedFile, "mode" | "owner" | "activate"> & Partial<Pick<PlannedFile, "mode" | "owner" | "activate">>): this {
+  file(
+    f: Omit<PlannedFile, "mode" | "owner" | "activate"> &
+      Partial<Pick<PlannedFile, "mode" | "owner" | "activate">>,
+  ): this {
     if (this.files.has(f.path)) throw new Error(`${this.hostname}: file ${f.path} planned twice`);
     this.files.set(f.path, { mode: "0644", owner: "root:root", activate: { kind: "none" }, ...f });
     return this;
@@ -49,7 +65,10 @@ export class PlanBuilder {
   }
 
   finish(): HostPlan {
-    const by = <T>(k: (t: T) => string) => (a: T, b: T) => (k(a) < k(b) ? -1 : k(a) > k(b) ? 1 : 0);
+    const by =
+      <T>(k: (t: T) => string) =>
+      (a: T, b: T) =>
+        k(a) < k(b) ? -1 : k(a) > k(b) ? 1 : 0;
     const plan: HostPlan = {
       name: this.name,
       hostname: this.hostname,

@@ -29,7 +29,10 @@ const PLANNERS: Record<Tier, TierPlanner> = {
 };
 
 export function planHost(topo: Topology, h: HostFacts): HostPlan {
-  const b = new PlanBuilder(h.name, h.hostname, h.role, { mgmt: h.mgmt, ...(h.ingress ? { ingress: h.ingress } : {}) });
+  const b = new PlanBuilder(h.name, h.hostname, h.role, {
+    mgmt: h.mgmt,
+    ...(h.ingress ? { ingress: h.ingress } : {}),
+  });
   basePlan(topo, h, b);
   PLANNERS[h.role](topo, h, b);
   // Every host exports its load-balancing state (and its drift) to node_exporter.

@@ -19,4 +19,7 @@ export function hostScript(name: string, stack: string): string {
 }
 
 /** Python's own parser (writes nothing, unlike py_compile): a syntax error fails the apply. */
-export const PYTHON_SYNTAX: Validate = { checker: "python3", command: "python3 -m ast {file} >/dev/null" };
+export const PYTHON_SYNTAX: Validate = {
+  checker: "python3",
+  command: "python3 -m ast {file} >/dev/null",
+};

@@ -65,9 +65,13 @@ export const IMPORT_VMS_KEY = "importVms";
 export function importVmHosts(raw: unknown, topo: Topology): Set<string> {
   if (raw === undefined) return new Set();
   const where = `${CONFIG_NAMESPACE}:${IMPORT_VMS_KEY}`;
-  if (!Array.isArray(raw) || raw.some((x) => typeof x !== "string")) throw new Error(`${where}: must be a list of host names (value: ${JSON.stringify(raw)})`);
+  if (!Array.isArray(raw) || raw.some((x) => typeof x !== "string"))
+    throw new Error(`${where}: must be a list of host names (value: ${JSON.stringify(raw)})`);
   const bad = (raw as string[]).filter((n) => topo.byName.get(n)?.provider !== "proxmox");
-  if (bad.length) throw new Error(`${where}: not hosts of this stack with provider: proxmox: ${bad.map((b) => JSON.stringify(b)).join(", ")}`);
+  if (bad.length)
+    throw new Error(
+      `${where}: not hosts of this stack with provider: proxmox: ${bad.map((b) => JSON.stringify(b)).join(", ")}`,
+    );
   return new Set(raw as string[]);
 }
 
@@ -84,7 +88,16 @@ export const GATE_NEEDS: Partial<Record<Tier, Tier[]>> = {
 };
 
 /** Tiers in rollout order; the program wires them by GATE_NEEDS, the rest in parallel. */
-export const TIER_ORDER: Tier[] = ["gateway", "maglev", "haproxy", "k0s-controller", "k0s-worker", "dnsdist", "powerdns", "shadow-primary"];
+export const TIER_ORDER: Tier[] = [
+  "gateway",
+  "maglev",
+  "haproxy",
+  "k0s-controller",
+  "k0s-worker",
+  "dnsdist",
+  "powerdns",
+  "shadow-primary",
+];
 
 export interface HostOutput {
   tier: Tier;
@@ -128,8 +141,12 @@ export interface ProgramOutputs {
 }
 
 /** known_hosts lines for the hosts' pinned keys, one per host, in the order given. */
-export function knownHostsOutput(hosts: { address: string; hostKey: pulumi.Input<string> }[]): pulumi.Output<string> {
-  return pulumi.all(hosts.map((h) => pulumi.output(h.hostKey).apply((k) => `${h.address} ${k}`))).apply((lines) => lines.map((l) => `${l}\n`).join(""));
+export function knownHostsOutput(
+  hosts: { address: string; hostKey: pulumi.Input<string> }[],
+): pulumi.Output<string> {
+  return pulumi
+    .all(hosts.map((h) => pulumi.output(h.hostKey).apply((k) => `${h.address} ${k}`)))
+    .apply((lines) => lines.map((l) => `${l}\n`).join(""));
 }
 
 /** How the program treats a placeholder (all-zero, all-f) sha256 of a download some host needs. */
@@ -153,8 +170,14 @@ export function stackFileOf(stack: string): string {
 /** Read and validate the environment; throws a ConfigValidationError listing every problem (file, path, value). */
 export function readEnvironment(config: pulumi.Config, opts: ProgramOptions = {}): Environment {
   const raw = config.requireObject<unknown>("environment");
-  const r = validateEnvironment(raw, { requirePinnedDigests: (opts.placeholderDigests ?? "reject") === "reject" });
-  if (!r.ok) throw new ConfigValidationError(`${stackFileOf(pulumi.getStack())} (stack ${pulumi.getStack()})`, r.errors);
+  const r = validateEnvironment(raw, {
+    requirePinnedDigests: (opts.placeholderDigests ?? "reject") === "reject",
+  });
+  if (!r.ok)
+    throw new ConfigValidationError(
+      `${stackFileOf(pulumi.getStack())} (stack ${pulumi.getStack()})`,
+      r.errors,
+    );
   return r.env;
 }
 
@@ -166,7 +189,10 @@ export function readEnvironment(config: pulumi.Config, opts: ProgramOptions = {}
 export function referencedSecretKeys(plans: HostPlan[]): string[] {
   const keys = new Set(plans.flatMap((p) => p.files.flatMap((f) => f.secretKeys ?? [])));
   const bad = [...keys].filter((k) => !/^[A-Za-z][A-Za-z0-9]*$/.test(k));
-  if (bad.length) throw new Error(`plans reference secret keys that are not config key names: ${bad.sort().join(", ")}`);
+  if (bad.length)
+    throw new Error(
+      `plans reference secret keys that are not config key names: ${bad.sort().join(", ")}`,
+    );
   return [...keys].filter((k) => !PROGRAM_SECRET_KEYS.includes(k)).sort();
 }
 
@@ -203,7 +229,11 @@ export function hostsOutput(topo: Topology): Record<string, HostOutput> {
   );
 }
 
-type TierClass = new (name: string, args: ManagedHostArgs, opts?: pulumi.ComponentResourceOptions) => ManagedHost;
+type TierClass = new (
+  name: string,
+  args: ManagedHostArgs,
+  opts?: pulumi.ComponentResourceOptions,
+) => ManagedHost;
 const TIER_CLASS: Record<Exclude<Tier, "k0s-controller" | "k0s-worker">, TierClass> = {
   gateway: Gateway,
   maglev: MaglevNode,
@@ -224,10 +254,19 @@ export function main(opts: ProgramOptions = {}): ProgramOutputs {
   const planOf = new Map(plans.map((p) => [p.name, p]));
   const needsProxmox = topo.hosts.some((h) => h.provider === "proxmox");
   const imports = importVmHosts(config.getObject<unknown>(IMPORT_VMS_KEY), topo);
-  const ssh: SshSettings = { user: env.proxmox.user, privateKey: config.requireSecret("sshPrivateKey") };
-  const secrets = Object.fromEntries(referencedSecretKeys(plans).map((k) => [k, config.requireSecret(k)]));
+  const ssh: SshSettings = {
+    user: env.proxmox.user,
+    privateKey: config.requireSecret("sshPrivateKey"),
+  };
+  const secrets = Object.fromEntries(
+    referencedSecretKeys(plans).map((k) => [k, config.requireSecret(k)]),
+  );
   const proxmoxArgs = needsProxmox
-    ? { endpoint: config.require(PROXMOX_ENDPOINT_KEY), apiToken: config.requireSecret("proxmoxApiToken"), insecure: config.getBoolean(PROXMOX_INSECURE_KEY) ?? false }
+    ? {
+        endpoint: config.require(PROXMOX_ENDPOINT_KEY),
+        apiToken: config.requireSecret("proxmoxApiToken"),
+        insecure: config.getBoolean(PROXMOX_INSECURE_KEY) ?? false,
+      }
     : undefined;
 
   // 2. Resources. One explicit provider: no ambient PROXMOX_VE_* environment is used.
@@ -253,7 +292,11 @@ export function main(opts: ProgramOptions = {}): ProgramOutputs {
   // health gate, and is torn down before it (its teardown depends on the previous one's).
   const byTier = (t: Tier) => topo.hosts.filter((h) => h.role === t);
   const made = new Map<string, ManagedHost>();
-  const serial = <T extends ManagedHost>(t: Tier, start: Slot, make: (h: HostFacts, slot: Slot, i: number) => T): T[] => {
+  const serial = <T extends ManagedHost>(
+    t: Tier,
+    start: Slot,
+    make: (h: HostFacts, slot: Slot, i: number) => T,
+  ): T[] => {
     const out: T[] = [];
     let slot = start;
     byTier(t).forEach((h, i) => {
@@ -286,12 +329,24 @@ export function main(opts: ProgramOptions = {}): ProgramOutputs {
   record("shadow-primary", simple("shadow-primary"));
   const controllers = record(
     "k0s-controller",
-    serial("k0s-controller", { after: [], teardownAfter: [] }, (h, slot, i) => new K0sController(h.name, { ...base(h, slot), primary: i === 0 })),
+    serial(
+      "k0s-controller",
+      { after: [], teardownAfter: [] },
+      (h, slot, i) => new K0sController(h.name, { ...base(h, slot), primary: i === 0 }),
+    ),
   );
   const primary = controllers[0];
   // Each worker's join token is minted on the primary controller right before its apply and
   // travels in that apply as the secret k0sJoinToken of its plan (components/k0s.ts).
-  record("k0s-worker", serial("k0s-worker", needs("k0s-worker"), (h, slot) => new K0sWorker(h.name, { ...base(h, slot), ...(primary ? { controller: primary } : {}) })));
+  record(
+    "k0s-worker",
+    serial(
+      "k0s-worker",
+      needs("k0s-worker"),
+      (h, slot) =>
+        new K0sWorker(h.name, { ...base(h, slot), ...(primary ? { controller: primary } : {}) }),
+    ),
+  );
   record("maglev", simple("maglev", needs("maglev")));
 
   return {

@@ -13,11 +13,23 @@ import * as fs from "fs";
 import { createHash } from "crypto";
 import * as YAML from "yaml";
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_NAMESPACE, ENVIRONMENT_KEY, stackFilePath, validateEnvironment } from "../config/load";
+import {
+  CONFIG_NAMESPACE,
+  ENVIRONMENT_KEY,
+  stackFilePath,
+  validateEnvironment,
+} from "../config/load";
 import { deriveTopology } from "../topology";
 import { buildPlans } from "../plan";
 import { K0S_JOIN_TOKEN_SECRET } from "../tiers/k0s";
-import { main, PlaceholderDigests, ProgramOutputs, PROXMOX_ENDPOINT_KEY, referencedSecretKeys, SECRET_KEYS } from "./index";
+import {
+  main,
+  PlaceholderDigests,
+  ProgramOutputs,
+  PROXMOX_ENDPOINT_KEY,
+  referencedSecretKeys,
+  SECRET_KEYS,
+} from "./index";
 
 /** Pulumi's wire signatures (sdk/nodejs/runtime/rpc.ts): a secret is `{[SIG_KEY]: SECRET_SIG, value}`. */
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
@@ -70,12 +82,21 @@ function unwrap(v: unknown): unknown {
   if (v === UNKNOWN) return undefined;
   if (isSecretSig(v)) return unwrap(v.value);
   if (Array.isArray(v)) return v.map(unwrap);
-  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, e]) => [k, unwrap(e)]));
+  if (v && typeof v === "object")
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>).map(([k, e]) => [k, unwrap(e)]),
+    );
   return v;
 }
 
 /** `urn:pulumi:<stack>::<project>::<type chain>::<name>` of a child of `parentUrn` (or of the stack). */
-export function urnOf(stack: string, project: string, type: string, name: string, parentUrn?: string): string {
+export function urnOf(
+  stack: string,
+  project: string,
+  type: string,
+  name: string,
+  parentUrn?: string,
+): string {
   const chain = parentUrn ? parentUrn.split("::")[2] : "";
   // The root Stack's type is not part of its children's URNs.
   const qualified = chain && chain !== "pulumi:pulumi:Stack" ? `${chain}$${type}` : type;
@@ -83,11 +104,20 @@ export function urnOf(stack: string, project: string, type: string, name: string
 }
 
 /** An alias of a registration, as the URN it stands for. */
-function aliasUrn(a: any, own: { stack: string; project: string; type: string; name: string; parent?: string }): string {
+function aliasUrn(
+  a: any,
+  own: { stack: string; project: string; type: string; name: string; parent?: string },
+): string {
   if (a.getUrn?.()) return a.getUrn();
   const spec = a.getSpec();
   const parent = spec.getNoparent() ? undefined : spec.getParenturn() || own.parent;
-  return urnOf(spec.getStack() || own.stack, spec.getProject() || own.project, spec.getType() || own.type, spec.getName() || own.name, parent);
+  return urnOf(
+    spec.getStack() || own.stack,
+    spec.getProject() || own.project,
+    spec.getType() || own.type,
+    spec.getName() || own.name,
+    parent,
+  );
 }
 
 export interface SynthResult {
@@ -140,8 +170,11 @@ export function redact(v: unknown, seen: { secret: boolean } = { secret: false }
   }
   if (Array.isArray(v)) return v.map((e) => redact(e, seen));
   if (v && typeof v === "object") {
-    if ((v as any)[SIG_KEY] === ASSET_SIG) return { asset: (v as any).text ?? (v as any).path ?? (v as any).uri };
-    return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, e]) => [k, redact(e, seen)]));
+    if ((v as any)[SIG_KEY] === ASSET_SIG)
+      return { asset: (v as any).text ?? (v as any).path ?? (v as any).uri };
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>).map(([k, e]) => [k, redact(e, seen)]),
+    );
   }
   return v;
 }
@@ -155,7 +188,10 @@ async function settle(v: unknown): Promise<unknown> {
     return secret ? SECRET_MARK : settle(value);
   }
   if (Array.isArray(v)) return Promise.all(v.map(settle));
-  if (v && typeof v === "object") return Object.fromEntries(await Promise.all(Object.entries(v).map(async ([k, e]) => [k, await settle(e)])));
+  if (v && typeof v === "object")
+    return Object.fromEntries(
+      await Promise.all(Object.entries(v).map(async ([k, e]) => [k, await settle(e)])),
+    );
   return v;
 }
 
@@ -164,7 +200,10 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
   const resources: RecordedResource[] = [];
   let inFlight = 0;
   const mocks: pulumi.runtime.Mocks = {
-    newResource: (args) => ({ id: args.custom ? `${args.name}-id` : undefined, state: mockState(args.type, args.name, args.inputs) }),
+    newResource: (args) => ({
+      id: args.custom ? `${args.name}-id` : undefined,
+      state: mockState(args.type, args.name, args.inputs),
+    }),
     call: (args) => args.inputs,
   };
   await pulumi.runtime.setMocks(mocks, "maglev-infra", opts.stack, opts.preview ?? true);
@@ -178,8 +217,16 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
     const deps: string[] = req.getDependenciesList();
     const providerRef: string = req.getProvider();
     const secretOutputs: string[] = req.getAdditionalsecretoutputsList?.() ?? [];
-    const own = { stack: opts.stack, project: "maglev-infra", type: req.getType(), name: req.getName(), parent: parent || undefined };
-    const aliases: string[] = [...new Set<string>((req.getAliasesList?.() ?? []).map((a: any) => aliasUrn(a, own)))].sort();
+    const own = {
+      stack: opts.stack,
+      project: "maglev-infra",
+      type: req.getType(),
+      name: req.getName(),
+      parent: parent || undefined,
+    };
+    const aliases: string[] = [
+      ...new Set<string>((req.getAliasesList?.() ?? []).map((a: any) => aliasUrn(a, own))),
+    ].sort();
     const replaceWith: string[] = req.getReplaceWithList?.() ?? [];
     const protect: boolean = req.getProtect?.() ?? false;
     const deleteBeforeReplace: boolean = req.getDeletebeforereplace?.() ?? false;
@@ -226,8 +273,12 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
   const keys = [...new Set([...SECRET_KEYS, ...planSecretKeys(opts.config)])].sort();
   const secretKeys = keys.map((k) => `${CONFIG_NAMESPACE}:${k}`);
   const config: Record<string, string> = {};
-  for (const [k, v] of Object.entries(opts.config)) config[k] = typeof v === "string" ? v : JSON.stringify(v);
-  for (const k of keys) config[`${CONFIG_NAMESPACE}:${k}`] = (opts.secretValue ?? ((key) => `${OFFLINE_SECRET_PREFIX}${key}`))(k);
+  for (const [k, v] of Object.entries(opts.config))
+    config[k] = typeof v === "string" ? v : JSON.stringify(v);
+  for (const k of keys)
+    config[`${CONFIG_NAMESPACE}:${k}`] = (
+      opts.secretValue ?? ((key) => `${OFFLINE_SECRET_PREFIX}${key}`)
+    )(k);
   const endpointKey = `${CONFIG_NAMESPACE}:${PROXMOX_ENDPOINT_KEY}`;
   if (!(endpointKey in config)) config[endpointKey] = OFFLINE_PROXMOX_ENDPOINT;
   // What the Pulumi CLI hands a program: PULUMI_CONFIG and PULUMI_CONFIG_SECRET_KEYS.
@@ -242,10 +293,16 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
   let outputs: Record<string, unknown>;
   try {
     try {
-      raw = (opts.program ? opts.program() : main({ placeholderDigests: opts.placeholderDigests ?? "allow" })) as ProgramOutputs;
+      raw = (
+        opts.program
+          ? opts.program()
+          : main({ placeholderDigests: opts.placeholderDigests ?? "allow" })
+      ) as ProgramOutputs;
     } catch (e) {
       await drain(() => inFlight);
-      if (resources.length > before) (e as Error).message += `\n(${resources.length - before} resources were registered before the failure)`;
+      if (resources.length > before)
+        (e as Error).message +=
+          `\n(${resources.length - before} resources were registered before the failure)`;
       throw e;
     }
     outputs = (await settle(raw)) as Record<string, unknown>;
@@ -253,7 +310,12 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
   }
-  return { stack: opts.stack, resources: resources.sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0)), outputs, rawOutputs: raw };
+  return {
+    stack: opts.stack,
+    resources: resources.sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0)),
+    outputs,
+    rawOutputs: raw,
+  };
 }
 
 /** Secret keys the stack's plans reference (none when the environment is invalid: the program reports that). */
@@ -283,9 +345,15 @@ async function drain(inFlight: () => number): Promise<void> {
  * program makes (PROGRAM_SECRET_KEYS): it gets the placeholder `offline-secret-k0sJoinToken`
  * like the config's secret keys, so a leak of it is found the same way.
  */
-function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
-  if (type === "command:remote:Command" && name.endsWith("-host-key")) return { ...inputs, stdout: offlineHostKey(name.slice(0, -"-host-key".length)), stderr: "" };
-  if (type === "command:remote:Command" && name.endsWith("-join-token")) return { ...inputs, stdout: `${OFFLINE_SECRET_PREFIX}${K0S_JOIN_TOKEN_SECRET}\n`, stderr: "" };
+function mockState(
+  type: string,
+  name: string,
+  inputs: Record<string, unknown>,
+): Record<string, unknown> {
+  if (type === "command:remote:Command" && name.endsWith("-host-key"))
+    return { ...inputs, stdout: offlineHostKey(name.slice(0, -"-host-key".length)), stderr: "" };
+  if (type === "command:remote:Command" && name.endsWith("-join-token"))
+    return { ...inputs, stdout: `${OFFLINE_SECRET_PREFIX}${K0S_JOIN_TOKEN_SECRET}\n`, stderr: "" };
   if (type === "command:remote:Command") return { ...inputs, stdout: `offline-stdout`, stderr: "" };
   return { ...inputs };
 }
@@ -299,6 +367,13 @@ export function offlineHostKey(host: string): string {
 }
 
 /** Load a stack file and synthesize it. */
-export function synthesizeStack(stack: string, extra: Partial<SynthOptions> = {}): Promise<SynthResult> {
-  return synthesize({ stack: stack.replace(/^.*Pulumi\.|\.ya?ml$/g, ""), config: readStackConfig(stack), ...extra });
+export function synthesizeStack(
+  stack: string,
+  extra: Partial<SynthOptions> = {},
+): Promise<SynthResult> {
+  return synthesize({
+    stack: stack.replace(/^.*Pulumi\.|\.ya?ml$/g, ""),
+    config: readStackConfig(stack),
+    ...extra,
+  });
 }

@@ -52,7 +52,8 @@ export function renderEnvironment(env: Environment): Rendered {
   const topology = deriveTopology(env);
   const plans = buildPlans(topology);
   const files = new Map<string, string>();
-  for (const p of plans) for (const f of p.files) files.set(path.posix.join(p.hostname, f.path), f.content);
+  for (const p of plans)
+    for (const f of p.files) files.set(path.posix.join(p.hostname, f.path), f.content);
   files.set("plan.json", JSON.stringify(planSummary(topology, plans), null, 2) + "\n");
   files.set("dns-records.json", JSON.stringify(topology.dnsRecords, null, 2) + "\n");
   files.set("zone.db", zoneFile(env.name, env.dns.zone, topology.dnsRecords));
@@ -84,7 +85,9 @@ export function checkRenderOut(out: string): void {
     throw e;
   }
   const refuse = (why: string) => {
-    throw new RenderOutError(`refusing to write into ${abs}: ${why}; give --out a missing or empty folder, or one a previous render made (it holds ${RENDER_MARKER})`);
+    throw new RenderOutError(
+      `refusing to write into ${abs}: ${why}; give --out a missing or empty folder, or one a previous render made (it holds ${RENDER_MARKER})`,
+    );
   };
   if (st.isSymbolicLink()) refuse("it is a symbolic link");
   if (!st.isDirectory()) refuse("it is not a folder");
@@ -92,7 +95,8 @@ export function checkRenderOut(out: string): void {
   const entries = fs.readdirSync(abs);
   if (entries.length === 0) return;
   const marker = path.join(abs, RENDER_MARKER);
-  if (!entries.includes(RENDER_MARKER) || !fs.lstatSync(marker).isFile()) refuse(`it is not empty and no render made it (no ${RENDER_MARKER})`);
+  if (!entries.includes(RENDER_MARKER) || !fs.lstatSync(marker).isFile())
+    refuse(`it is not empty and no render made it (no ${RENDER_MARKER})`);
 }
 
 /**
@@ -114,7 +118,10 @@ export function writeRender(out: string, rendered: Rendered): void {
       fs.mkdirSync(path.dirname(p), { recursive: true });
       fs.writeFileSync(p, content);
     }
-    fs.writeFileSync(path.join(tmp, RENDER_MARKER), `maglev-infra render of stack "${rendered.topology.env.name}": the next render replaces this folder as a whole.\n`);
+    fs.writeFileSync(
+      path.join(tmp, RENDER_MARKER),
+      `maglev-infra render of stack "${rendered.topology.env.name}": the next render replaces this folder as a whole.\n`,
+    );
     if (fs.existsSync(abs)) {
       // Renamed into a fresh temp folder of our own, so the rename cannot land on anything else.
       old = path.join(fs.mkdtempSync(`${abs}.old-`), "previous");

@@ -50,11 +50,21 @@ export function generateEnvironment(opts: GenerateOptions = {}): EnvironmentInpu
   const groups: EnvironmentInput["backendGroups"] = {};
   const vips: EnvironmentInput["vips"] = [];
   const members: string[][] = Array.from({ length: nGroups }, () => []);
-  for (let i = 0; i < remaining; i++) members[i % nGroups].push(add(`lb${String(i + 1).padStart(4, "0")}`, "haproxy"));
+  for (let i = 0; i < remaining; i++)
+    members[i % nGroups].push(add(`lb${String(i + 1).padStart(4, "0")}`, "haproxy"));
   members.forEach((m, g) => {
     const gname = `grp${g + 1}`;
-    groups[gname] = { kind: "haproxy", id: g + 1, members: m, servers: [{ name: "app", address: "192.0.2.10", port: 8080 }] };
-    vips.push({ vip: `198.51.${100 + Math.floor(g / 250)}.${(g % 250) + 1}`, ports: [80, 443], group: gname });
+    groups[gname] = {
+      kind: "haproxy",
+      id: g + 1,
+      members: m,
+      servers: [{ name: "app", address: "192.0.2.10", port: 8080 }],
+    };
+    vips.push({
+      vip: `198.51.${100 + Math.floor(g / 250)}.${(g % 250) + 1}`,
+      ports: [80, 443],
+      group: gname,
+    });
     vips.push({ vip: `2001:db8:${(g + 1).toString(16)}::10`, ports: [80, 443], group: gname });
   });
   groups["dns"] = { kind: "dnsdist", id: nGroups + 1, members: dnsdist };
@@ -67,7 +77,11 @@ export function generateEnvironment(opts: GenerateOptions = {}): EnvironmentInpu
       ingress: { ipv4: "10.64.0.0/16", ipv6: "fd00:0:0:a::/64" },
     },
     bgp: { asn: 64512, upstream: [{ name: "upstream", ipv4: "10.0.0.2" }] },
-    proxmox: { defaults: { node: "pve01", template: 9000 }, sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGVuZXJhdGVkLWtleS1mb3ItdGVzdHMtb25seS0wMDAw gen" },
+    proxmox: {
+      defaults: { node: "pve01", template: 9000 },
+      sshPublicKey:
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGVuZXJhdGVkLWtleS1mb3ItdGVzdHMtb25seS0wMDAw gen",
+    },
     dns: { zone: "gen.example.net" },
     hosts,
     backendGroups: groups,

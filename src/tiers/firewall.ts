@@ -27,7 +27,10 @@ export const FIREWALL_FILE = "/etc/maglev-infra/firewall.nft";
 export const FIREWALL_UNIT = "maglev-firewall.service";
 export const FIREWALL_TABLE = nftIdentifier("maglev_firewall");
 /** `nft -c` in a throwaway network namespace: checks against a real kernel, touches nothing live. */
-export const FIREWALL_VALIDATE: Validate = { checker: "nft", command: "unshare -n nft -c -f {file}" };
+export const FIREWALL_VALIDATE: Validate = {
+  checker: "nft",
+  command: "unshare -n nft -c -f {file}",
+};
 
 /** SSH and node_exporter: on mgmt0, from anywhere (the deployment and monitoring may be routed in). */
 export const SSH_PORT = 22;
@@ -82,7 +85,8 @@ const ICMP6 =
   "nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, mld-listener-query, mld2-listener-report";
 /** ICMP to a VIP that IPVS or the member must see: the errors of VIP flows (PMTU), and echo. */
 const ICMP4_VIP = "destination-unreachable, time-exceeded, parameter-problem, echo-request";
-const ICMP6_VIP = "destination-unreachable, packet-too-big, time-exceeded, parameter-problem, echo-request";
+const ICMP6_VIP =
+  "destination-unreachable, packet-too-big, time-exceeded, parameter-problem, echo-request";
 
 const T = "\t";
 
@@ -95,13 +99,17 @@ function byFamily(addrs: string[], role: string): { ipv4: string[]; ipv6: string
   return { ipv4: [...new Set(out.ipv4)], ipv6: [...new Set(out.ipv6)] };
 }
 
-const list = (items: (string | number)[]) => (items.length === 1 ? String(items[0]) : `{ ${items.join(", ")} }`);
+const list = (items: (string | number)[]) =>
+  items.length === 1 ? String(items[0]) : `{ ${items.join(", ")} }`;
 
 /** The rules of one Allow, one per family and protocol set. */
 function allowRules(a: Allow, indent: string): string[] {
   const ports = [...new Set(a.ports)].sort((x, y) => x - y);
   const protos = [...new Set(a.protocols)].sort();
-  const match = protos.length === 1 ? `${protos[0]} dport ${list(ports)}` : `meta l4proto ${list(protos)} th dport ${list(ports)}`;
+  const match =
+    protos.length === 1
+      ? `${protos[0]} dport ${list(ports)}`
+      : `meta l4proto ${list(protos)} th dport ${list(ports)}`;
   const L = [`${indent}# ${commentText(a.why, "firewall rule")}`];
   if (!a.from) {
     L.push(`${indent}${match} accept`);
@@ -110,20 +118,42 @@ function allowRules(a: Allow, indent: string): string[] {
   const src = byFamily(a.from, `source of "${a.why}"`);
   if (src.ipv4.length) L.push(`${indent}ip saddr ${list(src.ipv4)} ${match} accept`);
   if (src.ipv6.length) L.push(`${indent}ip6 saddr ${list(src.ipv6)} ${match} accept`);
-  if (!src.ipv4.length && !src.ipv6.length) L.push(`${indent}# (no source in the stack: nothing opened)`);
+  if (!src.ipv4.length && !src.ipv6.length)
+    L.push(`${indent}# (no source in the stack: nothing opened)`);
   return L;
 }
 
 /** A named set of `address . protocol . port` elements. */
-function tupleSet(name: string, fam: "ipv4" | "ipv6", rows: StatelessPeer[], role: string): string[] {
+function tupleSet(
+  name: string,
+  fam: "ipv4" | "ipv6",
+  rows: StatelessPeer[],
+  role: string,
+): string[] {
   const type = `${fam === "ipv4" ? "ipv4_addr" : "ipv6_addr"} . inet_proto . inet_service`;
-  const els = [...new Set(rows.map((r) => `${nftAddress(r.address, role, fam)} . ${r.protocol} . ${r.port}`))];
-  return [`${T}set ${name} {`, `${T}${T}type ${type}`, `${T}${T}elements = {`, ...els.map((e, i) => `${T}${T}${T}${e}${i < els.length - 1 ? "," : ""}`), `${T}${T}}`, `${T}}`, ""];
+  const els = [
+    ...new Set(rows.map((r) => `${nftAddress(r.address, role, fam)} . ${r.protocol} . ${r.port}`)),
+  ];
+  return [
+    `${T}set ${name} {`,
+    `${T}${T}type ${type}`,
+    `${T}${T}elements = {`,
+    ...els.map((e, i) => `${T}${T}${T}${e}${i < els.length - 1 ? "," : ""}`),
+    `${T}${T}}`,
+    `${T}}`,
+    "",
+  ];
 }
 
 function addrSet(name: string, fam: "ipv4" | "ipv6", addrs: string[], role: string): string[] {
   const els = [...new Set(addrs.map((a) => nftAddress(a, role, fam)))];
-  return [`${T}set ${name} {`, `${T}${T}type ${fam === "ipv4" ? "ipv4_addr" : "ipv6_addr"}`, `${T}${T}elements = { ${els.join(", ")} }`, `${T}}`, ""];
+  return [
+    `${T}set ${name} {`,
+    `${T}${T}type ${fam === "ipv4" ? "ipv4_addr" : "ipv6_addr"}`,
+    `${T}${T}elements = { ${els.join(", ")} }`,
+    `${T}}`,
+    "",
+  ];
 }
 
 export function firewallConfig(topo: Topology, h: HostFacts, spec: FirewallSpec): string {
@@ -134,13 +164,22 @@ export function firewallConfig(topo: Topology, h: HostFacts, spec: FirewallSpec)
   const ipk = (f: "ipv4" | "ipv6") => (f === "ipv4" ? "ip" : "ip6");
 
   const services = spec.vips?.services ?? [];
-  const vips = { ipv4: [...new Set(services.filter((s) => s.family === "ipv4").map((s) => s.vip))], ipv6: [...new Set(services.filter((s) => s.family === "ipv6").map((s) => s.vip))] };
-  const svcRows = (f: "ipv4" | "ipv6") => services.filter((s) => s.family === f).map((s) => ({ address: s.vip, protocol: s.protocol, port: s.port }));
-  const peers = (rows: StatelessPeer[] | undefined, f: "ipv4" | "ipv6") => (rows ?? []).filter((r) => familyOf(r.address) === f);
+  const vips = {
+    ipv4: [...new Set(services.filter((s) => s.family === "ipv4").map((s) => s.vip))],
+    ipv6: [...new Set(services.filter((s) => s.family === "ipv6").map((s) => s.vip))],
+  };
+  const svcRows = (f: "ipv4" | "ipv6") =>
+    services
+      .filter((s) => s.family === f)
+      .map((s) => ({ address: s.vip, protocol: s.protocol, port: s.port }));
+  const peers = (rows: StatelessPeer[] | undefined, f: "ipv4" | "ipv6") =>
+    (rows ?? []).filter((r) => familyOf(r.address) === f);
 
   const L: string[] = [
     "#!/usr/sbin/nft -f",
-    ...header(topo.env.name, "#", `host firewall of ${h.hostname} (${spec.what})`).trimEnd().split("\n"),
+    ...header(topo.env.name, "#", `host firewall of ${h.hostname} (${spec.what})`)
+      .trimEnd()
+      .split("\n"),
     "#",
     `# Owned by maglev-infra: only table inet ${FIREWALL_TABLE} is touched. Loading this file replaces`,
     "# the table atomically (`nft -f` is one transaction; the empty declaration makes the delete safe",
@@ -155,11 +194,26 @@ export function firewallConfig(topo: Topology, h: HostFacts, spec: FirewallSpec)
 
   // ---- sets
   for (const f of fams) {
-    if (vips[f].length) L.push(`${T}# The ${f === "ipv4" ? "IPv4" : "IPv6"} VIPs this host ${spec.vips!.role === "forward" ? "routes to the maglevs" : "receives"}.`, ...addrSet(`vips_${sfx(f)}`, f, vips[f], "VIP"));
+    if (vips[f].length)
+      L.push(
+        `${T}# The ${f === "ipv4" ? "IPv4" : "IPv6"} VIPs this host ${spec.vips!.role === "forward" ? "routes to the maglevs" : "receives"}.`,
+        ...addrSet(`vips_${sfx(f)}`, f, vips[f], "VIP"),
+      );
     if (spec.vips && spec.vips.role !== "maglev" && svcRows(f).length)
-      L.push(`${T}# VIP . protocol . port: the stack's mappings${spec.vips.role === "member" ? " of this host's backend groups" : ""}.`, ...tupleSet(`vip_services_${sfx(f)}`, f, svcRows(f), "VIP"));
-    if (peers(spec.connectsTo, f).length) L.push(`${T}# Servers this host connects to at a high rate (address . protocol . their port).`, ...tupleSet(`servers_${sfx(f)}`, f, peers(spec.connectsTo, f), "server address"));
-    if (peers(spec.servesTo, f).length) L.push(`${T}# Clients that query this host at a high rate (address . protocol . our port).`, ...tupleSet(`clients_${sfx(f)}`, f, peers(spec.servesTo, f), "client address"));
+      L.push(
+        `${T}# VIP . protocol . port: the stack's mappings${spec.vips.role === "member" ? " of this host's backend groups" : ""}.`,
+        ...tupleSet(`vip_services_${sfx(f)}`, f, svcRows(f), "VIP"),
+      );
+    if (peers(spec.connectsTo, f).length)
+      L.push(
+        `${T}# Servers this host connects to at a high rate (address . protocol . their port).`,
+        ...tupleSet(`servers_${sfx(f)}`, f, peers(spec.connectsTo, f), "server address"),
+      );
+    if (peers(spec.servesTo, f).length)
+      L.push(
+        `${T}# Clients that query this host at a high rate (address . protocol . our port).`,
+        ...tupleSet(`clients_${sfx(f)}`, f, peers(spec.servesTo, f), "client address"),
+      );
   }
 
   // ---- notrack (raw priority: before conntrack sees the packet). The maglev's VIP traffic is
@@ -178,22 +232,49 @@ export function firewallConfig(topo: Topology, h: HostFacts, spec: FirewallSpec)
       out.push(`${T}${T}${ip} daddr . meta l4proto . th dport @servers_${x} notrack`);
     }
     if (peers(spec.servesTo, f).length) {
-      pre.push(`${T}${T}iifname ${ing} ${ip} saddr . meta l4proto . th dport @clients_${x} notrack`);
+      pre.push(
+        `${T}${T}iifname ${ing} ${ip} saddr . meta l4proto . th dport @clients_${x} notrack`,
+      );
       out.push(`${T}${T}${ip} daddr . meta l4proto . th sport @clients_${x} notrack`);
     }
   }
-  if (pre.length) L.push(`${T}chain prerouting {`, `${T}${T}type filter hook prerouting priority raw; policy accept;`, ...pre, `${T}}`, "");
-  if (out.length) L.push(`${T}chain output {`, `${T}${T}type filter hook output priority raw; policy accept;`, ...out, `${T}}`, "");
+  if (pre.length)
+    L.push(
+      `${T}chain prerouting {`,
+      `${T}${T}type filter hook prerouting priority raw; policy accept;`,
+      ...pre,
+      `${T}}`,
+      "",
+    );
+  if (out.length)
+    L.push(
+      `${T}chain output {`,
+      `${T}${T}type filter hook output priority raw; policy accept;`,
+      ...out,
+      `${T}}`,
+      "",
+    );
 
   // ---- input
-  L.push(`${T}chain input {`, `${T}${T}type filter hook input priority filter; policy drop;`, `${T}${T}iif "lo" accept`);
+  L.push(
+    `${T}chain input {`,
+    `${T}${T}type filter hook input priority filter; policy drop;`,
+    `${T}${T}iif "lo" accept`,
+  );
   if (spec.vips && spec.vips.role !== "forward" && (vips.ipv4.length || vips.ipv6.length)) {
-    L.push(`${T}${T}# Traffic to a VIP is decided in to_vip only, never by the rules for the host's own addresses.`);
-    for (const f of fams) if (vips[f].length) L.push(`${T}${T}${ipk(f)} daddr @vips_${sfx(f)} jump to_vip`);
+    L.push(
+      `${T}${T}# Traffic to a VIP is decided in to_vip only, never by the rules for the host's own addresses.`,
+    );
+    for (const f of fams)
+      if (vips[f].length) L.push(`${T}${T}${ipk(f)} daddr @vips_${sfx(f)} jump to_vip`);
   }
   for (const f of fams) {
-    if (peers(spec.connectsTo, f).length) L.push(`${T}${T}${ipk(f)} saddr . meta l4proto . th sport @servers_${sfx(f)} accept`);
-    if (peers(spec.servesTo, f).length) L.push(`${T}${T}iifname ${ing} ${ipk(f)} saddr . meta l4proto . th dport @clients_${sfx(f)} accept`);
+    if (peers(spec.connectsTo, f).length)
+      L.push(`${T}${T}${ipk(f)} saddr . meta l4proto . th sport @servers_${sfx(f)} accept`);
+    if (peers(spec.servesTo, f).length)
+      L.push(
+        `${T}${T}iifname ${ing} ${ipk(f)} saddr . meta l4proto . th dport @clients_${sfx(f)} accept`,
+      );
   }
   L.push(
     `${T}${T}ct state established,related accept`,
@@ -215,13 +296,27 @@ export function firewallConfig(topo: Topology, h: HostFacts, spec: FirewallSpec)
         `${T}${T}iifname ${ing} meta mark != 0 accept`,
       );
     } else {
-      for (const f of fams) if (svcRows(f).length) L.push(`${T}${T}${ipk(f)} daddr . meta l4proto . th dport @vip_services_${sfx(f)} accept`);
+      for (const f of fams)
+        if (svcRows(f).length)
+          L.push(
+            `${T}${T}${ipk(f)} daddr . meta l4proto . th dport @vip_services_${sfx(f)} accept`,
+          );
     }
-    L.push(`${T}${T}icmp type { ${ICMP4_VIP} } accept`, `${T}${T}icmpv6 type { ${ICMP6_VIP} } accept`, `${T}${T}counter drop`, `${T}}`, "");
+    L.push(
+      `${T}${T}icmp type { ${ICMP4_VIP} } accept`,
+      `${T}${T}icmpv6 type { ${ICMP6_VIP} } accept`,
+      `${T}${T}counter drop`,
+      `${T}}`,
+      "",
+    );
   }
 
   const mgmt: Allow[] = [
-    { why: "SSH (deployment, operators) and node_exporter", protocols: ["tcp"], ports: [SSH_PORT, NODE_EXPORTER_PORT] },
+    {
+      why: "SSH (deployment, operators) and node_exporter",
+      protocols: ["tcp"],
+      ports: [SSH_PORT, NODE_EXPORTER_PORT],
+    },
     ...spec.mgmt,
   ];
   L.push(`${T}chain from_mgmt {`, ...mgmt.flatMap((a) => allowRules(a, `${T}${T}`)), `${T}}`, "");
@@ -235,11 +330,17 @@ export function firewallConfig(topo: Topology, h: HostFacts, spec: FirewallSpec)
   // ---- forward
   L.push(`${T}chain forward {`, `${T}${T}type filter hook forward priority filter; policy drop;`);
   if (spec.vips?.role === "forward") {
-    L.push(`${T}${T}# From the upstream router to the maglevs: the stack's VIP:port mappings, and ICMP for them.`);
+    L.push(
+      `${T}${T}# From the upstream router to the maglevs: the stack's VIP:port mappings, and ICMP for them.`,
+    );
     for (const f of fams) {
       if (!vips[f].length) continue;
-      L.push(`${T}${T}iifname ${ing} oifname ${ing} ${ipk(f)} daddr . meta l4proto . th dport @vip_services_${sfx(f)} accept`);
-      L.push(`${T}${T}iifname ${ing} oifname ${ing} ${ipk(f)} daddr @vips_${sfx(f)} ${f === "ipv4" ? `icmp type { ${ICMP4_VIP} }` : `icmpv6 type { ${ICMP6_VIP} }`} accept`);
+      L.push(
+        `${T}${T}iifname ${ing} oifname ${ing} ${ipk(f)} daddr . meta l4proto . th dport @vip_services_${sfx(f)} accept`,
+      );
+      L.push(
+        `${T}${T}iifname ${ing} oifname ${ing} ${ipk(f)} daddr @vips_${sfx(f)} ${f === "ipv4" ? `icmp type { ${ICMP4_VIP} }` : `icmpv6 type { ${ICMP6_VIP} }`} accept`,
+      );
     }
   } else {
     L.push(`${T}${T}# Not a router.`);
@@ -249,7 +350,12 @@ export function firewallConfig(topo: Topology, h: HostFacts, spec: FirewallSpec)
 }
 
 /** The unit that loads the firewall at boot, before any interface is up. */
-export function firewallUnit(topo: Topology, file: string, table: string, before: string[]): string {
+export function firewallUnit(
+  topo: Topology,
+  file: string,
+  table: string,
+  before: string[],
+): string {
   return (
     header(topo.env.name, "#", "host firewall unit") +
     [
@@ -280,7 +386,13 @@ export function firewallUnit(topo: Topology, file: string, table: string, before
 }
 
 /** The firewall file and its unit on a host; `before`: the units that must start behind it. */
-export function planFirewall(topo: Topology, h: HostFacts, b: PlanBuilder, spec: FirewallSpec, before: string[]): void {
+export function planFirewall(
+  topo: Topology,
+  h: HostFacts,
+  b: PlanBuilder,
+  spec: FirewallSpec,
+  before: string[],
+): void {
   installFirewall(topo, b, firewallConfig(topo, h, spec), FIREWALL_TABLE, before);
 }
 
@@ -288,7 +400,13 @@ export function planFirewall(topo: Topology, h: HostFacts, b: PlanBuilder, spec:
  * A host's firewall file (its own nftables table `table`, rules `content`) and the unit that
  * loads it at boot. The k0s nodes bring their own rules (next to Calico's) through this too.
  */
-export function installFirewall(topo: Topology, b: PlanBuilder, content: string, table: string, before: string[]): void {
+export function installFirewall(
+  topo: Topology,
+  b: PlanBuilder,
+  content: string,
+  table: string,
+  before: string[],
+): void {
   b.package("nftables");
   b.file({
     path: FIREWALL_FILE,

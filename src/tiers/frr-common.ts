@@ -30,7 +30,7 @@ export const FRR_DAEMONS = "/etc/frr/daemons";
 export const FRR_VALIDATE: Validate = {
   checker: "vtysh",
   command:
-    "vtysh --dryrun -f {file} || exit 1; d=$(mktemp -d) && chmod 755 \"$d\" || exit 1; " +
+    'vtysh --dryrun -f {file} || exit 1; d=$(mktemp -d) && chmod 755 "$d" || exit 1; ' +
     "sed -e '/^bfd$/,/^exit$/d' -e '/^service integrated-vtysh-config$/d' {file} > \"$d/bgpd.conf\" && chmod 644 \"$d/bgpd.conf\"; " +
     "out=$(/usr/lib/frr/bgpd --dryrun -f \"$d/bgpd.conf\" 2>&1 | grep -E '\\[EC [0-9]+\\]' | grep -vF 'No such command'); rm -rf \"$d\"; " +
     'if [ -n "$out" ]; then printf \'%s\\n\' "$out"; exit 1; fi',
@@ -40,7 +40,26 @@ export const FRR_VALIDATE: Validate = {
 export const DAEMONS_VALIDATE: Validate = { checker: "bash", command: "bash -n {file}" };
 
 /** Every daemon the daemons file knows, in the order of Debian's file. */
-const ALL_DAEMONS = ["bgpd", "ospfd", "ospf6d", "ripd", "ripngd", "isisd", "pimd", "pim6d", "ldpd", "nhrpd", "eigrpd", "babeld", "sharpd", "pbrd", "bfdd", "fabricd", "vrrpd", "pathd"] as const;
+const ALL_DAEMONS = [
+  "bgpd",
+  "ospfd",
+  "ospf6d",
+  "ripd",
+  "ripngd",
+  "isisd",
+  "pimd",
+  "pim6d",
+  "ldpd",
+  "nhrpd",
+  "eigrpd",
+  "babeld",
+  "sharpd",
+  "pbrd",
+  "bfdd",
+  "fabricd",
+  "vrrpd",
+  "pathd",
+] as const;
 export type FrrDaemon = (typeof ALL_DAEMONS)[number];
 
 /** /etc/frr/daemons: zebra and staticd always run (frrinit.sh starts them regardless); `enabled` on top. */
@@ -98,7 +117,14 @@ export function bfdDetectMs(bfd: Environment["bgp"]["bfd"]): number {
  * `afterReload` runs after every reload or restart of FRR by the apply (a gateway re-applies
  * an operator's site drain there).
  */
-export function planFrr(topo: Topology, h: HostFacts, b: PlanBuilder, daemons: FrrDaemon[], conf: string, variants?: FileVariant[]): void {
+export function planFrr(
+  topo: Topology,
+  h: HostFacts,
+  b: PlanBuilder,
+  daemons: FrrDaemon[],
+  conf: string,
+  variants?: FileVariant[],
+): void {
   b.package("frr", "frr-pythontools");
   b.service("frr");
   b.file({

@@ -51,7 +51,9 @@ export function upstreamRouteMap(bgp: Environment["bgp"], u: Upstream): string {
 
 /** The outbound route-maps the stack's upstream sessions use, iBGP's first. */
 export function upstreamRouteMapsInUse(bgp: Environment["bgp"]): string[] {
-  return [UPSTREAM_ROUTE_MAP_IBGP, UPSTREAM_ROUTE_MAP_EBGP].filter((m) => bgp.upstream.some((u) => upstreamRouteMap(bgp, u) === m));
+  return [UPSTREAM_ROUTE_MAP_IBGP, UPSTREAM_ROUTE_MAP_EBGP].filter((m) =>
+    bgp.upstream.some((u) => upstreamRouteMap(bgp, u) === m),
+  );
 }
 
 /** `n` copies of the AS, as `set as-path prepend` takes them. */
@@ -73,11 +75,24 @@ function upstreamRouteMaps(topo: Topology, gw: HostFacts, drain?: SiteDrain): st
   const L: string[] = [];
   for (const name of upstreamRouteMapsInUse(bgp)) {
     const ebgp = name === UPSTREAM_ROUTE_MAP_EBGP;
-    L.push(`! Towards the ${ebgp ? "eBGP" : "iBGP"} upstream router: the VIPs are reached through this gateway's ${ingressIf(topo)}.`);
+    L.push(
+      `! Towards the ${ebgp ? "eBGP" : "iBGP"} upstream router: the VIPs are reached through this gateway's ${ingressIf(topo)}.`,
+    );
     const siteName = gw.site ? commentText(gw.site, `hosts[].site (${gw.name})`) : undefined;
-    if (drain === "withdrawn") L.push(`! Site ${siteName} withdrawn by \`npm run ops -- drain-site --withdraw\`: nothing is announced.`, `route-map ${name} deny 5`, "exit");
-    else if (drain) L.push(`! Site ${siteName} drained by \`npm run ops -- drain-site\`: ${ebgp ? "a longer AS path" : `LOCAL_PREF ${drained!.localPref}`} than any other site.`);
-    else if (site) L.push(`! Site ${siteName}: ${ebgp ? "AS-path prepend and MED" : "LOCAL_PREF and MED"} from the stack (sites.${siteName}).`);
+    if (drain === "withdrawn")
+      L.push(
+        `! Site ${siteName} withdrawn by \`npm run ops -- drain-site --withdraw\`: nothing is announced.`,
+        `route-map ${name} deny 5`,
+        "exit",
+      );
+    else if (drain)
+      L.push(
+        `! Site ${siteName} drained by \`npm run ops -- drain-site\`: ${ebgp ? "a longer AS path" : `LOCAL_PREF ${drained!.localPref}`} than any other site.`,
+      );
+    else if (site)
+      L.push(
+        `! Site ${siteName}: ${ebgp ? "AS-path prepend and MED" : "LOCAL_PREF and MED"} from the stack (sites.${siteName}).`,
+      );
     L.push(`route-map ${name} permit 10`, ` set ip next-hop ${ing.ipv4}`);
     if (ing.ipv6) L.push(` set ipv6 next-hop global ${ing.ipv6}`);
     // The same lines drain-site's vtysh leaves in the running config, so frr-reload.py finds
@@ -110,23 +125,34 @@ export interface SitePolicy {
 /** The policy drain-site sets. */
 export function drainedSitePolicy(topo: Topology, withdraw: boolean): SitePolicy {
   const longest = Math.max(0, ...Object.values(topo.env.sites).map((x) => x.prepend));
-  return { withdrawn: withdraw, localPref: DRAIN_SITE_LOCAL_PREF, prepend: Math.min(10, longest + DRAIN_SITE_EXTRA_PREPEND) };
+  return {
+    withdrawn: withdraw,
+    localPref: DRAIN_SITE_LOCAL_PREF,
+    prepend: Math.min(10, longest + DRAIN_SITE_EXTRA_PREPEND),
+  };
 }
 
 /** The first line of SITE_DRAIN_FILE says which drain it holds; the apply chooses frr.conf by it. */
 export function siteDrainMarker(drain: SiteDrain): string {
-  return drain === "withdrawn" ? "withdrawn by `npm run ops -- drain-site --withdraw`" : "drained by `npm run ops -- drain-site`";
+  return drain === "withdrawn"
+    ? "withdrawn by `npm run ops -- drain-site --withdraw`"
+    : "drained by `npm run ops -- drain-site`";
 }
 
 export function gatewayFrrConfig(topo: Topology, gw: HostFacts, drain?: SiteDrain): string {
   const env = topo.env;
   const bgp = env.bgp;
-  if (!gw.ingress) throw new Error(`gateway ${gw.name} has no ingress addresses: it cannot rewrite next hops to its data plane`);
+  if (!gw.ingress)
+    throw new Error(
+      `gateway ${gw.name} has no ingress addresses: it cannot rewrite next hops to its data plane`,
+    );
   const ing = gw.ingress;
   const maglevs = topo.maglevs;
   const width = Math.max(1, topo.ecmpWidth);
   const keepalive = Math.max(1, Math.floor(bgp.holdTimeSeconds / 3));
-  const L: string[] = [...frrPreamble(env, gw, "FRR (zebra, bgpd, bfdd) — BGP route reflector for the maglevs")];
+  const L: string[] = [
+    ...frrPreamble(env, gw, "FRR (zebra, bgpd, bfdd) — BGP route reflector for the maglevs"),
+  ];
 
   L.push(
     `! BFD towards the maglevs: a dead maglev leaves the ECMP group in ~${bfdDetectMs(bgp.bfd)} ms`,
@@ -165,7 +191,10 @@ export function gatewayFrrConfig(topo: Topology, gw: HostFacts, drain?: SiteDrai
   const upstreamV4 = (u: (typeof bgp.upstream)[number]) => u.ipv4;
   const upstreamFor6 = (u: (typeof bgp.upstream)[number]) => u.ipv6 ?? u.ipv4;
   bgp.upstream.forEach((u, i) => {
-    const description = frrText(`${u.name} (upstream${isEbgpUpstream(bgp, u) ? ", eBGP" : ""})`, `bgp.upstream[${i}].name`);
+    const description = frrText(
+      `${u.name} (upstream${isEbgpUpstream(bgp, u) ? ", eBGP" : ""})`,
+      `bgp.upstream[${i}].name`,
+    );
     const sessions: [string, string][] = [[u.ipv4, gw.mgmt.ipv4]];
     if (u.ipv6) sessions.push([u.ipv6, gw.mgmt.ipv6]);
     for (const [addr, src] of sessions) {
@@ -187,7 +216,10 @@ export function gatewayFrrConfig(topo: Topology, gw: HostFacts, drain?: SiteDrai
     ` neighbor ${MAGLEV_PEER_GROUP} bfd profile ${MAGLEV_BFD_PROFILE}`,
   );
   for (const m of maglevs) {
-    L.push(` neighbor ${m.mgmt.ipv4} peer-group ${MAGLEV_PEER_GROUP}`, ` neighbor ${m.mgmt.ipv4} description ${frrText(m.hostname, `hostname of ${m.name}`)}`);
+    L.push(
+      ` neighbor ${m.mgmt.ipv4} peer-group ${MAGLEV_PEER_GROUP}`,
+      ` neighbor ${m.mgmt.ipv4} description ${frrText(m.hostname, `hostname of ${m.name}`)}`,
+    );
   }
   const af = (family: "ipv4" | "ipv6") => {
     const out = [` address-family ${family} unicast`];
@@ -195,10 +227,16 @@ export function gatewayFrrConfig(topo: Topology, gw: HostFacts, drain?: SiteDrai
       const addr = family === "ipv4" ? upstreamV4(u) : upstreamFor6(u);
       // Without an ingress0 IPv6 address there is no data-plane next hop to give the upstream.
       if (family === "ipv6" && !ing.ipv6) {
-        out.push(`  ! ${commentText(u.name, "bgp.upstream[].name")}: no IPv6 routes, ${gw.name} has no ${ingressIf(topo)} IPv6 address to use as next hop`);
+        out.push(
+          `  ! ${commentText(u.name, "bgp.upstream[].name")}: no IPv6 routes, ${gw.name} has no ${ingressIf(topo)} IPv6 address to use as next hop`,
+        );
         continue;
       }
-      out.push(`  neighbor ${addr} activate`, `  neighbor ${addr} route-map NO-IN in`, `  neighbor ${addr} route-map ${upstreamRouteMap(bgp, u)} out`);
+      out.push(
+        `  neighbor ${addr} activate`,
+        `  neighbor ${addr} route-map NO-IN in`,
+        `  neighbor ${addr} route-map ${upstreamRouteMap(bgp, u)} out`,
+      );
     }
     out.push(
       `  neighbor ${MAGLEV_PEER_GROUP} activate`,
@@ -232,7 +270,10 @@ export function planGateway(topo: Topology, h: HostFacts, b: PlanBuilder): void 
   // A drained site stays drained through every apply, restart and reboot: while the operator's
   // drain file is on the gateway, the apply installs the frr.conf with the drained policy.
   const variants = h.site
-    ? (["withdrawn", "drained"] as const).map((d) => ({ when: { path: SITE_DRAIN_FILE, contains: siteDrainMarker(d) }, content: gatewayFrrConfig(topo, h, d) }))
+    ? (["withdrawn", "drained"] as const).map((d) => ({
+        when: { path: SITE_DRAIN_FILE, contains: siteDrainMarker(d) },
+        content: gatewayFrrConfig(topo, h, d),
+      }))
     : undefined;
   planFrr(topo, h, b, ["bgpd", "bfdd"], gatewayFrrConfig(topo, h), variants);
 
@@ -259,7 +300,12 @@ export function planGateway(topo: Topology, h: HostFacts, b: PlanBuilder): void 
   planFirewall(topo, h, b, gatewayFirewall(topo), ["frr.service"]);
 
   // Health gate: the next gateway changes only once this one's sessions are back.
-  b.file({ path: GATEWAY_HEALTH, mode: "0755", content: hostScript("gateway-health", topo.env.name), validate: PYTHON_SYNTAX });
+  b.file({
+    path: GATEWAY_HEALTH,
+    mode: "0755",
+    content: hostScript("gateway-health", topo.env.name),
+    validate: PYTHON_SYNTAX,
+  });
   const upstreams = topo.env.bgp.upstream.flatMap((u) => (u.ipv6 ? [u.ipv4, u.ipv6] : [u.ipv4]));
   const maglevs = topo.maglevs.map((m) => m.mgmt.ipv4);
   b.health = {
@@ -279,13 +325,25 @@ export function gatewayFirewall(topo: Topology): FirewallSpec {
   const upstreamAddrs = upstream.flatMap((u) => (u.ipv6 ? [u.ipv4, u.ipv6] : [u.ipv4]));
   // Every upstream is on the mgmt network (a schema rule) and so are the maglevs: bgpd registers
   // single-hop BFD sessions only (RFC 5881, port 3784). Multihop (4784) is never used, never opened.
-  const bfdUpstream = upstream.filter((u) => u.bfd).flatMap((u) => (u.ipv6 ? [u.ipv4, u.ipv6] : [u.ipv4]));
+  const bfdUpstream = upstream
+    .filter((u) => u.bfd)
+    .flatMap((u) => (u.ipv6 ? [u.ipv4, u.ipv6] : [u.ipv4]));
   const maglevs = topo.maglevs.map((m) => m.mgmt.ipv4);
   return {
     what: "gateway",
     mgmt: [
-      { why: "BGP from the upstream routers and the maglevs", protocols: ["tcp"], ports: [179], from: [...upstreamAddrs, ...maglevs] },
-      { why: "BFD (single hop) from the maglevs and the upstream routers that speak it", protocols: ["udp"], ports: [BFD_SINGLE_HOP], from: [...maglevs, ...bfdUpstream] },
+      {
+        why: "BGP from the upstream routers and the maglevs",
+        protocols: ["tcp"],
+        ports: [179],
+        from: [...upstreamAddrs, ...maglevs],
+      },
+      {
+        why: "BFD (single hop) from the maglevs and the upstream routers that speak it",
+        protocols: ["udp"],
+        ports: [BFD_SINGLE_HOP],
+        from: [...maglevs, ...bfdUpstream],
+      },
     ],
     ingress: [],
     vips: { role: "forward", services: topo.vipPorts },

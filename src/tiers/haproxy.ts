@@ -57,7 +57,9 @@ export function haproxyConfig(topo: Topology, groups: GroupFacts[]): string {
   const env = topo.env;
   const n = env.networks;
   const healthPort = healthPortOf(groups);
-  const fwmarks = groups.flatMap((g) => g.fwmarks.map((f) => ({ f, g }))).sort((a, b) => a.f.fwmark - b.f.fwmark);
+  const fwmarks = groups
+    .flatMap((g) => g.fwmarks.map((f) => ({ f, g })))
+    .sort((a, b) => a.f.fwmark - b.f.fwmark);
   const L: string[] = [];
   const add = (...lines: string[]) => L.push(...lines);
   add(
@@ -97,13 +99,22 @@ export function haproxyConfig(topo: Topology, groups: GroupFacts[]): string {
     const fe = frontendName(f.fwmark);
     const be = backendName(f.fwmark);
     const vips = [...f.vips.ipv4, ...f.vips.ipv6];
-    add(`# fwmark ${f.fwmark}: ${vips.join(", ")} port ${f.port} (${f.protocols.join("+")})`, `frontend ${fe}`);
+    add(
+      `# fwmark ${f.fwmark}: ${vips.join(", ")} port ${f.port} (${f.protocols.join("+")})`,
+      `frontend ${fe}`,
+    );
     // Bound to the VIPs themselves (on the vip dummy), never to ingress0: the packet IPVS
     // forwards still has the VIP as destination, and the reply leaves from the VIP.
     for (const v of vips) add(`    bind ${bindAddr(v, f.port)}`);
     add(`    default_backend ${be}`, "", `backend ${be}`, "    balance leastconn");
-    if (g.servers.length === 0) add("    # no application servers in the stack: the health API answers 503 for this frontend");
-    for (const s of g.servers) add(`    server ${haproxyWord(s.name, `backendGroups.${g.name}.servers[].name`)} ${haproxyWord(bindAddr(s.address, s.port), `backendGroups.${g.name}.servers[].address`)} check`);
+    if (g.servers.length === 0)
+      add(
+        "    # no application servers in the stack: the health API answers 503 for this frontend",
+      );
+    for (const s of g.servers)
+      add(
+        `    server ${haproxyWord(s.name, `backendGroups.${g.name}.servers[].name`)} ${haproxyWord(bindAddr(s.address, s.port), `backendGroups.${g.name}.servers[].address`)} check`,
+      );
     add("");
   }
 
@@ -133,7 +144,10 @@ export function haproxyConfig(topo: Topology, groups: GroupFacts[]): string {
       `    http-request return status 200 content-type text/plain string "${fe} ok\\n" if { path /health } { url_param(frontend) -m str ${fe} }`,
     );
   }
-  add('    http-request return status 404 content-type text/plain string "unknown frontend\\n"', "");
+  add(
+    '    http-request return status 404 content-type text/plain string "unknown frontend\\n"',
+    "",
+  );
   add(
     "# The drain switch (hactl drain / undrain): never receives traffic, no check.",
     `backend ${HAPROXY_DRAIN_BACKEND}`,
@@ -161,7 +175,12 @@ export function haproxyConfig(topo: Topology, groups: GroupFacts[]): string {
     "",
   );
   const what = groups.length
-    ? groups.map((g) => `HAProxy of backend group ${g.name} (identical on ${g.members.map((m) => m.name).join(", ")})`).join("; ")
+    ? groups
+        .map(
+          (g) =>
+            `HAProxy of backend group ${g.name} (identical on ${g.members.map((m) => m.name).join(", ")})`,
+        )
+        .join("; ")
     : "HAProxy of a spare node (member of no backend group)";
   return header(env.name, "#", what) + L.join("\n");
 }
@@ -279,7 +298,10 @@ export function haproxyReloadDropIn(topo: Topology): string {
 /** keepalived checks every member on the group's health-check port; one port for the node. */
 function healthPortOf(groups: GroupFacts[]): number {
   const ports = [...new Set(groups.map((g) => g.healthCheck.port ?? HAPROXY_HEALTH_PORT_DEFAULT))];
-  if (ports.length > 1) throw new Error(`haproxy groups ${groups.map((g) => g.name).join(", ")} share members but differ in healthCheck.port (${ports.join(", ")})`);
+  if (ports.length > 1)
+    throw new Error(
+      `haproxy groups ${groups.map((g) => g.name).join(", ")} share members but differ in healthCheck.port (${ports.join(", ")})`,
+    );
   return ports[0] ?? HAPROXY_HEALTH_PORT_DEFAULT;
 }
 
@@ -323,12 +345,33 @@ export function planHaproxy(topo: Topology, h: HostFacts, b: PlanBuilder): void 
  * the health API from the maglevs (and operators on mgmt), stats on mgmt; the connections to
  * the application servers are untracked too (one per client connection).
  */
-export function haproxyFirewall(topo: Topology, h: HostFacts, groups: GroupFacts[], healthPort: number): FirewallSpec {
+export function haproxyFirewall(
+  topo: Topology,
+  h: HostFacts,
+  groups: GroupFacts[],
+  healthPort: number,
+): FirewallSpec {
   return {
     what: "HAProxy",
-    mgmt: [{ why: "stats / Prometheus exporter and the health API, operators on mgmt", protocols: ["tcp"], ports: [HAPROXY_STATS_PORT, healthPort], from: mgmtNetworks(topo) }],
-    ingress: [{ why: "health API: the maglevs' keepalived checks", protocols: ["tcp"], ports: [healthPort], from: addressesOf(topo.maglevs, "ingress") }],
+    mgmt: [
+      {
+        why: "stats / Prometheus exporter and the health API, operators on mgmt",
+        protocols: ["tcp"],
+        ports: [HAPROXY_STATS_PORT, healthPort],
+        from: mgmtNetworks(topo),
+      },
+    ],
+    ingress: [
+      {
+        why: "health API: the maglevs' keepalived checks",
+        protocols: ["tcp"],
+        ports: [healthPort],
+        from: addressesOf(topo.maglevs, "ingress"),
+      },
+    ],
     vips: { role: "member", services: memberServices(topo, h) },
-    connectsTo: groups.flatMap((g) => g.servers.map((s) => ({ address: s.address, protocol: "tcp" as const, port: s.port }))),
+    connectsTo: groups.flatMap((g) =>
+      g.servers.map((s) => ({ address: s.address, protocol: "tcp" as const, port: s.port })),
+    ),
   };
 }

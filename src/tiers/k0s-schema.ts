@@ -7,7 +7,9 @@
 import { z } from "zod";
 import { cidr4, cidr6, ipAny } from "../config/schema";
 
-const duration = z.string().regex(/^(\d+(ns|us|ms|s|m|h))+$/, "must be a Go duration like 30s or 1m0s");
+const duration = z
+  .string()
+  .regex(/^(\d+(ns|us|ms|s|m|h))+$/, "must be a Go duration like 30s or 1m0s");
 
 export const calicoSchema = z.strictObject({
   /** `bird`: BGP routing without encapsulation — the only Calico mode that carries IPv6 pods. */
@@ -15,8 +17,16 @@ export const calicoSchema = z.strictObject({
   /** Encapsulation between nodes; k0s defaults to `Always` when the field is absent, so it is required here. */
   overlay: z.enum(["Always", "Never", "CrossSubnet"]),
   mtu: z.number().int().min(1280).max(9216),
-  ipAutodetectionMethod: z.string().regex(/^(first-found|can-reach=.+|interface=.+|skip-interface=.+|cidr=.+|kubernetes-internal-ip)$/),
-  ipV6AutodetectionMethod: z.string().regex(/^(first-found|can-reach=.+|interface=.+|skip-interface=.+|cidr=.+|kubernetes-internal-ip)$/),
+  ipAutodetectionMethod: z
+    .string()
+    .regex(
+      /^(first-found|can-reach=.+|interface=.+|skip-interface=.+|cidr=.+|kubernetes-internal-ip)$/,
+    ),
+  ipV6AutodetectionMethod: z
+    .string()
+    .regex(
+      /^(first-found|can-reach=.+|interface=.+|skip-interface=.+|cidr=.+|kubernetes-internal-ip)$/,
+    ),
   wireguard: z.boolean(),
 });
 
@@ -67,7 +77,11 @@ export const clusterConfigSchema = z
         serviceCIDR: cidr4,
         clusterDomain: z.string().min(1),
         calico: calicoSchema,
-        dualStack: z.strictObject({ enabled: z.boolean(), IPv6podCIDR: cidr6, IPv6serviceCIDR: cidr6 }),
+        dualStack: z.strictObject({
+          enabled: z.boolean(),
+          IPv6podCIDR: cidr6,
+          IPv6serviceCIDR: cidr6,
+        }),
         kubeProxy: kubeProxySchema,
       }),
       konnectivity: z.strictObject({ agentPort: z.number().int(), adminPort: z.number().int() }),
@@ -75,7 +89,9 @@ export const clusterConfigSchema = z
       extensions: z.strictObject({
         helm: z.strictObject({
           concurrencyLevel: z.number().int().min(1),
-          repositories: z.array(z.strictObject({ name: z.string().regex(/^[a-z0-9-]+$/), url: z.string().url() })),
+          repositories: z.array(
+            z.strictObject({ name: z.string().regex(/^[a-z0-9-]+$/), url: z.string().url() }),
+          ),
           charts: z.array(helmChartSchema),
         }),
       }),
@@ -85,7 +101,11 @@ export const clusterConfigSchema = z
     const n = c.spec.network;
     // Calico cannot tunnel IPv6: dual-stack needs BGP (bird) mode (k0s docs, dual-stack).
     if (n.dualStack.enabled && n.provider === "calico" && n.calico.mode !== "bird")
-      ctx.addIssue({ code: "custom", path: ["spec", "network", "calico", "mode"], message: "dual-stack with Calico needs mode bird" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["spec", "network", "calico", "mode"],
+        message: "dual-stack with Calico needs mode bird",
+      });
     // The workers' firewall (k0s.ts firewallRules) accepts pod traffic on ingress0 only as
     // plain routed packets: IP-in-IP (protocol 4) and VXLAN (udp 4789) are dropped there.
     if (n.provider === "calico" && n.calico.overlay !== "Never")
@@ -95,11 +115,19 @@ export const clusterConfigSchema = z
         message: `overlay ${n.calico.overlay} encapsulates pod traffic (${n.calico.mode === "vxlan" ? "VXLAN, udp 4789" : "IP-in-IP, protocol 4"}), which the workers' firewall drops on the ingress network: use overlay Never (pods routed by BIRD)`,
       });
     if (n.kubeProxy.mode !== "ipvs" && n.kubeProxy.ipvs)
-      ctx.addIssue({ code: "custom", path: ["spec", "network", "kubeProxy", "ipvs"], message: "ipvs settings without mode ipvs" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["spec", "network", "kubeProxy", "ipvs"],
+        message: "ipvs settings without mode ipvs",
+      });
     const repos = new Set(c.spec.extensions.helm.repositories.map((r) => r.name));
     c.spec.extensions.helm.charts.forEach((ch, i) => {
       if (!repos.has(ch.chartname.split("/")[0]))
-        ctx.addIssue({ code: "custom", path: ["spec", "extensions", "helm", "charts", i, "chartname"], message: `no repository named ${ch.chartname.split("/")[0]}` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["spec", "extensions", "helm", "charts", i, "chartname"],
+          message: `no repository named ${ch.chartname.split("/")[0]}`,
+        });
     });
   });
 
@@ -109,7 +137,10 @@ export type ClusterConfig = z.infer<typeof clusterConfigSchema>;
 export function assertClusterConfig(doc: unknown, where: string): ClusterConfig {
   const r = clusterConfigSchema.safeParse(doc);
   if (!r.success) {
-    throw new Error(`${where}: k0s.yaml does not match the ClusterConfig schema:\n` + r.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`).join("\n"));
+    throw new Error(
+      `${where}: k0s.yaml does not match the ClusterConfig schema:\n` +
+        r.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`).join("\n"),
+    );
   }
   return r.data;
 }

@@ -83,7 +83,13 @@ function k0sOf(topo: Topology, h: HostFacts): NonNullable<Environment["k0s"]> {
 
 function installK0s(topo: Topology, h: HostFacts, b: PlanBuilder): void {
   const k = k0sOf(topo, h);
-  b.download({ name: "k0s", url: k0sDownloadUrl(k.version), sha256: k.sha256, path: K0S_BIN, mode: "0755" });
+  b.download({
+    name: "k0s",
+    url: k0sDownloadUrl(k.version),
+    sha256: k.sha256,
+    path: K0S_BIN,
+    mode: "0755",
+  });
 }
 
 /** The (first) controller: API address of the cluster. */
@@ -177,7 +183,9 @@ export function clusterConfig(topo: Topology): ClusterConfig {
       extensions: {
         helm: {
           concurrencyLevel: 5,
-          repositories: [{ name: "haproxy-ingress", url: "https://haproxy-ingress.github.io/charts" }],
+          repositories: [
+            { name: "haproxy-ingress", url: "https://haproxy-ingress.github.io/charts" },
+          ],
           charts: [
             {
               name: "haproxy-ingress",
@@ -240,17 +248,37 @@ export function httpbinManifest(topo: Topology): string {
       apiVersion: "v1",
       kind: "Service",
       metadata: { name: "httpbin", namespace: ns, labels },
-      spec: { ipFamilyPolicy: "PreferDualStack", selector: labels, ports: [{ name: "http", port: 80, targetPort: "http" }] },
+      spec: {
+        ipFamilyPolicy: "PreferDualStack",
+        selector: labels,
+        ports: [{ name: "http", port: 80, targetPort: "http" }],
+      },
     },
     {
       // The maglevs' real-server check (INGRESS_HEALTH_PATH): through this node's ingress to a
       // ready httpbin endpoint; `/status/200` answers 200 and nothing else.
       apiVersion: "networking.k8s.io/v1",
       kind: "Ingress",
-      metadata: { name: "maglev-infra-health", namespace: ns, annotations: { "haproxy-ingress.github.io/rewrite-target": "/status/200" } },
+      metadata: {
+        name: "maglev-infra-health",
+        namespace: ns,
+        annotations: { "haproxy-ingress.github.io/rewrite-target": "/status/200" },
+      },
       spec: {
         ingressClassName: "haproxy",
-        rules: [{ http: { paths: [{ path: INGRESS_HEALTH_PATH, pathType: "Exact", backend: { service: { name: "httpbin", port: { name: "http" } } } }] } }],
+        rules: [
+          {
+            http: {
+              paths: [
+                {
+                  path: INGRESS_HEALTH_PATH,
+                  pathType: "Exact",
+                  backend: { service: { name: "httpbin", port: { name: "http" } } },
+                },
+              ],
+            },
+          },
+        ],
       },
     },
     {
@@ -259,20 +287,42 @@ export function httpbinManifest(topo: Topology): string {
       metadata: { name: "httpbin", namespace: ns },
       spec: {
         ingressClassName: "haproxy",
-        rules: [{ http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: "httpbin", port: { name: "http" } } } }] } }],
+        rules: [
+          {
+            http: {
+              paths: [
+                {
+                  path: "/",
+                  pathType: "Prefix",
+                  backend: { service: { name: "httpbin", port: { name: "http" } } },
+                },
+              ],
+            },
+          },
+        ],
       },
     },
   ];
-  const text = header(topo.env.name, "#", "httpbin test application (k0s manifest deployer)") + docs.map((d) => yamlDocument(d, "httpbin manifest")).join("---\n");
+  const text =
+    header(topo.env.name, "#", "httpbin test application (k0s manifest deployer)") +
+    docs.map((d) => yamlDocument(d, "httpbin manifest")).join("---\n");
   for (const d of YAML.parseAllDocuments(text)) {
     const r = k8sObjectSchema.safeParse(d.toJSON());
-    if (!r.success) throw new Error(`httpbin manifest: ${r.error.issues.map((i) => i.path.join(".") + ": " + i.message).join("; ")}`);
+    if (!r.success)
+      throw new Error(
+        `httpbin manifest: ${r.error.issues.map((i) => i.path.join(".") + ": " + i.message).join("; ")}`,
+      );
   }
   return text;
 }
 
 /** A unit shaped like the one `k0s install` writes, so `k0s status` and the docs apply unchanged. */
-function k0sUnit(topo: Topology, what: string, execStart: string, extraUnit: string[] = []): string {
+function k0sUnit(
+  topo: Topology,
+  what: string,
+  execStart: string,
+  extraUnit: string[] = [],
+): string {
   return (
     header(topo.env.name, "#", what) +
     [
@@ -304,12 +354,17 @@ function k0sUnit(topo: Topology, what: string, execStart: string, extraUnit: str
 }
 
 /** Own nftables table: accept policy (Calico and kube-proxy keep their own tables and chains), drops only what an interface must not receive. */
-export function firewallRules(topo: Topology, h: HostFacts, opts: { mgmtTcp: number[]; ingressTcp: number[]; calico: boolean }): string {
+export function firewallRules(
+  topo: Topology,
+  h: HostFacts,
+  opts: { mgmtTcp: number[]; ingressTcp: number[]; calico: boolean },
+): string {
   const n = topo.env.networks;
   const k = topo.env.k0s;
   const ing = ingressIf(topo);
   const mg = mgmtIf(topo);
-  const set = (ports: number[]) => (ports.length === 1 ? String(ports[0]) : `{ ${ports.join(", ")} }`);
+  const set = (ports: number[]) =>
+    ports.length === 1 ? String(ports[0]) : `{ ${ports.join(", ")} }`;
   const L: string[] = [
     "#!/usr/sbin/nft -f",
     header(topo.env.name, "#", `firewall of ${h.hostname}`).trimEnd(),
@@ -325,9 +380,20 @@ export function firewallRules(topo: Topology, h: HostFacts, opts: { mgmtTcp: num
     '\t\tiifname "lo" accept',
     "\t\tmeta l4proto { icmp, ipv6-icmp } accept",
   ];
-  if (opts.calico) L.push('\t\t# Pods reaching their node: Calico polices workload interfaces itself.', '\t\tiifname "cali*" accept');
-  if (h.ingress) L.push(`\t\tiifname ${nftString(ing, "networks.ingress.interface", { ifname: true })} jump from_ingress`);
-  L.push(`\t\tiifname ${nftString(mg, "networks.mgmt.interface", { ifname: true })} jump from_mgmt`, "\t}", "");
+  if (opts.calico)
+    L.push(
+      "\t\t# Pods reaching their node: Calico polices workload interfaces itself.",
+      '\t\tiifname "cali*" accept',
+    );
+  if (h.ingress)
+    L.push(
+      `\t\tiifname ${nftString(ing, "networks.ingress.interface", { ifname: true })} jump from_ingress`,
+    );
+  L.push(
+    `\t\tiifname ${nftString(mg, "networks.mgmt.interface", { ifname: true })} jump from_mgmt`,
+    "\t}",
+    "",
+  );
   if (h.ingress) {
     L.push("\tchain from_ingress {");
     if (opts.calico && k) {
@@ -340,14 +406,36 @@ export function firewallRules(topo: Topology, h: HostFacts, opts: { mgmtTcp: num
         `\t\tip6 saddr ${n.ingress.ipv6} tcp dport 179 accept`,
       );
     }
-    if (opts.ingressTcp.length) L.push("\t\t# VIP traffic from the maglevs (direct routing) and keepalived's check.", `\t\ttcp dport ${set(opts.ingressTcp)} accept`);
+    if (opts.ingressTcp.length)
+      L.push(
+        "\t\t# VIP traffic from the maglevs (direct routing) and keepalived's check.",
+        `\t\ttcp dport ${set(opts.ingressTcp)} accept`,
+      );
     L.push("\t\tcounter drop", "\t}", "");
   }
-  L.push("\tchain from_mgmt {", `\t\ttcp dport ${set(opts.mgmtTcp)} accept`, "\t\tcounter drop", "\t}", "", "\t# Forwarding belongs to Calico and kube-proxy.", "\tchain forward {", "\t\ttype filter hook forward priority filter + 10; policy accept;", "\t}", "}", "");
+  L.push(
+    "\tchain from_mgmt {",
+    `\t\ttcp dport ${set(opts.mgmtTcp)} accept`,
+    "\t\tcounter drop",
+    "\t}",
+    "",
+    "\t# Forwarding belongs to Calico and kube-proxy.",
+    "\tchain forward {",
+    "\t\ttype filter hook forward priority filter + 10; policy accept;",
+    "\t}",
+    "}",
+    "",
+  );
   return L.join("\n");
 }
 
-function firewall(topo: Topology, h: HostFacts, b: PlanBuilder, opts: { mgmtTcp: number[]; ingressTcp: number[]; calico: boolean }, before: string): void {
+function firewall(
+  topo: Topology,
+  h: HostFacts,
+  b: PlanBuilder,
+  opts: { mgmtTcp: number[]; ingressTcp: number[]; calico: boolean },
+  before: string,
+): void {
   installFirewall(topo, b, firewallRules(topo, h, opts), FIREWALL_TABLE, [before]);
 }
 
@@ -369,13 +457,26 @@ export function planK0sController(topo: Topology, h: HostFacts, b: PlanBuilder):
   });
   b.file({
     path: "/etc/systemd/system/k0scontroller.service",
-    content: k0sUnit(topo, `k0s controller of ${h.hostname}`, `${K0S_BIN} controller --config=${K0S_CONFIG}`),
+    content: k0sUnit(
+      topo,
+      `k0s controller of ${h.hostname}`,
+      `${K0S_BIN} controller --config=${K0S_CONFIG}`,
+    ),
     validate: systemdVerify("k0scontroller.service", [K0S_BIN]),
-    activate: { kind: "command", command: "systemctl daemon-reload && systemctl try-restart k0scontroller.service" },
+    activate: {
+      kind: "command",
+      command: "systemctl daemon-reload && systemctl try-restart k0scontroller.service",
+    },
   });
   b.file({ path: `${K0S_MANIFESTS}/httpbin/httpbin.yaml`, content: httpbinManifest(topo) });
   // Control plane on mgmt only: SSH, kube-apiserver, konnectivity (agents dial in), k0s join API, node_exporter.
-  firewall(topo, h, b, { mgmtTcp: [22, 6443, 8132, 9100, 9443], ingressTcp: [], calico: false }, "k0scontroller.service");
+  firewall(
+    topo,
+    h,
+    b,
+    { mgmtTcp: [22, 6443, 8132, 9100, 9443], ingressTcp: [], calico: false },
+    "k0scontroller.service",
+  );
   b.service("k0scontroller");
   b.health = {
     command: `${K0S_BIN} kubectl get --raw=/readyz`,
@@ -398,11 +499,16 @@ export function planK0sWorker(topo: Topology, h: HostFacts, b: PlanBuilder): voi
   const modules = ["ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", "nf_conntrack"];
   b.file({
     path: "/etc/modules-load.d/k0s-ipvs.conf",
-    content: header(env.name, "#", "kernel modules kube-proxy's IPVS mode needs") + modules.join("\n") + "\n",
+    content:
+      header(env.name, "#", "kernel modules kube-proxy's IPVS mode needs") +
+      modules.join("\n") +
+      "\n",
     activate: { kind: "command", command: `modprobe -a ${modules.join(" ")}` },
   });
 
-  const groups = groupsOf(topo, h).filter((g) => g.kind === "k0s-ingress").map((g) => g.name);
+  const groups = groupsOf(topo, h)
+    .filter((g) => g.kind === "k0s-ingress")
+    .map((g) => g.name);
   const labels = [`${EDGE_LABEL}=${edge}`, ...groups.map((g) => `maglev-infra/backend-group=${g}`)];
   const args = [
     K0S_BIN,
@@ -416,12 +522,20 @@ export function planK0sWorker(topo: Topology, h: HostFacts, b: PlanBuilder): voi
   ];
   b.file({
     path: "/etc/systemd/system/k0sworker.service",
-    content: k0sUnit(topo, `k0s worker of ${h.hostname}${edge ? " (edge: VIPs on lo, ingress DaemonSet)" : ""}`, args.map((a) => systemdExecWord(a, `k0s worker argument of ${h.name}`)).join(" "), [
-      // The join token (a secret from the controller), a file of this plan, mode 0600.
-      `ConditionFileNotEmpty=${K0S_WORKER_TOKEN_FILE}`,
-    ]),
+    content: k0sUnit(
+      topo,
+      `k0s worker of ${h.hostname}${edge ? " (edge: VIPs on lo, ingress DaemonSet)" : ""}`,
+      args.map((a) => systemdExecWord(a, `k0s worker argument of ${h.name}`)).join(" "),
+      [
+        // The join token (a secret from the controller), a file of this plan, mode 0600.
+        `ConditionFileNotEmpty=${K0S_WORKER_TOKEN_FILE}`,
+      ],
+    ),
     validate: systemdVerify("k0sworker.service", [K0S_BIN]),
-    activate: { kind: "command", command: "systemctl daemon-reload && systemctl try-restart k0sworker.service" },
+    activate: {
+      kind: "command",
+      command: "systemctl daemon-reload && systemctl try-restart k0sworker.service",
+    },
   });
   firewall(
     topo,
@@ -431,7 +545,17 @@ export function planK0sWorker(topo: Topology, h: HostFacts, b: PlanBuilder): voi
       // SSH, kubelet, node_exporter; edge: haproxy-ingress metrics (9101) and controller metrics (10254).
       mgmtTcp: edge ? [22, 9100, 9101, 10250, 10254] : [22, 9100, 10250],
       // keepalived's check is HTTP on 80 unless a group sets healthCheck.port.
-      ingressTcp: edge ? [...new Set([INGRESS_HTTP_PORT, 443, ...groupsOf(topo, h).filter((g) => g.kind === "k0s-ingress").map((g) => g.healthCheck.port ?? INGRESS_HTTP_PORT)])].sort((a, b) => a - b) : [],
+      ingressTcp: edge
+        ? [
+            ...new Set([
+              INGRESS_HTTP_PORT,
+              443,
+              ...groupsOf(topo, h)
+                .filter((g) => g.kind === "k0s-ingress")
+                .map((g) => g.healthCheck.port ?? INGRESS_HTTP_PORT),
+            ]),
+          ].sort((a, b) => a - b)
+        : [],
       calico: true,
     },
     "k0sworker.service",
@@ -448,7 +572,10 @@ export function planK0sWorker(topo: Topology, h: HostFacts, b: PlanBuilder): voi
     content: `{{secret:${K0S_JOIN_TOKEN_SECRET}}}`,
     secretKeys: [K0S_JOIN_TOKEN_SECRET],
     secretSyntax: "line",
-    activate: { kind: "command", command: `test -s ${K0S_KUBELET_CONF} || systemctl try-restart k0sworker.service` },
+    activate: {
+      kind: "command",
+      command: `test -s ${K0S_KUBELET_CONF} || systemctl try-restart k0sworker.service`,
+    },
   });
   b.service("k0sworker");
   // A worker that never joined (no kubelet credentials yet) fails its gate with the way out:

@@ -28,7 +28,11 @@ export function groupsOf(topo: Topology, h: HostFacts): GroupFacts[] {
 }
 
 /** The one group of `kind` this host belongs to; a host serves one group per kind. */
-export function groupOfKind(topo: Topology, h: HostFacts, kind: GroupFacts["kind"]): GroupFacts | undefined {
+export function groupOfKind(
+  topo: Topology,
+  h: HostFacts,
+  kind: GroupFacts["kind"],
+): GroupFacts | undefined {
   return groupsOf(topo, h).find((g) => g.kind === kind);
 }
 
@@ -37,7 +41,12 @@ export function groupOfKind(topo: Topology, h: HostFacts, kind: GroupFacts["kind
  * nodes, as the seed does) or `lo` (k0s edge workers: Calico's IP autodetection must never pick
  * a VIP, and with the VIPs on lo its `interface=ingress0` method sees only the node's own address).
  */
-export function dsrMember(topo: Topology, h: HostFacts, b: PlanBuilder, vipOn: "vip" | "lo" = "vip"): void {
+export function dsrMember(
+  topo: Topology,
+  h: HostFacts,
+  b: PlanBuilder,
+  vipOn: "vip" | "lo" = "vip",
+): void {
   const ing = ingressIf(topo);
   // ARP/ND: only the maglevs may answer for a VIP on the ingress network. arp_ignore=1 answers
   // only for addresses configured on the receiving interface (the VIPs are on vip/lo, not on
@@ -69,7 +78,12 @@ export function dsrMember(topo: Topology, h: HostFacts, b: PlanBuilder, vipOn: "
  * loopback addresses are listed too (networkd would otherwise drop them as foreign on reconfigure).
  */
 export function loopbackVips(topo: Topology, h: HostFacts, b: PlanBuilder): void {
-  const addrs = ["127.0.0.1/8", "::1/128", ...h.vips.ipv4.map((a) => `${a}/32`), ...h.vips.ipv6.map((a) => `${a}/128`)];
+  const addrs = [
+    "127.0.0.1/8",
+    "::1/128",
+    ...h.vips.ipv4.map((a) => `${a}/32`),
+    ...h.vips.ipv6.map((a) => `${a}/128`),
+  ];
   b.file({
     path: "/etc/systemd/network/60-lo-vips.network",
     content:
@@ -91,7 +105,9 @@ export function loopbackVips(topo: Topology, h: HostFacts, b: PlanBuilder): void
  * for exactly those paths is not a diagnostic of the unit.
  */
 export function systemdVerify(unitName: string, pinned: string[] = []): Validate {
-  const filters = pinned.map((p) => ` | grep -vF ${shellWord(`Command ${p} is not executable`)}`).join("");
+  const filters = pinned
+    .map((p) => ` | grep -vF ${shellWord(`Command ${p} is not executable`)}`)
+    .join("");
   return {
     checker: "systemd-analyze",
     command:

@@ -25,7 +25,14 @@ import { ingressIf, systemdVerify } from "./l7-common";
 import { frontendName, HAPROXY_HEALTH_PORT_DEFAULT } from "./haproxy";
 import { INGRESS_HEALTH_PATH, INGRESS_HTTP_PORT } from "./k0s";
 import { BFD_SINGLE_HOP, FirewallSpec, planFirewall } from "./firewall";
-import { commentText, exabgpString, jsonDocument, keepalivedWord, nftIdentifier, nftString } from "../escape";
+import {
+  commentText,
+  exabgpString,
+  jsonDocument,
+  keepalivedWord,
+  nftIdentifier,
+  nftString,
+} from "../escape";
 import { hostScript, PYTHON_SYNTAX } from "../plan/scripts";
 
 export const NFT_FILE = "/etc/maglev-infra/fwmarks.nft";
@@ -62,7 +69,14 @@ export const ANNOUNCE_STATE_FILE = "/run/exabgp/vip-state.json";
  * drain file); not on the `vip` interface; no ingress address of the VIP's family for a next hop;
  * an IPVS service of the VIP below `maglev.minHealthyRealServers`; its nftables marks missing.
  */
-export const ANNOUNCE_REASONS = ["healthy", "drained", "not_on_interface", "no_next_hop", "below_min_healthy", "marks_missing"] as const;
+export const ANNOUNCE_REASONS = [
+  "healthy",
+  "drained",
+  "not_on_interface",
+  "no_next_hop",
+  "below_min_healthy",
+  "marks_missing",
+] as const;
 /**
  * Set while an apply (not an operator) holds the maglev drained. On disk like the drain file:
  * a maglev that reboots in the middle of an apply comes back with both, and the next apply
@@ -143,8 +157,16 @@ export function nftablesConfig(topo: Topology, h: HostFacts): string {
     `table inet ${NFT_TABLE} {`,
   ];
   const rows = { ipv4: [] as string[], ipv6: [] as string[] };
-  for (const r of topo.vipPorts) rows[r.family].push(`${r.vip} . ${r.protocol} . ${r.port} : ${r.fwmark}`);
-  const elements = (items: string[]) => (items.length ? [`${T}${T}elements = {`, ...items.map((e, i) => `${T}${T}${T}${e}${i < items.length - 1 ? "," : ""}`), `${T}${T}}`] : []);
+  for (const r of topo.vipPorts)
+    rows[r.family].push(`${r.vip} . ${r.protocol} . ${r.port} : ${r.fwmark}`);
+  const elements = (items: string[]) =>
+    items.length
+      ? [
+          `${T}${T}elements = {`,
+          ...items.map((e, i) => `${T}${T}${T}${e}${i < items.length - 1 ? "," : ""}`),
+          `${T}${T}}`,
+        ]
+      : [];
   for (const fam of FAMILIES) {
     const addrType = fam === "ipv4" ? "ipv4_addr" : "ipv6_addr";
     const sfx = fam === "ipv4" ? "v4" : "v6";
@@ -216,7 +238,10 @@ WantedBy=multi-user.target
  * `keepalived -t` exits non-zero on errors and on warnings (exit 5), e.g. a port on a real
  * server of a fwmark service. It exits 0 on a missing file, hence `test -s` first.
  */
-export const KEEPALIVED_VALIDATE: Validate = { checker: "keepalived", command: "test -s {file} && keepalived -t -f {file}" };
+export const KEEPALIVED_VALIDATE: Validate = {
+  checker: "keepalived",
+  command: "test -s {file} && keepalived -t -f {file}",
+};
 
 function healthCheckLines(topo: Topology, svc: IpvsService, indent: string): string[] {
   const g = svc.group;
@@ -225,24 +250,48 @@ function healthCheckLines(topo: Topology, svc: IpvsService, indent: string): str
   // alpha: a checker starts in the failed state, so after a keepalived start or reload a real
   // server gets weight only once its first check passed (without it every member starts at
   // weight 1 and a dead one takes its Maglev share until the first failed check).
-  const common = [`connect_port ${port}`, `connect_timeout ${hc.timeoutSeconds}`, "retry 1", `delay_before_retry ${hc.intervalSeconds}`, "alpha"];
+  const common = [
+    `connect_port ${port}`,
+    `connect_timeout ${hc.timeoutSeconds}`,
+    "retry 1",
+    `delay_before_retry ${hc.intervalSeconds}`,
+    "alpha",
+  ];
   const I = (l: string[]) => l.map((x) => indent + x);
   if (g.kind === "dnsdist") {
     // A real query over UDP, answered NOERROR: dnsdist is up and has a backend for the zone.
     const zone = topo.env.dns.servedZones?.[0] ?? topo.env.dns.zone;
-    return I(["DNS_CHECK {", ...common.map((l) => `    ${l}`), "    type SOA", `    name ${keepalivedWord(zone, "dns.servedZones[0]")}`, "}"]);
+    return I([
+      "DNS_CHECK {",
+      ...common.map((l) => `    ${l}`),
+      "    type SOA",
+      `    name ${keepalivedWord(zone, "dns.servedZones[0]")}`,
+      "}",
+    ]);
   }
   const path = keepalivedWord(
-    (hc.path ?? HEALTH_PATH_DEFAULT[g.kind] ?? "/").split("{frontend}").join(frontendName(svc.fwmark.fwmark)),
+    (hc.path ?? HEALTH_PATH_DEFAULT[g.kind] ?? "/")
+      .split("{frontend}")
+      .join(frontendName(svc.fwmark.fwmark)),
     `backendGroups.${g.name}.healthCheck.path`,
   );
-  return I(["HTTP_GET {", "    url {", `        path ${path}`, "        status_code 200", "    }", ...common.map((l) => `    ${l}`), "}"]);
+  return I([
+    "HTTP_GET {",
+    "    url {",
+    `        path ${path}`,
+    "        status_code 200",
+    "    }",
+    ...common.map((l) => `    ${l}`),
+    "}",
+  ]);
 }
 
 export function keepalivedConfig(topo: Topology, h: HostFacts): string {
   const services = ipvsServices(topo);
   const L: string[] = [
-    ...header(topo.env.name, "#", `keepalived (IPVS only, no VRRP) of ${h.hostname}`).trimEnd().split("\n"),
+    ...header(topo.env.name, "#", `keepalived (IPVS only, no VRRP) of ${h.hostname}`)
+      .trimEnd()
+      .split("\n"),
     "#",
     "# One IPVS service per fwmark and address family. Maglev hashing on the whole 5-tuple",
     "# (mh + mh-port) gives every maglev the same flow → real server mapping, so a flow that",
@@ -290,7 +339,10 @@ export function keepalivedConfig(topo: Topology, h: HostFacts): string {
       );
     }
     const missing = g.members.filter((m) => !m.ingress?.[svc.family]);
-    if (missing.length) L.push(`    # not here (no ${svc.family === "ipv4" ? "IPv4" : "IPv6"} ingress address): ${commentText(missing.map((m) => m.name).join(", "), "hosts[].name")}`);
+    if (missing.length)
+      L.push(
+        `    # not here (no ${svc.family === "ipv4" ? "IPv4" : "IPv6"} ingress address): ${commentText(missing.map((m) => m.name).join(", "), "hosts[].name")}`,
+      );
     L.push("}");
   }
   return L.join("\n") + "\n";
@@ -346,7 +398,13 @@ export function exabgpConfig(topo: Topology, h: HostFacts): string {
     "}",
   ];
   for (const gw of topo.gateways) {
-    L.push("", `neighbor ${gw.mgmt.ipv4} {`, "    inherit gateway;", `    description ${exabgpString(gw.hostname, `hostname of ${gw.name}`)};`, "}");
+    L.push(
+      "",
+      `neighbor ${gw.mgmt.ipv4} {`,
+      "    inherit gateway;",
+      `    description ${exabgpString(gw.hostname, `hostname of ${gw.name}`)};`,
+      "}",
+    );
   }
   return L.join("\n") + "\n";
 }
@@ -381,7 +439,10 @@ export const EXABGP_ENV_VALIDATE: Validate = {
  * program parses it with the stdlib, and every value is escaped by the JSON writer.
  */
 export function announceData(topo: Topology): string {
-  type VipData = { ipvsServices: Map<string, { family: 4 | 6; fwmark: number }>; marks: { protocol: string; port: number; fwmark: number }[] };
+  type VipData = {
+    ipvsServices: Map<string, { family: 4 | 6; fwmark: number }>;
+    marks: { protocol: string; port: number; fwmark: number }[];
+  };
   const perVip = new Map<string, VipData>();
   for (const vp of topo.vipPorts) {
     const v: VipData = perVip.get(vp.vip) ?? { ipvsServices: new Map(), marks: [] };
@@ -404,7 +465,11 @@ export function announceData(topo: Topology): string {
   return jsonDocument(
     {
       "//": [
-        ...header(topo.env.name, "#", "data of the ExaBGP announce process (scripts/host/exabgp-announce)")
+        ...header(
+          topo.env.name,
+          "#",
+          "data of the ExaBGP announce process (scripts/host/exabgp-announce)",
+        )
           .trimEnd()
           .split("\n")
           .map((l) => l.replace(/^# /, "")),
@@ -427,7 +492,10 @@ export function announceData(topo: Topology): string {
 }
 
 /** `python3 -m json.tool`: the data file is one JSON document (the program fails at start on anything else). */
-export const JSON_SYNTAX: Validate = { checker: "python3", command: "python3 -m json.tool {file} >/dev/null" };
+export const JSON_SYNTAX: Validate = {
+  checker: "python3",
+  command: "python3 -m json.tool {file} >/dev/null",
+};
 
 // ---------------------------------------------------------------------------------------
 // BFD (FRR's bfdd; ExaBGP has none)
@@ -445,7 +513,12 @@ export function maglevFrrConfig(topo: Topology, h: HostFacts): string {
     ...bfdProfile(GATEWAY_BFD_PROFILE, bfd),
   ];
   for (const gw of topo.gateways) {
-    L.push(` ! ${commentText(gw.hostname, `hostname of ${gw.name}`)}`, ` peer ${gw.mgmt.ipv4} local-address ${h.mgmt.ipv4}`, `  profile ${GATEWAY_BFD_PROFILE}`, " exit");
+    L.push(
+      ` ! ${commentText(gw.hostname, `hostname of ${gw.name}`)}`,
+      ` peer ${gw.mgmt.ipv4} local-address ${h.mgmt.ipv4}`,
+      `  profile ${GATEWAY_BFD_PROFILE}`,
+      " exit",
+    );
   }
   L.push("exit", "!", "");
   return L.join("\n");
@@ -519,7 +592,12 @@ export function planMaglev(topo: Topology, h: HostFacts, b: PlanBuilder): void {
     activate: { kind: "restart", service: "exabgp" },
   });
   planFrr(topo, h, b, ["bfdd"], maglevFrrConfig(topo, h));
-  planFirewall(topo, h, b, maglevFirewall(topo), [NFT_UNIT, "keepalived.service", "exabgp.service", "frr.service"]);
+  planFirewall(topo, h, b, maglevFirewall(topo), [
+    NFT_UNIT,
+    "keepalived.service",
+    "exabgp.service",
+    "frr.service",
+  ]);
 
   // IPVS. The keys live under net.ipv4.vs but apply to both families (there is no net.ipv6.vs).
   // No netfilter conntrack entries for IPVS connections: the VIP traffic is notrack'ed anyway.
@@ -554,7 +632,10 @@ export function planMaglev(topo: Topology, h: HostFacts, b: PlanBuilder): void {
   // maglev, so it is not made a router.
 
   const gateways = topo.gateways.map((g) => g.mgmt.ipv4);
-  const prefixes = [...topo.vips.ipv4.map((v) => `${v}/32`), ...topo.vips.ipv6.map((v) => `${v}/128`)];
+  const prefixes = [
+    ...topo.vips.ipv4.map((v) => `${v}/32`),
+    ...topo.vips.ipv6.map((v) => `${v}/128`),
+  ];
   b.drain = {
     // Withdraw everything, wait (bounded) until the announce script has, then 2 s for the
     // gateways to move the flows to the other maglevs. A maglev an operator drained stays
@@ -590,8 +671,18 @@ export function maglevFirewall(topo: Topology): FirewallSpec {
   return {
     what: "maglev",
     mgmt: [
-      { why: "BGP from the gateways (ExaBGP connects out; a gateway may connect first)", protocols: ["tcp"], ports: [179], from: gateways },
-      { why: "BFD (single hop) from the gateways", protocols: ["udp"], ports: [BFD_SINGLE_HOP], from: gateways },
+      {
+        why: "BGP from the gateways (ExaBGP connects out; a gateway may connect first)",
+        protocols: ["tcp"],
+        ports: [179],
+        from: gateways,
+      },
+      {
+        why: "BFD (single hop) from the gateways",
+        protocols: ["udp"],
+        ports: [BFD_SINGLE_HOP],
+        from: gateways,
+      },
     ],
     ingress: [],
     vips: { role: "maglev", services: topo.vipPorts },

@@ -37,15 +37,27 @@ export function fwmarkFor(groupId: number, port: number): number {
 }
 
 /** Every VIP:port:protocol with its fwmark, in a stable order (mark, family, VIP, protocol). */
-export function fwmarkTable(vips: Environment["vips"], groups: Environment["backendGroups"]): VipPort[] {
+export function fwmarkTable(
+  vips: Environment["vips"],
+  groups: Environment["backendGroups"],
+): VipPort[] {
   const rows: VipPort[] = [];
   for (const v of vips) {
     const g = groups[v.group];
     if (!g) continue;
     const family = ipaddr.parse(v.vip).kind() === "ipv6" ? "ipv6" : "ipv4";
     for (const port of v.ports)
-      for (const protocol of v.protocols) rows.push({ vip: v.vip, family, port, protocol, group: v.group, fwmark: fwmarkFor(g.id, port) });
+      for (const protocol of v.protocols)
+        rows.push({
+          vip: v.vip,
+          family,
+          port,
+          protocol,
+          group: v.group,
+          fwmark: fwmarkFor(g.id, port),
+        });
   }
-  const key = (r: VipPort) => `${String(r.fwmark).padStart(10, "0")}|${r.family}|${ipaddr.parse(r.vip).toNormalizedString()}|${r.protocol}`;
+  const key = (r: VipPort) =>
+    `${String(r.fwmark).padStart(10, "0")}|${r.family}|${ipaddr.parse(r.vip).toNormalizedString()}|${r.protocol}`;
   return rows.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }

@@ -227,7 +227,12 @@ export function deriveTopology(env: Environment): Topology {
     gateways,
     maglevs,
     ecmpWidth,
-    peerings: gateways.map((gw) => ({ gateway: gw, upstream: env.bgp.upstream, routeReflectorClients: maglevs, ecmpWidth })),
+    peerings: gateways.map((gw) => ({
+      gateway: gw,
+      upstream: env.bgp.upstream,
+      routeReflectorClients: maglevs,
+      ecmpWidth,
+    })),
     vipPorts,
     fwmarks,
     groups,
@@ -240,13 +245,23 @@ export function deriveTopology(env: Environment): Topology {
 function groupFwmarks(rows: VipPort[]): FwmarkEntry[] {
   const byMark = new Map<number, FwmarkEntry>();
   for (const r of rows) {
-    const e = byMark.get(r.fwmark) ?? { fwmark: r.fwmark, group: r.group, port: r.port, protocols: [], vips: { ipv4: [], ipv6: [] } };
+    const e = byMark.get(r.fwmark) ?? {
+      fwmark: r.fwmark,
+      group: r.group,
+      port: r.port,
+      protocols: [],
+      vips: { ipv4: [], ipv6: [] },
+    };
     if (!e.protocols.includes(r.protocol)) e.protocols.push(r.protocol);
     e.vips[r.family].push(r.vip);
     byMark.set(r.fwmark, e);
   }
   return [...byMark.values()]
-    .map((e) => ({ ...e, protocols: e.protocols.sort(), vips: { ipv4: sortAddresses(e.vips.ipv4), ipv6: sortAddresses(e.vips.ipv6) } }))
+    .map((e) => ({
+      ...e,
+      protocols: e.protocols.sort(),
+      vips: { ipv4: sortAddresses(e.vips.ipv4), ipv6: sortAddresses(e.vips.ipv6) },
+    }))
     .sort((a, b) => a.fwmark - b.fwmark);
 }
 
@@ -262,7 +277,8 @@ export function dnsRecords(hosts: HostFacts[]): DnsRecord[] {
     out.push({ name: h.hostname, type: "AAAA", value: h.mgmt.ipv6 });
     if (h.ingress) {
       out.push({ name: `ingress0.${h.hostname}`, type: "A", value: h.ingress.ipv4 });
-      if (h.ingress.ipv6) out.push({ name: `ingress0.${h.hostname}`, type: "AAAA", value: h.ingress.ipv6 });
+      if (h.ingress.ipv6)
+        out.push({ name: `ingress0.${h.hostname}`, type: "AAAA", value: h.ingress.ipv6 });
     }
   }
   return out;

@@ -27,11 +27,33 @@ export interface CheckResult {
  */
 export const MODULE_SYSCTLS: Record<string, string[]> = {
   ip_vs: [
-    "am_droprate", "amemthresh", "backup_only", "cache_bypass", "conn_reuse_mode", "conntrack", "drop_entry",
-    "drop_packet", "expire_nodest_conn", "expire_quiescent_template", "ignore_tunneled", "nat_icmp_send",
-    "pmtu_disc", "run_estimation", "schedule_icmp", "secure_tcp", "sloppy_sctp", "sloppy_tcp", "snat_reroute",
-    "sync_persist_mode", "sync_ports", "sync_qlen_max", "sync_refresh_period", "sync_retries", "sync_sock_size",
-    "sync_threshold", "sync_version",
+    "am_droprate",
+    "amemthresh",
+    "backup_only",
+    "cache_bypass",
+    "conn_reuse_mode",
+    "conntrack",
+    "drop_entry",
+    "drop_packet",
+    "expire_nodest_conn",
+    "expire_quiescent_template",
+    "ignore_tunneled",
+    "nat_icmp_send",
+    "pmtu_disc",
+    "run_estimation",
+    "schedule_icmp",
+    "secure_tcp",
+    "sloppy_sctp",
+    "sloppy_tcp",
+    "snat_reroute",
+    "sync_persist_mode",
+    "sync_ports",
+    "sync_qlen_max",
+    "sync_refresh_period",
+    "sync_retries",
+    "sync_sock_size",
+    "sync_threshold",
+    "sync_version",
   ].map((k) => `net.ipv4.vs.${k}`),
 };
 
@@ -40,8 +62,10 @@ export function sysctlExists(s: Sysctl, procRoot = "/proc/sys"): boolean {
   if (s.module && MODULE_SYSCTLS[s.module]?.includes(s.key)) return true;
   const generic = s.key.replace(/^net\.(ipv4|ipv6)\.(conf|neigh)\.[^.]+\./, "net.$1.$2.all.");
   const variants = [s.key, generic];
-  if (/^net\.ipv6\.neigh\./.test(s.key)) variants.push(s.key.replace(/^net\.ipv6\.neigh\.[^.]+\./, "net.ipv6.neigh.default."));
-  if (/^net\.ipv4\.neigh\./.test(s.key)) variants.push(s.key.replace(/^net\.ipv4\.neigh\.[^.]+\./, "net.ipv4.neigh.default."));
+  if (/^net\.ipv6\.neigh\./.test(s.key))
+    variants.push(s.key.replace(/^net\.ipv6\.neigh\.[^.]+\./, "net.ipv6.neigh.default."));
+  if (/^net\.ipv4\.neigh\./.test(s.key))
+    variants.push(s.key.replace(/^net\.ipv4\.neigh\.[^.]+\./, "net.ipv4.neigh.default."));
   return variants.some((k) => fs.existsSync(path.join(procRoot, ...k.split("."))));
 }
 
@@ -77,12 +101,30 @@ function run(cmd: string, timeoutMs: number): Promise<{ code: number; out: strin
 }
 
 /** Check one file whose rendered copy is at `onDisk`. The copy is staged to a scratch path first (checkers may rewrite nothing, but some care about the name). */
-export async function checkFile(host: string, f: PlannedFile, onDisk: string): Promise<CheckResult> {
-  if (!f.validate) return { host, what: f.path, checker: "-", ok: true, message: "no checker for this kind of file" };
+export async function checkFile(
+  host: string,
+  f: PlannedFile,
+  onDisk: string,
+): Promise<CheckResult> {
+  if (!f.validate)
+    return {
+      host,
+      what: f.path,
+      checker: "-",
+      ok: true,
+      message: "no checker for this kind of file",
+    };
   const v = f.validate.offline ?? f.validate;
   const checker = v.checker;
   const program = f.validate.offline ? v.command.trim().split(/\s+/)[0] : checker;
-  if (!which(program)) return { host, what: f.path, checker, ok: false, message: `checker "${checker}" is not installed (see README set-up)` };
+  if (!which(program))
+    return {
+      host,
+      what: f.path,
+      checker,
+      ok: false,
+      message: `checker "${checker}" is not installed (see README set-up)`,
+    };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "maglev-validate-"));
   try {
     const staged = path.join(dir, path.basename(f.path));
@@ -90,7 +132,13 @@ export async function checkFile(host: string, f: PlannedFile, onDisk: string): P
     const cmd = v.command.split("{file}").join(`'${staged.replace(/'/g, `'\\''`)}'`);
     const r = await run(cmd, 60000);
     const msg = r.out.trim().split("\n").filter(Boolean).slice(-6).join(" | ");
-    return { host, what: f.path, checker, ok: r.code === 0, message: r.code === 0 ? "" : msg || `exit ${r.code}` };
+    return {
+      host,
+      what: f.path,
+      checker,
+      ok: r.code === 0,
+      message: r.code === 0 ? "" : msg || `exit ${r.code}`,
+    };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -102,10 +150,23 @@ export async function checkFile(host: string, f: PlannedFile, onDisk: string): P
  */
 export async function checkAlertRules(file: string): Promise<CheckResult> {
   const what = path.basename(file);
-  if (!which("promtool")) return { host: "prometheus", what, checker: "promtool", ok: false, message: 'checker "promtool" is not installed (see README set-up)' };
+  if (!which("promtool"))
+    return {
+      host: "prometheus",
+      what,
+      checker: "promtool",
+      ok: false,
+      message: 'checker "promtool" is not installed (see README set-up)',
+    };
   const r = await run(`promtool check rules ${shellWord(file, "alert rules file")}`, 60000);
   const msg = r.out.trim().split("\n").filter(Boolean).slice(-6).join(" | ");
-  return { host: "prometheus", what, checker: "promtool", ok: r.code === 0, message: r.code === 0 ? "" : msg || `exit ${r.code}` };
+  return {
+    host: "prometheus",
+    what,
+    checker: "promtool",
+    ok: r.code === 0,
+    message: r.code === 0 ? "" : msg || `exit ${r.code}`,
+  };
 }
 
 /** Validate rendered hosts. `fileOnDisk(hostname, path)` locates the rendered copy. */
@@ -116,11 +177,20 @@ export async function validatePlans(
 ): Promise<CheckResult[]> {
   const jobs: (() => Promise<CheckResult>)[] = [];
   for (const p of plans) {
-    for (const f of p.files) jobs.push(() => checkFile(p.hostname, f, fileOnDisk(p.hostname, f.path)));
+    for (const f of p.files)
+      jobs.push(() => checkFile(p.hostname, f, fileOnDisk(p.hostname, f.path)));
     for (const s of p.sysctls)
       jobs.push(async () => {
         const ok = sysctlExists(s);
-        return { host: p.hostname, what: `sysctl ${s.key}`, checker: "sysctl", ok, message: ok ? "" : `no such key under /proc/sys${s.module ? ` nor a known key of module ${s.module}` : ""}` };
+        return {
+          host: p.hostname,
+          what: `sysctl ${s.key}`,
+          checker: "sysctl",
+          ok,
+          message: ok
+            ? ""
+            : `no such key under /proc/sys${s.module ? ` nor a known key of module ${s.module}` : ""}`,
+        };
       });
   }
   const results: CheckResult[] = new Array(jobs.length);

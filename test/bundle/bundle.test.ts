@@ -10,7 +10,15 @@ import { createHash } from "crypto";
 import { buildPlans, HostPlan } from "../../src/plan";
 import { MODULES_FILE, SYSCTL_FILE } from "../../src/plan/base";
 import { deriveTopology } from "../../src/topology";
-import { applyCommand, applyStdin, bundleArchive, bundleSecretKeys, compileBundle, secretsFileContent, ustar } from "../../src/bundle";
+import {
+  applyCommand,
+  applyStdin,
+  bundleArchive,
+  bundleSecretKeys,
+  compileBundle,
+  secretsFileContent,
+  ustar,
+} from "../../src/bundle";
 import { mgmt02Raw, mustValidate } from "../helpers";
 
 const topo = deriveTopology(mustValidate(mgmt02Raw()));
@@ -20,10 +28,17 @@ const STACK = topo.env.name;
 function unpack(archive: string): Record<string, { mode: number; text: string }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bundle-"));
   try {
-    const r = spawnSync("sh", ["-c", `base64 -d | tar -xzf - -C '${dir}'`], { input: archive, encoding: "utf8" });
+    const r = spawnSync("sh", ["-c", `base64 -d | tar -xzf - -C '${dir}'`], {
+      input: archive,
+      encoding: "utf8",
+    });
     expect(r.status).toBe(0);
     const out: Record<string, { mode: number; text: string }> = {};
-    for (const f of fs.readdirSync(dir)) out[f] = { mode: fs.statSync(path.join(dir, f)).mode & 0o777, text: fs.readFileSync(path.join(dir, f), "utf8") };
+    for (const f of fs.readdirSync(dir))
+      out[f] = {
+        mode: fs.statSync(path.join(dir, f)).mode & 0o777,
+        text: fs.readFileSync(path.join(dir, f), "utf8"),
+      };
     return out;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -40,7 +55,10 @@ describe("GIVEN the mgmt02 plans WHEN compiled into bundles", () => {
       expect(bundleArchive(b, "")).toBe(bundleArchive(a, ""));
     }
     const p = plans[0];
-    const changed = { ...p, files: p.files.map((f, i) => (i === 0 ? { ...f, content: f.content + " " } : f)) };
+    const changed = {
+      ...p,
+      files: p.files.map((f, i) => (i === 0 ? { ...f, content: f.content + " " } : f)),
+    };
     expect(compileBundle(STACK, changed).sha256).not.toBe(compileBundle(STACK, p).sha256);
   });
 
@@ -54,25 +72,46 @@ describe("GIVEN the mgmt02 plans WHEN compiled into bundles", () => {
       expect(lines).toEqual(p.sysctls.map((s) => `${s.key} = ${s.value}`));
       const modules = [...new Set(p.sysctls.map((s) => s.module).filter(Boolean))];
       const m = p.files.find((x) => x.path === MODULES_FILE);
-      if (modules.length) expect(m!.content.split("\n").filter((l) => l && !l.startsWith("#"))).toEqual(modules.sort());
+      if (modules.length)
+        expect(m!.content.split("\n").filter((l) => l && !l.startsWith("#"))).toEqual(
+          modules.sort(),
+        );
       else expect(m).toBeUndefined();
       checked++;
     }
     // Every maglev needs ip_vs at boot (sloppy_tcp, conntrack).
-    expect(plans.filter((p) => p.tier === "maglev").every((p) => p.files.find((f) => f.path === MODULES_FILE)?.content.includes("ip_vs"))).toBe(true);
+    expect(
+      plans
+        .filter((p) => p.tier === "maglev")
+        .every((p) => p.files.find((f) => f.path === MODULES_FILE)?.content.includes("ip_vs")),
+    ).toBe(true);
     expect(checked).toBeGreaterThanOrEqual(topo.gateways.length + topo.maglevs.length);
   });
 
   test("THEN the archive holds the apply program, bundle.json, the secrets (0600) and their hash, unpacked by the real tar", () => {
-    const c = compileBundle(STACK, plans.find((p) => p.tier === "haproxy")!);
-    const secrets = secretsFileContent(["haproxyStatsPassword"], { haproxyStatsPassword: "s3cret" });
+    const c = compileBundle(
+      STACK,
+      plans.find((p) => p.tier === "haproxy")!,
+    );
+    const secrets = secretsFileContent(["haproxyStatsPassword"], {
+      haproxyStatsPassword: "s3cret",
+    });
     const files = unpack(bundleArchive(c, secrets));
-    expect(Object.keys(files).sort()).toEqual(["bundle.json", "maglev-apply", "secrets.json", "secrets.sha256"]);
+    expect(Object.keys(files).sort()).toEqual([
+      "bundle.json",
+      "maglev-apply",
+      "secrets.json",
+      "secrets.sha256",
+    ]);
     expect(files["bundle.json"].text).toBe(c.json);
     expect(files["maglev-apply"].mode).toBe(0o755);
-    expect(files["maglev-apply"].text).toBe(fs.readFileSync(path.join(__dirname, "../../scripts/maglev-apply"), "utf8"));
+    expect(files["maglev-apply"].text).toBe(
+      fs.readFileSync(path.join(__dirname, "../../scripts/maglev-apply"), "utf8"),
+    );
     expect(files["secrets.json"]).toEqual({ mode: 0o600, text: secrets });
-    expect(files["secrets.sha256"].text).toBe(`${createHash("sha256").update(secrets).digest("hex")}\n`);
+    expect(files["secrets.sha256"].text).toBe(
+      `${createHash("sha256").update(secrets).digest("hex")}\n`,
+    );
     // No secrets: no secrets.json, an empty hash (the program checks nothing).
     const none = unpack(bundleArchive(c, ""));
     expect(Object.keys(none).sort()).toEqual(["bundle.json", "maglev-apply", "secrets.sha256"]);
@@ -87,11 +126,16 @@ describe("GIVEN the mgmt02 plans WHEN compiled into bundles", () => {
     const values = Object.fromEntries([...keys, "unrelatedKey"].map((k) => [k, `value-of-${k}`]));
     const a = applyStdin(c, values);
     expect(applyStdin(compileBundle(STACK, JSON.parse(JSON.stringify(p))), { ...values })).toBe(a);
-    expect(JSON.parse(unpack(a)["secrets.json"].text)).toEqual(Object.fromEntries(keys.map((k) => [k, `value-of-${k}`])));
+    expect(JSON.parse(unpack(a)["secrets.json"].text)).toEqual(
+      Object.fromEntries(keys.map((k) => [k, `value-of-${k}`])),
+    );
     expect(applyStdin(c, { ...values, [keys[0]]: "rotated" })).not.toBe(a);
     expect(() => applyStdin(c, {})).toThrow(/no value for secret/);
     // A host without secrets: the plain archive, whatever values are around.
-    const plain = compileBundle(STACK, plans.find((x) => x.tier === "gateway")!);
+    const plain = compileBundle(
+      STACK,
+      plans.find((x) => x.tier === "gateway")!,
+    );
     expect(applyStdin(plain, values)).toBe(bundleArchive(plain, ""));
   });
 
@@ -99,16 +143,25 @@ describe("GIVEN the mgmt02 plans WHEN compiled into bundles", () => {
     for (const p of plans) {
       const c = compileBundle(STACK, p);
       expect(c.manifest).toHaveLength(p.files.length);
-      c.bundle.files.forEach((f, i) => expect(c.manifest[i]).toMatch(new RegExp(`^${f.path.replace(/[.]/g, "\\.")} ${f.mode} ${f.owner} [0-9a-f]{64} `)));
+      c.bundle.files.forEach((f, i) =>
+        expect(c.manifest[i]).toMatch(
+          new RegExp(`^${f.path.replace(/[.]/g, "\\.")} ${f.mode} ${f.owner} [0-9a-f]{64} `),
+        ),
+      );
       for (const f of c.bundle.files) if (f.secrets) expect(f.content).toContain("{{secret:");
     }
-    const withSecrets = plans.filter((p) => bundleSecretKeys(compileBundle(STACK, p).bundle).length);
+    const withSecrets = plans.filter(
+      (p) => bundleSecretKeys(compileBundle(STACK, p).bundle).length,
+    );
     expect(withSecrets.map((p) => p.tier)).toEqual(expect.arrayContaining(["haproxy", "dnsdist"]));
   });
 
   test("THEN a secret file without a syntax for its placeholders is refused", () => {
     const p = plans.find((x) => x.tier === "haproxy")!;
-    const bad = { ...p, files: p.files.map((f) => (f.secretKeys ? { ...f, secretSyntax: undefined } : f)) };
+    const bad = {
+      ...p,
+      files: p.files.map((f) => (f.secretKeys ? { ...f, secretSyntax: undefined } : f)),
+    };
     expect(() => compileBundle(STACK, bad)).toThrow(/has secret placeholders but no secretSyntax/);
   });
 
@@ -132,7 +185,9 @@ describe("ustar", () => {
     ]);
     const r = spawnSync("tar", ["-tvf", "-"], { input: tar, encoding: "utf8" });
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^-rw-r--r-- root\/root\s+513 .* a\n-rwx------ root\/root\s+0 .* b\n$/);
+    expect(r.stdout).toMatch(
+      /^-rw-r--r-- root\/root\s+513 .* a\n-rwx------ root\/root\s+0 .* b\n$/,
+    );
   });
 });
 
@@ -141,12 +196,18 @@ describe("on-host scripts", () => {
   test("GIVEN the shell scripts THEN shellcheck (POSIX sh) finds nothing", () => {
     const sh = fs.readdirSync(dir).filter((f) => f.endsWith(".sh"));
     expect(sh.length).toBeGreaterThanOrEqual(2);
-    const r = spawnSync("shellcheck", ["-s", "sh", ...sh.map((f) => path.join(dir, f))], { encoding: "utf8" });
+    const r = spawnSync("shellcheck", ["-s", "sh", ...sh.map((f) => path.join(dir, f))], {
+      encoding: "utf8",
+    });
     expect({ code: r.status, out: r.stdout + r.stderr }).toEqual({ code: 0, out: "" });
   });
 
   test("GIVEN the Python programs THEN pyflakes finds nothing", () => {
-    const r = spawnSync("/usr/bin/python3", ["-m", "pyflakes", path.join(dir, "gateway-health"), path.join(dir, "exabgp-announce")], { encoding: "utf8" });
+    const r = spawnSync(
+      "/usr/bin/python3",
+      ["-m", "pyflakes", path.join(dir, "gateway-health"), path.join(dir, "exabgp-announce")],
+      { encoding: "utf8" },
+    );
     expect({ code: r.status, out: r.stdout + r.stderr }).toEqual({ code: 0, out: "" });
   });
 });
@@ -160,33 +221,80 @@ describe("gateway-health", () => {
     fs.rmSync(path.dirname(f), { recursive: true, force: true });
     return { code: r.status, out: r.stdout.trim() };
   };
-  const n = (state: string, established = 1) => ({ bgpState: state, connectionsEstablished: established });
+  const n = (state: string, established = 1) => ({
+    bgpState: state,
+    connectionsEstablished: established,
+  });
 
   test("GIVEN every session Established THEN healthy", () => {
-    expect(run({ "10.0.0.1": n("Established"), "10.0.0.9": n("Established") }, ["--upstream", "10.0.0.1", "--maglev", "10.0.0.9"])).toEqual({ code: 0, out: "" });
+    expect(
+      run({ "10.0.0.1": n("Established"), "10.0.0.9": n("Established") }, [
+        "--upstream",
+        "10.0.0.1",
+        "--maglev",
+        "10.0.0.9",
+      ]),
+    ).toEqual({ code: 0, out: "" });
   });
   test("GIVEN an upstream session down THEN unhealthy, naming it", () => {
-    expect(run({ "10.0.0.1": n("Active", 0), "10.0.0.9": n("Established") }, ["--upstream", "10.0.0.1", "--maglev", "10.0.0.9"])).toEqual({ code: 1, out: "upstream 10.0.0.1: Active" });
+    expect(
+      run({ "10.0.0.1": n("Active", 0), "10.0.0.9": n("Established") }, [
+        "--upstream",
+        "10.0.0.1",
+        "--maglev",
+        "10.0.0.9",
+      ]),
+    ).toEqual({ code: 1, out: "upstream 10.0.0.1: Active" });
   });
   test("GIVEN a maglev that was up and is not THEN unhealthy; a maglev never connected (first pulumi up) THEN healthy", () => {
-    expect(run({ "10.0.0.1": n("Established"), "10.0.0.9": n("Connect", 2) }, ["--upstream", "10.0.0.1", "--maglev", "10.0.0.9"]).code).toBe(1);
-    expect(run({ "10.0.0.1": n("Established"), "10.0.0.9": n("Active", 0) }, ["--upstream", "10.0.0.1", "--maglev", "10.0.0.9"]).code).toBe(0);
+    expect(
+      run({ "10.0.0.1": n("Established"), "10.0.0.9": n("Connect", 2) }, [
+        "--upstream",
+        "10.0.0.1",
+        "--maglev",
+        "10.0.0.9",
+      ]).code,
+    ).toBe(1);
+    expect(
+      run({ "10.0.0.1": n("Established"), "10.0.0.9": n("Active", 0) }, [
+        "--upstream",
+        "10.0.0.1",
+        "--maglev",
+        "10.0.0.9",
+      ]).code,
+    ).toBe(0);
   });
   test("GIVEN a session the gateway does not have at all THEN unhealthy", () => {
-    expect(run({ "10.0.0.1": n("Established") }, ["--upstream", "10.0.0.1", "--maglev", "10.0.0.9"])).toEqual({ code: 1, out: "maglev 10.0.0.9: not configured" });
+    expect(
+      run({ "10.0.0.1": n("Established") }, ["--upstream", "10.0.0.1", "--maglev", "10.0.0.9"]),
+    ).toEqual({ code: 1, out: "maglev 10.0.0.9: not configured" });
   });
 });
 
 describe("apply-bootstrap.sh", () => {
-  const boot = fs.readFileSync(path.join(__dirname, "../../scripts/host/apply-bootstrap.sh"), "utf8");
-  const run = (stdin: string, env: Record<string, string> = {}) => spawnSync("sh", ["-c", boot], { input: stdin, encoding: "utf8", env: { ...process.env, ...env } });
+  const boot = fs.readFileSync(
+    path.join(__dirname, "../../scripts/host/apply-bootstrap.sh"),
+    "utf8",
+  );
+  const run = (stdin: string, env: Record<string, string> = {}) =>
+    spawnSync("sh", ["-c", boot], {
+      input: stdin,
+      encoding: "utf8",
+      env: { ...process.env, ...env },
+    });
   const archive = (prog: string, secrets?: string) =>
     require("zlib")
       .gzipSync(
         ustar([
           { name: "maglev-apply", mode: 0o755, data: Buffer.from(prog) },
           { name: "bundle.json", mode: 0o600, data: Buffer.from("{}") },
-          { name: "secrets.sha256", mode: 0o600, data: Buffer.from(secrets ? `${createHash("sha256").update(secrets).digest("hex")}\n` : "") },
+          {
+            name: "secrets.sha256",
+            mode: 0o600,
+            data: Buffer.from(
+              secrets ? `${createHash("sha256").update(secrets).digest("hex")}\n` : "",
+            ),
+          },
           ...(secrets ? [{ name: "secrets.json", mode: 0o600, data: Buffer.from(secrets) }] : []),
         ]),
       )
@@ -213,15 +321,24 @@ describe("apply-bootstrap.sh", () => {
       const r = run(archive(prog, secrets), { MAGLEV_ROOT: root });
       expect({ code: r.status, err: r.stderr }).toEqual({ code: 0, err: "" });
       const seen = JSON.parse(r.stdout);
-      expect(seen).toEqual({ secrets: `${root}/etc/maglev-infra/secrets.json`, content: secrets, mode: "0o600", sha: createHash("sha256").update(secrets).digest("hex") });
+      expect(seen).toEqual({
+        secrets: `${root}/etc/maglev-infra/secrets.json`,
+        content: secrets,
+        mode: "0o600",
+        sha: createHash("sha256").update(secrets).digest("hex"),
+      });
       // Only when it differs: the same secrets leave the file as it is (same inode, same mtime).
       const file = path.join(root, "etc/maglev-infra/secrets.json");
       const before = fs.statSync(file);
-      expect(run(archive("import sys\nsys.exit(0)\n", secrets), { MAGLEV_ROOT: root }).status).toBe(0);
+      expect(run(archive("import sys\nsys.exit(0)\n", secrets), { MAGLEV_ROOT: root }).status).toBe(
+        0,
+      );
       expect(fs.statSync(file).ino).toBe(before.ino);
       // New values replace it whole (rename: a new inode), still 0600, no temp file left behind.
       const rotated = '{"pdnsApiKey":"rotated"}\n';
-      expect(run(archive("import sys\nsys.exit(0)\n", rotated), { MAGLEV_ROOT: root }).status).toBe(0);
+      expect(run(archive("import sys\nsys.exit(0)\n", rotated), { MAGLEV_ROOT: root }).status).toBe(
+        0,
+      );
       expect(fs.readFileSync(file, "utf8")).toBe(rotated);
       expect(fs.statSync(file).mode & 0o777).toBe(0o600);
       expect(fs.readdirSync(path.dirname(file))).toEqual(["secrets.json"]);
@@ -236,7 +353,7 @@ describe("apply-bootstrap.sh", () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "boot-"));
     try {
       fs.writeFileSync(path.join(root, "etc"), "a file where /etc should be a directory");
-      const r = run(archive("print(\"ran\")\n", '{"k":"very-secret"}\n'), { MAGLEV_ROOT: root });
+      const r = run(archive('print("ran")\n', '{"k":"very-secret"}\n'), { MAGLEV_ROOT: root });
       expect(r.status).toBe(4);
       expect(r.stdout).not.toContain("ran");
       expect(r.stderr).toContain("could not install");

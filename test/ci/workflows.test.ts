@@ -10,7 +10,10 @@ import * as YAML from "yaml";
 import { ROOT } from "../helpers";
 
 const DIR = path.join(ROOT, ".github", "workflows");
-const files = fs.readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f)).sort();
+const files = fs
+  .readdirSync(DIR)
+  .filter((f) => /\.ya?ml$/.test(f))
+  .sort();
 const text = (f: string) => fs.readFileSync(path.join(DIR, f), "utf8");
 const doc = (f: string) => YAML.parse(text(f));
 
@@ -19,36 +22,85 @@ const ACTIONS: Record<string, { sha: string; version: string; inputs: string[] }
   "actions/checkout": {
     sha: "11d5960a326750d5838078e36cf38b85af677262",
     version: "v4.4.0",
-    inputs: "allow-unsafe-pr-checkout clean fetch-depth fetch-tags filter github-server-url lfs path persist-credentials ref repository set-safe-directory show-progress sparse-checkout sparse-checkout-cone-mode ssh-key ssh-known-hosts ssh-strict ssh-user submodules token".split(" "),
+    inputs:
+      "allow-unsafe-pr-checkout clean fetch-depth fetch-tags filter github-server-url lfs path persist-credentials ref repository set-safe-directory show-progress sparse-checkout sparse-checkout-cone-mode ssh-key ssh-known-hosts ssh-strict ssh-user submodules token".split(
+        " ",
+      ),
   },
   "actions/setup-node": {
     sha: "49933ea5288caeca8642d1e84afbd3f7d6820020",
     version: "v4.4.0",
-    inputs: "always-auth architecture cache cache-dependency-path check-latest mirror mirror-token node-version node-version-file registry-url scope token".split(" "),
+    inputs:
+      "always-auth architecture cache cache-dependency-path check-latest mirror mirror-token node-version node-version-file registry-url scope token".split(
+        " ",
+      ),
   },
   "actions/upload-artifact": {
     sha: "ea165f8d65b6e75b540449e92b4886f43607fa02",
     version: "v4.6.2",
-    inputs: "compression-level if-no-files-found include-hidden-files name overwrite path retention-days".split(" "),
+    inputs:
+      "compression-level if-no-files-found include-hidden-files name overwrite path retention-days".split(
+        " ",
+      ),
   },
   "pulumi/actions": {
     sha: "8582a9e8cc630786854029b4e09281acd6794b58",
     version: "v6.6.1",
-    inputs: "always-include-summary cloud-url color command comment-on-pr comment-on-pr-number comment-on-summary config-map continue-on-error debug diff edit-pr-comment exclude exclude-dependents exclude-protected expect-no-changes github-token log-flow log-verbosity message parallel plan policyPackConfigs policyPacks pulumi-version pulumi-version-file refresh remove replace secrets-provider stack-name suppress-outputs suppress-progress target target-dependents upsert work-dir".split(" "),
+    inputs:
+      "always-include-summary cloud-url color command comment-on-pr comment-on-pr-number comment-on-summary config-map continue-on-error debug diff edit-pr-comment exclude exclude-dependents exclude-protected expect-no-changes github-token log-flow log-verbosity message parallel plan policyPackConfigs policyPacks pulumi-version pulumi-version-file refresh remove replace secrets-provider stack-name suppress-outputs suppress-progress target target-dependents upsert work-dir".split(
+        " ",
+      ),
   },
 };
 
-const JOB_KEYS = new Set(["name", "runs-on", "needs", "if", "permissions", "environment", "concurrency", "strategy", "steps", "env", "timeout-minutes", "outputs", "defaults", "continue-on-error", "container", "services"]);
-const STEP_KEYS = new Set(["name", "id", "if", "uses", "run", "with", "env", "shell", "working-directory", "continue-on-error", "timeout-minutes"]);
+const JOB_KEYS = new Set([
+  "name",
+  "runs-on",
+  "needs",
+  "if",
+  "permissions",
+  "environment",
+  "concurrency",
+  "strategy",
+  "steps",
+  "env",
+  "timeout-minutes",
+  "outputs",
+  "defaults",
+  "continue-on-error",
+  "container",
+  "services",
+]);
+const STEP_KEYS = new Set([
+  "name",
+  "id",
+  "if",
+  "uses",
+  "run",
+  "with",
+  "env",
+  "shell",
+  "working-directory",
+  "continue-on-error",
+  "timeout-minutes",
+]);
 
 type Job = Record<string, any>;
 const jobs = (f: string): [string, Job][] => Object.entries(doc(f).jobs as Record<string, Job>);
 /** Any way an expression can reach a secret: `secrets.X`, `secrets['X']`, `toJSON(secrets)`, `secrets: inherit`. */
 const SECRET_REF = /\bsecrets\s*(\.|\[)|toJSON\(\s*secrets\s*\)|"secrets":"inherit"/;
 const usesSecrets = (j: unknown) => SECRET_REF.test(JSON.stringify(j ?? {}));
-const onPullRequest = (w: any) => Object.keys(typeof w.on === "string" ? { [w.on]: {} } : Array.isArray(w.on) ? Object.fromEntries(w.on.map((e: string) => [e, {}])) : (w.on ?? {})).some((e) => e.startsWith("pull_request"));
+const onPullRequest = (w: any) =>
+  Object.keys(
+    typeof w.on === "string"
+      ? { [w.on]: {} }
+      : Array.isArray(w.on)
+        ? Object.fromEntries(w.on.map((e: string) => [e, {}]))
+        : (w.on ?? {}),
+  ).some((e) => e.startsWith("pull_request"));
 const prWorkflows = files.filter((f) => onPullRequest(doc(f)));
-const envName = (j: Job): string | undefined => (typeof j.environment === "object" ? j.environment?.name : j.environment);
+const envName = (j: Job): string | undefined =>
+  typeof j.environment === "object" ? j.environment?.name : j.environment;
 
 /**
  * What in a pull-request workflow could hand a secret to the pull request's code: a secret
@@ -59,13 +111,20 @@ const envName = (j: Job): string | undefined => (typeof j.environment === "objec
 function prSecretProblems(w: any): string[] {
   if (!onPullRequest(w)) return [];
   const out: string[] = [];
-  if (Object.keys(w.on ?? {}).includes("pull_request_target")) out.push("pull_request_target runs with the base repository's secrets");
-  for (const k of ["env", "defaults"]) if (usesSecrets(w[k])) out.push(`workflow ${k} reads a secret`);
+  if (Object.keys(w.on ?? {}).includes("pull_request_target"))
+    out.push("pull_request_target runs with the base repository's secrets");
+  for (const k of ["env", "defaults"])
+    if (usesSecrets(w[k])) out.push(`workflow ${k} reads a secret`);
   for (const [id, j] of Object.entries((w.jobs ?? {}) as Record<string, Job>)) {
     const env = envName(j);
     if (env !== undefined && env !== "preview") out.push(`${id}: runs in environment ${env}`);
-    if (usesSecrets(j) && env !== "preview") out.push(`${id}: reads a secret outside the preview environment`);
-    if (usesSecrets(j) && j.if !== "github.event.pull_request.head.repo.full_name == github.repository") out.push(`${id}: reads a secret and runs for forks`);
+    if (usesSecrets(j) && env !== "preview")
+      out.push(`${id}: reads a secret outside the preview environment`);
+    if (
+      usesSecrets(j) &&
+      j.if !== "github.event.pull_request.head.repo.full_name == github.repository"
+    )
+      out.push(`${id}: reads a secret and runs for forks`);
   }
   return out;
 }
@@ -75,46 +134,83 @@ describe("GIVEN the workflow files", () => {
     expect(files).toEqual(["pulumi-preview.yml", "pulumi-up.yml"]);
   });
 
-  test.each(files)("WHEN %s is read THEN it is a workflow: name, on, jobs; every job runs-on and steps; every step exactly one of uses/run; no unknown keys", (f) => {
-    const w = doc(f);
-    expect(typeof w.name).toBe("string");
-    expect(w.on).toBeDefined();
-    expect(Object.keys(w.jobs).length).toBeGreaterThan(0);
-    for (const [id, j] of jobs(f)) {
-      expect({ id, unknown: Object.keys(j).filter((k) => !JOB_KEYS.has(k)) }).toEqual({ id, unknown: [] });
-      expect(j["runs-on"]).toBeDefined();
-      expect(Array.isArray(j.steps) && j.steps.length > 0).toBe(true);
-      for (const s of j.steps) {
-        expect({ id, step: s.name ?? s.uses ?? s.run, unknown: Object.keys(s).filter((k: string) => !STEP_KEYS.has(k)) }).toEqual({ id, step: s.name ?? s.uses ?? s.run, unknown: [] });
-        expect(("uses" in s ? 1 : 0) + ("run" in s ? 1 : 0)).toBe(1);
+  test.each(files)(
+    "WHEN %s is read THEN it is a workflow: name, on, jobs; every job runs-on and steps; every step exactly one of uses/run; no unknown keys",
+    (f) => {
+      const w = doc(f);
+      expect(typeof w.name).toBe("string");
+      expect(w.on).toBeDefined();
+      expect(Object.keys(w.jobs).length).toBeGreaterThan(0);
+      for (const [id, j] of jobs(f)) {
+        expect({ id, unknown: Object.keys(j).filter((k) => !JOB_KEYS.has(k)) }).toEqual({
+          id,
+          unknown: [],
+        });
+        expect(j["runs-on"]).toBeDefined();
+        expect(Array.isArray(j.steps) && j.steps.length > 0).toBe(true);
+        for (const s of j.steps) {
+          expect({
+            id,
+            step: s.name ?? s.uses ?? s.run,
+            unknown: Object.keys(s).filter((k: string) => !STEP_KEYS.has(k)),
+          }).toEqual({ id, step: s.name ?? s.uses ?? s.run, unknown: [] });
+          expect(("uses" in s ? 1 : 0) + ("run" in s ? 1 : 0)).toBe(1);
+        }
       }
-    }
-  });
+    },
+  );
 
-  test.each(files)("WHEN %s uses an action THEN it is pinned to a commit, named by its release in a comment, and given only inputs that release declares", (f) => {
-    const lines = text(f).split("\n").filter((l) => /^\s*-?\s*uses:/.test(l));
-    expect(lines.length).toBeGreaterThan(0);
-    for (const l of lines) {
-      const m = /uses:\s*([\w.-]+\/[\w.-]+)@([0-9a-f]{40}) # (v\d+\.\d+\.\d+)\s*$/.exec(l);
-      expect({ line: l.trim(), pinned: !!m }).toEqual({ line: l.trim(), pinned: true });
-      const known = ACTIONS[m![1]];
-      expect({ action: m![1], known: !!known }).toEqual({ action: m![1], known: true });
-      expect({ action: m![1], sha: m![2], version: m![3] }).toEqual({ action: m![1], sha: known.sha, version: known.version });
-    }
-    for (const [, j] of jobs(f))
-      for (const s of j.steps.filter((x: any) => x.uses)) {
-        const known = ACTIONS[s.uses.split("@")[0]];
-        expect({ uses: s.uses, unknownInputs: Object.keys(s.with ?? {}).filter((k) => !known.inputs.includes(k)) }).toEqual({ uses: s.uses, unknownInputs: [] });
+  test.each(files)(
+    "WHEN %s uses an action THEN it is pinned to a commit, named by its release in a comment, and given only inputs that release declares",
+    (f) => {
+      const lines = text(f)
+        .split("\n")
+        .filter((l) => /^\s*-?\s*uses:/.test(l));
+      expect(lines.length).toBeGreaterThan(0);
+      for (const l of lines) {
+        const m = /uses:\s*([\w.-]+\/[\w.-]+)@([0-9a-f]{40}) # (v\d+\.\d+\.\d+)\s*$/.exec(l);
+        expect({ line: l.trim(), pinned: !!m }).toEqual({ line: l.trim(), pinned: true });
+        const known = ACTIONS[m![1]];
+        expect({ action: m![1], known: !!known }).toEqual({ action: m![1], known: true });
+        expect({ action: m![1], sha: m![2], version: m![3] }).toEqual({
+          action: m![1],
+          sha: known.sha,
+          version: known.version,
+        });
       }
-  });
+      for (const [, j] of jobs(f))
+        for (const s of j.steps.filter((x: any) => x.uses)) {
+          const known = ACTIONS[s.uses.split("@")[0]];
+          expect({
+            uses: s.uses,
+            unknownInputs: Object.keys(s.with ?? {}).filter((k) => !known.inputs.includes(k)),
+          }).toEqual({ uses: s.uses, unknownInputs: [] });
+        }
+    },
+  );
 
-  test.each(files)("WHEN %s runs a shell script THEN no ${{ }} expression is expanded inside it (values go through env:, so a branch name cannot inject a command)", (f) => {
-    for (const [id, j] of jobs(f)) for (const s of j.steps.filter((x: any) => x.run)) expect({ id, run: s.run, expands: s.run.includes("${{") }).toEqual({ id, run: s.run, expands: false });
-  });
+  test.each(files)(
+    "WHEN %s runs a shell script THEN no ${{ }} expression is expanded inside it (values go through env:, so a branch name cannot inject a command)",
+    (f) => {
+      for (const [id, j] of jobs(f))
+        for (const s of j.steps.filter((x: any) => x.run))
+          expect({ id, run: s.run, expands: s.run.includes("${{") }).toEqual({
+            id,
+            run: s.run,
+            expands: false,
+          });
+    },
+  );
 
   test("THEN no job of any workflow reads a secret outside a GitHub environment (no repository secret), and the up token only in the per-stack environment", () => {
     for (const f of files)
-      for (const [id, j] of jobs(f)) if (usesSecrets(j)) expect({ f, id, environment: j.environment }).toEqual({ f, id, environment: expect.any(String) });
+      for (const [id, j] of jobs(f))
+        if (usesSecrets(j))
+          expect({ f, id, environment: j.environment }).toEqual({
+            f,
+            id,
+            environment: expect.any(String),
+          });
     const [[, up]] = jobs("pulumi-up.yml");
     expect(up.environment).toBe("${{ matrix.stack }}");
     expect(Object.keys(doc("pulumi-up.yml").on).sort()).toEqual(["push", "workflow_dispatch"]);
@@ -129,8 +225,15 @@ describe("GIVEN the workflow files", () => {
     expect(p.environment).toBe("preview");
     expect(p.if).toBe("github.event.pull_request.head.repo.full_name == github.repository");
     const pulumi = p.steps.find((s: any) => s.uses?.startsWith("pulumi/actions@"));
-    expect(pulumi.with).toMatchObject({ command: "preview", "always-include-summary": true, "comment-on-pr": true, diff: true });
-    expect(JSON.stringify(doc("pulumi-preview.yml"))).not.toMatch(/"command":"(up|destroy|refresh)"/);
+    expect(pulumi.with).toMatchObject({
+      command: "preview",
+      "always-include-summary": true,
+      "comment-on-pr": true,
+      diff: true,
+    });
+    expect(JSON.stringify(doc("pulumi-preview.yml"))).not.toMatch(
+      /"command":"(up|destroy|refresh)"/,
+    );
     expect(Object.keys(doc("pulumi-preview.yml").on)).toEqual(["pull_request"]); // never pull_request_target
   });
 
@@ -139,14 +242,46 @@ describe("GIVEN the workflow files", () => {
   });
 
   test.each([
-    ["a secret in the offline job's step env", (w: any) => (w.jobs.offline.steps[2].env = { T: "${{ secrets.PULUMI_ACCESS_TOKEN }}" }), /offline: reads a secret outside the preview environment/],
-    ["a secret by index in the render-diff job", (w: any) => (w.jobs["render-diff"].env = { T: "${{ secrets['PULUMI_ACCESS_TOKEN'] }}" }), /render-diff: reads a secret outside/],
-    ["all secrets as JSON in a run step", (w: any) => (w.jobs.offline.steps[2].env = { S: "${{ toJSON(secrets) }}" }), /offline: reads a secret/],
-    ["a secret in the workflow's env", (w: any) => (w.env = { T: "${{ secrets.PULUMI_ACCESS_TOKEN }}" }), /workflow env reads a secret/],
-    ["a pull-request job in an up environment", (w: any) => (w.jobs.offline.environment = "${{ matrix.stack }}"), /offline: runs in environment/],
-    ["the up environment given as an object", (w: any) => (w.jobs.preview.environment = { name: "mgmt02" }), /preview: runs in environment mgmt02/],
-    ["the preview job without its fork condition", (w: any) => delete w.jobs.preview.if, /preview: reads a secret and runs for forks/],
-    ["pull_request_target", (w: any) => (w.on = { pull_request_target: {} }), /pull_request_target/],
+    [
+      "a secret in the offline job's step env",
+      (w: any) => (w.jobs.offline.steps[2].env = { T: "${{ secrets.PULUMI_ACCESS_TOKEN }}" }),
+      /offline: reads a secret outside the preview environment/,
+    ],
+    [
+      "a secret by index in the render-diff job",
+      (w: any) => (w.jobs["render-diff"].env = { T: "${{ secrets['PULUMI_ACCESS_TOKEN'] }}" }),
+      /render-diff: reads a secret outside/,
+    ],
+    [
+      "all secrets as JSON in a run step",
+      (w: any) => (w.jobs.offline.steps[2].env = { S: "${{ toJSON(secrets) }}" }),
+      /offline: reads a secret/,
+    ],
+    [
+      "a secret in the workflow's env",
+      (w: any) => (w.env = { T: "${{ secrets.PULUMI_ACCESS_TOKEN }}" }),
+      /workflow env reads a secret/,
+    ],
+    [
+      "a pull-request job in an up environment",
+      (w: any) => (w.jobs.offline.environment = "${{ matrix.stack }}"),
+      /offline: runs in environment/,
+    ],
+    [
+      "the up environment given as an object",
+      (w: any) => (w.jobs.preview.environment = { name: "mgmt02" }),
+      /preview: runs in environment mgmt02/,
+    ],
+    [
+      "the preview job without its fork condition",
+      (w: any) => delete w.jobs.preview.if,
+      /preview: reads a secret and runs for forks/,
+    ],
+    [
+      "pull_request_target",
+      (w: any) => (w.on = { pull_request_target: {} }),
+      /pull_request_target/,
+    ],
   ])("WHEN pulumi-preview.yml gets %s THEN the rules report it", (_what, breakIt, report) => {
     const w = doc("pulumi-preview.yml");
     (breakIt as (w: any) => void)(w);
@@ -183,7 +318,8 @@ describe("GIVEN the workflow files", () => {
       for (const [id, j] of jobs(f)) {
         const p = j.permissions ?? {};
         const comments = JSON.stringify(j).includes("comment");
-        if (p["pull-requests"] === "write") expect({ id, comments }).toEqual({ id, comments: true });
+        if (p["pull-requests"] === "write")
+          expect({ id, comments }).toEqual({ id, comments: true });
         expect(Object.values(p).filter((v) => v === "write").length).toBeLessThanOrEqual(1);
       }
     }
@@ -195,8 +331,16 @@ describe("GIVEN tsconfig.json", () => {
     const ts = JSON.parse(fs.readFileSync(path.join(ROOT, "tsconfig.json"), "utf8"));
     for (const pattern of ts.include as string[]) {
       const first = pattern.split("/")[0];
-      if (pattern.includes("/")) expect({ pattern, exists: fs.existsSync(path.join(ROOT, first)) }).toEqual({ pattern, exists: true });
-      else expect({ pattern, exists: fs.existsSync(path.join(ROOT, pattern)) }).toEqual({ pattern, exists: true });
+      if (pattern.includes("/"))
+        expect({ pattern, exists: fs.existsSync(path.join(ROOT, first)) }).toEqual({
+          pattern,
+          exists: true,
+        });
+      else
+        expect({ pattern, exists: fs.existsSync(path.join(ROOT, pattern)) }).toEqual({
+          pattern,
+          exists: true,
+        });
     }
   });
 });

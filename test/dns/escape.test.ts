@@ -11,8 +11,20 @@ import fc from "fast-check";
 import * as ipaddr from "ipaddr.js";
 import { dnsAddress, dnsName, EscapeError, urlPathSegment } from "../../src/escape";
 
-const SPECIAL = [..." \t\n\r\0\"'`\\$%#!;{}[]()<>|&*?~=,:@^-_/.", "\u0085", "\u2028", "\u00e9", "\ud83d\ude00", "\ud800", "\u007f", "\u0001"];
-const char = fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...SPECIAL) }, { weight: 4, arbitrary: fc.constantFrom(..."abcxyzAZ019") });
+const SPECIAL = [
+  ..." \t\n\r\0\"'`\\$%#!;{}[]()<>|&*?~=,:@^-_/.",
+  "\u0085",
+  "\u2028",
+  "\u00e9",
+  "\ud83d\ude00",
+  "\ud800",
+  "\u007f",
+  "\u0001",
+];
+const char = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom(...SPECIAL) },
+  { weight: 4, arbitrary: fc.constantFrom(..."abcxyzAZ019") },
+);
 const value = fc.string({ unit: char, maxLength: 40 });
 
 /** RFC 1035 §5.1 reader of an absolute name: labels as bytes (`\DDD`, `\c`, bare bytes). */
@@ -65,28 +77,52 @@ describe("dnsName", () => {
         if (r instanceof EscapeError) return r.message.startsWith("the.role: ");
         // Nothing a line parser (nsupdate, zone file) splits at or treats specially, outside \DDD.
         if (!/^([A-Za-z0-9_-]|\\\d{3}|\.)+$/.test(r)) return false;
-        const want = (v.endsWith(".") ? v.slice(0, -1) : v).split(".").map((l) => Buffer.from(l, "utf8"));
+        const want = (v.endsWith(".") ? v.slice(0, -1) : v)
+          .split(".")
+          .map((l) => Buffer.from(l, "utf8"));
         const got = readName(r);
-        return got.length === want.length && got.every((b, i) => b.equals(want[i])) && got.every((b) => b.length >= 1 && b.length <= 63);
+        return (
+          got.length === want.length &&
+          got.every((b, i) => b.equals(want[i])) &&
+          got.every((b) => b.length >= 1 && b.length <= 63)
+        );
       }),
       { numRuns: 1000 },
     );
   });
 
   test("GIVEN names DNS cannot carry THEN refused", () => {
-    for (const v of ["", ".", "a..b", ".a", "x".repeat(64) + ".net", Array(130).fill("ab").join("."), "\ud800.net"]) expect(tryIt(() => dnsName(v, "r"))).toBeInstanceOf(EscapeError);
+    for (const v of [
+      "",
+      ".",
+      "a..b",
+      ".a",
+      "x".repeat(64) + ".net",
+      Array(130).fill("ab").join("."),
+      "\ud800.net",
+    ])
+      expect(tryIt(() => dnsName(v, "r"))).toBeInstanceOf(EscapeError);
   });
 });
 
 describe("dnsAddress", () => {
   test("GIVEN arbitrary strings THEN only one address of the family passes, in canonical form", () => {
     fc.assert(
-      fc.property(fc.oneof(value, fc.ipV4(), fc.ipV6()), fc.constantFrom("A" as const, "AAAA" as const), (v, type) => {
-        const r = tryIt(() => dnsAddress(v, type, "r"));
-        const ok = type === "A" ? ipaddr.IPv4.isValidFourPartDecimal(v) : !v.includes("%") && ipaddr.IPv6.isValid(v) && !ipaddr.IPv4.isValid(v);
-        if (!ok) return r instanceof EscapeError;
-        return typeof r === "string" && r === ipaddr.parse(v).toString() && /^[0-9a-f.:]+$/.test(r);
-      }),
+      fc.property(
+        fc.oneof(value, fc.ipV4(), fc.ipV6()),
+        fc.constantFrom("A" as const, "AAAA" as const),
+        (v, type) => {
+          const r = tryIt(() => dnsAddress(v, type, "r"));
+          const ok =
+            type === "A"
+              ? ipaddr.IPv4.isValidFourPartDecimal(v)
+              : !v.includes("%") && ipaddr.IPv6.isValid(v) && !ipaddr.IPv4.isValid(v);
+          if (!ok) return r instanceof EscapeError;
+          return (
+            typeof r === "string" && r === ipaddr.parse(v).toString() && /^[0-9a-f.:]+$/.test(r)
+          );
+        },
+      ),
       { numRuns: 1000 },
     );
   });
@@ -97,10 +133,17 @@ describe("urlPathSegment", () => {
     fc.assert(
       fc.property(value, (v) => {
         const r = tryIt(() => urlPathSegment(v, "r"));
-        if (r instanceof EscapeError) return v === "" || v === "." || v === ".." || /[\ud800-\udfff]/.test(v);
+        if (r instanceof EscapeError)
+          return v === "" || v === "." || v === ".." || /[\ud800-\udfff]/.test(v);
         const u = new URL(`http://h/api/zones/${r}/notify`);
         const segs = u.pathname.split("/");
-        return segs.length === 5 && decodeURIComponent(segs[3]) === v && segs[4] === "notify" && u.search === "" && u.hash === "";
+        return (
+          segs.length === 5 &&
+          decodeURIComponent(segs[3]) === v &&
+          segs[4] === "notify" &&
+          u.search === "" &&
+          u.hash === ""
+        );
       }),
       { numRuns: 1000 },
     );

@@ -37,12 +37,20 @@ async function freePort(): Promise<number> {
   }
 }
 
-async function waitApi(url: string, key: string, child: ChildProcess, ms: number): Promise<boolean> {
+async function waitApi(
+  url: string,
+  key: string,
+  child: ChildProcess,
+  ms: number,
+): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (child.exitCode !== null) return false;
     try {
-      const r = await fetch(`${url}/api/v1/servers/localhost`, { headers: { "X-API-Key": key }, signal: AbortSignal.timeout(1000) });
+      const r = await fetch(`${url}/api/v1/servers/localhost`, {
+        headers: { "X-API-Key": key },
+        signal: AbortSignal.timeout(1000),
+      });
       if (r.status === 200) return true;
     } catch {
       /* not yet */
@@ -69,7 +77,9 @@ export async function startPdns(o: StartOptions): Promise<PdnsServer> {
     const key = randomBytes(18).toString("base64url");
     const conf = [
       o.role === "primary" ? "launch=gsqlite3" : "launch=lmdb",
-      o.role === "primary" ? `gsqlite3-database=${dir}/pdns.sqlite3` : `lmdb-filename=${dir}/pdns.lmdb`,
+      o.role === "primary"
+        ? `gsqlite3-database=${dir}/pdns.sqlite3`
+        : `lmdb-filename=${dir}/pdns.lmdb`,
       "local-address=127.0.0.1",
       `local-port=${dnsPort}`,
       "api=yes",
@@ -85,14 +95,29 @@ export async function startPdns(o: StartOptions): Promise<PdnsServer> {
       "security-poll-suffix=",
       "zone-cache-refresh-interval=0",
       ...(o.role === "primary"
-        ? ["primary=yes", "secondary=no", `also-notify=${(o.notify ?? []).map((p) => `127.0.0.1:${p}`).join(",")}`, "only-notify=", "allow-axfr-ips=127.0.0.0/8"]
-        : ["primary=no", "secondary=yes", "allow-notify-from=127.0.0.0/8", "xfr-cycle-interval=5", "disable-axfr=yes"]),
+        ? [
+            "primary=yes",
+            "secondary=no",
+            `also-notify=${(o.notify ?? []).map((p) => `127.0.0.1:${p}`).join(",")}`,
+            "only-notify=",
+            "allow-axfr-ips=127.0.0.0/8",
+          ]
+        : [
+            "primary=no",
+            "secondary=yes",
+            "allow-notify-from=127.0.0.0/8",
+            "xfr-cycle-interval=5",
+            "disable-axfr=yes",
+          ]),
       ...(o.dnsupdate ? ["dnsupdate=yes", "allow-dnsupdate-from=127.0.0.0/8"] : []),
       "",
     ].join("\n");
     fs.writeFileSync(path.join(dir, "pdns.conf"), conf, { mode: 0o600 });
     if (o.role === "primary") {
-      const r = spawnSync("sqlite3", [path.join(dir, "pdns.sqlite3")], { input: fs.readFileSync(SQLITE_SCHEMA), encoding: "utf8" });
+      const r = spawnSync("sqlite3", [path.join(dir, "pdns.sqlite3")], {
+        input: fs.readFileSync(SQLITE_SCHEMA),
+        encoding: "utf8",
+      });
       if (r.status !== 0) throw new Error(`sqlite3 schema: ${r.stderr}`);
     }
     const log = fs.openSync(path.join(dir, "pdns.log"), "a");
@@ -104,7 +129,10 @@ export async function startPdns(o: StartOptions): Promise<PdnsServer> {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const gone = new Promise<void>((r) => child.once("exit", () => r()));
       process.kill(pid, "SIGTERM");
-      const t = setTimeout(() => child.exitCode === null && child.signalCode === null && process.kill(pid, "SIGKILL"), 5000);
+      const t = setTimeout(
+        () => child.exitCode === null && child.signalCode === null && process.kill(pid, "SIGKILL"),
+        5000,
+      );
       await gone;
       clearTimeout(t);
     };
@@ -117,7 +145,10 @@ export async function startPdns(o: StartOptions): Promise<PdnsServer> {
         key,
         pid,
         pdnsutil: (...args: string[]) => {
-          const r = spawnSync("pdnsutil", [`--config-dir=${dir}`, ...args], { encoding: "utf8", timeout: 30_000 });
+          const r = spawnSync("pdnsutil", [`--config-dir=${dir}`, ...args], {
+            encoding: "utf8",
+            timeout: 30_000,
+          });
           if (r.status !== 0) throw new Error(`pdnsutil ${args.join(" ")}: ${r.stderr}`);
           return r.stdout;
         },
@@ -136,7 +167,22 @@ export async function startPdns(o: StartOptions): Promise<PdnsServer> {
 
 /** dig on loopback: the answer section's records as `name ttl class type content` lines. */
 export function dig(port: number, name: string, type: string): string[] {
-  const r = spawnSync("dig", [`@127.0.0.1`, "-p", String(port), "+norecurse", "+noall", "+answer", "+time=2", "+tries=2", name, type], { encoding: "utf8", timeout: 15_000 });
+  const r = spawnSync(
+    "dig",
+    [
+      `@127.0.0.1`,
+      "-p",
+      String(port),
+      "+norecurse",
+      "+noall",
+      "+answer",
+      "+time=2",
+      "+tries=2",
+      name,
+      type,
+    ],
+    { encoding: "utf8", timeout: 15_000 },
+  );
   return r.stdout
     .split("\n")
     .map((l) => l.trim().split(/\s+/))

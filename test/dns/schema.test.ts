@@ -14,7 +14,9 @@ import { renderEnvironment } from "../../src/render";
 import { dnsRecordsSchema } from "../../src/dns/records";
 import { ROOT } from "../helpers";
 
-const schema = JSON.parse(fs.readFileSync(path.join(ROOT, "schemas", "dns-records.schema.json"), "utf8"));
+const schema = JSON.parse(
+  fs.readFileSync(path.join(ROOT, "schemas", "dns-records.schema.json"), "utf8"),
+);
 const ajv = new Ajv2020({ strict: true, allErrors: true });
 const validate = ajv.compile(schema);
 const stacks = fs
@@ -58,28 +60,43 @@ describe("GIVEN schemas/dns-records.schema.json", () => {
       [{ name: good.name, type: "A" }],
       [good, good],
     ];
-    for (const d of bad) expect([d, validate(d), dnsRecordsSchema.safeParse(d).success]).toEqual([d, false, false]);
+    for (const d of bad)
+      expect([d, validate(d), dnsRecordsSchema.safeParse(d).success]).toEqual([d, false, false]);
     expect([validate([good]), dnsRecordsSchema.safeParse([good]).success]).toEqual([true, true]);
   });
 
   test("WHEN addresses are generated (fast-check) THEN the schema's address patterns agree with ipaddr.js, as does the reader", () => {
     const asSchema = (type: string, value: string) => validate([{ name: "h", type, value }]);
-    const asReader = (type: string, value: string) => dnsRecordsSchema.safeParse([{ name: "h", type, value }]).success;
+    const asReader = (type: string, value: string) =>
+      dnsRecordsSchema.safeParse([{ name: "h", type, value }]).success;
     fc.assert(
       fc.property(fc.ipV4(), (v) => asSchema("A", v) && asReader("A", v)),
       { numRuns: 300 },
     );
     fc.assert(
-      fc.property(fc.ipV6(), (v) => asSchema("AAAA", v) === ipaddr.IPv6.isValid(v) && asReader("AAAA", v) === asSchema("AAAA", v)),
+      fc.property(
+        fc.ipV6(),
+        (v) =>
+          asSchema("AAAA", v) === ipaddr.IPv6.isValid(v) &&
+          asReader("AAAA", v) === asSchema("AAAA", v),
+      ),
       { numRuns: 500 },
     );
     // Near misses: strings of address characters.
-    const near = fc.string({ unit: fc.constantFrom(..."0123456789abcdefABCDEF:.%"), maxLength: 45 });
+    const near = fc.string({
+      unit: fc.constantFrom(..."0123456789abcdefABCDEF:.%"),
+      maxLength: 45,
+    });
     fc.assert(
       fc.property(near, (v) => {
         const v6 = !v.includes("%") && ipaddr.IPv6.isValid(v) && !ipaddr.IPv4.isValid(v);
         const v4 = ipaddr.IPv4.isValidFourPartDecimal(v);
-        return asSchema("AAAA", v) === v6 && asReader("AAAA", v) === v6 && asSchema("A", v) === v4 && asReader("A", v) === v4;
+        return (
+          asSchema("AAAA", v) === v6 &&
+          asReader("AAAA", v) === v6 &&
+          asSchema("A", v) === v4 &&
+          asReader("A", v) === v4
+        );
       }),
       { numRuns: 2000 },
     );

@@ -32,18 +32,67 @@ function refused(e: Environment): EscapeError {
 
 describe("hostile values that slipped past the schema", () => {
   test.each<[string, (e: Environment) => void, RegExp]>([
-    ["a served zone closing a shell string (the issue's root shell)", (e) => (e.dns.servedZones = ['infra.example.net"; touch /x; echo "']), /^dns\.servedZones\[0\]: /],
-    ["a served zone with a newline (a Lua statement in dnsdist.conf's comment)", (e) => (e.dns.servedZones = ["infra.example.net\nos.execute('id')"]), /^dns\.servedZones\[0\]: /],
-    ["a served zone breaking out of PHP's '…'", (e) => (e.dns.servedZones = ["x';system('id');$x='"]), /^dns\.servedZones\[0\]: /],
-    ["a health-check path closing keepalived's blocks (MISC_CHECK as root)", (e) => (e.backendGroups.mlb.healthCheck.path = "/x\n}\n}\nMISC_CHECK {\n misc_path /bin/sh\n}"), /^backendGroups\.mlb\.healthCheck\.path: /],
-    ["a health-check path with a block on one line", (e) => (e.backendGroups.mlb.healthCheck.path = "/x}MISC_CHECK{"), /^backendGroups\.mlb\.healthCheck\.path: /],
-    ["an upstream name with a newline (a second BGP neighbour)", (e) => (e.bgp.upstream[0].name = "r1\n neighbor 203.0.113.66 remote-as 666"), /^bgp\.upstream\[0\]\.name: /],
-    ["an upstream name with a comment character", (e) => (e.bgp.upstream[0].name = "r1 ! hidden"), /^bgp\.upstream\[0\]\.name: /],
-    ["a host name with a newline (a line in every file it is named in)", (e) => (e.hosts[0].name = "mgw01\nx"), /^hostname of mgw01\\nx: /],
-    ["a hostname prefix with a space", (e) => (e.hostnamePrefix = "a b-"), /^hostname of dns00 \(hostnamePrefix \+ hosts\[\]\.name\): /],
-    ["an ingress interface name with a quote (nftables)", (e) => (e.networks.ingress.interface = 'ing"0'), /networks\.ingress\.interface: /],
-    ["an ingress interface name that is an nftables wildcard", (e) => (e.networks.ingress.interface = "ing*"), /networks\.ingress\.interface: /],
-    ["a DNS zone with a space (/etc/hosts, Apache)", (e) => (e.dns.zone = "infra.example.net evil"), /^dns\.zone: /],
+    [
+      "a served zone closing a shell string (the issue's root shell)",
+      (e) => (e.dns.servedZones = ['infra.example.net"; touch /x; echo "']),
+      /^dns\.servedZones\[0\]: /,
+    ],
+    [
+      "a served zone with a newline (a Lua statement in dnsdist.conf's comment)",
+      (e) => (e.dns.servedZones = ["infra.example.net\nos.execute('id')"]),
+      /^dns\.servedZones\[0\]: /,
+    ],
+    [
+      "a served zone breaking out of PHP's '…'",
+      (e) => (e.dns.servedZones = ["x';system('id');$x='"]),
+      /^dns\.servedZones\[0\]: /,
+    ],
+    [
+      "a health-check path closing keepalived's blocks (MISC_CHECK as root)",
+      (e) =>
+        (e.backendGroups.mlb.healthCheck.path = "/x\n}\n}\nMISC_CHECK {\n misc_path /bin/sh\n}"),
+      /^backendGroups\.mlb\.healthCheck\.path: /,
+    ],
+    [
+      "a health-check path with a block on one line",
+      (e) => (e.backendGroups.mlb.healthCheck.path = "/x}MISC_CHECK{"),
+      /^backendGroups\.mlb\.healthCheck\.path: /,
+    ],
+    [
+      "an upstream name with a newline (a second BGP neighbour)",
+      (e) => (e.bgp.upstream[0].name = "r1\n neighbor 203.0.113.66 remote-as 666"),
+      /^bgp\.upstream\[0\]\.name: /,
+    ],
+    [
+      "an upstream name with a comment character",
+      (e) => (e.bgp.upstream[0].name = "r1 ! hidden"),
+      /^bgp\.upstream\[0\]\.name: /,
+    ],
+    [
+      "a host name with a newline (a line in every file it is named in)",
+      (e) => (e.hosts[0].name = "mgw01\nx"),
+      /^hostname of mgw01\\nx: /,
+    ],
+    [
+      "a hostname prefix with a space",
+      (e) => (e.hostnamePrefix = "a b-"),
+      /^hostname of dns00 \(hostnamePrefix \+ hosts\[\]\.name\): /,
+    ],
+    [
+      "an ingress interface name with a quote (nftables)",
+      (e) => (e.networks.ingress.interface = 'ing"0'),
+      /networks\.ingress\.interface: /,
+    ],
+    [
+      "an ingress interface name that is an nftables wildcard",
+      (e) => (e.networks.ingress.interface = "ing*"),
+      /networks\.ingress\.interface: /,
+    ],
+    [
+      "a DNS zone with a space (/etc/hosts, Apache)",
+      (e) => (e.dns.zone = "infra.example.net evil"),
+      /^dns\.zone: /,
+    ],
   ])("GIVEN %s WHEN rendered THEN it is refused naming the role", (_what, mutate, role) => {
     const err = refused(env(mutate));
     expect(err.message).toMatch(role);
@@ -54,19 +103,26 @@ describe("hostile values that slipped past the schema", () => {
     const hostile = 'x"; touch /tmp/pwned; echo "$(id)`id`\'';
     const r = renderEnvironment(env((e) => (e.dns.servedZones = ["infra.example.net", hostile])));
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "routing-test-"));
-    for (const rel of ["mgmt02-vm-dns01/usr/local/sbin/pdns-secondary-zones", "mgmt02-vm-dns00/usr/local/sbin/pdns-primary-init"]) {
+    for (const rel of [
+      "mgmt02-vm-dns01/usr/local/sbin/pdns-secondary-zones",
+      "mgmt02-vm-dns00/usr/local/sbin/pdns-primary-init",
+    ]) {
       const script = r.files.get(rel)!;
       const zonesLine = script.split("\n").find((l) => l.startsWith("ZONES=("))!;
       const probe = path.join(dir, "probe.sh");
       fs.writeFileSync(probe, `${zonesLine}\nprintf '%s\\n' "\${ZONES[@]}"\n`);
       execFileSync("bash", ["-n", probe]);
-      expect(execFileSync("bash", [probe], { encoding: "utf8" })).toBe(`infra.example.net\n${hostile}\n`);
+      expect(execFileSync("bash", [probe], { encoding: "utf8" })).toBe(
+        `infra.example.net\n${hostile}\n`,
+      );
     }
     expect(fs.existsSync("/tmp/pwned")).toBe(false);
   });
 
   test("GIVEN an application server name with a quote WHEN rendered THEN haproxy.cfg holds it as one quoted argument", () => {
     const r = renderEnvironment(env((e) => (e.backendGroups.mlb.servers[0].name = 'app"01 x')));
-    expect(r.files.get("mgmt02-vm-mlb01/etc/haproxy/haproxy.cfg")).toContain('    server "app\\"01 x" 10.1.7.12:8888 check');
+    expect(r.files.get("mgmt02-vm-mlb01/etc/haproxy/haproxy.cfg")).toContain(
+      '    server "app\\"01 x" 10.1.7.12:8888 check',
+    );
   });
 });

@@ -9,7 +9,12 @@ describe("procIpvsAddress", () => {
     const proc = [
       "  -> C6120A21:0000      Route   1      0          0",
       "  -> [fd00:000a:0000:0000:0000:0000:0000:0021]:0000      Route   1      0          0",
-    ].map((l) => l.trim().split(/\s+/)[1].replace(/:[0-9A-F]{4}$/, ""));
+    ].map((l) =>
+      l
+        .trim()
+        .split(/\s+/)[1]
+        .replace(/:[0-9A-F]{4}$/, ""),
+    );
     expect([procIpvsAddress("198.18.10.33"), procIpvsAddress("fd00:a::21")]).toEqual(proc);
   });
 

@@ -157,7 +157,23 @@ function tokenize(s: string, nested: (script: string) => void): Tok[] {
   return toks;
 }
 
-const KEYWORDS = new Set(["if", "then", "else", "elif", "fi", "do", "done", "while", "until", "esac", "!", "{", "}", "time", "coproc"]);
+const KEYWORDS = new Set([
+  "if",
+  "then",
+  "else",
+  "elif",
+  "fi",
+  "do",
+  "done",
+  "while",
+  "until",
+  "esac",
+  "!",
+  "{",
+  "}",
+  "time",
+  "coproc",
+]);
 /** Wrappers: the command they run follows their options (some options take an argument). */
 const WRAPPERS: Record<string, { argOpts?: string[]; skipFirst?: boolean }> = {
   exec: { argOpts: ["-a"] },
@@ -182,7 +198,8 @@ export interface ShellWordsOptions {
 export function shellCommands(script: string, opts: ShellWordsOptions = {}): string[] {
   const found: string[] = [];
   const funcs = new Set<string>();
-  for (const m of script.matchAll(/(?:^|[\s;&|(])(?:function\s+)?([A-Za-z_][\w-]*)\s*\(\)/g)) funcs.add(m[1]);
+  for (const m of script.matchAll(/(?:^|[\s;&|(])(?:function\s+)?([A-Za-z_][\w-]*)\s*\(\)/g))
+    funcs.add(m[1]);
   const walk = (s: string) => {
     const toks = tokenize(s, walk);
     let start = true;
@@ -273,7 +290,13 @@ export function shellCommands(script: string, opts: ShellWordsOptions = {}): str
       // `"${run[@]}" cmd …`: an array of prefix words (e.g. sudo or nothing), then the command.
       if (/^"?\$\{\w+\[@\]\}"?$/.test(tk.raw)) continue;
       if (KEYWORDS.has(w)) {
-        if (w === "coproc" && toks[k + 1]?.t === "w" && toks[k + 2]?.t === "w" && (toks[k + 2] as { s: string }).s === "{") k++; // coproc NAME { … }
+        if (
+          w === "coproc" &&
+          toks[k + 1]?.t === "w" &&
+          toks[k + 2]?.t === "w" &&
+          (toks[k + 2] as { s: string }).s === "{"
+        )
+          k++; // coproc NAME { … }
         continue;
       }
       if (w === "for" || w === "select") {
@@ -291,7 +314,12 @@ export function shellCommands(script: string, opts: ShellWordsOptions = {}): str
       }
       if (w === "function") continue;
       const next = toks[k + 1];
-      if (next?.t === "op" && next.s === "(" && toks[k + 2]?.t === "op" && (toks[k + 2] as { s: string }).s === ")") {
+      if (
+        next?.t === "op" &&
+        next.s === "(" &&
+        toks[k + 2]?.t === "op" &&
+        (toks[k + 2] as { s: string }).s === ")"
+      ) {
         k += 2; // a function definition
         continue;
       }

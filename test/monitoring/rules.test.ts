@@ -28,12 +28,19 @@ function promtool(args: string[]) {
 
 /** A series in promtool's input notation; label values written as PromQL strings. */
 const series = (name: string, labels: Record<string, string>, values: string) => ({
-  series: `${name}{${Object.entries(labels).map(([k, v]) => `${k}=${promqlString(v)}`).join(",")}}`,
+  series: `${name}{${Object.entries(labels)
+    .map(([k, v]) => `${k}=${promqlString(v)}`)
+    .join(",")}}`,
   values,
 });
 
 describe("alert rules", () => {
-  test.each(fs.readdirSync(path.join(ROOT, "stacks")).filter((f) => /^Pulumi\..+\.yaml$/.test(f)).map((f) => f.replace(/^Pulumi\.|\.yaml$/g, "")))(
+  test.each(
+    fs
+      .readdirSync(path.join(ROOT, "stacks"))
+      .filter((f) => /^Pulumi\..+\.yaml$/.test(f))
+      .map((f) => f.replace(/^Pulumi\.|\.yaml$/g, "")),
+  )(
     "GIVEN stack %s WHEN its rules are rendered THEN promtool check rules accepts them",
     (stack) => {
       const file = path.join(dir, `${stack}.yml`);
@@ -47,14 +54,21 @@ describe("alert rules", () => {
     const raw = mgmt02Raw();
     raw.bgp.upstream[0].ipv6 = "2a0a:7180:81:7::2";
     const more = deriveTopology(mustValidate(raw));
-    const threshold = (t: Topology) => Number(/< (\d+)$/.exec(alertRuleList(t).find((r) => r.alert === "MaglevBgpNeighborsDown")!.expr)![1]);
+    const threshold = (t: Topology) =>
+      Number(
+        /< (\d+)$/.exec(
+          alertRuleList(t).find((r) => r.alert === "MaglevBgpNeighborsDown")!.expr,
+        )![1],
+      );
     expect(threshold(base)).toBe(gatewayNeighbors(base).length);
     expect(threshold(more)).toBe(threshold(base) + 1);
     // The seed's "< 3": one upstream and two maglevs.
     expect(threshold(base)).toBe(3);
     // IPVS: one rule per service, its threshold its real servers.
     const ipvs = alertRuleList(base).filter((r) => r.alert === "MaglevIpvsBackendsMissing");
-    expect(ipvs.map((r) => Number(/< (\d+)\)/.exec(r.expr)![1]))).toEqual(ipvsServices(base).map((s) => s.realServers.length));
+    expect(ipvs.map((r) => Number(/< (\d+)\)/.exec(r.expr)![1]))).toEqual(
+      ipvsServices(base).map((s) => s.realServers.length),
+    );
   });
 
   test("GIVEN synthetic series of a lab gateway and maglev WHEN promtool test rules runs THEN the seed's alerts fire where the state is wrong, and only there", () => {
@@ -67,42 +81,148 @@ describe("alert rules", () => {
     const mg = lab.maglevs[0];
     const inst = (h: { mgmt: { ipv4: string } }) => `${h.mgmt.ipv4}:9100`;
     const job = "node";
-    const info = (h: (typeof lab.hosts)[number]) => series("maglev_host_info", { job, instance: inst(h), stack: "lab", host: h.hostname, role: h.role }, "1+0x20");
+    const info = (h: (typeof lab.hosts)[number]) =>
+      series(
+        "maglev_host_info",
+        { job, instance: inst(h), stack: "lab", host: h.hostname, role: h.role },
+        "1+0x20",
+      );
     const gone = lab.maglevs[1];
     const svc = ipvsServices(lab)[0];
     const haproxy = svc.group.kind === "haproxy";
     const input = [
       ...lab.hosts.filter((h) => h.name !== "mlb02").map(info),
       // mgw01 loses maglev02 at minute 5: BGP, BFD and one next hop.
-      ...gatewayNeighbors(lab).map((n) => series("maglev_bgp_neighbor_up", { job, instance: inst(gw), neighbor: n.address, name: n.name, role: n.role }, n.address === gone.mgmt.ipv4 ? "1x5 0x15" : "1+0x20")),
-      ...lab.maglevs.map((m) => series("maglev_bfd_peer_up", { job, instance: inst(gw), peer: m.mgmt.ipv4, name: m.hostname }, m === gone ? "1x5 0x15" : "1+0x20")),
-      series("maglev_vip_nexthops", { job, instance: inst(gw), vip: lab.vips.ipv4[0], family: "ipv4" }, `${lab.maglevs.length}x5 ${lab.maglevs.length - 1}x15`),
+      ...gatewayNeighbors(lab).map((n) =>
+        series(
+          "maglev_bgp_neighbor_up",
+          { job, instance: inst(gw), neighbor: n.address, name: n.name, role: n.role },
+          n.address === gone.mgmt.ipv4 ? "1x5 0x15" : "1+0x20",
+        ),
+      ),
+      ...lab.maglevs.map((m) =>
+        series(
+          "maglev_bfd_peer_up",
+          { job, instance: inst(gw), peer: m.mgmt.ipv4, name: m.hostname },
+          m === gone ? "1x5 0x15" : "1+0x20",
+        ),
+      ),
+      series(
+        "maglev_vip_nexthops",
+        { job, instance: inst(gw), vip: lab.vips.ipv4[0], family: "ipv4" },
+        `${lab.maglevs.length}x5 ${lab.maglevs.length - 1}x15`,
+      ),
       // maglev01: one real server of the first service fails its check at minute 5.
-      series("maglev_ipvs_service_healthy_real_servers", { job, instance: inst(mg), fwmark: String(svc.fwmark.fwmark), family: svc.family, group: svc.group.name }, `${svc.realServers.length}x5 ${svc.realServers.length - 1}x15`),
-      series("maglev_ipvs_real_server_weight", { job, instance: inst(mg), fwmark: String(svc.fwmark.fwmark), family: svc.family, group: svc.group.name, server: svc.realServers[0].address, host: svc.realServers[0].host.hostname }, "1x5 0x15"),
+      series(
+        "maglev_ipvs_service_healthy_real_servers",
+        {
+          job,
+          instance: inst(mg),
+          fwmark: String(svc.fwmark.fwmark),
+          family: svc.family,
+          group: svc.group.name,
+        },
+        `${svc.realServers.length}x5 ${svc.realServers.length - 1}x15`,
+      ),
+      series(
+        "maglev_ipvs_real_server_weight",
+        {
+          job,
+          instance: inst(mg),
+          fwmark: String(svc.fwmark.fwmark),
+          family: svc.family,
+          group: svc.group.name,
+          server: svc.realServers[0].address,
+          host: svc.realServers[0].host.hostname,
+        },
+        "1x5 0x15",
+      ),
       // maglev01 withdraws a VIP while not drained; maglev02 withdraws while drained (no alert).
-      series("maglev_vip_announced", { job, instance: inst(mg), vip: lab.vips.ipv4[0], family: "ipv4" }, "1x5 0x15"),
+      series(
+        "maglev_vip_announced",
+        { job, instance: inst(mg), vip: lab.vips.ipv4[0], family: "ipv4" },
+        "1x5 0x15",
+      ),
       series("maglev_drained", { job, instance: inst(mg) }, "0+0x20"),
-      series("maglev_vip_announced", { job, instance: inst(gone), vip: lab.vips.ipv4[0], family: "ipv4" }, "0+0x20"),
+      series(
+        "maglev_vip_announced",
+        { job, instance: inst(gone), vip: lab.vips.ipv4[0], family: "ipv4" },
+        "0+0x20",
+      ),
       series("maglev_drained", { job, instance: inst(gone) }, "1+0x20"),
     ];
-    const at = (m: number, alertname: string, alerts: { labels: Record<string, string> }[]) => ({ eval_time: `${m}m`, alertname, exp_alerts: alerts.map((a) => ({ exp_labels: a.labels })) });
+    const at = (m: number, alertname: string, alerts: { labels: Record<string, string> }[]) => ({
+      eval_time: `${m}m`,
+      alertname,
+      exp_alerts: alerts.map((a) => ({ exp_labels: a.labels })),
+    });
     const gl = { job, instance: inst(gw), stack: "lab" };
     const ml = { job, instance: inst(mg), stack: "lab" };
     const alerts = [
       at(4, "MaglevBgpNeighborsDown", []),
-      at(10, "MaglevBgpNeighborsDown", [{ labels: { instance: inst(gw), host: gw.hostname, severity: "critical", stack: "lab" } }]),
-      at(10, "MaglevBfdPeerDown", [{ labels: { ...gl, peer: gone.mgmt.ipv4, name: gone.hostname, severity: "critical" } }]),
-      at(10, "MaglevEcmpPathsMissing", [{ labels: { ...gl, vip: lab.vips.ipv4[0], family: "ipv4", severity: lab.maglevs.length > 1 ? "warning" : "critical" } }]),
-      at(10, "MaglevIpvsBackendsMissing", [{ labels: { ...ml, fwmark: String(svc.fwmark.fwmark), family: svc.family, group: svc.group.name, severity: "warning" } }]),
+      at(10, "MaglevBgpNeighborsDown", [
+        { labels: { instance: inst(gw), host: gw.hostname, severity: "critical", stack: "lab" } },
+      ]),
+      at(10, "MaglevBfdPeerDown", [
+        { labels: { ...gl, peer: gone.mgmt.ipv4, name: gone.hostname, severity: "critical" } },
+      ]),
+      at(10, "MaglevEcmpPathsMissing", [
+        {
+          labels: {
+            ...gl,
+            vip: lab.vips.ipv4[0],
+            family: "ipv4",
+            severity: lab.maglevs.length > 1 ? "warning" : "critical",
+          },
+        },
+      ]),
+      at(10, "MaglevIpvsBackendsMissing", [
+        {
+          labels: {
+            ...ml,
+            fwmark: String(svc.fwmark.fwmark),
+            family: svc.family,
+            group: svc.group.name,
+            severity: "warning",
+          },
+        },
+      ]),
       ...(haproxy
-        ? [at(10, "MaglevHaproxyHealthFailing", [{ labels: { ...ml, fwmark: String(svc.fwmark.fwmark), family: svc.family, group: svc.group.name, server: svc.realServers[0].address, host: svc.realServers[0].host.hostname, severity: "warning" } }])]
+        ? [
+            at(10, "MaglevHaproxyHealthFailing", [
+              {
+                labels: {
+                  ...ml,
+                  fwmark: String(svc.fwmark.fwmark),
+                  family: svc.family,
+                  group: svc.group.name,
+                  server: svc.realServers[0].address,
+                  host: svc.realServers[0].host.hostname,
+                  severity: "warning",
+                },
+              },
+            ]),
+          ]
         : []),
-      at(10, "MaglevVipWithdrawn", [{ labels: { ...ml, vip: lab.vips.ipv4[0], family: "ipv4", severity: "warning" } }]),
-      at(10, "MaglevMetricsMissing", [{ labels: { stack: "lab", host: lab.byName.get("mlb02")!.hostname, severity: "warning" } }]),
+      at(10, "MaglevVipWithdrawn", [
+        { labels: { ...ml, vip: lab.vips.ipv4[0], family: "ipv4", severity: "warning" } },
+      ]),
+      at(10, "MaglevMetricsMissing", [
+        { labels: { stack: "lab", host: lab.byName.get("mlb02")!.hostname, severity: "warning" } },
+      ]),
     ];
-    fs.writeFileSync(path.join(dir, "lab-test.yml"), YAML.stringify({ rule_files: ["lab-rules.yml"], evaluation_interval: "1m", tests: [{ interval: "1m", input_series: input, alert_rule_test: alerts }] }));
-    expect(promtool(["test", "rules", "lab-test.yml"])).toEqual({ status: 0, out: expect.stringContaining("SUCCESS") });
+    fs.writeFileSync(
+      path.join(dir, "lab-test.yml"),
+      YAML.stringify({
+        rule_files: ["lab-rules.yml"],
+        evaluation_interval: "1m",
+        tests: [{ interval: "1m", input_series: input, alert_rule_test: alerts }],
+      }),
+    );
+    expect(promtool(["test", "rules", "lab-test.yml"])).toEqual({
+      status: 0,
+      out: expect.stringContaining("SUCCESS"),
+    });
   });
 
   test("GIVEN one HAProxy node drained with hactl and another down WHEN promtool test rules runs THEN MaglevHaproxyHealthFailing fires for the down one only", () => {
@@ -186,13 +306,38 @@ describe("alert rules", () => {
 
   test("GIVEN label values with quotes, backslashes, line breaks and `{{` WHEN written with the escapers THEN promtool reads the matcher back as the value", () => {
     const hostile = 'a"b\\c\nd{{ .x }}';
-    const rule = { alert: "T", expr: `t{v=${promqlString(hostile)}} == 1`, labels: { severity: "x" } };
-    fs.writeFileSync(path.join(dir, "hostile-rules.yml"), YAML.stringify({ groups: [{ name: "t", rules: [rule] }] }));
+    const rule = {
+      alert: "T",
+      expr: `t{v=${promqlString(hostile)}} == 1`,
+      labels: { severity: "x" },
+    };
+    fs.writeFileSync(
+      path.join(dir, "hostile-rules.yml"),
+      YAML.stringify({ groups: [{ name: "t", rules: [rule] }] }),
+    );
     fs.writeFileSync(
       path.join(dir, "hostile-test.yml"),
-      YAML.stringify({ rule_files: ["hostile-rules.yml"], tests: [{ interval: "1m", input_series: [series("t", { v: hostile }, "1x3"), series("t", { v: "other" }, "1x3")], alert_rule_test: [{ eval_time: "1m", alertname: "T", exp_alerts: [{ exp_labels: { v: hostile, severity: "x" } }] }] }] }),
+      YAML.stringify({
+        rule_files: ["hostile-rules.yml"],
+        tests: [
+          {
+            interval: "1m",
+            input_series: [series("t", { v: hostile }, "1x3"), series("t", { v: "other" }, "1x3")],
+            alert_rule_test: [
+              {
+                eval_time: "1m",
+                alertname: "T",
+                exp_alerts: [{ exp_labels: { v: hostile, severity: "x" } }],
+              },
+            ],
+          },
+        ],
+      }),
     );
     expect(promtool(["check", "rules", "hostile-rules.yml"])).toMatchObject({ status: 0 });
-    expect(promtool(["test", "rules", "hostile-test.yml"])).toEqual({ status: 0, out: expect.stringContaining("SUCCESS") });
+    expect(promtool(["test", "rules", "hostile-test.yml"])).toEqual({
+      status: 0,
+      out: expect.stringContaining("SUCCESS"),
+    });
   });
 });

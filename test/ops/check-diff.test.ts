@@ -24,7 +24,9 @@ const SECRET = 'Sw0rd"fish\\$x';
 const APPLY = path.join(ROOT, "scripts/maglev-apply");
 
 /** Every host's files as the apply wrote them, under one temp root per host. */
-function world(opts: { edit?: (hostname: string, p: string, text: string) => string; oldMasker?: boolean } = {}) {
+function world(
+  opts: { edit?: (hostname: string, p: string, text: string) => string; oldMasker?: boolean } = {},
+) {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), "check-diff-"));
   const roots = new Map<string, string>();
   for (const plan of plans) {
@@ -34,11 +36,21 @@ function world(opts: { edit?: (hostname: string, p: string, text: string) => str
       fs.mkdirSync(path.dirname(path.join(root, p)), { recursive: true });
       fs.writeFileSync(path.join(root, p), text);
     };
-    put("/etc/maglev-infra/secrets.json", JSON.stringify(Object.fromEntries(plan.files.flatMap((f) => f.secretKeys ?? []).map((k) => [k, SECRET]))));
+    put(
+      "/etc/maglev-infra/secrets.json",
+      JSON.stringify(
+        Object.fromEntries(plan.files.flatMap((f) => f.secretKeys ?? []).map((k) => [k, SECRET])),
+      ),
+    );
     for (const f of plan.files) {
-      const written = f.secretKeys?.length ? f.content.replace(/\{\{secret:[^}]+\}\}/g, haproxyQuoted(SECRET)) : f.content;
+      const written = f.secretKeys?.length
+        ? f.content.replace(/\{\{secret:[^}]+\}\}/g, haproxyQuoted(SECRET))
+        : f.content;
       put(f.path, opts.edit ? opts.edit(plan.hostname, f.path, written) : written);
-      put(`${APPLIED_DIR}/${fileSlug(f.path)}`, `${contentSha256(f.content)} ${contentSha256(written)}\n`);
+      put(
+        `${APPLIED_DIR}/${fileSlug(f.path)}`,
+        `${contentSha256(f.content)} ${contentSha256(written)}\n`,
+      );
     }
   }
   const scripts: string[] = [];
@@ -47,11 +59,17 @@ function world(opts: { edit?: (hostname: string, p: string, text: string) => str
     const ok = (stdout: string) => ({ stdout, stderr: "", code: 0 });
     if (cmd.startsWith("sha256sum")) {
       const plan = plans.find((p) => p.hostname === hostname)!;
-      const read = (p: string) => (fs.existsSync(path.join(root, p)) ? fs.readFileSync(path.join(root, p), "utf8") : undefined);
+      const read = (p: string) =>
+        fs.existsSync(path.join(root, p)) ? fs.readFileSync(path.join(root, p), "utf8") : undefined;
       return ok(
         [
-          ...plan.files.filter((f) => read(f.path) !== undefined).map((f) => `${contentSha256(read(f.path)!)}  ${f.path}`),
-          ...plan.files.map((f) => `${APPLIED_DIR}/${fileSlug(f.path)}:${read(`${APPLIED_DIR}/${fileSlug(f.path)}`)!.trim()}`),
+          ...plan.files
+            .filter((f) => read(f.path) !== undefined)
+            .map((f) => `${contentSha256(read(f.path)!)}  ${f.path}`),
+          ...plan.files.map(
+            (f) =>
+              `${APPLIED_DIR}/${fileSlug(f.path)}:${read(`${APPLIED_DIR}/${fileSlug(f.path)}`)!.trim()}`,
+          ),
         ].join("\n"),
       );
     }
@@ -66,14 +84,23 @@ function world(opts: { edit?: (hostname: string, p: string, text: string) => str
         scripts.push(script);
         // The host's shell: the masker for real (under --root), `cat` and `grep` on the temp root.
         const fake = script
-          .replace(/\/usr\/bin\/python3 -I -S \S+ --mask/, opts.oldMasker ? "false" : `/usr/bin/python3 -I -S ${APPLY} --mask --root '${root}'`)
+          .replace(
+            /\/usr\/bin\/python3 -I -S \S+ --mask/,
+            opts.oldMasker ? "false" : `/usr/bin/python3 -I -S ${APPLY} --mask --root '${root}'`,
+          )
           .replace(/cat -- '([^']*)'/g, (_m, p) => `cat -- '${root}${p}'`)
-          .replace(/(grep -qF -- '(?:[^']|'\\'')*') '([^']*)'/g, (_m, g, p) => `${g} '${root}${p}'`);
+          .replace(
+            /(grep -qF -- '(?:[^']|'\\'')*') '([^']*)'/g,
+            (_m, g, p) => `${g} '${root}${p}'`,
+          );
         const r = spawnSync("bash", ["-c", fake], { encoding: "utf8" });
         return { stdout: r.stdout, stderr: r.stderr, code: r.status ?? 1 };
       }
       const probes = [...script.matchAll(/^echo '@@maglev-check@@ (.+)'\n\{ ([^\n]*)\n\}/gm)];
-      const out = probes.map(([, key, cmd]) => `@@maglev-check@@ ${key}\n${answer(hostname, cmd).stdout}\n@@maglev-check@@ rc 0`);
+      const out = probes.map(
+        ([, key, cmd]) =>
+          `@@maglev-check@@ ${key}\n${answer(hostname, cmd).stdout}\n@@maglev-check@@ rc 0`,
+      );
       return { stdout: out.join("\n") + "\n", stderr: "", code: 0 };
     },
   };
@@ -85,14 +112,28 @@ const mgw01 = topo.byName.get("mgw01")!.hostname;
 
 describe("check --diff", () => {
   test("GIVEN a hand edit of a file filled with a secret WHEN checked with --diff THEN the edit is a unified diff and the secret shows only as its placeholder", async () => {
-    const w = world({ edit: (h, p, t) => (h === mlb01 && p === "/etc/haproxy/haproxy.cfg" ? t.replace('stats auth "admin:', 'stats auth "root:') + "# maxconn raised by hand\n" : t) });
+    const w = world({
+      edit: (h, p, t) =>
+        h === mlb01 && p === "/etc/haproxy/haproxy.cfg"
+          ? t.replace('stats auth "admin:', 'stats auth "root:') + "# maxconn raised by hand\n"
+          : t,
+    });
     try {
-      const { rows, diffs } = await checkHosts(topo, plans, w.runner, { hosts: ["mlb01"], diff: true });
+      const { rows, diffs } = await checkHosts(topo, plans, w.runner, {
+        hosts: ["mlb01"],
+        diff: true,
+      });
       expect(rows.find((r) => r.check === "files match the plan")!.ok).toBe(false);
-      expect(diffs.map((d) => [d.host, d.path, d.why])).toEqual([[mlb01, "/etc/haproxy/haproxy.cfg", "edited on the host"]]);
+      expect(diffs.map((d) => [d.host, d.path, d.why])).toEqual([
+        [mlb01, "/etc/haproxy/haproxy.cfg", "edited on the host"],
+      ]);
       const d = diffs[0].diff;
-      expect(d).toMatch(/^--- plan\/etc\/haproxy\/haproxy\.cfg\n\+\+\+ host\/etc\/haproxy\/haproxy\.cfg\n@@ /);
-      expect(d).toContain('-    stats auth "admin:{{secret:haproxyStatsPassword}}"\n+    stats auth "root:{{secret:haproxyStatsPassword}}"');
+      expect(d).toMatch(
+        /^--- plan\/etc\/haproxy\/haproxy\.cfg\n\+\+\+ host\/etc\/haproxy\/haproxy\.cfg\n@@ /,
+      );
+      expect(d).toContain(
+        '-    stats auth "admin:{{secret:haproxyStatsPassword}}"\n+    stats auth "root:{{secret:haproxyStatsPassword}}"',
+      );
       expect(d).toContain("+# maxconn raised by hand");
       const all = JSON.stringify(diffs) + formatDiffs(diffs);
       expect(all).not.toContain("Sw0rd");
@@ -103,10 +144,20 @@ describe("check --diff", () => {
   });
 
   test("GIVEN an edited frr.conf on a gateway and --role gateway WHEN checked THEN only gateways are asked and the diff shows the line", async () => {
-    const w = world({ edit: (h, p, t) => (h === mgw01 && p === "/etc/frr/frr.conf" ? t.replace(/^ bgp log-neighbor-changes\n/m, "") : t) });
+    const w = world({
+      edit: (h, p, t) =>
+        h === mgw01 && p === "/etc/frr/frr.conf"
+          ? t.replace(/^ bgp log-neighbor-changes\n/m, "")
+          : t,
+    });
     try {
-      const { rows, diffs } = await checkHosts(topo, plans, w.runner, { roles: ["gateway"], diff: true });
-      expect(new Set(rows.map((r) => r.host))).toEqual(new Set(topo.gateways.map((g) => g.hostname)));
+      const { rows, diffs } = await checkHosts(topo, plans, w.runner, {
+        roles: ["gateway"],
+        diff: true,
+      });
+      expect(new Set(rows.map((r) => r.host))).toEqual(
+        new Set(topo.gateways.map((g) => g.hostname)),
+      );
       expect(diffs).toHaveLength(1);
       expect(diffs[0]).toMatchObject({ host: mgw01, path: "/etc/frr/frr.conf", why: "differs" });
       expect(diffs[0].diff).toContain("\n- bgp log-neighbor-changes\n");
@@ -116,11 +167,18 @@ describe("check --diff", () => {
   });
 
   test("GIVEN a host whose apply program predates --mask WHEN checked THEN a file with secrets is not shown, a plain one is read with cat", async () => {
-    const w = world({ oldMasker: true, edit: (h, p, t) => (h === mlb01 && (p === "/etc/haproxy/haproxy.cfg" || p === "/etc/hosts") ? t + "# x\n" : t) });
+    const w = world({
+      oldMasker: true,
+      edit: (h, p, t) =>
+        h === mlb01 && (p === "/etc/haproxy/haproxy.cfg" || p === "/etc/hosts") ? t + "# x\n" : t,
+    });
     try {
       const { diffs } = await checkHosts(topo, plans, w.runner, { hosts: ["mlb01"], diff: true });
       const by = Object.fromEntries(diffs.map((d) => [d.path, d]));
-      expect(by["/etc/haproxy/haproxy.cfg"]).toMatchObject({ diff: "", note: expect.stringMatching(/cannot mask/) });
+      expect(by["/etc/haproxy/haproxy.cfg"]).toMatchObject({
+        diff: "",
+        note: expect.stringMatching(/cannot mask/),
+      });
       expect(by["/etc/hosts"].diff).toContain("+# x");
       expect(JSON.stringify(diffs)).not.toContain("Sw0rd");
     } finally {
@@ -145,9 +203,15 @@ describe("check --diff", () => {
       fs.mkdirSync(path.join(dir, "etc"));
       fs.writeFileSync(path.join(dir, "etc/a"), "no newline");
       fs.writeFileSync(path.join(dir, "etc/b"), "");
-      const r = spawnSync("/usr/bin/python3", [APPLY, "--mask", "--root", dir, "/etc/a", "/etc/b", "/etc/c"], { encoding: "utf8" });
+      const r = spawnSync(
+        "/usr/bin/python3",
+        [APPLY, "--mask", "--root", dir, "/etc/a", "/etc/b", "/etc/c"],
+        { encoding: "utf8" },
+      );
       expect(r.status).toBe(0);
-      expect(r.stdout).toBe("@@maglev-mask@@ noeol /etc/a\nno newline\n@@maglev-mask@@ text /etc/b\n@@maglev-mask@@ missing /etc/c\n");
+      expect(r.stdout).toBe(
+        "@@maglev-mask@@ noeol /etc/a\nno newline\n@@maglev-mask@@ text /etc/b\n@@maglev-mask@@ missing /etc/c\n",
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

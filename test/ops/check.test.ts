@@ -16,7 +16,9 @@ import { readStackEnvironment } from "../../src/config/load";
 import { mustValidate, ROOT } from "../helpers";
 import { ipvsServices } from "../../src/tiers/maglev";
 
-const topo: Topology = deriveTopology(mustValidate(readStackEnvironment(path.join(ROOT, "stacks/Pulumi.lab.yaml"))));
+const topo: Topology = deriveTopology(
+  mustValidate(readStackEnvironment(path.join(ROOT, "stacks/Pulumi.lab.yaml"))),
+);
 const plans = buildPlans(topo);
 
 /** A lab-shaped world: which maglevs are drained, which file was edited by hand. */
@@ -31,19 +33,28 @@ function fakeWorld(opts: { drained?: string[]; edited?: { host: string; path: st
     if (script.startsWith("sha256sum")) {
       // As the host answers: `sha256sum` of every file, then `grep -H` of the apply records
       // (planned hash, live hash then).
-      const written = (f: (typeof plan.files)[number]) => (f.secretKeys?.length ? f.content.replace(/\{\{secret:[^}]+\}\}/g, "s3cret") : f.content);
-      const live = (f: (typeof plan.files)[number]) => (opts.edited?.host === h.name && opts.edited.path === f.path ? written(f) + "# hand edit\n" : written(f));
+      const written = (f: (typeof plan.files)[number]) =>
+        f.secretKeys?.length ? f.content.replace(/\{\{secret:[^}]+\}\}/g, "s3cret") : f.content;
+      const live = (f: (typeof plan.files)[number]) =>
+        opts.edited?.host === h.name && opts.edited.path === f.path
+          ? written(f) + "# hand edit\n"
+          : written(f);
       return ok(
         [
           ...plan.files.map((f) => `${contentSha256(live(f))}  ${f.path}`),
-          ...plan.files.map((f) => `${APPLIED_DIR}/${fileSlug(f.path)}:${contentSha256(f.content)} ${contentSha256(written(f))}`),
+          ...plan.files.map(
+            (f) =>
+              `${APPLIED_DIR}/${fileSlug(f.path)}:${contentSha256(f.content)} ${contentSha256(written(f))}`,
+          ),
         ].join("\n"),
       );
     }
     if (script.startsWith("systemctl is-active")) return ok("");
-    if (script.includes("test -e") && script.includes("drain")) return ok(drained.has(h.name) ? "drained\n" : "serving\n");
+    if (script.includes("test -e") && script.includes("drain"))
+      return ok(drained.has(h.name) ? "drained\n" : "serving\n");
     if (script.includes("hactl status")) return ok(drained.has(h.name) ? "drained\n" : "serving\n");
-    if (script.startsWith("ip -j -s link show")) return ok(JSON.stringify([{ mtu: 1500, stats64: { rx: { errors: 0 }, tx: { errors: 0 } } }]));
+    if (script.startsWith("ip -j -s link show"))
+      return ok(JSON.stringify([{ mtu: 1500, stats64: { rx: { errors: 0 }, tx: { errors: 0 } } }]));
     if (script.includes("show bgp neighbors json")) {
       const n: Record<string, unknown> = {};
       for (const u of topo.env.bgp.upstream) {
@@ -53,28 +64,48 @@ function fakeWorld(opts: { drained?: string[]; edited?: { host: string; path: st
       for (const m of topo.maglevs) n[m.mgmt.ipv4] = { bgpState: "Established" };
       return ok(JSON.stringify(n));
     }
-    if (script.includes("show bfd peers json")) return ok(JSON.stringify(topo.maglevs.map((m) => ({ peer: m.mgmt.ipv4, status: "up" }))));
+    if (script.includes("show bfd peers json"))
+      return ok(JSON.stringify(topo.maglevs.map((m) => ({ peer: m.mgmt.ipv4, status: "up" }))));
     const routeJson = (dst: string, six: boolean) => {
-      const hops = topo.maglevs.filter((m) => !drained.has(m.name)).map((m) => ({ gateway: six ? m.ingress!.ipv6 : m.ingress!.ipv4 }));
+      const hops = topo.maglevs
+        .filter((m) => !drained.has(m.name))
+        .map((m) => ({ gateway: six ? m.ingress!.ipv6 : m.ingress!.ipv4 }));
       return JSON.stringify(hops.length ? [{ dst, nexthops: hops }] : []);
     };
     const rt = /^ip (-6 )?-j route show (\S+)\//.exec(script);
     if (rt) return ok(routeJson(rt[2], !!rt[1]));
     // Batched: echo "R <vip> $(ip [-6] -j route show <vip>/<len>)"; …
     const batched = [...script.matchAll(/echo "R (\S+) \$\(ip (-6 )?-j route show [^)]*\)"/g)];
-    if (batched.length) return ok(batched.map((b) => `R ${b[1]} ${routeJson(b[1], !!b[2])}`).join("\n"));
+    if (batched.length)
+      return ok(batched.map((b) => `R ${b[1]} ${routeJson(b[1], !!b[2])}`).join("\n"));
     if (script.includes("vs.conntrack")) return ok("0\n");
-    if (script.startsWith("ss -Htn")) return ok(topo.gateways.map((g) => `0 0 ${h.mgmt.ipv4}:40000 ${g.mgmt.ipv4}:179`).join("\n"));
-    if (script.startsWith("cat /run/exabgp/announced")) return ok([...topo.vips.ipv4.map((v) => `${v}/32`), ...topo.vips.ipv6.map((v) => `${v}/128`)].join("\n"));
+    if (script.startsWith("ss -Htn"))
+      return ok(topo.gateways.map((g) => `0 0 ${h.mgmt.ipv4}:40000 ${g.mgmt.ipv4}:179`).join("\n"));
+    if (script.startsWith("cat /run/exabgp/announced"))
+      return ok(
+        [...topo.vips.ipv4.map((v) => `${v}/32`), ...topo.vips.ipv6.map((v) => `${v}/128`)].join(
+          "\n",
+        ),
+      );
     if (script === "ipvsadm -Ln") {
       const L: string[] = [];
       for (const s of ipvsServices(topo)) {
-        L.push(s.family === "ipv6" ? `FWM  ${s.fwmark.fwmark} IPv6 mh (mh-port)` : `FWM  ${s.fwmark.fwmark} mh (mh-port)`);
-        for (const r of s.realServers) L.push(`  -> ${s.family === "ipv6" ? `[${r.address}]` : r.address}:0   Route   ${drained.has(r.host.name) ? 0 : 1}      0          0`);
+        L.push(
+          s.family === "ipv6"
+            ? `FWM  ${s.fwmark.fwmark} IPv6 mh (mh-port)`
+            : `FWM  ${s.fwmark.fwmark} mh (mh-port)`,
+        );
+        for (const r of s.realServers)
+          L.push(
+            `  -> ${s.family === "ipv6" ? `[${r.address}]` : r.address}:0   Route   ${drained.has(r.host.name) ? 0 : 1}      0          0`,
+          );
       }
       return ok(L.join("\n"));
     }
-    if (script.includes("show stat")) return ok("# pxname,svname\nbe_100080,app01,0,0,0,0,,0,0,0,,0,,0,0,0,0,UP,1\nbe_100080,app02,0,0,0,0,,0,0,0,,0,,0,0,0,0,UP,1\n");
+    if (script.includes("show stat"))
+      return ok(
+        "# pxname,svname\nbe_100080,app01,0,0,0,0,,0,0,0,,0,,0,0,0,0,UP,1\nbe_100080,app02,0,0,0,0,,0,0,0,,0,,0,0,0,0,UP,1\n",
+      );
     if (script.includes("drain")) {
       drained.add(h.name);
       return ok("");
@@ -87,7 +118,11 @@ function fakeWorld(opts: { drained?: string[]; edited?: { host: string; path: st
     async run(hostname, script) {
       calls.push(`${hostname}: ${script}`);
       // check's framed probe script: answer each framed command as the shell would.
-      const framed = [...script.matchAll(/^echo '@@maglev-check@@ (.+)'\n\{ ([^\n]*)\n\} (2>\/dev\/null|2>&1)\necho "@@maglev-check@@ rc \$\?"$/gm)];
+      const framed = [
+        ...script.matchAll(
+          /^echo '@@maglev-check@@ (.+)'\n\{ ([^\n]*)\n\} (2>\/dev\/null|2>&1)\necho "@@maglev-check@@ rc \$\?"$/gm,
+        ),
+      ];
       if (!framed.length) return answer(hostname, script);
       const out = framed.map(([, key, cmd, redirect]) => {
         const r = answer(hostname, cmd);
@@ -106,24 +141,54 @@ describe("check", () => {
     const bad = rows.filter((r) => !r.ok);
     expect(bad).toEqual([]);
     const gw = rows.filter((r) => r.host === "lab-vm-mgw01").map((r) => r.check);
-    expect(gw).toEqual(expect.arrayContaining(["BGP 198.18.7.2 (router)", "BGP 198.18.7.17 (maglev01)", "BFD 198.18.7.18 (maglev02)", "ECMP 198.18.7.16"]));
+    expect(gw).toEqual(
+      expect.arrayContaining([
+        "BGP 198.18.7.2 (router)",
+        "BGP 198.18.7.17 (maglev01)",
+        "BFD 198.18.7.18 (maglev02)",
+        "ECMP 198.18.7.16",
+      ]),
+    );
   });
 
   test("GIVEN a hand-edited file on one host WHEN checked THEN that host's files row is ✗ naming the file", async () => {
-    const rows = await checkEnvironment(topo, plans, fakeWorld({ edited: { host: "mlb01", path: "/etc/haproxy/haproxy.cfg" } }).runner);
+    const rows = await checkEnvironment(
+      topo,
+      plans,
+      fakeWorld({ edited: { host: "mlb01", path: "/etc/haproxy/haproxy.cfg" } }).runner,
+    );
     const bad = rows.filter((r) => !r.ok);
     // haproxy.cfg is filled with the stats password on the host: caught through the apply record.
-    expect(bad).toEqual([{ host: "lab-vm-mlb01", check: "files match the plan", ok: false, detail: "drift: /etc/haproxy/haproxy.cfg (edited on the host)" }]);
-    expect(formatTable(rows)).toMatch(/✗  lab-vm-mlb01 +files match the plan +drift: \/etc\/haproxy\/haproxy\.cfg/);
-    const rows2 = await checkEnvironment(topo, plans, fakeWorld({ edited: { host: "mgw02", path: "/etc/frr/frr.conf" } }).runner);
-    expect(rows2.filter((r) => !r.ok).map((r) => `${r.host} ${r.detail}`)).toEqual(["lab-vm-mgw02 drift: /etc/frr/frr.conf"]);
+    expect(bad).toEqual([
+      {
+        host: "lab-vm-mlb01",
+        check: "files match the plan",
+        ok: false,
+        detail: "drift: /etc/haproxy/haproxy.cfg (edited on the host)",
+      },
+    ]);
+    expect(formatTable(rows)).toMatch(
+      /✗  lab-vm-mlb01 +files match the plan +drift: \/etc\/haproxy\/haproxy\.cfg/,
+    );
+    const rows2 = await checkEnvironment(
+      topo,
+      plans,
+      fakeWorld({ edited: { host: "mgw02", path: "/etc/frr/frr.conf" } }).runner,
+    );
+    expect(rows2.filter((r) => !r.ok).map((r) => `${r.host} ${r.detail}`)).toEqual([
+      "lab-vm-mgw02 drift: /etc/frr/frr.conf",
+    ]);
   });
 
   test("GIVEN a drained maglev WHEN checked THEN the gateways' ECMP width expected is one, and the drained state is shown", async () => {
     const rows = await checkEnvironment(topo, plans, fakeWorld({ drained: ["maglev02"] }).runner);
     expect(rows.filter((r) => !r.ok)).toEqual([]);
-    expect(rows.find((r) => r.host === "lab-vm-mgw01" && r.check === "ECMP 198.18.7.15")!.detail).toBe("1 next-hops (want 1; maglev02 drained)");
-    expect(rows.find((r) => r.host === "lab-vm-maglev02" && r.check === "announcements")!.detail).toMatch(/^drained/);
+    expect(
+      rows.find((r) => r.host === "lab-vm-mgw01" && r.check === "ECMP 198.18.7.15")!.detail,
+    ).toBe("1 next-hops (want 1; maglev02 drained)");
+    expect(
+      rows.find((r) => r.host === "lab-vm-maglev02" && r.check === "announcements")!.detail,
+    ).toMatch(/^drained/);
   });
 });
 
@@ -158,19 +223,35 @@ describe("check's probes", () => {
 
   test("GIVEN one host that cannot be reached WHEN checked THEN its rows are ✗ with the transport's message, the others ✓", async () => {
     const w = fakeWorld();
-    const runner: HostRunner = { ...w.runner, run: (hostname, script) => (hostname === "lab-vm-mlb02" ? Promise.resolve({ stdout: "", stderr: "ssh: connect to host 198.18.7.34 port 22: Connection timed out\n", code: 255 }) : w.runner.run(hostname, script)) };
+    const runner: HostRunner = {
+      ...w.runner,
+      run: (hostname, script) =>
+        hostname === "lab-vm-mlb02"
+          ? Promise.resolve({
+              stdout: "",
+              stderr: "ssh: connect to host 198.18.7.34 port 22: Connection timed out\n",
+              code: 255,
+            })
+          : w.runner.run(hostname, script),
+    };
     const rows = await checkEnvironment(topo, plans, runner);
     const bad = rows.filter((r) => !r.ok);
     expect(new Set(bad.map((r) => r.host))).toEqual(new Set(["lab-vm-mlb02"]));
-    expect(bad.find((r) => r.check === "files match the plan")!.detail).toBe("no answer: ssh: connect to host 198.18.7.34 port 22: Connection timed out");
-    expect(bad.find((r) => r.check === "service haproxy")!.detail).toMatch(/^no answer: ssh: connect/);
+    expect(bad.find((r) => r.check === "files match the plan")!.detail).toBe(
+      "no answer: ssh: connect to host 198.18.7.34 port 22: Connection timed out",
+    );
+    expect(bad.find((r) => r.check === "service haproxy")!.detail).toMatch(
+      /^no answer: ssh: connect/,
+    );
   });
 });
 
 describe("drain", () => {
   test("GIVEN one maglev already drained WHEN the other is drained THEN it refuses without --force, and touches nothing", async () => {
     const w = fakeWorld({ drained: ["maglev01"] });
-    await expect(drainHost(topo, plans, w.runner, "maglev02")).rejects.toThrow(/last announcing maglev/);
+    await expect(drainHost(topo, plans, w.runner, "maglev02")).rejects.toThrow(
+      /last announcing maglev/,
+    );
     expect(w.calls.some((c) => c.startsWith("lab-vm-maglev02") && c.includes("touch"))).toBe(false);
   });
 
@@ -179,7 +260,9 @@ describe("drain", () => {
     const r = await drainHost(topo, plans, w.runner, "mlb01", { timeoutMs: 2000 });
     expect(r.complete).toBe(true);
     expect(r.detail).toMatch(/weight 0 on every maglev/);
-    await expect(drainHost(topo, plans, w.runner, "mlb02")).rejects.toThrow(/last serving member of group mlb/);
+    await expect(drainHost(topo, plans, w.runner, "mlb02")).rejects.toThrow(
+      /last serving member of group mlb/,
+    );
   });
 
   test("a gateway cannot be drained, and nothing is run for it", async () => {

@@ -22,8 +22,18 @@ function labTopology(mutate: (env: any) => void = () => undefined): Topology {
 /** Gateways whose advertised policy follows the last vtysh change after `lagPolls` polls (never when Infinity). */
 function fakeGateways(topo: Topology, lagPolls: number) {
   const asn = topo.env.bgp.asn;
-  const state = new Map<string, { lp: number; prepend: number; withdrawn: boolean; pending?: { lp: number; prepend: number; withdrawn: boolean }; polls: number }>();
-  for (const g of topo.gateways) state.set(g.hostname, { lp: 100, prepend: 0, withdrawn: false, polls: 0 });
+  const state = new Map<
+    string,
+    {
+      lp: number;
+      prepend: number;
+      withdrawn: boolean;
+      pending?: { lp: number; prepend: number; withdrawn: boolean };
+      polls: number;
+    }
+  >();
+  for (const g of topo.gateways)
+    state.set(g.hostname, { lp: 100, prepend: 0, withdrawn: false, polls: 0 });
   const scripts: string[] = [];
   const runner: HostRunner = {
     kind: "fake",
@@ -34,7 +44,8 @@ function fakeGateways(topo: Topology, lagPolls: number) {
       const ok = (stdout: string) => ({ stdout, stderr: "", code: 0 });
       if (script.includes("vtysh -f")) {
         // drain-site: the drain file's lines, applied with vtysh -f.
-        const prepend = /set as-path prepend ([\d ]+)\n/.exec(script)?.[1].trim().split(" ").length ?? st.prepend;
+        const prepend =
+          /set as-path prepend ([\d ]+)\n/.exec(script)?.[1].trim().split(" ").length ?? st.prepend;
         const lp = Number(/set local-preference (\d+)/.exec(script)?.[1] ?? st.lp);
         st.pending = { lp, prepend, withdrawn: script.includes("deny 5") };
         st.polls = 0;
@@ -46,13 +57,20 @@ function fakeGateways(topo: Topology, lagPolls: number) {
         return ok("");
       }
       if (script.includes("advertised-routes json")) {
-        if (st.pending && ++st.polls > lagPolls) Object.assign(st, st.pending, { pending: undefined });
-        const docs = [...script.matchAll(/show bgp (ipv4|ipv6) unicast neighbors (\S+) advertised-routes/g)].map(([, af, addr]) => {
-          const ebgp = topo.env.bgp.upstream.some((u) => (u.ipv4 === addr || u.ipv6 === addr) && u.asn !== undefined && u.asn !== asn);
+        if (st.pending && ++st.polls > lagPolls)
+          Object.assign(st, st.pending, { pending: undefined });
+        const docs = [
+          ...script.matchAll(/show bgp (ipv4|ipv6) unicast neighbors (\S+) advertised-routes/g),
+        ].map(([, af, addr]) => {
+          const ebgp = topo.env.bgp.upstream.some(
+            (u) => (u.ipv4 === addr || u.ipv6 === addr) && u.asn !== undefined && u.asn !== asn,
+          );
           const routes: Record<string, unknown> = {};
           if (!st.withdrawn)
             for (const v of af === "ipv4" ? topo.vips.ipv4 : topo.vips.ipv6)
-              routes[`${v}/${af === "ipv4" ? 32 : 128}`] = ebgp ? { path: Array(st.prepend).fill(asn).join(" ") } : { locPrf: st.lp, path: "" };
+              routes[`${v}/${af === "ipv4" ? 32 : 128}`] = ebgp
+                ? { path: Array(st.prepend).fill(asn).join(" ") }
+                : { locPrf: st.lp, path: "" };
           return JSON.stringify({ advertisedRoutes: routes });
         });
         return ok(docs.join("\n") + "\n");
@@ -69,11 +87,15 @@ describe("drain-site / undrain-site wait for what the gateways advertise", () =>
     const { runner, scripts } = fakeGateways(topo, 3);
     const [r] = await drainSite(topo, runner, "dc1", { timeoutMs: 5000 });
     expect(r).toMatchObject({ host: "lab-vm-mgw01", action: "drain-site", complete: true });
-    expect(r.detail).toBe("advertised to every upstream: route-map NH-INGRESS permit 10; set local-preference 10; route-map NH-INGRESS-EBGP permit 10; set as-path prepend 64516 64516 64516");
+    expect(r.detail).toBe(
+      "advertised to every upstream: route-map NH-INGRESS permit 10; set local-preference 10; route-map NH-INGRESS-EBGP permit 10; set as-path prepend 64516 64516 64516",
+    );
     expect(scripts.filter((s) => s.includes("advertised-routes")).length).toBeGreaterThanOrEqual(4);
     expect(scripts.some((s) => s.startsWith("lab-vm-mgw02"))).toBe(false);
     // Kept on the gateway, where the apply re-applies it after its FRR reload.
-    expect(scripts[0]).toMatch(/vtysh -f "\$t"; chmod 0644 "\$t"; mv "\$t" \/etc\/maglev-infra\/site-drain\.vtysh;/);
+    expect(scripts[0]).toMatch(
+      /vtysh -f "\$t"; chmod 0644 "\$t"; mv "\$t" \/etc\/maglev-infra\/site-drain\.vtysh;/,
+    );
   });
 
   test("GIVEN a gateway that never takes the change WHEN the site is drained THEN it is reported not complete, naming the upstream and VIP", async () => {

@@ -9,12 +9,22 @@ import { deriveTopology, Topology } from "../../src/topology";
 import { buildPlans } from "../../src/plan";
 import { readStackEnvironment } from "../../src/config/load";
 import { planMaintenance, planStep, MaintenanceStep, PhaseName } from "../../src/ops/maintain-plan";
-import { formatSummary, ipvsTraffic, MaintenanceActions, oneLine, runMaintenance, runnerActions, systemdRebooter } from "../../src/ops/maintain";
+import {
+  formatSummary,
+  ipvsTraffic,
+  MaintenanceActions,
+  oneLine,
+  runMaintenance,
+  runnerActions,
+  systemdRebooter,
+} from "../../src/ops/maintain";
 import { HostRunner } from "../../src/ops/runner";
 import { systemd } from "../../src/apply/steps";
 import { mustValidate, ROOT } from "../helpers";
 
-const lab: Topology = deriveTopology(mustValidate(readStackEnvironment(path.join(ROOT, "stacks/Pulumi.lab.yaml"))));
+const lab: Topology = deriveTopology(
+  mustValidate(readStackEnvironment(path.join(ROOT, "stacks/Pulumi.lab.yaml"))),
+);
 
 /** Actions that record every call and fail the (host, phase) pairs given. */
 function fakeActions(fail: Set<string>, drained: Set<string> = new Set()) {
@@ -25,7 +35,9 @@ function fakeActions(fail: Set<string>, drained: Set<string> = new Set()) {
     },
     async phase(step: MaintenanceStep, ph) {
       calls.push(`${step.host} ${ph.phase}`);
-      return fail.has(`${step.host} ${ph.phase}`) ? { ok: false, detail: "boom \u001b[31mred\u001b[0m" } : { ok: true, detail: "fine" };
+      return fail.has(`${step.host} ${ph.phase}`)
+        ? { ok: false, detail: "boom \u001b[31mred\u001b[0m" }
+        : { ok: true, detail: "fine" };
     },
   };
   return { actions, calls };
@@ -46,37 +58,46 @@ describe("maintenance run (fake actions)", () => {
     const phases: PhaseName[] = ["drain", "reboot", "health", "check", "undrain"];
     const pairs = plan.steps.flatMap((s) => phases.map((p) => `${s.host} ${p}`));
     await fc.assert(
-      fc.asyncProperty(fc.subarray(pairs, { maxLength: 5 }), fc.integer({ min: 0, max: 3 }), async (failing, budget) => {
-        const fail = new Set(failing);
-        const { actions, calls } = fakeActions(fail);
-        const r = await runMaintenance(lab, [], plan, actions, { ...OPTS, maxFailures: budget, now: tick() });
-        // The calls are the phases in plan order, cut after each host's first failure and at the
-        // stop; each host's phases decided with the hosts failed before it counted as out (a
-        // gateway whose other site's gateway failed has no site to drain to any more).
-        const want: string[] = [];
-        const out = new Set<string>();
-        for (const planned of plan.steps) {
-          if (out.size > budget) break;
-          const s = planStep(lab, [], lab.byName.get(planned.host)!, { ...OPTS, drained: out });
-          for (const p of s.phases.filter((x) => !x.noop)) {
-            want.push(`${s.host} ${p.phase}`);
-            if (fail.has(`${s.host} ${p.phase}`)) {
-              out.add(s.host);
-              break;
+      fc.asyncProperty(
+        fc.subarray(pairs, { maxLength: 5 }),
+        fc.integer({ min: 0, max: 3 }),
+        async (failing, budget) => {
+          const fail = new Set(failing);
+          const { actions, calls } = fakeActions(fail);
+          const r = await runMaintenance(lab, [], plan, actions, {
+            ...OPTS,
+            maxFailures: budget,
+            now: tick(),
+          });
+          // The calls are the phases in plan order, cut after each host's first failure and at the
+          // stop; each host's phases decided with the hosts failed before it counted as out (a
+          // gateway whose other site's gateway failed has no site to drain to any more).
+          const want: string[] = [];
+          const out = new Set<string>();
+          for (const planned of plan.steps) {
+            if (out.size > budget) break;
+            const s = planStep(lab, [], lab.byName.get(planned.host)!, { ...OPTS, drained: out });
+            for (const p of s.phases.filter((x) => !x.noop)) {
+              want.push(`${s.host} ${p.phase}`);
+              if (fail.has(`${s.host} ${p.phase}`)) {
+                out.add(s.host);
+                break;
+              }
             }
           }
-        }
-        const failures = out.size;
-        expect(calls).toEqual(want);
-        expect(r.failures).toBe(failures);
-        expect(r.ok).toBe(failures === 0);
-        expect(r.stopped !== undefined).toBe(failures > budget);
-        for (const h of r.hosts) {
-          const step = plan.steps.find((s) => s.host === h.host)!;
-          if (h.status === "failed") expect(h.leftDrained).toBe(step.drain !== "none");
-          if (h.status === "not reached") expect(calls.some((c) => c.startsWith(`${h.host} `))).toBe(false);
-        }
-      }),
+          const failures = out.size;
+          expect(calls).toEqual(want);
+          expect(r.failures).toBe(failures);
+          expect(r.ok).toBe(failures === 0);
+          expect(r.stopped !== undefined).toBe(failures > budget);
+          for (const h of r.hosts) {
+            const step = plan.steps.find((s) => s.host === h.host)!;
+            if (h.status === "failed") expect(h.leftDrained).toBe(step.drain !== "none");
+            if (h.status === "not reached")
+              expect(calls.some((c) => c.startsWith(`${h.host} `))).toBe(false);
+          }
+        },
+      ),
       { numRuns: 40 },
     );
   });
@@ -85,7 +106,12 @@ describe("maintenance run (fake actions)", () => {
     const plan = planMaintenance(lab, [], { tier: "haproxy" }, { reboot: true });
     const { actions, calls } = fakeActions(new Set(["mlb01 reboot"]));
     const lines: string[] = [];
-    const r = await runMaintenance(lab, [], plan, actions, { reboot: true, maxFailures: 1, now: tick(), log: (l) => lines.push(l) });
+    const r = await runMaintenance(lab, [], plan, actions, {
+      reboot: true,
+      maxFailures: 1,
+      now: tick(),
+      log: (l) => lines.push(l),
+    });
     expect(calls).toEqual(["mlb01 drain", "mlb01 reboot"]);
     expect(r.hosts.map((h) => [h.host, h.status, h.leftDrained])).toEqual([
       ["mlb01", "failed", true],
@@ -102,13 +128,20 @@ describe("maintenance run (fake actions)", () => {
     const { actions, calls } = fakeActions(new Set(), new Set(["mlb02"]));
     const r = await runMaintenance(lab, [], plan, actions, { reboot: true, now: tick() });
     expect(calls).toEqual([]);
-    expect(r.refused).toEqual([expect.stringMatching(/^mlb01: group mlb would keep 0 serving member/)]);
+    expect(r.refused).toEqual([
+      expect.stringMatching(/^mlb01: group mlb would keep 0 serving member/),
+    ]);
     expect(formatSummary(r)).toContain("refused to start: nothing touched");
   });
 
   test("GIVEN a run of the maglev tier WHEN it ends THEN the summary has one row per host with seconds per phase and the result", async () => {
     const plans = buildPlans(lab);
-    const plan = planMaintenance(lab, plans, { tier: "maglev" }, { reboot: true, rebootKind: "lab" });
+    const plan = planMaintenance(
+      lab,
+      plans,
+      { tier: "maglev" },
+      { reboot: true, rebootKind: "lab" },
+    );
     const { actions } = fakeActions(new Set(["maglev02 check"]));
     const r = await runMaintenance(lab, plans, plan, actions, { reboot: true, now: tick() });
     expect(formatSummary(r)).toBe(
@@ -136,7 +169,9 @@ function bootRunner(ids: (string | null)[]) {
       scripts.push(script);
       if (script.includes("boot_id")) {
         const id = ids[Math.min(i++, ids.length - 1)];
-        return id === null ? { stdout: "", stderr: "ssh: connect to host: Connection refused", code: 255 } : { stdout: id + "\n", stderr: "", code: 0 };
+        return id === null
+          ? { stdout: "", stderr: "ssh: connect to host: Connection refused", code: 255 }
+          : { stdout: id + "\n", stderr: "", code: 0 };
       }
       return { stdout: "", stderr: "", code: 0 };
     },
@@ -166,7 +201,10 @@ describe("real phases against a fake runner", () => {
     const { runner, scripts } = bootRunner(["a"]);
     const plan = planMaintenance(lab, [], { hosts: ["dns00"] }, { run: cmd });
     const step = plan.steps[0];
-    const o = await runnerActions(lab, [], runner, systemdRebooter(runner), { run: cmd }).phase(step, step.phases.find((p) => p.phase === "run")!);
+    const o = await runnerActions(lab, [], runner, systemdRebooter(runner), { run: cmd }).phase(
+      step,
+      step.phases.find((p) => p.phase === "run")!,
+    );
     expect(o.ok).toBe(true);
     expect(scripts).toEqual([`sh -c 'apt-get update && echo '\\''$x'\\'' "it'\\''s"\nexit 3'`]);
   });
@@ -182,11 +220,14 @@ describe("real phases against a fake runner", () => {
         const ok = (stdout: string) => ({ stdout, stderr: "", code: 0 });
         if (script.includes("if test -e")) return ok("serving\n");
         if (script.startsWith("install -d")) return ok("");
-        if (script.includes('echo "R ')) return ok([...lab.vips.ipv4, ...lab.vips.ipv6].map((v) => `R ${v} []`).join("\n") + "\n");
+        if (script.includes('echo "R '))
+          return ok([...lab.vips.ipv4, ...lab.vips.ipv6].map((v) => `R ${v} []`).join("\n") + "\n");
         if (script.startsWith("ipvsadm -Ln; echo")) {
           // 3 stale entries; packets arrive once more, then no more
           const pkts = reads++ === 0 ? 100 : 130;
-          return ok(`FWM  100080 mh\n  -> 198.18.10.33:0 Route 1 3 0\n@@maglev-maintain-stats@@\nFWM  100080  9 ${pkts} 0 1 0\n`);
+          return ok(
+            `FWM  100080 mh\n  -> 198.18.10.33:0 Route 1 3 0\n@@maglev-maintain-stats@@\nFWM  100080  9 ${pkts} 0 1 0\n`,
+          );
         }
         if (script.includes("hactl status")) return ok("serving\n");
         return { stdout: "", stderr: `unexpected: ${script}`, code: 1 };
@@ -194,8 +235,14 @@ describe("real phases against a fake runner", () => {
     };
     const plan = planMaintenance(lab, [], { hosts: ["maglev01"] }, {});
     const step = plan.steps[0];
-    const o = await runnerActions(lab, [], runner, systemdRebooter(runner), { drainTimeoutS: 10 }).phase(step, step.phases[0]);
-    expect(o).toEqual({ ok: true, detail: "routes gone from every gateway; no IPVS packet for 1 s (3 stale connection entries left to time out)" });
+    const o = await runnerActions(lab, [], runner, systemdRebooter(runner), {
+      drainTimeoutS: 10,
+    }).phase(step, step.phases[0]);
+    expect(o).toEqual({
+      ok: true,
+      detail:
+        "routes gone from every gateway; no IPVS packet for 1 s (3 stale connection entries left to time out)",
+    });
     expect(scripts.filter((x) => x.includes("ipvsadm -Ln; echo"))).toHaveLength(3);
   });
 
@@ -222,6 +269,8 @@ describe("real phases against a fake runner", () => {
   });
 
   test("GIVEN a host's output with escape sequences and newlines WHEN shown THEN it is one line without control characters", () => {
-    expect(oneLine("E: failed\n\u001b]0;owned\u0007\u001b[2Jdone\r\n")).toBe("E: failed ]0;owned [2Jdone");
+    expect(oneLine("E: failed\n\u001b]0;owned\u0007\u001b[2Jdone\r\n")).toBe(
+      "E: failed ]0;owned [2Jdone",
+    );
   });
 });

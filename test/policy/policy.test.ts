@@ -14,9 +14,11 @@ import { mgmt02Raw } from "../helpers";
 import { stackConfig, synth, synthEnv } from "../program/harness";
 
 /** Realistic shapes for the secrets, so a credential that leaks into a plain input is recognisable. */
-const FAKE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n";
+const FAKE_KEY =
+  "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n";
 const FAKE_TOKEN = "pulumi@pve!ci=12345678-1234-1234-1234-123456789abc";
-const secretValue = (k: string) => (k === "sshPrivateKey" ? FAKE_KEY : k === "proxmoxApiToken" ? FAKE_TOKEN : `value-of-${k}`);
+const secretValue = (k: string) =>
+  k === "sshPrivateKey" ? FAKE_KEY : k === "proxmoxApiToken" ? FAKE_TOKEN : `value-of-${k}`;
 
 interface Violation {
   policy: string;
@@ -24,28 +26,45 @@ interface Violation {
 }
 
 /** Run every policy on the recorded resources as the analyzer would; the violations found. */
-function runPolicies(resources: RecordedResource[], config: Record<string, unknown> = {}): Violation[] {
+function runPolicies(
+  resources: RecordedResource[],
+  config: Record<string, unknown> = {},
+): Violation[] {
   const out: Violation[] = [];
-  const asPolicy = (r: RecordedResource): PolicyResource => ({
-    type: r.type,
-    name: r.name,
-    urn: r.urn,
-    props: r.rawInputs ?? {},
-    opts: { protect: !!r.protect, additionalSecretOutputs: r.additionalSecretOutputs ?? [], ignoreChanges: [], aliases: [], customTimeouts: {} as any, parent: undefined, dependencies: [], propertyDependencies: {} } as any,
-    isType: () => false,
-    asType: () => undefined,
-    dependencies: [],
-    propertyDependencies: {},
-  } as any);
+  const asPolicy = (r: RecordedResource): PolicyResource =>
+    ({
+      type: r.type,
+      name: r.name,
+      urn: r.urn,
+      props: r.rawInputs ?? {},
+      opts: {
+        protect: !!r.protect,
+        additionalSecretOutputs: r.additionalSecretOutputs ?? [],
+        ignoreChanges: [],
+        aliases: [],
+        customTimeouts: {} as any,
+        parent: undefined,
+        dependencies: [],
+        propertyDependencies: {},
+      } as any,
+      isType: () => false,
+      asType: () => undefined,
+      dependencies: [],
+      propertyDependencies: {},
+    }) as any;
   for (const p of POLICIES) {
     const report = (message: string) => out.push({ policy: p.name, message });
     const getConfig = <T>() => (config[p.name] ?? {}) as T;
     if ("validateResource" in p) {
       const v = (p as ResourceValidationPolicy).validateResource as any;
-      for (const r of resources) v({ ...asPolicy(r), getConfig, notApplicable: () => undefined }, report);
+      for (const r of resources)
+        v({ ...asPolicy(r), getConfig, notApplicable: () => undefined }, report);
     }
     if ("validateStack" in p) {
-      ((p as StackValidationPolicy).validateStack as any)({ resources: resources.map(asPolicy), getConfig, notApplicable: () => undefined }, report);
+      ((p as StackValidationPolicy).validateStack as any)(
+        { resources: resources.map(asPolicy), getConfig, notApplicable: () => undefined },
+        report,
+      );
     }
   }
   return out;
@@ -55,7 +74,9 @@ describe("GIVEN the mgmt02 stack under mocks, with secrets shaped like real ones
   test("WHEN the policy pack runs THEN it finds nothing", async () => {
     const r = await synth("mgmt02", { unwrapSecrets: true, secretValue });
     // The credentials are really there, where they belong (or the rule would be checking nothing).
-    expect(JSON.stringify(r.resources.map((x) => x.rawInputs))).toContain("BEGIN OPENSSH PRIVATE KEY");
+    expect(JSON.stringify(r.resources.map((x) => x.rawInputs))).toContain(
+      "BEGIN OPENSSH PRIVATE KEY",
+    );
     expect(JSON.stringify(r.resources.map((x) => x.rawInputs))).toContain(FAKE_TOKEN);
     expect(runPolicies(r.resources)).toEqual([]);
     // … and nothing of them reaches the recorded (printable) inputs.
@@ -68,8 +89,12 @@ describe("GIVEN the mgmt02 stack under mocks, with secrets shaped like real ones
     const r = await synthEnv(raw, { stack: "mgmt02", unwrapSecrets: true, secretValue });
     const v = runPolicies(r.resources);
     expect(v.map((x) => x.policy)).toEqual(Array(20).fill("production-vms-protected"));
-    expect(v[0].message).toMatch(/^VM \S+ of production stack mgmt02 is not protected \(protect: true\)$/);
-    expect(runPolicies(r.resources, { "production-vms-protected": { productionStacks: ["prod"] } })).toEqual([]);
+    expect(v[0].message).toMatch(
+      /^VM \S+ of production stack mgmt02 is not protected \(protect: true\)$/,
+    );
+    expect(
+      runPolicies(r.resources, { "production-vms-protected": { productionStacks: ["prod"] } }),
+    ).toEqual([]);
   });
 });
 
@@ -84,13 +109,27 @@ describe("GIVEN a fixture program that breaks each rule once", () => {
       program: () => {
         const config = new pulumi.Config("maglev-infra");
         const key = config.requireSecret("sshPrivateKey");
-        const provider = new proxmoxve.Provider("proxmox", { endpoint: "https://pve.invalid:8006/", apiToken: config.requireSecret("proxmoxApiToken") });
+        const provider = new proxmoxve.Provider("proxmox", {
+          endpoint: "https://pve.invalid:8006/",
+          apiToken: config.requireSecret("proxmoxApiToken"),
+        });
         // 1. A VM without the guest agent, and (2.) not protected on a production stack.
-        new proxmoxve.VmLegacy("bad-vm", { nodeName: "pve01", agent: { enabled: false } }, { provider });
+        new proxmoxve.VmLegacy(
+          "bad-vm",
+          { nodeName: "pve01", agent: { enabled: false } },
+          { provider },
+        );
         // 3. The SSH key pasted into a script (a plain input).
-        new command.remote.Command("bad-script", { connection: { host: "10.1.7.4", privateKey: key }, create: pulumi.interpolate`echo '${key}' > /root/key` });
+        new command.remote.Command("bad-script", {
+          connection: { host: "10.1.7.4", privateKey: key },
+          create: pulumi.interpolate`echo '${key}' > /root/key`,
+        });
         // 4. A secret on stdin, declared secret, but logged.
-        new command.remote.Command("bad-logging", { connection: { host: "10.1.7.4", privateKey: key }, create: "cat > /etc/x", stdin: key }, { additionalSecretOutputs: ["stdin"] });
+        new command.remote.Command(
+          "bad-logging",
+          { connection: { host: "10.1.7.4", privateKey: key }, create: "cat > /etc/x", stdin: key },
+          { additionalSecretOutputs: ["stdin"] },
+        );
         return {};
       },
     });

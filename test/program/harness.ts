@@ -4,7 +4,13 @@
  * secrets already replaced by `[secret]`.
  */
 import * as path from "path";
-import { RecordedResource, readStackConfig, synthesize, SynthOptions, SynthResult } from "../../src/program/offline";
+import {
+  RecordedResource,
+  readStackConfig,
+  synthesize,
+  SynthOptions,
+  SynthResult,
+} from "../../src/program/offline";
 import { ENVIRONMENT_KEY } from "../../src/config/load";
 import { ROOT } from "../helpers";
 
@@ -22,7 +28,11 @@ export function synth(stack = "mgmt02", extra: Partial<SynthOptions> = {}): Prom
 
 /** Synthesize a raw environment object (e.g. a mutated copy of mgmt02) with mgmt02's other config. */
 export function synthEnv(env: unknown, extra: Partial<SynthOptions> = {}): Promise<SynthResult> {
-  return synthesize({ stack: "test", config: { ...stackConfig("mgmt02"), [ENVIRONMENT_KEY]: env }, ...extra });
+  return synthesize({
+    stack: "test",
+    config: { ...stackConfig("mgmt02"), [ENVIRONMENT_KEY]: env },
+    ...extra,
+  });
 }
 
 /** Index of a synthesis: lookups by URN and by logical name. */
@@ -31,7 +41,8 @@ export class Graph {
   readonly byName = new Map<string, RecordedResource[]>();
   constructor(readonly result: SynthResult) {
     this.byUrn = new Map(result.resources.map((r) => [r.urn, r]));
-    for (const r of result.resources) this.byName.set(r.name, [...(this.byName.get(r.name) ?? []), r]);
+    for (const r of result.resources)
+      this.byName.set(r.name, [...(this.byName.get(r.name) ?? []), r]);
   }
   ofType(type: string): RecordedResource[] {
     return this.result.resources.filter((r) => r.type === type);

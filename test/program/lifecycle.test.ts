@@ -12,27 +12,53 @@ import * as pulumi from "@pulumi/pulumi";
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import { mgmt02Raw, mustValidate, hostIndex, ROOT } from "../helpers";
 import { COMMAND, Graph, stackConfig, synth, synthEnv, SynthResult, VM } from "./harness";
-import { offlineHostKey, RecordedResource, SECRET_MARK, synthesize, urnOf } from "../../src/program/offline";
+import {
+  offlineHostKey,
+  RecordedResource,
+  SECRET_MARK,
+  synthesize,
+  urnOf,
+} from "../../src/program/offline";
 import { buildPlans, planHost } from "../../src/plan";
 import { deriveTopology } from "../../src/topology";
 import { compileBundle, k0sJoinTokenCommand, teardownCommand } from "../../src/bundle";
-import { aliasTypesOf, Gateway, ManagedHost, ManagedHostArgs, parseHostKey, TIER_TYPES } from "../../components";
+import {
+  aliasTypesOf,
+  Gateway,
+  ManagedHost,
+  ManagedHostArgs,
+  parseHostKey,
+  TIER_TYPES,
+} from "../../components";
 
 describe("GIVEN mgmt02 with the all-zero placeholder as its k0s sha256 (its k0s hosts download k0s)", () => {
   test("WHEN the program runs as `pulumi preview`/`up` run it (index.ts: main() with no options) THEN it fails naming the file, the path and the value, and registers nothing", async () => {
     const seen: string[] = [];
-    await pulumi.runtime.setMocks({ newResource: (a) => (seen.push(a.name), { id: a.name, state: {} }), call: () => ({}) }, "maglev-infra", "mgmt02");
+    await pulumi.runtime.setMocks(
+      { newResource: (a) => (seen.push(a.name), { id: a.name, state: {} }), call: () => ({}) },
+      "maglev-infra",
+      "mgmt02",
+    );
     const config = stackConfig("mgmt02");
     (config["maglev-infra:environment"] as any).k0s.sha256 = "0".repeat(64);
-    pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])), []);
+    pulumi.runtime.setAllConfig(
+      Object.fromEntries(
+        Object.entries(config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
+      ),
+      [],
+    );
     let err: Error | undefined;
     try {
       require("../../src/program").main();
     } catch (e) {
       err = e as Error;
     }
-    expect(err?.message).toContain("stacks/Pulumi.mgmt02.yaml (stack mgmt02): 1 problem in the environment");
-    expect(err?.message).toContain(`maglev-infra:environment.k0s.sha256: is a placeholder digest, but a host of this stack downloads the k0s binary`);
+    expect(err?.message).toContain(
+      "stacks/Pulumi.mgmt02.yaml (stack mgmt02): 1 problem in the environment",
+    );
+    expect(err?.message).toContain(
+      `maglev-infra:environment.k0s.sha256: is a placeholder digest, but a host of this stack downloads the k0s binary`,
+    );
     expect(err?.message).toContain(`(value: "${"0".repeat(64)}")`);
     await new Promise((r) => setTimeout(r, 50));
     expect(seen).toEqual([]);
@@ -60,15 +86,28 @@ describe("GIVEN mgmt02 with the all-zero placeholder as its k0s sha256 (its k0s 
     const tsx = path.join(ROOT, "node_modules", ".bin", "tsx");
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "maglev-digest-"));
     const file = path.join(dir, "Pulumi.mgmt02.yaml");
-    fs.writeFileSync(file, fs.readFileSync(path.join(ROOT, "stacks", "Pulumi.mgmt02.yaml"), "utf8").replace(/sha256: "[0-9a-f]{64}"/, `sha256: "${"0".repeat(64)}"`));
+    fs.writeFileSync(
+      file,
+      fs
+        .readFileSync(path.join(ROOT, "stacks", "Pulumi.mgmt02.yaml"), "utf8")
+        .replace(/sha256: "[0-9a-f]{64}"/, `sha256: "${"0".repeat(64)}"`),
+    );
     const strict = spawnSync(tsx, [cli, file], { cwd: ROOT, encoding: "utf8" });
     expect(strict.status).toBe(1);
-    expect(strict.stderr).toMatch(/Pulumi\.mgmt02\.yaml \(stack mgmt02\).*\n.*k0s\.sha256: is a placeholder digest.*value: "0{64}"/);
+    expect(strict.stderr).toMatch(
+      /Pulumi\.mgmt02\.yaml \(stack mgmt02\).*\n.*k0s\.sha256: is a placeholder digest.*value: "0{64}"/,
+    );
     expect(strict.stdout).toBe("");
-    const lenient = spawnSync(tsx, [cli, file, "--allow-placeholder-digests"], { cwd: ROOT, encoding: "utf8", maxBuffer: 1 << 28 });
+    const lenient = spawnSync(tsx, [cli, file, "--allow-placeholder-digests"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      maxBuffer: 1 << 28,
+    });
     fs.rmSync(dir, { recursive: true, force: true });
     expect(lenient.status).toBe(0);
-    expect(lenient.stderr).toMatch(/^warning: .*Pulumi\.mgmt02\.yaml .*\n.*k0s\.sha256: is a placeholder digest/);
+    expect(lenient.stderr).toMatch(
+      /^warning: .*Pulumi\.mgmt02\.yaml .*\n.*k0s\.sha256: is a placeholder digest/,
+    );
     expect(lenient.stderr).toContain("`pulumi preview` and `pulumi up` reject these");
     expect(lenient.stdout).toMatch(/^# offline preview of stack mgmt02: \d+ resources/);
   });
@@ -91,7 +130,10 @@ function keptUrns(before: Graph, after: Graph, names: string[]): { name: string;
   return names.map((name) => {
     const old = before.result.resources.filter((r) => r.name === name);
     const now = after.result.resources.filter((r) => r.name === name);
-    return { name, kept: old.length > 0 && old.every((o) => now.some((n) => answersTo(n).has(o.urn))) };
+    return {
+      name,
+      kept: old.length > 0 && old.every((o) => now.some((n) => answersTo(n).has(o.urn))),
+    };
   });
 }
 
@@ -108,13 +150,16 @@ describe("GIVEN mgmt02 WHEN a host's role changes (mlb03: haproxy → k0s-worker
     expect(after.get(VM, "mlb03").urn).not.toBe(g.get(VM, "mlb03").urn); // the URN string did change …
     const names = ["mlb03", "mlb03-host-key", "mlb03-apply", "mlb03-teardown"];
     expect(keptUrns(g, after, names)).toEqual(names.map((name) => ({ name, kept: true }))); // … and the alias carries the old one
-    expect(after.get(TIER_TYPES["k0s-worker"], "mlb03").aliases).toContain(urnOf("mgmt02", "maglev-infra", TIER_TYPES.haproxy, "mlb03"));
+    expect(after.get(TIER_TYPES["k0s-worker"], "mlb03").aliases).toContain(
+      urnOf("mgmt02", "maglev-infra", TIER_TYPES.haproxy, "mlb03"),
+    );
   });
 
   test("THEN the VM's replacement-forcing inputs are unchanged (id, node, clone source): only its description and tags follow the role", () => {
     const a = g.get(VM, "mlb03").inputs;
     const b = after.get(VM, "mlb03").inputs;
-    for (const k of ["vmId", "nodeName", "clone", "name", "networkDevices", "disks"]) expect({ k, v: b[k] }).toEqual({ k, v: a[k] });
+    for (const k of ["vmId", "nodeName", "clone", "name", "networkDevices", "disks"])
+      expect({ k, v: b[k] }).toEqual({ k, v: a[k] });
     expect(b.tags).toEqual(["maglev-infra", "mgmt02", "k0s-worker"]);
   });
 });
@@ -127,9 +172,15 @@ describe("GIVEN the tier classes' type tokens", () => {
     }
     for (const h of deriveTopology(mustValidate(mgmt02Raw())).hosts) {
       const c = g.get(TIER_TYPES[h.role], h.name);
-      expect(c.aliases).toEqual(aliasTypesOf(TIER_TYPES[h.role]).map((t) => urnOf("mgmt02", "maglev-infra", t, h.name)).sort());
+      expect(c.aliases).toEqual(
+        aliasTypesOf(TIER_TYPES[h.role])
+          .map((t) => urnOf("mgmt02", "maglev-infra", t, h.name))
+          .sort(),
+      );
       const vm = g.get(VM, h.name);
-      expect(vm.aliases).toContain(`urn:pulumi:mgmt02::maglev-infra::${aliasTypesOf(TIER_TYPES[h.role])[0]}$${VM}::${h.name}`);
+      expect(vm.aliases).toContain(
+        `urn:pulumi:mgmt02::maglev-infra::${aliasTypesOf(TIER_TYPES[h.role])[0]}$${VM}::${h.name}`,
+      );
     }
   });
 
@@ -148,9 +199,18 @@ describe("GIVEN the tier classes' type tokens", () => {
         config: {},
         program: () => {
           const config = new pulumi.Config("maglev-infra");
-          const provider = new proxmoxve.Provider("proxmox", { endpoint: "https://pve.invalid:8006/", apiToken: config.requireSecret("proxmoxApiToken") });
+          const provider = new proxmoxve.Provider("proxmox", {
+            endpoint: "https://pve.invalid:8006/",
+            apiToken: config.requireSecret("proxmoxApiToken"),
+          });
           const h = topo.byName.get("mgw01")!;
-          make({ host: h, plan: planHost(topo, h), env, ssh: { user: "debian", privateKey: config.requireSecret("sshPrivateKey") }, proxmoxProvider: provider });
+          make({
+            host: h,
+            plan: planHost(topo, h),
+            env,
+            ssh: { user: "debian", privateKey: config.requireSecret("sshPrivateKey") },
+            proxmoxProvider: provider,
+          });
           return {};
         },
       });
@@ -169,12 +229,15 @@ describe("GIVEN mgmt02 WHEN a VM moves to another Proxmox node (mgw01: pve01 →
     const a = g.get(VM, "mgw01");
     const b = moved.get(VM, "mgw01");
     expect(b.urn).toBe(a.urn);
-    const changed = Object.keys(b.inputs).filter((k) => JSON.stringify(b.inputs[k]) !== JSON.stringify(a.inputs[k]));
+    const changed = Object.keys(b.inputs).filter(
+      (k) => JSON.stringify(b.inputs[k]) !== JSON.stringify(a.inputs[k]),
+    );
     expect(changed).toEqual(["nodeName"]);
     expect(b.inputs).toMatchObject({ nodeName: "pve03", migrate: true });
     expect(b.deleteBeforeReplace).toBe(true);
     // Nothing else of the host re-runs: its commands' inputs are the same.
-    for (const n of ["mgw01-apply", "mgw01-host-key", "mgw01-teardown"]) expect(moved.get(COMMAND, n).inputs).toEqual(g.get(COMMAND, n).inputs);
+    for (const n of ["mgw01-apply", "mgw01-host-key", "mgw01-teardown"])
+      expect(moved.get(COMMAND, n).inputs).toEqual(g.get(COMMAND, n).inputs);
   });
 });
 
@@ -189,11 +252,20 @@ describe("GIVEN mgmt02 WHEN synthesized THEN each host's SSH host key is pinned"
   });
 
   test("THEN every other command of a host waits for the recorded key (it is in its connection), and a rebuilt VM re-runs the host's apply", () => {
-    const hostKeys = new Set(g.ofType(COMMAND).filter((r) => r.name.endsWith("-host-key")).map((r) => r.name));
+    const hostKeys = new Set(
+      g
+        .ofType(COMMAND)
+        .filter((r) => r.name.endsWith("-host-key"))
+        .map((r) => r.name),
+    );
     for (const r of g.ofType(COMMAND).filter((x) => !x.name.endsWith("-host-key"))) {
-      expect({ name: r.name, pinned: g.deps(r).some((d) => hostKeys.has(d)) }).toEqual({ name: r.name, pinned: true });
+      expect({ name: r.name, pinned: g.deps(r).some((d) => hostKeys.has(d)) }).toEqual({
+        name: r.name,
+        pinned: true,
+      });
     }
-    for (const r of g.ofType(COMMAND).filter((x) => x.name.endsWith("-apply"))) expect(r.replaceWith).toEqual([g.get(VM, r.name.slice(0, -"-apply".length)).urn]);
+    for (const r of g.ofType(COMMAND).filter((x) => x.name.endsWith("-apply")))
+      expect(r.replaceWith).toEqual([g.get(VM, r.name.slice(0, -"-apply".length)).urn]);
   });
 
   test("THEN the connection of the host's commands carries exactly the key read on first contact; the first contact none", async () => {
@@ -207,37 +279,71 @@ describe("GIVEN mgmt02 WHEN synthesized THEN each host's SSH host key is pinned"
         program: () => {
           const config = new pulumi.Config("maglev-infra");
           const h = topo.byName.get("mgw01")!;
-          gw = new Gateway("mgw01", { host: { ...h, provider: "existing", vm: undefined }, plan: planHost(topo, h), env, ssh: { user: "debian", privateKey: config.requireSecret("sshPrivateKey") } });
+          gw = new Gateway("mgw01", {
+            host: { ...h, provider: "existing", vm: undefined },
+            plan: planHost(topo, h),
+            env,
+            ssh: { user: "debian", privateKey: config.requireSecret("sshPrivateKey") },
+          });
           return {};
         },
       }),
     );
     expect(r.has(COMMAND, "mgw01-host-key")).toBe(true);
-    const key = await new Promise<string>((res) => pulumi.output(gw!.connection.hostKey!).apply(res));
+    const key = await new Promise<string>((res) =>
+      pulumi.output(gw!.connection.hostKey!).apply(res),
+    );
     expect(key).toBe(parseHostKey("mgw01", offlineHostKey("mgw01")));
     expect(key).toMatch(/^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/]{43}$/);
-    expect(((gw!.hostKeyCommand as any).connection as pulumi.Output<any>)).toBeDefined();
-    const first = await new Promise<any>((res) => ((gw!.hostKeyCommand as any).connection as pulumi.Output<any>).apply(res));
+    expect((gw!.hostKeyCommand as any).connection as pulumi.Output<any>).toBeDefined();
+    const first = await new Promise<any>((res) =>
+      ((gw!.hostKeyCommand as any).connection as pulumi.Output<any>).apply(res),
+    );
     expect(first.hostKey).toBeUndefined();
-    const later = await new Promise<any>((res) => ((gw!.apply as any).connection as pulumi.Output<any>).apply(res));
+    const later = await new Promise<any>((res) =>
+      ((gw!.apply as any).connection as pulumi.Output<any>).apply(res),
+    );
     expect(later.hostKey).toBe(key);
   });
 
   test("THEN a later change of the connection (a rotated private key, another user) never reads the key again over the unverified connection: the first contact ignores connection changes", () => {
-    for (const r of g.ofType(COMMAND).filter((x) => x.name.endsWith("-host-key"))) expect({ name: r.name, ignoreChanges: r.ignoreChanges }).toEqual({ name: r.name, ignoreChanges: ["connection"] });
+    for (const r of g.ofType(COMMAND).filter((x) => x.name.endsWith("-host-key")))
+      expect({ name: r.name, ignoreChanges: r.ignoreChanges }).toEqual({
+        name: r.name,
+        ignoreChanges: ["connection"],
+      });
     // Every other command follows the connection (it verifies the pinned key).
-    for (const r of g.ofType(COMMAND).filter((x) => !/-(host-key|join-token)$/.test(x.name))) expect({ name: r.name, ignoreChanges: r.ignoreChanges }).toEqual({ name: r.name, ignoreChanges: undefined });
+    for (const r of g.ofType(COMMAND).filter((x) => !/-(host-key|join-token)$/.test(x.name)))
+      expect({ name: r.name, ignoreChanges: r.ignoreChanges }).toEqual({
+        name: r.name,
+        ignoreChanges: undefined,
+      });
   });
 
   test("THEN a first contact that reads anything but an ed25519 key fails, naming the host", () => {
-    expect(() => parseHostKey("mgmt02-vm-mgw01", "cat: /etc/ssh/ssh_host_ed25519_key.pub: No such file or directory")).toThrow(/^mgmt02-vm-mgw01: \/etc\/ssh\/ssh_host_ed25519_key\.pub does not hold an ed25519 host key/);
-    expect(() => parseHostKey("h", "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ root@h")).toThrow(/cannot pin it/);
-    expect(parseHostKey("h", `${offlineHostKey("h")}\n`)).toBe(offlineHostKey("h").split(" ").slice(0, 2).join(" "));
+    expect(() =>
+      parseHostKey(
+        "mgmt02-vm-mgw01",
+        "cat: /etc/ssh/ssh_host_ed25519_key.pub: No such file or directory",
+      ),
+    ).toThrow(
+      /^mgmt02-vm-mgw01: \/etc\/ssh\/ssh_host_ed25519_key\.pub does not hold an ed25519 host key/,
+    );
+    expect(() => parseHostKey("h", "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ root@h")).toThrow(
+      /cannot pin it/,
+    );
+    expect(parseHostKey("h", `${offlineHostKey("h")}\n`)).toBe(
+      offlineHostKey("h").split(" ").slice(0, 2).join(" "),
+    );
   });
 
   test("THEN the stack output knownHosts has one known_hosts line per host (mgmt IPv4 and key), plain", async () => {
     const topo = deriveTopology(mustValidate(mgmt02Raw()));
-    expect(base.outputs.knownHosts).toBe(topo.hosts.map((h) => `${h.mgmt.ipv4} ${parseHostKey(h.name, offlineHostKey(h.name))}\n`).join(""));
+    expect(base.outputs.knownHosts).toBe(
+      topo.hosts
+        .map((h) => `${h.mgmt.ipv4} ${parseHostKey(h.name, offlineHostKey(h.name))}\n`)
+        .join(""),
+    );
     expect(await (base.rawOutputs.knownHosts as any).isSecret).toBe(false);
   });
 });
@@ -263,7 +369,11 @@ describe("GIVEN mgmt02 WHEN a host leaves the stack or the stack is destroyed", 
     const plans = new Map(buildPlans(topo).map((p) => [p.name, p]));
     for (const h of topo.hosts) {
       const t = g.get(COMMAND, `${h.name}-teardown`);
-      expect(Object.keys(t.inputs).sort()).toEqual(["addPreviousOutputInEnv", "connection", "delete", "logging"].filter((k) => k in t.inputs).sort());
+      expect(Object.keys(t.inputs).sort()).toEqual(
+        ["addPreviousOutputInEnv", "connection", "delete", "logging"]
+          .filter((k) => k in t.inputs)
+          .sort(),
+      );
       expect(t.inputs.create).toBeUndefined();
       expect(t.inputs.triggers).toBeUndefined();
       expect(t.inputs.delete).toBe(teardownCommand("debian", plans.get(h.name)!, "vm"));
@@ -272,11 +382,14 @@ describe("GIVEN mgmt02 WHEN a host leaves the stack or the stack is destroyed", 
     // A maglev's teardown withdraws its announcement first (the plan's drain).
     const m = plans.get("maglev01")!;
     expect(m.drain).toBeDefined();
-    expect(g.get(COMMAND, "maglev01-teardown").inputs.delete).toContain(`'vm' '${m.drain!.drain.replace(/'/g, `'\\''`)}'`);
+    expect(g.get(COMMAND, "maglev01-teardown").inputs.delete).toContain(
+      `'vm' '${m.drain!.drain.replace(/'/g, `'\\''`)}'`,
+    );
   });
 
   test("THEN a host's teardown runs before its VM is deleted (Pulumi deletes dependents first: the VM is its ancestor)", () => {
-    for (const vm of g.ofType(VM)) expect(ancestorsOf(g, COMMAND, `${vm.name}-teardown`).has(vm.name)).toBe(true);
+    for (const vm of g.ofType(VM))
+      expect(ancestorsOf(g, COMMAND, `${vm.name}-teardown`).has(vm.name)).toBe(true);
   });
 
   test("THEN hosts are torn down in the reverse order of the rollout: whenever host B's apply waits for host A's, A's teardown waits for B's", () => {
@@ -287,12 +400,17 @@ describe("GIVEN mgmt02 WHEN a host leaves the stack or the stack is destroyed", 
       const teardownAnc = ancestorsOf(g, COMMAND, `${b.name}-teardown`);
       for (const a of topo.hosts) {
         if (a === b || !applyAnc.has(`${a.name}-apply`)) continue;
-        expect({ first: b.name, then: a.name, ordered: teardownAnc.has(`${a.name}-teardown`) }).toEqual({ first: b.name, then: a.name, ordered: true });
+        expect({
+          first: b.name,
+          then: a.name,
+          ordered: teardownAnc.has(`${a.name}-teardown`),
+        }).toEqual({ first: b.name, then: a.name, ordered: true });
         pairs++;
       }
     }
     // E.g. both maglevs are torn down before every gateway, HAProxy, k0s worker and dnsdist host.
-    for (const x of ["mgw01", "mgw02", "mlb01", "mlb03", "k0s01", "k0s06", "dnsdist02"]) expect(ancestorsOf(g, COMMAND, "maglev01-teardown").has(`${x}-teardown`)).toBe(true);
+    for (const x of ["mgw01", "mgw02", "mlb01", "mlb03", "k0s01", "k0s06", "dnsdist02"])
+      expect(ancestorsOf(g, COMMAND, "maglev01-teardown").has(`${x}-teardown`)).toBe(true);
     expect(pairs).toBeGreaterThan(40);
   });
 
@@ -302,7 +420,9 @@ describe("GIVEN mgmt02 WHEN a host leaves the stack or the stack is destroyed", 
     raw.hosts[i].provider = "existing";
     delete raw.hosts[i].vm;
     const r = new Graph(await synthEnv(raw));
-    expect(r.get(COMMAND, "mlb03-teardown").inputs.delete).toContain(`'maglev-teardown' 'adopted' `);
+    expect(r.get(COMMAND, "mlb03-teardown").inputs.delete).toContain(
+      `'maglev-teardown' 'adopted' `,
+    );
     expect(r.get(COMMAND, "mlb02-teardown").inputs.delete).toContain(`'maglev-teardown' 'vm' `);
     expect(ancestorsOf(r, COMMAND, "mlb03-teardown").has("mlb03-apply")).toBe(true);
   });
@@ -316,14 +436,25 @@ function fakeHost() {
   fs.mkdirSync(bin, { recursive: true });
   const log = path.join(dir, "calls");
   const tool = (name: string, body = "") => {
-    fs.writeFileSync(path.join(bin, name), `#!/bin/sh\necho "${name} $*" >> ${log}\n${body}\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(bin, name), `#!/bin/sh\necho "${name} $*" >> ${log}\n${body}\n`, {
+      mode: 0o755,
+    });
   };
   const put = (p: string, content: string, mode = 0o644) => {
     fs.mkdirSync(path.dirname(path.join(root, p)), { recursive: true });
     fs.writeFileSync(path.join(root, p), content, { mode });
   };
   const calls = () => (fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "");
-  return { dir, root, bin, tool, put, calls, exists: (p: string) => fs.existsSync(path.join(root, p)), read: (p: string) => fs.readFileSync(path.join(root, p), "utf8") };
+  return {
+    dir,
+    root,
+    bin,
+    tool,
+    put,
+    calls,
+    exists: (p: string) => fs.existsSync(path.join(root, p)),
+    read: (p: string) => fs.readFileSync(path.join(root, p), "utf8"),
+  };
 }
 
 const TEARDOWN = path.join(ROOT, "scripts", "host", "teardown.sh");
@@ -336,7 +467,11 @@ describe("GIVEN scripts/host/teardown.sh on a host the apply program has configu
     h.put("/etc/haproxy/haproxy.cfg", "ours\n");
     h.put("/var/lib/maglev-infra/originals/etc-haproxy-haproxy.cfg", "debian's own\n", 0o600);
     // As maglev-apply's keep_original() writes it (Python's json.dumps).
-    h.put("/var/lib/maglev-infra/originals/etc-haproxy-haproxy.cfg.json", '{"path": "/etc/haproxy/haproxy.cfg", "mode": "0640", "uid": 0, "gid": 0}', 0o600);
+    h.put(
+      "/var/lib/maglev-infra/originals/etc-haproxy-haproxy.cfg.json",
+      '{"path": "/etc/haproxy/haproxy.cfg", "mode": "0640", "uid": 0, "gid": 0}',
+      0o600,
+    );
     // A file we created, one of our own bookkeeping files, a file that is not ours.
     h.put("/etc/haproxy/conf.d/stats.cfg", "ours\n");
     h.put("/etc/maglev-infra/secrets.json", "{}\n", 0o600);
@@ -344,22 +479,42 @@ describe("GIVEN scripts/host/teardown.sh on a host the apply program has configu
     h.put("/etc/haproxy/errors/503.http", "not ours\n");
     h.put("/var/lib/maglev-infra/current/bundle.json", "{}\n");
     // maglev-apply's record that it created stats.cfg (nothing was there when it first wrote it).
-    h.put("/var/lib/maglev-infra/created/etc-haproxy-conf.d-stats.cfg", "/etc/haproxy/conf.d/stats.cfg\n", 0o600);
+    h.put(
+      "/var/lib/maglev-infra/created/etc-haproxy-conf.d-stats.cfg",
+      "/etc/haproxy/conf.d/stats.cfg\n",
+      0o600,
+    );
     return h;
   };
   const run = (h: ReturnType<typeof fakeHost>, mode: string, drain: string) =>
-    spawnSync("sh", [TEARDOWN, mode, drain, "haproxy frr", "/etc/haproxy/conf.d/stats.cfg", "/etc/haproxy/haproxy.cfg", "/etc/haproxy/missing.cfg"], {
-      encoding: "utf8",
-      env: { PATH: `${h.bin}:/usr/bin:/bin`, MAGLEV_ROOT: h.root },
-    });
+    spawnSync(
+      "sh",
+      [
+        TEARDOWN,
+        mode,
+        drain,
+        "haproxy frr",
+        "/etc/haproxy/conf.d/stats.cfg",
+        "/etc/haproxy/haproxy.cfg",
+        "/etc/haproxy/missing.cfg",
+      ],
+      {
+        encoding: "utf8",
+        env: { PATH: `${h.bin}:/usr/bin:/bin`, MAGLEV_ROOT: h.root },
+      },
+    );
 
   test("WHEN it runs for an adopted host THEN it drains, stops and disables the services, puts the package's file back, removes only our files and records", () => {
     const h = prepare();
     const r = run(h, "adopted", `echo drained >> ${path.join(h.dir, "calls")}`);
     expect({ code: r.status, err: r.stderr }).toEqual({ code: 0, err: "" });
-    expect(h.calls()).toBe("drained\nsystemctl disable --now haproxy\nsystemctl disable --now frr\n");
+    expect(h.calls()).toBe(
+      "drained\nsystemctl disable --now haproxy\nsystemctl disable --now frr\n",
+    );
     expect(h.read("/etc/haproxy/haproxy.cfg")).toBe("debian's own\n");
-    expect((fs.statSync(path.join(h.root, "etc/haproxy/haproxy.cfg")).mode & 0o777).toString(8)).toBe("640");
+    expect(
+      (fs.statSync(path.join(h.root, "etc/haproxy/haproxy.cfg")).mode & 0o777).toString(8),
+    ).toBe("640");
     expect(h.exists("/etc/haproxy/conf.d/stats.cfg")).toBe(false);
     expect(h.exists("/etc/maglev-infra/secrets.json")).toBe(false);
     expect(h.exists("/etc/sysctl.d/60-maglev-infra.conf")).toBe(false);
@@ -375,16 +530,34 @@ describe("GIVEN scripts/host/teardown.sh on a host the apply program has configu
     // stats.cfg was there before, identical: the program never wrote it, so it has no record.
     fs.rmSync(path.join(h.root, "var/lib/maglev-infra/created/etc-haproxy-conf.d-stats.cfg"));
     // Another path's record must not count for it.
-    h.put("/var/lib/maglev-infra/created/etc-haproxy-conf.d-stats.cfg.other", "/etc/haproxy/conf.d/stats.cfg.other\n", 0o600);
+    h.put(
+      "/var/lib/maglev-infra/created/etc-haproxy-conf.d-stats.cfg.other",
+      "/etc/haproxy/conf.d/stats.cfg.other\n",
+      0o600,
+    );
     h.put("/usr/local/bin/k0s", "the host's own k0s\n", 0o755);
-    const r = spawnSync("sh", [TEARDOWN, "adopted", "", "haproxy", "/etc/haproxy/conf.d/stats.cfg", "/etc/haproxy/haproxy.cfg", "/usr/local/bin/k0s"], {
-      encoding: "utf8",
-      env: { PATH: `${h.bin}:/usr/bin:/bin`, MAGLEV_ROOT: h.root },
-    });
+    const r = spawnSync(
+      "sh",
+      [
+        TEARDOWN,
+        "adopted",
+        "",
+        "haproxy",
+        "/etc/haproxy/conf.d/stats.cfg",
+        "/etc/haproxy/haproxy.cfg",
+        "/usr/local/bin/k0s",
+      ],
+      {
+        encoding: "utf8",
+        env: { PATH: `${h.bin}:/usr/bin:/bin`, MAGLEV_ROOT: h.root },
+      },
+    );
     expect({ code: r.status, err: r.stderr }).toEqual({ code: 0, err: "" });
     expect(h.read("/etc/haproxy/conf.d/stats.cfg")).toBe("ours\n");
     expect(h.read("/usr/local/bin/k0s")).toBe("the host's own k0s\n");
-    expect(r.stdout).toContain("maglev-teardown: kept        /etc/haproxy/conf.d/stats.cfg (no record that the apply program created it)");
+    expect(r.stdout).toContain(
+      "maglev-teardown: kept        /etc/haproxy/conf.d/stats.cfg (no record that the apply program created it)",
+    );
     expect(r.stdout).toContain("maglev-teardown: kept        /usr/local/bin/k0s");
     expect(r.stdout).not.toContain("removed     /etc/haproxy/conf.d/stats.cfg");
     // The package's file still comes back from its original.
@@ -405,7 +578,9 @@ describe("GIVEN scripts/host/teardown.sh on a host the apply program has configu
     let h = prepare();
     let r = run(h, "vm", "exit 3");
     expect(r.status).toBe(0);
-    expect(r.stderr).toContain("maglev-teardown: drain failed (exit 3); stopping the services anyway");
+    expect(r.stderr).toContain(
+      "maglev-teardown: drain failed (exit 3); stopping the services anyway",
+    );
     expect(h.calls()).toContain("systemctl disable --now haproxy");
     h = prepare();
     h.tool("systemctl", '[ "$1" = is-active ] && echo active; exit 1');
@@ -425,10 +600,16 @@ describe("GIVEN mgmt02 WHEN a k0s worker leaves the stack (or the stack is destr
     expect(workers.length).toBeGreaterThan(0);
     for (const w of workers) {
       const r = g.get(COMMAND, `${w.name}-join-token`);
-      expect(r.inputs.create).toBe(k0sJoinTokenCommand("debian", "create", w.name, "/usr/local/bin/k0s"));
-      expect(r.inputs.delete).toBe(k0sJoinTokenCommand("debian", "revoke", w.name, "/usr/local/bin/k0s"));
+      expect(r.inputs.create).toBe(
+        k0sJoinTokenCommand("debian", "create", w.name, "/usr/local/bin/k0s"),
+      );
+      expect(r.inputs.delete).toBe(
+        k0sJoinTokenCommand("debian", "revoke", w.name, "/usr/local/bin/k0s"),
+      );
       expect(r.inputs.delete).toMatch(/^sudo -n 'sh' '-c' '# A k0s worker'\\''s join token/);
-      expect(r.inputs.delete).toContain(` 'k0s-join-token' 'revoke' '${w.name}' '/usr/local/bin/k0s'`);
+      expect(r.inputs.delete).toContain(
+        ` 'k0s-join-token' 'revoke' '${w.name}' '/usr/local/bin/k0s'`,
+      );
       expect(r.inputs.stdin).toBeUndefined();
       expect(r.inputs.logging).toBe("none");
       // On the controller (its pinned key).
@@ -437,14 +618,19 @@ describe("GIVEN mgmt02 WHEN a k0s worker leaves the stack (or the stack is destr
       // A replacement revokes the old token (delete) before the new one is minted and stored.
       expect(r.deleteBeforeReplace).toBe(true);
       // Deleted before the controller's teardown stops k0s (Pulumi deletes dependents first).
-      expect(ancestorsOf(g, COMMAND, `${w.name}-join-token`).has(`${controller.name}-teardown`)).toBe(true);
+      expect(
+        ancestorsOf(g, COMMAND, `${w.name}-join-token`).has(`${controller.name}-teardown`),
+      ).toBe(true);
       // Its name carries no token.
       expect(r.name).toBe(`${w.name}-join-token`);
     }
   });
 
   test("THEN a changed connection of the controller (a rotated key) does not mint another token: the mint ignores connection changes", () => {
-    for (const w of deriveTopology(mustValidate(mgmt02Raw())).hosts.filter((x) => x.role === "k0s-worker")) expect(g.get(COMMAND, `${w.name}-join-token`).ignoreChanges).toEqual(["connection"]);
+    for (const w of deriveTopology(mustValidate(mgmt02Raw())).hosts.filter(
+      (x) => x.role === "k0s-worker",
+    ))
+      expect(g.get(COMMAND, `${w.name}-join-token`).ignoreChanges).toEqual(["connection"]);
   });
 
   test("WHEN the workers' plans change (a new k0s release) THEN each join token's trigger changes with its worker's bundle: a fresh token right before each apply", async () => {
@@ -465,16 +651,25 @@ describe("GIVEN mgmt02 WHEN a k0s worker leaves the stack (or the stack is destr
 
 describe("GIVEN scripts/host/k0s-join-token.sh on the controller", () => {
   const SCRIPT = path.join(ROOT, "scripts", "host", "k0s-join-token.sh");
-  const kubeconfig = (id: string) => `\napiVersion: v1\nclusters:\n- cluster:\n    server: https://10.1.7.60:6443\n  name: k0s\nusers:\n- name: kubelet-bootstrap\n  user:\n    token: ${id}.0123456789abcdef\n`;
+  const kubeconfig = (id: string) =>
+    `\napiVersion: v1\nclusters:\n- cluster:\n    server: https://10.1.7.60:6443\n  name: k0s\nusers:\n- name: kubelet-bootstrap\n  user:\n    token: ${id}.0123456789abcdef\n`;
   const token = (id: string) => gzipSync(kubeconfig(id)).toString("base64");
   /** A fake k0s: `token create` prints a token with id `mint`, `token list` lists `listed` as `k0s token list` prints them (tab-separated, ID first). */
   const k0s = (h: ReturnType<typeof fakeHost>, mint: string, listed: string[]) => {
     const rows = listed.map((id) => `${id}\\tworker\\t2030-01-01T00:00:00Z\\n`).join("");
-    h.tool("k0s", `[ "$1 $2" = "token create" ] && echo '${token(mint)}'; [ "$1 $2" = "token list" ] && printf '${listed.length ? `ID\\tROLE\\tEXPIRES AT\\n${rows}` : "No k0s join tokens found\\n"}'; exit 0`);
+    h.tool(
+      "k0s",
+      `[ "$1 $2" = "token create" ] && echo '${token(mint)}'; [ "$1 $2" = "token list" ] && printf '${listed.length ? `ID\\tROLE\\tEXPIRES AT\\n${rows}` : "No k0s join tokens found\\n"}'; exit 0`,
+    );
     return path.join(h.bin, "k0s");
   };
-  const run = (h: ReturnType<typeof fakeHost>, args: string[]) => spawnSync("sh", [SCRIPT, ...args], { encoding: "utf8", env: { PATH: `/usr/bin:/bin`, MAGLEV_ROOT: h.root } });
-  const stored = (h: ReturnType<typeof fakeHost>, w: string) => path.join(h.root, "var/lib/maglev-infra/k0s-join-tokens", w);
+  const run = (h: ReturnType<typeof fakeHost>, args: string[]) =>
+    spawnSync("sh", [SCRIPT, ...args], {
+      encoding: "utf8",
+      env: { PATH: `/usr/bin:/bin`, MAGLEV_ROOT: h.root },
+    });
+  const stored = (h: ReturnType<typeof fakeHost>, w: string) =>
+    path.join(h.root, "var/lib/maglev-infra/k0s-join-tokens", w);
 
   test("WHEN it mints for a worker with no token stored THEN it asks k0s for a 24 h worker token, stores only its id (0600, dir 0700) and prints the token", () => {
     const h = fakeHost();
@@ -496,7 +691,9 @@ describe("GIVEN scripts/host/k0s-join-token.sh on the controller", () => {
     const r = run(h, ["create", "k0s01", k0s(h, "new333", ["old111", "oth222"])]);
     expect(r.status).toBe(0);
     expect(r.stdout).toBe(`${token("new333")}\n`);
-    expect(h.calls()).toBe("k0s token list --role=worker\nk0s token invalidate old111\nk0s token create --role=worker --expiry=24h\n");
+    expect(h.calls()).toBe(
+      "k0s token list --role=worker\nk0s token invalidate old111\nk0s token create --role=worker --expiry=24h\n",
+    );
     expect(r.stderr).toBe("k0s-join-token: invalidated k0s01's worker token old111\n");
     expect(fs.readFileSync(stored(h, "k0s01"), "utf8")).toBe("new333\n");
     expect(fs.readFileSync(stored(h, "k0s02"), "utf8")).toBe("oth222\n");
@@ -507,7 +704,11 @@ describe("GIVEN scripts/host/k0s-join-token.sh on the controller", () => {
     fs.mkdirSync(path.dirname(stored(h, "k0s01")), { recursive: true });
     fs.writeFileSync(stored(h, "k0s01"), "abc123\n");
     let r = run(h, ["revoke", "k0s01", k0s(h, "zzz999", ["abc123", "abc1234"])]);
-    expect({ code: r.status, out: r.stdout, err: r.stderr }).toEqual({ code: 0, out: "", err: "k0s-join-token: invalidated k0s01's worker token abc123\n" });
+    expect({ code: r.status, out: r.stdout, err: r.stderr }).toEqual({
+      code: 0,
+      out: "",
+      err: "k0s-join-token: invalidated k0s01's worker token abc123\n",
+    });
     expect(h.calls()).toBe("k0s token list --role=worker\nk0s token invalidate abc123\n");
     expect(fs.existsSync(stored(h, "k0s01"))).toBe(false);
     // Expired and cleaned up, or invalidated by hand: not listed.
@@ -548,7 +749,11 @@ describe("GIVEN scripts/host/k0s-join-token.sh on the controller", () => {
 
 describe("GIVEN an existing Proxmox VM to bring under the stack (pulumi import)", () => {
   test("WHEN importVms names mgw01 THEN its VM is registered with import ID <node>/<vmid> and the options that let the import match (clone, cloud-init, disk paths ignored), the others are created as usual", async () => {
-    const r = new Graph(await synth("mgmt02", { config: { ...stackConfig("mgmt02"), "maglev-infra:importVms": ["mgw01"] } }));
+    const r = new Graph(
+      await synth("mgmt02", {
+        config: { ...stackConfig("mgmt02"), "maglev-infra:importVms": ["mgw01"] },
+      }),
+    );
     const vm = r.get(VM, "mgw01");
     expect(vm.importId).toBe("pve01/2004");
     expect(vm.protect).toBe(true);
@@ -563,9 +768,19 @@ describe("GIVEN an existing Proxmox VM to bring under the stack (pulumi import)"
     const i = hostIndex(raw, "mlb03");
     raw.hosts[i].provider = "existing";
     delete raw.hosts[i].vm;
-    await expect(synthEnv(raw, { config: { ...stackConfig("mgmt02"), "maglev-infra:environment": raw, "maglev-infra:importVms": ["mlb03", "nope"] } })).rejects.toThrow(
+    await expect(
+      synthEnv(raw, {
+        config: {
+          ...stackConfig("mgmt02"),
+          "maglev-infra:environment": raw,
+          "maglev-infra:importVms": ["mlb03", "nope"],
+        },
+      }),
+    ).rejects.toThrow(
       /^maglev-infra:importVms: not hosts of this stack with provider: proxmox: "mlb03", "nope"$/m,
     );
-    await expect(synth("mgmt02", { config: { ...stackConfig("mgmt02"), "maglev-infra:importVms": "mgw01" } })).rejects.toThrow(/maglev-infra:importVms.*mgw01/);
+    await expect(
+      synth("mgmt02", { config: { ...stackConfig("mgmt02"), "maglev-infra:importVms": "mgw01" } }),
+    ).rejects.toThrow(/maglev-infra:importVms.*mgw01/);
   });
 });

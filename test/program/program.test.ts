@@ -6,13 +6,31 @@
 import { alertRules } from "../../src/monitoring/rules";
 import { grafanaDashboard } from "../../src/monitoring/dashboard";
 import * as pulumi from "@pulumi/pulumi";
-import { applyCommand, applyStdin, bundleArchive, bundleSecretKeys, compileBundle, k0sJoinTokenCommand } from "../../src/bundle";
+import {
+  applyCommand,
+  applyStdin,
+  bundleArchive,
+  bundleSecretKeys,
+  compileBundle,
+  k0sJoinTokenCommand,
+} from "../../src/bundle";
 import { K0S_JOIN_TOKEN_SECRET, K0S_WORKER_TOKEN_FILE, k0sJoinTokenUrn } from "../../src/tiers/k0s";
 import { K0sWorker, ManagedHost } from "../../components";
 import { buildPlans, HostPlan } from "../../src/plan";
 import { deriveTopology, Topology } from "../../src/topology";
-import { SECRET_MARK, OFFLINE_SECRET_PREFIX, synthesize, readStackConfig } from "../../src/program/offline";
-import { GATE_NEEDS, main, PROGRAM_SECRET_KEYS, referencedSecretKeys, vipKey } from "../../src/program";
+import {
+  SECRET_MARK,
+  OFFLINE_SECRET_PREFIX,
+  synthesize,
+  readStackConfig,
+} from "../../src/program/offline";
+import {
+  GATE_NEEDS,
+  main,
+  PROGRAM_SECRET_KEYS,
+  referencedSecretKeys,
+  vipKey,
+} from "../../src/program";
 import { mgmt02Raw, mustValidate, hostIndex } from "../helpers";
 import { COMMAND, COPY, Graph, synth, synthEnv, SynthResult, VM } from "./harness";
 
@@ -47,7 +65,8 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
       });
       const nics = vm.inputs.networkDevices as any[];
       expect(nics[0]).toMatchObject({ macAddress: h.macs.mgmt, bridge: "vmbr0", vlanId: 7 });
-      if (h.ingress) expect(nics[1]).toMatchObject({ macAddress: h.macs.ingress, bridge: "vmbr0", vlanId: 10 });
+      if (h.ingress)
+        expect(nics[1]).toMatchObject({ macAddress: h.macs.ingress, bridge: "vmbr0", vlanId: 10 });
       else expect(nics).toHaveLength(1);
       expect((vm.inputs.initialization as any).ipConfigs[0].ipv4.address).toBe(`${h.mgmt.ipv4}/24`);
       expect(vm.provider).toMatch(/pulumi:providers:proxmoxve::proxmox::/);
@@ -79,16 +98,36 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
 
   test("THEN each host is at most 5 resources: its VM, its host key, its apply and its teardown; the k0s controller its kubeconfig; a worker its join token", () => {
     for (const h of topo.hosts) {
-      const own = result.resources.filter((r) => r.custom && (r.name === h.name || r.name.startsWith(`${h.name}-`))).map((r) => r.name.slice(h.name.length) || "(VM)");
-      const extra = h.role === "k0s-controller" ? ["-kubeconfig"] : h.role === "k0s-worker" ? ["-join-token"] : [];
-      expect({ host: h.name, own: own.sort() }).toEqual({ host: h.name, own: ["(VM)", "-apply", "-host-key", "-teardown", ...extra].sort() });
+      const own = result.resources
+        .filter((r) => r.custom && (r.name === h.name || r.name.startsWith(`${h.name}-`)))
+        .map((r) => r.name.slice(h.name.length) || "(VM)");
+      const extra =
+        h.role === "k0s-controller"
+          ? ["-kubeconfig"]
+          : h.role === "k0s-worker"
+            ? ["-join-token"]
+            : [];
+      expect({ host: h.name, own: own.sort() }).toEqual({
+        host: h.name,
+        own: ["(VM)", "-apply", "-host-key", "-teardown", ...extra].sort(),
+      });
       // Issue 12's bound, counted as preview:offline's summary does: the custom children of the host's component.
-      const component = result.resources.find((r) => !r.custom && r.name === h.name && r.type.startsWith("maglev-infra:"))!;
+      const component = result.resources.find(
+        (r) => !r.custom && r.name === h.name && r.type.startsWith("maglev-infra:"),
+      )!;
       const children = result.resources.filter((r) => r.custom && r.parent === component.urn);
-      expect({ host: h.name, n: children.length, atMost5: children.length <= 5 }).toEqual({ host: h.name, n: own.length, atMost5: true });
+      expect({ host: h.name, n: children.length, atMost5: children.length <= 5 }).toEqual({
+        host: h.name,
+        n: own.length,
+        atMost5: true,
+      });
     }
     expect(g.ofType(COPY)).toHaveLength(0);
-    expect(result.resources.some((r) => /-(secrets|worker-token|join-token-spent|join-token-revoke)$/.test(r.name))).toBe(false);
+    expect(
+      result.resources.some((r) =>
+        /-(secrets|worker-token|join-token-spent|join-token-revoke)$/.test(r.name),
+      ),
+    ).toBe(false);
   });
 
   test("THEN every apply runs the one bootstrap as root with the host's bundle on stdin, the manifest visible in its triggers", () => {
@@ -98,7 +137,12 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
       expect(r.inputs.create).toBe(applyCommand(topo.env.proxmox.user));
       expect(r.inputs.create).toMatch(/^sudo -n sh -c '/);
       expect(r.inputs.triggers).toEqual([c.sha256, c.programSha256, ...c.manifest]);
-      for (const f of p.files) expect((r.inputs.triggers as string[]).some((t) => t.startsWith(`${f.path} ${f.mode} ${f.owner} `))).toBe(true);
+      for (const f of p.files)
+        expect(
+          (r.inputs.triggers as string[]).some((t) =>
+            t.startsWith(`${f.path} ${f.mode} ${f.owner} `),
+          ),
+        ).toBe(true);
       if (bundleSecretKeys(c.bundle).length) {
         // The archive carries the secrets' values: secret, so a rotation re-applies without a value in the diff.
         expect(r.inputs.stdin).toBe(SECRET_MARK);
@@ -119,22 +163,36 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
       return orig.call(this);
     };
     try {
-      await synthesize({ stack: "mgmt02", config: readStackConfig("mgmt02"), program: () => main({ placeholderDigests: "allow" }) });
+      await synthesize({
+        stack: "mgmt02",
+        config: readStackConfig("mgmt02"),
+        program: () => main({ placeholderDigests: "allow" }),
+      });
     } finally {
       (ManagedHost.prototype as any).hostOutputs = orig;
     }
-    const values = (keys: string[]) => Object.fromEntries(keys.map((k) => [k, `${OFFLINE_SECRET_PREFIX}${k}`]));
+    const values = (keys: string[]) =>
+      Object.fromEntries(keys.map((k) => [k, `${OFFLINE_SECRET_PREFIX}${k}`]));
     let withSecrets = 0;
     for (const p of plans) {
       const host = made.find((m) => m.hostname === p.hostname)!;
-      const stdin = await new Promise<string>((res) => pulumi.output((host.apply as any).stdin as pulumi.Input<string>).apply((v) => res(v as string)));
+      const stdin = await new Promise<string>((res) =>
+        pulumi
+          .output((host.apply as any).stdin as pulumi.Input<string>)
+          .apply((v) => res(v as string)),
+      );
       const c = compileBundle(topo.env.name, p);
       const keys = bundleSecretKeys(c.bundle);
-      expect({ host: p.name, same: stdin === applyStdin(c, values(keys)) }).toEqual({ host: p.name, same: true });
+      expect({ host: p.name, same: stdin === applyStdin(c, values(keys)) }).toEqual({
+        host: p.name,
+        same: true,
+      });
       if (keys.length) withSecrets++;
       if (p.tier === "k0s-worker") expect(keys).toContain(K0S_JOIN_TOKEN_SECRET);
     }
-    expect(withSecrets).toBeGreaterThanOrEqual(topo.hosts.filter((h) => h.role === "k0s-worker").length + 2);
+    expect(withSecrets).toBeGreaterThanOrEqual(
+      topo.hosts.filter((h) => h.role === "k0s-worker").length + 2,
+    );
   });
 
   test("THEN within each tier host N applies after host N-1's apply (which ends with its health gate), gateways before maglevs", () => {
@@ -147,7 +205,8 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
         expect(deps).toContain(h.name); // its VM
         expect(deps).toContain(`${h.name}-host-key`); // the pinned key, read on first contact
         if (i > 0) expect(deps).toContain(`${hosts[i - 1].name}-apply`);
-        if (i === 0 && t === "maglev") expect(deps).toContain(`${topo.gateways[topo.gateways.length - 1].name}-apply`);
+        if (i === 0 && t === "maglev")
+          expect(deps).toContain(`${topo.gateways[topo.gateways.length - 1].name}-apply`);
         if (i === 0 && !GATE_NEEDS[t]) expect(deps).toEqual([h.name, `${h.name}-host-key`].sort());
       });
     }
@@ -172,10 +231,15 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
     for (const [tier, needs] of Object.entries(GATE_NEEDS)) {
       for (const h of topo.hosts.filter((x) => x.role === tier)) {
         const a = ancestors(`${h.name}-apply`);
-        for (const need of needs!) for (const n of topo.hosts.filter((x) => x.role === need)) {
-          expect({ gate: `${h.name}-apply`, needs: `${n.name}-apply`, ancestor: a.has(`${n.name}-apply`) }).toEqual({ gate: `${h.name}-apply`, needs: `${n.name}-apply`, ancestor: true });
-          checked++;
-        }
+        for (const need of needs!)
+          for (const n of topo.hosts.filter((x) => x.role === need)) {
+            expect({
+              gate: `${h.name}-apply`,
+              needs: `${n.name}-apply`,
+              ancestor: a.has(`${n.name}-apply`),
+            }).toEqual({ gate: `${h.name}-apply`, needs: `${n.name}-apply`, ancestor: true });
+            checked++;
+          }
       }
     }
     // mgmt02: 2 maglevs × (2 gateways + 3 HAProxy + 6 k0s workers + 2 dnsdist) + 6 workers × 1 controller
@@ -187,26 +251,52 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
     const mints = new Set<string>();
     for (const h of topo.hosts.filter((x) => x.role === "k0s-worker")) {
       const mint = g.get(COMMAND, `${h.name}-join-token`);
-      expect(mint.inputs.create).toBe(k0sJoinTokenCommand("debian", "create", h.name, "/usr/local/bin/k0s"));
-      expect(mint.inputs.delete).toBe(k0sJoinTokenCommand("debian", "revoke", h.name, "/usr/local/bin/k0s"));
+      expect(mint.inputs.create).toBe(
+        k0sJoinTokenCommand("debian", "create", h.name, "/usr/local/bin/k0s"),
+      );
+      expect(mint.inputs.delete).toBe(
+        k0sJoinTokenCommand("debian", "revoke", h.name, "/usr/local/bin/k0s"),
+      );
       // 24 h: the copy in state stops working by itself.
       expect(mint.inputs.create).toContain('"$k0s" token create --role=worker --expiry=24h');
       expect(mint.inputs.stdin).toBeUndefined();
       // Any change of the worker's bundle mints a fresh token right before its apply.
-      expect(mint.inputs.triggers).toEqual([compileBundle(topo.env.name, plans.find((p) => p.name === h.name)!).sha256]);
+      expect(mint.inputs.triggers).toEqual([
+        compileBundle(
+          topo.env.name,
+          plans.find((p) => p.name === h.name)!,
+        ).sha256,
+      ]);
       expect(mint.inputs.logging).toBe("none");
       expect(mint.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout", "stderr"]));
       expect(mint.deleteBeforeReplace).toBe(true);
       expect(mint.ignoreChanges).toEqual(["connection"]);
       expect(mint.replaceWith).toEqual([g.get(VM, h.name).urn]);
       expect(mint.parent).toBe(g.get("maglev-infra:k0s:K0sWorker", h.name).urn);
-      expect(g.deps(mint)).toEqual(expect.arrayContaining([`${controller.name}-apply`, `${controller.name}-host-key`, `${controller.name}-teardown`, h.name]));
+      expect(g.deps(mint)).toEqual(
+        expect.arrayContaining([
+          `${controller.name}-apply`,
+          `${controller.name}-host-key`,
+          `${controller.name}-teardown`,
+          h.name,
+        ]),
+      );
       expect(g.deps(g.get(COMMAND, `${h.name}-apply`))).toContain(`${h.name}-join-token`);
       // The URN the worker's health gate names for `pulumi up --replace`.
       expect(mint.urn).toBe(k0sJoinTokenUrn("mgmt02", h.name));
       const plan = plans.find((p) => p.name === h.name)!;
       expect(plan.health!.command).toContain(`pulumi up --replace '\\''${mint.urn}'\\''`);
-      expect(plan.files.find((f) => f.path === K0S_WORKER_TOKEN_FILE)).toMatchObject({ mode: "0600", owner: "root:root", content: `{{secret:${K0S_JOIN_TOKEN_SECRET}}}`, secretKeys: [K0S_JOIN_TOKEN_SECRET], secretSyntax: "line", activate: { kind: "command", command: "test -s /var/lib/k0s/kubelet.conf || systemctl try-restart k0sworker.service" } });
+      expect(plan.files.find((f) => f.path === K0S_WORKER_TOKEN_FILE)).toMatchObject({
+        mode: "0600",
+        owner: "root:root",
+        content: `{{secret:${K0S_JOIN_TOKEN_SECRET}}}`,
+        secretKeys: [K0S_JOIN_TOKEN_SECRET],
+        secretSyntax: "line",
+        activate: {
+          kind: "command",
+          command: "test -s /var/lib/k0s/kubelet.conf || systemctl try-restart k0sworker.service",
+        },
+      });
       mints.add(mint.urn);
     }
     expect(mints.size).toBe(6);
@@ -225,10 +315,25 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
     expect(result.outputs.grafanaDashboard).toBe(grafanaDashboard(topo));
     const hosts = result.outputs.hosts as Record<string, any>;
     expect(Object.keys(hosts)).toEqual(topo.hosts.map((h) => h.name));
-    expect(hosts.mgw01).toEqual({ tier: "gateway", hostname: "mgmt02-vm-mgw01", mgmt: { ipv4: "10.1.7.4", ipv6: "2a0a:7180:81:7::4" }, ingress: { ipv4: "10.1.10.4", ipv6: "2a0a:7180:81:a::4" }, vmId: 2004 });
+    expect(hosts.mgw01).toEqual({
+      tier: "gateway",
+      hostname: "mgmt02-vm-mgw01",
+      mgmt: { ipv4: "10.1.7.4", ipv6: "2a0a:7180:81:7::4" },
+      ingress: { ipv4: "10.1.10.4", ipv6: "2a0a:7180:81:a::4" },
+      vmId: 2004,
+    });
     const vips = result.outputs.vips as Record<string, any>;
-    for (const r of topo.vipPorts) expect(vips[vipKey(r.vip, r.port)]).toMatchObject({ group: r.group, fwmark: r.fwmark, protocols: expect.arrayContaining([r.protocol]) });
-    expect(vips["[2a0a:7180:81:7::35]:53"]).toEqual({ group: "dns", fwmark: 300053, protocols: ["tcp", "udp"] });
+    for (const r of topo.vipPorts)
+      expect(vips[vipKey(r.vip, r.port)]).toMatchObject({
+        group: r.group,
+        fwmark: r.fwmark,
+        protocols: expect.arrayContaining([r.protocol]),
+      });
+    expect(vips["[2a0a:7180:81:7::35]:53"]).toEqual({
+      group: "dns",
+      fwmark: 300053,
+      protocols: ["tcp", "udp"],
+    });
     expect(result.outputs.kubeconfig).toBe(SECRET_MARK);
     expect(await (result.rawOutputs.kubeconfig as any).isSecret).toBe(true);
   });
@@ -240,16 +345,28 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
   });
 
   test("THEN every command carrying a secret (its stdin or triggers; an apply's stdin holds the secrets' hash) does not log", () => {
-    const carrying = g.ofType(COMMAND).filter((r) => r.secretInputs.some((k) => k !== "connection"));
-    for (const r of carrying) expect({ name: r.name, logging: r.inputs.logging }).toEqual({ name: r.name, logging: "none" });
+    const carrying = g
+      .ofType(COMMAND)
+      .filter((r) => r.secretInputs.some((k) => k !== "connection"));
+    for (const r of carrying)
+      expect({ name: r.name, logging: r.inputs.logging }).toEqual({
+        name: r.name,
+        logging: "none",
+      });
     // Every worker's apply (its join token) and the HAProxy and DNS hosts' (their stack secrets).
-    expect(carrying.length).toBeGreaterThanOrEqual(topo.hosts.filter((h) => h.role === "k0s-worker").length + 2);
+    expect(carrying.length).toBeGreaterThanOrEqual(
+      topo.hosts.filter((h) => h.role === "k0s-worker").length + 2,
+    );
     // An apply without secrets logs its phase lines.
-    for (const r of g.ofType(COMMAND).filter((x) => x.name.endsWith("-apply") && !x.secretInputs.includes("stdin"))) expect(r.inputs.logging).toBe("stdoutAndStderr");
+    for (const r of g
+      .ofType(COMMAND)
+      .filter((x) => x.name.endsWith("-apply") && !x.secretInputs.includes("stdin")))
+      expect(r.inputs.logging).toBe("stdoutAndStderr");
   });
 
   test("THEN every command connects with a bounded dial (SSH key secret)", () => {
-    for (const r of [...g.ofType(COMMAND), ...g.ofType(COPY)]) expect(r.inputs.connection).toBe(SECRET_MARK);
+    for (const r of [...g.ofType(COMMAND), ...g.ofType(COPY)])
+      expect(r.inputs.connection).toBe(SECRET_MARK);
   });
 
   test("AND WHEN it runs a second time THEN it registers the same resources with the same inputs", async () => {
@@ -279,7 +396,11 @@ describe("GIVEN a stack with problems", () => {
     expect(err!.message).not.toMatch(/resources were registered/);
     // And explicitly: a recorder sees no registration.
     const seen: string[] = [];
-    await pulumi.runtime.setMocks({ newResource: (a) => (seen.push(a.name), { id: a.name, state: {} }), call: () => ({}) }, "maglev-infra", "bad");
+    await pulumi.runtime.setMocks(
+      { newResource: (a) => (seen.push(a.name), { id: a.name, state: {} }), call: () => ({}) },
+      "maglev-infra",
+      "bad",
+    );
     pulumi.runtime.setAllConfig({ "maglev-infra:environment": JSON.stringify(raw) }, []);
     expect(() => require("../../src/program").main()).toThrow(/problems? in the environment/);
     await new Promise((r) => setTimeout(r, 50));
@@ -315,10 +436,19 @@ describe("GIVEN a host adopted by address (provider: existing)", () => {
 
 describe("referencedSecretKeys", () => {
   test("GIVEN plans with secret files THEN only the referenced keys are read, and an unknown key fails", () => {
-    const p = (keys: string[]): HostPlan => ({ ...plans[0], files: [{ ...plans[0].files[0], secretKeys: keys }] });
-    expect(referencedSecretKeys([p(["pdnsApiKey"]), p(["haproxyStatsPassword", "pdnsApiKey"])])).toEqual(["haproxyStatsPassword", "pdnsApiKey"]);
-    expect(() => referencedSecretKeys([p(["not a key"])])).toThrow(/not config key names: not a key/);
+    const p = (keys: string[]): HostPlan => ({
+      ...plans[0],
+      files: [{ ...plans[0].files[0], secretKeys: keys }],
+    });
+    expect(
+      referencedSecretKeys([p(["pdnsApiKey"]), p(["haproxyStatsPassword", "pdnsApiKey"])]),
+    ).toEqual(["haproxyStatsPassword", "pdnsApiKey"]);
+    expect(() => referencedSecretKeys([p(["not a key"])])).toThrow(
+      /not config key names: not a key/,
+    );
     // The program's own secrets (a worker's join token) are not config keys.
-    expect(referencedSecretKeys([p(["pdnsApiKey", K0S_JOIN_TOKEN_SECRET])])).toEqual(["pdnsApiKey"]);
+    expect(referencedSecretKeys([p(["pdnsApiKey", K0S_JOIN_TOKEN_SECRET])])).toEqual([
+      "pdnsApiKey",
+    ]);
   });
 });

@@ -20,12 +20,17 @@ function tmpdir(): string {
 function snapshot(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    for (const e of fs
+      .readdirSync(d, { withFileTypes: true })
+      .sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) {
         out.push(`${path.relative(dir, p)}/`);
         walk(p);
-      } else out.push(`${path.relative(dir, p)} ${e.isSymbolicLink() ? "-> " + fs.readlinkSync(p) : fs.readFileSync(p, "utf8")}`);
+      } else
+        out.push(
+          `${path.relative(dir, p)} ${e.isSymbolicLink() ? "-> " + fs.readlinkSync(p) : fs.readFileSync(p, "utf8")}`,
+        );
     }
   };
   walk(dir);
@@ -33,7 +38,11 @@ function snapshot(dir: string): string[] {
 }
 
 function runRender(args: string[], cwd = ROOT) {
-  return spawnSync(path.join(ROOT, "node_modules/.bin/tsx"), [path.join(ROOT, "src/cli/render.ts"), ...args], { cwd, encoding: "utf8" });
+  return spawnSync(
+    path.join(ROOT, "node_modules/.bin/tsx"),
+    [path.join(ROOT, "src/cli/render.ts"), ...args],
+    { cwd, encoding: "utf8" },
+  );
 }
 
 describe("render --out: which folders may be written", () => {
@@ -66,26 +75,45 @@ describe("render --out: which folders may be written", () => {
   });
 
   test.each([
-    ["a folder with other content", (d: string) => (fs.mkdirSync(d), fs.writeFileSync(path.join(d, "notes.txt"), "mine")), /not empty and no render made it/],
+    [
+      "a folder with other content",
+      (d: string) => (fs.mkdirSync(d), fs.writeFileSync(path.join(d, "notes.txt"), "mine")),
+      /not empty and no render made it/,
+    ],
     ["a file", (d: string) => fs.writeFileSync(d, "a file"), /not a folder/],
-    ["a symbolic link to a render folder", (d: string) => {
-      const real = `${d}-real`;
-      writeRender(real, rendered);
-      fs.symlinkSync(real, d);
-    }, /symbolic link/],
-    ["a folder whose marker is a folder", (d: string) => (fs.mkdirSync(d), fs.mkdirSync(path.join(d, RENDER_MARKER))), /no render made it/],
-  ])("GIVEN %s WHEN rendered into THEN it is refused naming the folder, and nothing anywhere changes", (_what, make, why) => {
-    const parent = tmpdir();
-    const out = path.join(parent, "out");
-    make(out);
-    const before = snapshot(parent);
-    expect(() => writeRender(out, rendered)).toThrow(why);
-    expect(() => writeRender(out, rendered)).toThrow(new RegExp(`refusing to write into ${out.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:`));
-    expect(snapshot(parent)).toEqual(before);
-  });
+    [
+      "a symbolic link to a render folder",
+      (d: string) => {
+        const real = `${d}-real`;
+        writeRender(real, rendered);
+        fs.symlinkSync(real, d);
+      },
+      /symbolic link/,
+    ],
+    [
+      "a folder whose marker is a folder",
+      (d: string) => (fs.mkdirSync(d), fs.mkdirSync(path.join(d, RENDER_MARKER))),
+      /no render made it/,
+    ],
+  ])(
+    "GIVEN %s WHEN rendered into THEN it is refused naming the folder, and nothing anywhere changes",
+    (_what, make, why) => {
+      const parent = tmpdir();
+      const out = path.join(parent, "out");
+      make(out);
+      const before = snapshot(parent);
+      expect(() => writeRender(out, rendered)).toThrow(why);
+      expect(() => writeRender(out, rendered)).toThrow(
+        new RegExp(`refusing to write into ${out.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:`),
+      );
+      expect(snapshot(parent)).toEqual(before);
+    },
+  );
 
   test("GIVEN the repository itself THEN it is refused (checked only: nothing is written or removed)", () => {
-    expect(() => checkRenderOut(ROOT)).toThrow(/refusing to write into .*not empty and no render made it/);
+    expect(() => checkRenderOut(ROOT)).toThrow(
+      /refusing to write into .*not empty and no render made it/,
+    );
     expect(() => checkRenderOut("/")).toThrow(/refusing to write into \//);
   });
 
@@ -94,7 +122,8 @@ describe("render --out: which folders may be written", () => {
     fs.writeFileSync(path.join(proj, "package.json"), "{}\n");
     fs.mkdirSync(path.join(proj, "src"));
     fs.writeFileSync(path.join(proj, "src", "index.ts"), "export {};\n");
-    const siblings = () => fs.readdirSync(path.dirname(proj)).filter((n) => n.startsWith(path.basename(proj)));
+    const siblings = () =>
+      fs.readdirSync(path.dirname(proj)).filter((n) => n.startsWith(path.basename(proj)));
     const before = [snapshot(proj), siblings()];
     const res = runRender([path.join(ROOT, "stacks/Pulumi.mgmt02.yaml"), "--out", "."], proj);
     expect(res.status).toBe(1);

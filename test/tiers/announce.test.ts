@@ -18,12 +18,26 @@ const PYTHON = "/usr/bin/python3";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `ipvsadm -Ln` as keepalived leaves it: every service with two real servers of the given weights. */
-function ipvsOutput(topo: Topology, weights: (family: string, fwmark: number) => [number, number]): string {
-  const L = ["IP Virtual Server version 1.2.1 (size=4096)", "Prot LocalAddress:Port Scheduler Flags", "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn"];
+function ipvsOutput(
+  topo: Topology,
+  weights: (family: string, fwmark: number) => [number, number],
+): string {
+  const L = [
+    "IP Virtual Server version 1.2.1 (size=4096)",
+    "Prot LocalAddress:Port Scheduler Flags",
+    "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn",
+  ];
   for (const s of ipvsServices(topo)) {
-    L.push(s.family === "ipv6" ? `FWM  ${s.fwmark.fwmark} IPv6 mh (mh-port)` : `FWM  ${s.fwmark.fwmark} mh (mh-port)`);
+    L.push(
+      s.family === "ipv6"
+        ? `FWM  ${s.fwmark.fwmark} IPv6 mh (mh-port)`
+        : `FWM  ${s.fwmark.fwmark} mh (mh-port)`,
+    );
     const [a, b] = weights(s.family, s.fwmark.fwmark);
-    L.push(`  -> 10.1.10.61:0                 Route   ${a}      0          0`, `  -> 10.1.10.62:0                 Route   ${b}      0          0`);
+    L.push(
+      `  -> 10.1.10.61:0                 Route   ${a}      0          0`,
+      `  -> 10.1.10.62:0                 Route   ${b}      0          0`,
+    );
   }
   return L.join("\n") + "\n";
 }
@@ -33,20 +47,74 @@ function ipvsOutput(topo: Topology, weights: (family: string, fwmark: number) =>
  * from a real listing), minus the map entries `drop` names ("10.1.7.16 tcp 443") and the mark
  * rules of the families in `unmarked`.
  */
-function nftOutput(topo: Topology, opts: { drop?: string[]; unmarked?: ("ipv4" | "ipv6")[] } = {}): string {
+function nftOutput(
+  topo: Topology,
+  opts: { drop?: string[]; unmarked?: ("ipv4" | "ipv6")[] } = {},
+): string {
   const t = { family: "inet", table: "maglev_infra" };
-  const items: unknown[] = [{ metainfo: { version: "1.0.6", release_name: "Lester Gooch #5", json_schema_version: 1 } }, { table: { family: "inet", name: "maglev_infra", handle: 2 } }];
+  const items: unknown[] = [
+    { metainfo: { version: "1.0.6", release_name: "Lester Gooch #5", json_schema_version: 1 } },
+    { table: { family: "inet", name: "maglev_infra", handle: 2 } },
+  ];
   for (const fam of ["ipv4", "ipv6"] as const) {
-    const elem = topo.vipPorts.filter((r) => r.family === fam && !(opts.drop ?? []).includes(`${r.vip} ${r.protocol} ${r.port}`)).map((r) => [{ concat: [r.vip, r.protocol, r.port] }, r.fwmark]);
+    const elem = topo.vipPorts
+      .filter(
+        (r) => r.family === fam && !(opts.drop ?? []).includes(`${r.vip} ${r.protocol} ${r.port}`),
+      )
+      .map((r) => [{ concat: [r.vip, r.protocol, r.port] }, r.fwmark]);
     const sfx = fam === "ipv4" ? "v4" : "v6";
-    items.push({ map: { ...t, name: `fwmark_${sfx}`, type: [`${fam}_addr`, "inet_proto", "inet_service"], handle: 3, map: "mark", ...(elem.length ? { elem } : {}) } });
-    items.push({ set: { ...t, name: `vips_${sfx}`, type: `${fam}_addr`, handle: 4, elem: topo.vips[fam] } });
+    items.push({
+      map: {
+        ...t,
+        name: `fwmark_${sfx}`,
+        type: [`${fam}_addr`, "inet_proto", "inet_service"],
+        handle: 3,
+        map: "mark",
+        ...(elem.length ? { elem } : {}),
+      },
+    });
+    items.push({
+      set: { ...t, name: `vips_${sfx}`, type: `${fam}_addr`, handle: 4, elem: topo.vips[fam] },
+    });
   }
-  items.push({ chain: { ...t, name: "prerouting", handle: 1, type: "filter", hook: "prerouting", prio: -300, policy: "accept" } });
-  for (const [proto, sfx] of [["ip", "v4"], ["ip6", "v6"]] as const) {
+  items.push({
+    chain: {
+      ...t,
+      name: "prerouting",
+      handle: 1,
+      type: "filter",
+      hook: "prerouting",
+      prio: -300,
+      policy: "accept",
+    },
+  });
+  for (const [proto, sfx] of [
+    ["ip", "v4"],
+    ["ip6", "v6"],
+  ] as const) {
     if ((opts.unmarked ?? []).includes(sfx === "v4" ? "ipv4" : "ipv6")) continue;
-    const key = { concat: [{ payload: { protocol: proto, field: "daddr" } }, { meta: { key: "l4proto" } }, { payload: { protocol: "th", field: "dport" } }] };
-    items.push({ rule: { ...t, chain: "prerouting", handle: 9, expr: [{ mangle: { key: { meta: { key: "mark" } }, value: { map: { key, data: `@fwmark_${sfx}` } } } }] } });
+    const key = {
+      concat: [
+        { payload: { protocol: proto, field: "daddr" } },
+        { meta: { key: "l4proto" } },
+        { payload: { protocol: "th", field: "dport" } },
+      ],
+    };
+    items.push({
+      rule: {
+        ...t,
+        chain: "prerouting",
+        handle: 9,
+        expr: [
+          {
+            mangle: {
+              key: { meta: { key: "mark" } },
+              value: { map: { key, data: `@fwmark_${sfx}` } },
+            },
+          },
+        ],
+      },
+    });
   }
   return JSON.stringify({ nftables: items }) + "\n";
 }
@@ -61,7 +129,13 @@ const IP_OUTPUT = [
 ].join("\n");
 
 /** Every prefix of the stack: what the process withdraws at start unless it announces it. */
-const STACK = ["10.1.7.15/32", "10.1.7.16/32", "10.1.7.53/32", "2a0a:7180:81:7::10/128", "2a0a:7180:81:7::35/128"];
+const STACK = [
+  "10.1.7.15/32",
+  "10.1.7.16/32",
+  "10.1.7.53/32",
+  "2a0a:7180:81:7::10/128",
+  "2a0a:7180:81:7::35/128",
+];
 
 class Harness {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "announce-"));
@@ -79,9 +153,22 @@ class Harness {
     fs.mkdirSync(path.join(this.dir, "run"));
     fs.writeFileSync(path.join(this.dir, "ip.out"), IP_OUTPUT + "\n");
     // A missing answer file is a failing command (nft: "No such file or directory", the table is gone).
-    for (const f of fakes) fs.writeFileSync(path.join(this.dir, "bin", f), `#!/bin/sh\nexec cat ${this.dir}/${f}.out 2>/dev/null\n`, { mode: 0o755 });
+    for (const f of fakes)
+      fs.writeFileSync(
+        path.join(this.dir, "bin", f),
+        `#!/bin/sh\nexec cat ${this.dir}/${f}.out 2>/dev/null\n`,
+        { mode: 0o755 },
+      );
     const d = JSON.parse(announceData(topo));
-    fs.writeFileSync(this.data, JSON.stringify({ ...d, drainFile: this.drain, announcedFile: this.announcedFile, stateFile: this.stateFile }));
+    fs.writeFileSync(
+      this.data,
+      JSON.stringify({
+        ...d,
+        drainFile: this.drain,
+        announcedFile: this.announcedFile,
+        stateFile: this.stateFile,
+      }),
+    );
   }
   ipvs(text: string) {
     fs.writeFileSync(path.join(this.dir, "ipvsadm.out"), text);
@@ -91,7 +178,9 @@ class Harness {
     else fs.writeFileSync(path.join(this.dir, "nft.out"), text);
   }
   start(argv: string[] = [PYTHON, PROGRAM, this.data]) {
-    this.child = spawn(argv[0], argv.slice(1), { env: { ...process.env, PATH: `${this.dir}/bin:${process.env.PATH}` } });
+    this.child = spawn(argv[0], argv.slice(1), {
+      env: { ...process.env, PATH: `${this.dir}/bin:${process.env.PATH}` },
+    });
     this.child.stdout.on("data", (d) => this.out.push(...String(d).split("\n").filter(Boolean)));
   }
   /** Routes announced and not withdrawn since (a withdraw needs no next hop). */
@@ -107,8 +196,16 @@ class Harness {
   }
   /** Prefix -> "announced reason" from the state file the metrics read. */
   states(): Record<string, string> {
-    const v = JSON.parse(fs.readFileSync(this.stateFile, "utf8")).vips as Record<string, { announced: boolean; reason: string }>;
-    return Object.fromEntries(Object.entries(v).map(([p, s]) => [p, `${s.announced ? "announced" : "withdrawn"} ${s.reason}`]));
+    const v = JSON.parse(fs.readFileSync(this.stateFile, "utf8")).vips as Record<
+      string,
+      { announced: boolean; reason: string }
+    >;
+    return Object.fromEntries(
+      Object.entries(v).map(([p, s]) => [
+        p,
+        `${s.announced ? "announced" : "withdrawn"} ${s.reason}`,
+      ]),
+    );
   }
   announcedFileLines(): string[] {
     return fs.readFileSync(this.announcedFile, "utf8").split("\n").filter(Boolean).sort();
@@ -123,11 +220,19 @@ class Harness {
   }
 }
 
-const ALL = ["10.1.7.15/32 via 10.1.10.17", "10.1.7.16/32 via 10.1.10.17", "2a0a:7180:81:7::10/128 via 2a0a:7180:81:a::11"].sort();
+const ALL = [
+  "10.1.7.15/32 via 10.1.10.17",
+  "10.1.7.16/32 via 10.1.10.17",
+  "2a0a:7180:81:7::10/128 via 2a0a:7180:81:a::11",
+].sort();
 const mgmt02 = () => deriveTopology(mustValidate(mgmt02Raw()));
 
 /** Runs `body` with a started harness (healthy IPVS and marks unless `setup` says otherwise), then stops and cleans up. */
-async function withHarness(topo: Topology, body: (h: Harness) => Promise<void>, setup?: (h: Harness) => void) {
+async function withHarness(
+  topo: Topology,
+  body: (h: Harness) => Promise<void>,
+  setup?: (h: Harness) => void,
+) {
   const h = new Harness(topo);
   h.ipvs(ipvsOutput(topo, () => [1, 1]));
   h.nft(nftOutput(topo));
@@ -172,9 +277,14 @@ describe("maglev announce process", () => {
       await sleep(1500);
       expect(h.announced()).toEqual(ALL);
       // 200443: the k0s group's port 443, served on 10.1.7.16 only (10.1.7.15 is the mlb group's).
-      h.ipvs(ipvsOutput(topo, (fam, mark) => (fam === "ipv4" && mark === 200443 ? [1, 0] : [1, 1])));
+      h.ipvs(
+        ipvsOutput(topo, (fam, mark) => (fam === "ipv4" && mark === 200443 ? [1, 0] : [1, 1])),
+      );
       await sleep(1500);
-      expect(h.announced()).toEqual(["10.1.7.15/32 via 10.1.10.17", "2a0a:7180:81:7::10/128 via 2a0a:7180:81:a::11"]);
+      expect(h.announced()).toEqual([
+        "10.1.7.15/32 via 10.1.10.17",
+        "2a0a:7180:81:7::10/128 via 2a0a:7180:81:a::11",
+      ]);
       // The state file says why, for every VIP of the stack (10.1.7.53 and ::35 are not on the fake `vip`).
       expect(h.states()).toEqual({
         "10.1.7.15/32": "announced healthy",
@@ -268,46 +378,58 @@ describe("announce process: the mark table", () => {
 });
 
 /** Root with `unshare -n` and `setpriv` (as here and in CI containers that allow it). */
-const canNetns = process.getuid?.() === 0 && spawnSync("unshare", ["-n", "true"]).status === 0 && spawnSync("setpriv", ["--version"]).status === 0;
+const canNetns =
+  process.getuid?.() === 0 &&
+  spawnSync("unshare", ["-n", "true"]).status === 0 &&
+  spawnSync("setpriv", ["--version"]).status === 0;
 
-(canNetns ? describe : describe.skip)("announce process with the real nft (own network namespace)", () => {
-  test("GIVEN the rendered fwmarks.nft loaded and the process run as nobody with only CAP_NET_ADMIN (as exabgp.service) WHEN `nft flush ruleset` THEN it withdraws every VIP within a few seconds", async () => {
-    const topo = mgmt02();
-    const h = new Harness(topo, ["ip", "ipvsadm"]);
-    h.ipvs(ipvsOutput(topo, () => [1, 1]));
-    // nobody must read the program and its data and write the announced file.
-    fs.chmodSync(h.dir, 0o755);
-    fs.chmodSync(path.join(h.dir, "run"), 0o777);
-    fs.copyFileSync(PROGRAM, path.join(h.dir, "exabgp-announce"));
-    fs.chmodSync(h.data, 0o644);
-    const nftFile = path.join(h.dir, "fwmarks.nft");
-    fs.writeFileSync(nftFile, nftablesConfig(topo, topo.hosts.find((x) => x.name === "maglev01")!));
-    const flush = path.join(h.dir, "flush");
-    // Inside the namespace: load the table, start the process with ExaBGP's privileges (stdin kept:
-    // its end means ExaBGP is gone), flush the ruleset when the test says so.
-    const inside = [
-      "set -e",
-      `nft -f ${nftFile}`,
-      "exec 3<&0",
-      `setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all,+net_admin --ambient-caps=-all,+net_admin --bounding-set=-all,+net_admin ${PYTHON} ${h.dir}/exabgp-announce ${h.data} <&3 &`,
-      "p=$!",
-      "trap 'kill -TERM $p; wait $p' TERM",
-      `while [ ! -e ${flush} ]; do sleep 0.2; done`,
-      "nft flush ruleset",
-      "wait $p",
-    ].join("\n");
-    h.start(["unshare", "-n", "bash", "-c", inside]);
-    try {
-      await sleep(2500);
-      expect(h.announced()).toEqual(ALL);
-      const t0 = Date.now();
-      fs.writeFileSync(flush, "");
-      while (h.announced().length && Date.now() - t0 < 5000) await sleep(100);
-      expect(h.announced()).toEqual([]);
-      expect(Date.now() - t0).toBeLessThan(5000);
-    } finally {
-      await h.stop();
-      h.cleanup();
-    }
-  });
-});
+(canNetns ? describe : describe.skip)(
+  "announce process with the real nft (own network namespace)",
+  () => {
+    test("GIVEN the rendered fwmarks.nft loaded and the process run as nobody with only CAP_NET_ADMIN (as exabgp.service) WHEN `nft flush ruleset` THEN it withdraws every VIP within a few seconds", async () => {
+      const topo = mgmt02();
+      const h = new Harness(topo, ["ip", "ipvsadm"]);
+      h.ipvs(ipvsOutput(topo, () => [1, 1]));
+      // nobody must read the program and its data and write the announced file.
+      fs.chmodSync(h.dir, 0o755);
+      fs.chmodSync(path.join(h.dir, "run"), 0o777);
+      fs.copyFileSync(PROGRAM, path.join(h.dir, "exabgp-announce"));
+      fs.chmodSync(h.data, 0o644);
+      const nftFile = path.join(h.dir, "fwmarks.nft");
+      fs.writeFileSync(
+        nftFile,
+        nftablesConfig(
+          topo,
+          topo.hosts.find((x) => x.name === "maglev01")!,
+        ),
+      );
+      const flush = path.join(h.dir, "flush");
+      // Inside the namespace: load the table, start the process with ExaBGP's privileges (stdin kept:
+      // its end means ExaBGP is gone), flush the ruleset when the test says so.
+      const inside = [
+        "set -e",
+        `nft -f ${nftFile}`,
+        "exec 3<&0",
+        `setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all,+net_admin --ambient-caps=-all,+net_admin --bounding-set=-all,+net_admin ${PYTHON} ${h.dir}/exabgp-announce ${h.data} <&3 &`,
+        "p=$!",
+        "trap 'kill -TERM $p; wait $p' TERM",
+        `while [ ! -e ${flush} ]; do sleep 0.2; done`,
+        "nft flush ruleset",
+        "wait $p",
+      ].join("\n");
+      h.start(["unshare", "-n", "bash", "-c", inside]);
+      try {
+        await sleep(2500);
+        expect(h.announced()).toEqual(ALL);
+        const t0 = Date.now();
+        fs.writeFileSync(flush, "");
+        while (h.announced().length && Date.now() - t0 < 5000) await sleep(100);
+        expect(h.announced()).toEqual([]);
+        expect(Date.now() - t0).toBeLessThan(5000);
+      } finally {
+        await h.stop();
+        h.cleanup();
+      }
+    });
+  },
+);

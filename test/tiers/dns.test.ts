@@ -19,8 +19,16 @@ describe("DnsdistNode (mgmt02 dnsdist01)", () => {
   });
 
   test("THEN it sends to dns01-03 (10.1.10.43-45) with the PROXY protocol and health checks", () => {
-    for (const [n, a] of [["dns01", "10.1.10.43"], ["dns02", "10.1.10.44"], ["dns03", "10.1.10.45"]])
-      expect(f.content).toMatch(new RegExp(`newServer\\(\\{ address = "${a.replace(/\./g, "\\.")}:53", name = "${n}", pool = "pdns", useProxyProtocol = true, .*checkType = "SOA", mustResolve = true`));
+    for (const [n, a] of [
+      ["dns01", "10.1.10.43"],
+      ["dns02", "10.1.10.44"],
+      ["dns03", "10.1.10.45"],
+    ])
+      expect(f.content).toMatch(
+        new RegExp(
+          `newServer\\(\\{ address = "${a.replace(/\./g, "\\.")}:53", name = "${n}", pool = "pdns", useProxyProtocol = true, .*checkType = "SOA", mustResolve = true`,
+        ),
+      );
   });
 
   test("THEN it rate-limits per client, caches, and keeps the console key and web password as placeholders", () => {
@@ -32,10 +40,22 @@ describe("DnsdistNode (mgmt02 dnsdist01)", () => {
 
   test("THEN dnsdist --check-config accepts it and rejects a broken one", async () => {
     expect(await failingFiles(p)).toEqual([]);
-    expect((await check(p.hostname, f, f.content.replace("setServerPolicy(leastOutstanding)", "setServerPolicy(leastOutstanding"))).ok).toBe(false);
+    expect(
+      (
+        await check(
+          p.hostname,
+          f,
+          f.content.replace(
+            "setServerPolicy(leastOutstanding)",
+            "setServerPolicy(leastOutstanding",
+          ),
+        )
+      ).ok,
+    ).toBe(false);
   });
 
-  test("THEN its files match the golden files", () => expect(compareGolden("mgmt02", p)).toEqual([]));
+  test("THEN its files match the golden files", () =>
+    expect(compareGolden("mgmt02", p)).toEqual([]));
 });
 
 describe("PowerDnsNode (mgmt02 dns01)", () => {
@@ -46,7 +66,9 @@ describe("PowerDnsNode (mgmt02 dns01)", () => {
     expect(f.content).toContain("launch=lmdb");
     expect(f.content).toContain("secondary=yes");
     expect(f.content).toContain("allow-notify-from=10.1.7.40,2a0a:7180:81:7::28");
-    expect(f.content).toContain("proxy-protocol-from=10.1.10.41,2a0a:7180:81:a::29,10.1.10.42,2a0a:7180:81:a::2a");
+    expect(f.content).toContain(
+      "proxy-protocol-from=10.1.10.41,2a0a:7180:81:a::29,10.1.10.42,2a0a:7180:81:a::2a",
+    );
     expect(f.content).toContain("api-key={{secret:pdnsApiKey}}");
     expect(file(p, SECONDARY_ZONES_SCRIPT).content).toContain("PRIMARIES=('10.1.7.40')");
     expect(p.downloads).toEqual([]);
@@ -54,14 +76,24 @@ describe("PowerDnsNode (mgmt02 dns01)", () => {
 
   test("THEN pdns_server --config=check accepts it and rejects an unknown setting", async () => {
     expect(await failingFiles(p)).toEqual([]);
-    const bad = await check(p.hostname, f, f.content.replace("secondary=yes", "secondary=yes\nslave-cycle=1"));
+    const bad = await check(
+      p.hostname,
+      f,
+      f.content.replace("secondary=yes", "secondary=yes\nslave-cycle=1"),
+    );
     expect(bad.ok).toBe(false);
     expect(bad.message).toMatch(/unknown setting/);
   });
 
   test("GIVEN LightningStream enabled THEN the pinned binary, its config with S3 secrets and unit are planned, and the 4.7 checker refuses pdns.conf", async () => {
     const raw = mgmt02Raw();
-    raw.dns.lightningStream = { enabled: true, url: "https://example.net/lightningstream-0.4.3", sha256: "b".repeat(64), s3Endpoint: "https://s3.example.net", bucket: "pdns-mgmt02" };
+    raw.dns.lightningStream = {
+      enabled: true,
+      url: "https://example.net/lightningstream-0.4.3",
+      sha256: "b".repeat(64),
+      s3Endpoint: "https://s3.example.net",
+      bucket: "pdns-mgmt02",
+    };
     const q = plan("dns01", topologyOf(raw));
     expect(q.downloads.map((d) => d.name)).toEqual(["lightningstream"]);
     const ls = file(q, "/etc/lightningstream/lightningstream.yaml");
@@ -73,7 +105,8 @@ describe("PowerDnsNode (mgmt02 dns01)", () => {
     expect(r.message).toMatch(/lmdb-lightning-stream/);
   });
 
-  test("THEN its files match the golden files", () => expect(compareGolden("mgmt02", p)).toEqual([]));
+  test("THEN its files match the golden files", () =>
+    expect(compareGolden("mgmt02", p)).toEqual([]));
 });
 
 describe("ShadowPrimary (mgmt02 dns00)", () => {
@@ -93,13 +126,22 @@ describe("ShadowPrimary (mgmt02 dns00)", () => {
 
   test("GIVEN dns.powerAdmin THEN the pinned tarball, Apache on mgmt only and its config with placeholders are planned", () => {
     const raw = mgmt02Raw();
-    raw.dns.powerAdmin = { url: "https://example.net/poweradmin-3.9.0.tar.gz", sha256: "c".repeat(64) };
+    raw.dns.powerAdmin = {
+      url: "https://example.net/poweradmin-3.9.0.tar.gz",
+      sha256: "c".repeat(64),
+    };
     const q = plan("dns00", topologyOf(raw));
     expect(q.downloads.map((d) => d.name)).toEqual(["poweradmin"]);
-    expect(q.packages).toEqual(expect.arrayContaining(["apache2", "libapache2-mod-php", "php-sqlite3"]));
+    expect(q.packages).toEqual(
+      expect.arrayContaining(["apache2", "libapache2-mod-php", "php-sqlite3"]),
+    );
     expect(file(q, "/etc/apache2/ports.conf").content).toContain("Listen 10.1.7.40:80");
-    expect(file(q, "/var/www/poweradmin/inc/config.inc.php").secretKeys).toEqual(["poweradminSessionKey", "pdnsApiKey"]);
+    expect(file(q, "/var/www/poweradmin/inc/config.inc.php").secretKeys).toEqual([
+      "poweradminSessionKey",
+      "pdnsApiKey",
+    ]);
   });
 
-  test("THEN its files match the golden files", () => expect(compareGolden("mgmt02", p)).toEqual([]));
+  test("THEN its files match the golden files", () =>
+    expect(compareGolden("mgmt02", p)).toEqual([]));
 });

@@ -20,14 +20,20 @@ describe("gateway mgw01 of mgmt02", () => {
 
   test("GIVEN mgmt02 THEN the route reflector rewrites next hops to mgw01's ingress0 and runs ECMP over both maglevs", () => {
     expect(conf).toMatch(/^ bgp route-reflector allow-outbound-policy$/m);
-    expect(conf).toMatch(/^route-map NH-INGRESS permit 10\n set ip next-hop 10\.1\.10\.4\n set ipv6 next-hop global 2a0a:7180:81:a::4\nexit$/m);
+    expect(conf).toMatch(
+      /^route-map NH-INGRESS permit 10\n set ip next-hop 10\.1\.10\.4\n set ipv6 next-hop global 2a0a:7180:81:a::4\nexit$/m,
+    );
     expect(conf.match(/^  maximum-paths ibgp 2$/gm)).toHaveLength(2);
   });
 
   test("GIVEN the upstream int-gw03m THEN nothing is accepted from it, and it gets IPv6 routes over the IPv4 session", () => {
     for (const af of ["ipv4", "ipv6"]) {
-      const block = conf.split(` address-family ${af} unicast\n`)[1].split(" exit-address-family")[0];
-      expect(block).toContain("  neighbor 10.1.7.2 activate\n  neighbor 10.1.7.2 route-map NO-IN in\n  neighbor 10.1.7.2 route-map NH-INGRESS out\n");
+      const block = conf
+        .split(` address-family ${af} unicast\n`)[1]
+        .split(" exit-address-family")[0];
+      expect(block).toContain(
+        "  neighbor 10.1.7.2 activate\n  neighbor 10.1.7.2 route-map NO-IN in\n  neighbor 10.1.7.2 route-map NH-INGRESS out\n",
+      );
     }
     expect(conf).toMatch(/^route-map NO-IN deny 10$/m);
     expect(conf).not.toMatch(/neighbor 10\.1\.7\.2 bfd/); // the stack says the upstream has no BFD
@@ -38,7 +44,9 @@ describe("gateway mgw01 of mgmt02", () => {
     expect(conf).toMatch(/^ neighbor 10\.1\.7\.18 peer-group MAGLEVS$/m);
     expect(conf).toMatch(/^  neighbor MAGLEVS route-reflector-client$/m);
     expect(conf).toMatch(/^ neighbor MAGLEVS bfd profile maglev$/m);
-    expect(conf).toMatch(/ profile maglev\n  transmit-interval 300\n  receive-interval 300\n  detect-multiplier 3\n/);
+    expect(conf).toMatch(
+      / profile maglev\n  transmit-interval 300\n  receive-interval 300\n  detect-multiplier 3\n/,
+    );
     expect(conf).toMatch(/^  neighbor MAGLEVS prefix-list VIPS-V4 in$/m);
     expect(conf).toMatch(/^  neighbor MAGLEVS prefix-list VIPS-V6 in$/m);
     expect(conf.match(/^ip prefix-list VIPS-V4 .*$/gm)).toEqual([
@@ -83,9 +91,18 @@ describe("gateway files against their real checkers", () => {
   });
 
   test.each([
-    ["an unknown command", (s: string) => s.replace("route-reflector-client", "route-reflector-clint")],
-    ["a peer group used but never defined (vtysh alone accepts it)", (s: string) => s.replace(/peer-group MAGLEVS$/gm, "peer-group MAGLEVZ")],
-    ["a BFD interval out of range", (s: string) => s.replace("transmit-interval 300", "transmit-interval 5")],
+    [
+      "an unknown command",
+      (s: string) => s.replace("route-reflector-client", "route-reflector-clint"),
+    ],
+    [
+      "a peer group used but never defined (vtysh alone accepts it)",
+      (s: string) => s.replace(/peer-group MAGLEVS$/gm, "peer-group MAGLEVZ"),
+    ],
+    [
+      "a BFD interval out of range",
+      (s: string) => s.replace("transmit-interval 300", "transmit-interval 5"),
+    ],
   ])("GIVEN frr.conf with %s THEN its checker rejects it", async (_what, mutate) => {
     const f = file(p, "/etc/frr/frr.conf");
     expect((await check(p.hostname, f, mutate(f.content))).ok).toBe(false);
@@ -93,7 +110,11 @@ describe("gateway files against their real checkers", () => {
 });
 
 describe("gateway (property, generated environments)", () => {
-  const envArb = fc.record({ hosts: fc.integer({ min: 20, max: 60 }), maglevs: fc.integer({ min: 1, max: 6 }), haproxyGroups: fc.integer({ min: 1, max: 5 }) });
+  const envArb = fc.record({
+    hosts: fc.integer({ min: 20, max: 60 }),
+    maglevs: fc.integer({ min: 1, max: 6 }),
+    haproxyGroups: fc.integer({ min: 1, max: 5 }),
+  });
 
   test("GIVEN any generated environment THEN every VIP is in a prefix list exactly once and the ECMP width is the number of maglevs", () => {
     fc.assert(
@@ -101,12 +122,20 @@ describe("gateway (property, generated environments)", () => {
         const topo = deriveTopology(mustValidate(generateEnvironment(o)));
         for (const gw of topo.gateways) {
           const conf = gatewayFrrConfig(topo, gw);
-          const v4 = [...conf.matchAll(/^ip prefix-list VIPS-V4 seq \d+ permit (\S+)\/32$/gm)].map((m) => m[1]);
-          const v6 = [...conf.matchAll(/^ipv6 prefix-list VIPS-V6 seq \d+ permit (\S+)\/128$/gm)].map((m) => m[1]);
+          const v4 = [...conf.matchAll(/^ip prefix-list VIPS-V4 seq \d+ permit (\S+)\/32$/gm)].map(
+            (m) => m[1],
+          );
+          const v6 = [
+            ...conf.matchAll(/^ipv6 prefix-list VIPS-V6 seq \d+ permit (\S+)\/128$/gm),
+          ].map((m) => m[1]);
           expect(v4).toEqual(topo.vips.ipv4);
           expect(v6).toEqual(topo.vips.ipv6);
-          expect(conf.match(/^  maximum-paths ibgp (\d+)$/gm)).toEqual([`  maximum-paths ibgp ${o.maglevs}`, `  maximum-paths ibgp ${o.maglevs}`]);
-          for (const m of topo.maglevs) expect(conf).toContain(` neighbor ${m.mgmt.ipv4} peer-group MAGLEVS\n`);
+          expect(conf.match(/^  maximum-paths ibgp (\d+)$/gm)).toEqual([
+            `  maximum-paths ibgp ${o.maglevs}`,
+            `  maximum-paths ibgp ${o.maglevs}`,
+          ]);
+          for (const m of topo.maglevs)
+            expect(conf).toContain(` neighbor ${m.mgmt.ipv4} peer-group MAGLEVS\n`);
         }
       }),
       { numRuns: 25 },

@@ -17,32 +17,43 @@ describe("HaproxyNode (mgmt02 mlb01)", () => {
   const cfg = file(p, HAPROXY_CFG);
 
   test("GIVEN the mlb group on 10.1.7.15:80 WHEN mlb01 is planned THEN fe_100080 binds the VIP and sends to the app servers", () => {
-    expect(cfg.content).toMatch(/frontend fe_100080\n    bind 10\.1\.7\.15:80\n    default_backend be_100080/);
-    expect(cfg.content).toMatch(/backend be_100080\n(.*\n)*    server app01 10\.1\.7\.12:8888 check/);
+    expect(cfg.content).toMatch(
+      /frontend fe_100080\n    bind 10\.1\.7\.15:80\n    default_backend be_100080/,
+    );
+    expect(cfg.content).toMatch(
+      /backend be_100080\n(.*\n)*    server app01 10\.1\.7\.12:8888 check/,
+    );
   });
 
   test("THEN it serves /haproxy-health and the 9300 health API, 503 when the frontend has no usable server or the node is drained", () => {
     expect(cfg.content).toContain("bind 0.0.0.0:9300");
     expect(cfg.content).toContain("monitor-uri /haproxy-health");
     expect(cfg.content).toContain("monitor fail if drained");
-    expect(cfg.content).toContain("{ url_param(frontend) -m str fe_100080 } { nbsrv(be_100080) lt 1 }");
+    expect(cfg.content).toContain(
+      "{ url_param(frontend) -m str fe_100080 } { nbsrv(be_100080) lt 1 }",
+    );
     expect(cfg.content).toMatch(/acl drained nbsrv\(be_drain\) gt 0/);
   });
 
   test("THEN the admin socket, the Prometheus exporter and the stats password placeholder are there, the password is not", () => {
     expect(cfg.content).toContain("stats socket /run/haproxy/admin.sock mode 660 level admin");
-    expect(cfg.content).toContain("http-request use-service prometheus-exporter if { path /metrics }");
+    expect(cfg.content).toContain(
+      "http-request use-service prometheus-exporter if { path /metrics }",
+    );
     expect(cfg.content).toContain("{{secret:haproxyStatsPassword}}");
     expect(cfg.secretKeys).toEqual(["haproxyStatsPassword"]);
     expect(cfg.validate).toEqual({ checker: "haproxy", command: "haproxy -c -f {file}" });
   });
 
   test("THEN haproxy.cfg is byte-identical on every node of the group", () => {
-    for (const n of ["mlb02", "mlb03"]) expect(file(plan(n, topo), HAPROXY_CFG).content).toBe(cfg.content);
+    for (const n of ["mlb02", "mlb03"])
+      expect(file(plan(n, topo), HAPROXY_CFG).content).toBe(cfg.content);
   });
 
   test("THEN the VIP is on the vip dummy with the direct-server-return sysctls", () => {
-    expect(file(p, "/etc/systemd/network/60-vip.network").content).toContain("Address=10.1.7.15/32");
+    expect(file(p, "/etc/systemd/network/60-vip.network").content).toContain(
+      "Address=10.1.7.15/32",
+    );
     const s = Object.fromEntries(p.sysctls.map((x) => [x.key, x.value]));
     expect(s).toMatchObject({
       "net.ipv4.conf.all.arp_ignore": "1",
@@ -58,7 +69,11 @@ describe("HaproxyNode (mgmt02 mlb01)", () => {
 
   test("THEN every file passes its real checker, and a broken haproxy.cfg or hactl fails it", async () => {
     expect(await failingFiles(p)).toEqual([]);
-    const broken = await check(p.hostname, cfg, cfg.content.replace("default_backend be_100080", "default_backend be_nowhere"));
+    const broken = await check(
+      p.hostname,
+      cfg,
+      cfg.content.replace("default_backend be_100080", "default_backend be_nowhere"),
+    );
     expect(broken.ok).toBe(false);
     expect(broken.message).toMatch(/be_nowhere/);
     const script = file(p, HACTL_PATH);
@@ -76,11 +91,20 @@ describe("HAProxy server state over reloads (mlb01)", () => {
 
   test("GIVEN any reload of haproxy.service THEN hactl saves the server state first, then Debian's own check and USR2 run unchanged", () => {
     const reload = f.content.split("\n").filter((l) => l.startsWith("ExecReload="));
-    expect(reload).toEqual(["ExecReload=", `ExecReload=-${HACTL_PATH} save-state`, "ExecReload=/usr/sbin/haproxy -Ws -f $CONFIG -c -q $EXTRAOPTS", "ExecReload=/bin/kill -USR2 $MAINPID"]);
-    expect(file(p, HACTL_PATH).content).toMatch(/^  save-state\)\n(.*\n)*?    save_state\n    ;;$/m);
+    expect(reload).toEqual([
+      "ExecReload=",
+      `ExecReload=-${HACTL_PATH} save-state`,
+      "ExecReload=/usr/sbin/haproxy -Ws -f $CONFIG -c -q $EXTRAOPTS",
+      "ExecReload=/bin/kill -USR2 $MAINPID",
+    ]);
+    expect(file(p, HACTL_PATH).content).toMatch(
+      /^  save-state\)\n(.*\n)*?    save_state\n    ;;$/m,
+    );
   });
 
-  (installed("systemd-analyze") && require("fs").existsSync("/lib/systemd/system/haproxy.service") ? test : test.skip)(
+  (installed("systemd-analyze") && require("fs").existsSync("/lib/systemd/system/haproxy.service")
+    ? test
+    : test.skip)(
     "GIVEN Debian's haproxy.service WHEN the drop-in is checked with it THEN systemd-analyze finds nothing, and a misspelt key fails the check",
     async () => {
       expect((await check(p.hostname, f)).ok).toBe(true);
@@ -103,7 +127,15 @@ describe("hactl across a group", () => {
 
   test("GIVEN a server in maintenance on one node only WHEN listing THEN it is flagged inconsistent and the command fails", async () => {
     const up = "be_100080,app01,UP,1,L4OK\n";
-    const r = await hactl(fake({ "mgmt02-vm-mlb01": up, "mgmt02-vm-mlb02": up, "mgmt02-vm-mlb03": "be_100080,app01,MAINT,1,\n" }), members, { op: "list" });
+    const r = await hactl(
+      fake({
+        "mgmt02-vm-mlb01": up,
+        "mgmt02-vm-mlb02": up,
+        "mgmt02-vm-mlb03": "be_100080,app01,MAINT,1,\n",
+      }),
+      members,
+      { op: "list" },
+    );
     expect(r.ok).toBe(false);
     expect(r.text).toMatch(/be_100080\/app01 .*INCONSISTENT/);
     expect(r.text).toContain("http://10.1.7.33:8404/stats");
@@ -113,22 +145,41 @@ describe("hactl across a group", () => {
     const calls: string[] = [];
     const r = await hactl(fake({}, calls), members, { op: "maint", target: "be_100080/app01" });
     expect(r.ok).toBe(true);
-    expect(calls.sort()).toEqual(members.map((m) => `${m.hostname}: ${HACTL_PATH} maint 'be_100080/app01'`).sort());
+    expect(calls.sort()).toEqual(
+      members.map((m) => `${m.hostname}: ${HACTL_PATH} maint 'be_100080/app01'`).sort(),
+    );
   });
 
   test("GIVEN a malformed target THEN nothing runs", async () => {
     const calls: string[] = [];
-    expect((await hactl(fake({}, calls), members, { op: "enable", target: "x; rm -rf /" })).ok).toBe(false);
+    expect(
+      (await hactl(fake({}, calls), members, { op: "enable", target: "x; rm -rf /" })).ok,
+    ).toBe(false);
     expect(calls).toEqual([]);
   });
 
   test("parseList / mergeLists", () => {
     const a: ServerState[] = parseList("be_1,s1,UP,1,L4OK\nbe_1,s2,MAINT,1,\n");
     expect(a).toHaveLength(2);
-    const rows = mergeLists(new Map([["n1", a], ["n2", parseList("be_1,s1,DOWN,1,L4CON\nbe_1,s2,MAINT,1,\n")]]));
+    const rows = mergeLists(
+      new Map([
+        ["n1", a],
+        ["n2", parseList("be_1,s1,DOWN,1,L4CON\nbe_1,s2,MAINT,1,\n")],
+      ]),
+    );
     // UP vs DOWN is health, not administration: consistent. Missing on a node is not.
-    expect(rows.map((r) => [r.key, r.inconsistent])).toEqual([["be_1/s1", false], ["be_1/s2", false]]);
-    expect(mergeLists(new Map([["n1", a], ["n2", a.slice(0, 1)]])).find((r) => r.key === "be_1/s2")!.inconsistent).toBe(true);
+    expect(rows.map((r) => [r.key, r.inconsistent])).toEqual([
+      ["be_1/s1", false],
+      ["be_1/s2", false],
+    ]);
+    expect(
+      mergeLists(
+        new Map([
+          ["n1", a],
+          ["n2", a.slice(0, 1)],
+        ]),
+      ).find((r) => r.key === "be_1/s2")!.inconsistent,
+    ).toBe(true);
   });
 });
 
@@ -136,7 +187,11 @@ describe("VIPs of L7 members (property)", () => {
   /** The VIP addresses a plan puts on its VIP interface (vip dummy or lo). */
   function plannedVips(p: ReturnType<typeof planHost>): string[] {
     return p.files
-      .filter((f) => f.path === "/etc/systemd/network/60-vip.network" || f.path === "/etc/systemd/network/60-lo-vips.network")
+      .filter(
+        (f) =>
+          f.path === "/etc/systemd/network/60-vip.network" ||
+          f.path === "/etc/systemd/network/60-lo-vips.network",
+      )
       .flatMap((f) => [...f.content.matchAll(/^Address=(.+)\/(32|128)$/gm)].map((m) => m[1]))
       .filter((a) => a !== "127.0.0.1" && a !== "::1")
       .sort();
@@ -144,29 +199,45 @@ describe("VIPs of L7 members (property)", () => {
 
   test("GIVEN generated environments (with a k0s group) WHEN every host is planned THEN each member holds every VIP of its groups and no other", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 12, max: 40 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), (hosts, haproxyGroups, edges) => {
-        const raw: any = generateEnvironment({ hosts, haproxyGroups });
-        // Add a k0s cluster: one controller, `edges` edge workers in a k0s-ingress group, one ordinary worker.
-        const base = 60000;
-        const add = (name: string, role: string, i: number) =>
-          raw.hosts.push({ name, role, mgmt: { ipv4: `10.0.200.${i}`, ipv6: `fd00:0:0:7::c8:${i}` }, ingress: { ipv4: `10.64.200.${i}`, ipv6: `fd00:0:0:a::c8:${i}` }, vm: { id: base + i } });
-        raw.k0s = { version: "v1.31.2+k0s.0", sha256: "a".repeat(64) };
-        add("k0s00", "k0s-controller", 1);
-        const edgeNames: string[] = [];
-        for (let i = 0; i < edges; i++) {
-          add(`kw${i}`, "k0s-worker", 10 + i);
-          edgeNames.push(`kw${i}`);
-        }
-        add("kplain", "k0s-worker", 30);
-        raw.backendGroups.kube = { kind: "k0s-ingress", id: 900, members: edgeNames };
-        raw.vips.push({ vip: "198.51.98.16", ports: [80, 443], group: "kube" }, { vip: "2001:db8:ffff::16", ports: [80, 443], group: "kube" });
-        const topo = deriveTopology(mustValidate(raw));
-        for (const h of topo.hosts) {
-          if (!["haproxy", "k0s-worker", "dnsdist"].includes(h.role)) continue;
-          const want = h.groups.flatMap((g) => [...topo.groups.get(g)!.vips.ipv4, ...topo.groups.get(g)!.vips.ipv6]).sort();
-          expect(plannedVips(planHost(topo, h))).toEqual(want);
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 12, max: 40 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 3 }),
+        (hosts, haproxyGroups, edges) => {
+          const raw: any = generateEnvironment({ hosts, haproxyGroups });
+          // Add a k0s cluster: one controller, `edges` edge workers in a k0s-ingress group, one ordinary worker.
+          const base = 60000;
+          const add = (name: string, role: string, i: number) =>
+            raw.hosts.push({
+              name,
+              role,
+              mgmt: { ipv4: `10.0.200.${i}`, ipv6: `fd00:0:0:7::c8:${i}` },
+              ingress: { ipv4: `10.64.200.${i}`, ipv6: `fd00:0:0:a::c8:${i}` },
+              vm: { id: base + i },
+            });
+          raw.k0s = { version: "v1.31.2+k0s.0", sha256: "a".repeat(64) };
+          add("k0s00", "k0s-controller", 1);
+          const edgeNames: string[] = [];
+          for (let i = 0; i < edges; i++) {
+            add(`kw${i}`, "k0s-worker", 10 + i);
+            edgeNames.push(`kw${i}`);
+          }
+          add("kplain", "k0s-worker", 30);
+          raw.backendGroups.kube = { kind: "k0s-ingress", id: 900, members: edgeNames };
+          raw.vips.push(
+            { vip: "198.51.98.16", ports: [80, 443], group: "kube" },
+            { vip: "2001:db8:ffff::16", ports: [80, 443], group: "kube" },
+          );
+          const topo = deriveTopology(mustValidate(raw));
+          for (const h of topo.hosts) {
+            if (!["haproxy", "k0s-worker", "dnsdist"].includes(h.role)) continue;
+            const want = h.groups
+              .flatMap((g) => [...topo.groups.get(g)!.vips.ipv4, ...topo.groups.get(g)!.vips.ipv6])
+              .sort();
+            expect(plannedVips(planHost(topo, h))).toEqual(want);
+          }
+        },
+      ),
       { numRuns: 15 },
     );
   });

@@ -15,19 +15,40 @@ describe("K0sController (mgmt02 k0s00)", () => {
 
   test("GIVEN the k0s section WHEN k0s00 is planned THEN k0s.yaml has Calico bird on ingress0, kube-proxy IPVS and dual-stack from the stack", () => {
     expect(doc.spec.network.provider).toBe("calico");
-    expect(doc.spec.network.calico).toMatchObject({ mode: "bird", ipAutodetectionMethod: "interface=ingress0", ipV6AutodetectionMethod: "interface=ingress0" });
+    expect(doc.spec.network.calico).toMatchObject({
+      mode: "bird",
+      ipAutodetectionMethod: "interface=ingress0",
+      ipV6AutodetectionMethod: "interface=ingress0",
+    });
     expect(doc.spec.network.kubeProxy).toMatchObject({ mode: "ipvs" });
-    expect(doc.spec.network).toMatchObject({ podCIDR: "10.244.0.0/16", serviceCIDR: "10.96.0.0/12" });
-    expect(doc.spec.network.dualStack).toEqual({ enabled: true, IPv6podCIDR: "fd00:10:244::/56", IPv6serviceCIDR: "fd00:10:96::/112" });
+    expect(doc.spec.network).toMatchObject({
+      podCIDR: "10.244.0.0/16",
+      serviceCIDR: "10.96.0.0/12",
+    });
+    expect(doc.spec.network.dualStack).toEqual({
+      enabled: true,
+      IPv6podCIDR: "fd00:10:244::/56",
+      IPv6serviceCIDR: "fd00:10:96::/112",
+    });
     expect(doc.spec.api.address).toBe("10.1.7.60");
   });
 
   test("THEN the HAProxy ingress controller is a hostNetwork DaemonSet on edge nodes with healthz on 10253", () => {
     const chart = doc.spec.extensions.helm.charts[0];
-    expect(chart).toMatchObject({ chartname: "haproxy-ingress/haproxy-ingress", version: "0.14.7" });
+    expect(chart).toMatchObject({
+      chartname: "haproxy-ingress/haproxy-ingress",
+      version: "0.14.7",
+    });
     const values = YAML.parse(chart.values);
-    expect(values.controller).toMatchObject({ kind: "DaemonSet", hostNetwork: true, healthzPort: 10253, nodeSelector: { "maglev-infra/edge": "true" } });
-    expect(values.controller.tolerations).toEqual([{ key: "maglev-infra/edge", operator: "Exists", effect: "NoSchedule" }]);
+    expect(values.controller).toMatchObject({
+      kind: "DaemonSet",
+      hostNetwork: true,
+      healthzPort: 10253,
+      nodeSelector: { "maglev-infra/edge": "true" },
+    });
+    expect(values.controller.tolerations).toEqual([
+      { key: "maglev-infra/edge", operator: "Exists", effect: "NoSchedule" },
+    ]);
   });
 
   test("THEN k0s.yaml matches the typed ClusterConfig schema, which rejects a misspelt field and dual-stack without bird", () => {
@@ -51,7 +72,9 @@ describe("K0sController (mgmt02 k0s00)", () => {
       const r = clusterConfigSchema.safeParse(bad);
       expect(r.success).toBe(false);
       expect(r.error!.issues.map((i) => i.path.join("."))).toContain("spec.network.calico.overlay");
-      expect(r.error!.issues.map((i) => i.message).join()).toMatch(/IP-in-IP, protocol 4.*firewall drops/);
+      expect(r.error!.issues.map((i) => i.message).join()).toMatch(
+        /IP-in-IP, protocol 4.*firewall drops/,
+      );
     }
     const missing = structuredClone(doc);
     delete missing.spec.network.calico.overlay;
@@ -60,29 +83,69 @@ describe("K0sController (mgmt02 k0s00)", () => {
 
   test("THEN the pinned k0s is downloaded with the stack's sha256, and the on-host checker is `k0s config validate`", () => {
     expect(p.downloads).toEqual([
-      { name: "k0s", url: k0sDownloadUrl("v1.31.2+k0s.0"), sha256: "c18dd5a522e98fa943c75f009d0d634ed088bb27606865fb479a94b641512085", path: "/usr/local/bin/k0s", mode: "0755" },
+      {
+        name: "k0s",
+        url: k0sDownloadUrl("v1.31.2+k0s.0"),
+        sha256: "c18dd5a522e98fa943c75f009d0d634ed088bb27606865fb479a94b641512085",
+        path: "/usr/local/bin/k0s",
+        mode: "0755",
+      },
     ]);
-    expect(f.validate).toMatchObject({ checker: "k0s", command: "/usr/local/bin/k0s config validate --config {file}" });
+    expect(f.validate).toMatchObject({
+      checker: "k0s",
+      command: "/usr/local/bin/k0s config validate --config {file}",
+    });
     // Offline (`npm run validate`), where k0s cannot be installed, the typed schema checks it.
-    expect(f.validate!.offline).toEqual({ checker: "k0s-schema", command: "tsx src/cli/check-k0s-config.ts {file}" });
+    expect(f.validate!.offline).toEqual({
+      checker: "k0s-schema",
+      command: "tsx src/cli/check-k0s-config.ts {file}",
+    });
   });
 
   test("THEN the httpbin test app has an Ingress of class haproxy", () => {
-    const docs = YAML.parseAllDocuments(file(p, "/var/lib/k0s/manifests/httpbin/httpbin.yaml").content).map((d) => d.toJSON());
-    expect(docs.map((d) => d.kind)).toEqual(["Namespace", "Deployment", "Service", "Ingress", "Ingress"]);
+    const docs = YAML.parseAllDocuments(
+      file(p, "/var/lib/k0s/manifests/httpbin/httpbin.yaml").content,
+    ).map((d) => d.toJSON());
+    expect(docs.map((d) => d.kind)).toEqual([
+      "Namespace",
+      "Deployment",
+      "Service",
+      "Ingress",
+      "Ingress",
+    ]);
     expect(docs[4].spec.ingressClassName).toBe("haproxy");
   });
 
   test("GIVEN the maglevs' check of the k0s group THEN its path is an Ingress of its own to a ready httpbin endpoint (/status/200), so no endpoint means no 200", () => {
-    const docs = YAML.parseAllDocuments(file(p, "/var/lib/k0s/manifests/httpbin/httpbin.yaml").content).map((d) => d.toJSON());
-    const health = docs.find((d) => d.kind === "Ingress" && d.metadata.name === "maglev-infra-health");
-    expect(health.metadata.annotations).toEqual({ "haproxy-ingress.github.io/rewrite-target": "/status/200" });
+    const docs = YAML.parseAllDocuments(
+      file(p, "/var/lib/k0s/manifests/httpbin/httpbin.yaml").content,
+    ).map((d) => d.toJSON());
+    const health = docs.find(
+      (d) => d.kind === "Ingress" && d.metadata.name === "maglev-infra-health",
+    );
+    expect(health.metadata.annotations).toEqual({
+      "haproxy-ingress.github.io/rewrite-target": "/status/200",
+    });
     expect(health.spec).toEqual({
       ingressClassName: "haproxy",
-      rules: [{ http: { paths: [{ path: "/maglev-infra/health", pathType: "Exact", backend: { service: { name: "httpbin", port: { name: "http" } } } }] } }],
+      rules: [
+        {
+          http: {
+            paths: [
+              {
+                path: "/maglev-infra/health",
+                pathType: "Exact",
+                backend: { service: { name: "httpbin", port: { name: "http" } } },
+              },
+            ],
+          },
+        },
+      ],
     });
     // httpbin's readiness probe is the same endpoint: the ingress only routes to pods that answer it.
-    expect(docs[1].spec.template.spec.containers[0].readinessProbe).toEqual({ httpGet: { path: "/status/200", port: "http" } });
+    expect(docs[1].spec.template.spec.containers[0].readinessProbe).toEqual({
+      httpGet: { path: "/status/200", port: "http" },
+    });
   });
 
   test("THEN every file with a checker installed here passes it (k0s itself is not installed here)", async () => {
@@ -90,7 +153,8 @@ describe("K0sController (mgmt02 k0s00)", () => {
     expect(await failingFiles(p)).toEqual([]);
   });
 
-  test("THEN its files match the golden files", () => expect(compareGolden("mgmt02", p)).toEqual([]));
+  test("THEN its files match the golden files", () =>
+    expect(compareGolden("mgmt02", p)).toEqual([]));
 });
 
 describe("K0sWorker", () => {
@@ -118,7 +182,10 @@ describe("K0sWorker", () => {
 
   test("GIVEN k0s04 is in no group THEN it has no VIP, no DSR sysctls, no taint, and ingress0 opens BGP only", () => {
     expect(plain.files.some((f) => /60-(lo-)?vips?\./.test(f.path))).toBe(false);
-    expect(plain.sysctls.map((s) => s.key)).toEqual(["net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"]);
+    expect(plain.sysctls.map((s) => s.key)).toEqual([
+      "net.ipv4.ip_forward",
+      "net.ipv6.conf.all.forwarding",
+    ]);
     expect(file(plain, "/etc/systemd/system/k0sworker.service").content).not.toContain("--taints");
     const fw = file(plain, FIREWALL_FILE).content;
     expect(fw).toContain("tcp dport 179 accept");
@@ -139,9 +206,21 @@ describe("K0sWorker", () => {
     expect(await failingFiles(edge)).toEqual([]);
     expect(await failingFiles(plain)).toEqual([]);
     const fw = file(edge, FIREWALL_FILE);
-    expect((await check(edge.hostname, fw, fw.content.replace("tcp dport 179 accept", "tcp dport 179 acept"))).ok).toBe(false);
+    expect(
+      (
+        await check(
+          edge.hostname,
+          fw,
+          fw.content.replace("tcp dport 179 accept", "tcp dport 179 acept"),
+        )
+      ).ok,
+    ).toBe(false);
     const unit = file(edge, "/etc/systemd/system/k0sworker.service");
-    const bad = await check(edge.hostname, unit, unit.content.replace("Restart=always", "Restart=sometimes"));
+    const bad = await check(
+      edge.hostname,
+      unit,
+      unit.content.replace("Restart=always", "Restart=sometimes"),
+    );
     expect(bad.ok).toBe(false);
     expect(bad.message).toMatch(/restart/i);
   });

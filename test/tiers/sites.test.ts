@@ -44,7 +44,13 @@ function runningAfter(conf: string, drainFile: string): string {
       entries.set(cur!, [...lines, line.trim()]);
     }
   }
-  return out.map((l) => (l.startsWith("@@") ? [l.slice(2), ...entries.get(l.slice(2))!.map((x) => ` ${x}`), "exit"].join("\n") : l)).join("\n");
+  return out
+    .map((l) =>
+      l.startsWith("@@")
+        ? [l.slice(2), ...entries.get(l.slice(2))!.map((x) => ` ${x}`), "exit"].join("\n")
+        : l,
+    )
+    .join("\n");
 }
 
 /** mgmt02 with its upstream in AS 64500 (eBGP) and two sites, dc2 prepending twice. */
@@ -70,7 +76,9 @@ describe("sites: per-site upstream policy on the gateways", () => {
     const frr1 = file(plan("mgw01", topo), "/etc/frr/frr.conf");
     const frr2 = file(plan("mgw02", topo), "/etc/frr/frr.conf");
     expect(frr1.content).not.toMatch(/local-preference|set metric/);
-    expect(frr2.content).toMatch(/route-map NH-INGRESS permit 10\n set ip next-hop 10\.1\.10\.5\n set ipv6 next-hop global 2a0a:7180:81:a::5\n set metric 50\n set local-preference 50\n/);
+    expect(frr2.content).toMatch(
+      /route-map NH-INGRESS permit 10\n set ip next-hop 10\.1\.10\.5\n set ipv6 next-hop global 2a0a:7180:81:a::5\n set metric 50\n set local-preference 50\n/,
+    );
     const r = await check("mgw02", frr2);
     expect(r.message).toBe("");
     expect(r.ok).toBe(true);
@@ -79,7 +87,13 @@ describe("sites: per-site upstream policy on the gateways", () => {
   test("GIVEN an iBGP upstream WHEN a site asks for an AS-path prepend THEN it is rejected: the upstream would drop the path as a loop", () => {
     const raw = twoSites();
     raw.sites.dc2 = { prepend: 2 };
-    expect(errorsOf(raw).map((e) => `${e.path}: ${e.message} (${JSON.stringify(e.value)})`)).toEqual([expect.stringMatching(/^sites\.dc2\.prepend: every upstream router is an iBGP peer .*give the upstream its asn, or use localPreference or med \(2\)$/)]);
+    expect(
+      errorsOf(raw).map((e) => `${e.path}: ${e.message} (${JSON.stringify(e.value)})`),
+    ).toEqual([
+      expect.stringMatching(
+        /^sites\.dc2\.prepend: every upstream router is an iBGP peer .*give the upstream its asn, or use localPreference or med \(2\)$/,
+      ),
+    ]);
   });
 
   test("GIVEN an eBGP upstream WHEN a site prepends THEN its gateway session is eBGP, the prepend is in NH-INGRESS-EBGP only on that site's gateway, and FRR accepts it", async () => {
@@ -89,10 +103,14 @@ describe("sites: per-site upstream policy on the gateways", () => {
     for (const c of [frr1, frr2]) {
       expect(c).toContain(" neighbor 10.1.7.2 remote-as 64500\n");
       expect(c).toContain("  neighbor 10.1.7.2 route-map NH-INGRESS-EBGP out\n");
-      expect(c).not.toMatch(/route-map NH-INGRESS permit|remote-as internal\n neighbor 10\.1\.7\.2/);
+      expect(c).not.toMatch(
+        /route-map NH-INGRESS permit|remote-as internal\n neighbor 10\.1\.7\.2/,
+      );
     }
     expect(frr1).not.toMatch(/as-path prepend|set metric/);
-    expect(frr2).toMatch(/route-map NH-INGRESS-EBGP permit 10\n set ip next-hop 10\.1\.10\.5\n set ipv6 next-hop global 2a0a:7180:81:a::5\n set as-path prepend 64516 64516\n set metric 50\nexit\n/);
+    expect(frr2).toMatch(
+      /route-map NH-INGRESS-EBGP permit 10\n set ip next-hop 10\.1\.10\.5\n set ipv6 next-hop global 2a0a:7180:81:a::5\n set as-path prepend 64516 64516\n set metric 50\nexit\n/,
+    );
     const r = await check("mgw02", file(plan("mgw02", topo), "/etc/frr/frr.conf"));
     expect(r.message).toBe("");
     expect(r.ok).toBe(true);
@@ -101,7 +119,13 @@ describe("sites: per-site upstream policy on the gateways", () => {
   test("GIVEN only eBGP upstreams WHEN a site sets localPreference THEN it is rejected: LOCAL_PREF is never sent to an eBGP peer", () => {
     const raw = twoSitesEbgp();
     raw.sites.dc1 = { localPreference: 50 };
-    expect(errorsOf(raw).map((e) => `${e.path}: ${e.message} (${JSON.stringify(e.value)})`)).toEqual([expect.stringMatching(/^sites\.dc1\.localPreference: every upstream router is an eBGP peer \(int-gw03m AS 64500\).*\(50\)$/)]);
+    expect(
+      errorsOf(raw).map((e) => `${e.path}: ${e.message} (${JSON.stringify(e.value)})`),
+    ).toEqual([
+      expect.stringMatching(
+        /^sites\.dc1\.localPreference: every upstream router is an eBGP peer \(int-gw03m AS 64500\).*\(50\)$/,
+      ),
+    ]);
   });
 
   test("GIVEN one iBGP and one eBGP upstream WHEN rendered THEN each gets its own route-map: LOCAL_PREF to the iBGP one, the prepend to the eBGP one", () => {
@@ -109,8 +133,12 @@ describe("sites: per-site upstream policy on the gateways", () => {
     raw.bgp.upstream.push({ name: "upstream02", ipv4: "10.1.7.3" });
     raw.sites.dc2 = { prepend: 1, localPreference: 50 };
     const frr2 = file(plan("mgw02", topologyOf(raw)), "/etc/frr/frr.conf").content;
-    expect(frr2).toMatch(/route-map NH-INGRESS permit 10\n set ip next-hop \S+\n set ipv6 next-hop global \S+\n set local-preference 50\nexit/);
-    expect(frr2).toMatch(/route-map NH-INGRESS-EBGP permit 10\n set ip next-hop \S+\n set ipv6 next-hop global \S+\n set as-path prepend 64516\nexit/);
+    expect(frr2).toMatch(
+      /route-map NH-INGRESS permit 10\n set ip next-hop \S+\n set ipv6 next-hop global \S+\n set local-preference 50\nexit/,
+    );
+    expect(frr2).toMatch(
+      /route-map NH-INGRESS-EBGP permit 10\n set ip next-hop \S+\n set ipv6 next-hop global \S+\n set as-path prepend 64516\nexit/,
+    );
     expect(frr2).toContain("  neighbor 10.1.7.3 route-map NH-INGRESS out\n");
     expect(frr2).toContain("  neighbor 10.1.7.2 route-map NH-INGRESS-EBGP out\n");
   });
@@ -127,8 +155,15 @@ describe("sites: per-site upstream policy on the gateways", () => {
       "set as-path prepend 64516 64516 64516 64516 64516",
       "exit",
     ]);
-    expect(drainSiteConfig(topo, "dc1", true)).toEqual(["route-map NH-INGRESS deny 5", "exit", "route-map NH-INGRESS-EBGP deny 5", "exit"]);
-    expect(() => drainSiteConfig(topo, "dc9", false)).toThrow(/no site "dc9" in stack mgmt02 \(sites: dc1, dc2\)/);
+    expect(drainSiteConfig(topo, "dc1", true)).toEqual([
+      "route-map NH-INGRESS deny 5",
+      "exit",
+      "route-map NH-INGRESS-EBGP deny 5",
+      "exit",
+    ]);
+    expect(() => drainSiteConfig(topo, "dc9", false)).toThrow(
+      /no site "dc9" in stack mgmt02 \(sites: dc1, dc2\)/,
+    );
   });
 
   test("GIVEN a drained site WHEN its drain file is written THEN it names the site and the undo, and FRR's own checker accepts it", () => {
@@ -143,7 +178,11 @@ describe("sites: per-site upstream policy on the gateways", () => {
       for (const withdraw of [false, true]) {
         fs.writeFileSync(path.join(dir, "f"), siteDrainFile(topo, "dc1", withdraw));
         const r = spawnSync("vtysh", ["--dryrun", "-f", path.join(dir, "f")], { encoding: "utf8" });
-        expect({ withdraw, code: r.status, out: r.stdout + r.stderr }).toEqual({ withdraw, code: 0, out: "" });
+        expect({ withdraw, code: r.status, out: r.stdout + r.stderr }).toEqual({
+          withdraw,
+          code: 0,
+          out: "",
+        });
       }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -166,20 +205,43 @@ describe("sites: per-site upstream policy on the gateways", () => {
         try {
           for (const [i, withdraw] of [true, false].entries()) {
             // The drain file's first line selects the variant on the host.
-            expect(siteDrainFile(topo, site, withdraw).split("\n")[0]).toContain(frr.variants![i].when.contains);
+            expect(siteDrainFile(topo, site, withdraw).split("\n")[0]).toContain(
+              frr.variants![i].when.contains,
+            );
             // What FRR runs after drain-site: the rendered frr.conf with the drain file's lines applied.
             const running = path.join(dir, "running.conf");
-            fs.writeFileSync(running, runningAfter(frr.content, siteDrainFile(topo, site, withdraw)));
+            fs.writeFileSync(
+              running,
+              runningAfter(frr.content, siteDrainFile(topo, site, withdraw)),
+            );
             const want = path.join(dir, "variant.conf");
             fs.writeFileSync(want, frr.variants![i].content);
-            const r = spawnSync("/usr/lib/frr/frr-reload.py", ["--test", "--input", running, want], { encoding: "utf8" });
-            expect({ gw, withdraw, code: r.status, changes: /Lines To (Delete|Add)/.test(r.stdout) ? r.stdout.slice(r.stdout.indexOf("Lines To")) : "" }).toEqual({ gw, withdraw, code: 0, changes: "" });
+            const r = spawnSync(
+              "/usr/lib/frr/frr-reload.py",
+              ["--test", "--input", running, want],
+              { encoding: "utf8" },
+            );
+            expect({
+              gw,
+              withdraw,
+              code: r.status,
+              changes: /Lines To (Delete|Add)/.test(r.stdout)
+                ? r.stdout.slice(r.stdout.indexOf("Lines To"))
+                : "",
+            }).toEqual({ gw, withdraw, code: 0, changes: "" });
             const v = spawnSync("vtysh", ["--dryrun", "-f", want], { encoding: "utf8" });
             expect(v.status).toBe(0);
           }
           // And the rendered file against a drained FRR is what undrain-site's reload changes.
-          fs.writeFileSync(path.join(dir, "running.conf"), runningAfter(frr.content, siteDrainFile(topo, site, false)));
-          const back = spawnSync("/usr/lib/frr/frr-reload.py", ["--test", "--input", path.join(dir, "running.conf"), path.join(dir, "variant.conf")], { encoding: "utf8" });
+          fs.writeFileSync(
+            path.join(dir, "running.conf"),
+            runningAfter(frr.content, siteDrainFile(topo, site, false)),
+          );
+          const back = spawnSync(
+            "/usr/lib/frr/frr-reload.py",
+            ["--test", "--input", path.join(dir, "running.conf"), path.join(dir, "variant.conf")],
+            { encoding: "utf8" },
+          );
           expect(back.status).toBe(0);
         } finally {
           fs.rmSync(dir, { recursive: true, force: true });
@@ -199,12 +261,19 @@ describe("sites: per-site upstream policy on the gateways", () => {
     delete raw.hosts[0].site;
     raw.hosts[1].site = "dc3";
     const errs = errorsOf(raw).map((e) => `${e.path}: ${e.message}`);
-    expect(errs).toEqual(expect.arrayContaining([expect.stringMatching(/^hosts\[0\]\.site: .*every gateway needs one/), expect.stringMatching(/^hosts\[1\]\.site: undefined site/)]));
+    expect(errs).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^hosts\[0\]\.site: .*every gateway needs one/),
+        expect.stringMatching(/^hosts\[1\]\.site: undefined site/),
+      ]),
+    );
   });
 
   test("GIVEN a watchdog threshold above a group's size THEN it is rejected", () => {
     const raw = mgmt02Raw();
     raw.maglev = { minHealthyRealServers: 3 };
-    expect(errorsOf(raw).map((e) => e.path + " " + e.message)).toEqual([expect.stringMatching(/^maglev\.minHealthyRealServers backend group "dns" has 2 member/)]);
+    expect(errorsOf(raw).map((e) => e.path + " " + e.message)).toEqual([
+      expect.stringMatching(/^maglev\.minHealthyRealServers backend group "dns" has 2 member/),
+    ]);
   });
 });

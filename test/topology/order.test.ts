@@ -32,14 +32,24 @@ describe("rendered output is independent of the order of hosts in the stack", ()
   test("GIVEN mgmt02 with its hosts, each group's members and the group keys shuffled WHEN rendered THEN every file is byte-identical (property)", () => {
     const n = mgmt02Raw().hosts.length;
     fc.assert(
-      fc.property(fc.array(fc.integer(), { minLength: n, maxLength: n }), fc.array(fc.array(fc.integer(), { maxLength: 8 }), { maxLength: 8 }), fc.integer(), (hostKeys, memberKeys, groupSeed) => {
-        const raw = mgmt02Raw();
-        raw.hosts = permute(raw.hosts, hostKeys);
-        const groups = Object.entries(raw.backendGroups as Record<string, any>);
-        groups.forEach(([, g], i) => (g.members = permute(g.members, memberKeys[i] ?? [])));
-        raw.backendGroups = Object.fromEntries(permute(groups, groups.map((_, i) => (i * 7919 + groupSeed) % 13)));
-        expect(differences(synth(raw).files)).toEqual([]);
-      }),
+      fc.property(
+        fc.array(fc.integer(), { minLength: n, maxLength: n }),
+        fc.array(fc.array(fc.integer(), { maxLength: 8 }), { maxLength: 8 }),
+        fc.integer(),
+        (hostKeys, memberKeys, groupSeed) => {
+          const raw = mgmt02Raw();
+          raw.hosts = permute(raw.hosts, hostKeys);
+          const groups = Object.entries(raw.backendGroups as Record<string, any>);
+          groups.forEach(([, g], i) => (g.members = permute(g.members, memberKeys[i] ?? [])));
+          raw.backendGroups = Object.fromEntries(
+            permute(
+              groups,
+              groups.map((_, i) => (i * 7919 + groupSeed) % 13),
+            ),
+          );
+          expect(differences(synth(raw).files)).toEqual([]);
+        },
+      ),
       { numRuns: 30 },
     );
   });
