@@ -5,7 +5,8 @@
  *   status                 nodes, BGP sessions, routes, IPVS services
  *   exec <host> -- <cmd…>  run a command in a guest (stdout, stderr, exit status passed through)
  *   stop <host>            power cut (uml_mconsole halt)
- *   start <host>           boot again and re-apply its plan (or lab-only setup)
+ *   start <host>           boot again (a systemd guest from its disk; a bash guest is re-applied)
+ *   reboot <host>          a clean reboot (systemd guests: reboot.target, same disk)
  *   apply [--stack S]      re-render the stack and re-apply: serial rollout (drain → apply → health per host)
  *   test [names…]          the scenarios (lab/scenarios.ts), results in ./lab-results.json
  *   down                   kill every guest and switch, remove the state dir
@@ -22,8 +23,7 @@ import { buildLabModel } from "./topology";
 const log = (s: string) => console.log(s);
 
 function attach(): Lab {
-  if (!fs.existsSync(path.join(DEFAULT_STATE_DIR, "lab.json")))
-    throw new Error(`no lab in ${DEFAULT_STATE_DIR} (npm run lab -- up)`);
+  if (!fs.existsSync(path.join(DEFAULT_STATE_DIR, "lab.json"))) throw new Error(`no lab in ${DEFAULT_STATE_DIR} (npm run lab -- up)`);
   return Lab.attach(DEFAULT_STATE_DIR);
 }
 
@@ -33,9 +33,7 @@ async function cmdUp(args: string[]): Promise<number> {
   ensureKernel(log);
   const r = await up({ stack, log });
   log(await summary(r.lab, r.model));
-  log(
-    `ready in ${(r.totalMs / 1000).toFixed(1)} s (boot ${(r.bootMs / 1000).toFixed(1)} s, apply ${(r.applyMs / 1000).toFixed(1)} s, BGP/routes ${(r.readyMs / 1000).toFixed(1)} s)`,
-  );
+  log(`ready in ${(r.totalMs / 1000).toFixed(1)} s (boot ${(r.bootMs / 1000).toFixed(1)} s, apply ${(r.applyMs / 1000).toFixed(1)} s, BGP/routes ${(r.readyMs / 1000).toFixed(1)} s)`);
   return 0;
 }
 
@@ -46,9 +44,7 @@ async function cmdApply(args: string[]): Promise<number> {
   const m = buildLabModel(stack, c.root && stack === c.stack ? c.root : process.cwd());
   const r = await rollout(lab, m, log);
   const st = await waitReady(lab, m, 60_000);
-  log(
-    `rollout of stack ${stack} done in ${(r.ms / 1000).toFixed(1)} s (applied: ${r.applied.join(", ") || "none"}; unchanged: ${r.skipped.length}); ${st.ok ? "ready" : "NOT ready"}: ${st.detail}`,
-  );
+  log(`rollout of stack ${stack} done in ${(r.ms / 1000).toFixed(1)} s (applied: ${r.applied.join(", ") || "none"}; unchanged: ${r.skipped.length}); ${st.ok ? "ready" : "NOT ready"}: ${st.detail}`);
   return st.ok ? 0 : 1;
 }
 
@@ -69,9 +65,7 @@ async function main(argv: string[]): Promise<number> {
       }
       const t0 = Date.now();
       const { leftovers } = await Lab.attach(DEFAULT_STATE_DIR).down();
-      log(
-        `down in ${Date.now() - t0} ms; leftovers: ${leftovers.length ? leftovers.join("; ") : "none"}`,
-      );
+      log(`down in ${Date.now() - t0} ms; leftovers: ${leftovers.length ? leftovers.join("; ") : "none"}`);
       return leftovers.length ? 1 : 0;
     }
     case "status": {
@@ -90,17 +84,8 @@ async function main(argv: string[]): Promise<number> {
       if (!host || cmdArgs.length === 0) throw new Error("usage: exec <host> -- <cmd…>");
       const lab = attach();
       // One argument: a shell command line; several: argv, quoted.
-      const script =
-        cmdArgs.length === 1
-          ? cmdArgs[0]
-          : cmdArgs
-              .map((a) =>
-                /^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`,
-              )
-              .join(" ");
-      const r = await lab.exec(host, script, {
-        timeoutMs: Number(process.env.LAB_EXEC_TIMEOUT_MS ?? 600_000),
-      });
+      const script = cmdArgs.length === 1 ? cmdArgs[0] : cmdArgs.map((a) => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(" ");
+      const r = await lab.exec(host, script, { timeoutMs: Number(process.env.LAB_EXEC_TIMEOUT_MS ?? 600_000) });
       process.stdout.write(r.stdout);
       process.stderr.write(r.stderr);
       return r.code;
@@ -118,7 +103,14 @@ async function main(argv: string[]): Promise<number> {
       const m = buildLabModel(c.stack, c.root ?? process.cwd());
       const b = await lab.start(args[0]);
       log(`${args[0]}: booted in ${b.readyMs} ms`);
-      await provision(lab, m, args[0], c.secrets, log);
+      // A systemd guest boots from its own disk, as a VM after a power cut: nothing to re-apply.
+      if (lab.machineOf(args[0]) !== "systemd") await provision(lab, m, args[0], c.secrets, log);
+      return 0;
+    }
+    case "reboot": {
+      const lab = attach();
+      const b = await lab.reboot(args[0]);
+      log(`${args[0]}: rebooted in ${b.readyMs} ms`);
       return 0;
     }
     case "apply":
@@ -128,9 +120,7 @@ async function main(argv: string[]): Promise<number> {
       return runScenarios(args);
     }
     default:
-      console.error(
-        "usage: npm run lab -- up|down|status|exec <host> -- <cmd…>|stop <host>|start <host>|apply [--stack S]|test [scenarios…]",
-      );
+      console.error("usage: npm run lab -- up|down|status|exec <host> -- <cmd…>|stop <host>|start <host>|reboot <host>|apply [--stack S]|test [scenarios…]");
       return 2;
   }
 }

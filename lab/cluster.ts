@@ -19,6 +19,7 @@ import {
   ROUTER_DAEMONS,
   appHaproxyCfg,
   ROUTER,
+  OPERATOR,
 } from "./topology";
 import { labServices } from "./services";
 import { HostPlan } from "../src/plan";
@@ -85,6 +86,35 @@ function zoneContent(m: LabModel): string {
   return lines.join("\n") + "\n";
 }
 
+/**
+ * A script printing what a daemon logged this boot: its unit's journal in a systemd guest,
+ * the service mirror's log file (/run/lab/log/FILE.log) in a bash one. Pipe it on.
+ */
+export function daemonLog(unit: string, file: string): string {
+  return `{ if [ -d /run/systemd/system ]; then journalctl -b -q -u ${unit} --no-pager; else cat /run/lab/log/${file}.log; fi; } 2>/dev/null`;
+}
+
+/** A script printing the main PID of every running service (sorted): what a restart changes. */
+export const SERVICE_PIDS =
+  "if [ -d /run/systemd/system ]; then systemctl show -p MainPID --value $(systemctl list-units --type=service --state=running --no-legend --plain | cut -d' ' -f1) | grep -vx 0; " +
+  "else cat /run/lab-svc/*.pid 2>/dev/null; fi | sort | tr '\\n' ' '";
+
+/**
+ * A script printing the last lines each service logged: its journal in a systemd guest, the
+ * service mirror's log file (/run/lab/log) in a bash one.
+ */
+export function serviceLogTail(services: string[], lines: number): string {
+  return (
+    services
+      .map(
+        (svc) =>
+          `if [ -d /run/systemd/system ]; then echo "--- journal of ${svc}"; journalctl -b -q -u ${svc} -n ${lines} --no-pager; ` +
+          `elif [ -r /run/lab/log/${svc}.log ]; then echo "--- ${svc}.log"; tail -n ${lines} /run/lab/log/${svc}.log; fi`,
+      )
+      .join("; ") + "; true"
+  );
+}
+
 /** Apply one managed host's plan; lab extras for the DNS chain. Throws ApplyError. */
 export async function applyHost(
   lab: Lab,
@@ -106,16 +136,7 @@ export async function applyHost(
   if (res.code !== 0) {
     // What the daemons said, before a failed `up` cleans the guest away (a PowerDNS health
     // gate timed out once in CI and left nothing to read).
-    const logs = await lab.exec(
-      hostname,
-      p.services
-        .map(
-          (svc) =>
-            `[ -r /run/lab/log/${svc}.log ] && { echo "--- ${svc}.log"; tail -n 8 /run/lab/log/${svc}.log; }`,
-        )
-        .join("; ") + "; true",
-      { timeoutMs: 15_000 },
-    );
+    const logs = await lab.exec(hostname, serviceLogTail(p.services, 8), { timeoutMs: 15_000 });
     throw new ApplyError(hostname, res, logs.stdout.trim());
   }
   const zone = m.topo.env.dns?.zone;
@@ -367,13 +388,15 @@ export async function notReadyEvidence(lab: Lab, m: LabModel): Promise<string> {
     ...m.topo.gateways.map(async (g) => {
       const r = await lab.exec(
         g.hostname,
-        "vtysh -c 'show bgp summary' -c 'show bfd peers brief' | grep -E '^(198|fd00|[0-9]+ )'; grep -E 'ADJCHANGE|NOTIFICATION|BFD' /run/lab/log/frr-bgpd.log | tail -n 8",
+        "vtysh -c 'show bgp summary' -c 'show bfd peers brief' | grep -E '^(198|fd00|[0-9]+ )'; " +
+          daemonLog("frr", "frr-bgpd") +
+          " | grep -E 'ADJCHANGE|NOTIFICATION|BFD' | tail -n 8",
         { timeoutMs: 15_000 },
       );
       return `${g.hostname}:\n${r.stdout.trimEnd()}`;
     }),
     ...m.topo.maglevs.map(async (h) => {
-      const r = await lab.exec(h.hostname, "tail -n 8 /run/lab/log/exabgp.log", {
+      const r = await lab.exec(h.hostname, daemonLog("exabgp", "exabgp") + " | tail -n 8", {
         timeoutMs: 15_000,
       });
       return `${h.hostname} exabgp.log:\n${r.stdout.trimEnd()}`;
@@ -510,6 +533,9 @@ export async function up(opts: {
     await lab.startAll();
     const bootMs = Date.now() - t0;
     log(`  all booted in ${(bootMs / 1000).toFixed(1)} s`);
+    // The operator's seat on mgmt (a namespace with a tap): how the applies reach systemd guests.
+    if (model.specs.some((s) => s.machine === "systemd"))
+      await lab.operator(OPERATOR.mgmt4, OPERATOR.mgmt6);
     const ta = Date.now();
     log(
       `applying ${model.plans.length} host bundles (maglev-apply) + ${model.routers.map((r) => r.name).join(", ")}, client, ${model.apps.map((a) => a.name).join(", ")} …`,
@@ -526,12 +552,32 @@ export async function up(opts: {
       for (const tier of chain)
         await Promise.all(model.plans.filter((p) => p.tier === tier).map(applyTimed));
     };
+    // systemd guests apply as slowly as small VMs do: a maglev's apply (ExaBGP restarted,
+    // sessions reset) overlapping a gateway's health gate failed that gate. There the maglevs
+    // follow the gateways, as in the Pulumi program (gateway → maglev).
+    const ordered = model.specs.some((s) => s.machine === "systemd");
+    const early = model.plans.filter(
+      (p) => !chain.includes(p.tier) && !(ordered && p.tier === "maglev"),
+    );
+    const gatewaysThenMaglevs = async () => {
+      if (!ordered) return;
+      await Promise.all(
+        model.plans.filter((p) => p.tier === "gateway").map((p) => gatewayDone.get(p.hostname)),
+      );
+      await Promise.all(model.plans.filter((p) => p.tier === "maglev").map(applyTimed));
+    };
+    const gatewayDone = new Map<string, Promise<void>>();
     await Promise.all([
       ...model.specs
         .filter((s) => !model.planOf.has(s.name))
         .map((s) => provision(lab, model, s.name, secrets, log)),
-      ...model.plans.filter((p) => !chain.includes(p.tier)).map(applyTimed),
+      ...early.map((p) => {
+        const done = applyTimed(p);
+        if (p.tier === "gateway") gatewayDone.set(p.hostname, done);
+        return done;
+      }),
       dnsChain(),
+      gatewaysThenMaglevs(),
     ]);
     const applyMs = Date.now() - ta;
     log(`  applied in ${(applyMs / 1000).toFixed(1)} s`);

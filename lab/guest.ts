@@ -11,10 +11,76 @@ import { spawn, spawnSync } from "child_process";
 import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import * as YAML from "yaml";
 import { shellWord } from "../src/escape";
+import type { SshRunnerOptions } from "../src/ops/runner";
 
 export const DEFAULT_STATE_DIR = process.env.MAGLEV_LAB_DIR ?? "/run/maglev-lab";
 const LAB_SRC = __dirname;
+const MACHINE_SRC = path.join(__dirname, "machine");
+
+/** Disk of a systemd guest: sparse, so only what the guest writes takes space. */
+const DISK_MB = 1024;
+
+/**
+ * Units a systemd guest masks (runtime links under /run/systemd/system): what a UML guest cannot or
+ * need not run and a cloud VM would run once or never — each costs a share of 2 host cores
+ * that 13 guests boot on. The SysV scripts of this machine without a native unit are added
+ * (`sysvOnly()`): otherwise ipvsadm, uml-utilities … would start in every guest.
+ */
+const GUEST_MASKS = [
+  "modprobe@.service", // every guest module is built in: nothing to load
+  "systemd-hwdb-update.service", // ConditionNeedsUpdate on a fresh /etc: once per OS update on a VM
+  "ldconfig.service",
+  "systemd-pstore.service",
+  "systemd-binfmt.service",
+  "sys-kernel-debug.mount",
+  "sys-kernel-tracing.mount",
+  "sys-kernel-config.mount",
+  "sys-fs-fuse-connections.mount",
+  "dev-hugepages.mount",
+  "systemd-tmpfiles-clean.timer",
+  // The guests share this machine's root: its system users exist; / is the read-only hostfs.
+  "systemd-sysusers.service",
+  "systemd-remount-fs.service",
+  "systemd-journal-flush.service", // journal kept in RAM (journald-lab.conf)
+  // Logins: sshd's PAM session asks logind only optionally (pam_systemd); no apply needs it
+  // and it cost ~6 s of a guest's boot here. D-Bus stays: `networkctl reload` needs it.
+  "systemd-logind.service",
+  // No login prompt on the lab's console (con0 is the console log).
+  "console-getty.service",
+  "getty@.service",
+  "serial-getty@.service",
+];
+
+/** Generators a systemd guest does without (runtime links to /dev/null; see prepareSystemd). */
+const GUEST_GENERATORS_OFF = [
+  "postgresql-generator",
+  "systemd-cryptsetup-generator",
+  "systemd-debug-generator",
+  "systemd-getty-generator",
+  "systemd-gpt-auto-generator",
+  "systemd-hibernate-resume-generator",
+  "systemd-integritysetup-generator",
+  "systemd-rc-local-generator",
+  "systemd-run-generator",
+  "systemd-system-update-generator",
+  "systemd-sysv-generator",
+  "systemd-veritysetup-generator",
+];
+
+function sysvOnly(): string[] {
+  try {
+    return fs
+      .readdirSync("/etc/init.d")
+      .filter((n) => /^[A-Za-z0-9_.-]+$/.test(n) && !["README", "skeleton"].includes(n))
+      .filter((n) => !fs.existsSync(`/lib/systemd/system/${n}.service`))
+      .map((n) => `${n}.service`)
+      .sort();
+  } catch {
+    return [];
+  }
+}
 
 /** One NIC of a guest. `ifname` is what the plan expects (`mgmt0`, `ingress0`). */
 export interface NodeInterface {
@@ -43,6 +109,22 @@ export interface NodeSpec {
   hosts?: string[];
   /** Host CPU niceness of the guest (and every host process it forks). @default 0 */
   nice?: number;
+  /**
+   * `systemd`: systemd as PID 1 on a disk of its own that survives a restart, prepared as a
+   * fresh Debian cloud VM (lab/machine/); `bash`: the lab's short init (lab/init.sh) for the
+   * lab-only nodes (router, client, app servers). @default "bash"
+   */
+  machine?: "bash" | "systemd";
+  /** What cloud-init would give a systemd guest on its first boot (the stack's user and key). */
+  cloudInit?: CloudInit;
+}
+
+/** The first-boot data of a systemd guest, as Proxmox's cloud-init drive carries it. */
+export interface CloudInit {
+  /** Login user (`proxmox.user`); gets cloud-init's `NOPASSWD:ALL` sudo rule unless root. */
+  user: string;
+  /** authorized_keys content. @default the lab's own key (`Lab.sshKey()`) */
+  authorizedKeys?: string;
 }
 
 export interface ExecResult {
@@ -106,6 +188,8 @@ interface NodeRecord {
   state: NodeState;
   pid?: number;
   readyMs?: number;
+  /** systemd guests: `systemctl is-system-running` after boot, and the failed units. */
+  bootState?: string;
 }
 
 interface LabFile {
@@ -113,6 +197,29 @@ interface LabFile {
   modules: string;
   switches: Record<string, number>;
   nodes: Record<string, NodeRecord>;
+  /** The operator's seat on a lab network (SSH into the guests), when `operator()` made one. */
+  operator?: OperatorSeat;
+}
+
+/**
+ * Where the lab's SSH client sits: a network namespace of this machine with a tap plugged into
+ * one lab switch (vde_plug2tap), carrying one address of that network. Nothing outside the
+ * namespace sees the lab; `down()` removes both.
+ */
+export interface OperatorSeat {
+  netns: string;
+  network: string;
+  tapPid: number;
+  ipv4: string;
+  ipv6?: string;
+}
+
+/** How the lab's SSH client reaches the guests (lab/../src/ops/runner.ts takes these). */
+export interface LabSsh {
+  /** argv put before `ssh`: run inside the operator's namespace. */
+  prefix: string[];
+  identityFile: string;
+  knownHostsFile: string;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -160,6 +267,23 @@ function modulesDirFor(kernel: string): string {
   if (fs.existsSync(built)) return built;
   // The stock Debian UML kernel.
   return "/usr/lib/uml/modules";
+}
+
+/** Proxmox's cloud-init drive gives the first NIC its address and default routes (netplan v2). */
+function cloudInitNetplan(spec: NodeSpec): string {
+  const m = spec.interfaces[0];
+  const routes = (spec.ipBatch ?? [])
+    .map((l) => /^route replace default via (\S+)/.exec(l)?.[1])
+    .filter((v): v is string => !!v)
+    .map((via) => ({ to: "default", via }));
+  const eth: Record<string, unknown> = {
+    addresses: [m.ipv4, m.ipv6].filter((a): a is string => !!a),
+  };
+  if (routes.length) eth.routes = routes;
+  return (
+    "# What cloud-init writes on a VM's first boot (lab/guest.ts, lab only).\n" +
+    YAML.stringify({ network: { version: 2, ethernets: { [m.ifname]: eth } } })
+  );
 }
 
 function macFor(node: string, index: number): string {
@@ -294,6 +418,7 @@ export class Lab {
     for (const d of ["in", "out", "xfer"])
       fs.rmSync(path.join(dir, d), { recursive: true, force: true });
     fs.rmSync(path.join(dir, "ready"), { force: true });
+    fs.rmSync(path.join(dir, "first-boot.failed"), { force: true });
     for (const d of ["in", "out", "xfer", "log", "bin"])
       fs.mkdirSync(path.join(dir, d), { recursive: true });
 
@@ -351,6 +476,11 @@ export class Lab {
     batch.push(...(spec.ipBatch ?? []));
     fs.writeFileSync(path.join(dir, "net.batch"), batch.join("\n") + "\n");
     fs.writeFileSync(path.join(dir, "env"), `LAB_NODE=${shellWord(spec.name)}\nexport LAB_NODE\n`);
+    fs.copyFileSync(path.join(MACHINE_SRC, "agent.sh"), path.join(dir, "agent.sh"));
+    if (spec.machine === "systemd") {
+      this.prepareSystemd(spec, dir);
+      return dir;
+    }
 
     // The guest runs copies, so edits in the repo never change a running guest.
     fs.copyFileSync(path.join(LAB_SRC, "init.sh"), path.join(dir, "init.sh"));
@@ -367,6 +497,248 @@ export class Lab {
       fs.symlinkSync("svc", p);
     }
     return dir;
+  }
+
+  /**
+   * The node dir of a systemd guest (lab/machine/preinit.sh reads it): mounts with the disk's
+   * upper layers, the first-boot data cloud-init would bring, the runtime-only lab units.
+   * The disk and the SSH host key are made once and kept: a restart is a reboot.
+   */
+  private prepareSystemd(spec: NodeSpec, dir: string): void {
+    // /root too: the login user may be root (its authorized_keys), and root's files persist.
+    const ov = ["etc", "var", "usr/lib", "usr/local", "home", "root"];
+    fs.writeFileSync(
+      path.join(dir, "fstab.1"),
+      [
+        "proc /proc proc nosuid,nodev,noexec 0 0",
+        "sysfs /sys sysfs nosuid,nodev,noexec 0 0",
+        "devtmpfs /dev devtmpfs mode=0755 0 0",
+        "tmpfs /run tmpfs mode=0755,nosuid,nodev 0 0",
+        `hostfs /run/lab hostfs ${dir},X-mount.mkdir 0 0`,
+        "/dev/ubda /run/disk ext4 noatime,X-mount.mkdir 0 0",
+      ].join("\n") + "\n",
+    );
+    fs.writeFileSync(
+      path.join(dir, "mkdirs"),
+      ov.flatMap((d) => [`/run/disk/ov/${d}/u`, `/run/disk/ov/${d}/w`]).join("\n") + "\n",
+    );
+    fs.writeFileSync(
+      path.join(dir, "fstab.2"),
+      [
+        ...ov.map(
+          (d) =>
+            `overlay /${d} overlay lowerdir=/${d},upperdir=/run/disk/ov/${d}/u,workdir=/run/disk/ov/${d}/w 0 0`,
+        ),
+        "tmpfs /tmp tmpfs mode=1777,nosuid,nodev 0 0",
+        `${this.file.modules} /usr/lib/modules none bind,X-mount.mkdir 0 0`,
+      ].join("\n") + "\n",
+    );
+    for (const f of ["preinit.sh", "first-boot.sh"]) {
+      fs.copyFileSync(path.join(MACHINE_SRC, f), path.join(dir, f));
+      fs.chmodSync(path.join(dir, f), 0o755);
+    }
+    const rt = path.join(dir, "runtime", "systemd");
+    fs.mkdirSync(path.join(rt, "system"), { recursive: true });
+    fs.mkdirSync(path.join(rt, "journald.conf.d"), { recursive: true });
+    fs.copyFileSync(
+      path.join(MACHINE_SRC, "lab-agent.service"),
+      path.join(rt, "system", "lab-agent.service"),
+    );
+    fs.copyFileSync(
+      path.join(MACHINE_SRC, "journald-lab.conf"),
+      path.join(rt, "journald.conf.d", "lab.conf"),
+    );
+    fs.mkdirSync(path.join(rt, "system.conf.d"), { recursive: true });
+    fs.copyFileSync(
+      path.join(MACHINE_SRC, "system-lab.conf"),
+      path.join(rt, "system.conf.d", "lab.conf"),
+    );
+    // Runtime links (/run/systemd/system outranks /etc): the agent wanted, the masks. systemd
+    // ignores systemd.mask=/systemd.wants= on a UML kernel command line (measured), so files.
+    const wants = path.join(rt, "system", "multi-user.target.wants");
+    fs.mkdirSync(wants, { recursive: true });
+    const link = (target: string, p: string) => {
+      fs.rmSync(p, { force: true });
+      fs.symlinkSync(target, p);
+    };
+    link("/run/systemd/system/lab-agent.service", path.join(wants, "lab-agent.service"));
+    for (const u of [...GUEST_MASKS, ...sysvOnly()]) link("/dev/null", path.join(rt, "system", u));
+    // Generators run at boot and again on every daemon-reload (one took 14 s in a loaded
+    // guest, each exec costing up to a second): only those a guest needs run — netplan's (the
+    // plans' network files) and fstab's. The rest look for disks, encryption, SysV scripts,
+    // PostgreSQL clusters this machine has and a guest does not use.
+    const gens = path.join(rt, "system-generators");
+    fs.mkdirSync(gens, { recursive: true });
+    for (const g of GUEST_GENERATORS_OFF) link("/dev/null", path.join(gens, g));
+    // udev's coldplug of every device took 8 s of a guest's boot: only NICs (named by the
+    // .link files) and the disk need it.
+    fs.mkdirSync(path.join(rt, "system", "systemd-udev-trigger.service.d"), { recursive: true });
+    fs.copyFileSync(
+      path.join(MACHINE_SRC, "udev-trigger-lab.conf"),
+      path.join(rt, "system", "systemd-udev-trigger.service.d", "lab.conf"),
+    );
+
+    const ci = path.join(dir, "cloud-init");
+    fs.mkdirSync(ci, { recursive: true });
+    const user = spec.cloudInit?.user ?? "root";
+    fs.writeFileSync(path.join(ci, "user"), `${user}\n`);
+    fs.writeFileSync(path.join(ci, "hostname"), `${spec.hostname ?? spec.name}\n`);
+    // The stack's sshPublicKey has no private half here: the lab authorizes its own key.
+    fs.writeFileSync(
+      path.join(ci, "authorized_keys"),
+      (spec.cloudInit?.authorizedKeys ?? this.sshKey().publicKey) + "\n",
+    );
+    const key = path.join(ci, "ssh_host_ed25519_key");
+    if (!fs.existsSync(key)) {
+      const r = spawnSync(
+        "ssh-keygen",
+        ["-q", "-t", "ed25519", "-N", "", "-C", spec.name, "-f", key],
+        { encoding: "utf8" },
+      );
+      if (r.status !== 0) throw new Error(`${spec.name}: ssh-keygen: ${r.stderr}`);
+    }
+    fs.writeFileSync(path.join(ci, "50-cloud-init.yaml"), cloudInitNetplan(spec));
+    for (const f of fs.readdirSync(ci)) if (f.endsWith(".link")) fs.rmSync(path.join(ci, f));
+    spec.interfaces.forEach((ifc, i) => {
+      fs.writeFileSync(
+        path.join(ci, `10-lab-${ifc.ifname}.link`),
+        `# The lab's image names its NICs by MAC, as an adopted host's admin did.\n[Match]\nMACAddress=${ifc.mac ?? macFor(spec.name, i)}\n\n[Link]\nName=${ifc.ifname}\n`,
+      );
+    });
+
+    const disk = path.join(dir, "disk.img");
+    if (!fs.existsSync(disk)) {
+      fs.writeFileSync(disk, "");
+      fs.truncateSync(disk, DISK_MB * 1024 * 1024);
+      const r = spawnSync("mkfs.ext4", ["-q", "-F", "-L", "lab-disk", disk], { encoding: "utf8" });
+      if (r.status !== 0) throw new Error(`${spec.name}: mkfs.ext4: ${r.stderr}`);
+    }
+  }
+
+  /** The lab's SSH key pair (made once per lab): what the guests' cloud-init authorizes. */
+  sshKey(): { privateKeyFile: string; publicKey: string } {
+    const dir = path.join(this.stateDir, "ssh");
+    const key = path.join(dir, "id_ed25519");
+    if (!fs.existsSync(key)) {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const r = spawnSync(
+        "ssh-keygen",
+        ["-q", "-t", "ed25519", "-N", "", "-C", "maglev-lab", "-f", key],
+        { encoding: "utf8" },
+      );
+      if (r.status !== 0) throw new Error(`ssh-keygen: ${r.stderr}`);
+    }
+    return { privateKeyFile: key, publicKey: fs.readFileSync(key + ".pub", "utf8").trim() };
+  }
+
+  /**
+   * The operator's seat on `network` (default mgmt), made once: `ip netns add`, then
+   * vde_plug2tap inside it, the given addresses on the tap. Returns how ssh reaches the guests,
+   * with a known_hosts file of every systemd guest's host key at its first address.
+   */
+  async operator(ipv4: string, ipv6?: string, network = "mgmt"): Promise<LabSsh> {
+    if (!this.file.operator || !alive(this.file.operator.tapPid)) {
+      const sock = await this.ensureSwitch(network);
+      const netns = `maglev-lab-${createHash("sha256").update(this.stateDir).digest("hex").slice(0, 8)}`;
+      const ns = (args: string[]) => {
+        const r = spawnSync("ip", ["netns", "exec", netns, ...args], { encoding: "utf8" });
+        if (r.status !== 0) throw new Error(`${args.join(" ")} in ${netns}: ${r.stderr.trim()}`);
+      };
+      if (!fs.existsSync(`/run/netns/${netns}`)) {
+        const r = spawnSync("ip", ["netns", "add", netns], { encoding: "utf8" });
+        if (r.status !== 0) throw new Error(`ip netns add ${netns}: ${r.stderr.trim()}`);
+      }
+      // Recorded before the tap starts: down() removes the namespace even if the rest fails.
+      this.file.operator = { netns, network, tapPid: 0, ipv4, ipv6 };
+      this.save();
+      const pidFile = path.join(this.stateDir, "sw", `${network}.operator.pid`);
+      fs.rmSync(pidFile, { force: true });
+      ns(["vde_plug2tap", "-d", "-P", pidFile, "-s", sock, "op0"]);
+      let pid = 0;
+      for (let i = 0; i < 250 && !pid; i++) {
+        try {
+          pid = Number(fs.readFileSync(pidFile, "utf8").trim()) || 0;
+        } catch {
+          await sleep(20);
+        }
+      }
+      if (!pid) throw new Error(`vde_plug2tap in ${netns}: no pid after 5 s`);
+      this.file.operator.tapPid = pid;
+      this.save();
+      ns(["ip", "link", "set", "lo", "up"]);
+      ns(["ip", "link", "set", "op0", "up"]);
+      ns(["ip", "addr", "add", ipv4, "dev", "op0"]);
+      if (ipv6) ns(["ip", "-6", "addr", "add", ipv6, "dev", "op0", "nodad"]);
+    }
+    const dir = path.join(this.stateDir, "ssh");
+    const knownHosts = path.join(dir, "known_hosts");
+    const lines: string[] = [];
+    for (const r of Object.values(this.file.nodes)) {
+      if (r.spec.machine !== "systemd") continue;
+      const pub = path.join(this.nodeDir(r.spec.name), "cloud-init", "ssh_host_ed25519_key.pub");
+      if (!fs.existsSync(pub)) continue;
+      const key = fs.readFileSync(pub, "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
+      for (const a of [r.spec.interfaces[0]?.ipv4, r.spec.interfaces[0]?.ipv6])
+        if (a) lines.push(`${a.split("/")[0]} ${key}`);
+    }
+    fs.writeFileSync(knownHosts, lines.sort().join("\n") + "\n", { mode: 0o600 });
+    return {
+      prefix: ["ip", "netns", "exec", this.file.operator.netns],
+      identityFile: this.sshKey().privateKeyFile,
+      knownHostsFile: knownHosts,
+    };
+  }
+
+  /** The seat made by `operator()`, if any (another process of this lab reads it). */
+  operatorSeat(): OperatorSeat | undefined {
+    return this.file.operator;
+  }
+
+  /**
+   * How `ssh` reaches the systemd guests as `user` from the operator's seat (made at `up`):
+   * the runner options of src/ops/runner.ts, as for a real environment, with the lab's key,
+   * its known_hosts and the namespace prefix. Undefined without a seat.
+   */
+  sshOptions(user: string): SshRunnerOptions | undefined {
+    const op = this.file.operator;
+    if (!op) return undefined;
+    const addresses = new Map<string, string>();
+    for (const r of Object.values(this.file.nodes)) {
+      const a = r.spec.interfaces[0]?.ipv4;
+      if (r.spec.machine === "systemd" && a)
+        addresses.set(r.spec.hostname ?? r.spec.name, a.split("/")[0]);
+    }
+    const dir = path.join(this.stateDir, "ssh");
+    return {
+      addresses,
+      user,
+      identityFile: path.join(dir, "id_ed25519"),
+      knownHostsFile: path.join(dir, "known_hosts"),
+      prefix: ["ip", "netns", "exec", op.netns],
+    };
+  }
+
+  /** The login user of the systemd guests (their cloud-init user), if there are any. */
+  loginUser(): string | undefined {
+    return (
+      Object.values(this.file.nodes).find((r) => r.spec.machine === "systemd")?.spec.cloudInit
+        ?.user ??
+      (Object.values(this.file.nodes).some((r) => r.spec.machine === "systemd")
+        ? "root"
+        : undefined)
+    );
+  }
+
+  /** How a node boots (`NodeSpec.machine`). */
+  machineOf(node: string): "bash" | "systemd" {
+    return this.current(node).spec.machine ?? "bash";
+  }
+
+  /** Forget a systemd guest's disk: its next start is a first boot (the guest must be stopped). */
+  wipeDisk(node: string): void {
+    const r = this.rec(node);
+    if (r.state === "running" && alive(r.pid)) throw new Error(`${node} is running`);
+    fs.rmSync(path.join(this.nodeDir(node), "disk.img"), { force: true });
   }
 
   /**
@@ -392,6 +764,7 @@ export class Lab {
     }
     const umlDir = path.join(this.stateDir, "uml");
     fs.rmSync(path.join(umlDir, node), { recursive: true, force: true });
+    const systemd = spec.machine === "systemd";
     const args = [
       `mem=${spec.memMB ?? 128}M`,
       "rootfstype=hostfs",
@@ -400,7 +773,9 @@ export class Lab {
       "quiet",
       // CONFIG_DUMMY=y would otherwise create a stray dummy0 in every guest.
       "dummy.numdummies=0",
-      `init=${path.join(dir, "init.sh")}`,
+      ...(systemd
+        ? [`init=${path.join(dir, "preinit.sh")}`, `ubd0=${path.join(dir, "disk.img")}`]
+        : [`init=${path.join(dir, "init.sh")}`]),
       `labdir=${dir}`,
       `umid=${node}`,
       `uml_dir=${umlDir}`,
@@ -426,8 +801,21 @@ export class Lab {
     r.readyMs = undefined;
     this.save();
 
+    return this.waitBooted(node, pid, t0, opts.timeoutMs ?? 60_000);
+  }
+
+  /** Wait until a booting guest's agent answers and, in a systemd guest, boot has finished. */
+  private async waitBooted(
+    node: string,
+    pid: number,
+    t0: number,
+    timeoutMs: number,
+  ): Promise<BootInfo> {
+    const r = this.rec(node);
+    const spec = r.spec;
+    const dir = this.nodeDir(node);
     const ready = path.join(dir, "ready");
-    const deadline = t0 + (opts.timeoutMs ?? 60_000);
+    const deadline = t0 + timeoutMs;
     while (!fs.existsSync(ready)) {
       if (!alive(pid)) {
         r.state = "stopped";
@@ -436,9 +824,27 @@ export class Lab {
       }
       if (Date.now() > deadline)
         throw new Error(
-          `${node}: not ready after ${opts.timeoutMs ?? 60_000} ms; console:\n${this.consoleTail(node)}`,
+          `${node}: not ready after ${timeoutMs} ms; console:\n${this.consoleTail(node)}`,
         );
       await sleep(20);
+    }
+    if (spec.machine === "systemd") {
+      // The agent starts early; a VM is reachable (SSH, the apply's waits) once boot is done.
+      const left = Math.max(5_000, deadline - Date.now());
+      const b = await this.exec(
+        node,
+        `timeout ${Math.ceil(left / 1000)} systemctl is-system-running --wait; systemctl --failed --no-legend --plain | cut -d' ' -f1`,
+        { timeoutMs: left + 5_000 },
+      );
+      const fb = path.join(dir, "first-boot.failed");
+      if (fs.existsSync(fb))
+        throw new Error(`${node}: first boot failed: ${fs.readFileSync(fb, "utf8").trim()}`);
+      const state = b.stdout.split("\n")[0]?.trim();
+      if (state !== "running" && state !== "degraded")
+        throw new Error(
+          `${node}: boot did not finish (${state || b.stderr.trim()}); console:\n${this.consoleTail(node)}`,
+        );
+      r.bootState = b.stdout.trim().split("\n").join(" ");
     }
     const readyMs = Date.now() - t0;
     r.readyMs = readyMs;
@@ -449,6 +855,39 @@ export class Lab {
       if (Number.isNaN(guestUptime)) await sleep(10);
     }
     return { node, pid, readyMs, guestUptime };
+  }
+
+  /**
+   * A clean reboot: `systemctl start reboot.target` in a systemd guest (what `systemctl reboot`
+   * does; it asks logind first, which the guests mask), and UML re-executes its kernel in the
+   * same process with the same disk; a bash guest is stopped cleanly and started again.
+   */
+  async reboot(node: string, opts: { timeoutMs?: number } = {}): Promise<BootInfo> {
+    const r = this.current(node);
+    if (r.state !== "running" || !alive(r.pid)) throw new Error(`${node} is not running`);
+    const dir = this.nodeDir(node);
+    if (r.spec.machine !== "systemd") {
+      fs.writeFileSync(path.join(dir, "in", "STOP"), "");
+      const until = Date.now() + 30_000;
+      while (alive(r.pid) && Date.now() < until) await sleep(50);
+      if (alive(r.pid)) await this.stop(node);
+      r.state = "stopped";
+      this.save();
+      return this.start(node, opts);
+    }
+    fs.rmSync(path.join(dir, "ready"), { force: true });
+    const t0 = Date.now();
+    const x = await this.exec(
+      node,
+      "systemctl --no-block --job-mode=replace-irreversibly start reboot.target",
+      { timeoutMs: 30_000 },
+    );
+    if (x.code !== 0) throw new Error(`${node}: reboot refused: ${x.stderr.trim()}`);
+    // Results of the old boot must not be read as the new one's.
+    for (const d of ["in", "out"])
+      for (const f of fs.readdirSync(path.join(dir, d)))
+        fs.rmSync(path.join(dir, d, f), { force: true });
+    return this.waitBooted(node, r.pid!, t0, opts.timeoutMs ?? 120_000);
   }
 
   /** Boot several nodes in parallel (all defined nodes by default). */
@@ -626,6 +1065,15 @@ export class Lab {
         pids.push(r.pid);
       }
     }
+    const op = this.file.operator;
+    if (op && alive(op.tapPid)) {
+      try {
+        process.kill(op.tapPid, "SIGTERM");
+      } catch {
+        /* gone */
+      }
+      pids.push(op.tapPid);
+    }
     for (const pid of Object.values(this.file.switches)) {
       if (alive(pid)) {
         try {
@@ -639,8 +1087,26 @@ export class Lab {
     const deadline = Date.now() + 10_000;
     while (pids.some(alive) && Date.now() < deadline) await sleep(25);
     for (const pid of Object.values(this.file.switches)) if (alive(pid)) this.killGroup(pid);
+    if (op && alive(op.tapPid)) this.killGroup(op.tapPid);
+    // Only the namespace this lab made (its name is recorded in lab.json).
+    if (op && fs.existsSync(`/run/netns/${op.netns}`))
+      spawnSync("ip", ["netns", "del", op.netns], { stdio: "ignore" });
     await sleep(50);
+    // ssh clients of this lab (its own key on their command line) outlive a failed run whose
+    // process exited mid-apply; they would wait for their keepalive timeout: end them.
+    const key = path.join(this.stateDir, "ssh", "id_ed25519");
+    for (const e of fs.readdirSync("/proc")) {
+      if (!/^\d+$/.test(e)) continue;
+      try {
+        const argv = fs.readFileSync(`/proc/${e}/cmdline`, "utf8").split("\0");
+        if (argv[0] === "ssh" && argv.includes(key)) process.kill(Number(e), "SIGTERM");
+      } catch {
+        /* exited meanwhile */
+      }
+    }
+    await sleep(100);
     const leftovers = this.leftovers();
+    if (op && fs.existsSync(`/run/netns/${op.netns}`)) leftovers.push(`netns ${op.netns}`);
     if (leftovers.length === 0) fs.rmSync(this.stateDir, { recursive: true, force: true });
     return {
       leftovers: fs.existsSync(this.stateDir) ? [...leftovers, `dir ${this.stateDir}`] : leftovers,

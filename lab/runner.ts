@@ -8,7 +8,7 @@
  * detection time (100 ms × 3), and the check then reported the sessions its own probes had
  * dropped.
  */
-import { HostRunner } from "../src/ops/runner";
+import { HostRunner, sshRunner } from "../src/ops/runner";
 import { DEFAULT_STATE_DIR, Lab } from "./guest";
 import { labServices } from "./services";
 
@@ -37,6 +37,18 @@ export function labRunner(
 ): HostRunner {
   const lab = Lab.attach(stateDir);
   const limit = limiter(concurrency);
+  // systemd guests are reached as real hosts are: the same SSH runner, as the stack's user,
+  // from the operator's seat with the lab's key and known_hosts (`--lab` chooses only those).
+  const user = lab.loginUser();
+  const ssh = user !== undefined ? lab.sshOptions(user) : undefined;
+  if (ssh) {
+    const r = sshRunner(ssh);
+    return {
+      kind: "ssh",
+      services: r.services,
+      run: (h, script, t, stdin) => limit(() => r.run(h, script, t, stdin)),
+    };
+  }
   return {
     kind: "lab",
     services: labServices,

@@ -52,7 +52,7 @@ function targets(m: LabModel): LoadTarget[] {
 }
 
 /** Load windows back to back until stopped (bounded): the figures of every window. */
-function loadChain(c: Ctx): { stop(): Promise<LoadFigures[]> } {
+export function loadChain(c: Ctx): { stop(): Promise<LoadFigures[]> } {
   const t = targets(c.m);
   let stopping = false;
   const figs: LoadFigures[] = [];

@@ -28,6 +28,17 @@ else
   die "apt-get needs root: run this as root (e.g. su -c ./scripts/setup.sh), or install sudo and run it as a user allowed to use it"
 fi
 
+# The packages' postinsts must not start daemons on this machine (sshd, udevd, frr, haproxy…):
+# the lab runs them inside its guests. A policy-rc.d that refuses every start does that; one
+# that is already there (Debian's container images ship one) is left as it is.
+POLICY=/usr/sbin/policy-rc.d
+if [ ! -e "$POLICY" ]; then
+  printf '#!/bin/sh\n# maglev-infra setup.sh: no daemon starts while packages install\nexit 101\n' |
+    "${AS_ROOT[@]}" tee "$POLICY" >/dev/null
+  "${AS_ROOT[@]}" chmod 0755 "$POLICY"
+  trap '"${AS_ROOT[@]}" rm -f "$POLICY"' EXIT
+fi
+
 "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
 echo "setup.sh: ${#PACKAGES[@]} Debian packages installed ($LIST)"

@@ -32,6 +32,61 @@ export interface SshRunnerOptions {
   user: string;
   /** Private key file; when absent, ssh-agent / ~/.ssh/config decide. */
   identityFile?: string;
+  /** A known_hosts file checked strictly (the lab records its guests' host keys); default ssh's own. */
+  knownHostsFile?: string;
+  /** argv run before `ssh` (the lab: `ip netns exec <operator namespace>`). @default [] */
+  prefix?: string[];
+}
+
+/**
+ * Run one remote command over SSH as `opts.user`, `stdin` piped to it: the command exactly as
+ * given (the Pulumi program's apply command carries its own `sudo -n`), bounded by `timeoutMs`.
+ */
+export function sshExec(
+  opts: SshRunnerOptions,
+  hostname: string,
+  remote: string,
+  timeoutMs: number,
+  stdin?: string,
+): Promise<RunResult> {
+  const addr = opts.addresses.get(hostname);
+  if (!addr) return Promise.resolve({ stdout: "", stderr: `unknown host ${hostname}`, code: 255 });
+  const args = [
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "ConnectTimeout=5",
+    "-o",
+    "ServerAliveInterval=5",
+    "-o",
+    "ServerAliveCountMax=2",
+    ...(opts.identityFile ? ["-i", opts.identityFile, "-o", "IdentitiesOnly=yes"] : []),
+    ...(opts.knownHostsFile
+      ? ["-o", `UserKnownHostsFile=${opts.knownHostsFile}`, "-o", "StrictHostKeyChecking=yes"]
+      : []),
+    `${opts.user}@${addr}`,
+    remote,
+  ];
+  const [cmd, ...argv] = [...(opts.prefix ?? []), "ssh", ...args];
+  return new Promise((resolve) => {
+    const child = spawn(cmd, argv, {
+      stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    });
+    if (stdin !== undefined) {
+      child.stdin!.on("error", () => undefined); // ssh gone: its exit status tells
+      child.stdin!.end(stdin);
+    }
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (d) => (stdout += d));
+    child.stderr!.on("data", (d) => (stderr += d));
+    const t = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("close", (code) => {
+      clearTimeout(t);
+      resolve({ stdout, stderr, code: code ?? 124 });
+    });
+    child.on("error", (e) => resolve({ stdout, stderr: String(e), code: 255 }));
+  });
 }
 
 export function sshRunner(opts: SshRunnerOptions): HostRunner {
@@ -39,43 +94,9 @@ export function sshRunner(opts: SshRunnerOptions): HostRunner {
     kind: "ssh",
     services: systemd,
     run(hostname, script, timeoutMs = 30000, stdin) {
-      const addr = opts.addresses.get(hostname);
-      if (!addr)
-        return Promise.resolve({ stdout: "", stderr: `unknown host ${hostname}`, code: 255 });
       const remote =
         opts.user === "root" ? `sh -c ${shellWord(script)}` : `sudo -n sh -c ${shellWord(script)}`;
-      const args = [
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "ConnectTimeout=5",
-        "-o",
-        "ServerAliveInterval=5",
-        "-o",
-        "ServerAliveCountMax=2",
-        ...(opts.identityFile ? ["-i", opts.identityFile, "-o", "IdentitiesOnly=yes"] : []),
-        `${opts.user}@${addr}`,
-        remote,
-      ];
-      return new Promise((resolve) => {
-        const child = spawn("ssh", args, {
-          stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-        });
-        if (stdin !== undefined) {
-          child.stdin!.on("error", () => undefined); // ssh gone: its exit status tells
-          child.stdin!.end(stdin);
-        }
-        let stdout = "";
-        let stderr = "";
-        child.stdout!.on("data", (d) => (stdout += d));
-        child.stderr!.on("data", (d) => (stderr += d));
-        const t = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-        child.on("close", (code) => {
-          clearTimeout(t);
-          resolve({ stdout, stderr, code: code ?? 124 });
-        });
-        child.on("error", (e) => resolve({ stdout, stderr: String(e), code: 255 }));
-      });
+      return sshExec(opts, hostname, remote, timeoutMs, stdin);
     },
   };
 }
