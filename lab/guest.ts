@@ -887,6 +887,18 @@ export class Lab {
     for (const d of ["in", "out"])
       for (const f of fs.readdirSync(path.join(dir, d)))
         fs.rmSync(path.join(dir, d, f), { force: true });
+    // UML re-executes its kernel on a reboot (same PID, same disk), but in the lab that
+    // process sometimes exits after "reboot: Restarting system" instead (seen once in 9): then
+    // the lab boots it again from the same disk, as a hypervisor restarts a VM that rebooted.
+    const until = t0 + (opts.timeoutMs ?? 120_000);
+    while (!fs.existsSync(path.join(dir, "ready")) && alive(r.pid) && Date.now() < until)
+      await sleep(100);
+    if (!alive(r.pid)) {
+      r.state = "stopped";
+      r.pid = undefined;
+      this.save();
+      return this.start(node, { timeoutMs: Math.max(30_000, until - Date.now()) });
+    }
     return this.waitBooted(node, r.pid!, t0, opts.timeoutMs ?? 120_000);
   }
 
