@@ -570,6 +570,28 @@ export class Lab {
     const gens = path.join(rt, "system-generators");
     fs.mkdirSync(gens, { recursive: true });
     for (const g of GUEST_GENERATORS_OFF) link("/dev/null", path.join(gens, g));
+    // The pre-init's mounts are the guest's "initramfs" mounts: systemd must not unmount them
+    // on the way down (seen: a reboot hung for 12 min after "target is busy" on /usr/lib and
+    // /run/lab, the agent's). Without default dependencies a mount unit has no conflict with
+    // umount.target; systemd-shutdown's last pass remounts what is left read-only.
+    for (const m of [
+      "etc",
+      "var",
+      "usr-lib",
+      "usr-local",
+      "home",
+      "root",
+      "tmp",
+      "run-lab",
+      "run-disk",
+      "usr-lib-modules",
+    ]) {
+      fs.mkdirSync(path.join(rt, "system", `${m}.mount.d`), { recursive: true });
+      fs.copyFileSync(
+        path.join(MACHINE_SRC, "mount-lab.conf"),
+        path.join(rt, "system", `${m}.mount.d`, "lab.conf"),
+      );
+    }
     // udev's coldplug of every device took 8 s of a guest's boot: only NICs (named by the
     // .link files) and the disk need it.
     fs.mkdirSync(path.join(rt, "system", "systemd-udev-trigger.service.d"), { recursive: true });
