@@ -269,6 +269,20 @@ function modulesDirFor(kernel: string): string {
   return "/usr/lib/uml/modules";
 }
 
+/** The first mounts of a guest's init: API file systems, tmpfs /run, the node dir on /run/lab. */
+function fstab1(dir: string, more: string[] = []): string {
+  return (
+    [
+      "proc /proc proc nosuid,nodev,noexec 0 0",
+      "sysfs /sys sysfs nosuid,nodev,noexec 0 0",
+      "devtmpfs /dev devtmpfs mode=0755 0 0",
+      "tmpfs /run tmpfs mode=0755,nosuid,nodev 0 0",
+      `hostfs /run/lab hostfs ${dir},X-mount.mkdir 0 0`,
+      ...more,
+    ].join("\n") + "\n"
+  );
+}
+
 /** Proxmox's cloud-init drive gives the first NIC its address and default routes (netplan v2). */
 function cloudInitNetplan(spec: NodeSpec): string {
   const m = spec.interfaces[0];
@@ -422,16 +436,7 @@ export class Lab {
     for (const d of ["in", "out", "xfer", "log", "bin"])
       fs.mkdirSync(path.join(dir, d), { recursive: true });
 
-    fs.writeFileSync(
-      path.join(dir, "fstab.1"),
-      [
-        "proc /proc proc nosuid,nodev,noexec 0 0",
-        "sysfs /sys sysfs nosuid,nodev,noexec 0 0",
-        "devtmpfs /dev devtmpfs mode=0755 0 0",
-        "tmpfs /run tmpfs mode=0755,nosuid,nodev 0 0",
-        `hostfs /run/lab hostfs ${dir},X-mount.mkdir 0 0`,
-      ].join("\n") + "\n",
-    );
+    fs.writeFileSync(path.join(dir, "fstab.1"), fstab1(dir));
     // /usr/local: the plans install scripts there (exabgp-announce, pdns-*-init, hactl).
     const ov = ["etc", "var", "usr/lib", "usr/local"];
     fs.writeFileSync(
@@ -507,16 +512,10 @@ export class Lab {
   private prepareSystemd(spec: NodeSpec, dir: string): void {
     // /root too: the login user may be root (its authorized_keys), and root's files persist.
     const ov = ["etc", "var", "usr/lib", "usr/local", "home", "root"];
+    // The disk too: the overlays' upper layers live on it.
     fs.writeFileSync(
       path.join(dir, "fstab.1"),
-      [
-        "proc /proc proc nosuid,nodev,noexec 0 0",
-        "sysfs /sys sysfs nosuid,nodev,noexec 0 0",
-        "devtmpfs /dev devtmpfs mode=0755 0 0",
-        "tmpfs /run tmpfs mode=0755,nosuid,nodev 0 0",
-        `hostfs /run/lab hostfs ${dir},X-mount.mkdir 0 0`,
-        "/dev/ubda /run/disk ext4 noatime,X-mount.mkdir 0 0",
-      ].join("\n") + "\n",
+      fstab1(dir, ["/dev/ubda /run/disk ext4 noatime,X-mount.mkdir 0 0"]),
     );
     fs.writeFileSync(
       path.join(dir, "mkdirs"),
