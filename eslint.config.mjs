@@ -4,18 +4,6 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   { ignores: ["node_modules/", "policy/node_modules/", "bin/", "out/"] },
-  {
-    // Linted by hand after issue 13 lands (being rewritten now); the lead removes the entries.
-    ignores: [
-      "lab/guest.ts",
-      "lab/transport.ts",
-      "lab/cluster.ts",
-      "lab/topology.ts",
-      "lab/cli.ts",
-      "lab/power-cycle.ts",
-      "lab/prereqs.ts",
-    ],
-  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
