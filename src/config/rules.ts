@@ -4,6 +4,7 @@
  */
 import * as ipaddr from "ipaddr.js";
 import { Environment, Host, isEbgpUpstream, PLACEHOLDER_SHA256 } from "./schema";
+import { interfaceName } from "../topology/interfaces";
 
 export interface ConfigError {
   /** Path inside the environment object, e.g. `hosts[3].mgmt.ipv4`. */
@@ -296,8 +297,8 @@ export function crossFieldErrors(env: Environment): ConfigError[] {
   });
 
   // Interfaces: two distinct names, neither one the host plans create themselves.
-  const ifMgmt = nets.mgmt?.interface ?? "mgmt0";
-  const ifIngress = nets.ingress?.interface ?? "ingress0";
+  const ifMgmt = interfaceName(nets, "mgmt");
+  const ifIngress = interfaceName(nets, "ingress");
   (["mgmt", "ingress"] as const).forEach((n) => {
     const name = n === "mgmt" ? ifMgmt : ifIngress;
     if ((RESERVED_INTERFACES as readonly string[]).includes(name))

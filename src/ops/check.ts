@@ -7,6 +7,7 @@
  * Written against `HostRunner`, so the same checks run over SSH and in the lab.
  */
 import { Topology, HostFacts } from "../topology";
+import { interfaceName } from "../topology/interfaces";
 import { HostPlan } from "../plan/types";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -169,7 +170,7 @@ function hostProbes(topo: Topology, plan: HostPlan, h: HostFacts, runner: HostRu
   add("files", `sha256sum -- ${paths} 2>/dev/null; grep -H '' ${records} 2>/dev/null; true`);
   for (const s of plan.services) add(`service ${s}`, runner.services.isActive(s));
   if (h.ingress)
-    add("ingress link", `ip -j -s link show ${topo.env.networks.ingress.interface ?? "ingress0"}`);
+    add("ingress link", `ip -j -s link show ${interfaceName(topo.env.networks, "ingress")}`);
   if (h.role === "gateway") {
     add("bgp", "vtysh -c 'show bgp neighbors json'", true);
     add("bfd", "vtysh -c 'show bfd peers json'", true);
@@ -300,7 +301,7 @@ export function hostRows(
   }
 
   if (h.ingress) {
-    const ifname = topo.env.networks.ingress.interface ?? "ingress0";
+    const ifname = interfaceName(topo.env.networks, "ingress");
     const l = get("ingress link");
     try {
       const link = JSON.parse(l.out)[0];

@@ -13,6 +13,7 @@
 import { Topology, HostFacts } from "../topology";
 import { PlanBuilder } from "../plan/builder";
 import { header } from "../plan/header";
+import { hostScript } from "../plan/scripts";
 import { Validate } from "../plan/types";
 import { dsrMember, groupOfKind, BASH_SYNTAX, systemdVerify } from "./l7-common";
 import { addressesOf, FirewallSpec, memberServices, mgmtNetworks, planFirewall } from "./firewall";
@@ -35,6 +36,9 @@ export const DNSDIST_WEB_PORT = 8083;
 export const DNSDIST_CONSOLE = "127.0.0.1:5199";
 export const SECONDARY_ZONES_SCRIPT = "/usr/local/sbin/pdns-secondary-zones";
 export const PRIMARY_INIT_SCRIPT = "/usr/local/sbin/pdns-primary-init";
+export const POWERADMIN_INSTALL = "/usr/local/sbin/poweradmin-install";
+/** The installer's parameters (scripts/host/poweradmin-install). */
+export const POWERADMIN_ENV = "/etc/maglev-infra/poweradmin.env";
 export const LIGHTNINGSTREAM_BIN = "/usr/local/bin/lightningstream";
 export const LIGHTNINGSTREAM_CONF = "/etc/lightningstream/lightningstream.yaml";
 export const POWERADMIN_DIR = "/var/www/poweradmin";
@@ -70,7 +74,7 @@ function servedZones(topo: Topology): string[] {
     .map((z) => z.replace(/\.$/, ""))
     .sort();
 }
-/** The served zones as a bash array's words. */
+/** The served zones as the words of a bash array (each one shell-quoted, read back exactly). */
 function zoneWords(topo: Topology): string {
   return servedZones(topo)
     .map((z, i) => shellWord(z, `dns.servedZones[${i}]`))
@@ -274,39 +278,33 @@ export function secondaryConfig(topo: Topology, h: HostFacts): string {
   return L.join("\n");
 }
 
-/** Creates (or re-points) the secondary zones in LMDB, then asks for a transfer. Idempotent. */
-export function secondaryZonesScript(topo: Topology): string {
-  const prim = primaries(topo).map((p) => p.mgmt.ipv4);
-  return `#!/bin/bash
-${header(topo.env.name, "#", "secondary zones of this PowerDNS server").trimEnd()}
-# Run after pdns.conf changes (the plan does) or by hand; idempotent.
-set -euo pipefail
-PRIMARIES=(${prim.map((a) => shellWord(a, "mgmt IPv4 of a shadow primary")).join(" ")})
-ZONES=(${zoneWords(topo)})
-as_pdns() { runuser -u pdns -- "$@"; }
-existing=$(as_pdns pdnsutil list-all-zones secondary 2>/dev/null || true)
-for zone in "\${ZONES[@]}"; do
-  if printf '%s\\n' "$existing" | grep -qxF "$zone"; then
-    as_pdns pdnsutil change-secondary-zone-primary "$zone" "\${PRIMARIES[@]}"
-  else
-    as_pdns pdnsutil create-secondary-zone "$zone" "\${PRIMARIES[@]}"
-  fi
-  # Transfer now rather than at the next xfr cycle (ignored while pdns is down).
-  pdns_control retrieve "$zone" >/dev/null 2>&1 || true
-done
-`;
+/** The zone scripts' parameters (scripts/host/pdns-secondary-zones, pdns-primary-init). */
+export const PDNS_ZONES_ENV = "/etc/maglev-infra/pdns-zones.env";
+
+/** pdns-zones.env of a secondary: the served zones and the hidden primaries to transfer from. */
+export function secondaryZonesEnv(topo: Topology): string {
+  const prim = primaries(topo).map((p) => shellWord(p.mgmt.ipv4, "mgmt IPv4 of a shadow primary"));
+  return (
+    header(topo.env.name, "#", "secondary zones of this PowerDNS server") +
+    [`PDNS_ZONES=(${zoneWords(topo)})`, `PDNS_PRIMARIES=(${prim.join(" ")})`, ""].join("\n")
+  );
 }
 
-/** pdns.conf (with the API key filled on the host; pdns has no reload) and the script that sets up its zones. */
+/**
+ * pdns.conf (with the API key filled on the host; pdns has no reload), the script that sets up
+ * its zones (scripts/host/<script>) and that script's parameters (pdns-zones.env).
+ */
 function pdnsServer(
+  topo: Topology,
   b: PlanBuilder,
   backendPackages: string[],
   conf: string,
-  scriptPath: string,
-  script: string,
+  script: "pdns-secondary-zones" | "pdns-primary-init",
+  zonesEnv: string,
   /** The script restarts pdns itself (it must exist before pdns can start): pdns.conf runs it. */
   scriptRestarts = false,
 ): void {
+  const scriptPath = `/usr/local/sbin/${script}`;
   b.package("pdns-server", ...backendPackages);
   b.service("pdns");
   b.file({
@@ -324,7 +322,14 @@ function pdnsServer(
   b.file({
     path: scriptPath,
     mode: "0755",
-    content: script,
+    content: hostScript(script, topo.env.name),
+    validate: BASH_SYNTAX,
+    activate: { kind: "command", command: scriptPath },
+  });
+  // A new zone or primary: the script runs again (the apply runs one command once).
+  b.file({
+    path: PDNS_ZONES_ENV,
+    content: zonesEnv,
     validate: BASH_SYNTAX,
     activate: { kind: "command", command: scriptPath },
   });
@@ -333,11 +338,12 @@ function pdnsServer(
 export function planPowerDns(topo: Topology, h: HostFacts, b: PlanBuilder): void {
   const env = topo.env;
   pdnsServer(
+    topo,
     b,
     ["pdns-backend-lmdb"],
     secondaryConfig(topo, h),
-    SECONDARY_ZONES_SCRIPT,
-    secondaryZonesScript(topo),
+    "pdns-secondary-zones",
+    secondaryZonesEnv(topo),
   );
   if (lightningStreamEnabled(topo)) lightningStream(topo, h, b);
   planFirewall(topo, h, b, secondaryFirewall(topo), ["pdns.service"]);
@@ -460,46 +466,23 @@ export function primaryConfig(topo: Topology, h: HostFacts): string {
   ].join("\n");
 }
 
-/**
- * Creates the SQLite schema (first run), (re)starts pdns on its pdns.conf, then the served
- * zones as PRIMARY zones. Idempotent. pdns.conf's activation: pdns_server exits at start while
- * its gsqlite3 database does not exist (systemd's Type=notify start then fails the apply).
- */
-export function primaryInitScript(topo: Topology): string {
-  return `#!/bin/bash
-${header(topo.env.name, "#", "hidden primary: database, pdns_server and served zones").trimEnd()}
-set -euo pipefail
-DB=${PDNS_SQLITE}
-SCHEMA=/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql
-ZONES=(${zoneWords(topo)})
-as_pdns() { runuser -u pdns -- "$@"; }
-# A running pdns_server may hold the database for a moment: wait for its lock instead of
-# failing half-way through the schema ("database is locked").
-if ! as_pdns sqlite3 -cmd '.timeout 10000' "$DB" 'SELECT 1 FROM domains LIMIT 1' >/dev/null 2>&1; then
-  as_pdns sqlite3 -cmd '.timeout 10000' -bail "$DB" < "$SCHEMA"
-fi
-# The database exists: pdns_server can start on its (new) pdns.conf; pdns has no reload.
-systemctl restart pdns
-existing=$(as_pdns pdnsutil list-all-zones 2>/dev/null || true)
-for zone in "\${ZONES[@]}"; do
-  if ! printf '%s\\n' "$existing" | grep -qxF "$zone"; then
-    as_pdns pdnsutil create-zone "$zone"
-    # NATIVE zones send no NOTIFY; the secondaries transfer PRIMARY zones.
-    as_pdns pdnsutil set-kind "$zone" primary
-    as_pdns pdnsutil set-meta "$zone" SOA-EDIT-API DEFAULT
-  fi
-done
-`;
+/** pdns-zones.env of the hidden primary: the served zones and its SQLite database. */
+export function primaryZonesEnv(topo: Topology): string {
+  return (
+    header(topo.env.name, "#", "hidden primary: database and served zones") +
+    [`PDNS_ZONES=(${zoneWords(topo)})`, `PDNS_DB=${shellWord(PDNS_SQLITE)}`, ""].join("\n")
+  );
 }
 
 export function planShadowPrimary(topo: Topology, h: HostFacts, b: PlanBuilder): void {
   const env = topo.env;
   pdnsServer(
+    topo,
     b,
     ["pdns-backend-sqlite3", "sqlite3"],
     primaryConfig(topo, h),
-    PRIMARY_INIT_SCRIPT,
-    primaryInitScript(topo),
+    "pdns-primary-init",
+    primaryZonesEnv(topo),
     true,
   );
   if (env.dns.powerAdmin) powerAdmin(topo, h, b, env.dns.powerAdmin);
@@ -533,31 +516,27 @@ function powerAdmin(
     path: POWERADMIN_TARBALL,
     mode: "0644",
   });
-  const installer = `#!/bin/bash
-${header(env.name, "#", "unpack the pinned PowerAdmin release").trimEnd()}
-# Re-run whenever the pinned tarball changes (its sha256 is below, so this file changes too).
-set -euo pipefail
-SHA=${shellWord(pa.sha256, "dns.powerAdmin.sha256")}
-DIR=${POWERADMIN_DIR}
-if [ "$(cat "$DIR/.maglev-infra-release" 2>/dev/null || true)" != "$SHA" ]; then
-  tmp=$(mktemp -d)
-  tar -xzf ${POWERADMIN_TARBALL} -C "$tmp" --strip-components=1
-  install -d "$DIR"
-  cp -a "$tmp"/. "$DIR"/
-  rm -rf "$tmp"
-  echo "$SHA" > "$DIR/.maglev-infra-release"
-fi
-# PowerAdmin edits the PowerDNS database directly: www-data writes the SQLite file and its journal.
-usermod -a -G pdns www-data
-chmod 0770 ${PDNS_SQLITE.replace(/\/[^/]+$/, "")}
-chmod 0660 ${PDNS_SQLITE}
-`;
   b.file({
-    path: "/usr/local/sbin/poweradmin-install",
+    path: POWERADMIN_INSTALL,
     mode: "0755",
-    content: installer,
+    content: hostScript("poweradmin-install", env.name),
     validate: BASH_SYNTAX,
-    activate: { kind: "command", command: "/usr/local/sbin/poweradmin-install" },
+    activate: { kind: "command", command: POWERADMIN_INSTALL },
+  });
+  // A new pinned release: its sha256 changes this file, and the installer runs again.
+  b.file({
+    path: POWERADMIN_ENV,
+    content:
+      header(env.name, "#", "the pinned PowerAdmin release") +
+      [
+        `POWERADMIN_SHA256=${shellWord(pa.sha256, "dns.powerAdmin.sha256")}`,
+        `POWERADMIN_TARBALL=${shellWord(POWERADMIN_TARBALL)}`,
+        `POWERADMIN_DIR=${shellWord(POWERADMIN_DIR)}`,
+        `PDNS_DB=${shellWord(PDNS_SQLITE)}`,
+        "",
+      ].join("\n"),
+    validate: BASH_SYNTAX,
+    activate: { kind: "command", command: POWERADMIN_INSTALL },
   });
   const zone = servedZones(topo)[0];
   const php = [

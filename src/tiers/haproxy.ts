@@ -9,6 +9,7 @@
 import { Topology, HostFacts, GroupFacts } from "../topology";
 import { PlanBuilder } from "../plan/builder";
 import { header } from "../plan/header";
+import { hostScript } from "../plan/scripts";
 import { dsrMember, groupsOf, BASH_SYNTAX } from "./l7-common";
 import { haproxyWord, shellWord } from "../escape";
 import { addressesOf, FirewallSpec, memberServices, mgmtNetworks, planFirewall } from "./firewall";
@@ -185,79 +186,20 @@ export function haproxyConfig(topo: Topology, groups: GroupFacts[]): string {
   return header(env.name, "#", what) + L.join("\n");
 }
 
-/** The node-local hactl: list / maint / enable servers, drain / undrain the node. */
-export function hactlScript(topo: Topology): string {
-  return `#!/bin/bash
-${header(topo.env.name, "#", "hactl: HAProxy servers of this node").trimEnd()}
-#
-# hactl list                       backend,server,status,weight,check (one line per server)
-# hactl maint  <backend>/<server>  graceful: no new connections, existing ones finish
-# hactl enable <backend>/<server>  back in service (checks decide when it is UP)
-# hactl drain | undrain | status   this node's health API answers 503 for everything (or not)
-# hactl save-state                 write the server state file (haproxy.service runs it before a reload)
-#
-# Run across every node of a group from a workstation: npm run hactl -- <stack> list
-set -euo pipefail
-SOCK=${HAPROXY_ADMIN_SOCKET}
-DRAIN=${HAPROXY_DRAIN_BACKEND}/flag
-STATE=${HAPROXY_SERVER_STATE}
+/** The values hactl (scripts/host/hactl) reads: those this file's haproxy.cfg uses. */
+export const HACTL_ENV = "/etc/maglev-infra/hactl.env";
 
-cli() { echo "$1" | socat -t 5 stdio "unix-connect:$SOCK"; }
-
-# The runtime API answers nothing on success, a message on error.
-change() {
-  local out
-  out=$(cli "$1")
-  if [ -n "$(printf '%s' "$out" | tr -d '[:space:]')" ]; then echo "hactl: $out" >&2; exit 1; fi
-}
-
-save_state() {
-  # Keep maintenance states over a reload (load-server-state-from-file global).
-  cli "show servers state" > "$STATE.tmp" && mv -f "$STATE.tmp" "$STATE"
-}
-
-target() {
-  case "\${1:-}" in
-    */*) printf '%s' "$1" ;;
-    *) echo "hactl: expected <backend>/<server>, got '\${1:-}'" >&2; exit 2 ;;
-  esac
-}
-
-case "\${1:-}" in
-  list)
-    # show stat <iid> <type> <sid>: type 4 = servers. Fields: 1 pxname, 2 svname, 18 status, 19 weight, 37 check_status.
-    cli "show stat -1 4 -1" | awk -F, '!/^#/ && NF > 37 && $1 != "${HAPROXY_DRAIN_BACKEND}" { print $1 "," $2 "," $18 "," $19 "," $37 }'
-    ;;
-  maint)
-    change "set server $(target "\${2:-}") state maint"
-    save_state
-    ;;
-  enable)
-    change "set server $(target "\${2:-}") state ready"
-    save_state
-    ;;
-  save-state)
-    # Run by haproxy.service before every reload (drop-in): the new process starts from it.
-    save_state
-    ;;
-  drain)
-    change "set server $DRAIN state ready"
-    save_state
-    ;;
-  undrain)
-    change "set server $DRAIN state maint"
-    save_state
-    ;;
-  status)
-    # nbsrv(be_drain) > 0 is what the health API tests: the flag counts when it is not in maintenance.
-    if cli "show stat -1 4 -1" | awk -F, -v b=${HAPROXY_DRAIN_BACKEND} '$1 == b && $18 !~ /MAINT/ { found = 1 } END { exit !found }'; then echo drained; else echo serving; fi
-    ;;
-  *)
-    echo "usage: hactl list | maint <backend>/<server> | enable <backend>/<server> | drain | undrain | status | save-state" >&2
-    exit 2
-    ;;
-esac
-`;
+/** hactl's parameters as shell assignments, sourced by hactl. */
+export function hactlEnv(topo: Topology): string {
+  return (
+    header(topo.env.name, "#", "hactl: HAProxy of this node") +
+    [
+      `HAPROXY_ADMIN_SOCKET=${shellWord(HAPROXY_ADMIN_SOCKET)}`,
+      `HAPROXY_DRAIN_BACKEND=${shellWord(HAPROXY_DRAIN_BACKEND)}`,
+      `HAPROXY_SERVER_STATE=${shellWord(HAPROXY_SERVER_STATE)}`,
+      "",
+    ].join("\n")
+  );
 }
 
 /** Saves the server state before every reload of haproxy.service, whoever asks for it. */
@@ -321,7 +263,13 @@ export function planHaproxy(topo: Topology, h: HostFacts, b: PlanBuilder): void 
     secretKeys: [HAPROXY_STATS_SECRET],
     secretSyntax: "haproxy-dq",
   });
-  b.file({ path: HACTL_PATH, mode: "0755", content: hactlScript(topo), validate: BASH_SYNTAX });
+  b.file({
+    path: HACTL_PATH,
+    mode: "0755",
+    content: hostScript("hactl", topo.env.name),
+    validate: BASH_SYNTAX,
+  });
+  b.file({ path: HACTL_ENV, content: hactlEnv(topo), validate: BASH_SYNTAX });
   b.file({
     path: HAPROXY_RELOAD_DROPIN,
     content: haproxyReloadDropIn(topo),

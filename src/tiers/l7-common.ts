@@ -14,12 +14,13 @@ import { vipInterface } from "../plan/base";
 import { header } from "../plan/header";
 import { Validate } from "../plan/types";
 import { shellWord } from "../escape";
+import { interfaceName } from "../topology/interfaces";
 
 export function ingressIf(topo: Topology): string {
-  return topo.env.networks.ingress.interface ?? "ingress0";
+  return interfaceName(topo.env.networks, "ingress");
 }
 export function mgmtIf(topo: Topology): string {
-  return topo.env.networks.mgmt.interface ?? "mgmt0";
+  return interfaceName(topo.env.networks, "mgmt");
 }
 
 /** The backend groups this host is a member of, with their facts. */

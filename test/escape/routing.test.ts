@@ -104,13 +104,17 @@ describe("hostile values that slipped past the schema", () => {
     const r = renderEnvironment(env((e) => (e.dns.servedZones = ["infra.example.net", hostile])));
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "routing-test-"));
     for (const rel of [
-      "mgmt02-vm-dns01/usr/local/sbin/pdns-secondary-zones",
-      "mgmt02-vm-dns00/usr/local/sbin/pdns-primary-init",
+      "mgmt02-vm-dns01/etc/maglev-infra/pdns-zones.env",
+      "mgmt02-vm-dns00/etc/maglev-infra/pdns-zones.env",
     ]) {
-      const script = r.files.get(rel)!;
-      const zonesLine = script.split("\n").find((l) => l.startsWith("ZONES=("))!;
+      // The zone scripts source this file (scripts/host/pdns-secondary-zones, pdns-primary-init).
+      const zonesEnv = r.files.get(rel)!;
       const probe = path.join(dir, "probe.sh");
-      fs.writeFileSync(probe, `${zonesLine}\nprintf '%s\\n' "\${ZONES[@]}"\n`);
+      fs.writeFileSync(
+        probe,
+        `. ${path.join(dir, "zones.env")}\nprintf '%s\\n' "\${PDNS_ZONES[@]}"\n`,
+      );
+      fs.writeFileSync(path.join(dir, "zones.env"), zonesEnv);
       execFileSync("bash", ["-n", probe]);
       expect(execFileSync("bash", [probe], { encoding: "utf8" })).toBe(
         `infra.example.net\n${hostile}\n`,

@@ -1,4 +1,4 @@
-import { DNSDIST_CONF, PDNS_CONF, SECONDARY_ZONES_SCRIPT } from "../../src/tiers/dns";
+import { DNSDIST_CONF, PDNS_CONF, PDNS_ZONES_ENV } from "../../src/tiers/dns";
 import { mgmt02Raw } from "../helpers";
 import { compareGolden } from "./golden-util";
 import { check, failingFiles, file, plan, topologyOf } from "./golden-util";
@@ -70,7 +70,7 @@ describe("PowerDnsNode (mgmt02 dns01)", () => {
       "proxy-protocol-from=10.1.10.41,2a0a:7180:81:a::29,10.1.10.42,2a0a:7180:81:a::2a",
     );
     expect(f.content).toContain("api-key={{secret:pdnsApiKey}}");
-    expect(file(p, SECONDARY_ZONES_SCRIPT).content).toContain("PRIMARIES=('10.1.7.40')");
+    expect(file(p, PDNS_ZONES_ENV).content).toContain("PDNS_PRIMARIES=('10.1.7.40')\n");
     expect(p.downloads).toEqual([]);
   });
 
