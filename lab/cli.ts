@@ -23,7 +23,8 @@ import { buildLabModel } from "./topology";
 const log = (s: string) => console.log(s);
 
 function attach(): Lab {
-  if (!fs.existsSync(path.join(DEFAULT_STATE_DIR, "lab.json"))) throw new Error(`no lab in ${DEFAULT_STATE_DIR} (npm run lab -- up)`);
+  if (!fs.existsSync(path.join(DEFAULT_STATE_DIR, "lab.json")))
+    throw new Error(`no lab in ${DEFAULT_STATE_DIR} (npm run lab -- up)`);
   return Lab.attach(DEFAULT_STATE_DIR);
 }
 
@@ -33,7 +34,9 @@ async function cmdUp(args: string[]): Promise<number> {
   ensureKernel(log);
   const r = await up({ stack, log });
   log(await summary(r.lab, r.model));
-  log(`ready in ${(r.totalMs / 1000).toFixed(1)} s (boot ${(r.bootMs / 1000).toFixed(1)} s, apply ${(r.applyMs / 1000).toFixed(1)} s, BGP/routes ${(r.readyMs / 1000).toFixed(1)} s)`);
+  log(
+    `ready in ${(r.totalMs / 1000).toFixed(1)} s (boot ${(r.bootMs / 1000).toFixed(1)} s, apply ${(r.applyMs / 1000).toFixed(1)} s, BGP/routes ${(r.readyMs / 1000).toFixed(1)} s)`,
+  );
   return 0;
 }
 
@@ -44,7 +47,9 @@ async function cmdApply(args: string[]): Promise<number> {
   const m = buildLabModel(stack, c.root && stack === c.stack ? c.root : process.cwd());
   const r = await rollout(lab, m, log);
   const st = await waitReady(lab, m, 60_000);
-  log(`rollout of stack ${stack} done in ${(r.ms / 1000).toFixed(1)} s (applied: ${r.applied.join(", ") || "none"}; unchanged: ${r.skipped.length}); ${st.ok ? "ready" : "NOT ready"}: ${st.detail}`);
+  log(
+    `rollout of stack ${stack} done in ${(r.ms / 1000).toFixed(1)} s (applied: ${r.applied.join(", ") || "none"}; unchanged: ${r.skipped.length}); ${st.ok ? "ready" : "NOT ready"}: ${st.detail}`,
+  );
   return st.ok ? 0 : 1;
 }
 
@@ -65,7 +70,9 @@ async function main(argv: string[]): Promise<number> {
       }
       const t0 = Date.now();
       const { leftovers } = await Lab.attach(DEFAULT_STATE_DIR).down();
-      log(`down in ${Date.now() - t0} ms; leftovers: ${leftovers.length ? leftovers.join("; ") : "none"}`);
+      log(
+        `down in ${Date.now() - t0} ms; leftovers: ${leftovers.length ? leftovers.join("; ") : "none"}`,
+      );
       return leftovers.length ? 1 : 0;
     }
     case "status": {
@@ -84,8 +91,17 @@ async function main(argv: string[]): Promise<number> {
       if (!host || cmdArgs.length === 0) throw new Error("usage: exec <host> -- <cmd…>");
       const lab = attach();
       // One argument: a shell command line; several: argv, quoted.
-      const script = cmdArgs.length === 1 ? cmdArgs[0] : cmdArgs.map((a) => (/^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(" ");
-      const r = await lab.exec(host, script, { timeoutMs: Number(process.env.LAB_EXEC_TIMEOUT_MS ?? 600_000) });
+      const script =
+        cmdArgs.length === 1
+          ? cmdArgs[0]
+          : cmdArgs
+              .map((a) =>
+                /^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`,
+              )
+              .join(" ");
+      const r = await lab.exec(host, script, {
+        timeoutMs: Number(process.env.LAB_EXEC_TIMEOUT_MS ?? 600_000),
+      });
       process.stdout.write(r.stdout);
       process.stderr.write(r.stderr);
       return r.code;
@@ -120,7 +136,9 @@ async function main(argv: string[]): Promise<number> {
       return runScenarios(args);
     }
     default:
-      console.error("usage: npm run lab -- up|down|status|exec <host> -- <cmd…>|stop <host>|start <host>|reboot <host>|apply [--stack S]|test [scenarios…]");
+      console.error(
+        "usage: npm run lab -- up|down|status|exec <host> -- <cmd…>|stop <host>|start <host>|reboot <host>|apply [--stack S]|test [scenarios…]",
+      );
       return 2;
   }
 }

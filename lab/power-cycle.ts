@@ -27,11 +27,19 @@ const KEPT_FILES = [DRAIN_FILE, SITE_DRAIN_FILE];
 /** The running lab's power cycle (what `ops maintain --lab` uses). */
 export function labPowerCycle(stateDir: string = DEFAULT_STATE_DIR): Rebooter {
   const cf = readCluster(stateDir);
-  return labPowerCycleWith(Lab.attach(stateDir), buildLabModel(cf.stack, cf.root ?? process.cwd()), cf.secrets);
+  return labPowerCycleWith(
+    Lab.attach(stateDir),
+    buildLabModel(cf.stack, cf.root ?? process.cwd()),
+    cf.secrets,
+  );
 }
 
 /** The same, for a scenario that holds the lab, its model and secrets already. */
-export function labPowerCycleWith(lab: Lab, m: LabModel, secrets: Record<string, string>): Rebooter {
+export function labPowerCycleWith(
+  lab: Lab,
+  m: LabModel,
+  secrets: Record<string, string>,
+): Rebooter {
   return {
     async reboot(h, _plan, boundMs) {
       const t0 = Date.now();
@@ -39,7 +47,10 @@ export function labPowerCycleWith(lab: Lab, m: LabModel, secrets: Record<string,
       if (lab.machineOf(node) === "systemd") {
         // A real reboot (reboot.target, the guest's own disk): nothing to restore, no apply.
         await lab.reboot(node, { timeoutMs: boundMs });
-        return { ok: true, detail: `rebooted (systemd guest, its disk kept, no apply) in ${((Date.now() - t0) / 1000).toFixed(1)} s` };
+        return {
+          ok: true,
+          detail: `rebooted (systemd guest, its disk kept, no apply) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+        };
       }
       // What the disk would keep (both are small text files this project writes).
       const kept: { path: string; content: string }[] = [];
@@ -47,22 +58,40 @@ export function labPowerCycleWith(lab: Lab, m: LabModel, secrets: Record<string,
         const r = await lab.exec(node, `test -f ${p} && cat ${p}`, { timeoutMs: 15_000 });
         if (r.code === 0) kept.push({ path: p, content: r.stdout });
       }
-      const haproxyDrained = h.role === "haproxy" && (await lab.exec(node, `${HACTL_PATH} status`, { timeoutMs: 15_000 })).stdout.trim() === "drained";
+      const haproxyDrained =
+        h.role === "haproxy" &&
+        (await lab.exec(node, `${HACTL_PATH} status`, { timeoutMs: 15_000 })).stdout.trim() ===
+          "drained";
       await lab.stop(node);
       const down = Date.now() - t0;
       await lab.start(node, { timeoutMs: Math.max(10_000, boundMs - (Date.now() - t0)) });
-      if (kept.length) await lab.writeFiles(node, kept.map((k) => ({ ...k, mode: "0644" })));
+      if (kept.length)
+        await lab.writeFiles(
+          node,
+          kept.map((k) => ({ ...k, mode: "0644" })),
+        );
       try {
         await applyHost(lab, m, node, secrets, () => undefined);
       } catch (e) {
-        return { ok: false, detail: `lab power cycle: booted, re-apply failed: ${oneLine((e as Error).message)}` };
+        return {
+          ok: false,
+          detail: `lab power cycle: booted, re-apply failed: ${oneLine((e as Error).message)}`,
+        };
       }
       if (haproxyDrained) {
         const r = await lab.exec(node, HAPROXY_DRAIN_COMMAND, { timeoutMs: 30_000 });
-        if (r.code !== 0) return { ok: false, detail: `lab power cycle: re-applied, but its drain did not come back: ${oneLine(r.stderr || r.stdout)}` };
+        if (r.code !== 0)
+          return {
+            ok: false,
+            detail: `lab power cycle: re-applied, but its drain did not come back: ${oneLine(r.stderr || r.stdout)}`,
+          };
       }
       const ms = Date.now() - t0;
-      if (ms > boundMs) return { ok: false, detail: `lab power cycle took ${(ms / 1000).toFixed(1)} s (bound ${(boundMs / 1000).toFixed(0)} s)` };
+      if (ms > boundMs)
+        return {
+          ok: false,
+          detail: `lab power cycle took ${(ms / 1000).toFixed(1)} s (bound ${(boundMs / 1000).toFixed(0)} s)`,
+        };
       const restored = [...kept.map((k) => k.path), ...(haproxyDrained ? ["hactl drain"] : [])];
       return {
         ok: true,

@@ -120,9 +120,14 @@ const SYSTEMD_MB = 48;
  * How managed hosts boot: `systemd` (a VM's init on a disk of its own, lab/machine/) or the
  * lab's short bash init with its service mirror (lab/guest-svc.sh). `MAGLEV_LAB_MACHINE`.
  */
-export const LAB_MACHINE: "bash" | "systemd" = process.env.MAGLEV_LAB_MACHINE === "systemd" ? "systemd" : "bash";
+export const LAB_MACHINE: "bash" | "systemd" =
+  process.env.MAGLEV_LAB_MACHINE === "systemd" ? "systemd" : "bash";
 
-export function buildLabModel(stack = "lab", root = process.cwd(), machine = LAB_MACHINE): LabModel {
+export function buildLabModel(
+  stack = "lab",
+  root = process.cwd(),
+  machine = LAB_MACHINE,
+): LabModel {
   const env = loadStack(stack, root);
   const topo = deriveTopology(env);
   const plans = buildPlans(topo);
@@ -138,20 +143,42 @@ export function buildLabModel(stack = "lab", root = process.cwd(), machine = LAB
 
   const specs: NodeSpec[] = [];
   for (const h of topo.hosts) {
-    const ifs: NodeSpec["interfaces"] = [{ ifname: mgIf, network: "mgmt", ipv4: `${h.mgmt.ipv4}/${m4}`, ipv6: h.mgmt.ipv6 ? `${h.mgmt.ipv6}/${m6}` : undefined }];
-    if (h.ingress) ifs.push({ ifname: ingIf, network: "ingress", ipv4: `${h.ingress.ipv4}/${i4}`, ipv6: h.ingress.ipv6 ? `${h.ingress.ipv6}/${i6}` : undefined });
+    const ifs: NodeSpec["interfaces"] = [
+      {
+        ifname: mgIf,
+        network: "mgmt",
+        ipv4: `${h.mgmt.ipv4}/${m4}`,
+        ipv6: h.mgmt.ipv6 ? `${h.mgmt.ipv6}/${m6}` : undefined,
+      },
+    ];
+    if (h.ingress)
+      ifs.push({
+        ifname: ingIf,
+        network: "ingress",
+        ipv4: `${h.ingress.ipv4}/${i4}`,
+        ipv6: h.ingress.ipv6 ? `${h.ingress.ipv6}/${i6}` : undefined,
+      });
     // What the plan's netplan file says: default routes via the mgmt gateway (DSR replies
     // of the L7 nodes leave this way).
     const ipBatch: string[] = [];
     if (mg.gateway4) ipBatch.push(`route replace default via ${mg.gateway4} dev ${mgIf}`);
     if (mg.gateway6) ipBatch.push(`route replace default via ${mg.gateway6} dev ${mgIf}`);
-    specs.push({ name: h.hostname, hostname: h.hostname, memMB: memFor(h) + (machine === "systemd" ? SYSTEMD_MB : 0), interfaces: ifs, ipBatch, machine, cloudInit: { user: env.proxmox.user } });
+    specs.push({
+      name: h.hostname,
+      hostname: h.hostname,
+      memMB: memFor(h) + (machine === "systemd" ? SYSTEMD_MB : 0),
+      interfaces: ifs,
+      ipBatch,
+      machine,
+      cloudInit: { user: env.proxmox.user },
+    });
   }
 
   const apps: LabModel["apps"] = [];
   for (const g of topo.groups.values()) {
     for (const s of g.servers ?? []) {
-      if (!apps.some((a) => a.name === s.name)) apps.push({ name: s.name, ipv4: s.address, port: s.port });
+      if (!apps.some((a) => a.name === s.name))
+        apps.push({ name: s.name, ipv4: s.address, port: s.port });
     }
   }
 
@@ -166,15 +193,37 @@ export function buildLabModel(stack = "lab", root = process.cwd(), machine = LAB
     ingress6: u.ipv6 && mg.ipv6 && ing.ipv6 ? sameHostIn(u.ipv6, mg.ipv6, ing.ipv6) : undefined,
   }));
   const first = routers[0];
-  if (first.name !== ROUTER.name || first.mgmt4 !== ROUTER.mgmt4 || first.mgmt6 !== ROUTER.mgmt6 || first.ingress4 !== ROUTER.ingress4)
-    throw new Error(`stack ${stack}: the first upstream must be the lab's router (${ROUTER.name}, ${ROUTER.mgmt4}, ${ROUTER.mgmt6}), the client's way in`);
+  if (
+    first.name !== ROUTER.name ||
+    first.mgmt4 !== ROUTER.mgmt4 ||
+    first.mgmt6 !== ROUTER.mgmt6 ||
+    first.ingress4 !== ROUTER.ingress4
+  )
+    throw new Error(
+      `stack ${stack}: the first upstream must be the lab's router (${ROUTER.name}, ${ROUTER.mgmt4}, ${ROUTER.mgmt6}), the client's way in`,
+    );
   specs.push({
     name: ROUTER.name,
     memMB: 128,
     interfaces: [
-      { ifname: mgIf, network: "mgmt", ipv4: `${ROUTER.mgmt4}/${m4}`, ipv6: `${ROUTER.mgmt6}/${m6}` },
-      { ifname: ingIf, network: "ingress", ipv4: `${ROUTER.ingress4}/${i4}`, ipv6: `${ROUTER.ingress6}/${i6}` },
-      { ifname: "client0", network: "client", ipv4: `${ROUTER.client4}/${CLIENT_NET.len4}`, ipv6: `${ROUTER.client6}/${CLIENT_NET.len6}` },
+      {
+        ifname: mgIf,
+        network: "mgmt",
+        ipv4: `${ROUTER.mgmt4}/${m4}`,
+        ipv6: `${ROUTER.mgmt6}/${m6}`,
+      },
+      {
+        ifname: ingIf,
+        network: "ingress",
+        ipv4: `${ROUTER.ingress4}/${i4}`,
+        ipv6: `${ROUTER.ingress6}/${i6}`,
+      },
+      {
+        ifname: "client0",
+        network: "client",
+        ipv4: `${ROUTER.client4}/${CLIENT_NET.len4}`,
+        ipv6: `${ROUTER.client6}/${CLIENT_NET.len6}`,
+      },
     ],
   });
   // Further upstreams: control plane only (their routing table is the evidence).
@@ -183,8 +232,18 @@ export function buildLabModel(stack = "lab", root = process.cwd(), machine = LAB
       name: r.name,
       memMB: 112,
       interfaces: [
-        { ifname: mgIf, network: "mgmt", ipv4: `${r.mgmt4}/${m4}`, ipv6: r.mgmt6 ? `${r.mgmt6}/${m6}` : undefined },
-        { ifname: ingIf, network: "ingress", ipv4: `${r.ingress4}/${i4}`, ipv6: r.ingress6 ? `${r.ingress6}/${i6}` : undefined },
+        {
+          ifname: mgIf,
+          network: "mgmt",
+          ipv4: `${r.mgmt4}/${m4}`,
+          ipv6: r.mgmt6 ? `${r.mgmt6}/${m6}` : undefined,
+        },
+        {
+          ifname: ingIf,
+          network: "ingress",
+          ipv4: `${r.ingress4}/${i4}`,
+          ipv6: r.ingress6 ? `${r.ingress6}/${i6}` : undefined,
+        },
       ],
     });
   }
@@ -195,8 +254,18 @@ export function buildLabModel(stack = "lab", root = process.cwd(), machine = LAB
     name: CLIENT.name,
     nice: 10,
     memMB: 160,
-    interfaces: [{ ifname: "client0", network: "client", ipv4: `${CLIENT.client4}/${CLIENT_NET.len4}`, ipv6: `${CLIENT.client6}/${CLIENT_NET.len6}` }],
-    ipBatch: [`route replace default via ${ROUTER.client4}`, `route replace default via ${ROUTER.client6}`],
+    interfaces: [
+      {
+        ifname: "client0",
+        network: "client",
+        ipv4: `${CLIENT.client4}/${CLIENT_NET.len4}`,
+        ipv6: `${CLIENT.client6}/${CLIENT_NET.len6}`,
+      },
+    ],
+    ipBatch: [
+      `route replace default via ${ROUTER.client4}`,
+      `route replace default via ${ROUTER.client6}`,
+    ],
   });
   for (const a of apps) {
     specs.push({
@@ -214,14 +283,20 @@ export function buildLabModel(stack = "lab", root = process.cwd(), machine = LAB
 export function secretKeys(plans: HostPlan[]): string[] {
   const keys = new Set<string>();
   for (const p of plans) for (const f of p.files) for (const k of f.secretKeys ?? []) keys.add(k);
-  for (const p of plans) for (const f of p.files) for (const m of f.content.matchAll(/\{\{secret:([^}]+)\}\}/g)) keys.add(m[1]);
+  for (const p of plans)
+    for (const f of p.files)
+      for (const m of f.content.matchAll(/\{\{secret:([^}]+)\}\}/g)) keys.add(m[1]);
   return [...keys].sort();
 }
 
 /** Throwaway lab values: base64 32 bytes (dnsdist's makeKey() format) or hex. */
 export function labSecrets(plans: HostPlan[]): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const k of secretKeys(plans)) out[k] = /key$/i.test(k) && /dnsdist/i.test(k) ? randomBytes(32).toString("base64") : `lab-${randomBytes(12).toString("hex")}`;
+  for (const k of secretKeys(plans))
+    out[k] =
+      /key$/i.test(k) && /dnsdist/i.test(k)
+        ? randomBytes(32).toString("base64")
+        : `lab-${randomBytes(12).toString("hex")}`;
   return out;
 }
 
@@ -234,7 +309,12 @@ export function routerFrrConf(m: LabModel, r: LabRouter = m.routers[0]): string 
   const env = m.topo.env;
   const bfd = env.bgp.bfd;
   const gws = m.topo.gateways;
-  const lines = ["frr defaults traditional", `hostname ${r.name}`, "service integrated-vtysh-config", "!"];
+  const lines = [
+    "frr defaults traditional",
+    `hostname ${r.name}`,
+    "service integrated-vtysh-config",
+    "!",
+  ];
   if (r.bfd)
     lines.push(
       "bfd",
@@ -248,20 +328,48 @@ export function routerFrrConf(m: LabModel, r: LabRouter = m.routers[0]): string 
     );
   // FRR ≥ 7.4 accepts and sends nothing on an eBGP session without policy: take everything
   // the gateways announce (they filter), announce nothing back.
-  if (r.ebgp) lines.push("route-map FROM-GATEWAYS permit 10", "exit", "route-map TO-GATEWAYS deny 10", "exit", "!");
-  lines.push(`router bgp ${r.asn}`, ` bgp router-id ${r.mgmt4}`, " no bgp default ipv4-unicast", ` timers bgp 3 ${env.bgp.holdTimeSeconds ?? 9}`);
-  const peers = (six: boolean) => gws.map((g) => (six ? g.mgmt.ipv6 : g.mgmt.ipv4)).filter((a): a is string => !!a && (!six || !!r.mgmt6));
+  if (r.ebgp)
+    lines.push(
+      "route-map FROM-GATEWAYS permit 10",
+      "exit",
+      "route-map TO-GATEWAYS deny 10",
+      "exit",
+      "!",
+    );
+  lines.push(
+    `router bgp ${r.asn}`,
+    ` bgp router-id ${r.mgmt4}`,
+    " no bgp default ipv4-unicast",
+    ` timers bgp 3 ${env.bgp.holdTimeSeconds ?? 9}`,
+  );
+  const peers = (six: boolean) =>
+    gws
+      .map((g) => (six ? g.mgmt.ipv6 : g.mgmt.ipv4))
+      .filter((a): a is string => !!a && (!six || !!r.mgmt6));
   for (const g of gws) {
-    for (const a of [g.mgmt.ipv4, r.mgmt6 ? g.mgmt.ipv6 : undefined].filter((x): x is string => !!x)) {
-      lines.push(` neighbor ${a} remote-as ${r.ebgp ? env.bgp.asn : "internal"}`, ` neighbor ${a} description ${g.hostname}`, ` neighbor ${a} timers connect 2`);
+    for (const a of [g.mgmt.ipv4, r.mgmt6 ? g.mgmt.ipv6 : undefined].filter(
+      (x): x is string => !!x,
+    )) {
+      lines.push(
+        ` neighbor ${a} remote-as ${r.ebgp ? env.bgp.asn : "internal"}`,
+        ` neighbor ${a} description ${g.hostname}`,
+        ` neighbor ${a} timers connect 2`,
+      );
       if (r.bfd) lines.push(` neighbor ${a} bfd`, ` neighbor ${a} bfd profile gateways`);
     }
   }
-  for (const [af, six] of [["ipv4", false], ["ipv6", true]] as const) {
+  for (const [af, six] of [
+    ["ipv4", false],
+    ["ipv6", true],
+  ] as const) {
     lines.push(` address-family ${af} unicast`, "  maximum-paths 8", "  maximum-paths ibgp 8");
     for (const a of peers(six)) {
       lines.push(`  neighbor ${a} activate`);
-      if (r.ebgp) lines.push(`  neighbor ${a} route-map FROM-GATEWAYS in`, `  neighbor ${a} route-map TO-GATEWAYS out`);
+      if (r.ebgp)
+        lines.push(
+          `  neighbor ${a} route-map FROM-GATEWAYS in`,
+          `  neighbor ${a} route-map TO-GATEWAYS out`,
+        );
     }
     lines.push(" exit-address-family");
   }

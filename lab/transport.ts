@@ -41,7 +41,12 @@ export interface ApplyOptions {
 }
 
 /** Deliver a host's bundle and secrets and run its apply program, exactly as `pulumi up` does: one command. */
-export async function applyBundleInLab(lab: Lab, node: string, plan: HostPlan, opts: ApplyOptions): Promise<ApplyResult> {
+export async function applyBundleInLab(
+  lab: Lab,
+  node: string,
+  plan: HostPlan,
+  opts: ApplyOptions,
+): Promise<ApplyResult> {
   const t0 = Date.now();
   const compiled = compileBundle(opts.stack, plan);
   const stdin = applyStdin(compiled, opts.secrets);
@@ -52,11 +57,23 @@ export async function applyBundleInLab(lab: Lab, node: string, plan: HostPlan, o
   // the command run as Pulumi's remote.Command runs it. A bash guest (lab-only nodes, or
   // MAGLEV_LAB_MACHINE=bash) through the lab's exec agent.
   const ssh = lab.machineOf(node) === "systemd" ? lab.sshOptions(opts.user) : undefined;
-  const r = ssh ? await sshExec(ssh, node, applyCommand(opts.user), timeoutMs, stdin) : await lab.exec(node, applyCommand(opts.user), { stdin, timeoutMs });
+  const r = ssh
+    ? await sshExec(ssh, node, applyCommand(opts.user), timeoutMs, stdin)
+    : await lab.exec(node, applyCommand(opts.user), { stdin, timeoutMs });
   const phases = r.stdout.split("\n").filter((l) => l.startsWith("maglev-apply"));
   const missing = notInstalledHere(plan.packages);
-  const gaps = missing.length ? [`packages not installed in the lab (its apt-get only names them): ${missing.join(" ")}`] : [];
-  return { code: r.code, ms: Date.now() - t0, stdout: r.stdout, stderr: r.stderr, phases, unchanged: phases.some((l) => /^maglev-apply: unchanged/.test(l)), gaps };
+  const gaps = missing.length
+    ? [`packages not installed in the lab (its apt-get only names them): ${missing.join(" ")}`]
+    : [];
+  return {
+    code: r.code,
+    ms: Date.now() - t0,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    phases,
+    unchanged: phases.some((l) => /^maglev-apply: unchanged/.test(l)),
+    gaps,
+  };
 }
 
 const installedHere = new Map<string, boolean>();
@@ -64,8 +81,14 @@ const installedHere = new Map<string, boolean>();
 function notInstalledHere(pkgs: string[]): string[] {
   const unknown = pkgs.filter((p) => !installedHere.has(p));
   if (unknown.length) {
-    const r = spawnSync("dpkg-query", ["-W", "-f=${db:Status-Status} ${Package}\n", ...unknown], { encoding: "utf8" });
-    for (const p of unknown) installedHere.set(p, new RegExp(`^installed ${p.replace(/[.+]/g, "\\$&")}$`, "m").test(r.stdout));
+    const r = spawnSync("dpkg-query", ["-W", "-f=${db:Status-Status} ${Package}\n", ...unknown], {
+      encoding: "utf8",
+    });
+    for (const p of unknown)
+      installedHere.set(
+        p,
+        new RegExp(`^installed ${p.replace(/[.+]/g, "\\$&")}$`, "m").test(r.stdout),
+      );
   }
   return pkgs.filter((p) => !installedHere.get(p));
 }

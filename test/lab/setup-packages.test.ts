@@ -55,7 +55,10 @@ const NOT_DEBIAN: Record<string, string> = {
  */
 function labShims(): Set<string> {
   const m = /for \(const alias of \[([^\]]*)\]\)/.exec(read("lab/guest.ts"));
-  if (!m) throw new Error("lab/guest.ts: the shim alias list (for (const alias of [...])) is gone; update this test");
+  if (!m)
+    throw new Error(
+      "lab/guest.ts: the shim alias list (for (const alias of [...])) is gone; update this test",
+    );
   return new Set([...m[1].matchAll(/"([^"]+)"/g)].map((x) => x[1]));
 }
 
@@ -109,7 +112,10 @@ function use(u: Uses, bin: string, where: string): void {
 const LITERAL = /"((?:[^"\\\n]|\\.)*)"|'((?:[^'\\\n]|\\.)*)'|`((?:[^`\\]|\\.)*)`/;
 function unquote(m: RegExpExecArray, at: number): string {
   const s = m[at] ?? m[at + 1] ?? m[at + 2] ?? "";
-  return s.replace(/\$\{[^}]*\}/g, "X").replace(/\\n/g, "\n").replace(/\\(.)/g, "$1");
+  return s
+    .replace(/\$\{[^}]*\}/g, "X")
+    .replace(/\\n/g, "\n")
+    .replace(/\\(.)/g, "$1");
 }
 
 function collect(): Uses {
@@ -119,21 +125,28 @@ function collect(): Uses {
   // (a) Every stack's plans. Checkers run on this machine (`npm run validate`; the offline
   // checker where there is one). Activation, health and drain commands run on the host the
   // plan targets; for the lab stack that is a guest, i.e. this machine's root filesystem.
-  for (const f of fs.readdirSync(path.join(ROOT, "stacks")).filter((x) => /^Pulumi\..+\.yaml$/.test(x))) {
+  for (const f of fs
+    .readdirSync(path.join(ROOT, "stacks"))
+    .filter((x) => /^Pulumi\..+\.yaml$/.test(x))) {
     const stack = f.replace(/^Pulumi\.|\.yaml$/g, "");
     for (const p of buildPlans(deriveTopology(loadStack(stack, ROOT)))) {
       const own = new Set([...p.files.map((x) => x.path), ...p.downloads.map((d) => d.path)]);
       const add = (cmd: string, what: string, skipShims: boolean) => {
-        for (const b of shellCommands(cmd)) if (!own.has(b) && !(skipShims && shims.has(b))) use(u, b, `stacks/${f} ${p.name} ${what}`);
+        for (const b of shellCommands(cmd))
+          if (!own.has(b) && !(skipShims && shims.has(b)))
+            use(u, b, `stacks/${f} ${p.name} ${what}`);
       };
       for (const file of p.files) {
-        if (file.validate) add((file.validate.offline ?? file.validate).command, `checker of ${file.path}`, false);
+        if (file.validate)
+          add((file.validate.offline ?? file.validate).command, `checker of ${file.path}`, false);
         if (stack !== "lab") continue;
         // The plan's own shell programs (hactl, pdns-primary-init, …) run in the guests too.
-        if (/^#!\/bin\/(ba)?sh\b/.test(file.content) && /[1357]$/.test(file.mode)) add(file.content, `program ${file.path}`, true);
+        if (/^#!\/bin\/(ba)?sh\b/.test(file.content) && /[1357]$/.test(file.mode))
+          add(file.content, `program ${file.path}`, true);
         const a = file.activate;
         if (a.kind === "command") add(a.command, `activation of ${file.path}`, true);
-        if ((a.kind === "reload" || a.kind === "restart") && a.then) add(a.then, `activation of ${file.path}`, true);
+        if ((a.kind === "reload" || a.kind === "restart") && a.then)
+          add(a.then, `activation of ${file.path}`, true);
       }
       if (stack === "lab") {
         if (p.health) add(p.health.command, "health probe", true);
@@ -144,21 +157,41 @@ function collect(): Uses {
 
   // (b) The lab's and the hosts' shell scripts (run here or in guests), and the set-up itself.
   // guest-svc.sh starts daemons through its function `spawn NAME COMMAND…`.
-  for (const f of [...ls("lab", /\.sh$/), ...ls("lab/machine", /\.sh$/), ...ls("scripts/host", /\.sh$/), "scripts/setup.sh"]) {
+  for (const f of [
+    ...ls("lab", /\.sh$/),
+    ...ls("lab/machine", /\.sh$/),
+    ...ls("scripts/host", /\.sh$/),
+    "scripts/setup.sh",
+  ]) {
     for (const b of shellCommands(read(f), { runFunctions: { spawn: 1 } })) use(u, b, f);
   }
   // Python programs (the apply program and the host scripts run in guests too): run(["x", …]).
-  for (const f of ["scripts/maglev-apply", "scripts/host/exabgp-announce", "scripts/host/gateway-health", "lab/portscan.py"]) {
-    for (const m of read(f).matchAll(/\b(?:run|Popen|check_output|check_call|call)\(\s*\[\s*"([^"]+)"/g)) use(u, m[1], f);
+  for (const f of [
+    "scripts/maglev-apply",
+    "scripts/host/exabgp-announce",
+    "scripts/host/gateway-health",
+    "lab/portscan.py",
+  ]) {
+    for (const m of read(f).matchAll(
+      /\b(?:run|Popen|check_output|check_call|call)\(\s*\[\s*"([^"]+)"/g,
+    ))
+      use(u, m[1], f);
   }
 
   // (c) TypeScript: spawn/spawnSync/execFile/execFileSync with a literal program; `sh -c`/
   // `bash -c` literals; the tests' checks for a program (installed("x"), maybe("x")); and the
   // literal scripts given to a lab guest or a host (lab.exec(node, "…"), runner.run(host, "…")).
-  const tsFiles = [...ls("lab", /\.ts$/), ...ls("src", /\.ts$/), ...ls("test", /\.ts$/), ...ls("bench", /\.ts$/)].filter((f) => f !== "test/lab/setup-packages.test.ts");
+  const tsFiles = [
+    ...ls("lab", /\.ts$/),
+    ...ls("src", /\.ts$/),
+    ...ls("test", /\.ts$/),
+    ...ls("bench", /\.ts$/),
+  ].filter((f) => f !== "test/lab/setup-packages.test.ts");
   for (const f of tsFiles) {
     const src = read(f);
-    for (const m of src.matchAll(new RegExp(`\\b(?:spawn|spawnSync|execFile|execFileSync)\\(\\s*(?:${LITERAL.source})`, "g"))) {
+    for (const m of src.matchAll(
+      new RegExp(`\\b(?:spawn|spawnSync|execFile|execFileSync)\\(\\s*(?:${LITERAL.source})`, "g"),
+    )) {
       const prog = unquote(m as RegExpExecArray, 1);
       use(u, prog, f);
       const after = src.slice(m.index! + m[0].length, m.index! + m[0].length + 4000);
@@ -168,19 +201,27 @@ function collect(): Uses {
       }
     }
     // src/ops/check.ts: the probes a host runs, add(key, "command").
-    if (f === "src/ops/check.ts") for (const m of src.matchAll(new RegExp(`\\badd\\(\\s*(?:${LITERAL.source})\\s*,\\s*(?:${LITERAL.source})`, "g"))) {
-      for (const b of shellCommands(unquote(m as RegExpExecArray, 4))) use(u, b, f);
-    }
-    for (const m of src.matchAll(/\b(?:installed|maybe)\(\s*"([^"]+)"\s*\)/g)) use(u, m[1], `${f} (checks for it)`);
-    for (const m of src.matchAll(new RegExp(`\\.(?:exec|run)\\(\\s*[\\w.]+\\s*,\\s*(?:${LITERAL.source})`, "g"))) {
+    if (f === "src/ops/check.ts")
+      for (const m of src.matchAll(
+        new RegExp(`\\badd\\(\\s*(?:${LITERAL.source})\\s*,\\s*(?:${LITERAL.source})`, "g"),
+      )) {
+        for (const b of shellCommands(unquote(m as RegExpExecArray, 4))) use(u, b, f);
+      }
+    for (const m of src.matchAll(/\b(?:installed|maybe)\(\s*"([^"]+)"\s*\)/g))
+      use(u, m[1], `${f} (checks for it)`);
+    for (const m of src.matchAll(
+      new RegExp(`\\.(?:exec|run)\\(\\s*[\\w.]+\\s*,\\s*(?:${LITERAL.source})`, "g"),
+    )) {
       for (const b of shellCommands(unquote(m as RegExpExecArray, 1))) use(u, b, f);
     }
   }
 
-  for (const [b, f] of BUILT_SCRIPTS) use(u, b, `${f} (a script built in a variable; listed by hand in this test)`);
+  for (const [b, f] of BUILT_SCRIPTS)
+    use(u, b, `${f} (a script built in a variable; listed by hand in this test)`);
 
   for (const b of [...u.keys()]) {
-    if (BUILTINS.has(b) || NOT_DEBIAN[b] !== undefined || b === "X" || b.includes("{file}")) u.delete(b);
+    if (BUILTINS.has(b) || NOT_DEBIAN[b] !== undefined || b === "X" || b.includes("{file}"))
+      u.delete(b);
     // The repo's own scripts (lab/kernel.sh, lab/guest-svc.sh as `svc`, …) are read above.
     else if (!b.startsWith("/") && (b.includes("/") || /\.(sh|ts|py)$/.test(b))) u.delete(b);
   }
@@ -205,12 +246,15 @@ function resolve(bin: string): string | undefined {
 
 /** path → owning package (dpkg -S), trying the merged-/usr twin and the symlink's target (alternatives). */
 function owners(paths: string[]): Map<string, string> {
-  const tries = new Map(paths.map((p) => [p, [...new Set([p, twin(p), fs.realpathSync(p), twin(fs.realpathSync(p))])]]));
+  const tries = new Map(
+    paths.map((p) => [p, [...new Set([p, twin(p), fs.realpathSync(p), twin(fs.realpathSync(p))])]]),
+  );
   const r = spawnSync("dpkg", ["-S", ...new Set([...tries.values()].flat())], { encoding: "utf8" });
   const byPath = new Map<string, string>();
   for (const line of r.stdout.split("\n")) {
     const m = /^([^:\s][^:]*?)(?::[a-z0-9]+)?: (\/.*)$/.exec(line);
-    if (m && !line.startsWith("diversion by")) byPath.set(m[2], m[1].split(",")[0].trim().replace(/:.*$/, ""));
+    if (m && !line.startsWith("diversion by"))
+      byPath.set(m[2], m[1].split(",")[0].trim().replace(/:.*$/, ""));
   }
   const out = new Map<string, string>();
   for (const [p, t] of tries) {
@@ -221,7 +265,9 @@ function owners(paths: string[]): Map<string, string> {
 }
 
 function baseline(pkgs: string[]): Set<string> {
-  const r = spawnSync("dpkg-query", ["-W", "-f=${Package} ${Priority} ${Essential}\\n", ...pkgs], { encoding: "utf8" });
+  const r = spawnSync("dpkg-query", ["-W", "-f=${Package} ${Priority} ${Essential}\\n", ...pkgs], {
+    encoding: "utf8",
+  });
   return new Set(
     r.stdout
       .split("\n")
@@ -235,14 +281,31 @@ describe("GIVEN scripts/packages.txt, the one list of Debian packages", () => {
   test("WHEN it is read THEN every entry is one package name, none twice, each in a group", () => {
     const pk = systemPackages();
     expect(pk.length).toBeGreaterThan(20);
-    expect(pk.filter((p, i) => pk.findIndex((q) => q.name === p.name) !== i).map((p) => p.name)).toEqual([]);
+    expect(
+      pk.filter((p, i) => pk.findIndex((q) => q.name === p.name) !== i).map((p) => p.name),
+    ).toEqual([]);
     expect(pk.filter((p) => !p.group).map((p) => `line ${p.line}: ${p.name}`)).toEqual([]);
   });
 
   test("WHEN the code's binaries are collected THEN each comes from a package on the list or from Debian's required/Essential set", () => {
     const uses = collect();
     // A guard against the extraction silently finding nothing.
-    for (const b of ["haproxy", "keepalived", "nft", "vtysh", "vde_switch", "uml_mconsole", "wrk", "curl", "dig", "socat", "ipvsadm", "pdns_server", "shellcheck"]) expect([b, uses.has(b)]).toEqual([b, true]);
+    for (const b of [
+      "haproxy",
+      "keepalived",
+      "nft",
+      "vtysh",
+      "vde_switch",
+      "uml_mconsole",
+      "wrk",
+      "curl",
+      "dig",
+      "socat",
+      "ipvsadm",
+      "pdns_server",
+      "shellcheck",
+    ])
+      expect([b, uses.has(b)]).toEqual([b, true]);
     const list = new Set(packageNames());
     const where = (b: string) => [...uses.get(b)!].sort().join("; ");
     const problems: string[] = [];
@@ -250,20 +313,31 @@ describe("GIVEN scripts/packages.txt, the one list of Debian packages", () => {
     for (const b of [...uses.keys()].sort()) {
       const p = resolve(b);
       if (p) found.set(b, p);
-      else problems.push(`${b}: not installed on this machine (no package provides it here); used by ${where(b)}`);
+      else
+        problems.push(
+          `${b}: not installed on this machine (no package provides it here); used by ${where(b)}`,
+        );
     }
     const own = owners([...new Set(found.values())]);
     const base = baseline([...new Set(own.values())]);
     for (const [b, p] of found) {
       const pkg = own.get(p);
       if (!pkg) problems.push(`${b} (${p}): no Debian package owns it; used by ${where(b)}`);
-      else if (!list.has(pkg) && !base.has(pkg)) problems.push(`${b} (${p}) from package ${pkg}: not in scripts/packages.txt; used by ${where(b)}`);
+      else if (!list.has(pkg) && !base.has(pkg))
+        problems.push(
+          `${b} (${p}) from package ${pkg}: not in scripts/packages.txt; used by ${where(b)}`,
+        );
     }
     expect(problems).toEqual([]);
   });
 
   test("WHEN a binary is listed by hand for a built script THEN its file still names it", () => {
-    expect(BUILT_SCRIPTS.filter(([b, f]) => !new RegExp(`(^|[^\\w-])${b.replace(/[.]/g, "\\.")}([^\\w-]|$)`, "m").test(read(f))).map(([b, f]) => `${b} in ${f}`)).toEqual([]);
+    expect(
+      BUILT_SCRIPTS.filter(
+        ([b, f]) =>
+          !new RegExp(`(^|[^\\w-])${b.replace(/[.]/g, "\\.")}([^\\w-]|$)`, "m").test(read(f)),
+      ).map(([b, f]) => `${b} in ${f}`),
+    ).toEqual([]);
   });
 
   test("WHEN lab/kernel.sh --deps installs its build dependencies THEN they are the list's kernel-build group", () => {
@@ -280,13 +354,15 @@ describe("GIVEN scripts/setup.sh with apt-get, sudo, id and npm stubbed", () => 
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "setup-sh-"));
     fs.mkdirSync(path.join(dir, "bin"));
-    const stub = (name: string, body: string) => fs.writeFileSync(path.join(dir, "bin", name), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
+    const stub = (name: string, body: string) =>
+      fs.writeFileSync(path.join(dir, "bin", name), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
     stub("apt-get", `echo "apt-get uid=$(id -u) $*" >> "$LOG"`);
     stub("sudo", `[ "$1" = -v ] && exit 0; echo "sudo $1" >> "$LOG"; FAKE_UID=0 exec "$@"`);
     stub("id", `echo "\${FAKE_UID:-0}"`);
     stub("npm", `echo "npm $*" >> "$LOG"`);
     stub("node", `case "$1" in -p) echo 20 ;; *) echo v20.0.0 ;; esac`);
-    for (const real of ["bash", "grep", "dirname", "env"]) fs.symlinkSync(resolve(real)!, path.join(dir, "bin", real));
+    for (const real of ["bash", "grep", "dirname", "env"])
+      fs.symlinkSync(resolve(real)!, path.join(dir, "bin", real));
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -295,9 +371,13 @@ describe("GIVEN scripts/setup.sh with apt-get, sudo, id and npm stubbed", () => 
     const bin = withSudo ? path.join(dir, "bin") : path.join(dir, "nosudo");
     if (!withSudo && !fs.existsSync(bin)) {
       fs.mkdirSync(bin);
-      for (const f of fs.readdirSync(path.join(dir, "bin")).filter((f) => f !== "sudo")) fs.symlinkSync(path.join(dir, "bin", f), path.join(bin, f));
+      for (const f of fs.readdirSync(path.join(dir, "bin")).filter((f) => f !== "sudo"))
+        fs.symlinkSync(path.join(dir, "bin", f), path.join(bin, f));
     }
-    const r = spawnSync(path.join(bin, "bash"), [path.join(ROOT, "scripts/setup.sh")], { env: { PATH: bin, LOG: log, FAKE_UID: String(uid) }, encoding: "utf8" });
+    const r = spawnSync(path.join(bin, "bash"), [path.join(ROOT, "scripts/setup.sh")], {
+      env: { PATH: bin, LOG: log, FAKE_UID: String(uid) },
+      encoding: "utf8",
+    });
     return { ...r, log: fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [] };
   };
   const listed = packageNames().join(" ");
@@ -305,13 +385,23 @@ describe("GIVEN scripts/setup.sh with apt-get, sudo, id and npm stubbed", () => 
   test("WHEN run as root THEN apt-get installs exactly the list, without sudo, then npm ci", () => {
     const r = run(0, true);
     expect(r.status).toBe(0);
-    expect(r.log).toEqual(["apt-get uid=0 update -qq", `apt-get uid=0 install -y -qq --no-install-recommends ${listed}`, "npm ci --no-audit --no-fund"]);
+    expect(r.log).toEqual([
+      "apt-get uid=0 update -qq",
+      `apt-get uid=0 install -y -qq --no-install-recommends ${listed}`,
+      "npm ci --no-audit --no-fund",
+    ]);
   });
 
   test("WHEN run as a user with sudo THEN apt-get runs through sudo, npm ci as the user", () => {
     const r = run(1000, true);
     expect(r.status).toBe(0);
-    expect(r.log).toEqual(["sudo env", "apt-get uid=0 update -qq", "sudo env", `apt-get uid=0 install -y -qq --no-install-recommends ${listed}`, "npm ci --no-audit --no-fund"]);
+    expect(r.log).toEqual([
+      "sudo env",
+      "apt-get uid=0 update -qq",
+      "sudo env",
+      `apt-get uid=0 install -y -qq --no-install-recommends ${listed}`,
+      "npm ci --no-audit --no-fund",
+    ]);
   });
 
   test("WHEN run as a user without sudo THEN it installs nothing and says it needs root or sudo", () => {
