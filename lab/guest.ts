@@ -25,8 +25,8 @@ const DISK_MB = 1024;
 /**
  * Units a systemd guest masks (runtime links under /run/systemd/system): what a UML guest cannot or
  * need not run and a cloud VM would run once or never — each costs a share of 2 host cores
- * that 13 guests boot on. The SysV scripts of this machine without a native unit are added
- * (`sysvOnly()`): otherwise ipvsadm, uml-utilities … would start in every guest.
+ * that 13 guests boot on. (This machine's SysV-only scripts — ipvsadm, uml-utilities … — need no
+ * mask: the SysV generator is off, GUEST_GENERATORS_OFF.)
  */
 const GUEST_MASKS = [
   "modprobe@.service", // every guest module is built in: nothing to load
@@ -68,19 +68,6 @@ const GUEST_GENERATORS_OFF = [
   "systemd-sysv-generator",
   "systemd-veritysetup-generator",
 ];
-
-function sysvOnly(): string[] {
-  try {
-    return fs
-      .readdirSync("/etc/init.d")
-      .filter((n) => /^[A-Za-z0-9_.-]+$/.test(n) && !["README", "skeleton"].includes(n))
-      .filter((n) => !fs.existsSync(`/lib/systemd/system/${n}.service`))
-      .map((n) => `${n}.service`)
-      .sort();
-  } catch {
-    return [];
-  }
-}
 
 /** One NIC of a guest. `ifname` is what the plan expects (`mgmt0`, `ingress0`). */
 export interface NodeInterface {
@@ -561,7 +548,7 @@ export class Lab {
       fs.symlinkSync(target, p);
     };
     link("/run/systemd/system/lab-agent.service", path.join(wants, "lab-agent.service"));
-    for (const u of [...GUEST_MASKS, ...sysvOnly()]) link("/dev/null", path.join(rt, "system", u));
+    for (const u of GUEST_MASKS) link("/dev/null", path.join(rt, "system", u));
     // Generators run at boot and again on every daemon-reload (one took 14 s in a loaded
     // guest, each exec costing up to a second): only those a guest needs run — netplan's (the
     // plans' network files) and fstab's. The rest look for disks, encryption, SysV scripts,
@@ -741,13 +728,8 @@ export class Lab {
 
   /** The login user of the systemd guests (their cloud-init user), if there are any. */
   loginUser(): string | undefined {
-    return (
-      Object.values(this.file.nodes).find((r) => r.spec.machine === "systemd")?.spec.cloudInit
-        ?.user ??
-      (Object.values(this.file.nodes).some((r) => r.spec.machine === "systemd")
-        ? "root"
-        : undefined)
-    );
+    const r = Object.values(this.file.nodes).find((n) => n.spec.machine === "systemd");
+    return r ? (r.spec.cloudInit?.user ?? "root") : undefined;
   }
 
   /** How a node boots (`NodeSpec.machine`). */
