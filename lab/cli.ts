@@ -8,7 +8,7 @@
  *   start <host>           boot again (a systemd guest from its disk; a bash guest is re-applied)
  *   reboot <host>          a clean reboot (systemd guests: reboot.target, same disk)
  *   apply [--stack S]      re-render the stack and re-apply: serial rollout (drain → apply → health per host)
- *   test [names…]          the scenarios (lab/scenarios.ts), results in ./lab-results.json
+ *   test [names…]          the scenarios (lab/scenarios/), results in ./lab-results.json
  *   down                   kill every guest and switch, remove the state dir
  *
  * State dir: $MAGLEV_LAB_DIR or /run/maglev-lab.

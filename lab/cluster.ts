@@ -2,7 +2,7 @@
  * The whole lab cluster: boot every node of a stack (managed hosts by hostname + router,
  * client, app servers), apply each managed host's bundle with the on-host apply program (the
  * same commands and stdin the Pulumi components run), set up the lab-only nodes, wait until BGP is established
- * and the VIPs are routed, and summarise. Used by lab/cli.ts, lab/scenarios.ts, lab/bench.ts.
+ * and the VIPs are routed, and summarise. Used by lab/cli.ts, lab/scenarios/, lab/bench.ts.
  */
 import * as fs from "fs";
 import * as path from "path";

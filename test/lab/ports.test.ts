@@ -1,5 +1,5 @@
 /**
- * The `ports` scenario's judgement (lab/ports.ts) and its scanner (lab/portscan.py, run for
+ * The `ports` scenario's judgement (lab/scenarios/port-scan.ts) and its scanner (lab/portscan.py, run for
  * real on loopback): what counts as open, what the stack says must be open, what is a problem.
  */
 import { spawn, spawnSync } from "child_process";
@@ -12,7 +12,7 @@ import {
   parseScan,
   scanPlan,
   scanProblems,
-} from "../../lab/ports";
+} from "../../lab/scenarios/port-scan";
 import { ROOT } from "../helpers";
 
 const m = buildLabModel("lab", ROOT);

@@ -68,17 +68,17 @@ function labShims(): Set<string> {
  * that runs it. A binary no longer named in its file fails the test (drop it here).
  */
 const BUILT_SCRIPTS: [string, string][] = [
-  ["ip", "lab/scenarios.ts"], // ip monitor route nexthop; ip -j route show
-  ["curl", "lab/scenarios.ts"],
-  ["tr", "lab/scenarios.ts"],
-  ["seq", "lab/scenarios.ts"],
-  ["sha256sum", "lab/scenarios.ts"],
-  ["cut", "lab/scenarios.ts"],
-  ["pgrep", "lab/scenarios.ts"],
-  ["ls", "lab/scenarios.ts"],
-  ["readlink", "lab/scenarios.ts"],
-  ["cat", "lab/scenarios.ts"],
-  ["paste", "lab/scenarios.ts"],
+  ["ip", "lab/scenarios/index.ts"], // ip monitor route nexthop; ip -j route show
+  ["curl", "lab/scenarios/index.ts"],
+  ["tr", "lab/scenarios/index.ts"],
+  ["seq", "lab/scenarios/index.ts"],
+  ["sha256sum", "lab/scenarios/index.ts"],
+  ["cut", "lab/scenarios/index.ts"],
+  ["pgrep", "lab/scenarios/index.ts"],
+  ["ls", "lab/scenarios/index.ts"],
+  ["readlink", "lab/scenarios/index.ts"],
+  ["cat", "lab/scenarios/index.ts"],
+  ["paste", "lab/scenarios/index.ts"],
   ["wrk", "lab/load.ts"],
   ["cat", "lab/load.ts"],
   ["rm", "lab/load.ts"],

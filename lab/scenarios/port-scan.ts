@@ -17,9 +17,9 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import type { Ctx, Outcome, Scenario } from "./scenarios";
-import type { LabModel } from "./topology";
-import { CLIENT } from "./topology";
+import type { Ctx, Outcome, Scenario } from "./index";
+import type { LabModel } from "../topology";
+import { CLIENT } from "../topology";
 
 /** Ports probed on every target besides the stack's own (the daemons' usual ones). */
 export const FIXED_PORTS = [
@@ -117,7 +117,7 @@ export function openTable(got: Set<string>): string {
   return [...by.entries()].map(([a, ps]) => `${a}: ${ps.join(" ")}`).join("; ");
 }
 
-const SCANNER = path.join(__dirname, "portscan.py");
+const SCANNER = path.join(__dirname, "..", "portscan.py");
 
 async function scanFrom(
   c: Ctx,

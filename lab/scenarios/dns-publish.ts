@@ -21,10 +21,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import YAML from "yaml";
-import { loadStack } from "../src/config/load";
-import { deriveTopology, DnsRecord, HostFacts } from "../src/topology";
-import { PDNS_API_PORT, DNSDIST_CONF, SECRETS } from "../src/tiers/dns";
-import { runnerApi } from "../src/dns/api";
+import { loadStack } from "../../src/config/load";
+import { deriveTopology, DnsRecord, HostFacts } from "../../src/topology";
+import { PDNS_API_PORT, DNSDIST_CONF, SECRETS } from "../../src/tiers/dns";
+import { runnerApi } from "../../src/dns/api";
 import {
   changesOf,
   diffRecords,
@@ -32,12 +32,12 @@ import {
   pushRecords,
   PushResult,
   summaryOf,
-} from "../src/dns/pdns";
-import { absolute, canonicalContent, desiredRRsets } from "../src/dns/records";
-import { reverseName } from "../src/dns/zone";
-import { shellWord } from "../src/escape";
-import { CLIENT, LabModel } from "./topology";
-import type { Ctx, Outcome, Scenario } from "./scenarios";
+} from "../../src/dns/pdns";
+import { absolute, canonicalContent, desiredRRsets } from "../../src/dns/records";
+import { reverseName } from "../../src/dns/zone";
+import { shellWord } from "../../src/escape";
+import { CLIENT, LabModel } from "../topology";
+import type { Ctx, Outcome, Scenario } from "./index";
 
 const apiBase = (h: HostFacts) => `http://${h.mgmt.ipv4}:${PDNS_API_PORT}`;
 

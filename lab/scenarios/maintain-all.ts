@@ -21,15 +21,20 @@
  * while a host is maintained (at most MAX_WINDOWS per host). Between two windows wrk restarts
  * (well under a second uncovered).
  */
-import type { Ctx, Outcome, Scenario } from "./scenarios";
-import { LoadFigures, LoadTarget, startLoad, sumFailed, url } from "./load";
-import { applyHost } from "./cluster";
-import { labPowerCycleWith } from "./power-cycle";
-import { planMaintenance, Selection, MaintenanceOptions } from "../src/ops/maintain-plan";
-import { HostResult, MaintenanceReport, runMaintenance, runnerActions } from "../src/ops/maintain";
-import { drainStates, nextHops } from "../src/ops/check";
-import { undrainHost, undrainSite } from "../src/ops/drain";
-import { LabModel } from "./topology";
+import type { Ctx, Outcome, Scenario } from "./index";
+import { LoadFigures, LoadTarget, startLoad, sumFailed, url } from "../load";
+import { applyHost } from "../cluster";
+import { labPowerCycleWith } from "../power-cycle";
+import { planMaintenance, Selection, MaintenanceOptions } from "../../src/ops/maintain-plan";
+import {
+  HostResult,
+  MaintenanceReport,
+  runMaintenance,
+  runnerActions,
+} from "../../src/ops/maintain";
+import { drainStates, nextHops } from "../../src/ops/check";
+import { undrainHost, undrainSite } from "../../src/ops/drain";
+import { LabModel } from "../topology";
 
 const LOAD_WINDOW_S = 8;
 const MAX_WINDOWS = 75; // 10 minutes per host at most

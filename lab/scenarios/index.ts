@@ -12,8 +12,8 @@ import * as os from "os";
 import * as path from "path";
 import YAML from "yaml";
 import * as ipaddr from "ipaddr.js";
-import { DEFAULT_STATE_DIR, Lab } from "./guest";
-import { ensureKernel, requirePrerequisites } from "./prereqs";
+import { DEFAULT_STATE_DIR, Lab } from "../guest";
+import { ensureKernel, requirePrerequisites } from "../prereqs";
 import {
   applyHost,
   daemonLog,
@@ -26,13 +26,13 @@ import {
   sleep,
   up,
   waitReady,
-} from "./cluster";
-import { applyBundleInLab } from "./transport";
-import { portScan } from "./ports";
-import { buildLabModel, CLIENT, LabModel, LabRouter, TRANSIT } from "./topology";
-import { labRunner } from "./runner";
-import { LoadFigures, startLoad, sumFailed, url } from "./load";
-import { HostRunner } from "../src/ops/runner";
+} from "../cluster";
+import { applyBundleInLab } from "../transport";
+import { portScan } from "./port-scan";
+import { buildLabModel, CLIENT, LabModel, LabRouter, TRANSIT } from "../topology";
+import { labRunner } from "../runner";
+import { LoadFigures, startLoad, sumFailed, url } from "../load";
+import { HostRunner } from "../../src/ops/runner";
 import {
   drainHost,
   undrainHost,
@@ -40,15 +40,15 @@ import {
   undrainSite,
   DRAIN_SITE_EXTRA_PREPEND,
   DRAIN_SITE_LOCAL_PREF,
-} from "../src/ops/drain";
-import { checkEnvironment, drainStates } from "../src/ops/check";
-import { HostFacts } from "../src/topology";
-import { HostPlan } from "../src/plan/types";
-import { bfdDetectMs } from "../src/tiers/frr-common";
-import { maintainAll } from "./scenario-maintain";
-import { dnsPublish } from "./scenario-dns-publish";
-import { firstBoot, reboot } from "./scenario-reboot";
-import { clockOffset, TimelineRecorder } from "./timeline-capture";
+} from "../../src/ops/drain";
+import { checkEnvironment, drainStates } from "../../src/ops/check";
+import { HostFacts } from "../../src/topology";
+import { HostPlan } from "../../src/plan/types";
+import { bfdDetectMs } from "../../src/tiers/frr-common";
+import { maintainAll } from "./maintain-all";
+import { dnsPublish } from "./dns-publish";
+import { firstBoot, reboot } from "./reboot";
+import { clockOffset, TimelineRecorder } from "../timeline-capture";
 
 export interface Ctx {
   lab: Lab;

@@ -13,13 +13,13 @@
  *             cloud-init would give it (user, key, hostname, mgmt address), then converged by
  *             ONE apply over SSH: the lab is ready again and a second apply is "unchanged".
  */
-import type { Ctx, Outcome, Scenario } from "./scenarios";
-import { loadChain } from "./scenario-maintain";
-import { sumFailed } from "./load";
-import { applyHost, rolloutOrder, waitReady } from "./cluster";
-import { applyBundleInLab } from "./transport";
-import { drainHost, undrainHost } from "../src/ops/drain";
-import { HostPlan } from "../src/plan";
+import type { Ctx, Outcome, Scenario } from "./index";
+import { loadChain } from "./maintain-all";
+import { sumFailed } from "../load";
+import { applyHost, rolloutOrder, waitReady } from "../cluster";
+import { applyBundleInLab } from "../transport";
+import { drainHost, undrainHost } from "../../src/ops/drain";
+import { HostPlan } from "../../src/plan";
 
 const DRAINABLE = new Set(["maglev", "haproxy"]);
 
