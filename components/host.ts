@@ -288,7 +288,7 @@ export function provisionVm(
  *
  * Secrets travel inside the apply: for a host with secrets the stdin archive carries
  * `secrets.json` (the values its placeholders need) and its hash, so stdin is a secret input;
- * scripts/host/apply-bootstrap.sh installs it as /etc/maglev-infra/secrets.json (root-only,
+ * scripts/host/apply-bootstrap.py installs it as /etc/maglev-infra/secrets.json (root-only,
  * atomically, only when it differs) and the program verifies the hash. Why not a command of
  * their own: one SSH session per host apply, and the values and the bundle that needs them
  * arrive together, so no run can leave new secrets next to an old bundle. A rotation changes

@@ -27,7 +27,7 @@ export const BUNDLE_FORMAT = 1;
 
 /** The on-host apply program and the shell commands around it (files of their own). */
 export const APPLY_PROGRAM = path.join(__dirname, "..", "..", "scripts", "maglev-apply");
-const BOOTSTRAP = path.join(__dirname, "..", "..", "scripts", "host", "apply-bootstrap.sh");
+const BOOTSTRAP = path.join(__dirname, "..", "..", "scripts", "host", "apply-bootstrap.py");
 const TEARDOWN = path.join(__dirname, "..", "..", "scripts", "host", "teardown.sh");
 const K0S_JOIN_TOKEN = path.join(__dirname, "..", "..", "scripts", "host", "k0s-join-token.sh");
 
@@ -245,17 +245,32 @@ export function asRootFor(user: string): (script: string) => string {
   return (script) => (user === "root" ? script : `sudo -n sh -c ${shellWord(script)}`);
 }
 
-/** The command line of a host's apply, for the stack's login user: the same for Pulumi and the lab. */
+/**
+ * The command line of a host's apply, for the stack's login user: the same for Pulumi and the
+ * lab. The bootstrap's text is the command (nothing needs to be on the host first), run by
+ * Debian's interpreter: -I ignores PYTHON* variables and the user site dir, -S skips the site
+ * module (its .pth scan was 0.3-1.2 s of a no-op apply in a lab guest; the bootstrap and the
+ * program need the standard library only).
+ */
 export function applyCommand(user: string): string {
-  return asRootFor(user)(fs.readFileSync(BOOTSTRAP, "utf8"));
+  return asRootArgv(user, [
+    "/usr/bin/python3",
+    "-I",
+    "-S",
+    "-c",
+    fs.readFileSync(BOOTSTRAP, "utf8"),
+  ]);
+}
+
+/** A command line of these words, run as root for the stack's login user (`sudo -n`, as above). */
+function asRootArgv(user: string, argv: string[]): string {
+  const words = argv.map((w) => shellWord(w)).join(" ");
+  return user === "root" ? words : `sudo -n ${words}`;
 }
 
 /** A script file of scripts/host run as root with arguments, for the stack's login user. */
 function rootScript(user: string, file: string, name: string, args: string[]): string {
-  const words = ["sh", "-c", fs.readFileSync(file, "utf8"), name, ...args]
-    .map((w) => shellWord(w))
-    .join(" ");
-  return user === "root" ? words : `sudo -n ${words}`;
+  return asRootArgv(user, ["sh", "-c", fs.readFileSync(file, "utf8"), name, ...args]);
 }
 
 /**

@@ -171,7 +171,7 @@ describe("GIVEN the mgmt02 plans WHEN compiled into bundles", () => {
   });
 
   test("THEN the commands run as root through sudo -n for a login user, as they are for root", () => {
-    expect(applyCommand("debian")).toMatch(/^sudo -n sh -c '/);
+    expect(applyCommand("debian")).toMatch(/^sudo -n '\/usr\/bin\/python3' '-I' '-S' '-c' '/);
     expect(applyCommand("root")).not.toMatch(/sudo/);
     expect(applyCommand("debian")).toContain("/etc/maglev-infra");
   });
@@ -271,13 +271,10 @@ describe("gateway-health", () => {
   });
 });
 
-describe("apply-bootstrap.sh", () => {
-  const boot = fs.readFileSync(
-    path.join(__dirname, "../../scripts/host/apply-bootstrap.sh"),
-    "utf8",
-  );
+describe("apply-bootstrap.py", () => {
+  // Run as the apply command runs it (applyCommand for root), through a shell.
   const run = (stdin: string, env: Record<string, string> = {}) =>
-    spawnSync("sh", ["-c", boot], {
+    spawnSync("sh", ["-c", applyCommand("root")], {
       input: stdin,
       encoding: "utf8",
       env: { ...process.env, ...env },
@@ -303,6 +300,38 @@ describe("apply-bootstrap.sh", () => {
     const r = run("not base64 at all");
     expect(r.status).toBe(4);
     expect(r.stderr).toContain("the bundle did not arrive whole");
+  });
+  test("GIVEN an archive cut short, or without the program THEN exit 4 and nothing runs", () => {
+    const whole = archive('print("ran")\n');
+    const cut = run(whole.slice(0, Math.floor(whole.length / 2)));
+    expect({ status: cut.status, out: cut.stdout }).toEqual({ status: 4, out: "" });
+    const tgz = (entries: { name: string; data: string }[]) =>
+      require("zlib")
+        .gzipSync(ustar(entries.map((e) => ({ ...e, mode: 0o644, data: Buffer.from(e.data) }))))
+        .toString("base64");
+    const noProgram = run(tgz([{ name: "bundle.json", data: "{}" }]));
+    expect(noProgram.status).toBe(4);
+    expect(noProgram.stderr).toContain("the bundle did not arrive whole");
+  });
+  test("GIVEN an archive naming paths outside its four files THEN they are never written", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "boot-"));
+    try {
+      const evil = path.join(root, "evil");
+      const tgz = require("zlib")
+        .gzipSync(
+          ustar([
+            { name: "maglev-apply", mode: 0o755, data: Buffer.from("import sys\nsys.exit(0)\n") },
+            { name: "bundle.json", mode: 0o600, data: Buffer.from("{}") },
+            { name: "secrets.sha256", mode: 0o600, data: Buffer.from("") },
+            { name: `../../../../../../..${evil}`, mode: 0o644, data: Buffer.from("x") },
+          ]),
+        )
+        .toString("base64");
+      expect(run(tgz).status).toBe(0);
+      expect(fs.existsSync(evil)).toBe(false);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
   test("GIVEN a program that exits 2 or 3 THEN the command exits with the same status, its temp dir removed", () => {
     for (const code of [0, 2, 3]) {

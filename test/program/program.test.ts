@@ -135,7 +135,7 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
       const c = compileBundle(topo.env.name, p);
       const r = g.get(COMMAND, `${p.name}-apply`);
       expect(r.inputs.create).toBe(applyCommand(topo.env.proxmox.user));
-      expect(r.inputs.create).toMatch(/^sudo -n sh -c '/);
+      expect(r.inputs.create).toMatch(/^sudo -n '\/usr\/bin\/python3' '-I' '-S' '-c' '/);
       expect(r.inputs.triggers).toEqual([c.sha256, c.programSha256, ...c.manifest]);
       for (const f of p.files)
         expect(
