@@ -18,10 +18,9 @@
 import { Topology, HostFacts } from "../topology";
 import { PlanBuilder } from "../plan/builder";
 import { vipInterface } from "../plan/base";
-import { bfdDetectMs, bfdProfile, frrPreamble, planFrr } from "./frr-common";
+import { planFrr } from "./frr-common";
 import { ingressIf, systemdVerify } from "./l7-common";
 import { BFD_SINGLE_HOP, FirewallSpec, planFirewall } from "./firewall";
-import { commentText } from "../escape";
 import { hostScript, PYTHON_SYNTAX } from "../plan/scripts";
 import { NFT_FILE, NFT_UNIT, nftablesConfig, nftablesUnit } from "../daemons/nftables/render";
 import { NFT_VALIDATE } from "../daemons/nftables/validate";
@@ -40,6 +39,7 @@ import {
   exabgpEnv,
 } from "../daemons/exabgp/render";
 import { EXABGP_ENV_VALIDATE, EXABGP_VALIDATE, JSON_SYNTAX } from "../daemons/exabgp/validate";
+import { maglevFrrConfig } from "../daemons/frr/render";
 
 // The daemons' renderers and checkers live in src/daemons/<daemon>; their names stay importable here.
 export {
@@ -76,6 +76,7 @@ export {
   announceData,
 } from "../daemons/exabgp/render";
 export { EXABGP_VALIDATE, EXABGP_ENV_VALIDATE, JSON_SYNTAX } from "../daemons/exabgp/validate";
+export { GATEWAY_BFD_PROFILE, maglevFrrConfig } from "../daemons/frr/render";
 
 /**
  * Set while an apply (not an operator) holds the maglev drained. On disk like the drain file:
@@ -83,33 +84,6 @@ export { EXABGP_VALIDATE, EXABGP_ENV_VALIDATE, JSON_SYNTAX } from "../daemons/ex
  * undoes its own drain (in /run the mark would vanish and leave it drained as if by hand).
  */
 export const APPLY_DRAIN_MARK = "/var/lib/maglev-infra/apply-drain";
-
-// ---------------------------------------------------------------------------------------
-// BFD (FRR's bfdd; ExaBGP has none)
-// ---------------------------------------------------------------------------------------
-
-export const GATEWAY_BFD_PROFILE = "gateways";
-
-export function maglevFrrConfig(topo: Topology, h: HostFacts): string {
-  const bfd = topo.env.bgp.bfd;
-  const L = [
-    ...frrPreamble(topo.env, h, "FRR (bfdd only) — BFD towards the gateways"),
-    "! ExaBGP speaks BGP but not BFD: bfdd answers the gateways' BFD sessions (bgpd there",
-    `! registers them with \`neighbor … bfd\`), so they drop this maglev ~${bfdDetectMs(bfd)} ms after it dies.`,
-    "bfd",
-    ...bfdProfile(GATEWAY_BFD_PROFILE, bfd),
-  ];
-  for (const gw of topo.gateways) {
-    L.push(
-      ` ! ${commentText(gw.hostname, `hostname of ${gw.name}`)}`,
-      ` peer ${gw.mgmt.ipv4} local-address ${h.mgmt.ipv4}`,
-      `  profile ${GATEWAY_BFD_PROFILE}`,
-      " exit",
-    );
-  }
-  L.push("exit", "!", "");
-  return L.join("\n");
-}
 
 // ---------------------------------------------------------------------------------------
 // The planner
