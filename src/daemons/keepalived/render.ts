@@ -6,7 +6,7 @@
 import { Topology, HostFacts, GroupFacts, FwmarkEntry } from "../../topology";
 import { header } from "../../plan/header";
 import { commentText, keepalivedWord } from "../../escape";
-import { frontendName, HAPROXY_HEALTH_PORT_DEFAULT } from "../../tiers/haproxy";
+import { frontendName, HAPROXY_HEALTH_PORT_DEFAULT } from "../haproxy/render";
 import { INGRESS_HEALTH_PATH, INGRESS_HTTP_PORT } from "../../tiers/k0s";
 
 export const KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf";
