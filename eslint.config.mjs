@@ -35,11 +35,6 @@ export default tseslint.config(
     },
   },
   {
-    // Being split into one file per scenario (issue 18) by its owner, who fixes these there.
-    files: ["lab/scenarios/index.ts"],
-    rules: { "@typescript-eslint/no-explicit-any": "off", "no-useless-assignment": "off" },
-  },
-  {
     files: ["**/*.js"],
     languageOptions: {
       sourceType: "commonjs",

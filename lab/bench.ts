@@ -16,7 +16,8 @@ import { labForBench, runBench, waitReady } from "./cluster";
 import { CLIENT_NET, ROUTER } from "./topology";
 import { labRunner } from "./runner";
 import { startLoad, url } from "./load";
-import { Ctx, maglevFailure } from "./scenarios";
+import type { Ctx } from "./scenarios/runner";
+import { maglevFailure } from "./scenarios/maglev-power-cut";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const line = (k: string, v: string | number | boolean) => console.log(`${k}=${v}`);

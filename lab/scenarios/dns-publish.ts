@@ -18,9 +18,7 @@
  */
 import { execFile } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import YAML from "yaml";
 import { loadStack } from "../../src/config/load";
 import { deriveTopology, DnsRecord, HostFacts } from "../../src/topology";
 import { PDNS_API_PORT, DNSDIST_CONF, SECRETS } from "../../src/tiers/dns";
@@ -37,24 +35,18 @@ import { absolute, canonicalContent, desiredRRsets } from "../../src/dns/records
 import { reverseName } from "../../src/dns/zone";
 import { shellWord } from "../../src/escape";
 import { CLIENT, LabModel } from "../topology";
-import type { Ctx, Outcome, Scenario } from "./index";
+import { Ctx, Outcome, Scenario, stackEnv, writeStackVariant } from "./runner";
+import { dnsVipPort } from "./probes";
 
 const apiBase = (h: HostFacts) => `http://${h.mgmt.ipv4}:${PDNS_API_PORT}`;
 
 /** The lab stack without `name` (and without it in any group), loaded from a temporary copy. */
 function stackWithout(m: LabModel, name: string) {
-  const file = path.join(m.root, "stacks", `Pulumi.${m.stack}.yaml`);
-  const raw = YAML.parse(fs.readFileSync(file, "utf8")).config["maglev-infra:environment"];
-  raw.hosts = raw.hosts.filter((h: { name: string }) => h.name !== name);
-  for (const g of Object.values(raw.backendGroups) as { members: string[] }[])
-    g.members = g.members.filter((x) => x !== name);
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), "maglev-lab-dns-"));
+  const raw = stackEnv(m);
+  raw.hosts = raw.hosts.filter((h) => h.name !== name);
+  for (const g of Object.values(raw.backendGroups)) g.members = g.members.filter((x) => x !== name);
+  const root = writeStackVariant(m, raw, "maglev-lab-dns-");
   try {
-    fs.mkdirSync(path.join(root, "stacks"));
-    fs.writeFileSync(
-      path.join(root, "stacks", `Pulumi.${m.stack}.yaml`),
-      YAML.stringify({ config: { "maglev-infra:environment": raw } }),
-    );
     return loadStack(m.stack, root);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
@@ -183,9 +175,7 @@ export const dnsPublish: Scenario = {
     const zone = env.dns.zone;
     const primary = m.topo.hosts.find((h) => h.role === "shadow-primary");
     const secs = m.topo.hosts.filter((h) => h.role === "powerdns");
-    const vip = m.topo.vipPorts.find(
-      (v) => v.port === 53 && v.family === "ipv4" && m.topo.groups.get(v.group)?.kind === "dnsdist",
-    )?.vip;
+    const vip = dnsVipPort(m, "ipv4")?.vip;
     const key = c.secrets[SECRETS.pdnsApiKey];
     if (!primary || !secs.length || !vip || !key)
       return {

@@ -16,14 +16,12 @@
  * The "reboot" is the lab's power cycle plus re-apply (lab/power-cycle.ts) until the lab's
  * guests run systemd and keep their disk (issue 13).
  *
- * Load: keep-alive and new connections, v4 and v6, 20 ms pause per connection (about 400
- * requests/s, as the other scenarios); bounded windows of LOAD_WINDOW_S seconds back to back
- * while a host is maintained (at most MAX_WINDOWS per host). Between two windows wrk restarts
- * (well under a second uncovered).
+ * Load: loadMix (keep-alive and new connections, v4 and v6, 20 ms pause per connection, about
+ * 400 requests/s, as the other scenarios) in loadChain's bounded windows of 8 s back to back
+ * while a host is maintained (at most 75 per host: 10 minutes). Between two windows wrk
+ * restarts (well under a second uncovered).
  */
-import type { Ctx, Outcome, Scenario } from "./index";
-import { LoadFigures, LoadTarget, startLoad, sumFailed, url } from "../load";
-import { applyHost } from "../cluster";
+import { LoadFigures, sumFailed } from "../load";
 import { labPowerCycleWith } from "../power-cycle";
 import { planMaintenance, Selection, MaintenanceOptions } from "../../src/ops/maintain-plan";
 import {
@@ -34,45 +32,9 @@ import {
 } from "../../src/ops/maintain";
 import { drainStates, nextHops } from "../../src/ops/check";
 import { undrainHost, undrainSite } from "../../src/ops/drain";
-import { LabModel } from "../topology";
-
-const LOAD_WINDOW_S = 8;
-const MAX_WINDOWS = 75; // 10 minutes per host at most
-
-function targets(m: LabModel): LoadTarget[] {
-  const web = m.topo.vipPorts.filter(
-    (v) => v.protocol === "tcp" && v.port === 80 && m.topo.groups.get(v.group)?.kind === "haproxy",
-  );
-  const pauseMs = 20;
-  const out: LoadTarget[] = [];
-  for (const fam of ["ipv4", "ipv6"] as const) {
-    const v = web.find((x) => x.family === fam);
-    if (!v) continue;
-    out.push(
-      { url: url(v.vip, v.port), connections: fam === "ipv4" ? 4 : 2, pauseMs },
-      { url: url(v.vip, v.port), newConnections: true, connections: 2, pauseMs },
-    );
-  }
-  return out;
-}
-
-/** Load windows back to back until stopped (bounded): the figures of every window. */
-export function loadChain(c: Ctx): { stop(): Promise<LoadFigures[]> } {
-  const t = targets(c.m);
-  let stopping = false;
-  const figs: LoadFigures[] = [];
-  const loop = (async () => {
-    for (let i = 0; i < MAX_WINDOWS && !stopping; i++)
-      figs.push(...(await startLoad(c.lab, t, LOAD_WINDOW_S)));
-  })();
-  return {
-    async stop() {
-      stopping = true;
-      await loop;
-      return figs;
-    },
-  };
-}
+import { Ctx, Outcome, reviveNode, Scenario } from "./runner";
+import { loadChain, loadFailures } from "./load-mix";
+import { vipRouteCommand } from "./probes";
 
 interface PerHost {
   host: string;
@@ -119,15 +81,13 @@ async function maintainUnderLoad(
         log: (l) => c.log(`     ${l}`),
         hooks: {
           async beforeHost() {
-            chain = loadChain(c);
+            chain = loadChain(c.lab, c.m);
           },
           async afterHost(step, r: HostResult) {
             const figs = await chain!.stop();
             chain = undefined;
             const s = sumFailed(figs);
-            const why = figs
-              .filter((f) => Number.isNaN(f.failed) || f.failed > 0)
-              .map((f) => `${f.url}${f.newConnections ? " new-conn" : ""}: ${f.detail}`);
+            const why = loadFailures(figs);
             per.push({
               host: step.host,
               status: r.status,
@@ -153,11 +113,7 @@ async function ecmpWidths(c: Ctx): Promise<{ ok: boolean; detail: string }> {
   const widths: number[] = [];
   for (const gw of c.m.topo.gateways)
     for (const vip of [...c.m.topo.vips.ipv4, ...c.m.topo.vips.ipv6]) {
-      const six = vip.includes(":");
-      const r = await c.runner.run(
-        gw.hostname,
-        `ip ${six ? "-6 " : ""}-j route show ${vip}/${six ? 128 : 32}`,
-      );
+      const r = await c.runner.run(gw.hostname, vipRouteCommand(vip));
       const n = nextHops(r.stdout).length;
       widths.push(n);
       if (n !== want) bad.push(`${gw.name} ${vip}: ${n}`);
@@ -175,12 +131,7 @@ function restoreLater(c: Ctx): void {
   c.restoreLater(
     "boot any halted guest, re-apply it, undrain what maintain left drained",
     async () => {
-      const alive = new Map(c.lab.status().nodes.map((n) => [n.name, n.alive]));
-      for (const h of c.m.topo.hosts)
-        if (alive.get(h.hostname) === false) {
-          await c.lab.start(h.hostname);
-          await applyHost(c.lab, c.m, h.hostname, c.secrets, () => undefined);
-        }
+      for (const h of c.m.topo.hosts) await reviveNode(c, h.hostname);
       const st = await drainStates(c.m.topo, c.runner);
       const sites = new Set<string>();
       for (const [name, drained] of st) {

@@ -17,7 +17,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import type { Ctx, Outcome, Scenario } from "./index";
+import type { Ctx, Outcome, Scenario } from "./runner";
 import type { LabModel } from "../topology";
 import { CLIENT } from "../topology";
 

@@ -1,36 +1,21 @@
 /**
- * Scenarios `reboot` and `first-boot`: what a host's disk and its init make of it, on systemd
- * guests (MAGLEV_LAB_MACHINE=systemd; lab/machine/).
- *
- * reboot      every managed guest in turn, under load, rebooted cleanly (reboot.target, same
- *             disk) with no apply in between. A maglev or an HAProxy node is drained first and
- *             undrained after (`ops drain`, as an operator does before planned work); the
- *             others are not (no drain). After each boot: the plan's sysctls hold their values,
- *             its services are active, the VIPs are on `vip`, a maglev's mark table is loaded,
- *             and the lab is ready again (BGP, BFD, ECMP). Per guest: failed requests and the
- *             time from the reboot to ready. Goal: 0 failed for maglevs and HAProxy nodes.
- * first-boot  one guest (an HAProxy node) stopped, its disk blank, booted with only what
- *             cloud-init would give it (user, key, hostname, mgmt address), then converged by
- *             ONE apply over SSH: the lab is ready again and a second apply is "unchanged".
+ * Scenario `reboot`: what a host's disk and its init make of it, on systemd guests
+ * (MAGLEV_LAB_MACHINE=systemd; lab/machine/). Every managed guest in turn, under load, rebooted
+ * cleanly (reboot.target, same disk) with no apply in between. A maglev or an HAProxy node is
+ * drained first and undrained after (`ops drain`, as an operator does before planned work); the
+ * others are not (no drain). After each boot: the plan's sysctls hold their values, its services
+ * are active, the VIPs are on `vip`, a maglev's mark table is loaded, and the lab is ready again
+ * (BGP, BFD, ECMP). Per guest: failed requests and the time from the reboot to ready. Goal: 0
+ * failed for maglevs and HAProxy nodes.
  */
-import type { Ctx, Outcome, Scenario } from "./index";
-import { loadChain } from "./maintain-all";
 import { sumFailed } from "../load";
-import { applyHost, rolloutOrder, waitReady } from "../cluster";
-import { applyBundleInLab } from "../transport";
+import { rolloutOrder, waitReady } from "../cluster";
 import { drainHost, undrainHost } from "../../src/ops/drain";
 import { HostPlan } from "../../src/plan";
+import { Ctx, needsSystemd, Outcome, Scenario } from "./runner";
+import { loadChain } from "./load-mix";
 
 const DRAINABLE = new Set(["maglev", "haproxy"]);
-
-function needsSystemd(c: Ctx): string | undefined {
-  const bash = c.m.plans
-    .filter((p) => c.lab.machineOf(p.hostname) !== "systemd")
-    .map((p) => p.hostname);
-  return bash.length
-    ? `needs systemd guests (MAGLEV_LAB_MACHINE=systemd npm run lab -- up); bash guests: ${bash.join(", ")}`
-    : undefined;
-}
 
 /** What a booted host must have without an apply: the plan's sysctls, services, VIPs and marks. */
 async function stateAfterBoot(c: Ctx, p: HostPlan): Promise<string[]> {
@@ -82,7 +67,7 @@ export const reboot: Scenario = {
     for (const p of rolloutOrder(c.m)) {
       const name = c.m.topo.hosts.find((h) => h.hostname === p.hostname)!.name;
       const drain = DRAINABLE.has(p.tier);
-      const chain = loadChain(c);
+      const chain = loadChain(c.lab, c.m);
       const t0 = Date.now();
       let rejoinMs = NaN;
       const probs: string[] = [];
@@ -112,49 +97,6 @@ export const reboot: Scenario = {
       ok: problems.length === 0,
       detail: `${problems.length ? `${problems.join("; ")} — ` : ""}per guest (rejoin, failed/requests): ${lines.join("; ")}`,
       figures,
-    };
-  },
-};
-
-export const firstBoot: Scenario = {
-  id: "first-boot",
-  title:
-    "A guest booted from a blank disk with only cloud-init's user, key and address converges with one apply over SSH",
-  async run(c): Promise<Outcome> {
-    const why = needsSystemd(c);
-    if (why) return { ok: false, detail: why, figures: {} };
-    const p = c.m.plans.find((x) => x.tier === "haproxy") ?? c.m.plans[0];
-    c.restoreLater(`boot ${p.hostname} and apply its plan`, async () => {
-      if (!c.lab.status().nodes.find((n) => n.name === p.hostname)?.alive)
-        await c.lab.start(p.hostname);
-      await applyHost(c.lab, c.m, p.hostname, c.secrets, () => undefined);
-    });
-    await c.lab.stop(p.hostname);
-    c.lab.wipeDisk(p.hostname);
-    const t0 = Date.now();
-    const boot = await c.lab.start(p.hostname, { timeoutMs: 180_000 });
-    const blank = await c.lab.exec(
-      p.hostname,
-      "ls /var/lib/maglev-infra 2>&1 | head -1; id -un 2>/dev/null",
-      { timeoutMs: 15_000 },
-    );
-    const first = await applyHost(c.lab, c.m, p.hostname, c.secrets, () => undefined);
-    const st = await waitReady(c.lab, c.m, 120_000);
-    const second = await applyBundleInLab(c.lab, p.hostname, p, {
-      user: c.m.topo.env.proxmox.user,
-      stack: c.m.topo.env.name,
-      secrets: c.secrets,
-    });
-    const problems: string[] = [];
-    if (!/No such file/.test(blank.stdout)) problems.push(`disk not blank: ${blank.stdout.trim()}`);
-    if (first.unchanged) problems.push("first apply found nothing to do");
-    if (!st.ok) problems.push(`not ready: ${st.detail}`);
-    if (second.code !== 0 || !second.unchanged)
-      problems.push(`second apply: exit ${second.code}, ${second.phases.slice(-1)[0] ?? ""}`);
-    return {
-      ok: problems.length === 0,
-      detail: `${p.hostname}: blank disk booted in ${(boot.readyMs / 1000).toFixed(1)} s, one apply over SSH in ${(first.ms / 1000).toFixed(1)} s, ready after ${((Date.now() - t0) / 1000).toFixed(1)} s; second apply ${second.unchanged ? "unchanged" : "CHANGED"} in ${(second.ms / 1000).toFixed(1)} s${problems.length ? ` — ${problems.join("; ")}` : ""}`,
-      figures: { bootMs: boot.readyMs, firstApplyMs: first.ms, secondApplyMs: second.ms },
     };
   },
 };

@@ -2,7 +2,7 @@
  * The lab's weight watch reads /proc/net/ip_vs with bash builtins; the real-server addresses it
  * looks for must be spelled as the kernel prints them (lines copied from a lab maglev).
  */
-import { procIpvsAddress } from "../../lab/scenarios";
+import { procIpvsAddress } from "../../lab/scenarios/probes";
 
 describe("procIpvsAddress", () => {
   test("GIVEN the lab's HAProxy ingress addresses WHEN spelled for /proc/net/ip_vs THEN they match the kernel's lines", () => {

@@ -68,17 +68,17 @@ function labShims(): Set<string> {
  * that runs it. A binary no longer named in its file fails the test (drop it here).
  */
 const BUILT_SCRIPTS: [string, string][] = [
-  ["ip", "lab/scenarios/index.ts"], // ip monitor route nexthop; ip -j route show
-  ["curl", "lab/scenarios/index.ts"],
-  ["tr", "lab/scenarios/index.ts"],
-  ["seq", "lab/scenarios/index.ts"],
-  ["sha256sum", "lab/scenarios/index.ts"],
-  ["cut", "lab/scenarios/index.ts"],
-  ["pgrep", "lab/scenarios/index.ts"],
-  ["ls", "lab/scenarios/index.ts"],
-  ["readlink", "lab/scenarios/index.ts"],
-  ["cat", "lab/scenarios/index.ts"],
-  ["paste", "lab/scenarios/index.ts"],
+  ["ip", "lab/scenarios/probes.ts"], // ip monitor route nexthop; ip -j route show
+  ["curl", "lab/scenarios/probes.ts"],
+  ["tr", "lab/scenarios/probes.ts"],
+  ["seq", "lab/scenarios/http-dsr.ts"],
+  ["sha256sum", "lab/scenarios/bad-file-refused.ts"],
+  ["cut", "lab/scenarios/bad-file-refused.ts"],
+  ["pgrep", "lab/scenarios/bad-file-refused.ts"],
+  ["ls", "lab/scenarios/bad-file-refused.ts"],
+  ["readlink", "lab/scenarios/health-gate-rollback.ts"],
+  ["cat", "lab/scenarios/probes.ts"],
+  ["paste", "lab/scenarios/haproxy-power-cut.ts"],
   ["wrk", "lab/load.ts"],
   ["cat", "lab/load.ts"],
   ["rm", "lab/load.ts"],

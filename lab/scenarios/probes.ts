@@ -1,0 +1,213 @@
+/**
+ * Probes of live lab state shared by the scenarios: which VIPs and nodes to aim at, byte and
+ * connection counters, next hops on a gateway, and watches armed inside a guest before an event
+ * (route gone, IPVS weight 0) that report when it happened on the host's clock.
+ */
+import * as ipaddr from "ipaddr.js";
+import { Lab } from "../guest";
+import { sleep } from "../cluster";
+import { CLIENT, LabModel } from "../topology";
+import { clockOffset, TimelineRecorder } from "../timeline-capture";
+import { HostFacts } from "../../src/topology";
+import { nextHops } from "../../src/ops/check";
+
+/** The TCP VIP:ports of HAProxy groups (the web VIPs). */
+export function webVipPorts(m: LabModel) {
+  return m.topo.vipPorts.filter(
+    (v) => v.protocol === "tcp" && m.topo.groups.get(v.group)?.kind === "haproxy",
+  );
+}
+
+export function haproxyMembers(m: LabModel): HostFacts[] {
+  return [...new Set(webVipPorts(m).flatMap((v) => m.topo.groups.get(v.group)!.members))];
+}
+
+/** The DNS VIP:port 53 of the dnsdist group (of one family if given). */
+export function dnsVipPort(m: LabModel, family?: "ipv4" | "ipv6") {
+  return m.topo.vipPorts.find(
+    (v) =>
+      v.port === 53 &&
+      (!family || v.family === family) &&
+      m.topo.groups.get(v.group)?.kind === "dnsdist",
+  );
+}
+
+/** The first VIP of each family. */
+export function firstVips(m: LabModel): string[] {
+  return [m.topo.vips.ipv4[0], ...(m.topo.vips.ipv6.length ? [m.topo.vips.ipv6[0]] : [])];
+}
+
+/** Sum of a byte counter (rx or tx) over every interface but lo. */
+export async function ifBytes(lab: Lab, host: string, dir: "rx" | "tx"): Promise<number> {
+  const out = await lab.run(
+    host,
+    `for f in /sys/class/net/*/statistics/${dir}_bytes; do case $f in */lo/*) ;; *) cat $f;; esac; done`,
+    { timeoutMs: 15_000 },
+  );
+  return out
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .reduce((a, b) => a + Number(b), 0);
+}
+
+/** Total IPVS connections (sum of Conns) on a maglev. */
+export async function ipvsConns(lab: Lab, host: string): Promise<number> {
+  const out = await lab.run(
+    host,
+    "ipvsadm -Ln --stats --exact | awk '/^(FWM|TCP|UDP)/ {n += $3} END {print n+0}'",
+    { timeoutMs: 15_000 },
+  );
+  return Number(out.trim());
+}
+
+/** The route to one VIP as JSON (`nextHops` of src/ops/check reads it). */
+export function vipRouteCommand(vip: string): string {
+  const six = vip.includes(":");
+  return `ip ${six ? "-6" : "-4"} -j route show ${vip}/${six ? 128 : 32}`;
+}
+
+/** A gateway's next hops for one VIP. */
+export async function nextHopCount(lab: Lab, gw: string, vip: string): Promise<number> {
+  return nextHops(await lab.run(gw, vipRouteCommand(vip), { timeoutMs: 15_000 })).length;
+}
+
+/** Bash: the number of " via " in $r ($x is $r without them). */
+const VIA_COUNT = `( ${"$"}{#r} - ${"$"}{#x} ) / 5`;
+
+/**
+ * A watch inside a gateway, armed before an event: prints $EPOCHREALTIME the first time the
+ * route to `vip` has fewer than `want` next hops. Event-driven: `ip monitor route nexthop`
+ * wakes it on every route or nexthop-group change (and once a second without one), and only
+ * then does it fork to count next hops. A polling loop here forked ~50 times a second: two
+ * gateways watching kept both host cores busy, and the maglevs' health checks and announce
+ * loops — the very thing being timed — starved (a watchdog run timed out at 20 s that way).
+ * The time is the moment the event was read. Bounded by `seconds`. Resolves to epoch ms (UML
+ * guests read the host's clock, see clockOffset), or undefined if it never happened.
+ */
+export function watchRaw(
+  lab: Lab,
+  gw: string,
+  vip: string,
+  want: number,
+  seconds: number,
+): Promise<number | undefined> {
+  const fam = vip.includes(":") ? "-6" : "-4";
+  const count = `r=$(ip ${fam} -o route show ${vip}/${vip.includes(":") ? 128 : 32}); x=\${r// via /}; n=$(( ${VIA_COUNT} ))`;
+  const script = [
+    `coproc MON { exec ip ${fam} monitor route nexthop; }`,
+    `end=$((SECONDS+${seconds}))`,
+    `${count}; if [ "$n" -lt ${want} ]; then echo "$EPOCHREALTIME"; kill $MON_PID; exit 0; fi`,
+    `while [ $SECONDS -lt $end ]; do`,
+    `  t=""; if IFS= read -r -t 1 -u "\${MON[0]}" _; then t=$EPOCHREALTIME; fi`,
+    `  ${count}; if [ "$n" -lt ${want} ]; then echo "\${t:-$EPOCHREALTIME}"; kill $MON_PID; exit 0; fi`,
+    `done`,
+    `kill $MON_PID; exit 3`,
+  ].join("\n");
+  return lab
+    .exec(gw, script, { timeoutMs: (seconds + 15) * 1000 })
+    .then((r) => (r.code === 0 ? Math.round(Number(r.stdout.trim()) * 1000) : undefined));
+}
+
+/** A real server's address as /proc/net/ip_vs writes it: `C6120A21` (IPv4), `[fd00:000a:…:0021]` (IPv6). */
+export function procIpvsAddress(addr: string): string {
+  const ip = ipaddr.parse(addr);
+  if (ip.kind() === "ipv4")
+    return ip
+      .toByteArray()
+      .map((b) => b.toString(16).padStart(2, "0"))
+      .join("")
+      .toUpperCase();
+  return `[${(ip as ipaddr.IPv6).parts.map((p) => p.toString(16).padStart(4, "0")).join(":")}]`;
+}
+
+/**
+ * IPVS weight of real servers, summed over every service that lists them, on one maglev; loop
+ * until 0. It reads /proc/net/ip_vs with bash builtins every 50 ms: no fork (ipvsadm + awk
+ * every 250 ms competed with keepalived, the daemon being timed, for the guest's one vCPU).
+ */
+export function weightZeroWatch(
+  lab: Lab,
+  maglev: string,
+  rs: string[],
+  seconds: number,
+): Promise<number | undefined> {
+  const arms = rs.map((a) => `"${procIpvsAddress(a)}"`).join("|");
+  const script = [
+    `end=$((SECONDS+${seconds}))`,
+    `while [ $SECONDS -lt $end ]; do`,
+    `  n=0`,
+    `  while read -r a b c d _; do [ "$a" = "->" ] || continue; case \${b%:*} in ${arms}) n=$((n + d)) ;; esac; done < /proc/net/ip_vs`,
+    `  if [ "$n" -eq 0 ]; then echo "$EPOCHREALTIME"; exit 0; fi`,
+    `  read -r -t 0.05 _ <>/run/lab-agent.fifo 2>/dev/null || true`,
+    `done`,
+    `exit 3`,
+  ].join("\n");
+  return lab
+    .exec(maglev, script, { timeoutMs: (seconds + 15) * 1000 })
+    .then((r) => (r.code === 0 ? Math.round(Number(r.stdout.trim()) * 1000) : undefined));
+}
+
+/**
+ * Watches armed on `hosts` before an event: each host's clock offset first, then its watches
+ * (`watchesOf`), then 800 ms for the loops to be armed. `msAfter(t0)`: every watch's time after
+ * t0 on the host's clock, host by host in order (NaN: it never happened).
+ */
+export async function armWatches(
+  lab: Lab,
+  hosts: string[],
+  watchesOf: (host: string) => Promise<number | undefined>[],
+): Promise<{ clockErrMs: number; msAfter(t0: number): Promise<number[]> }> {
+  const offsets = await Promise.all(hosts.map((h) => clockOffset(lab, h)));
+  const watches = hosts.map((h, i) => watchesOf(h).map((w) => ({ w, i })));
+  await sleep(800);
+  return {
+    clockErrMs: Math.max(...offsets.map((o) => o.errMs)),
+    async msAfter(t0) {
+      const flat = watches.flat();
+      const at = await Promise.all(flat.map((x) => x.w));
+      return at.map((t, k) =>
+        t === undefined ? Number.NaN : Math.round(t - offsets[flat[k].i].offsetMs - t0),
+      );
+    },
+  };
+}
+
+/** A failover timeline of scenario `id`, sampling every gateway's next hops for `vips` meanwhile. */
+export async function gatewayTimeline(
+  lab: Lab,
+  m: LabModel,
+  id: string,
+  title: string,
+  seconds: number,
+  vips = [m.topo.vips.ipv4[0]],
+): Promise<TimelineRecorder> {
+  const rec = new TimelineRecorder(lab, id, title);
+  await rec.sampleNextHops(
+    m.topo.gateways.map((g) => g.hostname),
+    vips,
+    seconds,
+  );
+  return rec;
+}
+
+/** curl from the client with fixed source ports: port → "app via <haproxy ingress address>". */
+export async function servedBy(
+  lab: Lab,
+  target: string,
+  ports: number[],
+): Promise<Map<number, string>> {
+  const script = ports
+    .map(
+      (p) =>
+        `echo "$(curl -0 -sS -m 3 --local-port ${p} '${target}' 2>&1 | tr -d '\\n' || true) P${p}"`,
+    )
+    .join("\n");
+  const out = await lab.run(CLIENT.name, script, { timeoutMs: 120_000 });
+  const res = new Map<number, string>();
+  for (const line of out.split("\n")) {
+    const mm = /^(.*) P(\d+)$/.exec(line.trim());
+    if (mm) res.set(Number(mm[2]), mm[1].replace(/^app\d+ /, ""));
+  }
+  return res;
+}

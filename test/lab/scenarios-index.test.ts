@@ -1,0 +1,41 @@
+/**
+ * lab/scenarios/index.ts: the order of `npm run lab -- test`, its ids (lab-results.json and the
+ * result lines carry them) and the aliases — each scenario file's name — that select them.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { ALIASES, NAMED_ONLY, SCENARIOS } from "../../lab/scenarios";
+import { ROOT } from "../helpers";
+
+const DIR = path.join(ROOT, "lab/scenarios");
+/** The folder's modules that hold no scenario. */
+const NOT_SCENARIOS = ["index", "runner", "probes", "load-mix"];
+
+describe("GIVEN the lab scenarios", () => {
+  test("WHEN listed THEN the order and ids are the ones lab-results.json has carried", () => {
+    expect(SCENARIOS.map((s) => s.id)).toEqual(
+      "check a b g ports drift noop h h2 s f rollback removed-file d watchdog marks c e dns-publish".split(
+        " ",
+      ),
+    );
+    expect(NAMED_ONLY.map((s) => s.id)).toEqual(["maintain-all", "reboot", "first-boot"]);
+  });
+
+  test("WHEN the ids are compared THEN none is taken twice, by another scenario or an alias", () => {
+    const ids = [...SCENARIOS, ...NAMED_ONLY].map((s) => s.id);
+    expect(ids.filter((x, i) => ids.indexOf(x) !== i)).toEqual([]);
+    expect(Object.keys(ALIASES).filter((a) => ids.includes(a))).toEqual([]);
+    expect(Object.values(ALIASES).filter((id) => !ids.includes(id))).toEqual([]);
+  });
+
+  test("WHEN the folder is read THEN every scenario file's name is its id or an alias of it", () => {
+    const ids = new Set([...SCENARIOS, ...NAMED_ONLY].map((s) => s.id));
+    const files = fs
+      .readdirSync(DIR)
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => f.replace(/\.ts$/, ""))
+      .filter((f) => !NOT_SCENARIOS.includes(f));
+    expect(files.filter((f) => !ids.has(f) && !ALIASES[f])).toEqual([]);
+    expect(files.length).toBe(ids.size);
+  });
+});
