@@ -23,6 +23,7 @@ import {
 } from "./topology";
 import { labServices } from "./services";
 import { HostPlan } from "../src/plan";
+import { parseVipRoutes, vipRoutesScript } from "../src/daemons/frr/probes";
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -330,12 +331,8 @@ export async function readyState(lab: Lab, m: LabModel): Promise<ReadyState> {
   await Promise.all(
     m.topo.gateways.map(async (g) => {
       const script =
-        vips
-          .map(
-            (v) =>
-              `echo "R ${v} $(ip ${v.includes(":") ? "-6" : "-4"} -j route show ${v} 2>/dev/null)"`,
-          )
-          .join("; ") + `; echo "B $(vtysh -c 'show bfd peers json' 2>/dev/null | tr -d '\\n')"`;
+        vipRoutesScript(vips) +
+        `; echo "B $(vtysh -c 'show bfd peers json' 2>/dev/null | tr -d '\\n')"`;
       const x = await lab.exec(g.hostname, script, { timeoutMs: 15_000 });
       const per: Record<string, number> = {};
       try {
@@ -351,11 +348,7 @@ export async function readyState(lab: Lab, m: LabModel): Promise<ReadyState> {
       } catch {
         bfdDown.push(`${g.name}: no BFD answer`);
       }
-      for (const line of x.stdout.split("\n")) {
-        const mm = /^R (\S+) (.*)$/.exec(line);
-        if (!mm) continue;
-        per[mm[1]] = countNextHops(mm[2]);
-      }
+      for (const [vip, hops] of parseVipRoutes(x.stdout)) per[vip] = hops.length;
       gatewayRoutes[g.hostname] = per;
     }),
   );
@@ -403,16 +396,6 @@ export async function notReadyEvidence(lab: Lab, m: LabModel): Promise<string> {
     }),
   ]);
   return parts.join("\n");
-}
-
-export function countNextHops(json: string): number {
-  try {
-    const a = JSON.parse(json || "[]") as { gateway?: string; nexthops?: unknown[] }[];
-    if (!a.length) return 0;
-    return a.reduce((n, r) => n + (r.nexthops ? r.nexthops.length : r.gateway ? 1 : 0), 0);
-  } catch {
-    return 0;
-  }
 }
 
 /**

@@ -18,6 +18,7 @@ import { Lab } from "./guest";
 import { LoadFigures } from "./load";
 import { CLIENT } from "./topology";
 import { LoadSecond, NextHopSample, Timeline, TimelineMarker, timelineSvg } from "./timeline";
+import { nextHopCountBash } from "../src/daemons/frr/probes";
 
 /**
  * Guest clock − host clock, ms. A UML guest keeps its own time after boot and drifts by a few
@@ -48,10 +49,7 @@ export async function clockOffset(
  * exists, at the latest after `seconds`.
  */
 export function nextHopSamplerScript(vips: string[], seconds: number, stopFile: string): string {
-  const count = vips.map((v, i) => {
-    const six = v.includes(":");
-    return `r=$(ip ${six ? "-6" : "-4"} -o route show ${v}/${six ? 128 : 32}); x=\${r// via /}; n${i}=$(( (\${#r} - \${#x}) / 5 ))`;
-  });
+  const count = vips.map((v, i) => nextHopCountBash(v, `n${i}`));
   const line = vips.map((_, i) => `$n${i}`).join(" ");
   return [
     "coproc MON { exec ip monitor route nexthop; }",

@@ -20,6 +20,8 @@ import { ipvsServices, DRAIN_FILE, ANNOUNCED_FILE } from "../tiers/maglev";
 import { HACTL_PATH, HAPROXY_ADMIN_SOCKET, HAPROXY_DRAIN_BACKEND } from "../tiers/haproxy";
 import { SITE_DRAIN_FILE } from "../tiers/gateway";
 import { HostRunner } from "./runner";
+import { IPVS_LIST_COMMAND, ipvsServiceKey, parseIpvs } from "../daemons/keepalived/probes";
+import { nextHops, vipRouteCommand } from "../daemons/frr/probes";
 
 export interface CheckRow {
   host: string;
@@ -28,42 +30,10 @@ export interface CheckRow {
   detail: string;
 }
 
-/** `ipvsadm -Ln` parsed: service key (`4:100080`) → real server address → {weight, active}. */
-export function parseIpvs(
-  text: string,
-): Map<string, Map<string, { weight: number; active: number }>> {
-  const out = new Map<string, Map<string, { weight: number; active: number }>>();
-  let cur: Map<string, { weight: number; active: number }> | undefined;
-  for (const line of text.split("\n")) {
-    const f = line.trim().split(/\s+/);
-    if (f[0] === "FWM") {
-      cur = new Map();
-      out.set(`${f[2] === "IPv6" ? 6 : 4}:${f[1]}`, cur);
-    } else if (f[0] === "TCP" || f[0] === "UDP") {
-      cur = undefined;
-    } else if (f[0] === "->" && cur && f[2] === "Route") {
-      // "[2a0a::21]:0" or "10.1.10.33:0"
-      const addr = f[1].replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
-      cur.set(addr, { weight: Number(f[3]), active: Number(f[4]) });
-    }
-  }
-  return out;
-}
-
-/** Next hops of one route from `ip -j route show <prefix>`. */
-export function nextHops(json: string): string[] {
-  try {
-    const routes = JSON.parse(json || "[]") as {
-      gateway?: string;
-      nexthops?: { gateway: string }[];
-    }[];
-    return routes.flatMap((r) =>
-      r.nexthops ? r.nexthops.map((n) => n.gateway) : r.gateway ? [r.gateway] : [],
-    );
-  } catch {
-    return [];
-  }
-}
+// The IPVS and route parsers live with their daemons (one parser for the operations and the
+// lab); their names stay importable here.
+export { parseIpvs } from "../daemons/keepalived/probes";
+export { nextHops } from "../daemons/frr/probes";
 
 /** The drain state probe of a maglev (its drain file), a gateway (its site's drain file) or an HAProxy node (`hactl status`). */
 function drainProbe(h: HostFacts): string | undefined {
@@ -174,16 +144,14 @@ function hostProbes(topo: Topology, plan: HostPlan, h: HostFacts, runner: HostRu
   if (h.role === "gateway") {
     add("bgp", "vtysh -c 'show bgp neighbors json'", true);
     add("bfd", "vtysh -c 'show bfd peers json'", true);
-    for (const vip of [...topo.vips.ipv4, ...topo.vips.ipv6]) {
-      const six = vip.includes(":");
-      add(`route ${vip}`, `ip ${six ? "-6 " : ""}-j route show ${vip}/${six ? 128 : 32}`, true);
-    }
+    for (const vip of [...topo.vips.ipv4, ...topo.vips.ipv6])
+      add(`route ${vip}`, vipRouteCommand(vip), true);
   }
   if (h.role === "maglev") {
     add("conntrack", "sysctl -n net.ipv4.vs.conntrack");
     add("exabgp sessions", "ss -Htn state established '( dport = :179 or sport = :179 )'");
     add("announced", `cat ${ANNOUNCED_FILE} 2>/dev/null; true`);
-    add("ipvs", "ipvsadm -Ln");
+    add("ipvs", IPVS_LIST_COMMAND);
   }
   if (h.role === "haproxy")
     add(
@@ -392,8 +360,7 @@ export function hostRows(
       row("VIPs announced", announced.length === vipCount, `${announced.length} of ${vipCount}`);
     const ipvs = parseIpvs(get("ipvs").out);
     for (const s of ipvsServices(topo)) {
-      const key = `${s.family === "ipv6" ? 6 : 4}:${s.fwmark.fwmark}`;
-      const svc = ipvs.get(key);
+      const svc = ipvs.get(ipvsServiceKey(s.family, s.fwmark.fwmark));
       if (!svc) {
         row(`IPVS fwmark ${s.fwmark.fwmark} ${s.family}`, false, "service missing");
         continue;

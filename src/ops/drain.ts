@@ -19,7 +19,9 @@ import { HostPlan } from "../plan/types";
 import { APPLY_DRAIN_MARK, DRAIN_FILE } from "../tiers/maglev";
 import { HAPROXY_DRAIN_COMMAND, HAPROXY_UNDRAIN_COMMAND } from "../tiers/haproxy";
 import { HostRunner } from "./runner";
-import { drainStates, nextHops, parseIpvs } from "./check";
+import { drainStates } from "./check";
+import { IPVS_LIST_COMMAND, ipvsServiceKey, parseIpvs } from "../daemons/keepalived/probes";
+import { parseVipRoutes, vipRoutesScript } from "../daemons/frr/probes";
 import { ipvsServices } from "../tiers/maglev";
 import {
   DRAIN_SITE_EXTRA_PREPEND,
@@ -100,20 +102,11 @@ async function routesVia(topo: Topology, runner: HostRunner, maglev: HostFacts):
   const vips = [...topo.vips.ipv4, ...topo.vips.ipv6];
   const per = await Promise.all(
     topo.gateways.map(async (gw) => {
-      const script = vips
-        .map((vip) =>
-          vip.includes(":")
-            ? `echo "R ${vip} $(ip -6 -j route show ${vip}/128)"`
-            : `echo "R ${vip} $(ip -j route show ${vip}/32)"`,
-        )
-        .join("; ");
-      const r = await runner.run(gw.hostname, script);
+      const r = await runner.run(gw.hostname, vipRoutesScript(vips));
       const left: string[] = [];
-      for (const line of r.stdout.split("\n")) {
-        const mm = /^R (\S+) (.*)$/.exec(line);
-        if (!mm) continue;
-        const nh = mm[1].includes(":") ? maglev.ingress?.ipv6 : maglev.ingress?.ipv4;
-        if (nh && nextHops(mm[2]).includes(nh)) left.push(`${gw.name}:${mm[1]}`);
+      for (const [vip, hops] of parseVipRoutes(r.stdout)) {
+        const nh = vip.includes(":") ? maglev.ingress?.ipv6 : maglev.ingress?.ipv4;
+        if (nh && hops.includes(nh)) left.push(`${gw.name}:${vip}`);
       }
       return left;
     }),
@@ -133,10 +126,10 @@ async function memberOnMaglevs(
     s.realServers.some((r) => r.host.name === member.name),
   );
   for (const m of topo.maglevs) {
-    const ipvs = parseIpvs((await runner.run(m.hostname, "ipvsadm -Ln")).stdout);
+    const ipvs = parseIpvs((await runner.run(m.hostname, IPVS_LIST_COMMAND)).stdout);
     for (const s of services) {
       const rs = s.realServers.find((r) => r.host.name === member.name)!;
-      const e = ipvs.get(`${s.family === "ipv6" ? 6 : 4}:${s.fwmark.fwmark}`)?.get(rs.address);
+      const e = ipvs.get(ipvsServiceKey(s.family, s.fwmark.fwmark))?.get(rs.address);
       if (e) {
         weight += e.weight;
         active += e.active;

@@ -18,7 +18,13 @@ import { Topology, HostFacts } from "../topology";
 import { HostPlan } from "../plan/types";
 import { HostRunner } from "./runner";
 import { drainHost, undrainHost, drainSite, undrainSite } from "./drain";
-import { checkEnvironment, drainStates, parseIpvs } from "./check";
+import { checkEnvironment, drainStates } from "./check";
+import {
+  IPVS_LIST_COMMAND,
+  IPVS_STATS_COMMAND,
+  parseIpvs,
+  parseIpvsStats,
+} from "../daemons/keepalived/probes";
 import { shellWord } from "../escape";
 import {
   MaintenanceOptions,
@@ -342,14 +348,7 @@ export function systemdRebooter(runner: HostRunner, pollMs = 2000): Rebooter {
 export function ipvsTraffic(list: string, stats: string): { active: number; inPkts: number } {
   let active = 0;
   for (const svc of parseIpvs(list).values()) for (const rs of svc.values()) active += rs.active;
-  let inPkts = 0;
-  for (const line of stats.split("\n")) {
-    const f = line.trim().split(/\s+/);
-    // "FWM  100080  <Conns> <InPkts> …", an IPv6 fwmark service "FWM  100080 IPv6 <Conns> <InPkts> …".
-    const at = f[0] === "FWM" && f[2] === "IPv6" ? 4 : 3;
-    if ((f[0] === "FWM" || f[0] === "TCP" || f[0] === "UDP") && /^\d+$/.test(f[at] ?? ""))
-      inPkts += Number(f[at]);
-  }
+  const inPkts = parseIpvsStats(stats).reduce((n, svc) => n + svc.inPkts, 0);
   return { active, inPkts };
 }
 
@@ -369,7 +368,7 @@ async function ipvsQuiet(runner: HostRunner, h: HostFacts, boundMs: number): Pro
   for (let polls = 0; polls < 2 || Date.now() - t0 < boundMs; polls++) {
     const r = await runner.run(
       h.hostname,
-      `ipvsadm -Ln; echo ${IPVS_SPLIT}; ipvsadm -Ln --stats --exact`,
+      `${IPVS_LIST_COMMAND}; echo ${IPVS_SPLIT}; ${IPVS_STATS_COMMAND}`,
       15000,
     );
     if (r.code !== 0)
