@@ -30,11 +30,11 @@ import {
   runMaintenance,
   runnerActions,
 } from "../../src/ops/maintain";
-import { drainStates, nextHops } from "../../src/ops/check";
+import { drainStates } from "../../src/ops/check";
+import { nextHops, vipRouteCommand } from "../../src/daemons/frr/probes";
 import { undrainHost, undrainSite } from "../../src/ops/drain";
 import { Ctx, Outcome, reviveNode, Scenario } from "./runner";
 import { loadChain, loadFailures } from "./load-mix";
-import { vipRouteCommand } from "./probes";
 
 interface PerHost {
   host: string;

@@ -9,7 +9,8 @@ import { sleep } from "../cluster";
 import { CLIENT, LabModel } from "../topology";
 import { clockOffset, TimelineRecorder } from "../timeline-capture";
 import { HostFacts } from "../../src/topology";
-import { nextHops } from "../../src/ops/check";
+import { nextHopCountBash, nextHops, vipRouteCommand } from "../../src/daemons/frr/probes";
+import { IPVS_STATS_COMMAND, parseIpvsStats } from "../../src/daemons/keepalived/probes";
 
 /** The TCP VIP:ports of HAProxy groups (the web VIPs). */
 export function webVipPorts(m: LabModel) {
@@ -51,29 +52,19 @@ export async function ifBytes(lab: Lab, host: string, dir: "rx" | "tx"): Promise
     .reduce((a, b) => a + Number(b), 0);
 }
 
-/** Total IPVS connections (sum of Conns) on a maglev. */
+/**
+ * Total IPVS connections (sum of Conns over the services) on a maglev. IPv6 fwmark services
+ * count too: the awk this replaced read their "IPv6" word as the Conns column (0).
+ */
 export async function ipvsConns(lab: Lab, host: string): Promise<number> {
-  const out = await lab.run(
-    host,
-    "ipvsadm -Ln --stats --exact | awk '/^(FWM|TCP|UDP)/ {n += $3} END {print n+0}'",
-    { timeoutMs: 15_000 },
-  );
-  return Number(out.trim());
-}
-
-/** The route to one VIP as JSON (`nextHops` of src/ops/check reads it). */
-export function vipRouteCommand(vip: string): string {
-  const six = vip.includes(":");
-  return `ip ${six ? "-6" : "-4"} -j route show ${vip}/${six ? 128 : 32}`;
+  const out = await lab.run(host, IPVS_STATS_COMMAND, { timeoutMs: 15_000 });
+  return parseIpvsStats(out).reduce((n, s) => n + s.conns, 0);
 }
 
 /** A gateway's next hops for one VIP. */
 export async function nextHopCount(lab: Lab, gw: string, vip: string): Promise<number> {
   return nextHops(await lab.run(gw, vipRouteCommand(vip), { timeoutMs: 15_000 })).length;
 }
-
-/** Bash: the number of " via " in $r ($x is $r without them). */
-const VIA_COUNT = `( ${"$"}{#r} - ${"$"}{#x} ) / 5`;
 
 /**
  * A watch inside a gateway, armed before an event: prints $EPOCHREALTIME the first time the
@@ -93,7 +84,7 @@ export function watchRaw(
   seconds: number,
 ): Promise<number | undefined> {
   const fam = vip.includes(":") ? "-6" : "-4";
-  const count = `r=$(ip ${fam} -o route show ${vip}/${vip.includes(":") ? 128 : 32}); x=\${r// via /}; n=$(( ${VIA_COUNT} ))`;
+  const count = nextHopCountBash(vip, "n");
   const script = [
     `coproc MON { exec ip ${fam} monitor route nexthop; }`,
     `end=$((SECONDS+${seconds}))`,

@@ -15,6 +15,7 @@ import {
   DRAIN_SITE_EXTRA_PREPEND,
   DRAIN_SITE_LOCAL_PREF,
 } from "../../src/ops/drain";
+import { parseVipRoutes, vipRoutesScript } from "../../src/daemons/frr/probes";
 import { Scenario, stackEnv, StackEnvDoc, writeStackVariant } from "./runner";
 
 /** One path of a VIP in a lab router's BGP table. */
@@ -36,12 +37,7 @@ async function routerView(lab: Lab, m: LabModel, router: LabRouter): Promise<Rou
   const out = await lab.run(
     router.name,
     `vtysh -c 'show bgp ipv4 unicast json' | tr -d '\\n'; echo; vtysh -c 'show bgp ipv6 unicast json' | tr -d '\\n'; echo; ` +
-      vips
-        .map(
-          (v) =>
-            `echo "R ${v} $(ip ${v.includes(":") ? "-6" : "-4"} -j route show ${v} 2>/dev/null)"`,
-        )
-        .join("; "),
+      vipRoutesScript(vips),
     { timeoutMs: 15_000 },
   );
   const lines = out.split("\n");
@@ -69,20 +65,7 @@ async function routerView(lab: Lab, m: LabModel, router: LabRouter): Promise<Rou
       }));
   }
   const fib: Record<string, string[]> = {};
-  for (const l of lines) {
-    const mm = /^R (\S+) (.*)$/.exec(l);
-    if (!mm) continue;
-    try {
-      const r = (
-        JSON.parse(mm[2] || "[]") as { gateway?: string; nexthops?: { gateway: string }[] }[]
-      )[0];
-      fib[mm[1]] = (r?.nexthops?.map((n) => n.gateway) ?? (r?.gateway ? [r.gateway] : []))
-        .map(gwByIngress)
-        .sort();
-    } catch {
-      fib[mm[1]] = [];
-    }
-  }
+  for (const [vip, hops] of parseVipRoutes(out)) fib[vip] = hops.map(gwByIngress).sort();
   return { paths, fib };
 }
 
