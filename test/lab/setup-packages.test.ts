@@ -89,16 +89,15 @@ const BUILT_SCRIPTS: [string, string][] = [
   ["vtysh", "lab/cluster.ts"],
   ["tr", "lab/cluster.ts"],
   ["tail", "lab/cluster.ts"],
-  ["ip", "src/ops/drain.ts"],
+  ["ip", "src/daemons/frr/probes.ts"], // ip -j route show (ops' route probes)
   ["vtysh", "src/ops/drain.ts"],
   ["flock", "src/ops/drain.ts"],
   ["mktemp", "src/ops/drain.ts"],
   ["install", "src/ops/drain.ts"],
   ["chmod", "src/ops/drain.ts"],
   ["mv", "src/ops/drain.ts"],
-  ["ipvsadm", "src/ops/drain.ts"],
+  ["ipvsadm", "src/daemons/keepalived/probes.ts"], // ops' IPVS probes
   ["ss", "src/ops/check.ts"],
-  ["ipvsadm", "src/ops/check.ts"],
   ["vtysh", "src/ops/check.ts"],
 ];
 
