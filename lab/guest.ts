@@ -497,8 +497,11 @@ export class Lab {
    * The disk and the SSH host key are made once and kept: a restart is a reboot.
    */
   private prepareSystemd(spec: NodeSpec, dir: string): void {
-    // /root too: the login user may be root (its authorized_keys), and root's files persist.
-    const ov = ["etc", "var", "usr/lib", "usr/local", "home", "root"];
+    const ov = ["etc", "var", "usr/lib", "usr/local"];
+    // /home and /root are the guest's own, on its disk, not over this machine's: a cloud VM's
+    // start empty (first-boot.sh gives root Debian's dot files), and this machine's root dot
+    // files (a pyenv init in .bashrc) made every ssh command to a guest 20 s slower.
+    const own = ["home", "root"];
     // The disk too: the overlays' upper layers live on it.
     fs.writeFileSync(
       path.join(dir, "fstab.1"),
@@ -506,7 +509,10 @@ export class Lab {
     );
     fs.writeFileSync(
       path.join(dir, "mkdirs"),
-      ov.flatMap((d) => [`/run/disk/ov/${d}/u`, `/run/disk/ov/${d}/w`]).join("\n") + "\n",
+      [
+        ...ov.flatMap((d) => [`/run/disk/ov/${d}/u`, `/run/disk/ov/${d}/w`]),
+        ...own.map((d) => `/run/disk/${d}`),
+      ].join("\n") + "\n",
     );
     fs.writeFileSync(
       path.join(dir, "fstab.2"),
@@ -515,6 +521,7 @@ export class Lab {
           (d) =>
             `overlay /${d} overlay lowerdir=/${d},upperdir=/run/disk/ov/${d}/u,workdir=/run/disk/ov/${d}/w 0 0`,
         ),
+        ...own.map((d) => `/run/disk/${d} /${d} none bind 0 0`),
         "tmpfs /tmp tmpfs mode=1777,nosuid,nodev 0 0",
         `${this.file.modules} /usr/lib/modules none bind,X-mount.mkdir 0 0`,
       ].join("\n") + "\n",

@@ -37,6 +37,10 @@ while IFS= read -r line; do printf '%s\n' "$line"; done < /run/lab/hosts > /etc/
 # nothing waits on an unreachable resolver.
 [ -L /etc/resolv.conf ] && unlink /etc/resolv.conf 2>/dev/null
 : > /etc/resolv.conf
+# The apply runs through `sudo -n` as on a VM (the stack's login user is not root): sudo's
+# secure_path keeps the lab's service manager (/run/lab/bin: systemctl, networkctl, netplan)
+# first, as PATH above does.
+printf 'Defaults secure_path="%s"\n' "$PATH" > /etc/sudoers.d/lab-path
 # No DAD on lab links: addresses usable at once (BGP over v6 would otherwise wait).
 echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad
 echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad

@@ -31,6 +31,11 @@ printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1
 [ -L /etc/resolv.conf ] && rm -f /etc/resolv.conf
 : > /etc/resolv.conf
 
+# root's home as Debian's base-files makes it (the image's /root is empty on the disk).
+chmod 0700 /root
+[ -e /root/.bashrc ] || install -m 0644 /usr/share/base-files/dot.bashrc /root/.bashrc
+[ -e /root/.profile ] || install -m 0644 /usr/share/base-files/dot.profile /root/.profile
+
 if [ "$user" != root ]; then
   id -u "$user" >/dev/null 2>&1 || useradd -m -s /bin/bash -G sudo "$user"
   usermod -p '*' "$user"

@@ -4,11 +4,13 @@
 #
 #   /run/lab    the node dir on this machine (hostfs, read-write): agent dirs, cloud-init data
 #   /run/disk   the guest's disk (/dev/ubda, an ext4 image in the node dir): the upper layers
-#               of the overlays on /etc /var /usr/lib /usr/local /home /root. It survives a restart,
+#               of the overlays on /etc /var /usr/lib /usr/local, and /home and /root
+#               themselves (a VM's are its own, not this machine's). It survives a restart,
 #               so a reboot keeps what the apply wrote, as on a VM; `first-boot` starts from a
 #               blank one.
 # The node's files (lab/guest.ts writes them): fstab.1 (proc, sys, dev, tmpfs /run, the node
-# dir, the disk), mkdirs (overlay upper/work dirs), fstab.2 (overlays, /tmp, modules).
+# dir, the disk), mkdirs (overlay upper/work dirs, /home, /root), fstab.2 (overlays, /home,
+# /root, /tmp, modules).
 #
 # On the first boot of a disk, first-boot.sh makes the image a fresh Debian cloud VM's. What
 # only the lab needs (its exec agent unit, journald limits) is copied under /run, never onto
