@@ -300,12 +300,16 @@ describe("maglev-apply: an unchanged host", () => {
   it("GIVEN a host that took the bundle WHEN the same bundle is applied again THEN unchanged, no checker, no drain, no reload", () => {
     // GIVEN
     const h = appliedHost();
+    const gens = at(h, "var/lib/maglev-infra/generations");
+    const before = fs.statSync(gens).mtimeMs;
     // WHEN
     const r = apply(h, bundle(h));
     // THEN
     expect(r.code).toBe(0);
     expect(r.stderr).toBe("");
     expect(r.stdout.trim().split("\n").pop()).toBe("maglev-apply: unchanged");
+    // Nothing written, not even a generation made and dropped again (a file and an fsync each).
+    expect(fs.statSync(gens).mtimeMs).toBe(before);
     expect(readLog(h, "checker")).toEqual([]);
     expect(readLog(h, "drain")).toEqual([]);
     expect(readLog(h, "undrain")).toEqual([]);
