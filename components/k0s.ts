@@ -1,7 +1,7 @@
 /**
  * The k0s tier: the controller (API server, join tokens) and the workers; edge workers run
  * the HAProxy ingress DaemonSet and hold the k0s group's VIPs. Files, packages and health
- * gates come from `src/tiers/k0s.ts`; these classes own the VM, apply the plan, and give each
+ * gates come from `src/tiers/k0s.ts` (files from `src/daemons/k0s`); these classes own the VM, apply the plan, and give each
  * worker a join token of its own: `<worker>-join-token`, minted on the primary controller
  * right before that worker's apply (valid 24 h), which reaches the worker as a secret of its
  * plan inside its apply (never logged), and is invalidated on the controller when the worker
@@ -13,12 +13,8 @@ import { sha256 } from "../src/apply/steps";
 import { k0sJoinTokenCommand } from "../src/bundle";
 import { asRootFor, ManagedHost, ManagedHostArgs, TIER_TYPES } from "./host";
 
-import {
-  K0S_BIN,
-  K0S_JOIN_TOKEN_SECRET,
-  K0S_KUBECONFIG_COMMAND,
-  K0S_WORKER_TOKEN_FILE,
-} from "../src/tiers/k0s";
+import { K0S_JOIN_TOKEN_SECRET } from "../src/tiers/k0s";
+import { K0S_BIN, K0S_KUBECONFIG_COMMAND, K0S_WORKER_TOKEN_FILE } from "../src/daemons/k0s/render";
 
 /** Where a worker's plan expects its join token (`k0s install worker --token-file`). */
 export const WORKER_TOKEN_PATH = K0S_WORKER_TOKEN_FILE;

@@ -5,7 +5,7 @@
  */
 import * as fs from "fs";
 import * as YAML from "yaml";
-import { assertClusterConfig } from "../tiers/k0s-schema";
+import { assertClusterConfig } from "../daemons/k0s/schema";
 
 const file = process.argv[2];
 if (!file) {

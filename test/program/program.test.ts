@@ -14,7 +14,8 @@ import {
   compileBundle,
   k0sJoinTokenCommand,
 } from "../../src/bundle";
-import { K0S_JOIN_TOKEN_SECRET, K0S_WORKER_TOKEN_FILE, k0sJoinTokenUrn } from "../../src/tiers/k0s";
+import { K0S_JOIN_TOKEN_SECRET, k0sJoinTokenUrn } from "../../src/tiers/k0s";
+import { K0S_WORKER_TOKEN_FILE } from "../../src/daemons/k0s/render";
 import { K0sWorker, ManagedHost } from "../../components";
 import { buildPlans, HostPlan } from "../../src/plan";
 import { deriveTopology, Topology } from "../../src/topology";

@@ -1,7 +1,7 @@
 import * as YAML from "yaml";
-import { K0S_CONFIG, k0sDownloadUrl } from "../../src/tiers/k0s";
+import { K0S_CONFIG, k0sDownloadUrl } from "../../src/daemons/k0s/render";
 import { FIREWALL_FILE } from "../../src/tiers/firewall";
-import { clusterConfigSchema } from "../../src/tiers/k0s-schema";
+import { clusterConfigSchema } from "../../src/daemons/k0s/schema";
 import { mgmt02Raw } from "../helpers";
 import { compareGolden } from "./golden-util";
 import { check, failingFiles, file, installed, plan, topologyOf } from "./golden-util";

@@ -7,7 +7,7 @@ import { Topology, HostFacts, GroupFacts, FwmarkEntry } from "../../topology";
 import { header } from "../../plan/header";
 import { commentText, keepalivedWord } from "../../escape";
 import { frontendName, HAPROXY_HEALTH_PORT_DEFAULT } from "../haproxy/render";
-import { INGRESS_HEALTH_PATH, INGRESS_HTTP_PORT } from "../../tiers/k0s";
+import { INGRESS_HEALTH_PATH, INGRESS_HTTP_PORT } from "../k0s/render";
 
 export const KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf";
 

@@ -5,7 +5,7 @@
  * `k0s config validate`; this catches mistakes here, where k0s is not installed.
  */
 import { z } from "zod";
-import { cidr4, cidr6, ipAny } from "../config/schema";
+import { cidr4, cidr6, ipAny } from "../../config/schema";
 
 const duration = z
   .string()
