@@ -10,6 +10,7 @@ import { Lab, NodeSpec } from "./guest";
 import { labServices } from "./services";
 import { checkPrerequisites } from "./prereqs";
 import { ROUTER_DAEMONS } from "./topology";
+import { DEFAULT_INTERFACES } from "../src/topology";
 
 const STATE = process.env.MAGLEV_LAB_DIR ?? "/run/maglev-lab-smoke";
 
@@ -60,7 +61,12 @@ function node(name: string, i: number): NodeSpec {
     hostname: `lab-${name}`,
     memMB: 128,
     interfaces: [
-      { ifname: "mgmt0", network: "mgmt", ipv4: `10.99.0.${i}/24`, ipv6: `fd99::${i}/64` },
+      {
+        ifname: DEFAULT_INTERFACES.mgmt,
+        network: "mgmt",
+        ipv4: `10.99.0.${i}/24`,
+        ipv6: `fd99::${i}/64`,
+      },
     ],
   };
 }

@@ -138,8 +138,8 @@ export function buildLabModel(
   const m6 = mg.ipv6 ? prefixLen(mg.ipv6) : 64;
   const i4 = prefixLen(ing.ipv4);
   const i6 = ing.ipv6 ? prefixLen(ing.ipv6) : 64;
-  const mgIf = mg.interface ?? "mgmt0";
-  const ingIf = ing.interface ?? "ingress0";
+  const mgIf = topo.interfaces.mgmt;
+  const ingIf = topo.interfaces.ingress;
 
   const specs: NodeSpec[] = [];
   for (const h of topo.hosts) {

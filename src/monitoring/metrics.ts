@@ -27,7 +27,7 @@ import {
 } from "../tiers/maglev";
 import { SITE_DRAIN_FILE } from "../tiers/gateway";
 import { HAPROXY_ADMIN_SOCKET, HAPROXY_DRAIN_BACKEND } from "../tiers/haproxy";
-import { systemdVerify } from "../tiers/l7-common";
+import { systemdVerify } from "../daemons/systemd/validate";
 
 /** node_exporter's textfile directory (Debian's default, also passed explicitly in its ARGS). */
 export const TEXTFILE_DIR = "/var/lib/prometheus/node-exporter";

@@ -7,7 +7,6 @@
  * Written against `HostRunner`, so the same checks run over SSH and in the lab.
  */
 import { Topology, HostFacts } from "../topology";
-import { interfaceName } from "../topology/interfaces";
 import { HostPlan } from "../plan/types";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -139,8 +138,7 @@ function hostProbes(topo: Topology, plan: HostPlan, h: HostFacts, runner: HostRu
   const records = plan.files.map((f) => `${APPLIED_DIR}/${fileSlug(f.path)}`).join(" ");
   add("files", `sha256sum -- ${paths} 2>/dev/null; grep -H '' ${records} 2>/dev/null; true`);
   for (const s of plan.services) add(`service ${s}`, runner.services.isActive(s));
-  if (h.ingress)
-    add("ingress link", `ip -j -s link show ${interfaceName(topo.env.networks, "ingress")}`);
+  if (h.ingress) add("ingress link", `ip -j -s link show ${topo.interfaces.ingress}`);
   if (h.role === "gateway") {
     add("bgp", "vtysh -c 'show bgp neighbors json'", true);
     add("bfd", "vtysh -c 'show bfd peers json'", true);
@@ -269,7 +267,7 @@ export function hostRows(
   }
 
   if (h.ingress) {
-    const ifname = interfaceName(topo.env.networks, "ingress");
+    const ifname = topo.interfaces.ingress;
     const l = get("ingress link");
     try {
       const link = JSON.parse(l.out)[0];

@@ -4,7 +4,6 @@
  * dummy interface helper the VIP-carrying tiers use.
  */
 import { Topology, HostFacts } from "../topology";
-import { interfaceName } from "../topology/interfaces";
 import { PlanBuilder } from "./builder";
 import { header } from "./header";
 import { plainWord, systemdValue, yamlDocument } from "../escape";
@@ -26,8 +25,7 @@ function prefixLen(cidr: string): string {
 
 export function netplanConfig(topo: Topology, h: HostFacts): string {
   const n = topo.env.networks;
-  const mgmtIf = interfaceName(n, "mgmt");
-  const ingressIf = interfaceName(n, "ingress");
+  const { mgmt: mgmtIf, ingress: ingressIf } = topo.interfaces;
   const ethernets: Record<string, unknown> = {};
   // VMs this stack creates get known MACs: name the NICs by MAC. An adopted host keeps its
   // own NICs, which must already carry these names.

@@ -23,3 +23,6 @@ export const PYTHON_SYNTAX: Validate = {
   checker: "python3",
   command: "python3 -m ast {file} >/dev/null",
 };
+
+/** `bash -n`: the script parses. */
+export const BASH_SYNTAX: Validate = { checker: "bash", command: "bash -n {file}" };

@@ -15,8 +15,8 @@
  */
 import { Topology, HostFacts } from "../topology";
 import { PlanBuilder } from "../plan/builder";
-import { hostScript } from "../plan/scripts";
-import { dsrMember, BASH_SYNTAX } from "./l7-common";
+import { BASH_SYNTAX, hostScript } from "../plan/scripts";
+import { dsrMember } from "./l7-common";
 import { addressesOf, FirewallSpec, memberServices, mgmtNetworks, planFirewall } from "./firewall";
 import { SECRETS, dnsdists, primaries, secondaries } from "../daemons/dns-common";
 import { DNSDIST_CONF, DNSDIST_WEB_PORT, dnsdistConfig } from "../daemons/dnsdist/render";

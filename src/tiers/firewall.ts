@@ -19,7 +19,7 @@ import { Topology, HostFacts, VipPort } from "../topology";
 import { PlanBuilder } from "../plan/builder";
 import { header } from "../plan/header";
 import { Validate } from "../plan/types";
-import { ingressIf, mgmtIf, systemdVerify } from "./l7-common";
+import { systemdVerify } from "../daemons/systemd/validate";
 import { commentText, nftAddress, nftIdentifier, nftString } from "../escape";
 import { familyOf } from "../topology";
 
@@ -157,8 +157,8 @@ function addrSet(name: string, fam: "ipv4" | "ipv6", addrs: string[], role: stri
 }
 
 export function firewallConfig(topo: Topology, h: HostFacts, spec: FirewallSpec): string {
-  const ing = nftString(ingressIf(topo), "networks.ingress.interface", { ifname: true });
-  const mg = nftString(mgmtIf(topo), "networks.mgmt.interface", { ifname: true });
+  const ing = nftString(topo.interfaces.ingress, "networks.ingress.interface", { ifname: true });
+  const mg = nftString(topo.interfaces.mgmt, "networks.mgmt.interface", { ifname: true });
   const fams = ["ipv4", "ipv6"] as const;
   const sfx = (f: "ipv4" | "ipv6") => (f === "ipv4" ? "v4" : "v6");
   const ipk = (f: "ipv4" | "ipv6") => (f === "ipv4" ? "ip" : "ip6");

@@ -23,10 +23,10 @@
  *   - admin kubeconfig: `k0s kubeconfig admin` on the controller (K0S_KUBECONFIG_COMMAND): it
  *     prints /var/lib/k0s/pki/admin.conf with the API address (mgmt IPv4) as server.
  */
-import { Topology, HostFacts } from "../topology";
+import { Topology, HostFacts, groupsOf } from "../topology";
 import { PlanBuilder } from "../plan/builder";
 import { header } from "../plan/header";
-import { dsrMember, groupsOf } from "./l7-common";
+import { dsrMember } from "./l7-common";
 import { installFirewall } from "./firewall";
 import { shellWord } from "../escape";
 import {

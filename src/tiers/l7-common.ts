@@ -5,37 +5,17 @@
  * it holds the VIP locally, and answers the client straight from the VIP (direct server
  * return: the reply never crosses the maglev or the gateway).
  *
- * Also the small helpers the L7 planners share: the strict systemd unit checker, the
- * members/VIPs of a host's groups.
+ * Also the VIPs on lo of the k0s edge workers.
  */
-import { Topology, HostFacts, GroupFacts } from "../topology";
+import { Topology, HostFacts } from "../topology";
 import { PlanBuilder } from "../plan/builder";
 import { vipInterface } from "../plan/base";
 import { header } from "../plan/header";
-import { Validate } from "../plan/types";
-import { shellWord } from "../escape";
-import { interfaceName } from "../topology/interfaces";
 
-export function ingressIf(topo: Topology): string {
-  return interfaceName(topo.env.networks, "ingress");
-}
-export function mgmtIf(topo: Topology): string {
-  return interfaceName(topo.env.networks, "mgmt");
-}
-
-/** The backend groups this host is a member of, with their facts. */
-export function groupsOf(topo: Topology, h: HostFacts): GroupFacts[] {
-  return h.groups.map((g) => topo.groups.get(g)).filter((g): g is GroupFacts => !!g);
-}
-
-/** The one group of `kind` this host belongs to; a host serves one group per kind. */
-export function groupOfKind(
-  topo: Topology,
-  h: HostFacts,
-  kind: GroupFacts["kind"],
-): GroupFacts | undefined {
-  return groupsOf(topo, h).find((g) => g.kind === kind);
-}
+// Where they live now (the topology's groups, the host scripts' checkers); src/tiers/haproxy.ts
+// still imports them from here.
+export { groupsOf } from "../topology";
+export { BASH_SYNTAX } from "../plan/scripts";
 
 /**
  * The direct-server-return settings. `vipOn`: `vip` (the dummy interface, HAProxy and dnsdist
@@ -48,7 +28,7 @@ export function dsrMember(
   b: PlanBuilder,
   vipOn: "vip" | "lo" = "vip",
 ): void {
-  const ing = ingressIf(topo);
+  const ing = topo.interfaces.ingress;
   // ARP/ND: only the maglevs may answer for a VIP on the ingress network. arp_ignore=1 answers
   // only for addresses configured on the receiving interface (the VIPs are on vip/lo, not on
   // ingress0); arp_announce=2 never uses a VIP as the source of our own ARP requests. The kernel
@@ -97,26 +77,3 @@ export function loopbackVips(topo: Topology, h: HostFacts, b: PlanBuilder): void
     activate: { kind: "command", command: "networkctl reload && networkctl reconfigure lo" },
   });
 }
-
-/**
- * `systemd-analyze verify` on a copy named like the unit, made strict: verify exits 0 on
- * "Unknown key" and "Failed to parse" (it only logs them), so any diagnostic fails the check.
- * `pinned` lists binaries the plan's downloads step installs (and sha256-checks) before any file
- * is validated on the host; on a render machine they are absent, so verify's "is not executable"
- * for exactly those paths is not a diagnostic of the unit.
- */
-export function systemdVerify(unitName: string, pinned: string[] = []): Validate {
-  const filters = pinned
-    .map((p) => ` | grep -vF ${shellWord(`Command ${p} is not executable`)}`)
-    .join("");
-  return {
-    checker: "systemd-analyze",
-    command:
-      `d=$(mktemp -d) && cp {file} "$d/${unitName}" && ` +
-      `out=$(cd "$d" && systemd-analyze verify --man=no ./${unitName} 2>&1${filters}); ` +
-      `rm -rf "$d"; if [ -n "$out" ]; then printf '%s\\n' "$out"; exit 1; fi`,
-  };
-}
-
-/** `bash -n`: the script parses. */
-export const BASH_SYNTAX: Validate = { checker: "bash", command: "bash -n {file}" };

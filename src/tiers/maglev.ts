@@ -19,7 +19,7 @@ import { Topology, HostFacts } from "../topology";
 import { PlanBuilder } from "../plan/builder";
 import { vipInterface } from "../plan/base";
 import { planFrr } from "./frr-common";
-import { ingressIf, systemdVerify } from "./l7-common";
+import { systemdVerify } from "../daemons/systemd/validate";
 import { BFD_SINGLE_HOP, FirewallSpec, planFirewall } from "./firewall";
 import { hostScript, PYTHON_SYNTAX } from "../plan/scripts";
 import { NFT_FILE, NFT_UNIT, nftablesConfig, nftablesUnit } from "../daemons/nftables/render";
@@ -91,7 +91,7 @@ export const APPLY_DRAIN_MARK = "/var/lib/maglev-infra/apply-drain";
 
 export function planMaglev(topo: Topology, h: HostFacts, b: PlanBuilder): void {
   const env = topo.env;
-  const ing = ingressIf(topo);
+  const ing = topo.interfaces.ingress;
 
   // Every VIP on the `vip` dummy: the marked packets are local, so IPVS (LOCAL_IN) sees them,
   // and the announce script reads the VIPs from there.

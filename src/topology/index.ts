@@ -7,9 +7,12 @@ import * as ipaddr from "ipaddr.js";
 import { Environment, Host, BackendGroup } from "../config/schema";
 import { canonical } from "../config/rules";
 import { FwmarkEntry, fwmarkTable, VipPort } from "./fwmarks";
+import { HostNetwork, interfaceName } from "./interfaces";
 
 export type { FwmarkEntry, VipPort } from "./fwmarks";
 export { fwmarkFor, fwmarkTable } from "./fwmarks";
+export type { HostNetwork } from "./interfaces";
+export { DEFAULT_INTERFACES, interfaceName } from "./interfaces";
 
 export type Family = "ipv4" | "ipv6";
 
@@ -77,6 +80,12 @@ export interface DnsRecord {
 export interface Topology {
   env: Environment;
   hostnamePrefix: string;
+  /**
+   * The interface name of each network, the same on every host (`networks.<network>.interface`,
+   * default `mgmt0` / `ingress0`): netplan, the firewalls, FRR, ExaBGP, Calico and the checks
+   * all name these.
+   */
+  interfaces: Record<HostNetwork, string>;
   /**
    * Hosts sorted by name: the order hosts are written in the stack carries no meaning, so
    * nothing rendered from it (FRR neighbours, ExaBGP neighbours, real servers, DNS records,
@@ -222,6 +231,10 @@ export function deriveTopology(env: Environment): Topology {
   return {
     env,
     hostnamePrefix: prefix,
+    interfaces: {
+      mgmt: interfaceName(env.networks, "mgmt"),
+      ingress: interfaceName(env.networks, "ingress"),
+    },
     hosts,
     byName,
     gateways,
@@ -239,6 +252,20 @@ export function deriveTopology(env: Environment): Topology {
     vips: { ipv4: sortAddresses(allV4), ipv6: sortAddresses(allV6) },
     dnsRecords: dnsRecords(hosts),
   };
+}
+
+/** The backend groups `h` is a member of, with their facts, in the host's (sorted) order. */
+export function groupsOf(topo: Topology, h: HostFacts): GroupFacts[] {
+  return h.groups.map((g) => topo.groups.get(g)).filter((g): g is GroupFacts => !!g);
+}
+
+/** The one group of `kind` this host belongs to; a host serves one group per kind. */
+export function groupOfKind(
+  topo: Topology,
+  h: HostFacts,
+  kind: GroupFacts["kind"],
+): GroupFacts | undefined {
+  return groupsOf(topo, h).find((g) => g.kind === kind);
 }
 
 /** Collapse VIP:port:protocol rows into one entry per fwmark. */

@@ -3,10 +3,9 @@
  * addresses, the console and web server, the PowerDNS secondaries as backends (PROXY protocol
  * v2), packet cache and per-client rate limit. In dnsdist's Lua; values through luaString.
  */
-import { Topology, HostFacts } from "../../topology";
+import { Topology, HostFacts, groupOfKind } from "../../topology";
 import { header } from "../../plan/header";
 import { commentText, luaString } from "../../escape";
-import { groupOfKind } from "../../tiers/l7-common";
 import { secondaries, secret, servedZones } from "../dns-common";
 
 export const DNSDIST_CONF = "/etc/dnsdist/dnsdist.conf";

@@ -6,7 +6,6 @@
 import { Topology, HostFacts } from "../../topology";
 import { header } from "../../plan/header";
 import { exabgpString, jsonDocument } from "../../escape";
-import { ingressIf } from "../../tiers/l7-common";
 import { NFT_CHAIN, NFT_MAPS, NFT_TABLE } from "../nftables/render";
 
 export const EXABGP_CONF = "/etc/exabgp/exabgp.conf";
@@ -153,7 +152,7 @@ export function announceData(topo: Topology): string {
         "Read once at start: a change restarts ExaBGP.",
       ],
       vipInterface: VIP_INTERFACE,
-      ingressInterface: ingressIf(topo),
+      ingressInterface: topo.interfaces.ingress,
       minHealthyRealServers: topo.env.maglev.minHealthyRealServers,
       drainFile: DRAIN_FILE,
       announcedFile: ANNOUNCED_FILE,

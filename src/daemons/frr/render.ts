@@ -11,7 +11,6 @@ import { Topology, HostFacts } from "../../topology";
 import { header } from "../../plan/header";
 import { Environment, Upstream, isEbgpUpstream } from "../../config/schema";
 import { commentText, frrText, frrWord } from "../../escape";
-import { ingressIf } from "../../tiers/l7-common";
 
 export const FRR_CONF = "/etc/frr/frr.conf";
 export const FRR_DAEMONS = "/etc/frr/daemons";
@@ -175,7 +174,7 @@ function upstreamRouteMaps(topo: Topology, gw: HostFacts, drain?: SiteDrain): st
   for (const name of upstreamRouteMapsInUse(bgp)) {
     const ebgp = name === UPSTREAM_ROUTE_MAP_EBGP;
     L.push(
-      `! Towards the ${ebgp ? "eBGP" : "iBGP"} upstream router: the VIPs are reached through this gateway's ${ingressIf(topo)}.`,
+      `! Towards the ${ebgp ? "eBGP" : "iBGP"} upstream router: the VIPs are reached through this gateway's ${topo.interfaces.ingress}.`,
     );
     const siteName = gw.site ? commentText(gw.site, `hosts[].site (${gw.name})`) : undefined;
     if (drain === "withdrawn")
@@ -327,7 +326,7 @@ export function gatewayFrrConfig(topo: Topology, gw: HostFacts, drain?: SiteDrai
       // Without an ingress0 IPv6 address there is no data-plane next hop to give the upstream.
       if (family === "ipv6" && !ing.ipv6) {
         out.push(
-          `  ! ${commentText(u.name, "bgp.upstream[].name")}: no IPv6 routes, ${gw.name} has no ${ingressIf(topo)} IPv6 address to use as next hop`,
+          `  ! ${commentText(u.name, "bgp.upstream[].name")}: no IPv6 routes, ${gw.name} has no ${topo.interfaces.ingress} IPv6 address to use as next hop`,
         );
         continue;
       }

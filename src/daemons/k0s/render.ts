@@ -10,7 +10,6 @@ import { Topology, HostFacts } from "../../topology";
 import { header } from "../../plan/header";
 import { Environment } from "../../config/schema";
 import { systemdExecWord, yamlDocument } from "../../escape";
-import { ingressIf } from "../../tiers/l7-common";
 import { assertClusterConfig, ClusterConfig, k8sObjectSchema } from "./schema";
 
 export const K0S_BIN = "/usr/local/bin/k0s";
@@ -93,7 +92,7 @@ export function clusterConfig(topo: Topology): ClusterConfig {
   const env = topo.env;
   const c = controllerOf(topo);
   const k = k0sOf(topo, c);
-  const ing = ingressIf(topo);
+  const ing = topo.interfaces.ingress;
   const doc: ClusterConfig = {
     apiVersion: "k0s.k0sproject.io/v1beta1",
     kind: "ClusterConfig",

@@ -1,6 +1,6 @@
 /** k0s's checkers: k0s.yaml (k0s itself on the host, the typed schema offline) and the units. */
 import { Validate } from "../../plan/types";
-import { systemdVerify } from "../../tiers/l7-common";
+import { systemdVerify } from "../systemd/validate";
 import { K0S_BIN, K0S_CONTROLLER_UNIT, K0S_WORKER_UNIT } from "./render";
 
 export const K0S_CONFIG_VALIDATE: Validate = {

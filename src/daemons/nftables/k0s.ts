@@ -7,7 +7,6 @@
 import { Topology, HostFacts } from "../../topology";
 import { header } from "../../plan/header";
 import { nftIdentifier, nftString } from "../../escape";
-import { ingressIf, mgmtIf } from "../../tiers/l7-common";
 
 /** The k0s nodes' own table (Calico keeps its own next to it): loaded like every tier's firewall. */
 export const K0S_FIREWALL_TABLE = nftIdentifier("maglev_k0s");
@@ -23,8 +22,8 @@ export interface K0sFirewallSpec {
 export function k0sFirewallRules(topo: Topology, h: HostFacts, opts: K0sFirewallSpec): string {
   const n = topo.env.networks;
   const k = topo.env.k0s;
-  const ing = ingressIf(topo);
-  const mg = mgmtIf(topo);
+  const ing = topo.interfaces.ingress;
+  const mg = topo.interfaces.mgmt;
   const set = (ports: number[]) =>
     ports.length === 1 ? String(ports[0]) : `{ ${ports.join(", ")} }`;
   const L: string[] = [

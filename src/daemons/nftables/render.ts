@@ -5,7 +5,6 @@
  */
 import { Topology, HostFacts } from "../../topology";
 import { header } from "../../plan/header";
-import { ingressIf } from "../../tiers/l7-common";
 import { nftIdentifier, nftString } from "../../escape";
 
 export const NFT_FILE = "/etc/maglev-infra/fwmarks.nft";
@@ -18,7 +17,7 @@ export const NFT_MAPS = { ipv4: "fwmark_v4", ipv6: "fwmark_v6" } as const;
 const FAMILIES = ["ipv4", "ipv6"] as const;
 
 export function nftablesConfig(topo: Topology, h: HostFacts): string {
-  const ing = ingressIf(topo);
+  const ing = topo.interfaces.ingress;
   const T = "\t";
   const L: string[] = [
     "#!/usr/sbin/nft -f",
