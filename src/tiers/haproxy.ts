@@ -15,14 +15,20 @@ import {
   HACTL_PATH,
   HACTL_ENV,
   HAPROXY_RELOAD_DROPIN,
+  HAPROXY_SOFT_STOP_DROPIN,
   HAPROXY_STATS_PORT,
   HAPROXY_STATS_SECRET,
   haproxyConfig,
   hactlEnv,
   haproxyReloadDropIn,
+  haproxySoftStopDropIn,
   healthPortOf,
 } from "../daemons/haproxy/render";
-import { HAPROXY_DROPIN_VALIDATE, HAPROXY_VALIDATE } from "../daemons/haproxy/validate";
+import {
+  HAPROXY_DROPIN_VALIDATE,
+  HAPROXY_SOFT_STOP_VALIDATE,
+  HAPROXY_VALIDATE,
+} from "../daemons/haproxy/validate";
 
 // HAProxy's renderers and checkers live in src/daemons/haproxy; their names stay importable here.
 export {
@@ -41,8 +47,16 @@ export {
   hactlEnv,
   HAPROXY_RELOAD_DROPIN,
   haproxyReloadDropIn,
+  HAPROXY_SOFT_STOP_DROPIN,
+  haproxySoftStopDropIn,
+  HAPROXY_HARD_STOP_AFTER_S,
+  HAPROXY_STOP_TIMEOUT_S,
 } from "../daemons/haproxy/render";
-export { HAPROXY_VALIDATE, HAPROXY_DROPIN_VALIDATE } from "../daemons/haproxy/validate";
+export {
+  HAPROXY_VALIDATE,
+  HAPROXY_DROPIN_VALIDATE,
+  HAPROXY_SOFT_STOP_VALIDATE,
+} from "../daemons/haproxy/validate";
 
 /**
  * Drain: make this node's health API answer 503 for every frontend (and /haproxy-health), so
@@ -86,6 +100,14 @@ export function planHaproxy(topo: Topology, h: HostFacts, b: PlanBuilder): void 
     path: HAPROXY_RELOAD_DROPIN,
     content: haproxyReloadDropIn(topo),
     validate: HAPROXY_DROPIN_VALIDATE,
+    activate: { kind: "command", command: "systemctl daemon-reload" },
+  });
+  // Stopping HAProxy (a reboot, `systemctl stop`) lets the connections it holds finish, bounded
+  // by hard-stop-after: a drained node loses no request at its reboot (issue 21).
+  b.file({
+    path: HAPROXY_SOFT_STOP_DROPIN,
+    content: haproxySoftStopDropIn(topo),
+    validate: HAPROXY_SOFT_STOP_VALIDATE,
     activate: { kind: "command", command: "systemctl daemon-reload" },
   });
   const healthPort = healthPortOf(groups);

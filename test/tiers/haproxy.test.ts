@@ -3,7 +3,13 @@ import { generateEnvironment } from "../../src/testing/generate";
 import { HostRunner } from "../../src/ops/runner";
 import { systemd } from "../../src/apply/steps";
 import { hactl, mergeLists, parseList, ServerState } from "../../src/cli/hactl";
-import { HAPROXY_CFG, HACTL_PATH, HAPROXY_RELOAD_DROPIN } from "../../src/tiers/haproxy";
+import {
+  HAPROXY_CFG,
+  HACTL_PATH,
+  HAPROXY_RELOAD_DROPIN,
+  HAPROXY_SOFT_STOP_DROPIN,
+} from "../../src/tiers/haproxy";
+import { DEFAULTS } from "../../src/ops/maintain-plan";
 import { installed } from "./golden-util";
 import { mustValidate } from "../helpers";
 import { deriveTopology } from "../../src/topology";
@@ -109,6 +115,71 @@ describe("HAProxy server state over reloads (mlb01)", () => {
     async () => {
       expect((await check(p.hostname, f)).ok).toBe(true);
       expect((await check(p.hostname, f, f.content + "ExecReladd=/bin/true\n")).ok).toBe(false);
+    },
+  );
+});
+
+describe("HAProxy soft stop (mlb01, issue 21)", () => {
+  const p = plan("mlb01");
+  const cfg = file(p, HAPROXY_CFG).content;
+  const f = file(p, HAPROXY_SOFT_STOP_DROPIN);
+  const seconds = (re: RegExp, text: string) => Number(re.exec(text)?.[1] ?? NaN);
+  const hardStopAfter = seconds(/^global\n(?:    .*\n)*?    hard-stop-after (\d+)s$/m, cfg);
+  const timeoutStop = seconds(/^TimeoutStopSec=(\d+)s$/m, f.content);
+  const debianUnit = "/lib/systemd/system/haproxy.service";
+
+  test("GIVEN an HAProxy node THEN a drop-in makes every stop of haproxy.service SIGUSR1 (soft stop), bounded, live after daemon-reload", () => {
+    const keys = f.content.split("\n").filter((l) => /^[A-Z[]/.test(l));
+    expect(keys).toEqual(["[Service]", "KillSignal=SIGUSR1", `TimeoutStopSec=${timeoutStop}s`]);
+    expect(f.activate).toEqual({ kind: "command", command: "systemctl daemon-reload" });
+    expect(f.validate?.checker).toBe("systemd-analyze");
+  });
+
+  test("THEN haproxy.cfg bounds the soft stop with hard-stop-after, below TimeoutStopSec (HAProxy ends it, not SIGKILL) and within maintain's bounds", () => {
+    expect(hardStopAfter).toBeGreaterThan(0);
+    expect(timeoutStop - hardStopAfter).toBeGreaterThanOrEqual(5);
+    // The drained node's stop happens inside maintain's reboot phase: it must fit easily.
+    expect(timeoutStop * 5).toBeLessThanOrEqual(DEFAULTS.rebootTimeoutS);
+    // Stragglers after a full drain (≤ drainTimeoutS) need less than that again.
+    expect(hardStopAfter).toBeLessThanOrEqual(DEFAULTS.drainTimeoutS);
+  });
+
+  test("THEN every HTTP frontend keeps idle keep-alive connections to their next response (idle-close-on-response), and no TCP frontend has the option (HAProxy would ignore it with a warning)", () => {
+    const frontends = cfg.split(/\n(?=frontend )/).filter((b) => b.startsWith("frontend "));
+    const http = frontends.filter((b) => /^    mode http$/m.test(b));
+    expect(http.map((b) => b.split("\n")[0])).toEqual(["frontend health", "frontend stats"]);
+    for (const b of frontends)
+      expect([b.split("\n")[0], /^    option idle-close-on-response$/m.test(b)]).toEqual([
+        b.split("\n")[0],
+        http.includes(b),
+      ]);
+    expect(cfg).not.toMatch(/^defaults\n(?:    .*\n)*    option idle-close-on-response$/m);
+  });
+
+  (installed("systemd-analyze") && require("fs").existsSync(debianUnit) ? test : test.skip)(
+    "GIVEN Debian's haproxy.service WHEN the drop-in is checked with it THEN it passes; a misspelt key fails, and so does a unit that gained ExecStop= (the soft stop relies on its absence)",
+    async () => {
+      const fs = require("fs") as typeof import("fs");
+      const os = require("os") as typeof import("os");
+      const path = require("path") as typeof import("path");
+      expect((await check(p.hostname, f)).ok).toBe(true);
+      expect((await check(p.hostname, f, f.content + "KillSignl=SIGUSR1\n")).ok).toBe(false);
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "soft-stop-unit-"));
+      try {
+        const unit = path.join(dir, "haproxy.service");
+        const withStop = fs
+          .readFileSync(debianUnit, "utf8")
+          .replace(/^ExecReload=/m, "ExecStop=/bin/kill -TERM $MAINPID\nExecReload=");
+        fs.writeFileSync(unit, withStop);
+        const r = await check(p.hostname, {
+          ...f,
+          validate: { ...f.validate!, command: f.validate!.command.split(debianUnit).join(unit) },
+        });
+        expect(r.ok).toBe(false);
+        expect(r.message).toMatch(/ExecStop/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     },
   );
 });

@@ -1,8 +1,8 @@
 /**
  * HAProxy 2.6 on an HAProxy node: haproxy.cfg (frontends bound to the group's VIPs, the health
- * API keepalived checks, the drain flag, stats and the Prometheus exporter), hactl's parameters
- * and the reload drop-in that saves the server state. In HAProxy's syntax; values through
- * haproxyWord (and shellWord for hactl.env).
+ * API keepalived checks, the drain flag, stats and the Prometheus exporter), hactl's parameters,
+ * the reload drop-in that saves the server state and the soft-stop drop-in. In HAProxy's syntax;
+ * values through haproxyWord (and shellWord for hactl.env).
  *
  * haproxy.cfg is byte-identical on every node of a group (the seed's rule): nothing in it is
  * per host. What must listen per host listens on the wildcard, restricted by source.
@@ -22,6 +22,27 @@ export const HAPROXY_STATS_PORT = 8404;
 export const HAPROXY_HEALTH_PORT_DEFAULT = 9300;
 /** Secret (pulumi config key) holding the stats page password. */
 export const HAPROXY_STATS_SECRET = "haproxyStatsPassword";
+
+/**
+ * Soft stop (issue 21): how long a stopping HAProxy (SIGUSR1: `systemctl stop`, a reboot, and
+ * the old worker of every reload) may keep serving the connections it already holds
+ * (`hard-stop-after`), and how long systemd waits for it before SIGKILL (`TimeoutStopSec`).
+ *
+ * 30 s: `ops maintain` and `ops drain` stop an HAProxy node only after its drain — weight 0 on
+ * every maglev, then its IPVS active connections at 0, bounded by the drain timeout (60 s,
+ * src/ops/maintain-plan.ts DEFAULTS.drainTimeoutS) — so what is left at the stop are stragglers:
+ * a keep-alive connection between two requests, a response still in flight. 30 s lets those
+ * finish (the lab's load reopens its connections every 8 s) and adds at most 30 s to a reboot
+ * (maintain's reboot bound is 600 s, the lab's reboot scenario's 180 s). It also bounds the old
+ * workers of reloads, which otherwise live as long as their longest connection: a TCP connection
+ * still open 30 s after a reload (or a stop) is cut, and HAProxy in TCP mode cannot ask the client
+ * to close it first (only HTTP frontends can, see idle-close-on-response below).
+ *
+ * TimeoutStopSec = hard-stop-after + 10 s: HAProxy's own hard stop ends the connections and
+ * the process exits by itself; systemd's SIGKILL stays a backstop for a hung process only.
+ */
+export const HAPROXY_HARD_STOP_AFTER_S = 30;
+export const HAPROXY_STOP_TIMEOUT_S = HAPROXY_HARD_STOP_AFTER_S + 10;
 
 export const frontendName = (fwmark: number) => `fe_${fwmark}`;
 export const backendName = (fwmark: number) => `be_${fwmark}`;
@@ -60,6 +81,8 @@ export function haproxyConfig(topo: Topology, groups: GroupFacts[]): string {
     "    stats timeout 30s",
     // Servers put in maintenance with hactl stay so across reloads (hactl saves the state).
     `    server-state-file ${HAPROXY_SERVER_STATE}`,
+    // A soft stop (SIGUSR1, see the soft-stop drop-in) ends after this at the latest.
+    `    hard-stop-after ${HAPROXY_HARD_STOP_AFTER_S}s`,
     "",
     "defaults",
     "    log global",
@@ -108,6 +131,9 @@ export function haproxyConfig(topo: Topology, groups: GroupFacts[]): string {
     "# Both answer 503 while the node is drained (see hactl drain).",
     "frontend health",
     "    mode http",
+    // Soft stop: an idle keep-alive connection is not closed under the client's feet; it stays
+    // until its next request, whose response carries "Connection: close" (HTTP frontends only).
+    "    option idle-close-on-response",
     "    option dontlog-normal",
     `    bind 0.0.0.0:${healthPort}`,
     `    bind :::${healthPort} v6only`,
@@ -143,6 +169,9 @@ export function haproxyConfig(topo: Topology, groups: GroupFacts[]): string {
     `# Stats page and Prometheus exporter, mgmt network only (node_exporter is on :9100).`,
     "frontend stats",
     "    mode http",
+    // Soft stop: an idle keep-alive connection (Prometheus keeps its scrape connection) is not closed under the client's feet; it stays
+    // until its next request, whose response carries "Connection: close" (HTTP frontends only).
+    "    option idle-close-on-response",
     `    bind 0.0.0.0:${HAPROXY_STATS_PORT}`,
     `    bind :::${HAPROXY_STATS_PORT} v6only`,
     "    timeout client 30s",
@@ -202,6 +231,35 @@ export function haproxyReloadDropIn(topo: Topology): string {
       // Debian 12's own two ExecReload lines, unchanged: check the new file, then USR2 the master.
       "ExecReload=/usr/sbin/haproxy -Ws -f $CONFIG -c -q $EXTRAOPTS",
       "ExecReload=/bin/kill -USR2 $MAINPID",
+      "",
+    ].join("\n")
+  );
+}
+
+/** `systemctl stop haproxy` (and a reboot's stop) as a soft stop, bounded. */
+export const HAPROXY_SOFT_STOP_DROPIN = "/etc/systemd/system/haproxy.service.d/soft-stop.conf";
+
+export function haproxySoftStopDropIn(topo: Topology): string {
+  return (
+    header(topo.env.name, "#", "haproxy.service: stop = soft stop (SIGUSR1), bounded") +
+    [
+      "# Debian 12's haproxy.service (haproxy 2.6.12-1+deb12u4, systemd 252) runs `haproxy -Ws`",
+      "# (master-worker) with KillMode=mixed and no ExecStop=: a stop is KillSignal= to the master",
+      "# alone, SIGTERM by default, a hard stop that cuts every established connection. On SIGUSR1",
+      "# the master passes a soft stop to its workers: they unbind their listeners at once (the",
+      "# health API fails, as after a drain), keep serving the connections they hold until those",
+      "# end, and the master leaves (exit 0) after its last worker (HAProxy management guide,",
+      `# "Stopping and restarting HAProxy"), at the latest after hard-stop-after (${HAPROXY_HARD_STOP_AFTER_S}s, haproxy.cfg).`,
+      `# TimeoutStopSec= is ${HAPROXY_STOP_TIMEOUT_S - HAPROXY_HARD_STOP_AFTER_S} s longer: systemd's SIGKILL is only a backstop for a hung process.`,
+      "# Only KillSignal= does this: systemd.service(5) takes a service as stopped once ExecStop=",
+      "# returns and then sends KillSignal=, so `ExecStop=kill -USR1 $MAINPID` would be followed",
+      "# at once by SIGTERM. systemd.kill(5), KillMode=mixed: that signal goes to the main process",
+      "# only, SIGKILL to what is left of the cgroup once it exited or after TimeoutStopSec= (the",
+      "# master outlives its workers, so nothing is left). RestartKillSignal= defaults to",
+      "# KillSignal=: `systemctl restart` soft-stops too, then starts.",
+      "[Service]",
+      "KillSignal=SIGUSR1",
+      `TimeoutStopSec=${HAPROXY_STOP_TIMEOUT_S}s`,
       "",
     ].join("\n")
   );
