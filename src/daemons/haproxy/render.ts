@@ -24,25 +24,23 @@ export const HAPROXY_HEALTH_PORT_DEFAULT = 9300;
 export const HAPROXY_STATS_SECRET = "haproxyStatsPassword";
 
 /**
- * Soft stop (issue 21): how long a stopping HAProxy (SIGUSR1: `systemctl stop`, a reboot, and
- * the old worker of every reload) may keep serving the connections it already holds
- * (`hard-stop-after`), and how long systemd waits for it before SIGKILL (`TimeoutStopSec`).
+ * Soft stop (issue 21). One HAProxy knob, `hard-stop-after`, bounds every soft-stopping process:
+ * the old worker of each reload as much as a stopping HAProxy. The two want different bounds, so
+ * the stop has its own, systemd's:
  *
- * 30 s: `ops maintain` and `ops drain` stop an HAProxy node only after its drain — weight 0 on
- * every maglev, then its IPVS active connections at 0, bounded by the drain timeout (60 s,
- * src/ops/maintain-plan.ts DEFAULTS.drainTimeoutS) — so what is left at the stop are stragglers:
- * a keep-alive connection between two requests, a response still in flight. 30 s lets those
- * finish (the lab's load reopens its connections every 8 s) and adds at most 30 s to a reboot
- * (maintain's reboot bound is 600 s, the lab's reboot scenario's 180 s). It also bounds the old
- * workers of reloads, which otherwise live as long as their longest connection: a TCP connection
- * still open 30 s after a reload (or a stop) is cut, and HAProxy in TCP mode cannot ask the client
- * to close it first (only HTTP frontends can, see idle-close-on-response below).
- *
- * TimeoutStopSec = hard-stop-after + 10 s: HAProxy's own hard stop ends the connections and
- * the process exits by itself; systemd's SIGKILL stays a backstop for a hung process only.
+ * - `hard-stop-after` 15 min: a reload (every apply that changes haproxy.cfg) must not cut a
+ *   TCP connection that still works — the VIP frontends are mode tcp, where HAProxy cannot ask a
+ *   client to close. 15 min keeps old workers from piling up behind connections that never end;
+ *   anything idle is gone after `timeout client` anyway.
+ * - `TimeoutStopSec` 40 s: `ops maintain`/`ops drain` stop an HAProxy node only after its drain —
+ *   weight 0 on every maglev, then its IPVS active connections at 0 or the drain timeout (60 s,
+ *   src/ops/maintain-plan.ts DEFAULTS.drainTimeoutS) — so what is left at the stop are
+ *   stragglers; they get 40 s more, then systemd SIGKILLs what is left (the unit's result is then
+ *   "timeout"; for a reboot that is the point). A reboot waits at most 40 s for HAProxy
+ *   (maintain's reboot bound is 600 s, the lab's reboot scenario's 180 s).
  */
-export const HAPROXY_HARD_STOP_AFTER_S = 30;
-export const HAPROXY_STOP_TIMEOUT_S = HAPROXY_HARD_STOP_AFTER_S + 10;
+export const HAPROXY_HARD_STOP_AFTER_S = 15 * 60;
+export const HAPROXY_STOP_TIMEOUT_S = 40;
 
 export const frontendName = (fwmark: number) => `fe_${fwmark}`;
 export const backendName = (fwmark: number) => `be_${fwmark}`;
@@ -81,8 +79,9 @@ export function haproxyConfig(topo: Topology, groups: GroupFacts[]): string {
     "    stats timeout 30s",
     // Servers put in maintenance with hactl stay so across reloads (hactl saves the state).
     `    server-state-file ${HAPROXY_SERVER_STATE}`,
-    // A soft stop (SIGUSR1, see the soft-stop drop-in) ends after this at the latest.
-    `    hard-stop-after ${HAPROXY_HARD_STOP_AFTER_S}s`,
+    // The old worker of a reload serves what it holds for this long at most (a stop: see the
+    // soft-stop drop-in, systemd bounds it).
+    `    hard-stop-after ${HAPROXY_HARD_STOP_AFTER_S / 60}m`,
     "",
     "defaults",
     "    log global",
@@ -249,8 +248,8 @@ export function haproxySoftStopDropIn(topo: Topology): string {
       "# the master passes a soft stop to its workers: they unbind their listeners at once (the",
       "# health API fails, as after a drain), keep serving the connections they hold until those",
       "# end, and the master leaves (exit 0) after its last worker (HAProxy management guide,",
-      `# "Stopping and restarting HAProxy"), at the latest after hard-stop-after (${HAPROXY_HARD_STOP_AFTER_S}s, haproxy.cfg).`,
-      `# TimeoutStopSec= is ${HAPROXY_STOP_TIMEOUT_S - HAPROXY_HARD_STOP_AFTER_S} s longer: systemd's SIGKILL is only a backstop for a hung process.`,
+      `# "Stopping and restarting HAProxy"). TimeoutStopSec= bounds that: after ${HAPROXY_STOP_TIMEOUT_S} s systemd`,
+      `# SIGKILLs what is left (haproxy.cfg's hard-stop-after, ${HAPROXY_HARD_STOP_AFTER_S / 60} min, is for the old workers of reloads).`,
       "# Only KillSignal= does this: systemd.service(5) takes a service as stopped once ExecStop=",
       "# returns and then sends KillSignal=, so `ExecStop=kill -USR1 $MAINPID` would be followed",
       "# at once by SIGTERM. systemd.kill(5), KillMode=mixed: that signal goes to the main process",
