@@ -3,6 +3,9 @@
  * client, app servers), apply each managed host's bundle with the on-host apply program (the
  * same commands and stdin the Pulumi components run), set up the lab-only nodes, wait until BGP is established
  * and the VIPs are routed, and summarise. Used by lab/cli.ts, lab/scenarios/, lab/bench.ts.
+ *
+ * One file (over 400 lines) for now: the lab cluster's life cycle (boot, apply, lab-only nodes,
+ * readiness, summary) in the order `lab up` runs it.
  */
 import * as fs from "fs";
 import * as path from "path";

@@ -8,6 +8,9 @@
  * Addresses come from the plan (HostFacts), never invented here, except the lab-only nodes'.
  * The plans' netplan files set the default routes (via the mgmt gateway): the lab's netplan is
  * a no-op, so the same routes go into each node's boot-time `ip -batch` (NodeSpec.ipBatch).
+ *
+ * One file (just over 400 lines): the lab's model of a stack and the lab-only nodes' configs it
+ * implies (router FRR, app HAProxy), derived together from the same plans.
  */
 import { randomBytes } from "crypto";
 import * as ipaddr from "ipaddr.js";

@@ -1,6 +1,9 @@
 /**
  * Cross-field rules of an environment. Each returns every problem it finds; the loader
  * reports all of them at once, each with the path in the stack config and the value.
+ *
+ * One file (over 400 lines) on purpose: the loader runs this one list of rules, and a reader checks
+ * what the stack may not say in one place.
  */
 import * as ipaddr from "ipaddr.js";
 import { Environment, Host, isEbgpUpstream, PLACEHOLDER_SHA256 } from "./schema";

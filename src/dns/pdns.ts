@@ -18,6 +18,10 @@
  * sets DEFAULT; zones created here get it too), else by this PATCH; every PATCH verified by
  * reading the zone back; NOTIFY per changed zone; then the secondaries: each gets the zones
  * it lacks as secondary zones of the primary, and is waited for until it serves the new serial.
+ *
+ * One file (over 400 lines) for now: the API client, the pure diff, the push and its output are
+ * sections of one flow (the push applies the diff's rows through the client); a split is possible
+ * at the section markers.
  */
 import { PdnsApi } from "./api";
 import { absolute, canonicalContent, DesiredRRset, isReverseZone, placeRRsets } from "./records";

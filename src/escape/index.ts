@@ -13,6 +13,9 @@
  * Secret values are filled in on the host by the apply program (scripts/maglev-apply,
  * `ESCAPES`) with the same rules as `haproxyString`, `luaString`, `phpString`, `yamlScalar`
  * (double-quoted form) and `pdnsValue`; test/escape/escape.test.ts checks that both agree.
+ *
+ * One file (over 400 lines) on purpose: every escaper of every target syntax in one place, so an
+ * audit of what reaches a rendered file reads one file (and the apply program mirrors it).
  */
 import * as YAML from "yaml";
 import * as ipaddr from "ipaddr.js";

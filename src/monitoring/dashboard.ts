@@ -13,6 +13,8 @@
  * same instance; HAProxy's exporter has no such series, so its panels select the stack's
  * HAProxy nodes by instance (`<mgmt address>:8404`, the scrape the README shows).
  * Deterministic: panel ids and positions by order, no timestamps.
+ *
+ * One file (over 400 lines) on purpose: one dashboard document, its rows in display order.
  */
 import { Topology } from "../topology";
 import { jsonDocument, promqlString, re2Literal } from "../escape";

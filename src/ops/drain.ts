@@ -12,49 +12,32 @@
  *              all (--withdraw), kept in a file on each gateway that the apply re-applies
  *              after its FRR reload; undrain removes it and reloads the rendered frr.conf.
  *
+ * The site drain is in ./drain-site.ts (re-exported here).
+ *
  * Refuses to drain the last announcing maglev or the last serving member of a group unless forced.
  */
 import { Topology, HostFacts } from "../topology";
 import { HostPlan } from "../plan/types";
-import { APPLY_DRAIN_MARK, DRAIN_FILE } from "../tiers/maglev";
+import { APPLY_DRAIN_MARK, DRAIN_FILE, ipvsServices } from "../tiers/maglev";
 import { HAPROXY_DRAIN_COMMAND, HAPROXY_UNDRAIN_COMMAND } from "../tiers/haproxy";
-import { HostRunner } from "./runner";
+import { HostRunner, waitFor } from "./runner";
 import { drainStates } from "./check";
 import { IPVS_LIST_COMMAND, ipvsServiceKey, parseIpvs } from "../daemons/keepalived/probes";
 import { parseVipRoutes, vipRoutesScript } from "../daemons/frr/probes";
-import { ipvsServices } from "../tiers/maglev";
-import {
+
+export {
+  APPLY_LOCK,
   DRAIN_SITE_EXTRA_PREPEND,
   DRAIN_SITE_LOCAL_PREF,
-  SITE_DRAIN_FILE,
-  SitePolicy,
-  UPSTREAM_ROUTE_MAP_IBGP,
-  asPathPrepend,
   drainedSitePolicy,
-  siteDrainMarker,
-  upstreamRouteMapsInUse,
-} from "../tiers/gateway";
-import { CURRENT_LINK } from "../bundle";
-
-export { DRAIN_SITE_EXTRA_PREPEND, DRAIN_SITE_LOCAL_PREF, drainedSitePolicy };
-export type { SitePolicy };
-
-/** The apply program's lock (scripts/maglev-apply LOCK_FILE). */
-export const APPLY_LOCK = "/run/maglev-infra/apply.lock";
-const APPLY_LOCK_DIR = "/run/maglev-infra";
-
-/**
- * Re-run the host's committed apply (the program and bundle of its `current` generation):
- * with the drain file present or gone, the apply chooses the matching frr.conf, checks it,
- * reloads FRR and waits for the gateway's health gate — so a site drain is also in the file
- * FRR starts from (it survives a restart and a reboot). `otherwise` runs on a host that has
- * no generation yet.
- */
-export function reapplyCurrent(otherwise: string): string {
-  return `if [ -x ${CURRENT_LINK}/maglev-apply ]; then ${CURRENT_LINK}/maglev-apply --bundle ${CURRENT_LINK}/bundle.json; else ${otherwise}; fi`;
-}
-import { isEbgpUpstream } from "../config/schema";
-import { shellWord } from "../escape";
+  drainSite,
+  drainSiteConfig,
+  reapplyCurrent,
+  renderedSitePolicy,
+  siteDrainFile,
+  undrainSite,
+  type SitePolicy,
+} from "./drain-site";
 
 export interface DrainOptions {
   force?: boolean;
@@ -71,21 +54,6 @@ export interface DrainResult {
   ms: number;
   /** HAProxy node: when every maglev had set it to weight 0 (before its connections finished). */
   weightZeroMs?: number;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(
-  timeoutMs: number,
-  probe: () => Promise<{ done: boolean; detail: string }>,
-  everyMs = 250,
-): Promise<{ done: boolean; detail: string }> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const last = await probe();
-    if (last.done || Date.now() >= end) return last;
-    await sleep(everyMs);
-  }
 }
 
 function find(topo: Topology, name: string): HostFacts {
@@ -273,209 +241,4 @@ export async function undrainHost(
     };
   }
   throw new Error(`undrain of a ${h.role} is not supported (maglev and haproxy nodes are)`);
-}
-
-/**
- * The config lines that make a site's gateways announce less preferred, or nothing — what
- * drain-site applies and keeps in SITE_DRAIN_FILE on each of the site's gateways (`vtysh -f`),
- * so that an apply's FRR reload re-applies them.
- */
-export function drainSiteConfig(topo: Topology, site: string, withdraw: boolean): string[] {
-  const env = topo.env;
-  const s = env.sites[site];
-  if (!s)
-    throw new Error(
-      `no site "${site}" in stack ${env.name} (sites: ${Object.keys(env.sites).join(", ") || "none"})`,
-    );
-  const want = drainedSitePolicy(topo, withdraw);
-  const cmds: string[] = [];
-  for (const map of upstreamRouteMapsInUse(env.bgp)) {
-    if (withdraw) cmds.push(`route-map ${map} deny 5`, "exit");
-    else if (map === UPSTREAM_ROUTE_MAP_IBGP)
-      // An iBGP upstream compares LOCAL_PREF first; a prepend of its own AS would be a loop to it.
-      cmds.push(`route-map ${map} permit 10`, `set local-preference ${want.localPref}`, "exit");
-    // Longer than any site's rendered prepend, so every other site wins at the eBGP upstream.
-    else
-      cmds.push(
-        `route-map ${map} permit 10`,
-        `set as-path prepend ${asPathPrepend(env.bgp.asn, want.prepend)}`,
-        "exit",
-      );
-  }
-  return cmds;
-}
-
-/** The drain file's text: a header naming the site and how to undo it, then the config lines. */
-export function siteDrainFile(topo: Topology, site: string, withdraw: boolean): string {
-  return [
-    // The first line is the marker the apply chooses this gateway's frr.conf by.
-    `! Site ${site} of stack "${topo.env.name}" ${siteDrainMarker(withdraw ? "withdrawn" : "drained")}.`,
-    `! While this file exists every apply installs the frr.conf with this policy; \`npm run ops -- undrain-site ${topo.env.name} ${site}\` removes it.`,
-    ...drainSiteConfig(topo, site, withdraw),
-    "",
-  ].join("\n");
-}
-
-/** Our AS's copies in an advertised AS path as `show … advertised-routes` prints it (the eBGP hop's own copy is added on the wire). */
-function asCopies(path: string | undefined, asn: number): number {
-  return (path ?? "").split(/\s+/).filter((x) => x === String(asn)).length;
-}
-
-/**
- * The gateway's side of a site drain: poll `advertised-routes` towards every upstream session
- * until every VIP leaves with the wanted policy (FRR applies a route-map edit after its
- * route-map delay timer, 5 s by default, so a drain is not done when vtysh returns).
- * Returns the first mismatch when the timeout passes.
- */
-async function waitAdvertised(
-  topo: Topology,
-  runner: HostRunner,
-  gw: HostFacts,
-  want: SitePolicy,
-  timeoutMs: number,
-): Promise<{ done: boolean; detail: string }> {
-  const bgp = topo.env.bgp;
-  const sessions: { addr: string; af: "ipv4" | "ipv6"; vips: string[]; ebgp: boolean }[] = [];
-  for (const u of bgp.upstream) {
-    const ebgp = isEbgpUpstream(bgp, u);
-    sessions.push({ addr: u.ipv4, af: "ipv4", vips: topo.vips.ipv4, ebgp });
-    if (gw.ingress?.ipv6 && topo.vips.ipv6.length)
-      sessions.push({ addr: u.ipv6 ?? u.ipv4, af: "ipv6", vips: topo.vips.ipv6, ebgp });
-  }
-  const cmd = sessions
-    .map(
-      (x) =>
-        `vtysh -c 'show bgp ${x.af} unicast neighbors ${x.addr} advertised-routes json' | tr -d '\\n'; echo`,
-    )
-    .join("; ");
-  // Once a second: each probe is a vtysh JSON dump per session on a gateway that is routing
-  // (the FRR delay timer makes the change take ~5 s anyway).
-  return waitFor(
-    timeoutMs,
-    async () => {
-      const r = await runner.run(gw.hostname, cmd);
-      const docs = r.stdout.split("\n");
-      for (const [i, x] of sessions.entries()) {
-        let adv: Record<string, { locPrf?: number; path?: string }>;
-        try {
-          adv = JSON.parse(docs[i] || "{}").advertisedRoutes ?? {};
-        } catch {
-          return { done: false, detail: `${gw.name} → ${x.addr}: no answer from vtysh` };
-        }
-        for (const vip of x.vips) {
-          const a = adv[`${vip}/${x.af === "ipv4" ? 32 : 128}`];
-          if (want.withdrawn) {
-            if (a)
-              return { done: false, detail: `${gw.name} still advertises ${vip} to ${x.addr}` };
-            continue;
-          }
-          if (!a)
-            return { done: false, detail: `${gw.name} does not advertise ${vip} to ${x.addr}` };
-          if (x.ebgp && asCopies(a.path, bgp.asn) !== want.prepend)
-            return {
-              done: false,
-              detail: `${gw.name} → ${x.addr} ${vip}: AS path "${a.path ?? ""}", want ${want.prepend} prepended`,
-            };
-          if (!x.ebgp && (a.locPrf ?? 100) !== want.localPref)
-            return {
-              done: false,
-              detail: `${gw.name} → ${x.addr} ${vip}: LOCAL_PREF ${a.locPrf ?? 100}, want ${want.localPref}`,
-            };
-        }
-      }
-      return { done: true, detail: "" };
-    },
-    1000,
-  );
-}
-
-/** The policy the stack renders for a site. */
-export function renderedSitePolicy(topo: Topology, site: string): SitePolicy {
-  const s = topo.env.sites[site];
-  return { withdrawn: false, localPref: s?.localPreference ?? 100, prepend: s?.prepend ?? 0 };
-}
-
-/**
- * Make a site's gateways announce less preferred (or withdraw, `--withdraw`), then wait until
- * each advertises that to every upstream session (or report the timeout).
- */
-export async function drainSite(
-  topo: Topology,
-  runner: HostRunner,
-  site: string,
-  opts: DrainOptions & { withdraw?: boolean } = {},
-): Promise<DrainResult[]> {
-  const cmds = drainSiteConfig(topo, site, !!opts.withdraw);
-  const gws = topo.gateways.filter((g) => g.site === site);
-  const others = Object.keys(topo.env.sites).filter((x) => x !== site);
-  if (opts.withdraw && others.length === 0 && !opts.force)
-    throw new Error(
-      `${site} is the only site: withdrawing it takes every VIP offline (use --force)`,
-    );
-  const want = drainedSitePolicy(topo, !!opts.withdraw);
-  const file = siteDrainFile(topo, site, !!opts.withdraw);
-  const dir = SITE_DRAIN_FILE.replace(/\/[^/]+$/, "");
-  // Applied from a temporary copy; only once FRR took it does it become the drain file (a
-  // failed vtysh leaves the gateway as it was).
-  const script =
-    // Under the apply's lock (flock(1) and the program's fcntl.flock are the same lock): an
-    // apply that already chose its frr.conf must not reload FRR over the new drain.
-    `set -e; install -d ${dir} ${APPLY_LOCK_DIR}; t=$(mktemp ${dir}/.site-drain.XXXXXX); trap 'rm -f "$t"' EXIT; ` +
-    `exec 9>${APPLY_LOCK}; flock -w 600 9; ` +
-    `printf '%s' ${shellWord(file)} > "$t"; vtysh -f "$t"; chmod 0644 "$t"; mv "$t" ${SITE_DRAIN_FILE}; vtysh -c 'clear bgp * soft out'; exec 9>&-; ` +
-    // Then the file FRR starts from: the committed apply again, which now installs the drained frr.conf.
-    reapplyCurrent("true");
-  const out: DrainResult[] = [];
-  for (const gw of gws) {
-    const t0 = Date.now();
-    const r = await runner.run(gw.hostname, script, 300000);
-    const w =
-      r.code === 0
-        ? await waitAdvertised(topo, runner, gw, want, opts.timeoutMs ?? 30000)
-        : { done: false, detail: (r.stderr || r.stdout).trim() };
-    out.push({
-      host: gw.hostname,
-      action: opts.withdraw ? "withdraw-site" : "drain-site",
-      complete: w.done,
-      detail: w.done
-        ? `advertised to every upstream: ${cmds.filter((c) => c !== "exit").join("; ")}`
-        : w.detail,
-      ms: Date.now() - t0,
-    });
-  }
-  return out;
-}
-
-/** Back to the rendered policy: remove the drain file, re-run the committed apply (rendered frr.conf, frr-reload.py) on the site's gateways, wait until advertised. */
-export async function undrainSite(
-  topo: Topology,
-  runner: HostRunner,
-  site: string,
-  opts: DrainOptions = {},
-): Promise<DrainResult[]> {
-  if (!topo.env.sites[site]) throw new Error(`no site "${site}" in stack ${topo.env.name}`);
-  const want = renderedSitePolicy(topo, site);
-  const out: DrainResult[] = [];
-  for (const gw of topo.gateways.filter((g) => g.site === site)) {
-    const t0 = Date.now();
-    // The committed apply with the drain file gone: the rendered frr.conf, checked, reloaded, health-gated.
-    // The marker goes under the apply's lock, so a running apply cannot re-install the drained frr.conf after it.
-    const r = await runner.run(
-      gw.hostname,
-      `install -d ${APPLY_LOCK_DIR} && { flock -w 600 ${APPLY_LOCK} rm -f ${SITE_DRAIN_FILE}; } && { ${reapplyCurrent(runner.services.reload("frr"))}; } && vtysh -c 'clear bgp * soft out'`,
-      300000,
-    );
-    const w =
-      r.code === 0
-        ? await waitAdvertised(topo, runner, gw, want, opts.timeoutMs ?? 30000)
-        : { done: false, detail: (r.stderr || r.stdout).trim() };
-    out.push({
-      host: gw.hostname,
-      action: "undrain-site",
-      complete: w.done,
-      detail: w.done ? "frr.conf policy restored and advertised" : w.detail,
-      ms: Date.now() - t0,
-    });
-  }
-  return out;
 }

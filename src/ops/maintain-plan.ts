@@ -15,6 +15,9 @@
  *   - tiers go from the inside out (TIER_ORDER), see there;
  *   - within a tier, by name (code-unit order): deterministic, and independent of the order
  *     hosts are written in the stack (the topology sorts them).
+ *
+ * One file (over 400 lines) on purpose: one pure planner; the decision per host and the phases it
+ * plans share every rule above, and `maintain --dry-run` prints what this file decides.
  */
 import { Topology, HostFacts } from "../topology";
 import { HostPlan, Tier } from "../plan/types";

@@ -13,19 +13,11 @@
  * `ops drain/undrain` (drain.ts) for maglevs and HAProxy nodes, `drain-site/undrain-site` for
  * gateways, `check` (check.ts) for the host's check. The reboot is a `Rebooter`: over SSH
  * `systemctl reboot` and a new boot id; in the lab a power cycle and re-apply (lab/power-cycle.ts).
+ * The phases themselves are in ./maintain-phases.ts (re-exported here); this file runs them.
  */
-import { Topology, HostFacts } from "../topology";
+import { Topology } from "../topology";
 import { HostPlan } from "../plan/types";
-import { HostRunner } from "./runner";
-import { drainHost, undrainHost, drainSite, undrainSite } from "./drain";
-import { checkEnvironment, drainStates } from "./check";
-import {
-  IPVS_LIST_COMMAND,
-  IPVS_STATS_COMMAND,
-  parseIpvs,
-  parseIpvsStats,
-} from "../daemons/keepalived/probes";
-import { shellWord } from "../escape";
+import { oneLine, secs } from "./maintain-phases";
 import {
   MaintenanceOptions,
   MaintenancePlan,
@@ -34,8 +26,15 @@ import {
   PlannedPhase,
   planStep,
   stepRefusal,
-  DEFAULTS,
 } from "./maintain-plan";
+
+export {
+  oneLine,
+  ipvsTraffic,
+  runnerActions,
+  systemdRebooter,
+  type Rebooter,
+} from "./maintain-phases";
 
 export interface PhaseOutcome {
   ok: boolean;
@@ -97,14 +96,6 @@ export interface RunOptions extends MaintenanceOptions {
   /** @default Date.now */
   now?: () => number;
 }
-
-/** A host's output as one line a terminal can show: control characters (escape sequences too) become spaces. */
-export function oneLine(text: string, max = 300): string {
-  const s = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, " ").trim();
-  return s.length > max ? s.slice(0, max - 1) + "…" : s;
-}
-
-const secs = (ms: number) => (ms / 1000).toFixed(1);
 
 /** How to undo a host left drained, for the stop message. */
 function undoHint(stack: string, step: MaintenanceStep): string {
@@ -291,247 +282,4 @@ export function formatSummary(r: MaintenanceReport): string {
       `${done} of ${r.hosts.length} host(s) maintained, ${r.failures} failed (budget ${r.maxFailures}) in ${secs(r.ms)} s${r.stopped ? `; stopped: ${oneLine(r.stopped)}` : ""}`,
     );
   return L.join("\n") + "\n";
-}
-
-// ------------------------------------------------------------------------------ real phases
-
-/** How a host is rebooted and waited for: over SSH `systemctl reboot`, in the lab a power cycle. */
-export interface Rebooter {
-  reboot(host: HostFacts, plan: HostPlan | undefined, boundMs: number): Promise<PhaseOutcome>;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-const BOOT_ID = "cat /proc/sys/kernel/random/boot_id";
-
-/**
- * `systemctl reboot` through the runner, then poll the boot id until it is a new one: that
- * proves the host went down and came back, even when it went faster than one poll.
- */
-export function systemdRebooter(runner: HostRunner, pollMs = 2000): Rebooter {
-  return {
-    async reboot(h, _plan, boundMs) {
-      const t0 = Date.now();
-      const before = await runner.run(h.hostname, BOOT_ID, 15000);
-      if (before.code !== 0 || !before.stdout.trim())
-        return {
-          ok: false,
-          detail: `no boot id before the reboot: ${oneLine(before.stderr || `exit ${before.code}`)}`,
-        };
-      const id = before.stdout.trim();
-      // The session may drop as the host goes down: its exit status says nothing.
-      await runner.run(h.hostname, "systemctl reboot", 15000);
-      let goneAt: number | undefined;
-      while (Date.now() - t0 < boundMs) {
-        await sleep(pollMs);
-        const r = await runner.run(h.hostname, BOOT_ID, 10000);
-        const now = r.stdout.trim();
-        if (r.code !== 0 || !now) goneAt ??= Date.now() - t0;
-        else if (now !== id)
-          return {
-            ok: true,
-            detail: `back with a new boot id after ${secs(Date.now() - t0)} s${goneAt !== undefined ? ` (gone after ${secs(goneAt)} s)` : ""}`,
-          };
-      }
-      return {
-        ok: false,
-        detail:
-          goneAt === undefined
-            ? `still the same boot after ${secs(boundMs)} s: the reboot did not happen`
-            : `gone after ${secs(goneAt)} s, not back after ${secs(boundMs)} s`,
-      };
-    },
-  };
-}
-
-/** Active connections and packets received, summed over every IPVS service: `ipvsadm -Ln` + `ipvsadm -Ln --stats --exact`. */
-export function ipvsTraffic(list: string, stats: string): { active: number; inPkts: number } {
-  let active = 0;
-  for (const svc of parseIpvs(list).values()) for (const rs of svc.values()) active += rs.active;
-  const inPkts = parseIpvsStats(stats).reduce((n, svc) => n + svc.inPkts, 0);
-  return { active, inPkts };
-}
-
-const IPVS_SPLIT = "@@maglev-maintain-stats@@";
-
-/**
- * After the routes left every gateway: wait until the maglev's IPVS has no active connection,
- * or received no packet for a second. Connection entries outlive their flows (the flows moved
- * to the other maglevs with the same real server; the entries here time out on their own), so
- * "no packet arrives any more" is what proves no traffic is left.
- */
-async function ipvsQuiet(runner: HostRunner, h: HostFacts, boundMs: number): Promise<PhaseOutcome> {
-  const t0 = Date.now();
-  let last: number | undefined;
-  let lastActive = 0;
-  // At least two readings a second apart, whatever is left of the bound.
-  for (let polls = 0; polls < 2 || Date.now() - t0 < boundMs; polls++) {
-    const r = await runner.run(
-      h.hostname,
-      `${IPVS_LIST_COMMAND}; echo ${IPVS_SPLIT}; ${IPVS_STATS_COMMAND}`,
-      15000,
-    );
-    if (r.code !== 0)
-      return { ok: false, detail: `ipvsadm: ${oneLine(r.stderr || `exit ${r.code}`)}` };
-    const [list, stats = ""] = r.stdout.split(IPVS_SPLIT);
-    const t = ipvsTraffic(list, stats);
-    if (t.active === 0) return { ok: true, detail: "no active IPVS connection" };
-    if (last !== undefined && t.inPkts === last)
-      return {
-        ok: true,
-        detail: `no IPVS packet for 1 s (${t.active} stale connection entries left to time out)`,
-      };
-    last = t.inPkts;
-    lastActive = t.active;
-    await sleep(1000);
-  }
-  return {
-    ok: false,
-    detail: `IPVS still receives packets after ${secs(boundMs)} s (${lastActive} active connections): traffic reaches it some other way than the gateways`,
-  };
-}
-
-/** The plan's health probe, run on the host until it passes 3 times in a row (as the apply's gate does), bounded by its timeout. */
-async function healthGate(runner: HostRunner, h: HostFacts, plan: HostPlan): Promise<PhaseOutcome> {
-  const hp = plan.health!;
-  const t0 = Date.now();
-  const bound = hp.timeoutSeconds * 1000;
-  let passed = 0;
-  let last = "";
-  for (;;) {
-    const r = await runner.run(
-      h.hostname,
-      hp.command,
-      Math.max(1000, Math.min(30000, bound - (Date.now() - t0))),
-    );
-    passed = r.code === 0 ? passed + 1 : 0;
-    if (passed >= 3)
-      return { ok: true, detail: `${hp.description} after ${secs(Date.now() - t0)} s` };
-    if (r.code !== 0) last = oneLine(r.stderr || r.stdout || `exit ${r.code}`);
-    if (r.code !== 0 && Date.now() - t0 + 1000 > bound)
-      return {
-        ok: false,
-        detail: `${hp.description}: not after ${hp.timeoutSeconds} s (last probe: ${last})`,
-      };
-    await sleep(1000);
-  }
-}
-
-/** `check` of one host until every row is ✓, bounded: after a reboot sessions take a few seconds. */
-async function checkGate(
-  topo: Topology,
-  plans: readonly HostPlan[],
-  runner: HostRunner,
-  h: HostFacts,
-  boundMs: number,
-): Promise<PhaseOutcome> {
-  const t0 = Date.now();
-  for (;;) {
-    const rows = await checkEnvironment(topo, plans as HostPlan[], runner, [h.name]);
-    const bad = rows.filter((r) => !r.ok);
-    if (rows.length && !bad.length) return { ok: true, detail: `${rows.length} checks ✓` };
-    if (Date.now() - t0 + 3000 > boundMs)
-      return {
-        ok: false,
-        detail: `${bad.length} of ${rows.length} checks ✗ after ${secs(Date.now() - t0)} s: ${bad
-          .slice(0, 5)
-          .map((r) => `${r.check}: ${r.detail}`)
-          .join("; ")}${bad.length > 5 ? "; …" : ""}`,
-      };
-    await sleep(3000);
-  }
-}
-
-/** The phases against hosts, through `runner`; the reboot through `rebooter`. */
-export function runnerActions(
-  topo: Topology,
-  plans: readonly HostPlan[],
-  runner: HostRunner,
-  rebooter: Rebooter,
-  opts: MaintenanceOptions = {},
-): MaintenanceActions {
-  const drainMs = (opts.drainTimeoutS ?? DEFAULTS.drainTimeoutS) * 1000;
-  const planOf = (name: string) => plans.find((p) => p.name === name);
-  return {
-    async drained() {
-      const st = await drainStates(topo, runner);
-      return new Set([...st.entries()].filter(([, d]) => d).map(([n]) => n));
-    },
-    async phase(step, ph) {
-      const h = topo.byName.get(step.host)!;
-      // The planner decided already (and the run again right before this host): the drain
-      // commands' own last-member refusals are the same rules, so --force is passed on.
-      const force = !!opts.force;
-      switch (ph.phase) {
-        case "drain": {
-          if (step.drain === "site") {
-            const rs = await drainSite(topo, runner, step.site!, { timeoutMs: drainMs, force });
-            const bad = rs.filter((r) => !r.complete);
-            return {
-              ok: !bad.length,
-              detail: bad.length
-                ? bad.map((r) => `${r.host}: ${r.detail}`).join("; ")
-                : `site ${step.site} less preferred, advertised on every upstream session`,
-            };
-          }
-          const d = await drainHost(topo, plans as HostPlan[], runner, step.host, {
-            timeoutMs: drainMs,
-            force,
-          });
-          if (!d.complete || step.drain !== "maglev") return { ok: d.complete, detail: d.detail };
-          const q = await ipvsQuiet(runner, h, Math.max(5000, drainMs - d.ms));
-          return { ok: q.ok, detail: `${d.detail}; ${q.detail}` };
-        }
-        case "run": {
-          const r = await runner.run(
-            h.hostname,
-            `sh -c ${shellWord(opts.run ?? "", "--run command")}`,
-            (opts.runTimeoutS ?? DEFAULTS.runTimeoutS) * 1000,
-          );
-          const tail = (r.code === 0 ? r.stdout : r.stderr || r.stdout)
-            .trim()
-            .split("\n")
-            .slice(-2)
-            .join(" | ");
-          return { ok: r.code === 0, detail: `exit ${r.code}${tail ? `: ${tail}` : ""}` };
-        }
-        case "reboot":
-          return rebooter.reboot(
-            h,
-            planOf(h.name),
-            (opts.rebootTimeoutS ?? DEFAULTS.rebootTimeoutS) * 1000,
-          );
-        case "health": {
-          const p = planOf(h.name);
-          return p?.health
-            ? healthGate(runner, h, p)
-            : { ok: true, detail: "no health gate in the plan" };
-        }
-        case "check":
-          return checkGate(
-            topo,
-            plans,
-            runner,
-            h,
-            (opts.checkTimeoutS ?? DEFAULTS.checkTimeoutS) * 1000,
-          );
-        case "undrain": {
-          if (step.drain === "site") {
-            const rs = await undrainSite(topo, runner, step.site!, { timeoutMs: drainMs });
-            const bad = rs.filter((r) => !r.complete);
-            return {
-              ok: !bad.length,
-              detail: bad.length
-                ? bad.map((r) => `${r.host}: ${r.detail}`).join("; ")
-                : `site ${step.site}: rendered policy advertised again`,
-            };
-          }
-          const d = await undrainHost(topo, plans as HostPlan[], runner, step.host, {
-            timeoutMs: drainMs,
-          });
-          return { ok: d.complete, detail: d.detail };
-        }
-      }
-    },
-  };
 }

@@ -126,3 +126,19 @@ export async function sshKeyFile(stack: string): Promise<string | undefined> {
   process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
   return file;
 }
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Poll `probe` every `everyMs` until it is done or `timeoutMs` has passed; the last answer either way. */
+export async function waitFor(
+  timeoutMs: number,
+  probe: () => Promise<{ done: boolean; detail: string }>,
+  everyMs = 250,
+): Promise<{ done: boolean; detail: string }> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const last = await probe();
+    if (last.done || Date.now() >= end) return last;
+    await sleep(everyMs);
+  }
+}

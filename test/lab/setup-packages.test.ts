@@ -90,15 +90,15 @@ const BUILT_SCRIPTS: [string, string][] = [
   ["tr", "lab/cluster.ts"],
   ["tail", "lab/cluster.ts"],
   ["ip", "src/daemons/frr/probes.ts"], // ip -j route show (ops' route probes)
-  ["vtysh", "src/ops/drain.ts"],
-  ["flock", "src/ops/drain.ts"],
-  ["mktemp", "src/ops/drain.ts"],
-  ["install", "src/ops/drain.ts"],
-  ["chmod", "src/ops/drain.ts"],
-  ["mv", "src/ops/drain.ts"],
+  ["vtysh", "src/ops/drain-site.ts"],
+  ["flock", "src/ops/drain-site.ts"],
+  ["mktemp", "src/ops/drain-site.ts"],
+  ["install", "src/ops/drain-site.ts"],
+  ["chmod", "src/ops/drain-site.ts"],
+  ["mv", "src/ops/drain-site.ts"],
   ["ipvsadm", "src/daemons/keepalived/probes.ts"], // ops' IPVS probes
-  ["ss", "src/ops/check.ts"],
-  ["vtysh", "src/ops/check.ts"],
+  ["ss", "src/ops/check-rows.ts"],
+  ["vtysh", "src/ops/check-rows.ts"],
 ];
 
 type Uses = Map<string, Set<string>>;
@@ -199,8 +199,8 @@ function collect(): Uses {
         if (c) for (const b of shellCommands(unquote(c, 1))) use(u, b, f);
       }
     }
-    // src/ops/check.ts: the probes a host runs, add(key, "command").
-    if (f === "src/ops/check.ts")
+    // src/ops/check-rows.ts: the probes a host runs, add(key, "command").
+    if (f === "src/ops/check-rows.ts")
       for (const m of src.matchAll(
         new RegExp(`\\badd\\(\\s*(?:${LITERAL.source})\\s*,\\s*(?:${LITERAL.source})`, "g"),
       )) {

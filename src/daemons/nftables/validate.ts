@@ -1,4 +1,4 @@
-/** nftables' checker for the rendered mark table. */
+/** nftables' checker for the rendered mark table and the host firewalls. */
 import { Validate } from "../../plan/types";
 
 /** `nft -c` in a throwaway network namespace: checks against a real kernel, touches nothing live. */
