@@ -76,28 +76,53 @@ export function importVmHosts(raw: unknown, topo: Topology): Set<string> {
 }
 
 /**
- * The tiers a tier's health gate needs converged before its first host applies. A maglev
- * announces a VIP only while the VIP's backend group is healthy, and its gate waits for every
- * VIP announced: so the maglevs go after the gateways (their BGP sessions) and after every L7
- * tier. A k0s worker joins through the controller. The program orders tiers by this map; a
- * test checks on the mgmt02 graph that each gate's needs are its ancestors.
+ * The tiers that must have converged before a tier's first host applies, so that its health
+ * gate (or a gate that waits on it) can pass on a fresh environment in one `up`:
+ *   - maglev: its gate waits for every VIP announced, and a VIP is announced only while its
+ *     IPVS services have live real servers (keepalived's checks): the gateways (BGP), the
+ *     HAProxy nodes (their health API), the k0s workers (the ingress), the dnsdist nodes, and
+ *     behind them what their checks need — keepalived's DNS_CHECK asks dnsdist for the served
+ *     zone's SOA, dnsdist answers only through a PowerDNS secondary that has the zone
+ *     (`mustResolve`), and a secondary has it once it transferred it from the shadow primary;
+ *   - powerdns: a secondary asks the shadow primary for each zone while it applies
+ *     (scripts/host/pdns-secondary-zones); applied before the primary, its transfer fails and
+ *     PowerDNS backs off, so the zone (and the maglevs' DNS VIPs) could arrive after every gate;
+ *   - k0s-worker: joins through the (primary) controller, which mints its join token.
+ * The program orders tiers by this map (TIER_ORDER). A test derives what each gate needs from
+ * the rendered files (keepalived's real servers, dnsdist's servers, the secondaries'
+ * primaries, the probes' addresses), independently of this map, and checks on the mgmt02
+ * graph that all of it is applied before the gate.
  */
 export const GATE_NEEDS: Partial<Record<Tier, Tier[]>> = {
-  maglev: ["gateway", "haproxy", "k0s-worker", "dnsdist"],
+  maglev: ["gateway", "haproxy", "k0s-worker", "dnsdist", "powerdns", "shadow-primary"],
+  powerdns: ["shadow-primary"],
   "k0s-worker": ["k0s-controller"],
 };
 
-/** Tiers in rollout order; the program wires them by GATE_NEEDS, the rest in parallel. */
-export const TIER_ORDER: Tier[] = [
+/** Every tier, after the tiers its gate needs (GATE_NEEDS); ties in this listing's order. */
+const TIERS: Tier[] = [
   "gateway",
-  "maglev",
   "haproxy",
+  "dnsdist",
+  "shadow-primary",
+  "powerdns",
   "k0s-controller",
   "k0s-worker",
-  "dnsdist",
-  "powerdns",
-  "shadow-primary",
+  "maglev",
 ];
+
+/** Tiers in rollout order (each after what its gate needs); tiers that need nothing of each other apply in parallel. */
+export const TIER_ORDER: Tier[] = (() => {
+  const out: Tier[] = [];
+  const visit = (t: Tier, path: Tier[]) => {
+    if (out.includes(t)) return;
+    if (path.includes(t)) throw new Error(`GATE_NEEDS has a cycle: ${[...path, t].join(" → ")}`);
+    for (const n of GATE_NEEDS[t] ?? []) visit(n, [...path, t]);
+    out.push(t);
+  };
+  for (const t of TIERS) visit(t, []);
+  return out;
+})();
 
 export interface HostOutput {
   tier: Tier;
@@ -322,32 +347,31 @@ export function main(opts: ProgramOptions = {}): ProgramOutputs {
     const hosts = (GATE_NEEDS[t] ?? []).flatMap((n) => (last.has(n) ? [last.get(n)!] : []));
     return { after: hosts.flatMap((x) => x.gate), teardownAfter: hosts.map((x) => x.teardown) };
   };
-  record("gateway", simple("gateway"));
-  record("haproxy", simple("haproxy"));
-  record("dnsdist", simple("dnsdist"));
-  record("powerdns", simple("powerdns"));
-  record("shadow-primary", simple("shadow-primary"));
-  const controllers = record(
-    "k0s-controller",
-    serial(
-      "k0s-controller",
-      { after: [], teardownAfter: [] },
-      (h, slot, i) => new K0sController(h.name, { ...base(h, slot), primary: i === 0 }),
-    ),
-  );
-  const primary = controllers[0];
-  // Each worker's join token is minted on the primary controller right before its apply and
-  // travels in that apply as the secret k0sJoinToken of its plan (components/k0s.ts).
-  record(
-    "k0s-worker",
-    serial(
-      "k0s-worker",
-      needs("k0s-worker"),
-      (h, slot) =>
-        new K0sWorker(h.name, { ...base(h, slot), ...(primary ? { controller: primary } : {}) }),
-    ),
-  );
-  record("maglev", simple("maglev", needs("maglev")));
+  let primary: K0sController | undefined;
+  for (const t of TIER_ORDER) {
+    if (t === "k0s-controller") {
+      const controllers = serial(
+        t,
+        needs(t),
+        (h, slot, i) => new K0sController(h.name, { ...base(h, slot), primary: i === 0 }),
+      );
+      primary = controllers[0];
+      record(t, controllers);
+    } else if (t === "k0s-worker") {
+      // Each worker's join token is minted on the primary controller right before its apply
+      // and travels in that apply as the secret k0sJoinToken of its plan (components/k0s.ts).
+      const controller = primary;
+      record(
+        t,
+        serial(
+          t,
+          needs(t),
+          (h, slot) =>
+            new K0sWorker(h.name, { ...base(h, slot), ...(controller ? { controller } : {}) }),
+        ),
+      );
+    } else record(t, simple(t, needs(t)));
+  }
 
   return {
     dnsRecords: topo.dnsRecords,

@@ -16,6 +16,9 @@ import {
 } from "../../src/bundle";
 import { K0S_JOIN_TOKEN_SECRET, k0sJoinTokenUrn } from "../../src/tiers/k0s";
 import { K0S_WORKER_TOKEN_FILE } from "../../src/daemons/k0s/render";
+import { KEEPALIVED_CONF } from "../../src/daemons/keepalived/render";
+import { DNSDIST_CONF } from "../../src/daemons/dnsdist/render";
+import { PDNS_ZONES_ENV } from "../../src/daemons/powerdns/render";
 import { K0sWorker, ManagedHost } from "../../components";
 import { buildPlans, HostPlan } from "../../src/plan";
 import { deriveTopology, Topology } from "../../src/topology";
@@ -28,6 +31,7 @@ import {
 import {
   GATE_NEEDS,
   main,
+  TIER_ORDER,
   PROGRAM_SECRET_KEYS,
   referencedSecretKeys,
   vipKey,
@@ -213,15 +217,60 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
     }
   });
 
-  test("THEN no health gate waits for a host that is not applied before it: every host a tier's gate needs is an ancestor of its applies", () => {
-    // Ancestors by name over the recorded dependsOn edges (the engine's view).
-    const byUrn = new Map(result.resources.map((r) => [r.urn, r]));
+  test("THEN no health gate waits for a host that is not applied before it: what each gate needs, read from the rendered files, is an ancestor of its apply", () => {
+    // Derived from the plans, not from GATE_NEEDS. A gate needs the hosts its probe names (its
+    // command's addresses), the hosts its host pulls from while it applies (a secondary asks its
+    // primaries for the zones, a k0s worker joins through the controller), and behind a
+    // maglev's "every VIP announced" the real servers keepalived checks; and each of those, in
+    // turn, what it needs to serve: what it pulls from, and what its own checks go through
+    // (dnsdist answers keepalived's DNS_CHECK only through a secondary that has the zone).
+    const byAddr = new Map<string, string>();
+    for (const h of topo.hosts)
+      for (const a of [h.mgmt.ipv4, h.mgmt.ipv6, h.ingress?.ipv4, h.ingress?.ipv6])
+        if (a) byAddr.set(a, h.name);
+    const planOf = new Map(plans.map((p) => [p.name, p]));
+    const file = (p: HostPlan, path: string) => p.files.find((f) => f.path === path)?.content ?? "";
+    const hostsIn = (text: string, re: RegExp) =>
+      [...text.matchAll(re)].flatMap((m) => (byAddr.has(m[1]) ? [byAddr.get(m[1])!] : []));
+    const ADDR =
+      /(?<![\w.:])(\d{1,3}(?:\.\d{1,3}){3}|[0-9a-f]{1,4}(?::[0-9a-f]{0,4}){2,7})(?![\w.:])/g;
+    /** Hosts whose service this host's own checks go through. */
+    const behind = (p: HostPlan): string[] =>
+      p.tier === "maglev"
+        ? hostsIn(file(p, KEEPALIVED_CONF), /real_server (\S+) \{/g)
+        : p.tier === "dnsdist"
+          ? hostsIn(file(p, DNSDIST_CONF), /newServer\(\{ address = "([^"]+):53"/g)
+          : [];
+    /** Hosts this host pulls from while it applies. */
+    const pulls = (p: HostPlan): string[] => {
+      if (p.tier === "powerdns") {
+        const primaries = /PDNS_PRIMARIES=\(([^)]*)\)/.exec(file(p, PDNS_ZONES_ENV))?.[1] ?? "";
+        return hostsIn(primaries.replace(/'/g, " "), ADDR);
+      }
+      // A worker's join token (a secret of its plan) is minted on the controller.
+      if (p.files.some((f) => f.secretKeys?.includes(K0S_JOIN_TOKEN_SECRET)))
+        return topo.hosts.filter((h) => h.role === "k0s-controller").map((h) => h.name);
+      return [];
+    };
+    /** The probe's own addresses; a gateway's --maglev list counts only maglevs that ever connected (scripts/host/gateway-health, tested in test/host): left out. */
+    const probed = (p: HostPlan) =>
+      hostsIn((p.health?.command ?? "").replace(/--maglev \S+/, ""), ADDR);
+    const needsOf = (p: HostPlan): Set<string> => {
+      const out = new Set<string>();
+      const todo = [...probed(p), ...pulls(p), ...(p.tier === "maglev" ? behind(p) : [])];
+      while (todo.length) {
+        const n = todo.pop()!;
+        if (n === p.name || out.has(n)) continue;
+        out.add(n);
+        todo.push(...pulls(planOf.get(n)!), ...behind(planOf.get(n)!));
+      }
+      return out;
+    };
     const ancestors = (name: string): Set<string> => {
       const seen = new Set<string>();
       const todo = [...g.get(COMMAND, name).dependsOn];
       while (todo.length) {
-        const u = todo.pop()!;
-        const r = byUrn.get(u);
+        const r = g.byUrn.get(todo.pop()!);
         if (!r || seen.has(r.name)) continue;
         seen.add(r.name);
         todo.push(...r.dependsOn);
@@ -229,22 +278,53 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
       return seen;
     };
     let checked = 0;
-    for (const [tier, needs] of Object.entries(GATE_NEEDS)) {
-      for (const h of topo.hosts.filter((x) => x.role === tier)) {
-        const a = ancestors(`${h.name}-apply`);
-        for (const need of needs!)
-          for (const n of topo.hosts.filter((x) => x.role === need)) {
-            expect({
-              gate: `${h.name}-apply`,
-              needs: `${n.name}-apply`,
-              ancestor: a.has(`${n.name}-apply`),
-            }).toEqual({ gate: `${h.name}-apply`, needs: `${n.name}-apply`, ancestor: true });
-            checked++;
-          }
+    for (const p of plans.filter((x) => x.health)) {
+      const a = ancestors(`${p.name}-apply`);
+      for (const n of needsOf(p)) {
+        expect({ gate: p.name, needs: n, appliedBefore: a.has(`${n}-apply`) }).toEqual({
+          gate: p.name,
+          needs: n,
+          appliedBefore: true,
+        });
+        checked++;
       }
     }
-    // mgmt02: 2 maglevs × (2 gateways + 3 HAProxy + 6 k0s workers + 2 dnsdist) + 6 workers × 1 controller
-    expect(checked).toBe(2 * (2 + 3 + 6 + 2) + 6);
+    // A maglev's gate reaches every L7 host behind a VIP, the gateways it dials, and through
+    // dnsdist the secondaries and the shadow primary.
+    expect([...needsOf(planOf.get("maglev01")!)].sort()).toEqual(
+      ["mgw01", "mgw02", "mlb01", "mlb02", "mlb03", "k0s00", "k0s01", "k0s02", "k0s03"]
+        .concat(["dnsdist01", "dnsdist02", "dns01", "dns02", "dns03", "dns00"])
+        .sort(),
+    );
+    expect(checked).toBeGreaterThan(2 * 17);
+  });
+
+  test("THEN the program wires exactly GATE_NEEDS: every host of a needed tier is applied before the tier's first host", () => {
+    let checked = 0;
+    for (const [tier, needs] of Object.entries(GATE_NEEDS)) {
+      const first = topo.hosts.find((x) => x.role === tier)!;
+      const deps = new Set<string>();
+      const todo = [...g.get(COMMAND, `${first.name}-apply`).dependsOn];
+      while (todo.length) {
+        const r = g.byUrn.get(todo.pop()!);
+        if (!r || deps.has(r.name)) continue;
+        deps.add(r.name);
+        todo.push(...r.dependsOn);
+      }
+      for (const need of needs!)
+        for (const n of topo.hosts.filter((x) => x.role === need)) {
+          expect({ tier, needs: n.name, before: deps.has(`${n.name}-apply`) }).toEqual({
+            tier,
+            needs: n.name,
+            before: true,
+          });
+          checked++;
+        }
+    }
+    // mgmt02: maglev ← 2 gateways + 3 HAProxy + 6 k0s workers + 2 dnsdist + 3 PowerDNS + 1
+    // shadow primary; PowerDNS ← the shadow primary; k0s workers ← the controller.
+    expect(checked).toBe(2 + 3 + 6 + 2 + 3 + 1 + 1 + 1);
+    expect(TIER_ORDER.indexOf("maglev")).toBe(TIER_ORDER.length - 1);
   });
 
   test("THEN each k0s worker's own join token is one resource on the controller: minted after the controller converged and right before the worker's apply, revoked by its delete, a secret of the worker's plan, unlogged", () => {
