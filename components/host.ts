@@ -209,7 +209,10 @@ export function provisionVm(
         datastoreId: vm.datastore,
         retries: CLONE_RETRIES,
       },
-      // A new `vm.node` moves the VM (live migration) instead of replacing it.
+      // A new `vm.node` moves the VM (live migration) instead of replacing it: the provider
+      // forces a new VM on a node_name change only while migrate is false
+      // (bpg/terraform-provider-proxmox, proxmoxtf/resource/vm/vm.go, CustomizeDiff:
+      // `customdiff.ForceNewIf(mkNodeName, … return !d.Get(mkMigrate).(bool))`).
       migrate: true,
       cpu: { cores: vm.cores, type: "host" },
       memory: { dedicated: vm.memoryMb },
@@ -259,8 +262,10 @@ export function provisionVm(
       provider,
       // A role change keeps the VM (see TIER_TYPES).
       aliases,
-      // The bpg provider's import ID of a VM is "<node>/<vmid>". Pulumi imports it only if the
-      // VM matches these inputs (clone, cloud-init and the disk's path are ignored below).
+      // The bpg provider's import ID of a VM is "<node>/<vmid>" (vm.go's Importer,
+      // parseImportIDWithNodeName; the SDK's example: `pulumi import … first-node/4321`).
+      // Pulumi imports it only if the VM matches these inputs (clone, cloud-init and the
+      // disk's path are ignored below).
       ...(importVm ? { import: vmImportId(host) } : {}),
       protect: vm.protect,
       // The VM id is fixed by the stack: a replacement (e.g. a new template) must delete the old
