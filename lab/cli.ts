@@ -1,17 +1,18 @@
 /**
- * npm run lab -- <command>
+ * npm run lab -- <command>          (npm run lab -- --help: every command, flag and variable)
  *
- *   up                     prerequisites, boot every node, apply every plan, wait for BGP + VIP routes
+ *   up [--stack S]         prerequisites, boot every node, apply every plan, wait for BGP + VIP routes
  *   status                 nodes, BGP sessions, routes, IPVS services
  *   exec <host> -- <cmd…>  run a command in a guest (stdout, stderr, exit status passed through)
  *   stop <host>            power cut (uml_mconsole halt)
  *   start <host>           boot again (a systemd guest from its disk; a bash guest is re-applied)
  *   reboot <host>          a clean reboot (systemd guests: reboot.target, same disk)
  *   apply [--stack S]      re-render the stack and re-apply: serial rollout (drain → apply → health per host)
- *   test [names…]          the scenarios (lab/scenarios/), results in ./lab-results.json
+ *   test [names…] [--keep] the scenarios (lab/scenarios/), results in ./lab-results.json
  *   down                   kill every guest and switch, remove the state dir
  *
- * State dir: $MAGLEV_LAB_DIR or /run/maglev-lab.
+ * State dir: $MAGLEV_LAB_DIR or /run/maglev-lab. The grammar is lab/cli-program.ts; this file
+ * holds what each command does.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -19,6 +20,8 @@ import { DEFAULT_STATE_DIR, Lab } from "./guest";
 import { ensureKernel, requirePrerequisites } from "./prereqs";
 import { provision, readCluster, rollout, summary, up, waitReady, readyState } from "./cluster";
 import { buildLabModel } from "./topology";
+import { LabActions, runLab } from "./cli-program";
+import { shellWord } from "../src/escape";
 
 const log = (s: string) => console.log(s);
 
@@ -28,122 +31,100 @@ function attach(): Lab {
   return Lab.attach(DEFAULT_STATE_DIR);
 }
 
-async function cmdUp(args: string[]): Promise<number> {
-  const stack = flag(args, "--stack") ?? "lab";
-  requirePrerequisites();
-  ensureKernel(log);
-  const r = await up({ stack, log });
-  log(await summary(r.lab, r.model));
-  log(
-    `ready in ${(r.totalMs / 1000).toFixed(1)} s (boot ${(r.bootMs / 1000).toFixed(1)} s, apply ${(r.applyMs / 1000).toFixed(1)} s, BGP/routes ${(r.readyMs / 1000).toFixed(1)} s)`,
-  );
-  return 0;
-}
+const actions: LabActions = {
+  async up({ stack }) {
+    requirePrerequisites();
+    ensureKernel(log);
+    const r = await up({ stack, log });
+    log(await summary(r.lab, r.model));
+    log(
+      `ready in ${(r.totalMs / 1000).toFixed(1)} s (boot ${(r.bootMs / 1000).toFixed(1)} s, apply ${(r.applyMs / 1000).toFixed(1)} s, BGP/routes ${(r.readyMs / 1000).toFixed(1)} s)`,
+    );
+    return 0;
+  },
 
-async function cmdApply(args: string[]): Promise<number> {
-  const lab = attach();
-  const c = readCluster();
-  const stack = flag(args, "--stack") ?? c.stack;
-  const m = buildLabModel(stack, c.root && stack === c.stack ? c.root : process.cwd());
-  const r = await rollout(lab, m, log);
-  const st = await waitReady(lab, m, 60_000);
-  log(
-    `rollout of stack ${stack} done in ${(r.ms / 1000).toFixed(1)} s (applied: ${r.applied.join(", ") || "none"}; unchanged: ${r.skipped.length}); ${st.ok ? "ready" : "NOT ready"}: ${st.detail}`,
-  );
-  return st.ok ? 0 : 1;
-}
-
-function flag(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-}
-
-async function main(argv: string[]): Promise<number> {
-  const [cmd, ...args] = argv;
-  switch (cmd) {
-    case "up":
-      return cmdUp(args);
-    case "down": {
-      if (!fs.existsSync(path.join(DEFAULT_STATE_DIR, "lab.json"))) {
-        log(`no lab in ${DEFAULT_STATE_DIR}`);
-        return 0;
-      }
-      const t0 = Date.now();
-      const { leftovers } = await Lab.attach(DEFAULT_STATE_DIR).down();
-      log(
-        `down in ${Date.now() - t0} ms; leftovers: ${leftovers.length ? leftovers.join("; ") : "none"}`,
-      );
-      return leftovers.length ? 1 : 0;
-    }
-    case "status": {
-      const lab = attach();
-      const c = readCluster();
-      const m = buildLabModel(c.stack, c.root ?? process.cwd());
-      log(await summary(lab, m));
-      const st = await readyState(lab, m);
-      log(`${st.ok ? "ready" : "NOT ready"}: ${st.detail}`);
+  async down() {
+    if (!fs.existsSync(path.join(DEFAULT_STATE_DIR, "lab.json"))) {
+      log(`no lab in ${DEFAULT_STATE_DIR}`);
       return 0;
     }
-    case "exec": {
-      const host = args[0];
-      const sep = args.indexOf("--");
-      const cmdArgs = sep >= 0 ? args.slice(sep + 1) : args.slice(1);
-      if (!host || cmdArgs.length === 0) throw new Error("usage: exec <host> -- <cmd…>");
-      const lab = attach();
-      // One argument: a shell command line; several: argv, quoted.
-      const script =
-        cmdArgs.length === 1
-          ? cmdArgs[0]
-          : cmdArgs
-              .map((a) =>
-                /^[A-Za-z0-9_./:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`,
-              )
-              .join(" ");
-      const r = await lab.exec(host, script, {
-        timeoutMs: Number(process.env.LAB_EXEC_TIMEOUT_MS ?? 600_000),
-      });
-      process.stdout.write(r.stdout);
-      process.stderr.write(r.stderr);
-      return r.code;
-    }
-    case "stop": {
-      const lab = attach();
-      const t0 = Date.now();
-      await lab.stop(args[0]);
-      log(`${args[0]}: powered off in ${Date.now() - t0} ms`);
-      return 0;
-    }
-    case "start": {
-      const lab = attach();
-      const c = readCluster();
-      const m = buildLabModel(c.stack, c.root ?? process.cwd());
-      const b = await lab.start(args[0]);
-      log(`${args[0]}: booted in ${b.readyMs} ms`);
-      // A systemd guest boots from its own disk, as a VM after a power cut: nothing to re-apply.
-      if (lab.machineOf(args[0]) !== "systemd") await provision(lab, m, args[0], c.secrets, log);
-      return 0;
-    }
-    case "reboot": {
-      const lab = attach();
-      const b = await lab.reboot(args[0]);
-      log(`${args[0]}: rebooted in ${b.readyMs} ms`);
-      return 0;
-    }
-    case "apply":
-      return cmdApply(args);
-    case "test": {
-      const { runScenarios } = await import("./scenarios");
-      return runScenarios(args);
-    }
-    default:
-      console.error(
-        "usage: npm run lab -- up|down|status|exec <host> -- <cmd…>|stop <host>|start <host>|reboot <host>|apply [--stack S]|test [scenarios…]",
-      );
-      return 2;
-  }
-}
+    const t0 = Date.now();
+    const { leftovers } = await Lab.attach(DEFAULT_STATE_DIR).down();
+    log(
+      `down in ${Date.now() - t0} ms; leftovers: ${leftovers.length ? leftovers.join("; ") : "none"}`,
+    );
+    return leftovers.length ? 1 : 0;
+  },
 
-main(process.argv.slice(2)).then(
+  async status() {
+    const lab = attach();
+    const c = readCluster();
+    const m = buildLabModel(c.stack, c.root ?? process.cwd());
+    log(await summary(lab, m));
+    const st = await readyState(lab, m);
+    log(`${st.ok ? "ready" : "NOT ready"}: ${st.detail}`);
+    return 0;
+  },
+
+  async exec(host, cmd) {
+    const lab = attach();
+    // One argument: a shell command line; several: argv, each a quoted word.
+    const script =
+      cmd.length === 1 ? cmd[0] : cmd.map((a) => shellWord(a, "lab exec argument")).join(" ");
+    const r = await lab.exec(host, script, {
+      timeoutMs: Number(process.env.LAB_EXEC_TIMEOUT_MS ?? 600_000),
+    });
+    process.stdout.write(r.stdout);
+    process.stderr.write(r.stderr);
+    return r.code;
+  },
+
+  async stop(host) {
+    const lab = attach();
+    const t0 = Date.now();
+    await lab.stop(host);
+    log(`${host}: powered off in ${Date.now() - t0} ms`);
+    return 0;
+  },
+
+  async start(host) {
+    const lab = attach();
+    const c = readCluster();
+    const m = buildLabModel(c.stack, c.root ?? process.cwd());
+    const b = await lab.start(host);
+    log(`${host}: booted in ${b.readyMs} ms`);
+    // A systemd guest boots from its own disk, as a VM after a power cut: nothing to re-apply.
+    if (lab.machineOf(host) !== "systemd") await provision(lab, m, host, c.secrets, log);
+    return 0;
+  },
+
+  async reboot(host) {
+    const lab = attach();
+    const b = await lab.reboot(host);
+    log(`${host}: rebooted in ${b.readyMs} ms`);
+    return 0;
+  },
+
+  async apply(opts) {
+    const lab = attach();
+    const c = readCluster();
+    const stack = opts.stack ?? c.stack;
+    const m = buildLabModel(stack, c.root && stack === c.stack ? c.root : process.cwd());
+    const r = await rollout(lab, m, log);
+    const st = await waitReady(lab, m, 60_000);
+    log(
+      `rollout of stack ${stack} done in ${(r.ms / 1000).toFixed(1)} s (applied: ${r.applied.join(", ") || "none"}; unchanged: ${r.skipped.length}); ${st.ok ? "ready" : "NOT ready"}: ${st.detail}`,
+    );
+    return st.ok ? 0 : 1;
+  },
+
+  async test(args) {
+    const { runScenarios } = await import("./scenarios");
+    return runScenarios(args);
+  },
+};
+
+runLab(actions, process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e) => {
     console.error(`lab: ${(e as Error).message}`);
