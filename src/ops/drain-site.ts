@@ -189,25 +189,10 @@ export async function drainSite(
     `printf '%s' ${shellWord(file)} > "$t"; vtysh -f "$t"; chmod 0644 "$t"; mv "$t" ${SITE_DRAIN_FILE}; vtysh -c 'clear bgp * soft out'; exec 9>&-; ` +
     // Then the file FRR starts from: the committed apply again, which now installs the drained frr.conf.
     reapplyCurrent("true");
-  const out: DrainResult[] = [];
-  for (const gw of gws) {
-    const t0 = Date.now();
-    const r = await runner.run(gw.hostname, script, 300000);
-    const w =
-      r.code === 0
-        ? await waitAdvertised(topo, runner, gw, want, opts.timeoutMs ?? 30000)
-        : { done: false, detail: (r.stderr || r.stdout).trim() };
-    out.push({
-      host: gw.hostname,
-      action: opts.withdraw ? "withdraw-site" : "drain-site",
-      complete: w.done,
-      detail: w.done
-        ? `advertised to every upstream: ${cmds.filter((c) => c !== "exit").join("; ")}`
-        : w.detail,
-      ms: Date.now() - t0,
-    });
-  }
-  return out;
+  return onGateways(topo, runner, gws, script, want, opts, {
+    action: opts.withdraw ? "withdraw-site" : "drain-site",
+    done: `advertised to every upstream: ${cmds.filter((c) => c !== "exit").join("; ")}`,
+  });
 }
 
 /** Back to the rendered policy: remove the drain file, re-run the committed apply (rendered frr.conf, frr-reload.py) on the site's gateways, wait until advertised. */
@@ -219,25 +204,39 @@ export async function undrainSite(
 ): Promise<DrainResult[]> {
   if (!topo.env.sites[site]) throw new Error(`no site "${site}" in stack ${topo.env.name}`);
   const want = renderedSitePolicy(topo, site);
+  // The committed apply with the drain file gone: the rendered frr.conf, checked, reloaded, health-gated.
+  // The marker goes under the apply's lock, so a running apply cannot re-install the drained frr.conf after it.
+  const script = `install -d ${APPLY_LOCK_DIR} && { flock -w 600 ${APPLY_LOCK} rm -f ${SITE_DRAIN_FILE}; } && { ${reapplyCurrent(runner.services.reload("frr"))}; } && vtysh -c 'clear bgp * soft out'`;
+  const gws = topo.gateways.filter((g) => g.site === site);
+  return onGateways(topo, runner, gws, script, want, opts, {
+    action: "undrain-site",
+    done: "frr.conf policy restored and advertised",
+  });
+}
+
+/** Run `script` on each gateway in turn, then wait until it advertises `want` to every upstream. */
+async function onGateways(
+  topo: Topology,
+  runner: HostRunner,
+  gws: HostFacts[],
+  script: string,
+  want: SitePolicy,
+  opts: DrainOptions,
+  says: { action: string; done: string },
+): Promise<DrainResult[]> {
   const out: DrainResult[] = [];
-  for (const gw of topo.gateways.filter((g) => g.site === site)) {
+  for (const gw of gws) {
     const t0 = Date.now();
-    // The committed apply with the drain file gone: the rendered frr.conf, checked, reloaded, health-gated.
-    // The marker goes under the apply's lock, so a running apply cannot re-install the drained frr.conf after it.
-    const r = await runner.run(
-      gw.hostname,
-      `install -d ${APPLY_LOCK_DIR} && { flock -w 600 ${APPLY_LOCK} rm -f ${SITE_DRAIN_FILE}; } && { ${reapplyCurrent(runner.services.reload("frr"))}; } && vtysh -c 'clear bgp * soft out'`,
-      300000,
-    );
+    const r = await runner.run(gw.hostname, script, 300000);
     const w =
       r.code === 0
         ? await waitAdvertised(topo, runner, gw, want, opts.timeoutMs ?? 30000)
         : { done: false, detail: (r.stderr || r.stdout).trim() };
     out.push({
       host: gw.hostname,
-      action: "undrain-site",
+      action: says.action,
       complete: w.done,
-      detail: w.done ? "frr.conf policy restored and advertised" : w.detail,
+      detail: w.done ? says.done : w.detail,
       ms: Date.now() - t0,
     });
   }
