@@ -7,6 +7,7 @@
  * input secret" is read from what the program declares (a command that declares its stdin or
  * stdout a secret output carries a secret), and a credential is recognised by its shape.
  */
+import { gunzipSync } from "zlib";
 import { EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 
 const VM = "proxmoxve:index/vmLegacy:VmLegacy";
@@ -35,6 +36,39 @@ function leaves(v: unknown, at = ""): { path: string; value: string }[] {
   if (v && typeof v === "object")
     return Object.entries(v).flatMap(([k, e]) => leaves(e, at ? `${at}.${k}` : k));
   return [];
+}
+
+/**
+ * The members (name, size) of a command's stdin when it is an apply archive (base64 of a
+ * gzipped ustar, src/bundle's bundleArchive); [] for any other stdin. An archive with a non-empty `secrets.json` carries the stack's secret values (every
+ * key a host's plan names, whatever its shape): the structural twin of CREDENTIAL_SHAPES.
+ */
+export function archiveMembers(stdin: unknown): { name: string; size: number }[] {
+  if (typeof stdin !== "string" || !/^[A-Za-z0-9+/=\n]+$/.test(stdin)) return [];
+  let tar: Buffer;
+  try {
+    tar = gunzipSync(Buffer.from(stdin.replace(/\n/g, ""), "base64"));
+  } catch {
+    return [];
+  }
+  const field = (off: number, len: number) =>
+    tar
+      .subarray(off, off + len)
+      .toString("latin1")
+      .replace(/\0.*$/s, "");
+  const out: { name: string; size: number }[] = [];
+  // ustar headers: name at 0 (100 bytes), size at 124 (12, octal); data in 512-byte blocks.
+  for (let off = 0; off + 512 <= tar.length && field(off, 100);) {
+    const size = parseInt(field(off + 124, 12).trim(), 8) || 0;
+    out.push({ name: field(off, 100), size });
+    off += 512 + Math.ceil(size / 512) * 512;
+  }
+  return out;
+}
+
+/** Whether a command's stdin is an apply archive that holds secret values (a non-empty secrets.json). */
+export function stdinHoldsSecrets(stdin: unknown): boolean {
+  return archiveMembers(stdin).some((m) => m.name === "secrets.json" && m.size > 0);
 }
 
 /** Whether a command declares that it carries a secret (its stdin or stdout a secret output). */
@@ -69,9 +103,17 @@ export const vmGuestAgentOn: ResourceValidationPolicy = {
 export const noSecretInPlainInput: ResourceValidationPolicy = {
   name: "no-secret-in-plain-input",
   description:
-    "A credential (private key, Proxmox API token) appears only in an input that is secret: a provider's credential, a command's connection, or a stdin the command declares secret.",
+    "A credential (private key, Proxmox API token) appears only in an input that is secret: a provider's credential, a command's connection, or a stdin the command declares secret; an apply archive that carries the stack's secret values (secrets.json) only on a stdin declared secret.",
   enforcementLevel: "mandatory",
   validateResource: (args, report) => {
+    if (
+      args.type === COMMAND &&
+      stdinHoldsSecrets(args.props.stdin) &&
+      !secretPath(args.type, "stdin", args.opts)
+    )
+      report(
+        `${args.name}: stdin is an apply archive with secret values (secrets.json), but it is not a secret input`,
+      );
     for (const leaf of leaves(args.props)) {
       const shape = CREDENTIAL_SHAPES.find((c) => c.re.test(leaf.value));
       // The message names the input, never the value.
@@ -89,8 +131,9 @@ export const secretCommandsLogNothing: ResourceValidationPolicy = {
   validateResource: (args, report) => {
     if (args.type !== COMMAND) return;
     const credentialOnStdin =
-      typeof args.props.stdin === "string" &&
-      CREDENTIAL_SHAPES.some((c) => c.re.test(args.props.stdin));
+      (typeof args.props.stdin === "string" &&
+        CREDENTIAL_SHAPES.some((c) => c.re.test(args.props.stdin))) ||
+      stdinHoldsSecrets(args.props.stdin);
     if ((carriesSecret(args.opts) || credentialOnStdin) && args.props.logging !== "none") {
       report(
         `${args.name}: carries a secret but logs (logging: ${args.props.logging ?? "stdoutAndStderr (the default)"}); set logging: none`,

@@ -8,7 +8,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
 import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { POLICIES } from "../../policy/rules";
+import { gzipSync } from "zlib";
+import { archiveMembers, POLICIES, stdinHoldsSecrets } from "../../policy/rules";
+import { ustar } from "../../src/bundle";
 import { RecordedResource, synthesize } from "../../src/program/offline";
 import { mgmt02Raw } from "../helpers";
 import { stackConfig, synth, synthEnv } from "../program/harness";
@@ -79,6 +81,19 @@ describe("GIVEN the mgmt02 stack under mocks, with secrets shaped like real ones
     );
     expect(JSON.stringify(r.resources.map((x) => x.rawInputs))).toContain(FAKE_TOKEN);
     expect(runPolicies(r.resources)).toEqual([]);
+    // The apply archives that carry the stack's other secrets (passwords, API keys: no shape to
+    // recognise) are found by their structure, and each is a secret input.
+    const applies = r.resources.filter((x) => x.name.endsWith("-apply"));
+    const withValues = applies.filter((x) => stdinHoldsSecrets(x.rawInputs?.stdin));
+    expect(withValues.length).toBeGreaterThanOrEqual(8); // 6 k0s workers, HAProxy, dnsdist, PowerDNS
+    for (const x of withValues) expect(x.secretInputs).toContain("stdin");
+    expect(
+      archiveMembers(applies.find((x) => !x.secretInputs.includes("stdin"))!.rawInputs!.stdin),
+    ).toEqual([
+      { name: "maglev-apply", size: expect.any(Number) },
+      { name: "bundle.json", size: expect.any(Number) },
+      { name: "secrets.sha256", size: 0 },
+    ]);
     // … and nothing of them reaches the recorded (printable) inputs.
     expect(JSON.stringify(r.resources.map((x) => x.inputs))).not.toContain("PRIVATE KEY");
   });
@@ -130,6 +145,20 @@ describe("GIVEN a fixture program that breaks each rule once", () => {
           { connection: { host: "10.1.7.4", privateKey: key }, create: "cat > /etc/x", stdin: key },
           { additionalSecretOutputs: ["stdin"] },
         );
+        // 5. An apply archive with the stack's secret values on a plain stdin (silent, so only
+        //    the plain-input rule applies).
+        const archive = gzipSync(
+          ustar([
+            { name: "bundle.json", mode: 0o600, data: Buffer.from("{}") },
+            { name: "secrets.json", mode: 0o600, data: Buffer.from('{"pdnsApiKey":"value"}\n') },
+          ]),
+        ).toString("base64");
+        new command.remote.Command("bad-archive", {
+          connection: { host: "10.1.7.4", privateKey: key },
+          create: "apply",
+          stdin: archive,
+          logging: "none",
+        });
         return {};
       },
     });
@@ -140,6 +169,7 @@ describe("GIVEN a fixture program that breaks each rule once", () => {
     expect(violations.map((v) => `${v.policy}: ${v.message}`).sort()).toEqual(
       [
         "no-secret-in-plain-input: bad-script: create holds a private key, but it is not a secret input",
+        "no-secret-in-plain-input: bad-archive: stdin is an apply archive with secret values (secrets.json), but it is not a secret input",
         "production-vms-protected: VM bad-vm of production stack mgmt02 is not protected (protect: true)",
         "secret-commands-log-nothing: bad-logging: carries a secret but logs (logging: stdoutAndStderr (the default)); set logging: none",
         "vm-guest-agent-on: VM bad-vm: agent.enabled must be true (the template needs qemu-guest-agent)",
