@@ -348,6 +348,50 @@ describe("GIVEN mgmt02 WHEN synthesized THEN each host's SSH host key is pinned"
   });
 });
 
+describe("GIVEN mgmt02 with a distinct value for every secret WHEN synthesized THEN secrets stay secret through every output", () => {
+  test("THEN every stack output index.ts exports is plain but kubeconfig, which is secret, and no plain output carries a secret value (the join tokens' and the commands' mock stdout included)", async () => {
+    const r = await synth("mgmt02", { secretValue: (k) => `SECRET-VALUE-OF-${k}` });
+    const secretness = Object.fromEntries(
+      await Promise.all(
+        Object.entries(r.rawOutputs).map(async ([k, v]) => [
+          k,
+          pulumi.Output.isInstance(v) ? await (v as any).isSecret : false,
+        ]),
+      ),
+    );
+    expect(secretness).toEqual({
+      dnsRecords: false,
+      hosts: false,
+      vips: false,
+      alertRules: false,
+      grafanaDashboard: false,
+      knownHosts: false,
+      kubeconfig: true,
+    });
+    // index.ts exports exactly these (a new output is covered by this test, or fails it).
+    const exported = [
+      ...fs
+        .readFileSync(path.join(ROOT, "index.ts"), "utf8")
+        .matchAll(/^export const (\w+) = out\.(\w+);$/gm),
+    ].map((m) => (m[1] === m[2] ? m[1] : `${m[1]} != ${m[2]}`));
+    expect(exported.sort()).toEqual(Object.keys(secretness).sort());
+    expect(JSON.stringify(r.outputs)).not.toMatch(
+      /SECRET-VALUE-OF-|offline-secret-|offline-stdout/,
+    );
+    expect(r.outputs.kubeconfig).toBe(SECRET_MARK);
+    // The command outputs they come from: the kubeconfig and each join token are secret outputs.
+    const readers = r.resources.filter((x) => /-(kubeconfig|join-token)$/.test(x.name));
+    expect(readers).toHaveLength(7);
+    for (const x of readers)
+      expect({ name: x.name, secret: x.additionalSecretOutputs }).toEqual({
+        name: x.name,
+        secret: expect.arrayContaining(["stderr", "stdout"]),
+      });
+    // Nothing recorded of any resource carries a value in clear.
+    expect(JSON.stringify(r.resources)).not.toMatch(/SECRET-VALUE-OF-|offline-secret-/);
+  });
+});
+
 // ------------------------------------------------------------------------------------------
 
 /** Names of every resource `name` depends on, transitively (what Pulumi deletes after it). */
