@@ -35,8 +35,12 @@ import {
 export interface SshSettings {
   /** Login user (the cloud-init user); scripts run through `sudo -n sh -c` unless it is root. */
   readonly user: string;
-  /** OpenSSH private key, a secret Output from `config.requireSecret("sshPrivateKey")`. */
-  readonly privateKey: pulumi.Input<string>;
+  /**
+   * OpenSSH private key, a secret Output from `config.getSecret("sshPrivateKey")`. Left out,
+   * the connection carries no key and the command provider authenticates through the
+   * ssh-agent at SSH_AUTH_SOCK of the environment Pulumi runs in. @default none (ssh-agent)
+   */
+  readonly privateKey?: pulumi.Input<string>;
   /** Seconds one SSH dial may take. @default 10 */
   readonly perDialTimeout?: number;
   /** Failed dials before a step gives up, so an unreachable host fails in bounded time. @default 30 (≈ 5 min: a fresh VM's first boot) */
@@ -437,7 +441,7 @@ export abstract class ManagedHost extends pulumi.ComponentResource {
     const firstContact: command.types.input.remote.ConnectionArgs = {
       host: host.mgmt.ipv4,
       user: ssh.user,
-      privateKey: ssh.privateKey,
+      ...(ssh.privateKey !== undefined ? { privateKey: ssh.privateKey } : {}),
       perDialTimeout: ssh.perDialTimeout ?? DEFAULT_PER_DIAL_TIMEOUT,
       dialErrorLimit: ssh.dialErrorLimit ?? DEFAULT_DIAL_ERROR_LIMIT,
     };

@@ -29,8 +29,22 @@ import {
   SshSettings,
 } from "../../components";
 
-/** Secrets every stack needs (`pulumi config set --secret maglev-infra:<key>`). */
+/**
+ * The `up` credentials as config keys (`pulumi config set --secret maglev-infra:<key>`), both
+ * optional: left out, they never enter the program's inputs, so a `pulumi preview` (a pull
+ * request's job) needs neither and the stack file holds neither. Then the SSH key comes from an
+ * ssh-agent (SSH_AUTH_SOCK, which the command provider dials when a connection has no key:
+ * pulumi-command v1.2.1 provider/pkg/provider/remote/connection.go, SSHConfig) and the
+ * Proxmox token from PROXMOX_VE_API_TOKEN (which the bpg provider reads when its apiToken is
+ * unset: bpg/terraform-provider-proxmox fwprovider/provider.go and proxmoxtf/provider/
+ * provider.go, Configure). Environment variables are not inputs: a preview with a read-only
+ * Proxmox token and no agent registers exactly what `up` does.
+ */
 export const BASE_SECRET_KEYS = ["sshPrivateKey", "proxmoxApiToken"] as const;
+/** Where the program finds the Proxmox token when `proxmoxApiToken` is not set. */
+export const PROXMOX_TOKEN_ENV = "PROXMOX_VE_API_TOKEN";
+/** The agent socket the commands authenticate through when `sshPrivateKey` is not set. */
+export const SSH_AGENT_ENV = "SSH_AUTH_SOCK";
 /** Secrets a plan may reference through a file's `secretKeys`; only those referenced are read. */
 export const PLAN_SECRET_KEYS = [
   "haproxyStatsPassword",
@@ -254,6 +268,34 @@ export function hostsOutput(topo: Topology): Record<string, HostOutput> {
   );
 }
 
+/**
+ * The `up` credentials from the config, when they are there (see BASE_SECRET_KEYS); when not,
+ * checks that the environment will supply them: the Proxmox token for any run that needs the
+ * provider (a preview configures it too), the ssh-agent for an update (a preview connects to
+ * no host). Fails before anything is registered, naming both ways.
+ */
+export function upCredentials(
+  config: pulumi.Config,
+  needsProxmox: boolean,
+  environ: Record<string, string | undefined>,
+  dryRun: boolean,
+): { sshPrivateKey?: pulumi.Output<string>; proxmoxApiToken?: pulumi.Output<string> } {
+  const key = config.getSecret("sshPrivateKey");
+  const token = needsProxmox ? config.getSecret("proxmoxApiToken") : undefined;
+  const missing: string[] = [];
+  if (needsProxmox && !token && !environ[PROXMOX_TOKEN_ENV])
+    missing.push(
+      `the Proxmox API token (export ${PROXMOX_TOKEN_ENV}, or pulumi config set --secret ${CONFIG_NAMESPACE}:proxmoxApiToken)`,
+    );
+  if (!dryRun && !key && !environ[SSH_AGENT_ENV])
+    missing.push(
+      `the hosts' SSH key (an ssh-agent at ${SSH_AGENT_ENV} that holds it: eval "$(ssh-agent)" && ssh-add <key>; or pulumi config set --secret ${CONFIG_NAMESPACE}:sshPrivateKey)`,
+    );
+  if (missing.length)
+    throw new Error(`stack ${pulumi.getStack()}: missing ${missing.join("; missing ")}`);
+  return { ...(key ? { sshPrivateKey: key } : {}), ...(token ? { proxmoxApiToken: token } : {}) };
+}
+
 type TierClass = new (
   name: string,
   args: ManagedHostArgs,
@@ -279,9 +321,10 @@ export function main(opts: ProgramOptions = {}): ProgramOutputs {
   const planOf = new Map(plans.map((p) => [p.name, p]));
   const needsProxmox = topo.hosts.some((h) => h.provider === "proxmox");
   const imports = importVmHosts(config.getObject<unknown>(IMPORT_VMS_KEY), topo);
+  const credentials = upCredentials(config, needsProxmox, process.env, pulumi.runtime.isDryRun());
   const ssh: SshSettings = {
     user: env.proxmox.user,
-    privateKey: config.requireSecret("sshPrivateKey"),
+    ...(credentials.sshPrivateKey ? { privateKey: credentials.sshPrivateKey } : {}),
   };
   const secrets = Object.fromEntries(
     referencedSecretKeys(plans).map((k) => [k, config.requireSecret(k)]),
@@ -289,7 +332,7 @@ export function main(opts: ProgramOptions = {}): ProgramOutputs {
   const proxmoxArgs = needsProxmox
     ? {
         endpoint: config.require(PROXMOX_ENDPOINT_KEY),
-        apiToken: config.requireSecret("proxmoxApiToken"),
+        ...(credentials.proxmoxApiToken ? { apiToken: credentials.proxmoxApiToken } : {}),
         insecure: config.getBoolean(PROXMOX_INSECURE_KEY) ?? false,
       }
     : undefined;

@@ -148,6 +148,8 @@ export interface SynthOptions {
   placeholderDigests?: PlaceholderDigests;
   /** Also record each resource's inputs with secrets unwrapped (`rawInputs`), for the policy pack's tests. @default false */
   unwrapSecrets?: boolean;
+  /** Secret config keys left unset (e.g. the `up` credentials, which may come from the environment instead). @default [] */
+  unsetSecrets?: string[];
 }
 
 /** The config map of a stack file (`stacks/Pulumi.<stack>.yaml` or a path). */
@@ -270,7 +272,9 @@ export async function synthesize(opts: SynthOptions): Promise<SynthResult> {
     });
   };
 
-  const keys = [...new Set([...SECRET_KEYS, ...planSecretKeys(opts.config)])].sort();
+  const keys = [...new Set([...SECRET_KEYS, ...planSecretKeys(opts.config)])]
+    .filter((k) => !(opts.unsetSecrets ?? []).includes(k))
+    .sort();
   const secretKeys = keys.map((k) => `${CONFIG_NAMESPACE}:${k}`);
   const config: Record<string, string> = {};
   for (const [k, v] of Object.entries(opts.config))

