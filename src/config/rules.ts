@@ -576,8 +576,8 @@ interface DigestUse {
  * Placeholder digests (all-zero, all-f) of downloads a host of the stack needs: the install
  * step would refuse the binary, so `up` fails late (issue 14 item 1). Reported when asked
  * for (`validateEnvironment(raw, { requirePinnedDigests: true })`): the Pulumi program and
- * `npm run preview:offline` ask; render, validate, the lab and the golden tests do not, so
- * the reference stack mgmt02, whose k0s digest is still a placeholder, renders for review.
+ * `npm run preview:offline` ask; render, validate, the lab and the golden tests do not, so a
+ * stack whose releases are not pinned yet still renders for review.
  */
 export function placeholderDigestErrors(env: Environment): ConfigError[] {
   const roles = new Set(env.hosts.map((h) => h.role));

@@ -195,8 +195,8 @@ export interface ProgramOptions {
   /**
    * `pulumi preview` / `pulumi up` (index.ts) reject them: the host's download step would
    * refuse the binary, so the update would fail late, at k0s00, with every worker waiting.
-   * Only the mock-runtime tools (tests, benches) pass "allow", for the reference stack whose
-   * k0s release is not pinned yet. @default "reject"
+   * Only the mock-runtime tools (tests, benches) pass "allow", so a stack whose releases are
+   * not pinned yet can still be synthesized for review. @default "reject"
    */
   readonly placeholderDigests?: PlaceholderDigests;
 }

@@ -142,8 +142,8 @@ export interface SynthOptions {
   program?: () => unknown;
   /**
    * Placeholder sha256 digests of needed downloads: "reject" as `pulumi preview`/`up` does
-   * (and `npm run preview:offline` by default), or "allow" for the mock-runtime tools run on
-   * the reference stack, whose k0s release is not pinned yet. @default "allow"
+   * (and `npm run preview:offline` by default), or "allow" for the mock-runtime tools, so a
+   * stack whose releases are not pinned yet can be synthesized for review. @default "allow"
    */
   placeholderDigests?: PlaceholderDigests;
   /** Also record each resource's inputs with secrets unwrapped (`rawInputs`), for the policy pack's tests. @default false */
