@@ -308,14 +308,22 @@ networkd() {
   esac
 }
 
-# --- prometheus-node-exporter: a no-op in the lab (not installed in guests; nothing in the
-# lab scrapes it). Reported as active so the plan's services step passes; says so loudly.
+# --- prometheus-node-exporter: the real exporter (Debian's binary, the guests share this
+# machine's /usr) with the plan's own /etc/default/prometheus-node-exporter ARGS, as Debian's
+# unit runs it; the lab scrapes it (scenario `metrics`). Its systemd collector finds no D-Bus in
+# a bash guest and reports itself failed; every other collector works.
 node_exporter() {
+  local ARGS="" words
   case $1 in
-    start | reload | restart) note "prometheus-node-exporter is a no-op in the lab"; : > "$S/node-exporter.active" ;;
-    stop) rm -f "$S/node-exporter.active" ;;
-    is-active) [ -e "$S/node-exporter.active" ] ;;
+    is-active) running node-exporter; return ;;
+    stop) stop_pid node-exporter; return 0 ;;
+    start) running node-exporter && return 0 ;;
+    restart | reload) stop_pid node-exporter ;;
   esac
+  # shellcheck source=/dev/null
+  [ -r /etc/default/prometheus-node-exporter ] && . /etc/default/prometheus-node-exporter
+  read -ra words <<< "$ARGS"
+  spawn node-exporter nice -n 10 /usr/bin/prometheus-node-exporter "${words[@]}"
 }
 
 svc() { # ACTION SERVICE

@@ -108,15 +108,22 @@ def scan_dns(targets, timeout):
 def bait(ports, seconds):
     sel = selectors.DefaultSelector()
     for port in ports:
-        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # v4-mapped: both families
-        try:
-            s.bind(("::", port))
-        except OSError:
-            s.close()  # something listens there already: it answers for itself
+        # Both families first (v4-mapped); where a daemon holds the port on an IPv4 address
+        # (node_exporter on the mgmt address), IPv6 alone; where it holds both, it answers
+        # for itself.
+        for v6only in (0, 1):
+            s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
+            try:
+                s.bind(("::", port))
+                s.listen(64)
+                break
+            except OSError:
+                s.close()
+                s = None
+        if s is None:
             continue
-        s.listen(64)
         s.setblocking(False)
         sel.register(s, selectors.EVENT_READ)
         print(f"bait {port}", flush=True)

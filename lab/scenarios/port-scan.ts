@@ -10,9 +10,9 @@
  *     open must be exactly the VIP mappings — an unmapped VIP port reaches a maglev, whose
  *     firewall drops what its fwmark table did not mark (else its sshd would answer there).
  *
- * Lab guests run no sshd and no node_exporter: for the scan each managed guest listens on
- * those ports where nothing does (portscan.py bait), so the scan sees the firewall, not the
- * absence of a daemon. Every listening daemon (PowerDNS on 0.0.0.0:53, HAProxy's stats and
+ * Bash guests run no sshd, and node_exporter listens on the mgmt IPv4 address only (as the plan
+ * says): for the scan each managed guest listens on those ports where nothing does, per family
+ * (portscan.py bait), so the scan sees the firewall, not the absence of a daemon. Every listening daemon (PowerDNS on 0.0.0.0:53, HAProxy's stats and
  * health ports, BGP) is probed as it runs.
  */
 import * as fs from "fs";
