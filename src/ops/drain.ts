@@ -6,7 +6,7 @@
  *              next hop via this maglev.
  *   haproxy  — the health API answers 503 (hactl drain), so every maglev's keepalived sets the
  *              node to weight 0: no new connections, existing ones finish. Complete when every
- *              maglev shows weight 0 and no active connection to it.
+ *              maglev shows weight 0 and the node's VIP frontends hold no client connection (hactl sessions).
  *   site     — the site's gateways announce the VIPs less preferred (to iBGP upstreams
  *              LOCAL_PREF 10, to eBGP upstreams a longer AS path than any site's) or not at
  *              all (--withdraw), kept in a file on each gateway that the apply re-applies
@@ -19,7 +19,11 @@
 import { Topology, HostFacts } from "../topology";
 import { HostPlan } from "../plan/types";
 import { APPLY_DRAIN_MARK, DRAIN_FILE, ipvsServices } from "../tiers/maglev";
-import { HAPROXY_DRAIN_COMMAND, HAPROXY_UNDRAIN_COMMAND } from "../tiers/haproxy";
+import {
+  HAPROXY_DRAIN_COMMAND,
+  HAPROXY_SESSIONS_COMMAND,
+  HAPROXY_UNDRAIN_COMMAND,
+} from "../tiers/haproxy";
 import { HostRunner, waitFor } from "./runner";
 import { drainStates } from "./check";
 import { IPVS_LIST_COMMAND, ipvsServiceKey, parseIpvs } from "../daemons/keepalived/probes";
@@ -174,7 +178,18 @@ export async function drainHost(
         ms: Date.now() - t0,
       };
     const weightZeroMs = Date.now() - t0;
+    // The node's own count of the client connections it holds is the measure: an IPVS entry
+    // of a flow that an ECMP change moved to the other maglev stays "active" on the first one
+    // until its timeout (15 min), long after the connection ended. A host whose hactl has no
+    // `sessions` yet (before its first apply of this version) is judged by IPVS as before.
     const w = await waitFor(Math.max(0, timeoutMs - weightZeroMs), async () => {
+      const r = await runner.run(h.hostname, HAPROXY_SESSIONS_COMMAND);
+      const sessions = r.code === 0 && /^\d+$/.test(r.stdout.trim()) ? Number(r.stdout) : NaN;
+      if (!Number.isNaN(sessions))
+        return {
+          done: sessions === 0,
+          detail: `${sessions} client connections on its VIP frontends`,
+        };
       const s = await memberOnMaglevs(topo, runner, h);
       return {
         done: s.active === 0,
@@ -186,7 +201,7 @@ export async function drainHost(
       action: "drain",
       complete: w.done,
       detail: w.done
-        ? `weight 0 on every maglev after ${weightZeroMs} ms, no active connection`
+        ? `weight 0 on every maglev after ${weightZeroMs} ms, no client connection left`
         : `weight 0 on every maglev after ${weightZeroMs} ms; timed out after ${timeoutMs} ms waiting for ${w.detail} to finish`,
       ms: Date.now() - t0,
       weightZeroMs,

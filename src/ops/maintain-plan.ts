@@ -340,7 +340,7 @@ function drainWhat(topo: Topology, h: HostFacts, d: DrainKind, boundS: number): 
     case "haproxy":
       return {
         phase: "drain",
-        what: `\`${HAPROXY_DRAIN_COMMAND}\` (health API 503); wait for weight 0 on every maglev (${names(topo.maglevs) || "none"}), then for 0 active connections`,
+        what: `\`${HAPROXY_DRAIN_COMMAND}\` (health API 503); wait for weight 0 on every maglev (${names(topo.maglevs) || "none"}), then for 0 client connections on its VIP frontends (\`hactl sessions\`)`,
         boundS,
       };
     case "site": {

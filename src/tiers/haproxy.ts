@@ -72,6 +72,8 @@ export {
  */
 export const HAPROXY_DRAIN_COMMAND = `${HACTL_PATH} drain`;
 export const HAPROXY_UNDRAIN_COMMAND = `${HACTL_PATH} undrain`;
+/** Prints the client connections the node's VIP frontends hold (what a drain waits to reach 0). */
+export const HAPROXY_SESSIONS_COMMAND = `${HACTL_PATH} sessions`;
 
 export function planHaproxy(topo: Topology, h: HostFacts, b: PlanBuilder): void {
   const groups = groupsOf(topo, h).filter((g) => g.kind === "haproxy");

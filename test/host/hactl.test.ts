@@ -126,6 +126,26 @@ describe("hactl (scripts/host/hactl)", () => {
     expect(node.run("status").stdout).toBe("drained\n");
   });
 
+  test("WHEN sessions runs THEN it prints the current sessions of the VIP frontends only (health checks and scrapes have their own)", () => {
+    /** A frontend's `show stat` row: 1 pxname, 2 svname FRONTEND, 5 scur. */
+    const frontend = (name: string, scur: number) => {
+      const f = Array.from({ length: 40 }, () => "");
+      [f[0], f[1], f[4]] = [name, "FRONTEND", String(scur)];
+      return f.join(",");
+    };
+    node = new Node([
+      frontend("fe_100080", 3),
+      frontend("fe_100443", 2),
+      frontend("health", 7),
+      frontend("stats", 1),
+    ]);
+    expect(node.run("sessions")).toEqual({ rc: 0, stdout: "5\n", stderr: "" });
+    expect(node.sent()).toEqual([`${HAPROXY_ADMIN_SOCKET} show stat -1 1 -1`]);
+    node.cleanup();
+    node = new Node([frontend("health", 4)]);
+    expect(node.run("sessions").stdout).toBe("0\n");
+  });
+
   test("WHEN HAProxy answers a change with a message THEN hactl fails with it and saves no state", () => {
     node = new Node(SERVING);
     node.answer("No such server.\n");

@@ -14,11 +14,11 @@ const NOT_SCENARIOS = ["index", "runner", "probes", "load-mix"];
 describe("GIVEN the lab scenarios", () => {
   test("WHEN listed THEN the order and ids are the ones lab-results.json has carried", () => {
     expect(SCENARIOS.map((s) => s.id)).toEqual(
-      "check a b g ports drift noop h h2 s f rollback removed-file d watchdog marks c e dns-publish".split(
+      "check a b g ports drift noop h h2 s f rollback removed-file d watchdog marks metrics c e dns-publish maintain-all".split(
         " ",
       ),
     );
-    expect(NAMED_ONLY.map((s) => s.id)).toEqual(["maintain-all", "reboot", "first-boot"]);
+    expect(NAMED_ONLY.map((s) => s.id)).toEqual(["reboot", "first-boot"]);
   });
 
   test("WHEN the ids are compared THEN none is taken twice, by another scenario or an alias", () => {

@@ -42,7 +42,9 @@ export const HAPROXY_STATS_SECRET = "haproxyStatsPassword";
 export const HAPROXY_HARD_STOP_AFTER_S = 15 * 60;
 export const HAPROXY_STOP_TIMEOUT_S = 40;
 
-export const frontendName = (fwmark: number) => `fe_${fwmark}`;
+/** Every VIP frontend's name starts with it: `hactl sessions` sums theirs (hactl.env). */
+export const VIP_FRONTEND_PREFIX = "fe_";
+export const frontendName = (fwmark: number) => `${VIP_FRONTEND_PREFIX}${fwmark}`;
 export const backendName = (fwmark: number) => `be_${fwmark}`;
 
 function bindAddr(addr: string, port: number): string {
@@ -207,6 +209,7 @@ export function hactlEnv(topo: Topology): string {
       `HAPROXY_ADMIN_SOCKET=${shellWord(HAPROXY_ADMIN_SOCKET)}`,
       `HAPROXY_DRAIN_BACKEND=${shellWord(HAPROXY_DRAIN_BACKEND)}`,
       `HAPROXY_SERVER_STATE=${shellWord(HAPROXY_SERVER_STATE)}`,
+      `HAPROXY_VIP_FRONTEND_PREFIX=${shellWord(VIP_FRONTEND_PREFIX)}`,
       "",
     ].join("\n")
   );
