@@ -6,6 +6,11 @@
  * Everything needed to reach a running lab lives in its state dir (default /run/maglev-lab,
  * never inside the repo): `lab.json` records every PID we started, so `Lab.attach(dir).down()`
  * from another process can still tear it all down. We only ever signal PIDs we started.
+ *
+ * One file (over 1,100 lines) for now: the Lab class owns every PID and the state file, and
+ * its boot (define/start: kernel command line, disks, cloud-init, two kinds of guest) is half
+ * of it. It splits once the bash guests go (issue 13): their boot path and lab/guest-svc.sh
+ * leave with them, and what stays is the systemd guest's boot beside exec/SSH.
  */
 import { spawn, spawnSync } from "child_process";
 import { createHash, randomBytes } from "crypto";

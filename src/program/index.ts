@@ -5,6 +5,10 @@
  * Order matters: the environment is read and validated, and every secret config value is
  * requested, before the first resource is registered — a bad stack fails with the full list
  * of problems and creates nothing.
+ *
+ * One file (just over 400 lines) on purpose: the program's whole resource graph — which tier
+ * waits for which gate (GATE_NEEDS, TIER_ORDER) and which secret reaches which resource — read
+ * top to bottom in one place; the resources themselves are the components'.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
