@@ -6,9 +6,9 @@
  * gateways' BFD peer and next hops go, and come back when it is booted and re-applied).
  * Each wait is bounded; the figures are how long each series took to show the change.
  */
-import { sleep } from "../cluster";
 import { Lab } from "../guest";
 import { drainHost, undrainHost } from "../../src/ops/drain";
+import { waitFor } from "../../src/ops/runner";
 import { reviveNode, Scenario } from "./runner";
 
 /** One sample of a Prometheus text exposition: metric name, labels, value. */
@@ -51,26 +51,6 @@ async function scrape(lab: Lab, address: string): Promise<Sample[]> {
   return r.code === 0 ? parseExposition(r.stdout) : [];
 }
 
-/**
- * Scrape every `address` until `ok` holds for all of them (or `timeoutMs` passes): the ms it
- * took, or undefined with what the last scrape showed.
- */
-async function until(
-  lab: Lab,
-  addresses: string[],
-  ok: (s: Sample[]) => boolean,
-  timeoutMs: number,
-): Promise<{ ms?: number; last: Sample[][] }> {
-  const t0 = Date.now();
-  let last: Sample[][] = [];
-  while (Date.now() - t0 < timeoutMs) {
-    last = await Promise.all(addresses.map((a) => scrape(lab, a)));
-    if (last.every(ok)) return { ms: Date.now() - t0, last };
-    await sleep(1000);
-  }
-  return { last };
-}
-
 export const metrics: Scenario = {
   id: "metrics",
   title:
@@ -90,28 +70,39 @@ export const metrics: Scenario = {
       valueOf(s, "maglev_bfd_peer_up", { name: mg.hostname }) === v;
     const problems: string[] = [];
     const figures: Record<string, number> = {};
+    const seen = (address: string, s: Sample[]) =>
+      s.length
+        ? `${address}: announced ${valueOf(s, "maglev_vip_announced", { vip })}, next hops ${valueOf(s, "maglev_vip_nexthops", { vip })}, BFD ${valueOf(s, "maglev_bfd_peer_up", { name: mg.hostname })}`
+        : `${address}: no answer on :9100`;
+    /** Scrape `addresses` every second until `ok` holds for all (bounded): the ms it took, or a problem. */
     const step = async (
       what: string,
       key: string,
       addresses: string[],
       ok: (s: Sample[]) => boolean,
     ) => {
-      const r = await until(lab, addresses, ok, bound);
-      if (r.ms === undefined) {
-        const seen = r.last.map((s, i) =>
-          s.length
-            ? `${addresses[i]}: announced ${valueOf(s, "maglev_vip_announced", { vip })}, next hops ${valueOf(s, "maglev_vip_nexthops", { vip })}, BFD ${valueOf(s, "maglev_bfd_peer_up", { name: mg.hostname })}`
-            : `${addresses[i]}: no answer on :9100`,
-        );
-        problems.push(`${what}: not within ${bound / 1000} s (${seen.join("; ")})`);
-      } else figures[key] = r.ms;
-      return r;
+      const t0 = Date.now();
+      const r = await waitFor(
+        bound,
+        async () => {
+          const last = await Promise.all(addresses.map((a) => scrape(lab, a)));
+          return {
+            done: last.every(ok),
+            detail: last.map((x, i) => seen(addresses[i], x)).join("; "),
+          };
+        },
+        1000,
+      );
+      if (r.done) figures[key] = Date.now() - t0;
+      else problems.push(`${what}: not within ${bound / 1000} s (${r.detail})`);
     };
 
     // GIVEN the lab as `up` left it: the VIP announced by the maglev, ECMP over all maglevs.
-    const base = await step("before", "baselineMs", [mg.mgmt.ipv4], announced(1));
+    await step("before", "baselineMs", [mg.mgmt.ipv4], announced(1));
     await step("before (gateways)", "baselineGatewaysMs", gws, (s) => hops(all)(s) && bfd(1)(s));
-    const series = base.last[0]?.filter((s) => s.name.startsWith("maglev_")).length ?? 0;
+    const series = (await scrape(lab, mg.mgmt.ipv4)).filter((s) =>
+      s.name.startsWith("maglev_"),
+    ).length;
     if (series === 0) problems.push(`${mg.hostname}: no maglev_* series on :9100`);
     if (problems.length) return { ok: false, detail: problems.join("; "), figures };
 

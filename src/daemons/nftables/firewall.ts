@@ -232,22 +232,19 @@ export function firewallConfig(topo: Topology, h: HostFacts, spec: FirewallSpec)
       out.push(`${T}${T}${ip} daddr . meta l4proto . th sport @clients_${x} notrack`);
     }
   }
-  if (pre.length)
-    L.push(
-      `${T}chain prerouting {`,
-      `${T}${T}type filter hook prerouting priority raw; policy accept;`,
-      ...pre,
-      `${T}}`,
-      "",
-    );
-  if (out.length)
-    L.push(
-      `${T}chain output {`,
-      `${T}${T}type filter hook output priority raw; policy accept;`,
-      ...out,
-      `${T}}`,
-      "",
-    );
+  // The notrack chains, each only when it has a rule.
+  for (const [hook, rules] of [
+    ["prerouting", pre],
+    ["output", out],
+  ] as const)
+    if (rules.length)
+      L.push(
+        `${T}chain ${hook} {`,
+        `${T}${T}type filter hook ${hook} priority raw; policy accept;`,
+        ...rules,
+        `${T}}`,
+        "",
+      );
 
   // ---- input
   L.push(
