@@ -131,6 +131,11 @@ program
     "also hosts that carry traffic but have no drain (dnsdist, k0s workers, PowerDNS, site-less gateways)",
   )
   .option("--force", "also hosts whose maintenance takes a group, every VIP or all routing down")
+  .option(
+    "--settle <seconds>",
+    "wait after an HAProxy node's undrain: connections opened during its drain finish before the next host moves flows",
+    "10",
+  )
   .option("--drain-timeout <seconds>", "bound of each drain and undrain", "60")
   .option("--reboot-timeout <seconds>", "bound of each reboot", "600")
   .option("--check-timeout <seconds>", "bound of each host's check", "120")
@@ -149,6 +154,7 @@ program
         rebootKind: o.lab ? "lab" : "systemd",
         allowUndrained: !!o.allowUndrained,
         force: !!o.force,
+        settleS: wholeNumber("--settle", String(o.settle), 0, 3600),
         drainTimeoutS: wholeNumber("--drain-timeout", String(o.drainTimeout), 1, 3600),
         rebootTimeoutS: wholeNumber("--reboot-timeout", String(o.rebootTimeout), 10, 7200),
         checkTimeoutS: wholeNumber("--check-timeout", String(o.checkTimeout), 1, 3600),

@@ -86,29 +86,58 @@ async function routesVia(topo: Topology, runner: HostRunner, maglev: HostFacts):
   return per.flat();
 }
 
-/** Weight and active connections of `member` on every maglev. */
+/** `member`'s IPVS entries on one maglev: one weight per service (NaN: entry missing). */
+interface MemberOnMaglev {
+  maglev: string;
+  weights: { service: string; weight: number }[];
+  active: number;
+}
+
+/** Weight and active connections of `member` on every maglev, per maglev and service. */
 async function memberOnMaglevs(
   topo: Topology,
   runner: HostRunner,
   member: HostFacts,
-): Promise<{ weight: number; active: number }> {
-  let weight = 0;
-  let active = 0;
+): Promise<{ weight: number; active: number; per: MemberOnMaglev[] }> {
   const services = ipvsServices(topo).filter((s) =>
     s.realServers.some((r) => r.host.name === member.name),
   );
-  for (const m of topo.maglevs) {
-    const ipvs = parseIpvs((await runner.run(m.hostname, IPVS_LIST_COMMAND)).stdout);
-    for (const s of services) {
-      const rs = s.realServers.find((r) => r.host.name === member.name)!;
-      const e = ipvs.get(ipvsServiceKey(s.family, s.fwmark.fwmark))?.get(rs.address);
-      if (e) {
-        weight += e.weight;
-        active += e.active;
-      }
-    }
-  }
-  return { weight, active };
+  const per = await Promise.all(
+    topo.maglevs.map(async (m): Promise<MemberOnMaglev> => {
+      const ipvs = parseIpvs((await runner.run(m.hostname, IPVS_LIST_COMMAND)).stdout);
+      let active = 0;
+      const weights = services.map((s) => {
+        const rs = s.realServers.find((r) => r.host.name === member.name)!;
+        const e = ipvs.get(ipvsServiceKey(s.family, s.fwmark.fwmark))?.get(rs.address);
+        active += e?.active ?? 0;
+        return { service: `fwmark ${s.fwmark.fwmark} ${s.family}`, weight: e ? e.weight : NaN };
+      });
+      return { maglev: m.name, weights, active };
+    }),
+  );
+  const sum = (f: (x: MemberOnMaglev) => number) => per.reduce((a, x) => a + f(x), 0);
+  return {
+    weight: sum((x) => x.weights.reduce((a, w) => a + (w.weight || 0), 0)),
+    active: sum((x) => x.active),
+    per,
+  };
+}
+
+/**
+ * Where `member` has no weight yet: `maglev: service w0|missing`, one per entry.
+ *
+ * An undrain is complete only when every maglev gives the member weight again, not the first
+ * one: each maglev's keepalived checks on its own clock, so for up to one check interval the
+ * maglevs' Maglev tables differ. A flow moved between maglevs in that window (the next host's
+ * drain moves half of them) lands on the other member, which answers it with a reset (lab,
+ * 2026-12-02: 1 keep-alive connection reset in the maglev drain right after an HAProxy undrain).
+ */
+function withoutWeight(per: MemberOnMaglev[]): string[] {
+  return per.flatMap((m) =>
+    m.weights
+      .filter((w) => !(w.weight > 0))
+      .map((w) => `${m.maglev}: ${w.service} ${Number.isNaN(w.weight) ? "missing" : "w0"}`),
+  );
 }
 
 export async function drainHost(
@@ -244,8 +273,13 @@ export async function undrainHost(
     if (r.code !== 0)
       throw new Error(`undrain of ${h.name} failed: ${(r.stderr || r.stdout).trim()}`);
     const w = await waitFor(timeoutMs, async () => {
-      const s = await memberOnMaglevs(topo, runner, h);
-      return { done: s.weight > 0, detail: `weight ${s.weight} (summed over the maglevs)` };
+      const left = withoutWeight((await memberOnMaglevs(topo, runner, h)).per);
+      return {
+        done: left.length === 0,
+        detail: left.length
+          ? `no weight yet on ${left.join(", ")}`
+          : `weight > 0 on every maglev (${topo.maglevs.map((m) => m.name).join(", ")})`,
+      };
     });
     return {
       host: h.hostname,

@@ -260,7 +260,12 @@ export function runnerActions(
           const d = await undrainHost(topo, plans as HostPlan[], runner, step.host, {
             timeoutMs: drainMs,
           });
-          return { ok: d.complete, detail: d.detail };
+          // See MaintenanceOptions.settleS: only an HAProxy node's drain sent new connections to
+          // other members; a maglev's or a site's drain moves flows consistently.
+          const settleS = step.drain === "haproxy" ? (opts.settleS ?? DEFAULTS.settleS) : 0;
+          if (!d.complete || settleS === 0) return { ok: d.complete, detail: d.detail };
+          await sleep(settleS * 1000);
+          return { ok: true, detail: `${d.detail}; settled ${settleS} s` };
         }
       }
     },

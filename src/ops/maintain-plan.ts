@@ -116,6 +116,14 @@ export interface MaintenanceOptions {
   allowUndrained?: boolean;
   /** Also hosts whose maintenance takes a group, all VIPs or all routing down. @default false */
   force?: boolean;
+  /**
+   * Seconds to wait after an HAProxy node's undrain, before the next host. The connections
+   * opened while it was drained went to the group's other members (Maglev's fallback); the
+   * maglevs keep no shared connection state, so a flow move between maglevs (the next maglev's
+   * drain, a gateway's) resets those still open. The wait lets the short ones finish.
+   * @default 10
+   */
+  settleS?: number;
   /** Bounds, seconds. @default drain 60, reboot 600, check 120, run 1800 */
   drainTimeoutS?: number;
   rebootTimeoutS?: number;
@@ -133,6 +141,7 @@ export interface MaintenancePlan {
 }
 
 export const DEFAULTS = {
+  settleS: 10,
   drainTimeoutS: 60,
   rebootTimeoutS: 600,
   checkTimeoutS: 120,
@@ -365,7 +374,13 @@ function drainWhat(topo: Topology, h: HostFacts, d: DrainKind, boundS: number): 
   }
 }
 
-function undrainWhat(topo: Topology, h: HostFacts, d: DrainKind, boundS: number): PlannedPhase {
+function undrainWhat(
+  topo: Topology,
+  h: HostFacts,
+  d: DrainKind,
+  boundS: number,
+  settleS: number,
+): PlannedPhase {
   switch (d) {
     case "maglev":
       return {
@@ -376,7 +391,7 @@ function undrainWhat(topo: Topology, h: HostFacts, d: DrainKind, boundS: number)
     case "haproxy":
       return {
         phase: "undrain",
-        what: "`hactl undrain`; wait for weight > 0 on the maglevs",
+        what: `\`hactl undrain\`; wait for weight > 0 on every maglev, for each of its services${settleS ? `; then ${settleS} s for the connections opened during its drain (on the group's other members) to finish before the next host moves flows` : ""}`,
         boundS,
       };
     case "site":
@@ -450,7 +465,7 @@ export function planStep(
   phases.push(
     alreadyDrained
       ? { phase: "undrain", what: "none (left drained, as it was)", noop: true }
-      : undrainWhat(topo, h, d.drain, drainS),
+      : undrainWhat(topo, h, d.drain, drainS, opts.settleS ?? DEFAULTS.settleS),
   );
   return {
     host: h.name,

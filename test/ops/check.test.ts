@@ -9,7 +9,7 @@ import { buildPlans } from "../../src/plan";
 import { APPLIED_DIR, contentSha256, fileSlug } from "../../src/apply/steps";
 import { spawnSync } from "child_process";
 import { checkEnvironment, formatTable, parseProbes, probeScript } from "../../src/ops/check";
-import { drainHost } from "../../src/ops/drain";
+import { drainHost, undrainHost } from "../../src/ops/drain";
 import { HostRunner, RunResult } from "../../src/ops/runner";
 import { systemd } from "../../src/apply/steps";
 import { readStackEnvironment } from "../../src/config/load";
@@ -22,8 +22,17 @@ const topo: Topology = deriveTopology(
 const plans = buildPlans(topo);
 
 /** A lab-shaped world: which maglevs are drained, which file was edited by hand. */
-function fakeWorld(opts: { drained?: string[]; edited?: { host: string; path: string } } = {}) {
+function fakeWorld(
+  opts: {
+    drained?: string[];
+    edited?: { host: string; path: string };
+    /** This maglev's keepalived sees an undrained member only after this many IPVS polls. */
+    lagging?: { maglev: string; polls: number };
+  } = {},
+) {
   const drained = new Set(opts.drained ?? []);
+  // Undrained members the lagging maglev still shows at weight 0: polls left.
+  const behind = new Map<string, number>();
   const calls: string[] = [];
   // One command as the host would answer it.
   const answer = (hostname: string, script: string): RunResult => {
@@ -88,6 +97,15 @@ function fakeWorld(opts: { drained?: string[]; edited?: { host: string; path: st
         ),
       );
     if (script === "ipvsadm -Ln") {
+      // One poll of the lagging maglev: members still behind show weight 0, one poll less.
+      const stale = new Set<string>();
+      if (opts.lagging?.maglev === h.name)
+        for (const [member, left] of behind)
+          if (left > 0) {
+            stale.add(member);
+            behind.set(member, left - 1);
+          }
+      const weight = (member: string) => (drained.has(member) || stale.has(member) ? 0 : 1);
       const L: string[] = [];
       for (const s of ipvsServices(topo)) {
         L.push(
@@ -97,7 +115,7 @@ function fakeWorld(opts: { drained?: string[]; edited?: { host: string; path: st
         );
         for (const r of s.realServers)
           L.push(
-            `  -> ${s.family === "ipv6" ? `[${r.address}]` : r.address}:0   Route   ${drained.has(r.host.name) ? 0 : 1}      0          0`,
+            `  -> ${s.family === "ipv6" ? `[${r.address}]` : r.address}:0   Route   ${weight(r.host.name)}      0          0`,
           );
       }
       return ok(L.join("\n"));
@@ -106,6 +124,11 @@ function fakeWorld(opts: { drained?: string[]; edited?: { host: string; path: st
       return ok(
         "# pxname,svname\nbe_100080,app01,0,0,0,0,,0,0,0,,0,,0,0,0,0,UP,1\nbe_100080,app02,0,0,0,0,,0,0,0,,0,,0,0,0,0,UP,1\n",
       );
+    if (script.includes("hactl undrain")) {
+      drained.delete(h.name);
+      if (opts.lagging) behind.set(h.name, opts.lagging.polls);
+      return ok("");
+    }
     if (script.includes("drain")) {
       drained.add(h.name);
       return ok("");
@@ -263,6 +286,25 @@ describe("drain", () => {
     await expect(drainHost(topo, plans, w.runner, "mlb02")).rejects.toThrow(
       /last serving member of group mlb/,
     );
+  });
+
+  test("GIVEN one maglev whose check sees an undrained HAProxy node late WHEN it is undrained THEN the undrain completes only once every maglev gives it weight", async () => {
+    // The first maglev's weight alone is not enough: until the second one agrees, the two
+    // maglevs' Maglev tables differ and a flow moved between them gets a reset.
+    const w = fakeWorld({ drained: ["mlb01"], lagging: { maglev: "maglev02", polls: 3 } });
+    const r = await undrainHost(topo, plans, w.runner, "mlb01", { timeoutMs: 5000 });
+    expect(r.complete).toBe(true);
+    expect(r.detail).toBe("weight > 0 on every maglev (maglev01, maglev02)");
+    const polls = w.calls.filter((c) => c === "lab-vm-maglev02: ipvsadm -Ln").length;
+    expect(polls).toBeGreaterThan(3);
+  });
+
+  test("GIVEN a maglev that never gives the node weight WHEN it is undrained THEN it reports which maglev and service are missing it", async () => {
+    const w = fakeWorld({ drained: ["mlb01"], lagging: { maglev: "maglev02", polls: 1e9 } });
+    const r = await undrainHost(topo, plans, w.runner, "mlb01", { timeoutMs: 600 });
+    expect(r.complete).toBe(false);
+    expect(r.detail).toMatch(/^no weight yet on maglev02: fwmark \d+ ipv4 w0/);
+    expect(r.detail).not.toMatch(/maglev01:/);
   });
 
   test("a gateway cannot be drained, and nothing is run for it", async () => {
