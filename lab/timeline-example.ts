@@ -1,5 +1,5 @@
 /**
- * `npx tsx lab/timeline-example.ts [out.svg]`: the README's example timeline, from SYNTHETIC
+ * `npx tsx lab/timeline-example.ts [out.svg]`: the example timeline docs/lab.md names, from SYNTHETIC
  * data shaped like scenario c (a maglev power cut under ~400 requests/s, BFD removing the
  * route on both gateways about a second later). Until a lab run's own lab-timeline-c.svg
  * replaces it, this shows what the picture looks like; it measures nothing.

@@ -11,7 +11,7 @@
  *
  * Scoped to the stack: maglev and node_exporter series by `maglev_host_info{stack=…}` on the
  * same instance; HAProxy's exporter has no such series, so its panels select the stack's
- * HAProxy nodes by instance (`<mgmt address>:8404`, the scrape the README shows).
+ * HAProxy nodes by instance (`<mgmt address>:8404`, the scrape docs/operations.md shows).
  * Deterministic: panel ids and positions by order, no timestamps.
  *
  * One file (over 400 lines) on purpose: one dashboard document, its rows in display order.
