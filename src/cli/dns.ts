@@ -5,7 +5,7 @@
  *
  * The DNS automation that consumes the stack's outputs: the host records (`dnsRecords`) and
  * the PTR of every address, published to the environment's own shadow primary (dns00,
- * PowerDNS, HTTP API) — see src/dns/pdns.ts for what is touched and what never is.
+ * PowerDNS, HTTP API) — see src/dns/pdns/index.ts for what is touched and what never is.
  *
  * How the API is reached (`--via`): `http` (default) from this machine to the primary's mgmt
  * address, port 8081 (the API's firewall rule admits the mgmt networks); `ssh`: curl on the
