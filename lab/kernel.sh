@@ -6,8 +6,9 @@
 #   lab/kernel.sh --deps     install the Debian build dependencies (apt) and exit
 #
 # Cache: /var/cache/maglev-infra/uml-<hash>/ (outside the repo), keyed by a hash of
-# lab/kernel.config + the stock UML config + the linux-source package version, so a second
-# call returns at once and an edited fragment rebuilds. Layout of the cache dir:
+# lab/kernel.config + the stock UML config + the linux-source package version + this host's
+# XSAVE size (lab/xstate-size.c: the kernel is built for it), so a second call returns at once,
+# an edited fragment rebuilds, and so does a move to a CPU with a different XSAVE area. Layout of the cache dir:
 #   linux                      the kernel (run it like /usr/bin/linux.uml)
 #   config, release, build.log, build-seconds
 # The log goes to the cache dir's build.log while building; build-seconds records the time.
@@ -30,7 +31,12 @@ fi
 [ -r "$STOCK" ] || { echo "missing $STOCK (apt-get install user-mode-linux)" >&2; exit 2; }
 
 src_version=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null || echo none)
-hash=$( { cat "$FRAGMENT"; zcat "$STOCK"; echo "$src_version"; } | sha256sum | cut -c1-16)
+command -v cc >/dev/null || { echo "missing a C compiler (run: lab/kernel.sh --deps)" >&2; exit 2; }
+probe_dir=$(mktemp -d)
+cc -O -o "$probe_dir/xstate-size" "$HERE/xstate-size.c"
+XSTATE_BYTES=$("$probe_dir/xstate-size")
+rm -rf "$probe_dir"
+hash=$( { cat "$FRAGMENT"; zcat "$STOCK"; echo "$src_version"; echo "xstate $XSTATE_BYTES"; } | sha256sum | cut -c1-16)
 OUT="$CACHE_ROOT/uml-$hash"
 
 if [ "${1:-}" = "--path" ]; then
@@ -69,6 +75,13 @@ LOG="$OUT.partial/build.log"
 build_steps() {
   tar -xJf "$SRC_TAR" -C "$WORK"
   cd "$WORK"/linux-source-6.1
+  # UML's FP register buffer is 2696 bytes (an AVX-512 XSAVE area); the host takes a
+  # PTRACE_SETREGSET only with its whole area, so the buffer is made exactly this host's size
+  # (lab/xstate-size.c says why). No XSAVE regset (0): UML falls back to PTRACE_SETFPREGS.
+  if [ "$XSTATE_BYTES" -gt 0 ]; then
+    sed -i "s/DEFINE_LONGS(HOST_FP_SIZE, 2696);/DEFINE_LONGS(HOST_FP_SIZE, $XSTATE_BYTES);/" arch/x86/um/user-offsets.c
+    grep -qF "DEFINE_LONGS(HOST_FP_SIZE, $XSTATE_BYTES);" arch/x86/um/user-offsets.c
+  fi
   zcat "$STOCK" > .config
   # Later assignments override earlier ones when kconfig reads .config.
   cat "$FRAGMENT" >> .config
@@ -92,9 +105,9 @@ build_steps() {
   cp .config "$OUT.partial/config"
   echo "$rel" > "$OUT.partial/release"
 }
-export WORK OUT STOCK FRAGMENT SRC_TAR
+export WORK OUT STOCK FRAGMENT SRC_TAR XSTATE_BYTES
 start=$(date +%s)
-echo "building UML kernel $hash in $WORK (log: $LOG)" >&2
+echo "building UML kernel $hash (XSAVE area $XSTATE_BYTES bytes) in $WORK (log: $LOG)" >&2
 if ! bash -c "set -euxo pipefail; $(declare -f build_steps); build_steps" >"$LOG" 2>&1; then
   echo "kernel build failed; see $LOG" >&2
   exit 1
