@@ -20,7 +20,7 @@ STOCK=/usr/share/doc/user-mode-linux/config.gz
 SRC_TAR=/usr/src/linux-source-6.1.tar.xz
 CACHE_ROOT=${MAGLEV_UML_CACHE:-/var/cache/maglev-infra}
 # libvdeplug-dev: the UML VDE network driver includes libvdeplug.h.
-DEPS="linux-source-6.1 bc flex bison libelf-dev libssl-dev build-essential libvdeplug-dev"
+DEPS="linux-source-6.1 bc flex bison libelf-dev libssl-dev build-essential gcc libvdeplug-dev"
 
 if [ "${1:-}" = "--deps" ]; then
   # shellcheck disable=SC2086 # one word per package
@@ -31,9 +31,9 @@ fi
 [ -r "$STOCK" ] || { echo "missing $STOCK (apt-get install user-mode-linux)" >&2; exit 2; }
 
 src_version=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null || echo none)
-command -v cc >/dev/null || { echo "missing a C compiler (run: lab/kernel.sh --deps)" >&2; exit 2; }
+command -v gcc >/dev/null || { echo "missing gcc (run: lab/kernel.sh --deps)" >&2; exit 2; }
 probe_dir=$(mktemp -d)
-cc -O -o "$probe_dir/xstate-size" "$HERE/xstate-size.c"
+gcc -O -o "$probe_dir/xstate-size" "$HERE/xstate-size.c"
 XSTATE_BYTES=$("$probe_dir/xstate-size")
 rm -rf "$probe_dir"
 hash=$( { cat "$FRAGMENT"; zcat "$STOCK"; echo "$src_version"; echo "xstate $XSTATE_BYTES"; } | sha256sum | cut -c1-16)
