@@ -35,6 +35,7 @@ import { maglevFailure } from "./maglev-power-cut";
 import { rollingChange } from "./rolling-change";
 import { dnsPublish } from "./dns-publish";
 import { maintainAll } from "./maintain-all";
+import { connectionSurvival } from "./connection-survival";
 import { reboot } from "./reboot";
 import { firstBoot } from "./first-boot";
 
@@ -61,6 +62,7 @@ export const SCENARIOS: Scenario[] = [
   markFlush,
   metrics,
   maglevFailure,
+  connectionSurvival,
   rollingChange,
   dnsPublish,
   // Last: it power-cycles (or reboots) every guest, the longest scenario (~15 min).
@@ -91,6 +93,7 @@ export const ALIASES: Record<string, string> = {
   "mark-flush": "marks",
   "maglev-power-cut": "c",
   "rolling-change": "e",
+  "connection-survival": "survival",
 };
 
 export async function runScenarios(args: string[], stateDir = DEFAULT_STATE_DIR): Promise<number> {
