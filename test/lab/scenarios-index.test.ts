@@ -14,7 +14,7 @@ const NOT_SCENARIOS = ["index", "runner", "probes", "load-mix"];
 describe("GIVEN the lab scenarios", () => {
   test("WHEN listed THEN the order and ids are the ones lab-results.json has carried", () => {
     expect(SCENARIOS.map((s) => s.id)).toEqual(
-      "check a b g ports drift noop h h2 s f rollback removed-file d watchdog marks metrics c e dns-publish maintain-all".split(
+      "check a b g ports drift noop h h2 s f rollback removed-file d watchdog marks metrics c survival e dns-publish maintain-all".split(
         " ",
       ),
     );
