@@ -140,6 +140,53 @@ function withoutWeight(per: MemberOnMaglev[]): string[] {
   );
 }
 
+/**
+ * Where `maglev`'s IPVS weights differ from another maglev's: `service address: maglev02 w0,
+ * maglev01 w1`, one per real server (empty: the same everywhere).
+ *
+ * Maglevs keep no shared state: a flow survives a move between them only because both pick the
+ * same real server, which holds only while their weights agree. After a reboot keepalived's
+ * checkers start failed (`alpha`) and pass one by one; undrained in that window, the gateways'
+ * rehash moves flows onto a table without some members and those flows get a reset (lab,
+ * 2026-12-02: 1 of ~80,000 requests, twice, in the maglev turns of `maintain --all`).
+ */
+async function tableDiffers(
+  topo: Topology,
+  runner: HostRunner,
+  maglev: HostFacts,
+): Promise<string[]> {
+  // Only maglevs that carry flows count: announcing (not drained) and answering.
+  const others = topo.maglevs.filter((m) => m.name !== maglev.name);
+  const drained = await drainStates(topo, runner, others);
+  const tables = new Map<string, ReturnType<typeof parseIpvs>>();
+  await Promise.all(
+    [maglev, ...others.filter((m) => !drained.get(m.name))].map(async (m) => {
+      const r = await runner.run(m.hostname, IPVS_LIST_COMMAND);
+      if (r.code === 0 || m === maglev) tables.set(m.name, parseIpvs(r.stdout));
+    }),
+  );
+  const compared = others.filter((m) => tables.has(m.name));
+  const out: string[] = [];
+  const w = (m: string, key: string, addr: string) => {
+    const e = tables.get(m)?.get(key)?.get(addr);
+    return e ? `w${e.weight}` : "missing";
+  };
+  for (const s of ipvsServices(topo)) {
+    const key = ipvsServiceKey(s.family, s.fwmark.fwmark);
+    for (const rs of s.realServers) {
+      const mine = w(maglev.name, key, rs.address);
+      const other = compared
+        .map((m) => `${m.name} ${w(m.name, key, rs.address)}`)
+        .filter((x) => !x.endsWith(` ${mine}`));
+      if (other.length)
+        out.push(
+          `fwmark ${s.fwmark.fwmark} ${s.family} ${rs.address}: ${maglev.name} ${mine}, ${other.join(", ")}`,
+        );
+    }
+  }
+  return out;
+}
+
 export async function drainHost(
   topo: Topology,
   plans: HostPlan[],
@@ -252,6 +299,19 @@ export async function undrainHost(
   const t0 = Date.now();
   const timeoutMs = opts.timeoutMs ?? 60000;
   if (h.role === "maglev") {
+    // Announce only once this maglev's Maglev tables are the other maglevs': see tableDiffers.
+    const same = await waitFor(timeoutMs, async () => {
+      const d = await tableDiffers(topo, runner, h);
+      return { done: d.length === 0, detail: d.join("; ") };
+    });
+    if (!same.done)
+      return {
+        host: h.hostname,
+        action: "undrain",
+        complete: false,
+        detail: `left drained: its IPVS weights still differ from the other maglevs' after ${timeoutMs} ms: ${same.detail}`,
+        ms: Date.now() - t0,
+      };
     const r = await runner.run(h.hostname, `rm -f ${DRAIN_FILE} ${APPLY_DRAIN_MARK}`, timeoutMs);
     if (r.code !== 0)
       throw new Error(`undrain of ${h.name} failed: ${(r.stderr || r.stdout).trim()}`);

@@ -385,7 +385,7 @@ function undrainWhat(
     case "maglev":
       return {
         phase: "undrain",
-        what: `remove ${DRAIN_FILE}; wait until every gateway (${names(topo.gateways) || "none"}) routes every VIP via it again (ECMP ${topo.maglevs.length} wide)`,
+        what: `wait until its IPVS weights are the other maglevs' (a rebooted keepalived's checks pass one by one); remove ${DRAIN_FILE}; wait until every gateway (${names(topo.gateways) || "none"}) routes every VIP via it again (ECMP ${topo.maglevs.length} wide)`,
         boundS,
       };
     case "haproxy":

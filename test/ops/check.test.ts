@@ -28,11 +28,14 @@ function fakeWorld(
     edited?: { host: string; path: string };
     /** This maglev's keepalived sees an undrained member only after this many IPVS polls. */
     lagging?: { maglev: string; polls: number };
+    /** This maglev was just booted: keepalived (`alpha`) shows every member at weight 0 for this many IPVS polls. */
+    cold?: { maglev: string; polls: number };
   } = {},
 ) {
   const drained = new Set(opts.drained ?? []);
   // Undrained members the lagging maglev still shows at weight 0: polls left.
   const behind = new Map<string, number>();
+  let coldPolls = opts.cold?.polls ?? 0;
   const calls: string[] = [];
   // One command as the host would answer it.
   const answer = (hostname: string, script: string): RunResult => {
@@ -105,7 +108,8 @@ function fakeWorld(
             stale.add(member);
             behind.set(member, left - 1);
           }
-      const weight = (member: string) => (drained.has(member) || stale.has(member) ? 0 : 1);
+      const cold = opts.cold?.maglev === h.name && coldPolls-- > 0;
+      const weight = (member: string) => (cold || drained.has(member) || stale.has(member) ? 0 : 1);
       const L: string[] = [];
       for (const s of ipvsServices(topo)) {
         L.push(
@@ -127,6 +131,10 @@ function fakeWorld(
     if (script.includes("hactl undrain")) {
       drained.delete(h.name);
       if (opts.lagging) behind.set(h.name, opts.lagging.polls);
+      return ok("");
+    }
+    if (script.startsWith("rm -f") && script.includes("drain")) {
+      drained.delete(h.name);
       return ok("");
     }
     if (script.includes("drain")) {
@@ -305,6 +313,27 @@ describe("drain", () => {
     expect(r.complete).toBe(false);
     expect(r.detail).toMatch(/^no weight yet on maglev02: fwmark \d+ ipv4 w0/);
     expect(r.detail).not.toMatch(/maglev01:/);
+  });
+
+  test("GIVEN a rebooted maglev whose checkers have not all passed yet WHEN it is undrained THEN its VIPs are announced only once its weights are the other maglev's", async () => {
+    // Undrained earlier, the gateways would move flows onto a table that picks other members.
+    const w = fakeWorld({ drained: ["maglev02"], cold: { maglev: "maglev02", polls: 3 } });
+    const r = await undrainHost(topo, plans, w.runner, "maglev02", { timeoutMs: 5000 });
+    expect(r.complete).toBe(true);
+    const polls = w.calls
+      .map((c, i) => (c === "lab-vm-maglev02: ipvsadm -Ln" ? i : -1))
+      .filter((i) => i >= 0);
+    const undrained = w.calls.findIndex((c) => c.startsWith("lab-vm-maglev02: rm -f"));
+    expect(polls.length).toBe(4);
+    expect(undrained).toBeGreaterThan(polls[3]);
+  });
+
+  test("GIVEN a maglev whose weights never match WHEN it is undrained THEN it stays drained and says which member differs", async () => {
+    const w = fakeWorld({ drained: ["maglev02"], cold: { maglev: "maglev02", polls: 1e9 } });
+    const r = await undrainHost(topo, plans, w.runner, "maglev02", { timeoutMs: 600 });
+    expect(r.complete).toBe(false);
+    expect(r.detail).toMatch(/^left drained: .*fwmark \d+ ipv4 \S+: maglev02 w0, maglev01 w1/);
+    expect(w.calls.some((c) => c.startsWith("lab-vm-maglev02: rm -f"))).toBe(false);
   });
 
   test("a gateway cannot be drained, and nothing is run for it", async () => {
