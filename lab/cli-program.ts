@@ -110,10 +110,11 @@ export function labProgram(
   program
     .command("test")
     .description("the scenarios (lab/scenarios/), results in ./lab-results.json")
-    .argument("[names...]", "scenarios by name or letter (default: all)")
+    .argument("[names...]", "scenarios by name or letter (default: the quick set, ~5 min)")
+    .option("--all", "every scenario (~25 min; what CI runs)")
     .option("--keep", "leave the lab up afterwards")
-    .action((names: string[], o: { keep?: boolean }) =>
-      run(actions.test([...names, ...(o.keep ? ["--keep"] : [])])),
+    .action((names: string[], o: { keep?: boolean; all?: boolean }) =>
+      run(actions.test([...names, ...(o.all ? ["--all"] : []), ...(o.keep ? ["--keep"] : [])])),
     );
   return program;
 }

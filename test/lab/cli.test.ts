@@ -69,6 +69,10 @@ describe("npm run lab -- <command> (lab/cli-program.ts)", () => {
       ["test", "a", "--keep", "b"],
       ["test", ["a", "b", "--keep"]],
     ],
+    [
+      ["test", "--all"],
+      ["test", ["--all"]],
+    ],
   ])("GIVEN %j THEN it calls %j and exits with the action's status", async (argv, call) => {
     const r = await lab(argv, 3);
     expect(r.calls).toEqual([call]);

@@ -4,7 +4,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { ALIASES, NAMED_ONLY, SCENARIOS } from "../../lab/scenarios";
+import { ALIASES, NAMED_ONLY, QUICK, SCENARIOS } from "../../lab/scenarios";
 import { ROOT } from "../helpers";
 
 const DIR = path.join(ROOT, "lab/scenarios");
@@ -19,6 +19,14 @@ describe("GIVEN the lab scenarios", () => {
       ),
     );
     expect(NAMED_ONLY.map((s) => s.id)).toEqual(["reboot", "first-boot"]);
+  });
+
+  test("WHEN a bare `lab test` runs THEN it is the quick set, each a scenario --all runs too", () => {
+    const ids = SCENARIOS.map((s) => s.id);
+    expect(QUICK.filter((q) => !ids.includes(q))).toEqual([]);
+    expect(QUICK.length).toBeLessThan(ids.length);
+    // One of each kind of promise: a drain of each tier, the checker, the rollback, a power cut.
+    expect(QUICK).toEqual(expect.arrayContaining(["h", "h2", "f", "rollback", "c"]));
   });
 
   test("WHEN the ids are compared THEN none is taken twice, by another scenario or an alias", () => {
