@@ -165,6 +165,12 @@ export async function runScenarioList(
   { keep, stateDir }: { keep: boolean; stateDir: string },
 ): Promise<number> {
   const log = (s: string) => console.log(s);
+  const started = Date.now();
+  // Plain lines (no cursor movement): they read the same in a terminal and in a CI log.
+  const elapsed = () => {
+    const sec = Math.round((Date.now() - started) / 1000);
+    return `${Math.floor(sec / 60)}m${String(sec % 60).padStart(2, "0")}s`;
+  };
   // How long a scenario waits for a ready lab before it starts (sessions up, ECMP full, BFD up, held 3 s).
   const READY_BEFORE_MS = 90_000;
   let broughtUp = false;
@@ -212,8 +218,9 @@ export async function runScenarioList(
   };
   const results: ScenarioResult[] = [];
   try {
-    for (const s of chosen) {
+    for (const [i, s] of chosen.entries()) {
       await restore();
+      log(`==> [${i + 1}/${chosen.length}, +${elapsed()}] ${s.id}: ${s.title}`);
       const t0 = Date.now();
       const attempt = async (): Promise<Outcome> => {
         try {
@@ -283,7 +290,7 @@ export async function runScenarioList(
       results,
     };
     fs.writeFileSync("lab-results.json", JSON.stringify(out, null, 2) + "\n");
-    log(`${out.passed} passed, ${out.failed} failed (lab-results.json)`);
+    log(`${out.passed} passed, ${out.failed} failed in ${elapsed()} (lab-results.json)`);
     if (!(broughtUp && !keep)) await restore();
     else if (pending.length)
       log(`     not restored (the lab goes down): ${pending.map((p) => p.what).join("; ")}`);
