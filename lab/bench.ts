@@ -8,6 +8,9 @@
  *   chain_direct_ratio    chain_rps / direct_rps
  *   failover_*            a maglev power cut under paced load (scenario c): failed / total
  *   route_removal_ms_*    halt → route gone on the gateways
+ *   survival_*            long-lived connections (scenario survival: 200, v4 + v6) held open
+ *                         through a maglev power cut, a maglev drain, an HAProxy drain:
+ *                         survived / total per case
  *
  * Brings the lab up when none is running (and down afterwards). Loads are bounded (wrk -d).
  */
@@ -18,6 +21,7 @@ import { labRunner } from "./runner";
 import { startLoad, url } from "./load";
 import type { Ctx } from "./scenarios/runner";
 import { maglevFailure } from "./scenarios/maglev-power-cut";
+import { connectionSurvival } from "./scenarios/connection-survival";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const line = (k: string, v: string | number | boolean) => console.log(`${k}=${v}`);
@@ -74,11 +78,19 @@ async function main(): Promise<number> {
     line("route_removal_ms_worst", fig.removalMsWorst);
     line("route_removal_ms_each", fig.removalMs);
     line("route_removal_clock_error_ms", fig.clockErrorMs);
-    if (!broughtUp) {
-      for (const fn of pending) await fn();
-      await waitReady(lab, m, 60_000);
+    // The power cut's restore first: survival starts from a ready lab.
+    for (const fn of pending.splice(0)) await fn();
+    await waitReady(lab, m, 60_000);
+    const sv = await connectionSurvival.run(ctx);
+    for (const [k, v] of Object.entries(sv.figures)) {
+      const c = /^(.*)Survived$/.exec(k);
+      if (c)
+        line(`survival_${c[1].replace(/-/g, "_")}`, `${v}/${sv.figures[`${c[1]}Connections`]}`);
     }
-    return 0;
+    line("survival_ok", sv.ok);
+    for (const fn of pending.splice(0)) await fn();
+    if (!broughtUp) await waitReady(lab, m, 60_000);
+    return sv.ok ? 0 : 1;
   } finally {
     if (broughtUp) await lab.down();
   }
