@@ -253,7 +253,7 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
         return topo.hosts.filter((h) => h.role === "k0s-controller").map((h) => h.name);
       return [];
     };
-    /** The probe's own addresses; a gateway's --maglev list counts only maglevs that ever connected (scripts/host/gateway-health, tested in test/host): left out. */
+    /** The probe's own addresses; a gateway's --maglev list counts only maglevs that ever connected or were Established right before the change, i.e. already running (scripts/host/gateway-health, tested in test/host): left out. */
     const probed = (p: HostPlan) =>
       hostsIn((p.health?.command ?? "").replace(/--maglev \S+/, ""), ADDR);
     const needsOf = (p: HostPlan): Set<string> => {
