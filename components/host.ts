@@ -79,6 +79,8 @@ export interface HostContext {
   readonly connection: command.types.input.remote.ConnectionArgs;
   /** The VM, or undefined for an adopted host. */
   readonly vm?: proxmoxve.VmLegacy;
+  /** The SSH host key read on first contact: who the host is (a rebuilt VM has a new one). */
+  readonly hostKey: pulumi.Output<string>;
   /** Wrap a script so it runs as root. */
   asRoot(script: string): string;
   /** Aliases every child of the host takes (a role change keeps its URN). */
@@ -499,6 +501,7 @@ export abstract class ManagedHost extends pulumi.ComponentResource {
       name,
       connection: this.connection,
       vm: this.vm,
+      hostKey: this.hostKey,
       asRoot: asRootFor(ssh.user),
       aliases,
       bundle: compiled,

@@ -3,9 +3,9 @@
  * the HAProxy ingress DaemonSet and hold the k0s group's VIPs. Files, packages and health
  * gates come from `src/tiers/k0s.ts` (files from `src/daemons/k0s`); these classes own the VM, apply the plan, and give each
  * worker a join token of its own: `<worker>-join-token`, minted on the primary controller
- * right before that worker's apply (valid 24 h), which reaches the worker as a secret of its
- * plan inside its apply (never logged), and is invalidated on the controller when the worker
- * leaves the stack or a new token replaces it.
+ * right before that worker's apply (no expiry: see scripts/host/k0s-join-token.sh), which
+ * reaches the worker as a secret of its plan inside its apply (never logged), and is
+ * invalidated on the controller when the worker leaves the stack or a new token replaces it.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
@@ -73,11 +73,11 @@ export interface K0sWorkerArgs extends ManagedHostArgs {
 /**
  * A k0s worker. `<name>-join-token` runs on the primary controller (scripts/host/k0s-join-token.sh):
  * its create invalidates the token this worker had (by the id stored on the controller) and
- * mints a new one, valid 24 h; its delete invalidates the stored one. The token is the secret
- * K0S_JOIN_TOKEN_SECRET of this worker's plan: it travels in the worker's apply and is filled
- * into WORKER_TOKEN_PATH on the host. Any change of the worker's bundle (its trigger) or a rebuilt
- * VM mints a fresh one right before the apply, so an apply never carries a token older than
- * the worker's last change.
+ * mints a new one, without an expiry; its delete invalidates the stored one. The token is the
+ * secret K0S_JOIN_TOKEN_SECRET of this worker's plan: it travels in the worker's apply and is
+ * filled into WORKER_TOKEN_PATH on the host. Any change of the worker's bundle, a rebuilt VM or
+ * a new host key (its triggers, replaceWith) mints a fresh one right before the apply; nothing
+ * else does, and nothing needs to: the token in state is valid until this resource revokes it.
  */
 export class K0sWorker extends ManagedHost {
   /** The join-token command on the primary controller, or undefined without a controller. */
@@ -95,9 +95,13 @@ export class K0sWorker extends ManagedHost {
             connection: controller.connection,
             create: k0sJoinTokenCommand(controller.user, "create", ctx.name, K0S_BIN),
             delete: k0sJoinTokenCommand(controller.user, "revoke", ctx.name, K0S_BIN),
-            // A changed trigger replaces the token: any change of the worker mints a fresh one
-            // right before its apply (a worker that failed to join gets a new chance).
-            triggers: [ctx.bundle.sha256],
+            // A changed trigger replaces the token (revoke, then mint); a later `up` with the same
+            // inputs does not run the create again (pulumi/pulumi-command#751), so the token has no
+            // expiry (scripts/host/k0s-join-token.sh): a retried apply, however late, gets the
+            // one in state, still valid. Any change of the worker mints a fresh one right before
+            // its apply; so does a new host key (a rebuilt VM, or an adopted host reinstalled
+            // and its key read again): a new node.
+            triggers: [ctx.bundle.sha256, ctx.hostKey],
             logging: command.types.enums.remote.Logging.None,
           },
           {

@@ -11,12 +11,18 @@
 # (0600, directory 0700): the delete step needs nothing from Pulumi's state, and a create run
 # again (an update) never leaves the token it replaces valid.
 #
-# Why --expiry=24h: the copy of the token in Pulumi's state stops working by itself, as
-# kubeadm's bootstrap tokens do by default (24 h TTL). A joined worker no longer needs it:
-# kubelet then authenticates with the client certificate it got while joining. A worker that
-# has not joined within 24 h (its first apply failed and is retried a day later) needs a fresh
-# token: `pulumi up --replace <URN of its <worker>-join-token>` (README, "k0s join tokens").
-# `--expiry` takes a Go duration (k0s docs/cli/k0s_token_create.md: "1.5h, 2h45m or 300ms").
+# Why no `--expiry`: without it (k0s's default, "0s") the token's secret carries no expiration
+# and never expires (k0s pkg/token/manager.go, Create: `if valid != 0 { data["expiration"] = …`).
+# The token lives in Pulumi's state as the secret stdout of `<worker>-join-token`, and a
+# Command's create runs when the resource is created (or replaced), not on a later `up` whose
+# inputs are unchanged (pulumi/pulumi-command#751, and the docs it led to). A token with an expiry
+# would still be in state, expired, when the worker's first apply is retried after it: the
+# worker would be handed a token k0s refuses. So the token stays valid until this resource ends
+# it: its delete (`revoke`: the worker left the stack, or a replacement, delete before create)
+# or a create run again (an update), which invalidates the stored one before it mints. The
+# resource is replaced, with a new token, whenever the worker's bundle changes or its host is
+# rebuilt (a new VM, a new host key: components/k0s.ts). A joined worker no longer needs it:
+# kubelet then authenticates with the client certificate it got while joining.
 #
 # The token is base64 of a gzip'd kubeconfig whose user token is "<id>.<secret>", both
 # [a-z0-9] (6 and 16 characters, Kubernetes' bootstrap-token format); `k0s token list` prints
@@ -36,8 +42,9 @@ esac
 [ -n "$k0s" ] || fail "usage: k0s-join-token.sh create|revoke WORKER K0S"
 file=$dir/$worker
 
-# Invalidate the worker's stored token if k0s still lists it (by hand or expired and cleaned
-# up: already gone), then forget it. Messages go to stderr: create's stdout is the token.
+# Invalidate the worker's stored token if k0s still lists it (invalidated by hand, or minted
+# with an expiry by an earlier version and cleaned up since: already gone), then forget it.
+# Messages go to stderr: create's stdout is the token.
 invalidate_stored() {
   [ -f "$file" ] || return 0
   id=$(cat "$file")
@@ -61,7 +68,7 @@ case "$action" in
     umask 077
     [ -d "$dir" ] || install -d -m 0700 "$dir"
     invalidate_stored
-    token=$("$k0s" token create --role=worker --expiry=24h)
+    token=$("$k0s" token create --role=worker)
     id=$(printf '%s' "$token" | base64 -d | gunzip | sed -n 's/^[[:space:]]*token:[[:space:]]*"\{0,1\}\([a-z0-9]\{6\}\)\.[a-z0-9]\{16\}"\{0,1\}[[:space:]]*$/\1/p' | head -n 1) || id=
     if [ -z "$id" ]; then
       fail "k0s printed no join token for $worker (nothing stored, nothing printed)"

@@ -5,7 +5,7 @@
  *   bundle.json    files (contents with `{{secret:<key>}}` placeholders, never values) in
  *                  activation order, with mode, owner, sha256, checker, activation, secret
  *                  syntax; packages, pinned downloads, sysctls and the modules they need,
- *                  services, drain/undrain, health probe
+ *                  services, drain/undrain, health probe (and its pre-change step)
  *   archive        base64 of a gzip'd ustar archive of `maglev-apply`, `bundle.json`,
  *                  `secrets.sha256` and, for a host with secrets, `secrets.json` (the values):
  *                  what the apply command reads on stdin
@@ -63,7 +63,7 @@ export interface Bundle {
   services: string[];
   files: BundleFile[];
   drain?: { drain: string; undrain: string };
-  health?: { command: string; timeoutSeconds: number; description: string };
+  health?: { command: string; timeoutSeconds: number; description: string; before?: string };
 }
 
 export interface CompiledBundle {
@@ -135,6 +135,8 @@ export function compileBundle(stack: string, plan: HostPlan): CompiledBundle {
             command: plan.health.command,
             timeoutSeconds: plan.health.timeoutSeconds,
             description: plan.health.description,
+            // Only when set: the other hosts' bundle bytes (and so their triggers) stay as they were.
+            ...(plan.health.before !== undefined ? { before: plan.health.before } : {}),
           },
         }
       : {}),

@@ -100,6 +100,13 @@ export interface HealthProbe {
   timeoutSeconds: number;
   /** What it proves, for messages. */
   description: string;
+  /**
+   * Shell command the apply program runs right before the change (after the checkers passed,
+   * before the drain; not at all when nothing changes): it records what `command` compares the
+   * host with afterwards (a gateway: its BGP sessions, whose counters an FRR restart resets).
+   * @default none
+   */
+  before?: string;
 }
 
 /** Commands around activation for tiers that must be drained first (maglev: withdraw BGP). */

@@ -42,6 +42,27 @@ export {
 /** The gateway's health gate, a program of its own (scripts/host/gateway-health). */
 export const GATEWAY_HEALTH = "/usr/local/lib/maglev-infra/gateway-health";
 
+/** Where the apply program's lock lives (a tmpfs: emptied by a reboot). */
+const RUN_DIR = "/run/maglev-infra";
+
+/**
+ * FRR's `show bgp neighbors json` right before an apply changes the gateway: the record the
+ * health gate's `--before` reads. In /run: a reboot, which restarts bgpd anyway, leaves no
+ * stale record behind.
+ */
+export const GATEWAY_SESSIONS_BEFORE = `${RUN_DIR}/gateway-sessions-before.json`;
+
+/**
+ * The gate's pre-change step: FRR's own answer, so it needs nothing from the bundle being
+ * applied (the gateway-health it carries is not live yet, and not there at all on a first
+ * apply). No answer (bgpd not running yet) leaves no record, and the gate then goes by the
+ * sessions' counters, as it does without one: the step never fails an apply.
+ */
+export function gatewaySessionsRecord(): string {
+  const f = GATEWAY_SESSIONS_BEFORE;
+  return `mkdir -p ${RUN_DIR} && { vtysh -c 'show bgp neighbors json' > ${f}.new 2>/dev/null && mv -f ${f}.new ${f} || rm -f ${f}.new ${f}; }`;
+}
+
 export function planGateway(topo: Topology, h: HostFacts, b: PlanBuilder): void {
   // A drained site stays drained through every apply, restart and reboot: while the operator's
   // drain file is on the gateway, the apply installs the frr.conf with the drained policy.
@@ -84,10 +105,14 @@ export function planGateway(topo: Topology, h: HostFacts, b: PlanBuilder): void 
   });
   const upstreams = topo.env.bgp.upstream.flatMap((u) => (u.ipv6 ? [u.ipv4, u.ipv6] : [u.ipv4]));
   const maglevs = topo.maglevs.map((m) => m.mgmt.ipv4);
+  // A maglev that has never connected since bgpd started passes (the first `up`: the maglevs
+  // come after the gateways). An apply that restarts FRR resets that counter, so the gate also
+  // reads which maglevs were Established right before the change: those must be again.
   b.health = {
-    command: `${GATEWAY_HEALTH} --upstream ${upstreams.join(",")} --maglev ${maglevs.join(",") || ","}`,
+    command: `${GATEWAY_HEALTH} --upstream ${upstreams.join(",")} --maglev ${maglevs.join(",") || ","} --before ${GATEWAY_SESSIONS_BEFORE}`,
     timeoutSeconds: 120,
     description: `BGP sessions of ${h.hostname} to ${topo.env.bgp.upstream.map((u) => u.name).join(", ")} and its maglevs are Established`,
+    before: gatewaySessionsRecord(),
   };
 }
 

@@ -17,7 +17,9 @@
  *
  * Secrets and outputs produced on the controller (the Pulumi component fetches them):
  *   - worker join token: minted per worker on the controller (components/k0s.ts,
- *     scripts/host/k0s-join-token.sh), valid 24 h. It reaches the worker as the secret
+ *     scripts/host/k0s-join-token.sh) when the worker is created, changed or rebuilt, with no
+ *     expiry: valid until that resource revokes it, so a worker applied late (a retried first
+ *     apply) never gets an expired one from Pulumi's state. It reaches the worker as the secret
  *     K0S_JOIN_TOKEN_SECRET of the worker's own plan: the file K0S_WORKER_TOKEN_FILE (0600 root)
  *     is that placeholder alone, filled in on the host by the apply program like any secret.
  *   - admin kubeconfig: `k0s kubeconfig admin` on the controller (K0S_KUBECONFIG_COMMAND): it
@@ -179,7 +181,7 @@ export function planK0sWorker(topo: Topology, h: HostFacts, b: PlanBuilder): voi
   // `<worker>-join-token` resource's stdout). k0s reads it only when it first joins, so a new
   // token (any change of the worker mints one) restarts nothing on a joined worker. A worker
   // that has not joined yet (no kubelet credentials) is restarted if it runs: a k0s stuck
-  // retrying with an expired token picks up the fresh one now, not at its next crash.
+  // retrying with a token that no longer works picks up the fresh one now, not at its next crash.
   b.file({
     path: K0S_WORKER_TOKEN_FILE,
     mode: "0600",
@@ -193,10 +195,11 @@ export function planK0sWorker(topo: Topology, h: HostFacts, b: PlanBuilder): voi
     },
   });
   b.service("k0sworker");
-  // A worker that never joined (no kubelet credentials yet) fails its gate with the way out:
-  // its join token lasts 24 h (scripts/host/k0s-join-token.sh), so a first apply retried a day
-  // later needs a fresh one, which replacing its join-token resource mints.
-  const notJoined = `${h.hostname} has not joined the cluster (no ${K0S_KUBELET_CONF}). Its join token is valid for 24 h after it was minted; if that has passed, mint a fresh one: pulumi up --replace '${k0sJoinTokenUrn(env.name, h.name)}'`;
+  // A worker that never joined (no kubelet credentials yet) fails its gate with the way out.
+  // Its join token does not expire (scripts/host/k0s-join-token.sh), so time is not the cause;
+  // a token invalidated on the controller by hand (or minted by a controller since rebuilt) is,
+  // and replacing its join-token resource mints a fresh one.
+  const notJoined = `${h.hostname} has not joined the cluster (no ${K0S_KUBELET_CONF}). Its join token does not expire; if it was invalidated on the controller (or the controller was rebuilt), mint a fresh one: pulumi up --replace '${k0sJoinTokenUrn(env.name, h.name)}'`;
   b.health = {
     command: `curl -fsS -o /dev/null http://127.0.0.1:10248/healthz || { [ -s ${K0S_KUBELET_CONF} ] || echo ${shellWord(notJoined)}; exit 1; }`,
     timeoutSeconds: 300,

@@ -854,6 +854,70 @@ describe("maglev-apply: a health gate that passes once", () => {
   });
 });
 
+describe("maglev-apply: the health gate's pre-change step (health.before)", () => {
+  /** A changed bundle whose checker, pre-change step, drain and probe all log into one file, in the order they run. */
+  const ordered = (h: Host, before: string) => {
+    const order = path.join(h.state, "order.log");
+    const b = withApp(h, "v2\n", {
+      drain: { drain: `echo drain >> ${order}`, undrain: `echo undrain >> ${order}` },
+      health: {
+        command: `echo health >> ${order}`,
+        timeoutSeconds: 5,
+        description: "app answers",
+        before,
+      },
+    });
+    b.files[0].checker = { name: "app", command: `echo check >> ${order}` };
+    return b;
+  };
+  const order = (h: Host) => readLog(h, "order");
+
+  it("GIVEN a change WHEN applied THEN the step runs once, after every checker and before the drain (the record is of the host as it was), and its phase is listed there", () => {
+    const h = appliedHost();
+    const r = apply(h, ordered(h, `echo record >> ${h.state}/order.log`));
+    expect({ code: r.code, err: r.stderr }).toEqual({ code: 0, err: "" });
+    expect(order(h).slice(0, 4)).toEqual(["check", "record", "drain", "undrain"]);
+    expect(order(h).filter((l) => l === "record")).toHaveLength(1);
+    expect(
+      order(h)
+        .slice(4)
+        .every((l) => l === "health"),
+    ).toBe(true);
+    const phases = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => /^maglev-apply: (\w+):/.exec(l)?.[1]);
+    expect(phases.slice(phases.indexOf("check"), phases.indexOf("check") + 3)).toEqual([
+      "check",
+      "record",
+      "drain",
+    ]);
+  });
+
+  it("GIVEN the host took that bundle WHEN applied again THEN unchanged: the step does not run (nothing to compare after)", () => {
+    const h = appliedHost();
+    const b = ordered(h, `echo record >> ${h.state}/order.log`);
+    expect(apply(h, b).code).toBe(0);
+    clearLogs(h);
+    const r = apply(h, b);
+    expect(r.stdout.trim().split("\n").pop()).toBe("maglev-apply: unchanged");
+    expect(order(h)).toEqual([]);
+  });
+
+  it("GIVEN a step that fails WHEN applied THEN exit 1 naming it, nothing live changed, not drained", () => {
+    const h = appliedHost();
+    const r = apply(h, ordered(h, `echo no record; exit 3`));
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(
+      "maglev-apply: FAILED in record: the health gate's pre-change step failed",
+    );
+    expect(r.all).toContain("no record");
+    expect(order(h)).toEqual(["check"]);
+    expect(fs.readFileSync(at(h, "etc/app/app.conf"), "utf8")).toBe("v1\n");
+    expect(generations(h)).toEqual(["1"]);
+  });
+});
+
 describe("maglev-apply: packages from dpkg's own database", () => {
   it("GIVEN /var/lib/dpkg/status WHEN applied THEN it is read without dpkg-query, and only what it lacks is installed", () => {
     const h = makeHost();

@@ -19,6 +19,7 @@ import {
   secretsFileContent,
   ustar,
 } from "../../src/bundle";
+import { GATEWAY_SESSIONS_BEFORE, gatewaySessionsRecord } from "../../src/tiers/gateway";
 import { mgmt02Raw, mustValidate } from "../helpers";
 
 const topo = deriveTopology(mustValidate(mgmt02Raw()));
@@ -163,6 +164,21 @@ describe("GIVEN the mgmt02 plans WHEN compiled into bundles", () => {
       files: p.files.map((f) => (f.secretKeys ? { ...f, secretSyntax: undefined } : f)),
     };
     expect(() => compileBundle(STACK, bad)).toThrow(/has secret placeholders but no secretSyntax/);
+  });
+
+  test("THEN a gateway's bundle carries its health gate's pre-change step (the record its --before reads), and no other tier's bundle has one", () => {
+    for (const p of plans) {
+      const h = compileBundle(STACK, p).bundle.health;
+      if (p.tier === "gateway") {
+        expect(h?.before).toBe(gatewaySessionsRecord());
+        expect(h?.command).toContain(` --before ${GATEWAY_SESSIONS_BEFORE}`);
+        expect(h?.before).toContain(`> ${GATEWAY_SESSIONS_BEFORE}.new`);
+      } else
+        expect({ host: p.name, before: h && "before" in h }).toEqual({
+          host: p.name,
+          before: false,
+        });
+    }
   });
 
   test("THEN the secrets file holds exactly the keys asked for, and a missing value fails naming the key", () => {

@@ -750,7 +750,7 @@ describe("GIVEN mgmt02 WHEN a k0s worker leaves the stack (or the stack is destr
       expect(g.get(COMMAND, `${w.name}-join-token`).ignoreChanges).toEqual(["connection"]);
   });
 
-  test("WHEN the workers' plans change (a new k0s release) THEN each join token's trigger changes with its worker's bundle: a fresh token right before each apply", async () => {
+  test("WHEN the workers' plans change (a new k0s release) THEN each join token's triggers change with its worker's bundle: a fresh token right before each apply", async () => {
     const raw = mgmt02Raw();
     raw.k0s.version = "v1.31.3+k0s.0";
     raw.k0s.sha256 = "4".repeat(64);
@@ -759,10 +759,38 @@ describe("GIVEN mgmt02 WHEN a k0s worker leaves the stack (or the stack is destr
     const plans = buildPlans(deriveTopology(env));
     for (const w of plans.filter((p) => p.tier === "k0s-worker")) {
       const t = after.get(COMMAND, `${w.name}-join-token`);
-      expect(t.inputs.triggers).toEqual([compileBundle(env.name, w).sha256]);
+      expect(t.inputs.triggers).toEqual([
+        compileBundle(env.name, w).sha256,
+        parseHostKey(w.hostname, offlineHostKey(w.name)),
+      ]);
       expect(t.inputs.triggers).not.toEqual(g.get(COMMAND, `${w.name}-join-token`).inputs.triggers);
       expect(t.urn).toBe(g.get(COMMAND, `${w.name}-join-token`).urn);
     }
+  });
+});
+
+describe("GIVEN mgmt02 WHEN a k0s worker's VM is replaced (rebuilt, a new template) or its host key read again", () => {
+  test("THEN its join token is replaced with it: replaceWith names the worker's VM, and the worker's pinned host key (new on a new VM) is one of its triggers, so the new node is handed a token of its own, minted after the VM and its first contact", () => {
+    const workers = deriveTopology(mustValidate(mgmt02Raw())).hosts.filter(
+      (x) => x.role === "k0s-worker",
+    );
+    const keys = new Set<string>();
+    for (const w of workers) {
+      const t = g.get(COMMAND, `${w.name}-join-token`);
+      // Pulumi replaces the token whenever it replaces this VM (delete before replace: the
+      // old token is revoked first).
+      expect(t.replaceWith).toEqual([g.get(VM, w.name).urn]);
+      expect(t.deleteBeforeReplace).toBe(true);
+      // The host key is the worker's own (not the controller's): a changed one changes the
+      // triggers, which pulumi-command replaces on.
+      const key = parseHostKey(w.hostname, offlineHostKey(w.name));
+      expect(t.inputs.triggers).toContain(key);
+      keys.add(key);
+      expect(g.deps(t)).toEqual(expect.arrayContaining([w.name, `${w.name}-host-key`]));
+      // Still a secret of the worker's apply, never a plain value.
+      expect(t.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout"]));
+    }
+    expect(keys.size).toBe(workers.length);
   });
 });
 
@@ -788,12 +816,15 @@ describe("GIVEN scripts/host/k0s-join-token.sh on the controller", () => {
   const stored = (h: ReturnType<typeof fakeHost>, w: string) =>
     path.join(h.root, "var/lib/maglev-infra/k0s-join-tokens", w);
 
-  test("WHEN it mints for a worker with no token stored THEN it asks k0s for a 24 h worker token, stores only its id (0600, dir 0700) and prints the token", () => {
+  test("WHEN it mints for a worker with no token stored THEN it asks k0s for a worker token without an expiry, stores only its id (0600, dir 0700) and prints the token", () => {
     const h = fakeHost();
     const r = run(h, ["create", "k0s01", k0s(h, "abc123", [])]);
     expect({ code: r.status, err: r.stderr }).toEqual({ code: 0, err: "" });
     expect(r.stdout).toBe(`${token("abc123")}\n`);
-    expect(h.calls()).toBe("k0s token create --role=worker --expiry=24h\n");
+    // No --expiry (k0s's default "0s": no expiration), so the copy in Pulumi's state still
+    // works when the worker's first apply is retried, however late.
+    expect(h.calls()).toBe("k0s token create --role=worker\n");
+    expect(h.calls()).not.toContain("expiry");
     expect(fs.readFileSync(stored(h, "k0s01"), "utf8")).toBe("abc123\n");
     expect(fs.statSync(stored(h, "k0s01")).mode & 0o777).toBe(0o600);
     expect(fs.statSync(path.dirname(stored(h, "k0s01"))).mode & 0o777).toBe(0o700);
@@ -809,7 +840,7 @@ describe("GIVEN scripts/host/k0s-join-token.sh on the controller", () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toBe(`${token("new333")}\n`);
     expect(h.calls()).toBe(
-      "k0s token list --role=worker\nk0s token invalidate old111\nk0s token create --role=worker --expiry=24h\n",
+      "k0s token list --role=worker\nk0s token invalidate old111\nk0s token create --role=worker\n",
     );
     expect(r.stderr).toBe("k0s-join-token: invalidated k0s01's worker token old111\n");
     expect(fs.readFileSync(stored(h, "k0s01"), "utf8")).toBe("new333\n");
@@ -841,6 +872,23 @@ describe("GIVEN scripts/host/k0s-join-token.sh on the controller", () => {
     h = fakeHost();
     r = run(h, ["revoke", "k0s01", k0s(h, "zzz999", [])]);
     expect({ code: r.status, calls: h.calls() }).toEqual({ code: 0, calls: "" });
+  });
+
+  test("WHEN a minted token is revoked (the worker leaves, or a replacement deletes it first) THEN the revoke invalidates exactly the id the create stored, and a create after it mints afresh with nothing to invalidate", () => {
+    const h = fakeHost();
+    let r = run(h, ["create", "k0s01", k0s(h, "tok456", [])]);
+    expect(r.status).toBe(0);
+    expect(fs.readFileSync(stored(h, "k0s01"), "utf8")).toBe("tok456\n");
+    fs.writeFileSync(path.join(h.dir, "calls"), "");
+    r = run(h, ["revoke", "k0s01", k0s(h, "new789", ["tok456"])]);
+    expect({ code: r.status, out: r.stdout }).toEqual({ code: 0, out: "" });
+    expect(h.calls()).toBe("k0s token list --role=worker\nk0s token invalidate tok456\n");
+    expect(fs.existsSync(stored(h, "k0s01"))).toBe(false);
+    fs.writeFileSync(path.join(h.dir, "calls"), "");
+    r = run(h, ["create", "k0s01", k0s(h, "new789", [])]);
+    expect(r.stdout).toBe(`${token("new789")}\n`);
+    expect(h.calls()).toBe("k0s token create --role=worker\n");
+    expect(fs.readFileSync(stored(h, "k0s01"), "utf8")).toBe("new789\n");
   });
 
   test("WHEN k0s prints no token, the stored id is not one, or the worker name is not a name THEN it fails, stores and prints nothing", () => {

@@ -19,12 +19,13 @@ import { K0S_WORKER_TOKEN_FILE } from "../../src/daemons/k0s/render";
 import { KEEPALIVED_CONF } from "../../src/daemons/keepalived/render";
 import { DNSDIST_CONF } from "../../src/daemons/dnsdist/render";
 import { PDNS_ZONES_ENV } from "../../src/daemons/powerdns/render";
-import { K0sWorker, ManagedHost } from "../../components";
+import { K0sWorker, ManagedHost, parseHostKey } from "../../components";
 import { buildPlans, HostPlan } from "../../src/plan";
 import { deriveTopology, Topology } from "../../src/topology";
 import {
   SECRET_MARK,
   OFFLINE_SECRET_PREFIX,
+  offlineHostKey,
   synthesize,
   readStackConfig,
 } from "../../src/program/offline";
@@ -252,7 +253,7 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
         return topo.hosts.filter((h) => h.role === "k0s-controller").map((h) => h.name);
       return [];
     };
-    /** The probe's own addresses; a gateway's --maglev list counts only maglevs that ever connected (scripts/host/gateway-health, tested in test/host): left out. */
+    /** The probe's own addresses; a gateway's --maglev list counts only maglevs that ever connected or were Established right before the change, i.e. already running (scripts/host/gateway-health, tested in test/host): left out. */
     const probed = (p: HostPlan) =>
       hostsIn((p.health?.command ?? "").replace(/--maglev \S+/, ""), ADDR);
     const needsOf = (p: HostPlan): Set<string> => {
@@ -338,15 +339,17 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
       expect(mint.inputs.delete).toBe(
         k0sJoinTokenCommand("debian", "revoke", h.name, "/usr/local/bin/k0s"),
       );
-      // 24 h: the copy in state stops working by itself.
-      expect(mint.inputs.create).toContain('"$k0s" token create --role=worker --expiry=24h');
+      // No expiry: the copy in state is valid until this resource revokes it.
+      expect(mint.inputs.create).toContain('token=$("$k0s" token create --role=worker)');
+      expect(mint.inputs.create).not.toMatch(/token create[^\n]*--expiry/);
       expect(mint.inputs.stdin).toBeUndefined();
-      // Any change of the worker's bundle mints a fresh token right before its apply.
+      // Any change of the worker's bundle, or a new host key, mints a fresh token right before its apply.
       expect(mint.inputs.triggers).toEqual([
         compileBundle(
           topo.env.name,
           plans.find((p) => p.name === h.name)!,
         ).sha256,
+        parseHostKey(h.hostname, offlineHostKey(h.name)),
       ]);
       expect(mint.inputs.logging).toBe("none");
       expect(mint.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout", "stderr"]));
