@@ -2,7 +2,7 @@
 # PID 1 of a lab guest (User-Mode Linux, hostfs root read-only). Template shared by all
 # nodes: everything node-specific comes from the node's lab dir on the host, passed as
 # `labdir=` on the kernel command line (unknown key=value arguments reach init as
-# environment variables). Files the host prepared there (lab/guest.ts):
+# environment variables). Files the host prepared there (lab/guest/boot.ts):
 #   fstab.1    proc, sys, dev, tmpfs /run, the lab dir itself on /run/lab
 #   fstab.2    devpts, shm, overlays (tmpfs upper) on /etc /var /usr/lib, /tmp, modules
 #   mkdirs     directories to create between the two (overlay upper/work dirs)
@@ -48,7 +48,7 @@ ip -force -batch /run/lab/net.batch || echo "lab-init: ip -batch failed" >&2
 [ -r /run/lab/env ] && . /run/lab/env
 mkfifo /run/lab-agent.fifo
 
-# The exec agent (lab/machine/agent.sh, copied into the node dir by lab/guest.ts).
+# The exec agent (lab/machine/agent.sh, copied into the node dir by lab/guest/boot.ts).
 # shellcheck source=lab/machine/agent.sh
 . /run/lab/agent.sh
 

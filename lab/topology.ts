@@ -93,7 +93,7 @@ export const ROUTER = {
  */
 export const TRANSIT = { name: "transit", ipv4: "198.18.7.3", ipv6: "fd00:7::3", asn: 64500 };
 /**
- * The operator's seat on the mgmt network (lab/guest.ts `operator()`): where `ssh` into the
+ * The operator's seat on the mgmt network (lab/guest/ `Lab.operator()`): where `ssh` into the
  * systemd guests comes from, as an operator's workstation or a CI runner on a real one.
  */
 export const OPERATOR = { mgmt4: "198.18.7.250/24", mgmt6: "fd00:7::fa/64" };

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The lab's exec agent inside a guest: how the lab (lab/guest.ts, `Lab.exec`) runs a command
+# The lab's exec agent inside a guest: how the lab (lab/guest/exec.ts, `Lab.exec`) runs a command
 # in a guest without a network path. Sourced by the bash init of the lab-only nodes
 # (lab/init.sh) and run as `lab-agent.service` in systemd guests (runtime-only, never on the
 # guest's disk). Protocol, over the node dir shared with the host (hostfs, /run/lab):

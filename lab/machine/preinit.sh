@@ -8,7 +8,7 @@
 #               themselves (a VM's are its own, not this machine's). It survives a restart,
 #               so a reboot keeps what the apply wrote, as on a VM; `first-boot` starts from a
 #               blank one.
-# The node's files (lab/guest.ts writes them): fstab.1 (proc, sys, dev, tmpfs /run, the node
+# The node's files (lab/guest/ writes them): fstab.1 (proc, sys, dev, tmpfs /run, the node
 # dir, the disk), mkdirs (overlay upper/work dirs, /home, /root), fstab.2 (overlays, /home,
 # /root, /tmp, modules).
 #

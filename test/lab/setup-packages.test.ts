@@ -50,14 +50,14 @@ const NOT_DEBIAN: Record<string, string> = {
 };
 
 /**
- * The lab's multi-call shims, first on a guest's PATH (lab/guest.ts makes them links to
+ * The lab's multi-call shims, first on a guest's PATH (lab/guest/boot.ts makes them links to
  * lab/guest-svc.sh, whose own commands are collected from that script).
  */
 function labShims(): Set<string> {
-  const m = /for \(const alias of \[([^\]]*)\]\)/.exec(read("lab/guest.ts"));
+  const m = /for \(const alias of \[([^\]]*)\]\)/.exec(read("lab/guest/boot.ts"));
   if (!m)
     throw new Error(
-      "lab/guest.ts: the shim alias list (for (const alias of [...])) is gone; update this test",
+      "lab/guest/boot.ts: the shim alias list (for (const alias of [...])) is gone; update this test",
     );
   return new Set([...m[1].matchAll(/"([^"]+)"/g)].map((x) => x[1]));
 }
