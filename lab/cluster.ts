@@ -4,31 +4,34 @@
  * same commands and stdin the Pulumi components run), set up the lab-only nodes, wait until BGP is established
  * and the VIPs are routed, and summarise. Used by lab/cli.ts, lab/scenarios/, lab/bench.ts.
  *
- * One file (over 400 lines) for now: the lab cluster's life cycle (boot, apply, lab-only nodes,
- * readiness, summary) in the order `lab up` runs it.
+ * Here: the cluster's life cycle in the order `lab up` runs it (cluster.json, apply, rollout,
+ * `up`, the benches' lab). The lab-only nodes' set-up is lab/lab-nodes.ts; readiness, the
+ * summary and the daemon-log scripts are lab/readiness.ts. Both are re-exported here, so
+ * callers import the cluster from one place.
  */
 import * as fs from "fs";
 import * as path from "path";
 import { createHash } from "crypto";
 import { DEFAULT_STATE_DIR, Lab } from "./guest";
+import { setupApp, setupClient, setupRouter } from "./lab-nodes";
 import { ensureKernel, requirePrerequisites } from "./prereqs";
+import { notReadyEvidence, serviceLogTail, waitReady } from "./readiness";
 import { applyBundleInLab, ApplyResult } from "./transport";
-import {
-  buildLabModel,
-  LabModel,
-  LabRouter,
-  labSecrets,
-  routerFrrConf,
-  ROUTER_DAEMONS,
-  appHaproxyCfg,
-  ROUTER,
-  OPERATOR,
-} from "./topology";
-import { labServices } from "./services";
+import { buildLabModel, LabModel, labSecrets, OPERATOR } from "./topology";
 import { HostPlan } from "../src/plan";
-import { parseVipRoutes, vipRoutesScript } from "../src/daemons/frr/probes";
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export { setupApp, setupClient, setupRouter } from "./lab-nodes";
+export {
+  daemonLog,
+  notReadyEvidence,
+  readyState,
+  SERVICE_PIDS,
+  serviceLogTail,
+  sleep,
+  summary,
+  waitReady,
+} from "./readiness";
+export type { ReadyState } from "./readiness";
 
 /** What `up` records next to lab.json so later commands (apply, start, test) use the same stack and secrets. */
 export interface ClusterFile {
@@ -90,35 +93,6 @@ function zoneContent(m: LabModel): string {
   return lines.join("\n") + "\n";
 }
 
-/**
- * A script printing what a daemon logged this boot: its unit's journal in a systemd guest,
- * the service mirror's log file (/run/lab/log/FILE.log) in a bash one. Pipe it on.
- */
-export function daemonLog(unit: string, file: string): string {
-  return `{ if [ -d /run/systemd/system ]; then journalctl -b -q -u ${unit} --no-pager; else cat /run/lab/log/${file}.log; fi; } 2>/dev/null`;
-}
-
-/** A script printing the main PID of every running service (sorted): what a restart changes. */
-export const SERVICE_PIDS =
-  "if [ -d /run/systemd/system ]; then systemctl show -p MainPID --value $(systemctl list-units --type=service --state=running --no-legend --plain | cut -d' ' -f1) | grep -vx 0; " +
-  "else cat /run/lab-svc/*.pid 2>/dev/null; fi | sort | tr '\\n' ' '";
-
-/**
- * A script printing the last lines each service logged: its journal in a systemd guest, the
- * service mirror's log file (/run/lab/log) in a bash one.
- */
-export function serviceLogTail(services: string[], lines: number): string {
-  return (
-    services
-      .map(
-        (svc) =>
-          `if [ -d /run/systemd/system ]; then echo "--- journal of ${svc}"; journalctl -b -q -u ${svc} -n ${lines} --no-pager; ` +
-          `elif [ -r /run/lab/log/${svc}.log ]; then echo "--- ${svc}.log"; tail -n ${lines} /run/lab/log/${svc}.log; fi`,
-      )
-      .join("; ") + "; true"
-  );
-}
-
 /** Apply one managed host's plan; lab extras for the DNS chain. Throws ApplyError. */
 export async function applyHost(
   lab: Lab,
@@ -174,69 +148,6 @@ export async function applyHost(
     `  ${hostname}: ${last} in ${((Date.now() - t0) / 1000).toFixed(1)} s${res.gaps.length ? ` (lab gaps: ${res.gaps.join("; ")})` : ""}`,
   );
   return res;
-}
-
-/**
- * A guest that came up without IPv6: CI, 2026-12-02, the transit router booted mid-run for
- * scenario s had no /proc/sys/net/ipv6 (the kernel is built with IPV6=y; every other guest of
- * that run had it). Cause not found: the guest is booted once more, and a second miss fails
- * with the guest's kernel log.
- */
-async function ensureIpv6(lab: Lab, node: string): Promise<void> {
-  const probe = "test -d /proc/sys/net/ipv6 || { dmesg | tail -n 40; exit 3; }";
-  let r = await lab.exec(node, probe, { timeoutMs: 15_000 });
-  if (r.code !== 3) return;
-  const first = r.stdout;
-  await lab.stop(node);
-  await lab.start(node);
-  r = await lab.exec(node, probe, { timeoutMs: 15_000 });
-  if (r.code === 3)
-    throw new Error(
-      `${node} booted twice without IPv6 (/proc/sys/net/ipv6 missing); kernel log:\n${r.stdout}\nfirst boot:\n${first}`,
-    );
-}
-
-export async function setupRouter(lab: Lab, m: LabModel, r: LabRouter): Promise<void> {
-  await ensureIpv6(lab, r.name);
-  await lab.writeFiles(r.name, [
-    // No bfdd on a router the stack does not give BFD (transit): one daemon less on 2 cores.
-    {
-      path: "/etc/frr/daemons",
-      content: r.bfd ? ROUTER_DAEMONS : ROUTER_DAEMONS.replace("bfdd=yes\n", ""),
-      mode: "0640",
-      owner: "frr:frr",
-    },
-    { path: "/etc/frr/frr.conf", content: routerFrrConf(m, r), mode: "0640", owner: "frr:frr" },
-  ]);
-  await lab.run(
-    r.name,
-    `set -e; sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 net.ipv4.fib_multipath_hash_policy=1 net.ipv6.fib_multipath_hash_policy=1 net.ipv4.fib_multipath_use_neigh=1; ${labServices.enableStart("frr")}`,
-    { timeoutMs: 60_000 },
-  );
-}
-
-export async function setupApp(lab: Lab, name: string, port: number): Promise<void> {
-  // 48 KB body for /big (DSR evidence: replies much larger than what the client sends), in the
-  // node dir the guest sees as /run/lab.
-  fs.writeFileSync(
-    path.join(lab.nodeDir(name), "big.txt"),
-    `${name}\n` + "x".repeat(48 * 1024 - name.length - 2) + "\n",
-  );
-  await lab.writeFile(name, "/etc/lab-app.cfg", appHaproxyCfg(name, port));
-  await lab.run(
-    name,
-    "haproxy -D -f /etc/lab-app.cfg -p /run/lab-app.pid >>/run/lab/log/app.log 2>&1",
-    { timeoutMs: 30_000 },
-  );
-}
-
-export async function setupClient(lab: Lab): Promise<void> {
-  // The consistency scenario sends the same 5-tuples twice from fixed source ports (41001…):
-  // they are kept out of the ephemeral range, and tcp_max_tw_buckets=0 keeps no TIME_WAIT.
-  await lab.run(
-    "client",
-    "sysctl -q -w vm.overcommit_memory=1 net.ipv4.ip_local_port_range='10000 40000' net.ipv4.tcp_tw_reuse=1 net.ipv4.tcp_max_tw_buckets=0",
-  );
 }
 
 /** Set up a lab-only node (router, client, app) or apply a managed host's plan. */
@@ -320,187 +231,6 @@ export function rolloutOrder(m: LabModel): HostPlan[] {
     "maglev",
   ];
   return [...m.plans].sort((a, b) => order.indexOf(a.tier) - order.indexOf(b.tier));
-}
-
-export interface ReadyState {
-  ok: boolean;
-  router: { peer: string; state: string; pfx: number }[];
-  gatewayRoutes: Record<string, Record<string, number>>;
-  detail: string;
-}
-
-/** One probe: router sessions + next hops per VIP on every gateway. */
-export async function readyState(lab: Lab, m: LabModel): Promise<ReadyState> {
-  const vips = [...m.topo.vips.ipv4, ...m.topo.vips.ipv6];
-  const want = m.topo.maglevs.length;
-  const router: ReadyState["router"] = [];
-  await Promise.all(
-    m.routers.map(async (lr) => {
-      const r = await lab.exec(lr.name, "vtysh -c 'show bgp summary json'", { timeoutMs: 15_000 });
-      try {
-        const j = JSON.parse(r.stdout);
-        for (const af of ["ipv4Unicast", "ipv6Unicast"]) {
-          for (const [peer, v] of Object.entries(
-            (j[af]?.peers ?? {}) as Record<string, { state: string; pfxRcd?: number }>,
-          ))
-            router.push({ peer: `${lr.name}:${peer}`, state: v.state, pfx: v.pfxRcd ?? 0 });
-        }
-      } catch {
-        /* not up yet */
-      }
-    }),
-  );
-  const gatewayRoutes: ReadyState["gatewayRoutes"] = {};
-  const bfdDown: string[] = [];
-  await Promise.all(
-    m.topo.gateways.map(async (g) => {
-      const script =
-        vipRoutesScript(vips) +
-        `; echo "B $(vtysh -c 'show bfd peers json' 2>/dev/null | tr -d '\\n')"`;
-      const x = await lab.exec(g.hostname, script, { timeoutMs: 15_000 });
-      const per: Record<string, number> = {};
-      try {
-        const peers = JSON.parse(/^B (.*)$/m.exec(x.stdout)?.[1] || "[]") as {
-          peer: string;
-          status: string;
-        }[];
-        bfdDown.push(
-          ...m.topo.maglevs
-            .filter((mg) => !peers.some((p) => p.peer === mg.mgmt.ipv4 && p.status === "up"))
-            .map((mg) => `${g.name}→${mg.name}`),
-        );
-      } catch {
-        bfdDown.push(`${g.name}: no BFD answer`);
-      }
-      for (const [vip, hops] of parseVipRoutes(x.stdout)) per[vip] = hops.length;
-      gatewayRoutes[g.hostname] = per;
-    }),
-  );
-  // One session per gateway and address family on every lab router (IPv6 only where it has an address).
-  const wantSessions = m.routers.reduce(
-    (n, r) => n + m.topo.gateways.length * (r.mgmt6 ? 2 : 1),
-    0,
-  );
-  const sessionsOk =
-    router.length === wantSessions && router.every((p) => p.state === "Established");
-  const routesOk = Object.values(gatewayRoutes).every((per) =>
-    vips.every((v) => (per[v] ?? 0) === want),
-  );
-  const detail = `router sessions ${router.filter((p) => p.state === "Established").length}/${wantSessions}; gateway next hops ${Object.entries(
-    gatewayRoutes,
-  )
-    .map(([g, per]) => `${g}: ${vips.map((v) => per[v] ?? 0).join("/")}`)
-    .join(", ")} (want ${want})`;
-  return {
-    ok: sessionsOk && routesOk && bfdDown.length === 0,
-    router,
-    gatewayRoutes,
-    detail: detail + (bfdDown.length ? `; BFD not up: ${bfdDown.join(", ")}` : ""),
-  };
-}
-
-/** What a failed `up` leaves to read before the cleanup: each gateway's sessions and BFD peers, each maglev's ExaBGP log tail. */
-export async function notReadyEvidence(lab: Lab, m: LabModel): Promise<string> {
-  const parts = await Promise.all([
-    ...m.topo.gateways.map(async (g) => {
-      const r = await lab.exec(
-        g.hostname,
-        "vtysh -c 'show bgp summary' -c 'show bfd peers brief' | grep -E '^(198|fd00|[0-9]+ )'; " +
-          daemonLog("frr", "frr-bgpd") +
-          " | grep -E 'ADJCHANGE|NOTIFICATION|BFD' | tail -n 8",
-        { timeoutMs: 15_000 },
-      );
-      return `${g.hostname}:\n${r.stdout.trimEnd()}`;
-    }),
-    ...m.topo.maglevs.map(async (h) => {
-      const r = await lab.exec(h.hostname, daemonLog("exabgp", "exabgp") + " | tail -n 8", {
-        timeoutMs: 15_000,
-      });
-      return `${h.hostname} exabgp.log:\n${r.stdout.trimEnd()}`;
-    }),
-  ]);
-  return parts.join("\n");
-}
-
-/**
- * Ready = router sessions up, every gateway with one next hop per maglev for every VIP and BFD
- * up to every maglev — twice, 3 s apart: FRR 8.4 resets a BGP session once when its BFD
- * session first comes up (LAB-NOTES), so a first "ready" can be followed by that reset.
- */
-export async function waitReady(lab: Lab, m: LabModel, timeoutMs: number): Promise<ReadyState> {
-  const end = Date.now() + timeoutMs;
-  let okSince: number | undefined;
-  for (;;) {
-    const st = await readyState(lab, m);
-    if (st.ok) {
-      okSince ??= Date.now();
-      if (Date.now() - okSince >= 3000) return st;
-    } else okSince = undefined;
-    if (Date.now() >= end) return st;
-    await sleep(st.ok ? 1000 : 300);
-  }
-}
-
-/** The one-screen summary: nodes, BGP sessions, routes, IPVS services. */
-export async function summary(lab: Lab, m: LabModel): Promise<string> {
-  const out: string[] = [];
-  const st = lab.status();
-  out.push(`nodes (${st.nodes.length}, state dir ${st.stateDir}):`);
-  const row: string[] = [];
-  for (const n of st.nodes) row.push(`${n.name}${n.alive ? "" : " [" + n.state + "]"}`);
-  out.push("  " + row.join("  "));
-  const [bgp, routes4, routes6, ...ipvs] = await Promise.all([
-    lab.exec(
-      ROUTER.name,
-      "vtysh -c 'show bgp summary' | grep -E '^(fd00|198)'; vtysh -c 'show bfd peers brief' | grep -E 'up|down' | awk '{print \"  bfd\", $2, $4}'",
-      { timeoutMs: 15_000 },
-    ),
-    lab.exec(ROUTER.name, "ip -4 route show proto bgp", { timeoutMs: 15_000 }),
-    lab.exec(ROUTER.name, "ip -6 route show proto bgp", { timeoutMs: 15_000 }),
-    ...m.topo.maglevs.map((h) =>
-      lab.exec(h.hostname, "ipvsadm -Ln | grep -E '^(FWM|  ->)' | grep -v 'RemoteAddress'", {
-        timeoutMs: 15_000,
-      }),
-    ),
-  ]);
-  out.push("router BGP (neighbor … state/pfx):");
-  for (const l of bgp.stdout.trim().split("\n")) out.push("  " + l.replace(/\s+/g, " ").trim());
-  out.push("router routes (bgp):");
-  for (const l of (routes4.stdout + routes6.stdout).trim().split("\n").filter(Boolean))
-    out.push("  " + l.trim());
-  const gw = await Promise.all(
-    m.topo.gateways.map((g) =>
-      lab.exec(g.hostname, "ip -4 route show proto bgp; ip -6 route show proto bgp", {
-        timeoutMs: 15_000,
-      }),
-    ),
-  );
-  m.topo.gateways.forEach((g, i) => {
-    out.push(`${g.hostname} routes (bgp):`);
-    out.push(
-      "  " +
-        gw[i].stdout
-          .replace(/\n\s+nexthop/g, " nexthop")
-          .trim()
-          .split("\n")
-          .map((l) =>
-            l
-              .replace(/\s+/g, " ")
-              .replace(/ proto bgp metric \d+/g, "")
-              .replace(/ weight 1/g, ""),
-          )
-          .join("\n  "),
-    );
-  });
-  m.topo.maglevs.forEach((h, i) => {
-    const lines = ipvs[i].stdout.trim().split("\n");
-    const svcs = lines.filter((l) => l.startsWith("FWM")).length;
-    const rs = lines.filter((l) => l.startsWith("  ->")).map((l) => l.trim().split(/\s+/));
-    out.push(
-      `${h.hostname} IPVS: ${svcs} services, real servers ${rs.map((r) => `${r[1]} w${r[3]}`).join(", ")}`,
-    );
-  });
-  return out.join("\n");
 }
 
 export interface UpResult {

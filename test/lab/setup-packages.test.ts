@@ -85,9 +85,9 @@ const BUILT_SCRIPTS: [string, string][] = [
   ["ip", "lab/timeline-capture.ts"], // ip monitor route nexthop; ip -o route show
   ["touch", "lab/timeline-capture.ts"],
   ["rm", "lab/timeline-capture.ts"],
-  ["ip", "lab/cluster.ts"],
-  ["vtysh", "lab/cluster.ts"],
-  ["tr", "lab/cluster.ts"],
+  ["ip", "lab/readiness.ts"],
+  ["vtysh", "lab/readiness.ts"],
+  ["tr", "lab/readiness.ts"],
   ["tail", "lab/cluster.ts"],
   ["ip", "src/daemons/frr/probes.ts"], // ip -j route show (ops' route probes)
   ["vtysh", "src/ops/drain-site.ts"],
