@@ -58,7 +58,10 @@ export async function setupApp(lab: Lab, name: string, port: number): Promise<vo
   await lab.writeFile(name, "/etc/lab-app.cfg", appHaproxyCfg(name, port));
   await lab.run(
     name,
-    "haproxy -D -f /etc/lab-app.cfg -p /run/lab-app.pid >>/run/lab/log/app.log 2>&1",
+    // Twice, with HAProxy's own words on a failure: once (2026-12-02) app01's start exited 1
+    // and the lab up that followed started it fine; its log was gone with the lab.
+    "for i in 1 2; do haproxy -D -f /etc/lab-app.cfg -p /run/lab-app.pid >>/run/lab/log/app.log 2>&1 && exit 0; " +
+      'echo "haproxy start $i failed:" >&2; tail -n 8 /run/lab/log/app.log >&2; sleep 1; done; exit 1',
     { timeoutMs: 30_000 },
   );
 }
