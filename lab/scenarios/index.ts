@@ -1,8 +1,9 @@
 /**
  * `npm run lab -- test [names…] [--all] [--keep]`: the lab scenarios, one result line each, all
  * results in ./lab-results.json, exit status 1 on any failure. Bare, the QUICK set (about 5
- * minutes with `lab up`); `--all` every scenario of SCENARIOS (about 25 minutes: what CI runs). Brings the lab up first when none is
- * running (and takes it down afterwards unless --keep); a lab that was already up is left up.
+ * minutes with `lab up`); `--all` every scenario of SCENARIOS (about 25 minutes: what CI runs).
+ * Brings the lab up first when none is running (and takes it down afterwards unless --keep); a
+ * lab that was already up is left up.
  *
  * One file per scenario in this folder, named for what it proves; its id (the result line's,
  * lab-results.json's, the timeline's) stays what it was — `c`, `h2`, `noop` — and the file name
