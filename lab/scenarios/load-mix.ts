@@ -66,7 +66,23 @@ export interface LoadChainOptions {
   onWindow?: (startedAt: number, figs: LoadFigures[]) => void;
 }
 
-/** loadMix in windows back to back until stopped (bounded): the figures of every window. */
+/**
+ * The client's load generator gave no figures for a whole window: wrk did not run, or the
+ * client's exec agent is gone. Every later window and scenario would wait out its time limit for
+ * nothing (one dead agent cost a `maintain-all` run its full length twice), so the chain stops
+ * at once and the scenario runner neither retries nor goes on.
+ */
+export class LoadGeneratorDead extends Error {
+  constructor(detail: string) {
+    super(`the load generator on client gave no figures for a whole window: ${detail}`);
+    this.name = "LoadGeneratorDead";
+  }
+}
+
+/**
+ * loadMix in windows back to back until stopped (bounded): the figures of every window. stop()
+ * throws LoadGeneratorDead when a window came back without a figure.
+ */
 export function loadChain(
   lab: Lab,
   m: LabModel,
@@ -75,10 +91,18 @@ export function loadChain(
   const t = loadMix(m);
   let stopping = false;
   const figs: LoadFigures[] = [];
+  let dead: string | undefined;
   const loop = (async () => {
     for (let i = 0; i < maxWindows && !stopping; i++) {
       const t0 = Date.now();
-      const w = await startLoad(lab, t, windowS, perSecond ? { perSecond } : undefined);
+      const w = await startLoad(lab, t, windowS, perSecond ? { perSecond } : undefined).catch(
+        (e: Error) => {
+          dead = e.message.split("\n")[0];
+          return [];
+        },
+      );
+      if (!dead && w.every((f) => Number.isNaN(f.failed))) dead = w[0]?.detail ?? "no output";
+      if (dead) return;
       onWindow?.(t0, w);
       figs.push(...w);
     }
@@ -87,6 +111,7 @@ export function loadChain(
     async stop() {
       stopping = true;
       await loop;
+      if (dead) throw new LoadGeneratorDead(dead);
       return figs;
     },
   };

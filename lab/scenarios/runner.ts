@@ -15,6 +15,7 @@ import { applyHost, daemonLog, notReadyEvidence, readCluster, up, waitReady } fr
 import { applyBundleInLab } from "../transport";
 import { buildLabModel, LabModel } from "../topology";
 import { labRunner } from "../runner";
+import { LoadGeneratorDead } from "./load-mix";
 import { HostRunner } from "../../src/ops/runner";
 import { HostPlan } from "../../src/plan/types";
 import { readStackEnvironment } from "../../src/config/load";
@@ -222,10 +223,12 @@ export async function runScenarioList(
       await restore();
       log(`==> [${i + 1}/${chosen.length}, +${elapsed()}] ${s.id}: ${s.title}`);
       const t0 = Date.now();
+      let generatorDead: LoadGeneratorDead | undefined;
       const attempt = async (): Promise<Outcome> => {
         try {
           return await s.run(ctx);
         } catch (e) {
+          if (e instanceof LoadGeneratorDead) generatorDead = e;
           return {
             ok: false,
             detail: `error: ${(e as Error).message.split("\n").slice(0, 4).join(" ")}`,
@@ -250,7 +253,7 @@ export async function runScenarioList(
       // attempt: with one maglev drained, a starved guest's BFD drop on the other one is an
       // outage the lab made, not the design. A failure without a drop fails at once.
       const firstDrops = pre.ok && !o.ok ? (await gatewayBfdDrops(lab, m)) - drops0 : 0;
-      if (!o.ok && pre.ok && (s.retryOnce || firstDrops > 0)) {
+      if (!o.ok && pre.ok && !generatorDead && (s.retryOnce || firstDrops > 0)) {
         log(
           `     ${s.id}: failed once (${o.detail}${firstDrops ? `; ${firstDrops} BGP session(s) dropped by BFD meanwhile` : ""}); restoring and running it again`,
         );
@@ -279,6 +282,12 @@ export async function runScenarioList(
       log(
         `${r.ok ? "PASS" : "FAIL"} ${r.id.padEnd(8)} ${r.title} (${(r.ms / 1000).toFixed(1)} s): ${r.detail}`,
       );
+      // Without its load generator no later scenario measures anything: stop here, say why.
+      if (generatorDead) {
+        const left = chosen.slice(i + 1).map((x) => x.id);
+        if (left.length) log(`     not run (no load generator): ${left.join(" ")}`);
+        break;
+      }
     }
   } finally {
     const out = {
