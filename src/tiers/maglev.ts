@@ -176,6 +176,14 @@ export function planMaglev(topo: Topology, h: HostFacts, b: PlanBuilder): void {
   // removed for good hangs until its entry expires, which is why members are drained (weight
   // 0, connections finish) before they leave the stack.
   b.sysctl("net.ipv4.vs.expire_nodest_conn", 0, "ip_vs");
+  // A client reuses a source port while IPVS still holds the old connection's entry: with
+  // direct routing IPVS sees only the client's half, so a finished connection stays FIN_WAIT
+  // (2 min), and the new SYN follows that entry to its old real server — after a drain, a
+  // weight-0 HAProxy node that is about to stop (lab, reboot of a drained mlb01: packets on old
+  // entries all through its downtime, up to 23 reset new connections). Bit 2 (value 2, on top
+  // of the default bit 1) reschedules such a SYN when the old entry is in FIN_WAIT: "the last
+  // state seen by load balancer in Direct Routing mode" (ipvs-sysctl.rst, conn_reuse_mode).
+  b.sysctl("net.ipv4.vs.conn_reuse_mode", 3, "ip_vs");
   // Only concerns persistence templates; these services have none (mh needs no persistence):
   // set to the default so the choice is visible.
   b.sysctl("net.ipv4.vs.expire_quiescent_template", 0, "ip_vs");
