@@ -7,8 +7,9 @@
 import { Lab } from "./guest";
 import { LabModel, ROUTER } from "./topology";
 import { parseVipRoutes, vipRoutesScript } from "../src/daemons/frr/probes";
+import { sleep } from "../src/ops/runner";
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export { sleep };
 
 /**
  * A script printing what a daemon logged this boot: its unit's journal in a systemd guest,

@@ -1,7 +1,7 @@
 /** Host processes: liveness and killing by PID, only ever of PIDs the lab started. */
 import * as fs from "fs";
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export { sleep } from "../../src/ops/runner";
 
 export function alive(pid: number | undefined): boolean {
   if (!pid) return false;

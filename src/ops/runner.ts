@@ -127,7 +127,8 @@ export async function sshKeyFile(stack: string): Promise<string | undefined> {
   return file;
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A pause of `ms`: the one sleep of src/ and lab/ (lab/readiness.ts and lab/guest/proc.ts re-export it). */
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Poll `probe` every `everyMs` until it is done or `timeoutMs` has passed; the last answer either way. */
 export async function waitFor(

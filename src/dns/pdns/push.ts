@@ -3,6 +3,7 @@
  * create, PATCH, read back, NOTIFY; then the secondaries, waited for until they serve the serial.
  */
 import { absolute, DesiredRRset } from "../records";
+import { sleep as pause } from "../../ops/runner";
 import { PdnsApiError, PdnsClient, PdnsRRset, PdnsZone } from "./client";
 import { changesOf, Diff, diffAgainst, DiffRow, diffZone, patchOf, readPrimary } from "./diff";
 
@@ -106,7 +107,7 @@ export async function pushRecords(
   opts: PushOptions = {},
 ): Promise<PushResult> {
   const log = opts.log ?? (() => undefined);
-  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = opts.sleep ?? pause;
   const { state, placed } = await readPrimary(client, forwardZone, desired);
   const diff = diffAgainst(stack, placed, state, { adopt: opts.adopt });
   const conflicts = changesOf(diff).filter((r) => r.action === "conflict");
