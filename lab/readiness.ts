@@ -7,6 +7,7 @@
 import { Lab } from "./guest";
 import { LabModel, ROUTER } from "./topology";
 import { parseVipRoutes, vipRoutesScript } from "../src/daemons/frr/probes";
+import { IPVS_LIST_COMMAND, parseIpvs } from "../src/daemons/keepalived/probes";
 import { sleep } from "../src/ops/runner";
 
 export { sleep };
@@ -175,11 +176,7 @@ export async function summary(lab: Lab, m: LabModel): Promise<string> {
     ),
     lab.exec(ROUTER.name, "ip -4 route show proto bgp", { timeoutMs: 15_000 }),
     lab.exec(ROUTER.name, "ip -6 route show proto bgp", { timeoutMs: 15_000 }),
-    ...m.topo.maglevs.map((h) =>
-      lab.exec(h.hostname, "ipvsadm -Ln | grep -E '^(FWM|  ->)' | grep -v 'RemoteAddress'", {
-        timeoutMs: 15_000,
-      }),
-    ),
+    ...m.topo.maglevs.map((h) => lab.exec(h.hostname, IPVS_LIST_COMMAND, { timeoutMs: 15_000 })),
   ]);
   out.push("router BGP (neighbor … state/pfx):");
   for (const l of bgp.stdout.trim().split("\n")) out.push("  " + l.replace(/\s+/g, " ").trim());
@@ -211,12 +208,9 @@ export async function summary(lab: Lab, m: LabModel): Promise<string> {
     );
   });
   m.topo.maglevs.forEach((h, i) => {
-    const lines = ipvs[i].stdout.trim().split("\n");
-    const svcs = lines.filter((l) => l.startsWith("FWM")).length;
-    const rs = lines.filter((l) => l.startsWith("  ->")).map((l) => l.trim().split(/\s+/));
-    out.push(
-      `${h.hostname} IPVS: ${svcs} services, real servers ${rs.map((r) => `${r[1]} w${r[3]}`).join(", ")}`,
-    );
+    const svcs = parseIpvs(ipvs[i].stdout);
+    const rs = [...svcs.values()].flatMap((svc) => [...svc].map(([a, r]) => `${a} w${r.weight}`));
+    out.push(`${h.hostname} IPVS: ${svcs.size} services, real servers ${rs.join(", ")}`);
   });
   return out.join("\n");
 }
