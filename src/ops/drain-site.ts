@@ -6,8 +6,8 @@
  */
 import { Topology, HostFacts } from "../topology";
 import { isEbgpUpstream } from "../config/schema";
-import { shellWord } from "../escape";
 import { CURRENT_LINK } from "../bundle";
+import { hostScriptCommand } from "../plan/scripts";
 import {
   DRAIN_SITE_EXTRA_PREPEND,
   DRAIN_SITE_LOCAL_PREF,
@@ -27,17 +27,23 @@ export type { SitePolicy };
 
 /** The apply program's lock (scripts/maglev-apply LOCK_FILE). */
 export const APPLY_LOCK = "/run/maglev-infra/apply.lock";
-const APPLY_LOCK_DIR = "/run/maglev-infra";
 
 /**
- * Re-run the host's committed apply (the program and bundle of its `current` generation):
- * with the drain file present or gone, the apply chooses the matching frr.conf, checks it,
- * reloads FRR and waits for the gateway's health gate — so a site drain is also in the file
- * FRR starts from (it survives a restart and a reboot). `otherwise` runs on a host that has
- * no generation yet.
+ * The gateway's side of drain-site (`drain`, the drain file's text last) and undrain-site
+ * (`undrain`, the command that reloads FRR last): scripts/host/site-drain.sh, under the apply's
+ * lock, then the host's committed apply again (the program and bundle of its `current`
+ * generation), which with the drain file present or gone chooses the matching frr.conf,
+ * checks it, reloads FRR and waits for the gateway's health gate — so a site drain is also in
+ * the file FRR starts from (it survives a restart and a reboot).
  */
-export function reapplyCurrent(otherwise: string): string {
-  return `if [ -x ${CURRENT_LINK}/maglev-apply ]; then ${CURRENT_LINK}/maglev-apply --bundle ${CURRENT_LINK}/bundle.json; else ${otherwise}; fi`;
+export function siteDrainCommand(action: "drain" | "undrain", last: string): string {
+  return hostScriptCommand("site-drain.sh", [
+    action,
+    SITE_DRAIN_FILE,
+    APPLY_LOCK,
+    CURRENT_LINK,
+    last,
+  ]);
 }
 /**
  * The config lines that make a site's gateways announce less preferred, or nothing — what
@@ -177,18 +183,8 @@ export async function drainSite(
       `${site} is the only site: withdrawing it takes every VIP offline (use --force)`,
     );
   const want = drainedSitePolicy(topo, !!opts.withdraw);
-  const file = siteDrainFile(topo, site, !!opts.withdraw);
-  const dir = SITE_DRAIN_FILE.replace(/\/[^/]+$/, "");
-  // Applied from a temporary copy; only once FRR took it does it become the drain file (a
-  // failed vtysh leaves the gateway as it was).
-  const script =
-    // Under the apply's lock (flock(1) and the program's fcntl.flock are the same lock): an
-    // apply that already chose its frr.conf must not reload FRR over the new drain.
-    `set -e; install -d ${dir} ${APPLY_LOCK_DIR}; t=$(mktemp ${dir}/.site-drain.XXXXXX); trap 'rm -f "$t"' EXIT; ` +
-    `exec 9>${APPLY_LOCK}; flock -w 600 9; ` +
-    `printf '%s' ${shellWord(file)} > "$t"; vtysh -f "$t"; chmod 0644 "$t"; mv "$t" ${SITE_DRAIN_FILE}; vtysh -c 'clear bgp * soft out'; exec 9>&-; ` +
-    // Then the file FRR starts from: the committed apply again, which now installs the drained frr.conf.
-    reapplyCurrent("true");
+  // Applied from a temporary copy; only once FRR took it does it become the drain file.
+  const script = siteDrainCommand("drain", siteDrainFile(topo, site, !!opts.withdraw));
   return onGateways(topo, runner, gws, script, want, opts, {
     action: opts.withdraw ? "withdraw-site" : "drain-site",
     done: `advertised to every upstream: ${cmds.filter((c) => c !== "exit").join("; ")}`,
@@ -206,7 +202,7 @@ export async function undrainSite(
   const want = renderedSitePolicy(topo, site);
   // The committed apply with the drain file gone: the rendered frr.conf, checked, reloaded, health-gated.
   // The marker goes under the apply's lock, so a running apply cannot re-install the drained frr.conf after it.
-  const script = `install -d ${APPLY_LOCK_DIR} && { flock -w 600 ${APPLY_LOCK} rm -f ${SITE_DRAIN_FILE}; } && { ${reapplyCurrent(runner.services.reload("frr"))}; } && vtysh -c 'clear bgp * soft out'`;
+  const script = siteDrainCommand("undrain", runner.services.reload("frr"));
   const gws = topo.gateways.filter((g) => g.site === site);
   return onGateways(topo, runner, gws, script, want, opts, {
     action: "undrain-site",

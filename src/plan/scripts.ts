@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { Validate } from "./types";
 import { header } from "./header";
+import { shellWord } from "../escape";
 
 /** The repository's folder of on-host programs. */
 export const HOST_SCRIPTS_DIR = path.join(__dirname, "..", "..", "scripts", "host");
@@ -16,6 +17,16 @@ export function hostScript(name: string, stack: string): string {
   const nl = text.indexOf("\n");
   if (!text.startsWith("#!") || nl < 0) throw new Error(`scripts/host/${name}: no #! line`);
   return text.slice(0, nl + 1) + header(stack, "#", `scripts/host/${name}`) + text.slice(nl + 1);
+}
+
+/**
+ * A command line running `scripts/host/<name>` with `sh` and these arguments, every word
+ * through the shell escaper: how a day-2 command (src/ops, src/dns) runs one of those
+ * programs on a host through its `HostRunner`, nothing installed there first.
+ */
+export function hostScriptCommand(name: string, args: string[]): string {
+  const text = fs.readFileSync(path.join(HOST_SCRIPTS_DIR, name), "utf8");
+  return ["sh", "-c", text, name.replace(/\.sh$/, ""), ...args].map((w) => shellWord(w)).join(" ");
 }
 
 /** Python's own parser (writes nothing, unlike py_compile): a syntax error fails the apply. */

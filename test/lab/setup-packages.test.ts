@@ -91,11 +91,6 @@ const BUILT_SCRIPTS: [string, string][] = [
   ["tail", "lab/cluster.ts"],
   ["ip", "src/daemons/frr/probes.ts"], // ip -j route show (ops' route probes)
   ["vtysh", "src/ops/drain-site.ts"],
-  ["flock", "src/ops/drain-site.ts"],
-  ["mktemp", "src/ops/drain-site.ts"],
-  ["install", "src/ops/drain-site.ts"],
-  ["chmod", "src/ops/drain-site.ts"],
-  ["mv", "src/ops/drain-site.ts"],
   ["ipvsadm", "src/daemons/keepalived/probes.ts"], // ops' IPVS probes
   ["ss", "src/ops/check-rows.ts"],
   ["vtysh", "src/ops/check-rows.ts"],

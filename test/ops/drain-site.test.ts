@@ -42,8 +42,8 @@ function fakeGateways(topo: Topology, lagPolls: number) {
       scripts.push(`${hostname}: ${script}`);
       const st = state.get(hostname)!;
       const ok = (stdout: string) => ({ stdout, stderr: "", code: 0 });
-      if (script.includes("vtysh -f")) {
-        // drain-site: the drain file's lines, applied with vtysh -f.
+      if (script.includes(" 'site-drain' 'drain' ")) {
+        // drain-site: the drain file's lines (site-drain.sh's last argument), applied with vtysh -f.
         const prepend =
           /set as-path prepend ([\d ]+)\n/.exec(script)?.[1].trim().split(" ").length ?? st.prepend;
         const lp = Number(/set local-preference (\d+)/.exec(script)?.[1] ?? st.lp);
@@ -51,7 +51,7 @@ function fakeGateways(topo: Topology, lagPolls: number) {
         st.polls = 0;
         return ok("");
       }
-      if (script.includes("reload")) {
+      if (script.includes(" 'site-drain' 'undrain' ")) {
         st.pending = { lp: 100, prepend: 0, withdrawn: false };
         st.polls = 0;
         return ok("");
@@ -93,8 +93,8 @@ describe("drain-site / undrain-site wait for what the gateways advertise", () =>
     expect(scripts.filter((s) => s.includes("advertised-routes")).length).toBeGreaterThanOrEqual(4);
     expect(scripts.some((s) => s.startsWith("lab-vm-mgw02"))).toBe(false);
     // Kept on the gateway, where the apply re-applies it after its FRR reload.
-    expect(scripts[0]).toMatch(
-      /vtysh -f "\$t"; chmod 0644 "\$t"; mv "\$t" \/etc\/maglev-infra\/site-drain\.vtysh;/,
+    expect(scripts[0]).toContain(
+      " 'site-drain' 'drain' '/etc/maglev-infra/site-drain.vtysh' '/run/maglev-infra/apply.lock' ",
     );
   });
 
