@@ -10,11 +10,9 @@
  *
  * The API key is never part of a message: every error text passes `redact` first.
  */
-import * as fs from "fs";
 import * as http from "http";
-import * as path from "path";
 import { HostRunner } from "../ops/runner";
-import { shellWord } from "../escape";
+import { hostScriptCommand } from "../plan/scripts";
 
 export interface ApiResponse {
   status: number;
@@ -109,12 +107,10 @@ export function httpApi(
   };
 }
 
-/** scripts/host/pdns-api.sh: curl on the host, key and body on stdin. */
-export const PDNS_API_SCRIPT = path.join(__dirname, "..", "..", "scripts", "host", "pdns-api.sh");
-
 /**
  * curl on `hostname` (through `runner`) against `baseUrl`, the API's address as seen from that
- * host (its webserver-address). One runner call per request.
+ * host (its webserver-address): scripts/host/pdns-api.sh, key and body on stdin. One runner
+ * call per request.
  */
 export function runnerApi(
   runner: HostRunner,
@@ -124,16 +120,13 @@ export function runnerApi(
   timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
 ): PdnsApi {
   const base = new URL(baseUrl);
-  const program = fs.readFileSync(PDNS_API_SCRIPT, "utf8");
   const where = `curl on ${hostname} (${base.origin})`;
   const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
   return {
     where,
     async request(method, p, body) {
       const url = new URL(`/api/v1${p}`, base).toString();
-      const script = ["sh", "-c", program, "pdns-api", method, url, String(seconds)]
-        .map((w) => shellWord(w))
-        .join(" ");
+      const script = hostScriptCommand("pdns-api.sh", [method, url, String(seconds)]);
       // The runner's own bound: curl's, plus the round trip to the host.
       const r = await runner.run(hostname, script, timeoutMs + 15_000, `${key}\n${body ?? ""}`);
       const out = redact(r.stdout, key);
