@@ -19,6 +19,7 @@ import { notReadyEvidence, serviceLogTail, waitReady } from "./readiness";
 import { applyBundleInLab, ApplyResult } from "./transport";
 import { buildLabModel, LabModel, labSecrets, OPERATOR } from "./topology";
 import { HostPlan } from "../src/plan";
+import { scriptCommand } from "../src/plan/scripts";
 
 export { setupApp, setupClient, setupRouter } from "./lab-nodes";
 export {
@@ -93,6 +94,9 @@ function zoneContent(m: LabModel): string {
   return lines.join("\n") + "\n";
 }
 
+/** The DNS chain's lab extras after an apply: load the hand-made records, wait for a transfer. */
+const PDNS_ZONE = path.join(__dirname, "pdns-zone.sh");
+
 /** Apply one managed host's plan; lab extras for the DNS chain. Throws ApplyError. */
 export async function applyHost(
   lab: Lab,
@@ -122,26 +126,16 @@ export async function applyHost(
     // The hand-made records, loaded once (the zone has no NS yet): a later apply must not wipe
     // what `npm run dns -- push` published, nor move the serial back below the API's.
     await lab.writeFile(hostname, "/run/lab-zone.db", zoneContent(m), "0644");
-    await lab.run(
-      hostname,
-      `set -e; if ! runuser -u pdns -- pdnsutil list-zone ${zone} 2>/dev/null | grep -q '[[:space:]]NS[[:space:]]'; then runuser -u pdns -- pdnsutil load-zone ${zone} /run/lab-zone.db >/dev/null; runuser -u pdns -- pdnsutil set-kind ${zone} primary >/dev/null; fi; pdns_control notify ${zone} >/dev/null 2>&1 || true`,
-      { timeoutMs: 60_000 },
-    );
+    await lab.run(hostname, scriptCommand(PDNS_ZONE, ["load", zone, "/run/lab-zone.db"], "bash"), {
+      timeoutMs: 60_000,
+    });
   }
   if (p.tier === "powerdns" && zone) {
     // Transfer now (the plan's script asked too, maybe before the primary had the zone).
-    await lab.run(
-      hostname,
-      // Ask for the transfer every 5 s (each retrieve queues one), bounded at 45 s. (Seen twice:
-      // the zone committed by AXFR, yet the SOA query kept an empty answer — pdns's zone cache,
-      // now off in the plan's pdns.conf; the purge drops any cached REFUSED as well.)
-      `end=$((SECONDS+45)); n=0; while [ $SECONDS -lt $end ]; do ` +
-        `[ $((n % 10)) = 0 ] && pdns_control retrieve ${zone} >/dev/null 2>&1; n=$((n+1)); sleep 0.5; ` +
-        // purge: an answer from before the transfer may sit in pdns's packet cache.
-        `pdns_control purge '${zone}$' >/dev/null 2>&1; [ -n "$(dig +short +time=1 +tries=1 @127.0.0.1 SOA ${zone})" ] && exit 0; done; ` +
-        `echo "zone ${zone} not transferred after 45 s; pdns log:" >&2; tail -n 15 /run/lab/log/pdns.log >&2; exit 1`,
-      { timeoutMs: 60_000 },
-    );
+    // Asked for every 5 s, bounded at 45 s (lab/pdns-zone.sh).
+    await lab.run(hostname, scriptCommand(PDNS_ZONE, ["transfer", zone, "45"], "bash"), {
+      timeoutMs: 60_000,
+    });
   }
   const last = res.phases[res.phases.length - 1]?.replace(/^maglev-apply: /, "") ?? "no output";
   log(

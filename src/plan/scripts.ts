@@ -20,13 +20,19 @@ export function hostScript(name: string, stack: string): string {
 }
 
 /**
- * A command line running `scripts/host/<name>` with `sh` and these arguments, every word
- * through the shell escaper: how a day-2 command (src/ops, src/dns) runs one of those
- * programs on a host through its `HostRunner`, nothing installed there first.
+ * A command line running the program in `file` with `shell` (`sh -c TEXT NAME ARGS…`) and these
+ * arguments, every word through the shell escaper: how a day-2 command (src/ops, src/dns) or
+ * the lab runs a program of the repository on a host, nothing installed there first.
  */
+export function scriptCommand(file: string, args: string[], shell = "sh"): string {
+  const text = fs.readFileSync(file, "utf8");
+  const name = path.basename(file).replace(/\.sh$/, "");
+  return [shell, "-c", text, name, ...args].map((w) => shellWord(w)).join(" ");
+}
+
+/** `scriptCommand` of `scripts/host/<name>`. */
 export function hostScriptCommand(name: string, args: string[]): string {
-  const text = fs.readFileSync(path.join(HOST_SCRIPTS_DIR, name), "utf8");
-  return ["sh", "-c", text, name.replace(/\.sh$/, ""), ...args].map((w) => shellWord(w)).join(" ");
+  return scriptCommand(path.join(HOST_SCRIPTS_DIR, name), args);
 }
 
 /** Python's own parser (writes nothing, unlike py_compile): a syntax error fails the apply. */

@@ -88,7 +88,6 @@ const BUILT_SCRIPTS: [string, string][] = [
   ["ip", "lab/readiness.ts"],
   ["vtysh", "lab/readiness.ts"],
   ["tr", "lab/readiness.ts"],
-  ["tail", "lab/cluster.ts"],
   ["ip", "src/daemons/frr/probes.ts"], // ip -j route show (ops' route probes)
   ["vtysh", "src/ops/drain-site.ts"],
   ["ipvsadm", "src/daemons/keepalived/probes.ts"], // ops' IPVS probes
