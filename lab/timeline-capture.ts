@@ -18,7 +18,7 @@ import { Lab } from "./guest";
 import { LoadFigures } from "./load";
 import { CLIENT } from "./topology";
 import { LoadSecond, NextHopSample, Timeline, TimelineMarker, timelineSvg } from "./timeline";
-import { nextHopCountBash } from "../src/daemons/frr/probes";
+import { scriptCommand } from "../src/plan/scripts";
 
 /**
  * Guest clock − host clock, ms. A UML guest keeps its own time after boot and drifts by a few
@@ -41,29 +41,21 @@ export async function clockOffset(
   return best;
 }
 
+/** lab/watches.sh: the watches the lab arms inside a guest (also lab/scenarios/probes.ts). */
+export const WATCHES = path.join(__dirname, "watches.sh");
+
 /**
- * Bash for a gateway: `<epoch seconds> <next hops of each VIP>` at start, after every route or
- * nexthop change `ip monitor` reports (the time it was read), and at the end; nothing while
- * nothing changes. Forks only on an event and once a second (as the scenarios' removal watch:
- * a tighter loop starves the daemons being timed). Ends within a second once `stopFile`
- * exists, at the latest after `seconds`.
+ * A command for a gateway (lab/watches.sh route-sample): `<epoch seconds> <next hops of each
+ * VIP>` at start, after every route or nexthop change `ip monitor` reports (the time it was
+ * read), and at the end; nothing while nothing changes. Forks only on an event and once a
+ * second. Ends within a second once `stopFile` exists, at the latest after `seconds`.
  */
 export function nextHopSamplerScript(vips: string[], seconds: number, stopFile: string): string {
-  const count = vips.map((v, i) => nextHopCountBash(v, `n${i}`));
-  const line = vips.map((_, i) => `$n${i}`).join(" ");
-  return [
-    "coproc MON { exec ip monitor route nexthop; }",
-    `end=$((SECONDS+${Math.ceil(seconds)}))`,
-    'prev=""',
-    `sample() { ${count.join("; ")}; cur="${line}"; if [ "$cur" != "$prev" ] || [ -n "\${2:-}" ]; then echo "$1 $cur"; prev=$cur; fi; }`,
-    'sample "$EPOCHREALTIME"',
-    `while [ $SECONDS -lt $end ] && [ ! -e ${stopFile} ]; do`,
-    '  t=""; if IFS= read -r -t 1 -u "${MON[0]}" _; then t=$EPOCHREALTIME; fi',
-    '  sample "${t:-$EPOCHREALTIME}"',
-    "done",
-    'sample "$EPOCHREALTIME" last',
-    `kill $MON_PID 2>/dev/null; rm -f ${stopFile}; exit 0`,
-  ].join("\n");
+  return scriptCommand(
+    WATCHES,
+    ["route-sample", String(Math.ceil(seconds)), stopFile, ...vips],
+    "bash",
+  );
 }
 
 /** The sampler's lines as samples, host clock (ms since `t0`). */

@@ -7,10 +7,11 @@ import * as ipaddr from "ipaddr.js";
 import { Lab } from "../guest";
 import { sleep } from "../cluster";
 import { CLIENT, LabModel } from "../topology";
-import { clockOffset, TimelineRecorder } from "../timeline-capture";
+import { clockOffset, TimelineRecorder, WATCHES } from "../timeline-capture";
 import { HostFacts } from "../../src/topology";
-import { nextHopCountBash, nextHops, vipRouteCommand } from "../../src/daemons/frr/probes";
+import { nextHops, vipRouteCommand } from "../../src/daemons/frr/probes";
 import { IPVS_STATS_COMMAND, parseIpvsStats } from "../../src/daemons/keepalived/probes";
+import { scriptCommand } from "../../src/plan/scripts";
 
 /** The TCP VIP:ports of HAProxy groups (the web VIPs). */
 export function webVipPorts(m: LabModel) {
@@ -67,14 +68,10 @@ export async function nextHopCount(lab: Lab, gw: string, vip: string): Promise<n
 }
 
 /**
- * A watch inside a gateway, armed before an event: prints $EPOCHREALTIME the first time the
- * route to `vip` has fewer than `want` next hops. Event-driven: `ip monitor route nexthop`
- * wakes it on every route or nexthop-group change (and once a second without one), and only
- * then does it fork to count next hops. A polling loop here forked ~50 times a second: two
- * gateways watching kept both host cores busy, and the maglevs' health checks and announce
- * loops — the very thing being timed — starved (a watchdog run timed out at 20 s that way).
- * The time is the moment the event was read. Bounded by `seconds`. Resolves to epoch ms (UML
- * guests read the host's clock, see clockOffset), or undefined if it never happened.
+ * A watch inside a gateway, armed before an event: the first time the route to `vip` has
+ * fewer than `want` next hops (lab/watches.sh route-below: event-driven, it forks only on a
+ * route change). Bounded by `seconds`. Resolves to epoch ms (UML guests read the host's clock,
+ * see clockOffset), or undefined if it never happened.
  */
 export function watchRaw(
   lab: Lab,
@@ -83,18 +80,11 @@ export function watchRaw(
   want: number,
   seconds: number,
 ): Promise<number | undefined> {
-  const fam = vip.includes(":") ? "-6" : "-4";
-  const count = nextHopCountBash(vip, "n");
-  const script = [
-    `coproc MON { exec ip ${fam} monitor route nexthop; }`,
-    `end=$((SECONDS+${seconds}))`,
-    `${count}; if [ "$n" -lt ${want} ]; then echo "$EPOCHREALTIME"; kill $MON_PID; exit 0; fi`,
-    `while [ $SECONDS -lt $end ]; do`,
-    `  t=""; if IFS= read -r -t 1 -u "\${MON[0]}" _; then t=$EPOCHREALTIME; fi`,
-    `  ${count}; if [ "$n" -lt ${want} ]; then echo "\${t:-$EPOCHREALTIME}"; kill $MON_PID; exit 0; fi`,
-    `done`,
-    `kill $MON_PID; exit 3`,
-  ].join("\n");
+  const script = scriptCommand(
+    WATCHES,
+    ["route-below", vip, String(want), String(seconds)],
+    "bash",
+  );
   return lab
     .exec(gw, script, { timeoutMs: (seconds + 15) * 1000 })
     .then((r) => (r.code === 0 ? Math.round(Number(r.stdout.trim()) * 1000) : undefined));
@@ -114,8 +104,7 @@ export function procIpvsAddress(addr: string): string {
 
 /**
  * IPVS weight of real servers, summed over every service that lists them, on one maglev; loop
- * until 0. It reads /proc/net/ip_vs with bash builtins every 50 ms: no fork (ipvsadm + awk
- * every 250 ms competed with keepalived, the daemon being timed, for the guest's one vCPU).
+ * until 0 (lab/watches.sh weight-zero: /proc/net/ip_vs read with bash builtins, no fork).
  */
 export function weightZeroWatch(
   lab: Lab,
@@ -123,17 +112,11 @@ export function weightZeroWatch(
   rs: string[],
   seconds: number,
 ): Promise<number | undefined> {
-  const arms = rs.map((a) => `"${procIpvsAddress(a)}"`).join("|");
-  const script = [
-    `end=$((SECONDS+${seconds}))`,
-    `while [ $SECONDS -lt $end ]; do`,
-    `  n=0`,
-    `  while read -r a b c d _; do [ "$a" = "->" ] || continue; case \${b%:*} in ${arms}) n=$((n + d)) ;; esac; done < /proc/net/ip_vs`,
-    `  if [ "$n" -eq 0 ]; then echo "$EPOCHREALTIME"; exit 0; fi`,
-    `  read -r -t 0.05 _ <>/run/lab-agent.fifo 2>/dev/null || true`,
-    `done`,
-    `exit 3`,
-  ].join("\n");
+  const script = scriptCommand(
+    WATCHES,
+    ["weight-zero", String(seconds), ...rs.map(procIpvsAddress)],
+    "bash",
+  );
   return lab
     .exec(maglev, script, { timeoutMs: (seconds + 15) * 1000 })
     .then((r) => (r.code === 0 ? Math.round(Number(r.stdout.trim()) * 1000) : undefined));

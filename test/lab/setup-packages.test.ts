@@ -82,9 +82,7 @@ const BUILT_SCRIPTS: [string, string][] = [
   ["wrk", "lab/load.ts"],
   ["cat", "lab/load.ts"],
   ["rm", "lab/load.ts"],
-  ["ip", "lab/timeline-capture.ts"], // ip monitor route nexthop; ip -o route show
   ["touch", "lab/timeline-capture.ts"],
-  ["rm", "lab/timeline-capture.ts"],
   ["ip", "lab/readiness.ts"],
   ["vtysh", "lab/readiness.ts"],
   ["tr", "lab/readiness.ts"],

@@ -3,9 +3,9 @@
  * announcing maglev): the commands that read them and their parsers, for the operations
  * (src/ops: check, drain) and the lab alike.
  *
- * Two forms, on purpose: the JSON of `ip -j route` where the caller parses in TypeScript, and a
- * count of " via " in `ip -o route` for bash loops inside a gateway (the lab's timelines and
- * watches), which must not fork a JSON parser on every route event.
+ * Here the JSON of `ip -j route`, parsed in TypeScript. A second form stays, on purpose: a count
+ * of " via " in `ip -o route` in the bash loops inside a gateway (lab/watches.sh, the lab's
+ * timelines and watches), which must not fork a JSON parser on every route event.
  */
 
 /** The route to one VIP (its exact /32 or /128) as JSON. */
@@ -42,14 +42,4 @@ export function parseVipRoutes(out: string): Map<string, string[]> {
     if (mm) routes.set(mm[1], nextHops(mm[2]));
   }
   return routes;
-}
-
-/**
- * Bash that sets `$<name>` to the number of next hops of the route to `vip` — the " via " in its
- * `ip -o route` line (a multipath route has one per `nexthop via`) — with builtins only after
- * the one `ip`. Uses (and clobbers) $r and $x.
- */
-export function nextHopCountBash(vip: string, name: string): string {
-  const six = vip.includes(":");
-  return `r=$(ip ${six ? "-6" : "-4"} -o route show ${vip}/${six ? 128 : 32}); x=\${r// via /}; ${name}=$(( (\${#r} - \${#x}) / 5 ))`;
 }

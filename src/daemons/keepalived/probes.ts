@@ -2,8 +2,8 @@
  * The live IPVS state of a maglev (the services keepalived made), as `ipvsadm` prints it: parsed
  * here once, for the operations (src/ops: check, drain, maintain) and the lab alike.
  *
- * One look-alike stays in the lab: its weight watch (lab/scenarios/probes.ts weightZeroWatch)
- * reads /proc/net/ip_vs with bash builtins inside the guest, every 50 ms, without forking
+ * One look-alike stays in the lab: its weight watch (lab/watches.sh weight-zero) reads
+ * /proc/net/ip_vs with bash builtins inside the guest, every 50 ms, without forking
  * ipvsadm — it times keepalived and must not compete with it for the guest's one vCPU.
  */
 
