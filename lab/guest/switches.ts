@@ -28,16 +28,22 @@ export async function startSwitch(sock: string, network: string): Promise<number
   // Under load the daemon can take seconds to write its PID file: wait (bounded), then fall
   // back to finding the process by its exact argv (our own socket path), so a switch we
   // started is never left unrecorded and thus never left behind by down().
+  let pid = await pidFromFile(pidFile, 500);
+  if (!pid) pid = findByArgv(["vde_switch", "-s", sock]) ?? 0;
+  if (!pid) throw new Error(`vde_switch ${network}: no pid after 10 s`);
+  return pid;
+}
+
+/** The PID a daemon wrote to `pidFile`, read up to `tries` times 20 ms apart while the file is missing; 0 if none. */
+async function pidFromFile(pidFile: string, tries: number): Promise<number> {
   let pid = 0;
-  for (let i = 0; i < 500 && !pid; i++) {
+  for (let i = 0; i < tries && !pid; i++) {
     try {
       pid = Number(fs.readFileSync(pidFile, "utf8").trim()) || 0;
     } catch {
       await sleep(20);
     }
   }
-  if (!pid) pid = findByArgv(["vde_switch", "-s", sock]) ?? 0;
-  if (!pid) throw new Error(`vde_switch ${network}: no pid after 10 s`);
   return pid;
 }
 
@@ -70,14 +76,7 @@ export async function startOperatorTap(
   const pidFile = path.join(stateDir, "sw", `${network}.operator.pid`);
   fs.rmSync(pidFile, { force: true });
   inNetns(netns, ["vde_plug2tap", "-d", "-P", pidFile, "-s", sock, "op0"]);
-  let pid = 0;
-  for (let i = 0; i < 250 && !pid; i++) {
-    try {
-      pid = Number(fs.readFileSync(pidFile, "utf8").trim()) || 0;
-    } catch {
-      await sleep(20);
-    }
-  }
+  const pid = await pidFromFile(pidFile, 250);
   if (!pid) throw new Error(`vde_plug2tap in ${netns}: no pid after 5 s`);
   return pid;
 }
