@@ -124,6 +124,8 @@ const CASES: Case[] = [
   },
   {
     name: "maglev-drain",
+    // Drain + 3 s + undrain took 16–23 s on 2 cores: held long enough to see its end.
+    holdS: 45,
     async event(c) {
       const mg = c.m.topo.maglevs[0];
       const d = await drainHost(c.m.topo, c.m.plans, c.runner, mg.name, { timeoutMs: 15_000 });
@@ -135,6 +137,7 @@ const CASES: Case[] = [
   },
   {
     name: "haproxy-drain",
+    holdS: 45,
     async event(c) {
       const node = haproxyMembers(c.m)[0];
       // Weight 0 on every maglev, then a short wait for sessions: these connections do not end

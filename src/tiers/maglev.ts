@@ -24,7 +24,13 @@ import { BFD_SINGLE_HOP, FirewallSpec, planFirewall } from "./firewall";
 import { hostScript, PYTHON_SYNTAX } from "../plan/scripts";
 import { NFT_FILE, NFT_UNIT, nftablesConfig, nftablesUnit } from "../daemons/nftables/render";
 import { NFT_VALIDATE } from "../daemons/nftables/validate";
-import { KEEPALIVED_CONF, keepalivedConfig } from "../daemons/keepalived/render";
+import {
+  IPVS_SYNC_PORT,
+  IPVS_SYNC_UNIT,
+  ipvsSyncUnit,
+  KEEPALIVED_CONF,
+  keepalivedConfig,
+} from "../daemons/keepalived/render";
 import { KEEPALIVED_VALIDATE } from "../daemons/keepalived/validate";
 import {
   EXABGP_CONF,
@@ -98,7 +104,7 @@ export function planMaglev(topo: Topology, h: HostFacts, b: PlanBuilder): void {
   vipInterface(topo, h, b, topo.vips, VIP_INTERFACE);
 
   b.package("nftables", "keepalived", "ipvsadm", "exabgp");
-  b.service("exabgp", "keepalived", NFT_UNIT);
+  b.service("exabgp", "keepalived", NFT_UNIT, IPVS_SYNC_UNIT);
 
   b.file({
     path: NFT_FILE,
@@ -112,6 +118,15 @@ export function planMaglev(topo: Topology, h: HostFacts, b: PlanBuilder): void {
     path: `/etc/systemd/system/${NFT_UNIT}`,
     content: nftablesUnit(topo),
     validate: systemdVerify(NFT_UNIT),
+    activate: { kind: "command", command: "systemctl daemon-reload" },
+  });
+  b.file({
+    path: `/etc/systemd/system/${IPVS_SYNC_UNIT}`,
+    content: ipvsSyncUnit(topo),
+    validate: systemdVerify(IPVS_SYNC_UNIT),
+    // Started by the plan's services like the other units; a changed unit takes effect at its
+    // next start (a reboot; a restart stops and starts only the sync threads, IPVS keeps its
+    // entries).
     activate: { kind: "command", command: "systemctl daemon-reload" },
   });
   b.file({
@@ -251,6 +266,12 @@ export function maglevFirewall(topo: Topology): FirewallSpec {
         protocols: ["udp"],
         ports: [BFD_SINGLE_HOP],
         from: gateways,
+      },
+      {
+        why: "IPVS connection sync (multicast) from the other maglevs",
+        protocols: ["udp"],
+        ports: [IPVS_SYNC_PORT],
+        from: topo.maglevs.map((m) => m.mgmt.ipv4),
       },
     ],
     ingress: [],

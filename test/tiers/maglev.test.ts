@@ -15,6 +15,7 @@ import {
   APPLY_DRAIN_MARK,
   DRAIN_FILE,
 } from "../../src/tiers/maglev";
+import { IPVS_SYNC_PORT, IPVS_SYNC_UNIT, ipvsSyncId } from "../../src/daemons/keepalived/render";
 import { mgmt02Raw, mustValidate } from "../helpers";
 import { check, compareGolden, failingFiles, file, plan } from "./golden-util";
 
@@ -141,6 +142,32 @@ describe("maglev01 of mgmt02", () => {
     expect(plan.packages).toEqual(
       expect.arrayContaining(["exabgp", "frr", "ipvsadm", "keepalived", "nftables"]),
     );
+  });
+
+  test("GIVEN two maglevs WHEN maglev01 is planned THEN it runs the IPVS sync master and backup on mgmt with the environment's sync id, and its firewall takes sync only from the maglevs", () => {
+    const p = plan("maglev01", topo);
+    expect(p.services).toContain(IPVS_SYNC_UNIT);
+    const unit = file(p, `/etc/systemd/system/${IPVS_SYNC_UNIT}`).content;
+    const id = ipvsSyncId("mgmt02");
+    for (const role of ["master", "backup"])
+      expect(unit).toContain(
+        `ExecStart=/usr/sbin/ipvsadm --start-daemon ${role} --mcast-interface mgmt0 --syncid ${id}`,
+      );
+    // Stopped first: a second start (a re-run) is the same as the first.
+    expect(unit.indexOf("--stop-daemon master")).toBeLessThan(unit.indexOf("--start-daemon"));
+    const fw = file(p, "/etc/maglev-infra/firewall.nft").content;
+    const maglevs = topo.maglevs.map((m) => m.mgmt.ipv4).join(", ");
+    expect(fw).toContain(`ip saddr { ${maglevs} } udp dport ${IPVS_SYNC_PORT} accept`);
+  });
+
+  test("GIVEN environment names WHEN the sync id is derived THEN it is stable, in 1–255, and differs between neighbouring names", () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 30 }), (n) => {
+        const id = ipvsSyncId(n);
+        return Number.isInteger(id) && id >= 1 && id <= 255 && id === ipvsSyncId(n);
+      }),
+    );
+    expect(ipvsSyncId("mgmt02")).not.toBe(ipvsSyncId("mgmt03"));
   });
 
   test("the announce data knows, per VIP, the IPVS services and the mark entries that serve it (the watchdog is per VIP)", () => {
