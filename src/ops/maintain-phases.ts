@@ -1,5 +1,6 @@
 /**
- * The real phases of planned maintenance (maintain.ts runs them in order): the drain and
+ * The real phases of planned maintenance (maintain.ts runs them in order): the health gate's
+ * pre-change record (the plan's `health.before`, as the apply runs it), the drain and
  * undrain through `ops drain` / `drain-site`, the reboot (a `Rebooter`: over SSH `systemctl
  * reboot` and a new boot id), IPVS quiet on an L7 member, the host's health gate and its
  * `check`. Written against `HostRunner`.
@@ -16,7 +17,7 @@ import {
   parseIpvsStats,
 } from "../daemons/keepalived/probes";
 import { shellWord } from "../escape";
-import { DEFAULTS, MaintenanceOptions } from "./maintain-plan";
+import { DEFAULTS, MaintenanceOptions, RECORD_TIMEOUT_S } from "./maintain-plan";
 import type { MaintenanceActions, PhaseOutcome } from "./maintain";
 
 /** A host's output as one line a terminal can show: control characters (escape sequences too) become spaces. */
@@ -194,6 +195,18 @@ export function runnerActions(
       // commands' own last-member refusals are the same rules, so --force is passed on.
       const force = !!opts.force;
       switch (ph.phase) {
+        case "record": {
+          // The plan's health.before, exactly as scripts/maglev-apply runs it (record_before).
+          const before = planOf(h.name)?.health?.before;
+          if (!before) return { ok: true, detail: "no pre-change step in the plan" };
+          const r = await runner.run(h.hostname, before, RECORD_TIMEOUT_S * 1000);
+          return r.code === 0
+            ? { ok: true, detail: "health gate's record of the host before the change written" }
+            : {
+                ok: false,
+                detail: `the health gate's pre-change step failed: ${oneLine(r.stderr || r.stdout || `exit ${r.code}`)}`,
+              };
+        }
         case "drain": {
           if (step.drain === "site") {
             const rs = await drainSite(topo, runner, step.site!, { timeoutMs: drainMs, force });

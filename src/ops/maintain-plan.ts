@@ -67,7 +67,13 @@ export type DrainKind =
   /** Nothing: the tier has no drain here (see the step's `undrained` or `note`). */
   | "none";
 
-export type PhaseName = "drain" | "run" | "reboot" | "health" | "check" | "undrain";
+export type PhaseName = "record" | "drain" | "run" | "reboot" | "health" | "check" | "undrain";
+
+/**
+ * Bound of the health gate's pre-change step, seconds: the apply program's own (CHECK_TIMEOUT
+ * in scripts/maglev-apply, which runs the same step as its `record` phase).
+ */
+export const RECORD_TIMEOUT_S = 120;
 
 export interface PlannedPhase {
   phase: PhaseName;
@@ -419,6 +425,16 @@ export function planStep(
   const alreadyDrained = drained.has(h.name) && d.drain !== "none";
   const drainS = opts.drainTimeoutS ?? DEFAULTS.drainTimeoutS;
   const phases: PlannedPhase[] = [];
+  // The health gate's pre-change step, as the apply runs it (its `record` phase: after the
+  // checkers, before the drain): what the gate compares the host with afterwards. Without it a
+  // gateway's gate would go by a record an earlier apply left in /run (maglevs Established
+  // then) or, after an FRR restart by `--run`, by counters that restart reset.
+  if (plan?.health?.before)
+    phases.push({
+      phase: "record",
+      what: `health gate's record of the host before the change (the apply's \`record\` step): ${plan.health.before}`,
+      boundS: RECORD_TIMEOUT_S,
+    });
   phases.push(
     alreadyDrained
       ? {

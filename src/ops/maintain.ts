@@ -1,6 +1,7 @@
 /**
- * Planned maintenance, the run: host after host, drain → run and/or reboot → health gate →
- * check → undrain, each phase confirmed before the next. The order and every per-host
+ * Planned maintenance, the run: host after host, the health gate's pre-change record (where the
+ * plan has one, as the apply records it) → drain → run and/or reboot → health gate → check →
+ * undrain, each phase confirmed before the next. The order and every per-host
  * decision come from the pure planner (maintain-plan.ts), decided again from live drain states
  * right before each host.
  *
@@ -251,7 +252,7 @@ export async function runMaintenance(
 
 /** The summary table: one row per host, seconds per phase (✗ where it failed), total and result. */
 export function formatSummary(r: MaintenanceReport): string {
-  const cols: PhaseName[] = ["drain", "run", "reboot", "health", "check", "undrain"];
+  const cols: PhaseName[] = ["record", "drain", "run", "reboot", "health", "check", "undrain"];
   const used = cols.filter((c) => r.hosts.some((h) => h.phases.some((p) => p.phase === c)));
   const head = ["host", "tier", ...used, "total s", "result"];
   const rows = r.hosts.map((h) => [

@@ -278,3 +278,74 @@ describe("real phases against a fake runner", () => {
     );
   });
 });
+
+describe("the health gate's pre-change record (health.before), as the apply runs it", () => {
+  const plans = buildPlans(lab);
+  const gw = plans.find((p) => p.name === "mgw01")!;
+
+  test("GIVEN the lab's gateways (their gate compares the BGP sessions with a record taken before the change) WHEN maintained THEN each step starts with `record`, the plan's health.before, before the drain; a host whose plan has none has no record phase", () => {
+    expect(gw.health?.before).toBeTruthy();
+    const plan = planMaintenance(lab, plans, { all: true }, OPTS);
+    for (const s of plan.steps) {
+      const p = plans.find((x) => x.name === s.host)!;
+      const ph = s.phases.map((x) => x.phase);
+      if (p.health?.before) {
+        expect(ph.slice(0, 2)).toEqual(["record", "drain"]);
+        expect(s.phases[0].what).toContain(p.health.before);
+      } else expect(ph).not.toContain("record");
+    }
+    expect(plan.steps.filter((s) => s.phases[0].phase === "record").map((s) => s.host)).toEqual([
+      "mgw01",
+      "mgw02",
+    ]);
+  });
+
+  test("GIVEN a gateway WHEN its record phase runs THEN the host runs exactly health.before (bounded as the apply bounds it); a failing step fails the phase, naming it", async () => {
+    const step = planStep(lab, plans, lab.byName.get("mgw01")!, OPTS);
+    const rec = step.phases[0];
+    const seen: [string, string, number | undefined][] = [];
+    let code = 0;
+    const runner: HostRunner = {
+      kind: "fake",
+      services: systemd,
+      async run(hostname, script, timeoutMs) {
+        seen.push([hostname, script, timeoutMs]);
+        return { stdout: "", stderr: code ? "vtysh: no space left" : "", code };
+      },
+    };
+    const actions = runnerActions(lab, plans, runner, systemdRebooter(runner), OPTS);
+    expect(await actions.phase(step, rec)).toEqual({
+      ok: true,
+      detail: "health gate's record of the host before the change written",
+    });
+    expect(seen).toEqual([[lab.byName.get("mgw01")!.hostname, gw.health!.before!, 120000]]);
+    code = 1;
+    expect(await actions.phase(step, rec)).toEqual({
+      ok: false,
+      detail: "the health gate's pre-change step failed: vtysh: no space left",
+    });
+  });
+
+  test("GIVEN a gateway whose record fails WHEN the run maintains it THEN nothing else runs on it and it is not left drained (nothing was touched)", async () => {
+    const plan = planMaintenance(lab, plans, { hosts: ["mgw01"] }, OPTS);
+    const { actions, calls } = fakeActions(new Set(["mgw01 record"]));
+    const r = await runMaintenance(lab, plans, plan, actions, { ...OPTS, now: tick() });
+    expect(calls).toEqual(["mgw01 record"]);
+    expect(r.hosts[0]).toMatchObject({ status: "failed", leftDrained: false });
+    expect(r.stopped).toMatch(/mgw01 failed in record: .* not drained \(nothing was touched\)/);
+  });
+
+  test("GIVEN a gateway WHEN the run maintains it THEN record runs first, then the drain, the reboot and the gate that reads the record", async () => {
+    const plan = planMaintenance(lab, plans, { hosts: ["mgw01"] }, OPTS);
+    const { actions, calls } = fakeActions(new Set());
+    await runMaintenance(lab, plans, plan, actions, { ...OPTS, now: tick() });
+    expect(calls).toEqual([
+      "mgw01 record",
+      "mgw01 drain",
+      "mgw01 reboot",
+      "mgw01 health",
+      "mgw01 check",
+      "mgw01 undrain",
+    ]);
+  });
+});
