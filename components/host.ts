@@ -95,6 +95,12 @@ export interface BeforeApply {
   after?: pulumi.Resource[];
   /** Secret values the tier makes itself (not stack config), merged into the host's secrets. @default {} */
   secrets?: Record<string, pulumi.Input<string>>;
+  /**
+   * A command the apply's SSH session runs right after the apply program, only when that
+   * succeeded (`&&`), with no stdin: the apply resource then ends only when it has (a k0s
+   * worker joining again after its controller was rebuilt). @default none
+   */
+  then?: string;
 }
 
 /** Extension points for the tier classes (k0s worker token). */
@@ -325,6 +331,8 @@ export function applyBundle(
     vm?: pulumi.Resource;
     /** The plan compiled already. @default compileBundle(stack, plan) */
     compiled?: CompiledBundle;
+    /** Run after the apply program in the same session, only if it succeeded (BeforeApply.then). @default none */
+    then?: string;
   },
 ): command.remote.Command {
   const { plan, connection, user, secrets, first } = args;
@@ -357,7 +365,7 @@ export function applyBundle(
     `${name}-apply`,
     {
       connection,
-      create: applyCommand(user),
+      create: args.then ? `${applyCommand(user)} && ${args.then}` : applyCommand(user),
       stdin,
       triggers: [compiled.sha256, compiled.programSha256, ...compiled.manifest],
       // The program prints one line per phase and never a secret value (it prints the
@@ -517,6 +525,7 @@ export abstract class ManagedHost extends pulumi.ComponentResource {
       aliases,
       vm: this.vm,
       compiled,
+      ...(extra.then ? { then: extra.then } : {}),
     });
     this.gate = [this.apply];
 

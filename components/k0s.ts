@@ -10,14 +10,25 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { sha256 } from "../src/apply/steps";
-import { k0sJoinTokenCommand } from "../src/bundle";
+import * as path from "path";
+import { k0sJoinTokenCommand, k0sRejoinCommand } from "../src/bundle";
 import { asRootFor, ManagedHost, ManagedHostArgs, TIER_TYPES } from "./host";
 
 import { K0S_JOIN_TOKEN_SECRET } from "../src/tiers/k0s";
-import { K0S_BIN, K0S_KUBECONFIG_COMMAND, K0S_WORKER_TOKEN_FILE } from "../src/daemons/k0s/render";
+import {
+  K0S_BIN,
+  K0S_KUBECONFIG_COMMAND,
+  K0S_KUBELET_CONF,
+  K0S_WORKER_TOKEN_FILE,
+  K0S_WORKER_UNIT,
+} from "../src/daemons/k0s/render";
 
 /** Where a worker's plan expects its join token (`k0s install worker --token-file`). */
 export const WORKER_TOKEN_PATH = K0S_WORKER_TOKEN_FILE;
+/** A worker's k0s data dir (kubelet.conf, pki/ca.crt, kubelet/pki), which k0s-rejoin.sh clears to join again. */
+export const WORKER_DATA_DIR = path.posix.dirname(K0S_KUBELET_CONF);
+/** How long a worker joining again after a controller rebuild may take: its health gate's bound. @default 300 */
+export const REJOIN_TIMEOUT_SECONDS = 300;
 
 /** Arguments of a K0sController. */
 export interface K0sControllerArgs extends ManagedHostArgs {
@@ -76,8 +87,17 @@ export interface K0sWorkerArgs extends ManagedHostArgs {
  * mints a new one, without an expiry; its delete invalidates the stored one. The token is the
  * secret K0S_JOIN_TOKEN_SECRET of this worker's plan: it travels in the worker's apply and is
  * filled into WORKER_TOKEN_PATH on the host. Any change of the worker's bundle, a rebuilt VM or
- * a new host key (its triggers, replaceWith) mints a fresh one right before the apply; nothing
- * else does, and nothing needs to: the token in state is valid until this resource revokes it.
+ * a new host key (its triggers, replaceWith) mints a fresh one right before the apply, and so
+ * does a rebuilt controller VM (replaceWith): a new cluster, whose CA the old tokens do not
+ * carry. Nothing else does, and nothing needs to: the token in state
+ * is valid until this resource revokes it.
+ *
+ * A joined worker ignores a new token (k0s reads it only without valid kubelet credentials),
+ * so after its apply the same SSH session runs scripts/host/k0s-rejoin.sh: joined to another
+ * cluster than the token's (the controller was rebuilt), the worker clears its kubelet
+ * credentials and joins again with the token, and its apply ends only once it has. Not a
+ * resource of its own (a host stays within 5) and not part of the plan (whose files and
+ * activations are what every host's golden files pin).
  */
 export class K0sWorker extends ManagedHost {
   /** The join-token command on the primary controller, or undefined without a controller. */
@@ -115,13 +135,29 @@ export class K0sWorker extends ManagedHost {
             deleteBeforeReplace: true,
             // An update re-runs `create`: a rotated SSH key must not mint again.
             ignoreChanges: ["connection"],
-            // A rebuilt VM is a new node: it needs a token of its own.
-            ...(ctx.vm ? { replaceWith: [ctx.vm] } : {}),
+            // A rebuilt VM is a new node: it needs a token of its own. A rebuilt controller VM is
+            // a new cluster (a new CA): every worker needs a token of the new one. That VM is
+            // deleted before it is replaced, and so, first, is what replaces with it (the
+            // engine's delete-before-replace cascade: pulumi/pulumi#23818's review,
+            // "calculateDependentReplacements and findDependentCascadeReplacements only runs
+            // for delete-before-replace … Same pattern as the ReplaceWith check"): the old
+            // token is revoked on the old controller, over the connection it was minted with,
+            // before that VM goes. Not the controller's host key: a delete runs with the inputs
+            // in state, so after a new key (an adopted controller reinstalled, keys regenerated)
+            // the revoke would dial the new machine pinned to the old key and fail (README).
+            replaceWith: [...(ctx.vm ? [ctx.vm] : []), ...(controller.vm ? [controller.vm] : [])],
           },
         );
         return {
           after: [mint],
           secrets: { [K0S_JOIN_TOKEN_SECRET]: pulumi.secret(mint.stdout.apply((s) => s.trim())) },
+          then: k0sRejoinCommand(
+            args.ssh.user,
+            K0S_WORKER_UNIT,
+            K0S_WORKER_TOKEN_FILE,
+            WORKER_DATA_DIR,
+            args.plan.health?.timeoutSeconds ?? REJOIN_TIMEOUT_SECONDS,
+          ),
         };
       },
     });

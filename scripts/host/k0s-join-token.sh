@@ -20,9 +20,10 @@
 # worker would be handed a token k0s refuses. So the token stays valid until this resource ends
 # it: its delete (`revoke`: the worker left the stack, or a replacement, delete before create)
 # or a create run again (an update), which invalidates the stored one before it mints. The
-# resource is replaced, with a new token, whenever the worker's bundle changes or its host is
-# rebuilt (a new VM, a new host key: components/k0s.ts). A joined worker no longer needs it:
-# kubelet then authenticates with the client certificate it got while joining.
+# resource is replaced, with a new token, whenever the worker's bundle changes, its host is
+# rebuilt (a new VM, a new host key) or the controller is (a new cluster: components/k0s.ts). A
+# joined worker no longer needs it: kubelet then authenticates with the client certificate it
+# got while joining (after a controller rebuild, scripts/host/k0s-rejoin.sh makes it join again).
 #
 # The token is base64 of a gzip'd kubeconfig whose user token is "<id>.<secret>", both
 # [a-z0-9] (6 and 16 characters, Kubernetes' bootstrap-token format); `k0s token list` prints

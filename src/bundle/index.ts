@@ -30,6 +30,7 @@ export const APPLY_PROGRAM = path.join(__dirname, "..", "..", "scripts", "maglev
 const BOOTSTRAP = path.join(__dirname, "..", "..", "scripts", "host", "apply-bootstrap.py");
 const TEARDOWN = path.join(__dirname, "..", "..", "scripts", "host", "teardown.sh");
 const K0S_JOIN_TOKEN = path.join(__dirname, "..", "..", "scripts", "host", "k0s-join-token.sh");
+const K0S_REJOIN = path.join(__dirname, "..", "..", "scripts", "host", "k0s-rejoin.sh");
 
 /** Where the apply's bootstrap installs a host's secret values from its archive (root, 0600). */
 export const SECRETS_FILE = "/etc/maglev-infra/secrets.json";
@@ -304,4 +305,20 @@ export function k0sJoinTokenCommand(
   k0sBinary: string,
 ): string {
   return rootScript(user, K0S_JOIN_TOKEN, "k0s-join-token", [action, worker, k0sBinary]);
+}
+
+/**
+ * On a k0s worker, right after its apply (scripts/host/k0s-rejoin.sh): when the worker is
+ * joined to a cluster whose CA is not the one its (just installed) join token carries — the
+ * controller was rebuilt — it clears the worker's kubelet credentials and joins again with the
+ * token, waiting up to `timeoutSeconds`. Reads nothing on stdin.
+ */
+export function k0sRejoinCommand(
+  user: string,
+  unit: string,
+  tokenFile: string,
+  dataDir: string,
+  timeoutSeconds: number,
+): string {
+  return `${rootScript(user, K0S_REJOIN, "k0s-rejoin", [unit, tokenFile, dataDir, String(timeoutSeconds)])} </dev/null`;
 }

@@ -779,7 +779,7 @@ describe("GIVEN mgmt02 WHEN a k0s worker's VM is replaced (rebuilt, a new templa
       const t = g.get(COMMAND, `${w.name}-join-token`);
       // Pulumi replaces the token whenever it replaces this VM (delete before replace: the
       // old token is revoked first).
-      expect(t.replaceWith).toEqual([g.get(VM, w.name).urn]);
+      expect(t.replaceWith).toEqual(expect.arrayContaining([g.get(VM, w.name).urn]));
       expect(t.deleteBeforeReplace).toBe(true);
       // The host key is the worker's own (not the controller's): a changed one changes the
       // triggers, which pulumi-command replaces on.
@@ -791,6 +791,143 @@ describe("GIVEN mgmt02 WHEN a k0s worker's VM is replaced (rebuilt, a new templa
       expect(t.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout"]));
     }
     expect(keys.size).toBe(workers.length);
+  });
+});
+
+describe("GIVEN mgmt02 WHEN the k0s controller's VM is rebuilt: a new cluster, a new CA", () => {
+  const topo = deriveTopology(mustValidate(mgmt02Raw()));
+  const controller = topo.hosts.find((x) => x.role === "k0s-controller")!;
+  const workers = topo.hosts.filter((x) => x.role === "k0s-worker");
+
+  test("THEN every worker's join token is replaced with it (replaceWith its VM), the old one revoked on the old controller first: the token depends on that controller's VM, host key and teardown, and is deleted before it is replaced; the controller's host key alone replaces no token (its revoke would dial the new machine pinned to the old key)", () => {
+    expect(workers.length).toBe(6);
+    for (const w of workers) {
+      const t = g.get(COMMAND, `${w.name}-join-token`);
+      expect(t.replaceWith).toContain(g.get(VM, controller.name).urn);
+      expect(t.replaceWith).not.toContain(g.get(COMMAND, `${controller.name}-host-key`).urn);
+      expect(t.deleteBeforeReplace).toBe(true);
+      const anc = ancestorsOf(g, COMMAND, `${w.name}-join-token`);
+      for (const n of [
+        controller.name,
+        `${controller.name}-host-key`,
+        `${controller.name}-teardown`,
+      ])
+        expect({ n, ancestor: anc.has(n) }).toEqual({ n, ancestor: true });
+    }
+  });
+
+  test("THEN each worker's apply session ends with scripts/host/k0s-rejoin.sh, only after the apply passed and with no stdin of its own, so the next worker waits until this one joined the new cluster", () => {
+    for (const w of workers) {
+      const create = g.get(COMMAND, `${w.name}-apply`).inputs.create as string;
+      const [apply, rejoin] = create.split(" && sudo -n 'sh' '-c' ");
+      expect(apply).toMatch(/^sudo -n '\/usr\/bin\/python3' '-I' '-S' '-c' '/);
+      expect(rejoin).toMatch(/^'# A k0s worker, as root, right after its apply/);
+      expect(rejoin).toMatch(
+        / 'k0s-rejoin' 'k0sworker\.service' '\/etc\/k0s\/worker-token' '\/var\/lib\/k0s' '300' <\/dev\/null$/,
+      );
+    }
+    // Only the workers: no other host's apply runs anything after the program.
+    for (const h of topo.hosts.filter((x) => x.role !== "k0s-worker"))
+      expect(g.get(COMMAND, `${h.name}-apply`).inputs.create).not.toContain("&&");
+  });
+});
+
+describe("GIVEN scripts/host/k0s-rejoin.sh on a k0s worker, after its apply installed a join token", () => {
+  const SCRIPT = path.join(ROOT, "scripts", "host", "k0s-rejoin.sh");
+  const pem = (name: string) =>
+    `-----BEGIN CERTIFICATE-----\n${Buffer.from(`the ${name} cluster CA`).toString("base64")}\n-----END CERTIFICATE-----\n`;
+  /** A join token as `k0s token create` prints it: base64 of a gzip'd kubeconfig with the cluster's CA. */
+  const token = (caPem: string | undefined) =>
+    gzipSync(
+      `apiVersion: v1\nclusters:\n- cluster:\n${caPem === undefined ? "" : `    certificate-authority-data: ${Buffer.from(caPem).toString("base64")}\n`}    server: https://10.1.7.60:6443\n  name: k0s\nusers:\n- name: kubelet-bootstrap\n  user:\n    token: abc123.0123456789abcdef\n`,
+    ).toString("base64");
+  const TOKEN = "/etc/k0s/worker-token";
+  const DATA = "/var/lib/k0s";
+  /** A worker joined to the cluster of `joined` (or not joined), with a token of `tokenCa`'s; a systemctl whose start joins it. */
+  const worker = (joined: string | undefined, tokenCa: string | undefined) => {
+    const h = fakeHost();
+    h.put(TOKEN, token(tokenCa) + "\n", 0o600);
+    if (joined !== undefined) {
+      h.put(`${DATA}/kubelet.conf`, "apiVersion: v1 # the old cluster's\n");
+      h.put(`${DATA}/pki/ca.crt`, joined);
+      h.put(`${DATA}/kubelet/pki/kubelet-client-current.pem`, "old client certificate\n");
+    }
+    h.tool(
+      "systemctl",
+      `[ "$1" = start ] && printf 'apiVersion: v1 # the new cluster\\n' > ${h.root}${DATA}/kubelet.conf; exit 0`,
+    );
+    h.tool("curl", "exit 0");
+    return h;
+  };
+  const run = (h: ReturnType<typeof fakeHost>, timeout = "300") =>
+    spawnSync("sh", [SCRIPT, "k0sworker.service", TOKEN, DATA, timeout], {
+      encoding: "utf8",
+      env: { PATH: `${h.bin}:/usr/bin:/bin`, MAGLEV_ROOT: h.root },
+    });
+  const STAMP = "/run/maglev-infra/k0s-rejoin-checked";
+
+  test("WHEN the worker is joined to another cluster than the token's (the controller was rebuilt) THEN it stops k0s, removes kubelet.conf, the kubelet's client certificates and ca.crt, starts k0s (which joins with the token) and waits until it has credentials and kubelet is healthy", () => {
+    const h = worker(pem("old"), pem("new"));
+    const r = run(h);
+    expect({ code: r.status, err: r.stderr }).toEqual({ code: 0, err: "" });
+    expect(h.calls()).toBe(
+      "systemctl stop k0sworker.service\nsystemctl start k0sworker.service\ncurl -fsS -o /dev/null http://127.0.0.1:10248/healthz\n",
+    );
+    expect(h.exists(`${DATA}/pki/ca.crt`)).toBe(false); // k0s writes the new one from the token
+    expect(h.exists(`${DATA}/kubelet/pki`)).toBe(false);
+    expect(h.read(`${DATA}/kubelet.conf`)).toContain("the new cluster");
+    expect(r.stdout).toMatch(
+      /joining again with the new join token\n.*joined the controller's cluster after 0 s\n$/s,
+    );
+    expect(r.stdout + r.stderr).not.toContain("0123456789abcdef");
+    expect(h.exists(STAMP)).toBe(true);
+  });
+
+  test("WHEN it is joined to the token's cluster (a new token of the same controller: the worker changed) THEN nothing is touched", () => {
+    const h = worker(pem("same"), pem("same"));
+    const r = run(h);
+    expect({ code: r.status, out: r.stdout, err: r.stderr, calls: h.calls() }).toEqual({
+      code: 0,
+      out: "",
+      err: "",
+      calls: "",
+    });
+    expect(h.exists(`${DATA}/kubelet.conf`)).toBe(true);
+    expect(h.read(`${DATA}/pki/ca.crt`)).toBe(pem("same"));
+  });
+
+  test("WHEN it has not joined yet THEN nothing is touched (the apply's token file restarted it with the token)", () => {
+    const h = worker(undefined, pem("new"));
+    const r = run(h);
+    expect({ code: r.status, calls: h.calls() }).toEqual({ code: 0, calls: "" });
+  });
+
+  test("WHEN the token file is no newer than the last check (a no-op apply) THEN it reads nothing, whatever the CA; a token installed after the check is checked again", () => {
+    const h = worker(pem("old"), pem("new"));
+    h.put(STAMP, "");
+    const past = new Date(Date.now() - 60_000);
+    fs.utimesSync(path.join(h.root, TOKEN), past, past);
+    expect({ code: run(h).status, calls: h.calls() }).toEqual({ code: 0, calls: "" });
+    const future = new Date(Date.now() + 60_000);
+    fs.utimesSync(path.join(h.root, TOKEN), future, future);
+    expect(run(h).status).toBe(0);
+    expect(h.calls()).toContain("systemctl start k0sworker.service");
+  });
+
+  test("WHEN it does not join again within the bound, or the token carries no CA THEN it fails saying so and leaves no stamp (the next apply checks again)", () => {
+    const h = worker(pem("old"), pem("new"));
+    h.tool("curl", "exit 7");
+    const r = run(h, "0");
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(
+      /k0s-rejoin: not joined again after 0 s .*journalctl -u k0sworker\.service/,
+    );
+    expect(h.exists(STAMP)).toBe(false);
+    const n = worker(pem("old"), undefined);
+    const r2 = run(n);
+    expect(r2.status).toBe(1);
+    expect(r2.stderr).toContain("carries no certificate-authority-data");
+    expect(n.calls()).toBe("");
   });
 });
 

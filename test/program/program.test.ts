@@ -12,6 +12,7 @@ import {
   bundleArchive,
   bundleSecretKeys,
   compileBundle,
+  k0sRejoinCommand,
   k0sJoinTokenCommand,
 } from "../../src/bundle";
 import { K0S_JOIN_TOKEN_SECRET, k0sJoinTokenUrn } from "../../src/tiers/k0s";
@@ -140,7 +141,13 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
     for (const p of plans) {
       const c = compileBundle(topo.env.name, p);
       const r = g.get(COMMAND, `${p.name}-apply`);
-      expect(r.inputs.create).toBe(applyCommand(topo.env.proxmox.user));
+      // A k0s worker's session then checks that it is joined to its controller's cluster
+      // (components/k0s.ts: it joins again after a controller rebuild), only if the apply passed.
+      expect(r.inputs.create).toBe(
+        p.tier === "k0s-worker"
+          ? `${applyCommand(topo.env.proxmox.user)} && ${k0sRejoinCommand("debian", "k0sworker.service", K0S_WORKER_TOKEN_FILE, "/var/lib/k0s", 300)}`
+          : applyCommand(topo.env.proxmox.user),
+      );
       expect(r.inputs.create).toMatch(/^sudo -n '\/usr\/bin\/python3' '-I' '-S' '-c' '/);
       expect(r.inputs.triggers).toEqual([c.sha256, c.programSha256, ...c.manifest]);
       for (const f of p.files)
@@ -355,7 +362,10 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
       expect(mint.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout", "stderr"]));
       expect(mint.deleteBeforeReplace).toBe(true);
       expect(mint.ignoreChanges).toEqual(["connection"]);
-      expect(mint.replaceWith).toEqual([g.get(VM, h.name).urn]);
+      // A rebuilt worker VM, or a rebuilt controller VM (a new cluster).
+      expect([...(mint.replaceWith ?? [])].sort()).toEqual(
+        [g.get(VM, h.name).urn, g.get(VM, controller.name).urn].sort(),
+      );
       expect(mint.parent).toBe(g.get("maglev-infra:k0s:K0sWorker", h.name).urn);
       expect(g.deps(mint)).toEqual(
         expect.arrayContaining([
