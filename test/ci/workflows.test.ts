@@ -405,6 +405,30 @@ describe("GIVEN the workflow files", () => {
   });
 });
 
+describe("GIVEN the template's clone lock (bpg/terraform-provider-proxmox #995, #1521, #2145)", () => {
+  test("THEN every Pulumi step of the workflows and every `pulumi up`/`destroy` the README shows (but a --replace of one resource) keeps at most 4 operations in flight: --parallel 4", () => {
+    for (const f of files)
+      for (const [id, j] of Object.entries<any>(doc(f).jobs))
+        for (const st of j.steps ?? [])
+          if (st.uses?.startsWith("pulumi/actions@"))
+            expect({ f, id, parallel: st.with?.parallel }).toEqual({ f, id, parallel: 4 });
+    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+    // Commands as typed: code-block lines, and inline code with options (a bare `pulumi up` is a mention).
+    const runs = [
+      ...readme
+        .split("\n")
+        .filter((l) => /^\s*pulumi (up|destroy)\b/.test(l))
+        .map((l) => l.replace(/#.*/, "").trim()),
+      ...[...readme.replace(/\s+/g, " ").matchAll(/`(pulumi (?:up|destroy) --[^`]*)`/g)].map(
+        (m) => m[1],
+      ),
+    ].filter((c) => !c.includes("--replace"));
+    expect(runs.length).toBeGreaterThanOrEqual(4);
+    for (const c of runs)
+      expect({ c, parallel: /--parallel 4\b/.test(c) }).toEqual({ c, parallel: true });
+  });
+});
+
 describe("GIVEN tsconfig.json", () => {
   test("THEN every folder its include patterns name exists (no pattern for a folder that is not there)", () => {
     const ts = JSON.parse(fs.readFileSync(path.join(ROOT, "tsconfig.json"), "utf8"));
