@@ -1,7 +1,7 @@
 /**
  * The lab's stand-in for a reboot, for `npm run ops -- maintain … --reboot --lab`.
  *
- * On systemd guests (MAGLEV_LAB_MACHINE=systemd, lab/machine/) it is a reboot: reboot.target,
+ * On systemd guests (the default, lab/machine/) it is a reboot: reboot.target,
  * the guest's disk kept, no apply. On the lab's bash guests, which keep no disk across a
  * restart, it is NOT a reboot but what scenario c's restore does after its power cut: halt the guest
  * (uml_mconsole halt, no shutdown path runs), boot it again and re-apply its plan — a

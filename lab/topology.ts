@@ -120,11 +120,13 @@ function memFor(h: HostFacts): number {
 const SYSTEMD_MB = 48;
 
 /**
- * How managed hosts boot: `systemd` (a VM's init on a disk of its own, lab/machine/) or the
- * lab's short bash init with its service mirror (lab/guest-svc.sh). `MAGLEV_LAB_MACHINE`.
+ * How managed hosts boot: `systemd` (the default: a VM's init on a disk of its own,
+ * lab/machine/, applied over SSH) or, with MAGLEV_LAB_MACHINE=bash, the lab's short bash init
+ * with its service mirror (lab/guest-svc.sh) — kept while it is still useful for debugging a
+ * plan without systemd; it cannot run `reboot` or `first-boot`.
  */
 export const LAB_MACHINE: "bash" | "systemd" =
-  process.env.MAGLEV_LAB_MACHINE === "systemd" ? "systemd" : "bash";
+  process.env.MAGLEV_LAB_MACHINE === "bash" ? "bash" : "systemd";
 
 export function buildLabModel(
   stack = "lab",

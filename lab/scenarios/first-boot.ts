@@ -1,5 +1,5 @@
 /**
- * Scenario `first-boot`, on systemd guests (MAGLEV_LAB_MACHINE=systemd; lab/machine/): one guest
+ * Scenario `first-boot`, on systemd guests (the lab's default guests; lab/machine/): one guest
  * (an HAProxy node) stopped, its disk blank, booted with only what cloud-init would give it
  * (user, key, hostname, mgmt address), then converged by ONE apply over SSH: the lab is ready
  * again and a second apply is "unchanged".

@@ -67,7 +67,10 @@ export const SCENARIOS: Scenario[] = [
   connectionSurvival,
   rollingChange,
   dnsPublish,
-  // Last: it power-cycles (or reboots) every guest, the longest scenario (~15 min).
+  // Every guest rebooted with no apply, then one built from a blank disk (systemd guests).
+  reboot,
+  firstBoot,
+  // Last: it reboots every guest through `ops maintain`, the longest scenario (~15 min).
   maintainAll,
 ];
 /**
@@ -79,12 +82,6 @@ export const SCENARIOS: Scenario[] = [
  * survival, rollout, DNS publishing, maintenance of every guest).
  */
 export const QUICK = ["check", "a", "g", "h", "h2", "f", "rollback", "c"];
-
-/**
- * Run only when named (`npm run lab -- test reboot first-boot`), not by a bare `lab test`:
- * reboot and first-boot need systemd guests (MAGLEV_LAB_MACHINE=systemd), not yet the default.
- */
-export const NAMED_ONLY: Scenario[] = [reboot, firstBoot];
 
 /** Each scenario's file name (what it proves) → its id, where the two differ. */
 export const ALIASES: Record<string, string> = {
@@ -112,7 +109,7 @@ export async function runScenarios(args: string[], stateDir = DEFAULT_STATE_DIR)
   const keep = args.includes("--keep");
   const all = args.includes("--all");
   const names = args.filter((a) => !a.startsWith("--")).map((n) => ALIASES[n] ?? n);
-  const known = [...SCENARIOS, ...NAMED_ONLY];
+  const known = SCENARIOS;
   const unknown = names.filter((n) => !known.some((s) => s.id === n));
   if (unknown.length) {
     const alias = new Map(Object.entries(ALIASES).map(([file, id]) => [id, file]));

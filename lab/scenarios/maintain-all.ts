@@ -13,8 +13,8 @@
  * lab runner and the lab's power cycle), with hooks the CLI does not have: a load window chain
  * per host, so a failed request is counted against the host that was in maintenance.
  *
- * The "reboot" is the lab's power cycle plus re-apply (lab/power-cycle.ts) until the lab's
- * guests run systemd and keep their disk (issue 13).
+ * The "reboot" is lab/power-cycle.ts: a real reboot on the lab's default systemd guests (same
+ * disk, no apply); with MAGLEV_LAB_MACHINE=bash a power cycle plus re-apply.
  *
  * Load: loadMix (keep-alive and new connections, v4 and v6, 20 ms pause per connection, about
  * 400 requests/s, as the other scenarios) in loadChain's bounded windows of 8 s back to back

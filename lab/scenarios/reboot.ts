@@ -1,6 +1,6 @@
 /**
  * Scenario `reboot`: what a host's disk and its init make of it, on systemd guests
- * (MAGLEV_LAB_MACHINE=systemd; lab/machine/). Every managed guest in turn, under load, rebooted
+ * (the lab's default guests; lab/machine/). Every managed guest in turn, under load, rebooted
  * cleanly (reboot.target, same disk) with no apply in between. A maglev or an HAProxy node is
  * drained first and undrained after (`ops drain`, as an operator does before planned work); the
  * others are not (no drain). After each boot: the plan's sysctls hold their values, its services

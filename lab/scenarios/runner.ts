@@ -101,7 +101,7 @@ export function needsSystemd(c: Ctx): string | undefined {
     .filter((p) => c.lab.machineOf(p.hostname) !== "systemd")
     .map((p) => p.hostname);
   return bash.length
-    ? `needs systemd guests (MAGLEV_LAB_MACHINE=systemd npm run lab -- up); bash guests: ${bash.join(", ")}`
+    ? `needs systemd guests (the default: \`npm run lab -- up\` without MAGLEV_LAB_MACHINE=bash); bash guests: ${bash.join(", ")}`
     : undefined;
 }
 

@@ -4,7 +4,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { ALIASES, NAMED_ONLY, QUICK, SCENARIOS } from "../../lab/scenarios";
+import { ALIASES, QUICK, SCENARIOS } from "../../lab/scenarios";
 import { ROOT } from "../helpers";
 
 const DIR = path.join(ROOT, "lab/scenarios");
@@ -14,11 +14,10 @@ const NOT_SCENARIOS = ["index", "runner", "probes", "load-mix"];
 describe("GIVEN the lab scenarios", () => {
   test("WHEN listed THEN the order and ids are the ones lab-results.json has carried", () => {
     expect(SCENARIOS.map((s) => s.id)).toEqual(
-      "check a b g ports drift noop h h2 s f rollback removed-file d watchdog marks metrics c survival e dns-publish maintain-all".split(
+      "check a b g ports drift noop h h2 s f rollback removed-file d watchdog marks metrics c survival e dns-publish reboot first-boot maintain-all".split(
         " ",
       ),
     );
-    expect(NAMED_ONLY.map((s) => s.id)).toEqual(["reboot", "first-boot"]);
   });
 
   test("WHEN a bare `lab test` runs THEN it is the quick set, each a scenario --all runs too", () => {
@@ -30,14 +29,14 @@ describe("GIVEN the lab scenarios", () => {
   });
 
   test("WHEN the ids are compared THEN none is taken twice, by another scenario or an alias", () => {
-    const ids = [...SCENARIOS, ...NAMED_ONLY].map((s) => s.id);
+    const ids = SCENARIOS.map((s) => s.id);
     expect(ids.filter((x, i) => ids.indexOf(x) !== i)).toEqual([]);
     expect(Object.keys(ALIASES).filter((a) => ids.includes(a))).toEqual([]);
     expect(Object.values(ALIASES).filter((id) => !ids.includes(id))).toEqual([]);
   });
 
   test("WHEN the folder is read THEN every scenario file's name is its id or an alias of it", () => {
-    const ids = new Set([...SCENARIOS, ...NAMED_ONLY].map((s) => s.id));
+    const ids = new Set(SCENARIOS.map((s) => s.id));
     const files = fs
       .readdirSync(DIR)
       .filter((f) => f.endsWith(".ts"))
