@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as nodePath from "path";
 import { CURRENT_LINK } from "../bundle";
-import { shellWord } from "../escape";
+import { hostScriptCommand } from "../plan/scripts";
 import { HostRunner } from "./runner";
 import { DriftedFile } from "./check-rows";
 
@@ -26,37 +26,31 @@ export interface FileDiff {
 
 /** The host's own apply program, from its committed generation: it masks secrets with the apply's own escaping. */
 export const HOST_MASKER = `${CURRENT_LINK}/maglev-apply`;
-const MASK_FRAME = "@@maglev-mask@@";
-const VARIANT_FRAME = "@@maglev-variant@@";
 /** A diff longer than this is cut (a file replaced wholesale says enough in its first lines). */
 export const DIFF_MAX_LINES = 400;
 
 /**
- * One run on the host: every drifted file through the host's apply program in `--mask` mode
- * (secret values never leave the host; a host whose program predates it prints nothing and then
- * only files without secrets are read with `cat`), and the marker of every file with variants.
+ * One run on the host (scripts/host/check-diff.sh): every drifted file through the host's apply
+ * program in `--mask` mode (secret values never leave the host; a host whose program predates
+ * it prints nothing and then only files without secrets are read with `cat`), and the marker
+ * of every file with variants.
  */
 export function diffScript(plan: HostPlan, drifted: DriftedFile[]): string {
   const files = drifted
     .filter((d) => d.why !== "missing")
     .map((d) => plan.files.find((f) => f.path === d.path)!);
   const plain = files.filter((f) => !f.secretKeys?.length);
-  const L = [
-    `if ! /usr/bin/python3 -I -S ${HOST_MASKER} --mask ${files.map((f) => shellWord(f.path)).join(" ")} 2>/dev/null; then`,
-    `  echo '${MASK_FRAME} failed -'`,
-    ...plain.map(
-      (f) =>
-        `  echo ${shellWord(`${MASK_FRAME} cat ${f.path}`)}; cat -- ${shellWord(f.path)} 2>/dev/null; echo`,
-    ),
-    "fi",
-  ];
-  for (const f of files)
-    (f.variants ?? []).forEach((v, i) =>
-      L.push(
-        `if grep -qF -- ${shellWord(v.when.contains)} ${shellWord(v.when.path)} 2>/dev/null; then echo ${shellWord(`${VARIANT_FRAME} ${i} ${f.path}`)}; fi`,
-      ),
-    );
-  return L.join("\n") + "\n";
+  const variants = files.flatMap((f) =>
+    (f.variants ?? []).flatMap((v, i) => [String(i), f.path, v.when.contains, v.when.path]),
+  );
+  return hostScriptCommand("check-diff.sh", [
+    HOST_MASKER,
+    ...files.map((f) => f.path),
+    "--",
+    ...plain.map((f) => f.path),
+    "--",
+    ...variants,
+  ]);
 }
 
 /** The frames of a diff script's output: path → live text (masked), and the variant chosen per path. */

@@ -13,7 +13,9 @@ import { deriveTopology, Topology } from "../../src/topology";
 import { buildPlans } from "../../src/plan";
 import { loadStack } from "../../src/config/load";
 import { APPLIED_DIR, contentSha256, fileSlug, systemd } from "../../src/apply/steps";
-import { checkHosts, formatDiffs } from "../../src/ops/check";
+import { checkHosts, diffScript, DriftedFile, formatDiffs, HOST_MASKER } from "../../src/ops/check";
+import { HOST_SCRIPTS_DIR } from "../../src/plan/scripts";
+import { HostPlan } from "../../src/plan/types";
 import { HostRunner, RunResult } from "../../src/ops/runner";
 import { haproxyQuoted } from "../../src/escape";
 import { ROOT } from "../helpers";
@@ -22,6 +24,49 @@ const topo: Topology = deriveTopology(loadStack("lab", ROOT));
 const plans = buildPlans(topo);
 const SECRET = 'Sw0rd"fish\\$x';
 const APPLY = path.join(ROOT, "scripts/maglev-apply");
+
+/** The words of a command line, as a shell parses them. */
+function words(line: string): string[] {
+  const r = spawnSync("bash", ["-c", `words() { printf '%s\\0' "$@"; }; words ${line}`], {
+    encoding: "utf8",
+  });
+  return r.stdout.split("\0").slice(0, -1);
+}
+
+/**
+ * The host's shell running a diff script: scripts/host/check-diff.sh for real, its masker the
+ * apply under --root (or one that predates --mask), `cat` and `grep` fakes that read the root.
+ */
+function onHost(script: string, root: string, oldMasker: boolean): RunResult {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "check-diff-host-"));
+  try {
+    fs.writeFileSync(path.join(dir, "cat"), '#!/bin/sh\nexec /bin/cat -- "$FAKE_ROOT$2"\n', {
+      mode: 0o755,
+    });
+    fs.writeFileSync(
+      path.join(dir, "grep"),
+      '#!/bin/sh\nexec /bin/grep "$1" -- "$3" "$FAKE_ROOT$4"\n',
+      { mode: 0o755 },
+    );
+    const masker = path.join(dir, "masker.py");
+    fs.writeFileSync(
+      masker,
+      oldMasker
+        ? "raise SystemExit(2)\n"
+        : `import os, sys\nos.execv("/usr/bin/python3", ["python3", ${JSON.stringify(APPLY)}, "--mask", "--root", ${JSON.stringify(root)}, *sys.argv[2:]])\n`,
+    );
+    const [shell, c, text, name, realMasker, ...args] = words(script);
+    expect([shell, c, name, realMasker]).toEqual(["sh", "-c", "check-diff", HOST_MASKER]);
+    expect(text).toBe(fs.readFileSync(path.join(HOST_SCRIPTS_DIR, "check-diff.sh"), "utf8"));
+    const r = spawnSync(shell, [c, text, name, masker, ...args], {
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, FAKE_ROOT: root },
+    });
+    return { stdout: r.stdout, stderr: r.stderr, code: r.status ?? 1 };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 /** Every host's files as the apply wrote them, under one temp root per host. */
 function world(
@@ -82,19 +127,7 @@ function world(
       const root = roots.get(hostname)!;
       if (script.includes("--mask")) {
         scripts.push(script);
-        // The host's shell: the masker for real (under --root), `cat` and `grep` on the temp root.
-        const fake = script
-          .replace(
-            /\/usr\/bin\/python3 -I -S \S+ --mask/,
-            opts.oldMasker ? "false" : `/usr/bin/python3 -I -S ${APPLY} --mask --root '${root}'`,
-          )
-          .replace(/cat -- '([^']*)'/g, (_m, p) => `cat -- '${root}${p}'`)
-          .replace(
-            /(grep -qF -- '(?:[^']|'\\'')*') '([^']*)'/g,
-            (_m, g, p) => `${g} '${root}${p}'`,
-          );
-        const r = spawnSync("bash", ["-c", fake], { encoding: "utf8" });
-        return { stdout: r.stdout, stderr: r.stderr, code: r.status ?? 1 };
+        return onHost(script, root, !!opts.oldMasker);
       }
       const probes = [...script.matchAll(/^echo '@@maglev-check@@ (.+)'\n\{ ([^\n]*)\n\}/gm)];
       const out = probes.map(
@@ -214,6 +247,41 @@ describe("check --diff", () => {
       );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  test("GIVEN files with variants, one with secrets, and a masker that predates --mask WHEN the diff script runs THEN a failed frame, the plain file by cat, and the variant whose marker holds its text", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "check-diff-root-"));
+    try {
+      fs.mkdirSync(path.join(root, "etc"));
+      fs.writeFileSync(path.join(root, "etc/a"), "a's text\n");
+      fs.writeFileSync(path.join(root, "etc/marker"), "-- it's $(drained) `x`\n");
+      const contains = "-- it's $(drained)";
+      const plan = {
+        files: [
+          {
+            path: "/etc/a",
+            content: "",
+            variants: [
+              { when: { path: "/etc/marker", contains: "other" }, content: "" },
+              { when: { path: "/etc/marker", contains }, content: "" },
+            ],
+          },
+          { path: "/etc/s", content: "", secretKeys: ["k"] },
+          { path: "/etc/gone", content: "" },
+        ],
+      } as unknown as HostPlan;
+      const drifted = [
+        { path: "/etc/a", why: "differs" },
+        { path: "/etc/s", why: "differs" },
+        { path: "/etc/gone", why: "missing" },
+      ] as DriftedFile[];
+      const r = onHost(diffScript(plan, drifted), root, true);
+      expect(r).toMatchObject({ code: 0, stderr: "" });
+      expect(r.stdout).toBe(
+        "@@maglev-mask@@ failed -\n@@maglev-mask@@ cat /etc/a\na's text\n\n@@maglev-variant@@ 1 /etc/a\n",
+      );
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
     }
   });
 });
