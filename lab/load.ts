@@ -3,8 +3,13 @@
  * (Connection: close) at once, for a fixed number of seconds. Every run stops by itself
  * (wrk -d, and the exec has a timeout); targets are lab VIPs only.
  */
+import * as path from "path";
 import { Lab } from "./guest";
 import { parseWrkSeconds, WrkSecond, wrkSecondsScript } from "./load-seconds";
+import { scriptCommand } from "../src/plan/scripts";
+
+/** lab/load-wrk.sh: the wrk runs in the client guest, the targets as arguments. */
+export const LOAD_WRK = path.join(__dirname, "load-wrk.sh");
 
 export interface LoadTarget {
   /** URL inside the lab, e.g. http://198.18.7.15:80/ or http://[fd00:7::10]:80/ */
@@ -70,27 +75,22 @@ export function startLoad(
     throw new Error(`load duration ${seconds}s out of bounds (1–120)`);
   for (const t of targets)
     if (!LAB_URL.test(t.url)) throw new Error(`refusing to load ${t.url}: not a lab address`);
-  const pauses = [...new Set(targets.map((t) => t.pauseMs ?? 0))];
-  // One wrk script each: the per-second counters (for the timelines) include the pause.
+  // Every target's wrk script: the per-second counters (for the timelines) include the pause.
   const lua = (p: number) =>
-    opts.perSecond ? `/tmp/wrk-seconds-$$-${p}.lua` : `/tmp/wrk-pause-${p}.lua`;
-  const script = [
-    "cd /tmp",
-    ...(opts.perSecond
-      ? pauses.map((p) => `cat >${lua(p)} <<'LUA'\n${wrkSecondsScript(p)}LUA`)
-      : pauses
-          .filter((p) => p > 0)
-          .map((p) => `printf 'function delay()\\n  return ${p}\\nend\\n' >${lua(p)}`)),
-    ...targets.map(
-      (t, i) =>
-        `wrk -t1 -c${t.connections ?? 8} -d${seconds}s --timeout 3s ${t.pauseMs || opts.perSecond ? `-s ${lua(t.pauseMs ?? 0)} ` : ""}${t.newConnections ? "-H 'Connection: close' " : ""}'${t.url}' >/tmp/wrk-$$-${i}.out 2>&1 &`,
-    ),
-    "wait",
-    ...targets.map(
-      (_, i) => `echo "=== ${i}"; cat /tmp/wrk-$$-${i}.out; rm -f /tmp/wrk-$$-${i}.out`,
-    ),
-    ...(opts.perSecond ? [`rm -f /tmp/wrk-seconds-$$-*.lua`] : []),
-  ].join("\n");
+    opts.perSecond ? wrkSecondsScript(p) : p > 0 ? `function delay()\n  return ${p}\nend\n` : "";
+  const script = scriptCommand(
+    LOAD_WRK,
+    [
+      String(seconds),
+      ...targets.flatMap((t) => [
+        String(t.connections ?? 8),
+        t.newConnections ? "close" : "keep",
+        lua(t.pauseMs ?? 0),
+        t.url,
+      ]),
+    ],
+    "bash",
+  );
   return lab.exec("client", script, { timeoutMs: (seconds + 30) * 1000 }).then((r) => {
     const parts = r.stdout.split(/^=== (\d+)$/m);
     return targets.map((t, i) => {

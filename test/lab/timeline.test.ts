@@ -2,8 +2,8 @@
  * The failover timelines: the picture (lab/timeline.ts) from a synthetic timeline, read back
  * as XML and drawn by librsvg; the per-second counters of wrk (lab/load-seconds.ts), the Lua
  * run by the real wrk against a loopback server that drops some requests; the gateway sampler
- * (lab/timeline-capture.ts) run by bash with a fake `ip`; and the load's script as startLoad
- * hands it to the client guest.
+ * (lab/timeline-capture.ts) run by bash with a fake `ip`; and the load's script
+ * (lab/load-wrk.sh) as startLoad hands it to the client guest, with a fake `wrk`.
  */
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
@@ -17,7 +17,7 @@ import {
   parseNextHopSamples,
   TimelineRecorder,
 } from "../../lab/timeline-capture";
-import { LoadFigures, startLoad } from "../../lab/load";
+import { LOAD_WRK, LoadFigures, startLoad } from "../../lab/load";
 import { Lab } from "../../lab/guest";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "timeline-"));
@@ -234,6 +234,70 @@ describe("wrk per-second counters", () => {
       perSecond: [{ second: 1796150000, written: 100, ok: 100, failed: 0 }],
     });
     expect(loadSeconds(figs, 250, 1796149999_000)).toEqual([{ t: 750, ok: 100, failed: 0 }]);
+  });
+
+  test("GIVEN two targets, one paused, one a new connection per request WHEN lab/load-wrk.sh runs THEN one wrk each with its options and Lua, reports in order, its folder removed", async () => {
+    // GIVEN: a wrk that logs its arguments, its -s script and its folder; the second fails.
+    const bin = path.join(dir, "bin2");
+    fs.mkdirSync(bin, { recursive: true });
+    const log = path.join(dir, "wrk2.log");
+    fs.writeFileSync(
+      path.join(bin, "wrk"),
+      [
+        "#!/bin/bash",
+        'echo "wrk $* in $PWD" >>"$WRK_LOG"',
+        'for a; do case $prev in -s) cat "$a" >>"$WRK_LOG";; esac; prev=$a; done',
+        'case "$*" in *close*) echo "unable to connect" >&2; exit 1 ;; esac',
+        'echo "  7 requests in 1.00s, 1KB read"',
+      ].join("\n") + "\n",
+      { mode: 0o755 },
+    );
+    let command = "";
+    const lab = {
+      exec: async (node: string, script: string) => {
+        command = script;
+        expect(node).toBe("client");
+        const r = spawnSync("bash", ["-c", script], {
+          encoding: "utf8",
+          env: { PATH: `${bin}:/usr/bin:/bin`, WRK_LOG: log },
+        });
+        return { stdout: r.stdout, stderr: r.stderr, code: r.status ?? 1 };
+      },
+    } as unknown as Lab;
+    // WHEN
+    const figs = await startLoad(
+      lab,
+      [
+        { url: "http://198.18.7.15:80/", pauseMs: 20, connections: 4 },
+        { url: "http://[fd00:7::10]:80/x", newConnections: true },
+      ],
+      2,
+    );
+    // THEN: the program is the file's text, every value an argument.
+    const words = spawnSync("bash", ["-c", `printf '%s\\0' ${command}`], { encoding: "utf8" })
+      .stdout.split("\0")
+      .slice(0, -1);
+    expect(words.slice(0, 5)).toEqual([
+      "bash",
+      "-c",
+      fs.readFileSync(LOAD_WRK, "utf8"),
+      "load-wrk",
+      "2",
+    ]);
+    const lines = fs.readFileSync(log, "utf8").split("\n");
+    const folder = / in (\S+)$/.exec(lines[0])![1];
+    expect(lines.filter((l) => l.startsWith("wrk ")).sort()).toEqual([
+      `wrk -t1 -c4 -d2s --timeout 3s -s ${folder}/0.lua http://198.18.7.15:80/ in ${folder}`,
+      `wrk -t1 -c8 -d2s --timeout 3s -H Connection: close http://[fd00:7::10]:80/x in ${folder}`,
+    ]);
+    expect(lines).toContain("function delay()");
+    expect(lines).toContain("  return 20");
+    expect(fs.existsSync(folder)).toBe(false);
+    expect(figs.map((f) => [f.url, f.newConnections, f.requests, f.failed])).toEqual([
+      ["http://198.18.7.15:80/", false, 7, 0],
+      ["http://[fd00:7::10]:80/x", true, 0, NaN],
+    ]);
+    expect(figs[1].detail).toBe("wrk did not report: unable to connect");
   });
 });
 
