@@ -130,17 +130,23 @@ async function main(): Promise<void> {
 
     // nftables with meta mark set + notrack, IPVS mh fwmark service, dummy interface.
     await lab.writeFile("plain", "/etc/nftables.conf", NFT, "0755");
-    const nft = await lab.exec(
-      "plain",
-      `set -e
-${labServices.enableStart("nftables")}
-nft list ruleset
-ipvsadm -A -f 1 -s mh -b mh-port
-ipvsadm -a -f 1 -r 10.99.0.1 -g -w 1
-ipvsadm -Ln
-ip link add vip0 type dummy && ip addr add 192.0.2.10/32 dev vip0 && ip link set vip0 up
-ip -br addr show dev vip0`,
-    );
+    // One-line commands, one exec each, stopping at the first that fails (as `set -e` did).
+    const nft = { code: 0, stdout: "", stderr: "" };
+    for (const cmd of [
+      labServices.enableStart("nftables"),
+      "nft list ruleset",
+      "ipvsadm -A -f 1 -s mh -b mh-port",
+      "ipvsadm -a -f 1 -r 10.99.0.1 -g -w 1",
+      "ipvsadm -Ln",
+      "ip link add vip0 type dummy && ip addr add 192.0.2.10/32 dev vip0 && ip link set vip0 up",
+      "ip -br addr show dev vip0",
+    ]) {
+      const r = await lab.exec("plain", cmd);
+      nft.stdout += r.stdout;
+      nft.stderr += r.stderr;
+      nft.code = r.code;
+      if (r.code !== 0) break;
+    }
     console.log(`nft/ipvs/dummy test: exit ${nft.code}\n${nft.stdout}${nft.stderr}`);
     if (nft.code !== 0) failed = true;
 
