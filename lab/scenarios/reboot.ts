@@ -8,30 +8,30 @@
  * (BGP, BFD, ECMP). Per guest: failed requests and the time from the reboot to ready. Goal: 0
  * failed for maglevs and HAProxy nodes.
  */
+import * as path from "path";
 import { sumFailed } from "../load";
 import { rolloutOrder, waitReady } from "../cluster";
 import { drainHost, undrainHost } from "../../src/ops/drain";
 import { HostPlan } from "../../src/plan";
+import { scriptCommand } from "../../src/plan/scripts";
 import { Ctx, needsSystemd, Outcome, Scenario } from "./runner";
 import { loadChain } from "./load-mix";
 
 const DRAINABLE = new Set(["maglev", "haproxy"]);
 
-/** What a booted host must have without an apply: the plan's sysctls, services, VIPs and marks. */
-async function stateAfterBoot(c: Ctx, p: HostPlan): Promise<string[]> {
+/** lab/boot-state.sh: a booted guest's sysctls, units, VIPs and mark table, one line each. */
+export const BOOT_STATE = path.join(__dirname, "..", "boot-state.sh");
+
+/** The command that asks a booted host for what its plan says it must have without an apply. */
+export function bootStateCommand(p: HostPlan): string {
+  return scriptCommand(BOOT_STATE, [...p.sysctls.map((s) => s.key), "--", ...p.services], "bash");
+}
+
+/** What lab/boot-state.sh's output lacks of the plan's sysctls, services, VIPs and marks. */
+export function bootStateProblems(p: HostPlan, out: string): string[] {
   const probs: string[] = [];
-  const keys = p.sysctls.map((s) => s.key);
-  const script = [
-    keys.length
-      ? `for k in ${keys.join(" ")}; do printf 'S %s %s\\n' "$k" "$(sysctl -n "$k" 2>&1 | tr -s '\\t ' ' ')"; done`
-      : "true",
-    `for u in ${p.services.join(" ")}; do printf 'U %s %s\\n' "$u" "$(systemctl is-active "$u")"; done`,
-    "printf 'V %s\\n' \"$(ip -br addr show dev vip 2>/dev/null | tr -s ' ')\"",
-    "printf 'M %s\\n' \"$(nft list tables 2>/dev/null | tr '\\n' ' ')\"",
-  ].join("; ");
-  const r = await c.lab.exec(p.hostname, script, { timeoutMs: 30_000 });
   const got = new Map<string, string>();
-  for (const l of r.stdout.split("\n")) {
+  for (const l of out.split("\n")) {
     const m = /^([SUVM]) (\S*) ?(.*)$/.exec(l);
     if (m)
       got.set(
@@ -52,6 +52,12 @@ async function stateAfterBoot(c: Ctx, p: HostPlan): Promise<string[]> {
   if (p.tier === "maglev" && !/maglev_infra/.test(got.get("M ") ?? ""))
     probs.push(`no mark table (${got.get("M ") ?? "?"})`);
   return probs;
+}
+
+/** What a booted host must have without an apply: the plan's sysctls, services, VIPs and marks. */
+async function stateAfterBoot(c: Ctx, p: HostPlan): Promise<string[]> {
+  const r = await c.lab.exec(p.hostname, bootStateCommand(p), { timeoutMs: 30_000 });
+  return bootStateProblems(p, r.stdout);
 }
 
 export const reboot: Scenario = {
