@@ -83,7 +83,7 @@ export interface HostContext {
   readonly hostKey: pulumi.Output<string>;
   /** Wrap a script so it runs as root. */
   asRoot(script: string): string;
-  /** Aliases every child of the host takes (a role change keeps its URN). */
+  /** Aliases every child of the host takes (a tier change keeps its URN). */
   readonly aliases: pulumi.Alias[];
   /** The host's compiled bundle (its sha256 changes with any change of the host's plan). */
   readonly bundle: CompiledBundle;
@@ -111,8 +111,8 @@ export interface ManagedHostHooks {
 
 /**
  * The tier classes' type tokens. A component's URN contains its token and its children's URNs
- * contain their parent's, so a host whose role changes would get new URNs — its VM replaced.
- * Every host therefore aliases every other tier's token and FORMER_TYPES: a role change (or a
+ * contain their parent's, so a host whose tier changes would get new URNs — its VM replaced.
+ * Every host therefore aliases every other tier's token and FORMER_TYPES: a tier change (or a
  * renamed token) updates the host in place, its VM keeps its URN.
  */
 export const TIER_TYPES: Record<Tier, string> = {
@@ -209,8 +209,8 @@ export function provisionVm(
       name: host.hostname,
       nodeName: vm.node,
       vmId: vm.id,
-      description: `${env.name} ${host.role} ${host.hostname} (managed by maglev-infra)`,
-      tags: ["maglev-infra", env.name, host.role],
+      description: `${env.name} ${host.tier} ${host.hostname} (managed by maglev-infra)`,
+      tags: ["maglev-infra", env.name, host.tier],
       // Templates live on the default node; a full clone may land on another node. Several
       // clones of one template at once time out on its lock ("can't lock file … got timeout":
       // bpg/terraform-provider-proxmox #995, #1521, #2145): Proxmox retries the clone.
@@ -272,7 +272,7 @@ export function provisionVm(
     {
       parent,
       provider,
-      // A role change keeps the VM (see TIER_TYPES).
+      // A tier change keeps the VM (see TIER_TYPES).
       aliases,
       // The bpg provider's import ID of a VM is "<node>/<vmid>" (vm.go's Importer,
       // parseImportIDWithNodeName; the SDK's example: `pulumi import … first-node/4321`).
@@ -325,7 +325,7 @@ export function applyBundle(
     user: string;
     secrets: Record<string, pulumi.Input<string>>;
     first: pulumi.Resource[];
-    /** Aliases of the host's children (a role change keeps their URNs). @default [] */
+    /** Aliases of the host's children (a tier change keeps their URNs). @default [] */
     aliases?: pulumi.Alias[];
     /** The VM whose replacement re-runs these commands on the new VM. @default none */
     vm?: pulumi.Resource;
@@ -412,7 +412,7 @@ export abstract class ManagedHost extends pulumi.ComponentResource {
   public readonly hostKey: pulumi.Output<string>;
   /** The command that read the host key on first contact. */
   public readonly hostKeyCommand: command.remote.Command;
-  /** The aliases each child of the host takes (a role change keeps its URN). */
+  /** The aliases each child of the host takes (a tier change keeps its URN). */
   public readonly childAliases: pulumi.Alias[];
   /** Has only a delete step: drains the host and stops its services before its VM goes (`pulumi destroy`, a host removed from the stack). */
   public readonly teardown: command.remote.Command;
@@ -425,7 +425,7 @@ export abstract class ManagedHost extends pulumi.ComponentResource {
     opts?: pulumi.ComponentResourceOptions,
     hooks: ManagedHostHooks = {},
   ) {
-    // A role change or a renamed token keeps the host's URNs (see TIER_TYPES).
+    // A tier change or a renamed token keeps the host's URNs (see TIER_TYPES).
     super(
       type,
       name,
@@ -436,9 +436,9 @@ export abstract class ManagedHost extends pulumi.ComponentResource {
       },
     );
     const { host, plan, env, ssh } = args;
-    if (plan.tier !== tier || host.role !== tier)
+    if (plan.tier !== tier || host.tier !== tier)
       throw new Error(
-        `${type} ${name}: expected a ${tier} host, got ${host.role} (plan ${plan.tier})`,
+        `${type} ${name}: expected a ${tier} host, got ${host.tier} (plan ${plan.tier})`,
       );
     if (plan.name !== host.name)
       throw new Error(`${type} ${name}: plan of ${plan.name} given for host ${host.name}`);

@@ -59,7 +59,7 @@ export function labPowerCycleWith(
         if (r.code === 0) kept.push({ path: p, content: r.stdout });
       }
       const haproxyDrained =
-        h.role === "haproxy" &&
+        h.tier === "haproxy" &&
         (await lab.exec(node, `${HACTL_PATH} status`, { timeoutMs: 15_000 })).stdout.trim() ===
           "drained";
       await lab.stop(node);

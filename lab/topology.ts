@@ -112,7 +112,7 @@ function memFor(h: HostFacts): number {
   // The PowerDNS guests' pdns died under their apply (checker: a second pdns_server) at 112 MB.
   // A gateway at 128 MB lost bgpd during a re-apply (frr-reload.py, the checker's vtysh and the
   // metrics collector's Python next to FRR; "bgpd is not running" through the rollback too).
-  if (h.role === "maglev" || h.role === "gateway") return 192;
+  if (h.tier === "maglev" || h.tier === "gateway") return 192;
   return 160;
 }
 

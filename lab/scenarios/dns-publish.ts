@@ -104,14 +104,14 @@ function cliDiff(m: LabModel): Promise<{
  * the plan's health probe uses it) and each secondary's packet and query caches for the zones.
  */
 async function purgeCaches(c: Ctx, zones: string[]): Promise<void> {
-  for (const h of c.m.topo.hosts.filter((x) => x.role === "dnsdist"))
+  for (const h of c.m.topo.hosts.filter((x) => x.tier === "dnsdist"))
     await c.lab.run(
       h.hostname,
       `dnsdist -C ${DNSDIST_CONF} -c -e 'getPool("pdns"):getCache():expunge(0)' >/dev/null`,
       { timeoutMs: 30_000 },
     );
   const words = zones.map((z) => shellWord(`${z}$`)).join(" ");
-  for (const h of c.m.topo.hosts.filter((x) => x.role === "powerdns"))
+  for (const h of c.m.topo.hosts.filter((x) => x.tier === "powerdns"))
     await c.lab.run(h.hostname, `pdns_control purge ${words} >/dev/null`, { timeoutMs: 30_000 });
 }
 
@@ -173,8 +173,8 @@ export const dnsPublish: Scenario = {
     const { m, runner, log } = c;
     const env = m.topo.env;
     const zone = env.dns.zone;
-    const primary = m.topo.hosts.find((h) => h.role === "shadow-primary");
-    const secs = m.topo.hosts.filter((h) => h.role === "powerdns");
+    const primary = m.topo.hosts.find((h) => h.tier === "shadow-primary");
+    const secs = m.topo.hosts.filter((h) => h.tier === "powerdns");
     const vip = dnsVipPort(m, "ipv4")?.vip;
     const key = c.secrets[SECRETS.pdnsApiKey];
     if (!primary || !secs.length || !vip || !key)

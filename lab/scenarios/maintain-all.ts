@@ -137,8 +137,8 @@ function restoreLater(c: Ctx): void {
       for (const [name, drained] of st) {
         if (!drained) continue;
         const h = c.m.topo.byName.get(name)!;
-        if (h.role === "gateway" && h.site) sites.add(h.site);
-        else if (h.role === "maglev" || h.role === "haproxy")
+        if (h.tier === "gateway" && h.site) sites.add(h.site);
+        else if (h.tier === "maglev" || h.tier === "haproxy")
           await undrainHost(c.m.topo, c.m.plans, c.runner, name);
       }
       for (const s of sites) await undrainSite(c.m.topo, c.runner, s);

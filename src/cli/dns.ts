@@ -60,8 +60,8 @@ let secretForRedaction = "";
 const pulumiStackOf = (arg: string, env: Environment) =>
   /^[A-Za-z0-9_.-]+$/.test(arg) && !arg.endsWith(".yaml") ? arg : env.name;
 
-function byRole(topo: Topology, role: HostFacts["role"]): HostFacts[] {
-  return topo.hosts.filter((h) => h.role === role);
+function byTier(topo: Topology, tier: HostFacts["tier"]): HostFacts[] {
+  return topo.hosts.filter((h) => h.tier === tier);
 }
 
 const apiBase = (h: HostFacts) => `http://${h.mgmt.ipv4}:${PDNS_API_PORT}`;
@@ -99,15 +99,15 @@ async function targets(
   stack: string,
   o: ApiOpts,
 ): Promise<Targets> {
-  const prim = byRole(topo, "shadow-primary");
+  const prim = byTier(topo, "shadow-primary");
   if (!prim.length)
     throw new Error(
-      `stack ${env.name} has no host with role shadow-primary: nothing to publish to (use npm run dns -- nsupdate for another primary)`,
+      `stack ${env.name} has no host of tier shadow-primary: nothing to publish to (use npm run dns -- nsupdate for another primary)`,
     );
   const primaryHost = prim[0];
   const key = await apiKey(stack, !!o.lab);
   const timeoutMs = Number(o.timeout) * 1000 || DEFAULT_REQUEST_TIMEOUT_MS;
-  const secs = byRole(topo, "powerdns");
+  const secs = byTier(topo, "powerdns");
   const primaryAddresses = [primaryHost.mgmt.ipv4];
   if (o.apiUrl) {
     return {

@@ -95,7 +95,7 @@ program
       const h = topo.hosts.find((x) => x.name === name)!;
       // A gateway's drain is its site's (drain-site), the others' their own.
       const what =
-        h.role === "gateway"
+        h.tier === "gateway"
           ? `site ${h.site ?? "-"} ${drained ? "drained" : "announced"}`
           : drained
             ? "drained"

@@ -47,11 +47,40 @@ export function formatPath(p: PropertyKey[]): string {
   return out;
 }
 
+/**
+ * Keys the stack schema renamed: where the old key was (array indices as `[]`) → its new name.
+ * A stack still using the old key is refused with the rename named (not as a typo), and the
+ * missing new key is not reported besides (one problem per host, not two).
+ */
+export const RENAMED_KEYS: Readonly<Record<string, string>> = {
+  // Issue 18: one name for the host's tier across the schema, the topology and the plan.
+  "hosts[].role": "tier",
+};
+
+/** The RENAMED_KEYS pattern of a path: array indices as `[]`. */
+const keyPattern = (p: PropertyKey[]) =>
+  p.reduce<string>(
+    (out, k) => (typeof k === "number" ? `${out}[]` : out ? `${out}.${String(k)}` : String(k)),
+    "",
+  );
+
 function zodErrors(input: unknown, error: z.ZodError): ConfigError[] {
   const out: ConfigError[] = [];
+  /** Paths of new keys missing where the old key is: that problem is the rename, reported once. */
+  const renamedTo = new Set<string>();
   for (const issue of error.issues) {
     if (issue.code === "unrecognized_keys") {
       for (const k of issue.keys) {
+        const to = RENAMED_KEYS[keyPattern([...issue.path, k])];
+        if (to !== undefined) {
+          renamedTo.add(formatPath([...issue.path, to]));
+          out.push({
+            path: formatPath([...issue.path, k]),
+            message: `renamed to \`${to}\`: write \`${to}:\` instead of \`${k}:\``,
+            value: valueAt(input, [...issue.path, k]),
+          });
+          continue;
+        }
         out.push({
           path: formatPath([...issue.path, k]),
           message: "unknown key (a typo?)",
@@ -80,7 +109,7 @@ function zodErrors(input: unknown, error: z.ZodError): ConfigError[] {
       value,
     });
   }
-  return out;
+  return out.filter((e) => !(renamedTo.has(e.path) && e.value === undefined));
 }
 
 export interface ValidateOptions {
@@ -125,7 +154,13 @@ function withDefaults(input: unknown): Environment {
     networks: { mgmt: obj(obj(raw.networks).mgmt), ingress: obj(obj(raw.networks).ingress) },
     bgp: { ...obj(raw.bgp), upstream: arr(obj(raw.bgp).upstream).map(obj) },
     dns: { ...obj(raw.dns), lightningStream: obj(obj(raw.dns).lightningStream) },
-    hosts: arr(raw.hosts).map((h) => ({ provider: "proxmox", ...obj(h), mgmt: obj(obj(h).mgmt) })),
+    // A host that still says `role` (renamed to `tier`) is checked with it as its tier.
+    hosts: arr(raw.hosts).map((h) => ({
+      provider: "proxmox",
+      ...("role" in obj(h) ? { tier: obj(h).role } : {}),
+      ...obj(h),
+      mgmt: obj(obj(h).mgmt),
+    })),
     backendGroups: Object.fromEntries(
       Object.entries(groups).map(([k, g]) => [
         k,

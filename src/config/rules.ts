@@ -92,7 +92,7 @@ export function inNetwork(addr: string, cidr: string): boolean {
 }
 
 /** Tiers whose hosts carry data-plane traffic and so need an ingress0 address. */
-const NEEDS_INGRESS = new Set<Host["role"]>([
+const NEEDS_INGRESS = new Set<Host["tier"]>([
   "gateway",
   "maglev",
   "haproxy",
@@ -101,7 +101,8 @@ const NEEDS_INGRESS = new Set<Host["role"]>([
   "powerdns",
 ]);
 
-const GROUP_MEMBER_ROLE = {
+/** The tier a member of each kind of backend group must have. */
+const GROUP_MEMBER_TIER = {
   haproxy: "haproxy",
   "k0s-ingress": "k0s-worker",
   dnsdist: "dnsdist",
@@ -223,10 +224,10 @@ export function crossFieldErrors(env: Environment): ConfigError[] {
           `address is outside the ingress network ${nets.ingress.ipv6}`,
           h.ingress.ipv6,
         );
-    } else if (NEEDS_INGRESS.has(h.role)) {
+    } else if (NEEDS_INGRESS.has(h.tier)) {
       err(
         `${p}.ingress`,
-        `a ${h.role} carries data-plane traffic and needs an ingress address`,
+        `a ${h.tier} carries data-plane traffic and needs an ingress address`,
         undefined,
       );
     }
@@ -325,7 +326,7 @@ export function crossFieldErrors(env: Environment): ConfigError[] {
   for (const n of ["mgmt", "ingress"] as const)
     for (const f of ["ipv4", "ipv6"] as const)
       if (typeof nets[n]?.[f] === "string") netList.push([`networks.${n}.${f}`, nets[n][f]]);
-  const hasK0sHosts = env.hosts.some((h) => h.role === "k0s-controller" || h.role === "k0s-worker");
+  const hasK0sHosts = env.hosts.some((h) => h.tier === "k0s-controller" || h.tier === "k0s-worker");
   if (env.k0s && hasK0sHosts)
     for (const k of ["podCidr4", "podCidr6", "serviceCidr4", "serviceCidr6"] as const)
       if (typeof env.k0s[k] === "string") netList.push([`k0s.${k}`, env.k0s[k]]);
@@ -389,11 +390,11 @@ export function crossFieldErrors(env: Environment): ConfigError[] {
         err(`${p}.members[${j}]`, `no host named "${m}"`, m);
         return;
       }
-      const want = GROUP_MEMBER_ROLE[g.kind];
-      if (env.hosts[hi].role !== want)
+      const want = GROUP_MEMBER_TIER[g.kind];
+      if (env.hosts[hi].tier !== want)
         err(
           `${p}.members[${j}]`,
-          `a ${g.kind} group takes ${want} hosts, "${m}" is a ${env.hosts[hi].role}`,
+          `a ${g.kind} group takes ${want} hosts, "${m}" is a ${env.hosts[hi].tier}`,
           m,
         );
     });
@@ -483,26 +484,26 @@ export function crossFieldErrors(env: Environment): ConfigError[] {
   });
 
   // Tier-level requirements.
-  const roles = (r: Host["role"]) => env.hosts.filter((h) => h.role === r);
-  if (env.vips.length > 0 && roles("gateway").length === 0)
+  const ofTier = (t: Host["tier"]) => env.hosts.filter((h) => h.tier === t);
+  if (env.vips.length > 0 && ofTier("gateway").length === 0)
     err("hosts", "VIPs are mapped but there is no gateway host", undefined);
-  if (env.vips.length > 0 && roles("maglev").length === 0)
+  if (env.vips.length > 0 && ofTier("maglev").length === 0)
     err("hosts", "VIPs are mapped but there is no maglev host", undefined);
-  if ((roles("k0s-controller").length > 0 || roles("k0s-worker").length > 0) && !env.k0s)
+  if ((ofTier("k0s-controller").length > 0 || ofTier("k0s-worker").length > 0) && !env.k0s)
     err("k0s", "there are k0s hosts but no k0s section (version, sha256)", undefined);
-  if (roles("k0s-worker").length > 0 && roles("k0s-controller").length !== 1)
+  if (ofTier("k0s-worker").length > 0 && ofTier("k0s-controller").length !== 1)
     err(
       "hosts",
-      `k0s workers need exactly one k0s-controller, found ${roles("k0s-controller").length}`,
-      roles("k0s-controller").map((h) => h.name),
+      `k0s workers need exactly one k0s-controller, found ${ofTier("k0s-controller").length}`,
+      ofTier("k0s-controller").map((h) => h.name),
     );
-  if (roles("shadow-primary").length > 1)
+  if (ofTier("shadow-primary").length > 1)
     err(
       "hosts",
       "at most one shadow-primary",
-      roles("shadow-primary").map((h) => h.name),
+      ofTier("shadow-primary").map((h) => h.name),
     );
-  if (roles("powerdns").length > 0 && roles("shadow-primary").length === 0)
+  if (ofTier("powerdns").length > 0 && ofTier("shadow-primary").length === 0)
     err("hosts", "PowerDNS secondaries need a shadow-primary to transfer zones from", undefined);
   // Sites.
   const siteNames = Object.keys(env.sites ?? {});
@@ -516,7 +517,7 @@ export function crossFieldErrors(env: Environment): ConfigError[] {
   });
   if (siteNames.length > 0)
     env.hosts.forEach((h, i) => {
-      if (h.role === "gateway" && h.site === undefined)
+      if (h.tier === "gateway" && h.site === undefined)
         err(`hosts[${i}].site`, `the environment has sites: every gateway needs one`, undefined);
     });
   // A prepend only means something to an eBGP upstream: an iBGP peer sees a path carrying its
@@ -580,18 +581,18 @@ interface DigestUse {
  * stack whose releases are not pinned yet still renders for review.
  */
 export function placeholderDigestErrors(env: Environment): ConfigError[] {
-  const roles = new Set(env.hosts.map((h) => h.role));
+  const tiers = new Set(env.hosts.map((h) => h.tier));
   const uses: DigestUse[] = [
     {
       path: "k0s.sha256",
       sha256: env.k0s?.sha256,
-      needed: roles.has("k0s-controller") || roles.has("k0s-worker"),
+      needed: tiers.has("k0s-controller") || tiers.has("k0s-worker"),
       what: "the k0s binary",
     },
     {
       path: "dns.powerAdmin.sha256",
       sha256: env.dns.powerAdmin?.sha256,
-      needed: roles.has("shadow-primary"),
+      needed: tiers.has("shadow-primary"),
       what: "the PowerAdmin tarball",
     },
     {
@@ -599,7 +600,7 @@ export function placeholderDigestErrors(env: Environment): ConfigError[] {
       sha256: env.dns.lightningStream?.sha256,
       needed:
         !!env.dns.lightningStream?.enabled &&
-        (roles.has("powerdns") || roles.has("shadow-primary")),
+        (tiers.has("powerdns") || tiers.has("shadow-primary")),
       what: "the lightningstream binary",
     },
   ];

@@ -333,8 +333,8 @@ export const vmSchema = z.strictObject({
 export const hostSchema = z.strictObject({
   /** Short name, unique: a lowercase DNS label (`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`); the hostname `<hostnamePrefix><name>` must stay ≤ 63 characters. */
   name,
-  /** What the host does. */
-  role: z.enum(tiers),
+  /** The tier the host belongs to (what it does): `gateway`, `maglev`, `haproxy`, `k0s-controller`, `k0s-worker`, `dnsdist`, `powerdns` or `shadow-primary`. Formerly `role`: a stack still saying `role:` is refused, naming the rename. */
+  tier: z.enum(tiers),
   /** `proxmox`: a VM this stack creates; `existing`: a host adopted by its mgmt address (no VM). @default proxmox */
   provider: z.enum(["proxmox", "existing"]).default("proxmox"),
   /** Control-plane addresses (SSH, BGP, BFD). */

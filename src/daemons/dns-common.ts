@@ -1,6 +1,6 @@
 /**
  * What the DNS daemons (dnsdist, PowerDNS, LightningStream, PowerAdmin) share: the stack's
- * secrets they use, the served zones, and the DNS hosts by role, sorted by name.
+ * secrets they use, the served zones, and the DNS hosts by tier, sorted by name.
  */
 import { Topology, HostFacts } from "../topology";
 
@@ -23,11 +23,11 @@ export function servedZones(topo: Topology): string[] {
 }
 const byName = (a: HostFacts, b: HostFacts) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 export function secondaries(topo: Topology): HostFacts[] {
-  return topo.hosts.filter((x) => x.role === "powerdns").sort(byName);
+  return topo.hosts.filter((x) => x.tier === "powerdns").sort(byName);
 }
 export function dnsdists(topo: Topology): HostFacts[] {
-  return topo.hosts.filter((x) => x.role === "dnsdist").sort(byName);
+  return topo.hosts.filter((x) => x.tier === "dnsdist").sort(byName);
 }
 export function primaries(topo: Topology): HostFacts[] {
-  return topo.hosts.filter((x) => x.role === "shadow-primary").sort(byName);
+  return topo.hosts.filter((x) => x.tier === "shadow-primary").sort(byName);
 }

@@ -75,8 +75,8 @@ export function mermaidDiagram(topo: Topology): string {
   }
   for (const g of topo.groups.values())
     L.push(`  grp_${id(g.name)} -.->|direct server return| Internet`);
-  const pdns = topo.hosts.filter((h) => h.role === "powerdns");
-  const primary = topo.hosts.find((h) => h.role === "shadow-primary");
+  const pdns = topo.hosts.filter((h) => h.tier === "powerdns");
+  const primary = topo.hosts.find((h) => h.tier === "shadow-primary");
   if (pdns.length) {
     L.push(`  subgraph PowerDNS["PowerDNS secondaries"]`);
     for (const h of pdns) L.push(`    ${id(h.name)}(["${label(h, "PowerDNS")}"])`);
@@ -88,10 +88,10 @@ export function mermaidDiagram(topo: Topology): string {
       L.push(`  ${id(primary.name)} -->|NOTIFY / AXFR| PowerDNS`);
     }
   }
-  const k0sCtl = topo.hosts.find((h) => h.role === "k0s-controller");
+  const k0sCtl = topo.hosts.find((h) => h.tier === "k0s-controller");
   if (k0sCtl) {
     L.push(`  ${id(k0sCtl.name)}(["${label(k0sCtl, "k0s controller")}"])`);
-    const others = topo.hosts.filter((h) => h.role === "k0s-worker" && h.groups.length === 0);
+    const others = topo.hosts.filter((h) => h.tier === "k0s-worker" && h.groups.length === 0);
     if (others.length)
       L.push(
         `  k0s_workers(["${others.map((h) => h.name).join(", ")}<br/><b>k0s workers</b>"])`,

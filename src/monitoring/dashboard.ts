@@ -51,13 +51,15 @@ const q = promqlString;
 /** The rows and panels, plain data (tests read them; `grafanaDashboard` lays them out). */
 export function dashboardRows(topo: Topology): DashboardRow[] {
   const env = topo.env;
-  const info = (role?: string) =>
-    `maglev_host_info{stack=${q(env.name)}${role ? `,role=${q(role)}` : ""}}`;
+  // The info series carries the host's tier in its `role` label (a metrics label keeps its
+  // name: a rename would split every stored series and break the users' own queries).
+  const info = (tier?: string) =>
+    `maglev_host_info{stack=${q(env.name)}${tier ? `,role=${q(tier)}` : ""}}`;
   // A host label from the info series (the textfile's own series carry none).
-  const byHost = (expr: string, role?: string) =>
-    `(${expr}) * on(instance) group_left(host) ${info(role)}`;
+  const byHost = (expr: string, tier?: string) =>
+    `(${expr}) * on(instance) group_left(host) ${info(tier)}`;
   // For series that have a `host` label of their own (a real server's): only a filter.
-  const ours = (expr: string, role?: string) => `(${expr}) and on(instance) ${info(role)}`;
+  const ours = (expr: string, tier?: string) => `(${expr}) and on(instance) ${info(tier)}`;
   const rows: DashboardRow[] = [];
 
   rows.push({
@@ -267,7 +269,7 @@ export function dashboardRows(topo: Topology): DashboardRow[] {
     });
   }
 
-  const haproxyHosts = topo.hosts.filter((h) => h.role === "haproxy");
+  const haproxyHosts = topo.hosts.filter((h) => h.tier === "haproxy");
   if (haproxyHosts.length) {
     const instances = haproxyHosts
       .flatMap((h) => [h.mgmt.ipv4, `[${h.mgmt.ipv6}]`])

@@ -98,12 +98,14 @@ export function metricsData(topo: Topology, h: HostFacts): string {
     ],
     stack: topo.env.name,
     host: h.hostname,
-    role: h.role,
+    // The collector's `role` key and its maglev_host_info `role` label: the host's tier under
+    // the metrics' name, kept (a label rename would split stored series and users' queries).
+    role: h.tier,
     intervalSeconds: METRICS_INTERVAL_SECONDS,
     textfileDirectory: TEXTFILE_DIR,
     applyStateDirectory: APPLY_STATE_DIR,
   };
-  if (h.role === "maglev") {
+  if (h.tier === "maglev") {
     data.maglev = {
       drainFile: DRAIN_FILE,
       vipStateFile: ANNOUNCE_STATE_FILE,
@@ -117,7 +119,7 @@ export function metricsData(topo: Topology, h: HostFacts): string {
       })),
     };
   }
-  if (h.role === "gateway") {
+  if (h.tier === "gateway") {
     const nextHopNames: Record<string, string> = {};
     for (const m of topo.maglevs) {
       if (m.ingress?.ipv4) nextHopNames[m.ingress.ipv4] = m.hostname;
@@ -131,7 +133,7 @@ export function metricsData(topo: Topology, h: HostFacts): string {
       nextHopNames,
     };
   }
-  if (h.role === "haproxy") {
+  if (h.tier === "haproxy") {
     // The drain switch hactl flips (src/tiers/haproxy.ts): its one server, `flag`, is in
     // maintenance while the node serves.
     data.haproxy = {

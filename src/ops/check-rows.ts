@@ -25,9 +25,9 @@ export interface CheckRow {
 /** The drain state probe of a maglev (its drain file), a gateway (its site's drain file) or an HAProxy node (`hactl status`). */
 export function drainProbe(h: HostFacts): string | undefined {
   const file =
-    h.role === "maglev" ? DRAIN_FILE : h.role === "gateway" ? SITE_DRAIN_FILE : undefined;
+    h.tier === "maglev" ? DRAIN_FILE : h.tier === "gateway" ? SITE_DRAIN_FILE : undefined;
   if (file) return `if test -e ${file}; then echo drained; else echo serving; fi`;
-  if (h.role === "haproxy") return `${HACTL_PATH} status`;
+  if (h.tier === "haproxy") return `${HACTL_PATH} status`;
   return undefined;
 }
 
@@ -49,19 +49,19 @@ function hostProbes(topo: Topology, plan: HostPlan, h: HostFacts, runner: HostRu
   add("files", `sha256sum -- ${paths} 2>/dev/null; grep -H '' ${records} 2>/dev/null; true`);
   for (const s of plan.services) add(`service ${s}`, runner.services.isActive(s));
   if (h.ingress) add("ingress link", `ip -j -s link show ${topo.interfaces.ingress}`);
-  if (h.role === "gateway") {
+  if (h.tier === "gateway") {
     add("bgp", "vtysh -c 'show bgp neighbors json'", true);
     add("bfd", "vtysh -c 'show bfd peers json'", true);
     for (const vip of [...topo.vips.ipv4, ...topo.vips.ipv6])
       add(`route ${vip}`, vipRouteCommand(vip), true);
   }
-  if (h.role === "maglev") {
+  if (h.tier === "maglev") {
     add("conntrack", "sysctl -n net.ipv4.vs.conntrack");
     add("exabgp sessions", "ss -Htn state established '( dport = :179 or sport = :179 )'");
     add("announced", `cat ${ANNOUNCED_FILE} 2>/dev/null; true`);
     add("ipvs", IPVS_LIST_COMMAND);
   }
-  if (h.role === "haproxy")
+  if (h.tier === "haproxy")
     add(
       "haproxy stat",
       `echo 'show stat -1 4 -1' | socat stdio unix-connect:${HAPROXY_ADMIN_SOCKET}`,
@@ -199,7 +199,7 @@ export function hostRows(
     }
   }
 
-  if (h.role === "gateway") {
+  if (h.tier === "gateway") {
     row(
       "site drain",
       true,
@@ -247,7 +247,7 @@ export function hostRows(
     }
   }
 
-  if (h.role === "maglev") {
+  if (h.tier === "maglev") {
     row(
       "announcements",
       true,
@@ -290,7 +290,7 @@ export function hostRows(
     }
   }
 
-  if (h.role === "haproxy") {
+  if (h.tier === "haproxy") {
     row("drain", true, drained.get(h.name) ? "drained (health API answers 503)" : "serving");
     const st = get("haproxy stat");
     const lines = st.out.split("\n").filter((l) => l && !l.startsWith("#"));

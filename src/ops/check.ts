@@ -73,7 +73,7 @@ export interface CheckOptions {
   /** Only these hosts (short or full names). @default every host */
   hosts?: string[];
   /** Only hosts of these tiers. @default every tier */
-  roles?: string[];
+  tiers?: string[];
   /** Fetch every drifted file (secrets masked on the host) and diff it against the plan. @default false */
   diff?: boolean;
 }
@@ -87,13 +87,13 @@ export interface CheckReport {
 /** The hosts `check` looks at: named ones and tiers, both when both are given. */
 export function selectHosts(
   topo: Topology,
-  opts: Pick<CheckOptions, "hosts" | "roles">,
+  opts: Pick<CheckOptions, "hosts" | "tiers">,
 ): HostFacts[] {
-  const { hosts: only, roles } = opts;
+  const { hosts: only, tiers } = opts;
   return topo.hosts.filter(
     (h) =>
       (!only?.length || only.includes(h.name) || only.includes(h.hostname)) &&
-      (!roles?.length || roles.includes(h.role)),
+      (!tiers?.length || tiers.includes(h.tier)),
   );
 }
 

@@ -196,12 +196,12 @@ export async function drainHost(
 ): Promise<DrainResult> {
   const h = find(topo, name);
   // Refuse what cannot be drained before touching any host.
-  if (h.role !== "maglev" && h.role !== "haproxy")
-    throw new Error(`drain of a ${h.role} is not supported (maglev and haproxy nodes are)`);
+  if (h.tier !== "maglev" && h.tier !== "haproxy")
+    throw new Error(`drain of a ${h.tier} is not supported (maglev and haproxy nodes are)`);
   const t0 = Date.now();
   const timeoutMs = opts.timeoutMs ?? 60000;
   const drained = await drainStates(topo, runner);
-  if (h.role === "maglev") {
+  if (h.tier === "maglev") {
     const others = topo.maglevs.filter((m) => m.name !== h.name && !drained.get(m.name));
     if (others.length === 0 && !opts.force)
       throw new Error(
@@ -230,7 +230,7 @@ export async function drainHost(
       ms: Date.now() - t0,
     };
   }
-  if (h.role === "haproxy") {
+  if (h.tier === "haproxy") {
     for (const gname of h.groups) {
       const g = topo.groups.get(gname)!;
       const serving = g.members.filter((m) => m.name !== h.name && !drained.get(m.name));
@@ -283,7 +283,7 @@ export async function drainHost(
       weightZeroMs,
     };
   }
-  throw new Error(`drain of a ${h.role} is not supported (maglev and haproxy nodes are)`);
+  throw new Error(`drain of a ${h.tier} is not supported (maglev and haproxy nodes are)`);
 }
 
 export async function undrainHost(
@@ -294,11 +294,11 @@ export async function undrainHost(
   opts: DrainOptions = {},
 ): Promise<DrainResult> {
   const h = find(topo, name);
-  if (h.role !== "maglev" && h.role !== "haproxy")
-    throw new Error(`undrain of a ${h.role} is not supported (maglev and haproxy nodes are)`);
+  if (h.tier !== "maglev" && h.tier !== "haproxy")
+    throw new Error(`undrain of a ${h.tier} is not supported (maglev and haproxy nodes are)`);
   const t0 = Date.now();
   const timeoutMs = opts.timeoutMs ?? 60000;
-  if (h.role === "maglev") {
+  if (h.tier === "maglev") {
     // Announce only once this maglev's Maglev tables are the other maglevs': see tableDiffers.
     const same = await waitFor(timeoutMs, async () => {
       const d = await tableDiffers(topo, runner, h);
@@ -328,7 +328,7 @@ export async function undrainHost(
       ms: Date.now() - t0,
     };
   }
-  if (h.role === "haproxy") {
+  if (h.tier === "haproxy") {
     const r = await runner.run(h.hostname, HAPROXY_UNDRAIN_COMMAND);
     if (r.code !== 0)
       throw new Error(`undrain of ${h.name} failed: ${(r.stderr || r.stdout).trim()}`);
@@ -349,5 +349,5 @@ export async function undrainHost(
       ms: Date.now() - t0,
     };
   }
-  throw new Error(`undrain of a ${h.role} is not supported (maglev and haproxy nodes are)`);
+  throw new Error(`undrain of a ${h.tier} is not supported (maglev and haproxy nodes are)`);
 }

@@ -167,7 +167,7 @@ export function selectHosts(topo: Topology, sel: Selection): HostFacts[] {
   if (sel.tier !== undefined) {
     if (!(tiers as readonly string[]).includes(sel.tier))
       throw new Error(`no tier "${sel.tier}" (tiers: ${TIER_ORDER.join(", ")})`);
-    const hs = topo.hosts.filter((h) => h.role === sel.tier);
+    const hs = topo.hosts.filter((h) => h.tier === sel.tier);
     if (!hs.length) throw new Error(`stack ${topo.env.name} has no ${sel.tier} host`);
     return hs;
   }
@@ -188,11 +188,11 @@ export function selectHosts(topo: Topology, sel: Selection): HostFacts[] {
 
 /** Sort key: tier, then (gateways) site — sited ones by site name, site-less last — then name. */
 function orderKey(h: HostFacts): [number, number, string, string] {
-  const rank = tierRank.get(h.role as Tier) ?? TIER_ORDER.length;
+  const rank = tierRank.get(h.tier as Tier) ?? TIER_ORDER.length;
   return [
     rank,
-    h.role === "gateway" && h.site === undefined ? 1 : 0,
-    h.role === "gateway" ? (h.site ?? "") : "",
+    h.tier === "gateway" && h.site === undefined ? 1 : 0,
+    h.tier === "gateway" ? (h.site ?? "") : "",
     h.name,
   ];
 }
@@ -241,7 +241,7 @@ export function decide(topo: Topology, h: HostFacts, drained: ReadonlySet<string
     const all = [...more, ...shortfalls];
     return all.length ? all.join("; ") : undefined;
   };
-  switch (h.role) {
+  switch (h.tier) {
     case "maglev": {
       const others = topo.maglevs.filter((m) => m.name !== h.name && !drained.has(m.name));
       return {
@@ -297,11 +297,11 @@ export function decide(topo: Topology, h: HostFacts, drained: ReadonlySet<string
       if (served.length)
         return {
           drain: "none",
-          note: `no drain for a ${h.role} member yet (only HAProxy nodes have a drain switch)`,
-          undrained: `no drain for a ${h.role} member: the maglevs set it to weight 0 only when keepalived's check fails (interval × 2 of group ${served.join(", ")}); requests to it meanwhile fail`,
+          note: `no drain for a ${h.tier} member yet (only HAProxy nodes have a drain switch)`,
+          undrained: `no drain for a ${h.tier} member: the maglevs set it to weight 0 only when keepalived's check fails (interval × 2 of group ${served.join(", ")}); requests to it meanwhile fail`,
           blocked: blockedBy([]),
         };
-      if (h.role === "k0s-worker")
+      if (h.tier === "k0s-worker")
         return {
           drain: "none",
           note: "no drain (no cordon/drain of the node yet)",
@@ -317,7 +317,7 @@ export function decide(topo: Topology, h: HostFacts, drained: ReadonlySet<string
     }
     case "powerdns": {
       const others = topo.hosts.filter(
-        (x) => x.role === "powerdns" && x.name !== h.name && !drained.has(x.name),
+        (x) => x.tier === "powerdns" && x.name !== h.name && !drained.has(x.name),
       );
       return {
         drain: "none",
@@ -486,7 +486,7 @@ export function planStep(
   return {
     host: h.name,
     hostname: h.hostname,
-    tier: h.role as Tier,
+    tier: h.tier as Tier,
     ...(h.site !== undefined ? { site: h.site } : {}),
     drain: d.drain,
     alreadyDrained,

@@ -29,12 +29,12 @@ const PLANNERS: Record<Tier, TierPlanner> = {
 };
 
 export function planHost(topo: Topology, h: HostFacts): HostPlan {
-  const b = new PlanBuilder(h.name, h.hostname, h.role, {
+  const b = new PlanBuilder(h.name, h.hostname, h.tier, {
     mgmt: h.mgmt,
     ...(h.ingress ? { ingress: h.ingress } : {}),
   });
   basePlan(topo, h, b);
-  PLANNERS[h.role](topo, h, b);
+  PLANNERS[h.tier](topo, h, b);
   // Every host exports its load-balancing state (and its drift) to node_exporter.
   planMetrics(topo, h, b);
   // Last: the boot-time files hold every sysctl any planner asked for.

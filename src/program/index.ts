@@ -262,7 +262,7 @@ export function hostsOutput(topo: Topology): Record<string, HostOutput> {
     topo.hosts.map((h) => [
       h.name,
       {
-        tier: h.role,
+        tier: h.tier,
         hostname: h.hostname,
         mgmt: { ...h.mgmt },
         ...(h.ingress ? { ingress: { ...h.ingress } } : {}),
@@ -362,7 +362,7 @@ export function main(opts: ProgramOptions = {}): ProgramOutputs {
 
   // Hosts of a tier in name order (the topology's); each starts after the previous one's
   // health gate, and is torn down before it (its teardown depends on the previous one's).
-  const byTier = (t: Tier) => topo.hosts.filter((h) => h.role === t);
+  const byTier = (t: Tier) => topo.hosts.filter((h) => h.tier === t);
   const made = new Map<string, ManagedHost>();
   const serial = <T extends ManagedHost>(
     t: Tier,

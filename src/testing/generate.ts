@@ -29,11 +29,11 @@ export function generateEnvironment(opts: GenerateOptions = {}): EnvironmentInpu
   const nGroups = Math.max(1, opts.haproxyGroups ?? Math.max(1, Math.floor(total / 50)));
   const hosts: EnvironmentInput["hosts"] = [];
   let idx = 10;
-  const add = (name: string, role: EnvironmentInput["hosts"][number]["role"]) => {
+  const add = (name: string, tier: EnvironmentInput["hosts"][number]["tier"]) => {
     const i = idx++;
     hosts.push({
       name,
-      role,
+      tier,
       mgmt: { ipv4: v4("10.0", i), ipv6: v6("fd00:0:0:7", i) },
       ingress: { ipv4: v4("10.64", i), ipv6: v6("fd00:0:0:a", i) },
       vm: { id: 1000 + i },

@@ -32,7 +32,8 @@ export interface HostFacts {
   name: string;
   /** Full hostname, `<prefix><name>`. */
   hostname: string;
-  role: Host["role"];
+  /** The tier the host belongs to (`hosts[].tier`). */
+  tier: Host["tier"];
   provider: Host["provider"];
   mgmt: { ipv4: string; ipv6: string };
   ingress?: { ipv4: string; ipv6?: string };
@@ -173,7 +174,7 @@ export function deriveTopology(env: Environment): Topology {
     return {
       name: h.name,
       hostname: `${prefix}${h.name}`,
-      role: h.role,
+      tier: h.tier,
       provider: h.provider,
       mgmt: { ...h.mgmt },
       ingress: h.ingress ? { ...h.ingress } : undefined,
@@ -197,8 +198,8 @@ export function deriveTopology(env: Environment): Topology {
     };
   });
   const byName = new Map(hosts.map((h) => [h.name, h]));
-  const gateways = hosts.filter((h) => h.role === "gateway");
-  const maglevs = hosts.filter((h) => h.role === "maglev");
+  const gateways = hosts.filter((h) => h.tier === "gateway");
+  const maglevs = hosts.filter((h) => h.tier === "maglev");
   const ecmpWidth = maglevs.length;
 
   const groups = new Map<string, GroupFacts>();

@@ -734,7 +734,7 @@ describe("hostile corpus: cross-field rules", () => {
   test("GIVEN a placeholder digest of a download no host needs WHEN validated for a deployment THEN it passes", () => {
     const r = fresh();
     r.k0s.sha256 = "0".repeat(64);
-    r.hosts = r.hosts.filter((h: any) => !h.role.startsWith("k0s"));
+    r.hosts = r.hosts.filter((h: any) => !h.tier.startsWith("k0s"));
     r.backendGroups = { mlb: r.backendGroups.mlb, dns: r.backendGroups.dns };
     r.vips = r.vips.filter((v: any) => v.group !== "k0s");
     expect(errorsOf(r, { requirePinnedDigests: true })).toEqual([]);

@@ -186,7 +186,7 @@ describe("environment schema and cross-field rules", () => {
     );
   });
 
-  test("a group member must be a host of the matching role", () => {
+  test("a group member must be a host of the matching tier", () => {
     expectError(
       (r) => (r.backendGroups.mlb.members = ["mlb01", "k0s01"]),
       "backendGroups.mlb.members[1]",

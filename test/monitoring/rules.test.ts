@@ -84,7 +84,7 @@ describe("alert rules", () => {
     const info = (h: (typeof lab.hosts)[number]) =>
       series(
         "maglev_host_info",
-        { job, instance: inst(h), stack: "lab", host: h.hostname, role: h.role },
+        { job, instance: inst(h), stack: "lab", host: h.hostname, role: h.tier },
         "1+0x20",
       );
     const gone = lab.maglevs[1];
@@ -243,7 +243,7 @@ describe("alert rules", () => {
     const info = (h: (typeof lab.hosts)[number], values: string) =>
       series(
         "maglev_host_info",
-        { job, instance: inst(h), stack: "lab", host: h.hostname, role: h.role },
+        { job, instance: inst(h), stack: "lab", host: h.hostname, role: h.tier },
         values,
       );
     const sl = { fwmark: String(svc.fwmark.fwmark), family: svc.family, group: svc.group.name };

@@ -2,7 +2,7 @@
  * `npm run check -- <stack> --diff`: a drifted file comes back as a unified diff against the
  * plan, with secret values masked on the host by the host's own apply program
  * (scripts/maglev-apply --mask, run for real here against a temp --root that plays the host's
- * filesystem), and --role / --host limit the hosts. The runner is a fake HostRunner that
+ * filesystem), and --tier / --host limit the hosts. The runner is a fake HostRunner that
  * answers check's probes from that temp root.
  */
 import { spawnSync } from "child_process";
@@ -176,7 +176,7 @@ describe("check --diff", () => {
     }
   });
 
-  test("GIVEN an edited frr.conf on a gateway and --role gateway WHEN checked THEN only gateways are asked and the diff shows the line", async () => {
+  test("GIVEN an edited frr.conf on a gateway and --tier gateway WHEN checked THEN only gateways are asked and the diff shows the line", async () => {
     const w = world({
       edit: (h, p, t) =>
         h === mgw01 && p === "/etc/frr/frr.conf"
@@ -185,7 +185,7 @@ describe("check --diff", () => {
     });
     try {
       const { rows, diffs } = await checkHosts(topo, plans, w.runner, {
-        roles: ["gateway"],
+        tiers: ["gateway"],
         diff: true,
       });
       expect(new Set(rows.map((r) => r.host))).toEqual(

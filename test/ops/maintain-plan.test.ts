@@ -65,7 +65,7 @@ function rawOf(w: World, order: number[] = []): any {
   if (w.sites) {
     raw.sites = w.sites === 1 ? { dc1: {} } : { dc1: {}, dc2: {} };
     for (const h of raw.hosts)
-      if (h.role === "gateway") h.site = w.sites === 1 || h.name === "gw01" ? "dc1" : "dc2";
+      if (h.tier === "gateway") h.site = w.sites === 1 || h.name === "gw01" ? "dc1" : "dc2";
   }
   // A threshold above a group's size is refused by the schema for groups with VIPs: such a
   // group (the DNS group has one dnsdist) then serves no VIP.
@@ -84,7 +84,7 @@ function rawOf(w: World, order: number[] = []): any {
 function selectionOf(w: World, topo: Topology): Selection {
   if (w.selection.kind === "all") return { all: true };
   if (w.selection.kind === "tier") {
-    const present = TIER_ORDER.filter((t) => topo.hosts.some((h) => h.role === t));
+    const present = TIER_ORDER.filter((t) => topo.hosts.some((h) => h.tier === t));
     return { tier: present[w.selection.tier % present.length] };
   }
   return { hosts: w.selection.pick.map((i) => topo.hosts[i % topo.hosts.length].name) };
@@ -119,11 +119,11 @@ function breaks(topo: Topology, h: HostFacts, drained: Set<string>): string[] {
     if (serving(g.members).length < topo.env.maglev.minHealthyRealServers)
       out.push(`group ${g.name}`);
   }
-  if (h.role === "maglev" && serving(topo.maglevs).length === 0) out.push("last maglev");
-  if (h.role === "gateway" && serving(topo.gateways).length === 0) out.push("last gateway");
+  if (h.tier === "maglev" && serving(topo.maglevs).length === 0) out.push("last maglev");
+  if (h.tier === "gateway" && serving(topo.gateways).length === 0) out.push("last gateway");
   if (
-    h.role === "powerdns" &&
-    serving(topo.hosts.filter((x) => x.role === "powerdns")).length === 0
+    h.tier === "powerdns" &&
+    serving(topo.hosts.filter((x) => x.tier === "powerdns")).length === 0
   )
     out.push("last powerdns");
   return out;
@@ -141,7 +141,7 @@ describe("maintenance plan (properties over generated environments)", () => {
         const want = sel.all
           ? topo.hosts.map((h) => h.name)
           : sel.tier
-            ? topo.hosts.filter((h) => h.role === sel.tier).map((h) => h.name)
+            ? topo.hosts.filter((h) => h.tier === sel.tier).map((h) => h.name)
             : [...new Set(sel.hosts)];
         expect(plan.steps.map((s) => s.host).sort()).toEqual([...want].sort());
       }),
@@ -217,10 +217,10 @@ describe("maintenance plan (properties over generated environments)", () => {
         const drained = drainedOf(w, topo);
         for (const s of plan.steps) {
           const h = topo.byName.get(s.host)!;
-          if (s.drain === "maglev") expect(h.role).toBe("maglev");
-          if (s.drain === "haproxy") expect(h.role).toBe("haproxy");
+          if (s.drain === "maglev") expect(h.tier).toBe("maglev");
+          if (s.drain === "haproxy") expect(h.tier).toBe("haproxy");
           if (s.drain === "site") {
-            expect(h.role).toBe("gateway");
+            expect(h.tier).toBe("gateway");
             expect(h.site).toBeDefined();
             expect(
               topo.gateways.some(
@@ -228,7 +228,7 @@ describe("maintenance plan (properties over generated environments)", () => {
               ),
             ).toBe(true);
           }
-          if (h.role === "maglev" || h.role === "haproxy") expect(s.drain).toBe(h.role);
+          if (h.tier === "maglev" || h.tier === "haproxy") expect(s.drain).toBe(h.tier);
           // a host that carries traffic without a drain is marked so, and only such a host
           if (s.drain !== "none") expect(s.undrained).toBeUndefined();
           // the drain is confirmed (a bound) and undone, unless the operator had drained it

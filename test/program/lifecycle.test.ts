@@ -1,6 +1,6 @@
 /**
  * The Pulumi lifecycle under mocks (issue 14): what `pulumi up` refuses before it registers
- * anything, what keeps a VM's URN across a role change or a node move, host key pinning,
+ * anything, what keeps a VM's URN across a tier change or a node move, host key pinning,
  * the k0s join token (one resource per worker), removal and destroy, `pulumi import`.
  */
 import * as fs from "fs";
@@ -74,7 +74,7 @@ describe("GIVEN mgmt02 with the all-zero placeholder as its k0s sha256 (its k0s 
   test("WHEN no host downloads k0s (no k0s host) THEN the placeholder is no problem", async () => {
     const raw = mgmt02Raw();
     raw.k0s.sha256 = "0".repeat(64);
-    raw.hosts = raw.hosts.filter((h: any) => !h.role.startsWith("k0s"));
+    raw.hosts = raw.hosts.filter((h: any) => !h.tier.startsWith("k0s"));
     raw.backendGroups = { mlb: raw.backendGroups.mlb, dns: raw.backendGroups.dns };
     raw.vips = raw.vips.filter((v: any) => v.group !== "k0s");
     const r = await synthEnv(raw, { placeholderDigests: "reject" });
@@ -137,11 +137,11 @@ function keptUrns(before: Graph, after: Graph, names: string[]): { name: string;
   });
 }
 
-describe("GIVEN mgmt02 WHEN a host's role changes (mlb03: haproxy → k0s-worker)", () => {
+describe("GIVEN mgmt02 WHEN a host's tier changes (mlb03: haproxy → k0s-worker)", () => {
   let after: Graph;
   beforeAll(async () => {
     const raw = mgmt02Raw();
-    raw.hosts[hostIndex(raw, "mlb03")].role = "k0s-worker";
+    raw.hosts[hostIndex(raw, "mlb03")].tier = "k0s-worker";
     raw.backendGroups.mlb.members = ["mlb01", "mlb02"];
     after = new Graph(await synthEnv(raw, { stack: "mgmt02" }));
   });
@@ -155,7 +155,7 @@ describe("GIVEN mgmt02 WHEN a host's role changes (mlb03: haproxy → k0s-worker
     );
   });
 
-  test("THEN the VM's replacement-forcing inputs are unchanged (id, node, clone source): only its description and tags follow the role", () => {
+  test("THEN the VM's replacement-forcing inputs are unchanged (id, node, clone source): only its description and tags follow the tier", () => {
     const a = g.get(VM, "mlb03").inputs;
     const b = after.get(VM, "mlb03").inputs;
     for (const k of ["vmId", "nodeName", "clone", "name", "networkDevices", "disks"])
@@ -171,15 +171,15 @@ describe("GIVEN the tier classes' type tokens", () => {
       expect(aliasTypesOf(t)).toHaveLength(Object.keys(TIER_TYPES).length - 1);
     }
     for (const h of deriveTopology(mustValidate(mgmt02Raw())).hosts) {
-      const c = g.get(TIER_TYPES[h.role], h.name);
+      const c = g.get(TIER_TYPES[h.tier], h.name);
       expect(c.aliases).toEqual(
-        aliasTypesOf(TIER_TYPES[h.role])
+        aliasTypesOf(TIER_TYPES[h.tier])
           .map((t) => urnOf("mgmt02", "maglev-infra", t, h.name))
           .sort(),
       );
       const vm = g.get(VM, h.name);
       expect(vm.aliases).toContain(
-        `urn:pulumi:mgmt02::maglev-infra::${aliasTypesOf(TIER_TYPES[h.role])[0]}$${VM}::${h.name}`,
+        `urn:pulumi:mgmt02::maglev-infra::${aliasTypesOf(TIER_TYPES[h.tier])[0]}$${VM}::${h.name}`,
       );
     }
   });
@@ -712,8 +712,8 @@ describe("GIVEN scripts/host/teardown.sh on a host the apply program has configu
 describe("GIVEN mgmt02 WHEN a k0s worker leaves the stack (or the stack is destroyed, or its token is replaced), joined or not", () => {
   test("THEN `<worker>-join-token`'s delete invalidates its token on the controller, by the id stored there (no token on stdin), before the controller's teardown stops k0s", () => {
     const topo = deriveTopology(mustValidate(mgmt02Raw()));
-    const controller = topo.hosts.find((x) => x.role === "k0s-controller")!;
-    const workers = topo.hosts.filter((x) => x.role === "k0s-worker");
+    const controller = topo.hosts.find((x) => x.tier === "k0s-controller")!;
+    const workers = topo.hosts.filter((x) => x.tier === "k0s-worker");
     expect(workers.length).toBeGreaterThan(0);
     for (const w of workers) {
       const r = g.get(COMMAND, `${w.name}-join-token`);
@@ -745,7 +745,7 @@ describe("GIVEN mgmt02 WHEN a k0s worker leaves the stack (or the stack is destr
 
   test("THEN a changed connection of the controller (a rotated key) does not mint another token: the mint ignores connection changes", () => {
     for (const w of deriveTopology(mustValidate(mgmt02Raw())).hosts.filter(
-      (x) => x.role === "k0s-worker",
+      (x) => x.tier === "k0s-worker",
     ))
       expect(g.get(COMMAND, `${w.name}-join-token`).ignoreChanges).toEqual(["connection"]);
   });
@@ -772,7 +772,7 @@ describe("GIVEN mgmt02 WHEN a k0s worker leaves the stack (or the stack is destr
 describe("GIVEN mgmt02 WHEN a k0s worker's VM is replaced (rebuilt, a new template) or its host key read again", () => {
   test("THEN its join token is replaced with it: replaceWith names the worker's VM, and the worker's pinned host key (new on a new VM) is one of its triggers, so the new node is handed a token of its own, minted after the VM and its first contact", () => {
     const workers = deriveTopology(mustValidate(mgmt02Raw())).hosts.filter(
-      (x) => x.role === "k0s-worker",
+      (x) => x.tier === "k0s-worker",
     );
     const keys = new Set<string>();
     for (const w of workers) {
@@ -796,8 +796,8 @@ describe("GIVEN mgmt02 WHEN a k0s worker's VM is replaced (rebuilt, a new templa
 
 describe("GIVEN mgmt02 WHEN the k0s controller's VM is rebuilt: a new cluster, a new CA", () => {
   const topo = deriveTopology(mustValidate(mgmt02Raw()));
-  const controller = topo.hosts.find((x) => x.role === "k0s-controller")!;
-  const workers = topo.hosts.filter((x) => x.role === "k0s-worker");
+  const controller = topo.hosts.find((x) => x.tier === "k0s-controller")!;
+  const workers = topo.hosts.filter((x) => x.tier === "k0s-worker");
 
   test("THEN every worker's join token is replaced with it (replaceWith its VM), the old one revoked on the old controller first: the token depends on that controller's VM, host key and teardown, and is deleted before it is replaced; the controller's host key alone replaces no token (its revoke would dial the new machine pinned to the old key)", () => {
     expect(workers.length).toBe(6);
@@ -827,7 +827,7 @@ describe("GIVEN mgmt02 WHEN the k0s controller's VM is rebuilt: a new cluster, a
       );
     }
     // Only the workers: no other host's apply runs anything after the program.
-    for (const h of topo.hosts.filter((x) => x.role !== "k0s-worker"))
+    for (const h of topo.hosts.filter((x) => x.tier !== "k0s-worker"))
       expect(g.get(COMMAND, `${h.name}-apply`).inputs.create).not.toContain("&&");
   });
 });

@@ -98,7 +98,7 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
       "shadow-primary": "maglev-infra:dns:ShadowPrimary",
     };
     for (const h of topo.hosts) {
-      const c = g.get(expected[h.role], h.name);
+      const c = g.get(expected[h.tier], h.name);
       expect(g.get(VM, h.name).parent).toBe(c.urn);
     }
   });
@@ -109,9 +109,9 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
         .filter((r) => r.custom && (r.name === h.name || r.name.startsWith(`${h.name}-`)))
         .map((r) => r.name.slice(h.name.length) || "(VM)");
       const extra =
-        h.role === "k0s-controller"
+        h.tier === "k0s-controller"
           ? ["-kubeconfig"]
-          : h.role === "k0s-worker"
+          : h.tier === "k0s-worker"
             ? ["-join-token"]
             : [];
       expect({ host: h.name, own: own.sort() }).toEqual({
@@ -204,14 +204,14 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
       if (p.tier === "k0s-worker") expect(keys).toContain(K0S_JOIN_TOKEN_SECRET);
     }
     expect(withSecrets).toBeGreaterThanOrEqual(
-      topo.hosts.filter((h) => h.role === "k0s-worker").length + 2,
+      topo.hosts.filter((h) => h.tier === "k0s-worker").length + 2,
     );
   });
 
   test("THEN within each tier host N applies after host N-1's apply (which ends with its health gate), gateways before maglevs", () => {
-    const tiers = [...new Set(topo.hosts.map((h) => h.role))];
+    const tiers = [...new Set(topo.hosts.map((h) => h.tier))];
     for (const t of tiers) {
-      const hosts = topo.hosts.filter((h) => h.role === t);
+      const hosts = topo.hosts.filter((h) => h.tier === t);
       hosts.forEach((h, i) => {
         const first = g.get(COMMAND, `${h.name}-apply`);
         const deps = g.deps(first);
@@ -257,7 +257,7 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
       }
       // A worker's join token (a secret of its plan) is minted on the controller.
       if (p.files.some((f) => f.secretKeys?.includes(K0S_JOIN_TOKEN_SECRET)))
-        return topo.hosts.filter((h) => h.role === "k0s-controller").map((h) => h.name);
+        return topo.hosts.filter((h) => h.tier === "k0s-controller").map((h) => h.name);
       return [];
     };
     /** The probe's own addresses; a gateway's --maglev list counts only maglevs that ever connected or were Established right before the change, i.e. already running (scripts/host/gateway-health, tested in test/host): left out. */
@@ -310,7 +310,7 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
   test("THEN the program wires exactly GATE_NEEDS: every host of a needed tier is applied before the tier's first host", () => {
     let checked = 0;
     for (const [tier, needs] of Object.entries(GATE_NEEDS)) {
-      const first = topo.hosts.find((x) => x.role === tier)!;
+      const first = topo.hosts.find((x) => x.tier === tier)!;
       const deps = new Set<string>();
       const todo = [...g.get(COMMAND, `${first.name}-apply`).dependsOn];
       while (todo.length) {
@@ -320,7 +320,7 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
         todo.push(...r.dependsOn);
       }
       for (const need of needs!)
-        for (const n of topo.hosts.filter((x) => x.role === need)) {
+        for (const n of topo.hosts.filter((x) => x.tier === need)) {
           expect({ tier, needs: n.name, before: deps.has(`${n.name}-apply`) }).toEqual({
             tier,
             needs: n.name,
@@ -336,9 +336,9 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
   });
 
   test("THEN each k0s worker's own join token is one resource on the controller: minted after the controller converged and right before the worker's apply, revoked by its delete, a secret of the worker's plan, unlogged", () => {
-    const controller = topo.hosts.find((x) => x.role === "k0s-controller")!;
+    const controller = topo.hosts.find((x) => x.tier === "k0s-controller")!;
     const mints = new Set<string>();
-    for (const h of topo.hosts.filter((x) => x.role === "k0s-worker")) {
+    for (const h of topo.hosts.filter((x) => x.tier === "k0s-worker")) {
       const mint = g.get(COMMAND, `${h.name}-join-token`);
       expect(mint.inputs.create).toBe(
         k0sJoinTokenCommand("debian", "create", h.name, "/usr/local/bin/k0s"),
@@ -449,7 +449,7 @@ describe("GIVEN the mgmt02 stack WHEN the program runs under mocks", () => {
       });
     // Every worker's apply (its join token) and the HAProxy and DNS hosts' (their stack secrets).
     expect(carrying.length).toBeGreaterThanOrEqual(
-      topo.hosts.filter((h) => h.role === "k0s-worker").length + 2,
+      topo.hosts.filter((h) => h.tier === "k0s-worker").length + 2,
     );
     // An apply without secrets logs its phase lines.
     for (const r of g

@@ -280,10 +280,10 @@ describe("VIPs of L7 members (property)", () => {
           const raw: any = generateEnvironment({ hosts, haproxyGroups });
           // Add a k0s cluster: one controller, `edges` edge workers in a k0s-ingress group, one ordinary worker.
           const base = 60000;
-          const add = (name: string, role: string, i: number) =>
+          const add = (name: string, tier: string, i: number) =>
             raw.hosts.push({
               name,
-              role,
+              tier,
               mgmt: { ipv4: `10.0.200.${i}`, ipv6: `fd00:0:0:7::c8:${i}` },
               ingress: { ipv4: `10.64.200.${i}`, ipv6: `fd00:0:0:a::c8:${i}` },
               vm: { id: base + i },
@@ -303,7 +303,7 @@ describe("VIPs of L7 members (property)", () => {
           );
           const topo = deriveTopology(mustValidate(raw));
           for (const h of topo.hosts) {
-            if (!["haproxy", "k0s-worker", "dnsdist"].includes(h.role)) continue;
+            if (!["haproxy", "k0s-worker", "dnsdist"].includes(h.tier)) continue;
             const want = h.groups
               .flatMap((g) => [...topo.groups.get(g)!.vips.ipv4, ...topo.groups.get(g)!.vips.ipv6])
               .sort();

@@ -53,7 +53,7 @@ export function k0sOf(topo: Topology, h: HostFacts): NonNullable<Environment["k0
 
 /** The (first) controller: API address of the cluster. */
 function controllerOf(topo: Topology): HostFacts {
-  const c = topo.hosts.find((x) => x.role === "k0s-controller");
+  const c = topo.hosts.find((x) => x.tier === "k0s-controller");
   if (!c) throw new Error("k0s workers need a k0s-controller host in the stack");
   return c;
 }
