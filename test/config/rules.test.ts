@@ -1,4 +1,8 @@
-import { errorsOf, mgmt02Raw, hostIndex, mustValidate } from "../helpers";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ConfigValidationError, loadStack } from "../../src/config/load";
+import { errorsOf, mgmt02Raw, hostIndex, mustValidate, ROOT } from "../helpers";
 
 /** GIVEN mgmt02 changed by `mutate`, THEN exactly the expected path is reported with its value. */
 function expectError(mutate: (raw: any) => void, path: string, message: RegExp, value?: unknown) {
@@ -199,5 +203,87 @@ describe("environment schema and cross-field rules", () => {
       /no host named/,
       "mlb09",
     );
+  });
+});
+
+describe("GIVEN a stack that still says hosts[].role (renamed to tier, issue 18)", () => {
+  /** mgmt02 with its hosts' `tier` written under the old key `role`. */
+  const withRole = (r: any, i: number) => {
+    r.hosts[i].role = r.hosts[i].tier;
+    delete r.hosts[i].tier;
+  };
+
+  test("WHEN validated THEN the old key is refused naming the rename and its value, once per host", () => {
+    const raw = mgmt02Raw();
+    withRole(raw, 3);
+    const errors = errorsOf(raw);
+    expect(errors).toEqual([
+      {
+        path: "hosts[3].role",
+        message: "renamed to `tier`: write `tier:` instead of `role:`",
+        value: "maglev",
+      },
+    ]);
+  });
+
+  test("WHEN it has other problems too THEN all are reported at once, and the host's tier still counts for the cross-field rules", () => {
+    const raw = mgmt02Raw();
+    withRole(raw, hostIndex(raw, "mlb01"));
+    withRole(raw, hostIndex(raw, "k0s01"));
+    raw.bgp.asn = -1;
+    raw.backendGroups.mlb.members = ["mlb01", "k0s01"];
+    const errors = errorsOf(raw);
+    expect(errors.map((e) => e.path)).toEqual(
+      expect.arrayContaining([
+        `hosts[${hostIndex(raw, "mlb01")}].role`,
+        `hosts[${hostIndex(raw, "k0s01")}].role`,
+        "bgp.asn",
+        "backendGroups.mlb.members[1]",
+      ]),
+    );
+    expect(errors.find((e) => e.path === "backendGroups.mlb.members[1]")!.message).toBe(
+      'a haproxy group takes haproxy hosts, "k0s01" is a k0s-worker',
+    );
+    expect(errors.some((e) => /^hosts\[\d+\]\.tier$/.test(e.path))).toBe(false);
+  });
+
+  test("WHEN a host has both keys THEN the old one is refused; WHEN it has neither THEN the missing tier is reported", () => {
+    expectError(
+      (r) => (r.hosts[0].role = "gateway"),
+      "hosts[0].role",
+      /^renamed to `tier`/,
+      "gateway",
+    );
+    expectError((r) => delete r.hosts[0].tier, "hosts[0].tier", /expected one of/);
+  });
+
+  test("WHEN the stack file is loaded THEN the error names the file, every host's path and value", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "maglev-role-"));
+    try {
+      fs.mkdirSync(path.join(dir, "stacks"));
+      const text = fs.readFileSync(path.join(ROOT, "stacks", "Pulumi.mgmt02.yaml"), "utf8");
+      fs.writeFileSync(
+        path.join(dir, "stacks", "Pulumi.mgmt02.yaml"),
+        text.replace(/^(\s+)tier: /gm, "$1role: "),
+      );
+      let err: unknown;
+      try {
+        loadStack("mgmt02", dir);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigValidationError);
+      const msg = (err as Error).message;
+      expect(msg.split("\n")[0]).toBe("stacks/Pulumi.mgmt02.yaml: 20 problems in the environment:");
+      expect(msg).toContain(
+        'maglev-infra:environment.hosts[3].role: renamed to `tier`: write `tier:` instead of `role:` (value: "maglev")',
+      );
+      expect(msg).toContain(
+        'maglev-infra:environment.hosts[19].role: renamed to `tier`: write `tier:` instead of `role:` (value: "powerdns")',
+      );
+      expect(msg).not.toMatch(/\.tier:/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -285,3 +285,26 @@ describe("check --diff", () => {
     }
   });
 });
+
+describe("GIVEN the check CLI's tier filter (issue 18: one name for the tier)", () => {
+  const tsx = path.join(ROOT, "node_modules", ".bin", "tsx");
+  const cli = path.join(ROOT, "src", "cli", "check.ts");
+  const run = (...args: string[]) =>
+    spawnSync(tsx, [cli, ...args], { cwd: ROOT, encoding: "utf8" });
+
+  test("WHEN --help is asked THEN it shows --tier, not the former --role", () => {
+    const r = run("--help");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/--tier <tier\.\.\.>\s+only hosts of these tiers/);
+    expect(r.stdout).not.toContain("--role");
+  });
+
+  test.each([["--tier"], ["--role"]])(
+    "WHEN %s names a tier the stack has no host of THEN it is refused before any host is asked",
+    (flag) => {
+      const r = run("lab", flag, "maglev", "k0s-worker");
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/^check: --tier k0s-worker: no host of stack lab has that tier \(/);
+    },
+  );
+});

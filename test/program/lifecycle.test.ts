@@ -164,6 +164,54 @@ describe("GIVEN mgmt02 WHEN a host's tier changes (mlb03: haproxy → k0s-worker
   });
 });
 
+describe("GIVEN mgmt02 after `hosts[].role` became `hosts[].tier` (issue 18)", () => {
+  // Every host's VM URN as the program registered it before the rename (main at c9ed925,
+  // stack key `role`): a changed URN would be a new VM for Pulumi, the old one deleted.
+  const BEFORE: Record<string, string> = {
+    dnsdist01: "dns:DnsdistNode",
+    dnsdist02: "dns:DnsdistNode",
+    dns01: "dns:PowerDnsNode",
+    dns02: "dns:PowerDnsNode",
+    dns03: "dns:PowerDnsNode",
+    dns00: "dns:ShadowPrimary",
+    mgw01: "gateway:Gateway",
+    mgw02: "gateway:Gateway",
+    mlb01: "haproxy:HaproxyNode",
+    mlb02: "haproxy:HaproxyNode",
+    mlb03: "haproxy:HaproxyNode",
+    k0s00: "k0s:K0sController",
+    k0s01: "k0s:K0sWorker",
+    k0s02: "k0s:K0sWorker",
+    k0s03: "k0s:K0sWorker",
+    k0s04: "k0s:K0sWorker",
+    k0s05: "k0s:K0sWorker",
+    k0s06: "k0s:K0sWorker",
+    maglev01: "maglev:MaglevNode",
+    maglev02: "maglev:MaglevNode",
+  };
+  const vmUrn = (name: string) =>
+    `urn:pulumi:mgmt02::maglev-infra::maglev-infra:${BEFORE[name]}$proxmoxve:index/vmLegacy:VmLegacy::${name}`;
+
+  test("THEN every host's VM has the URN it had before the rename, under the same component", () => {
+    const vms = g.ofType(VM);
+    expect(vms.map((v) => v.name).sort()).toEqual(Object.keys(BEFORE).sort());
+    for (const v of vms) {
+      expect({ name: v.name, urn: v.urn }).toEqual({ name: v.name, urn: vmUrn(v.name) });
+      expect(g.get(`maglev-infra:${BEFORE[v.name]}`, v.name).urn).toBe(
+        `urn:pulumi:mgmt02::maglev-infra::maglev-infra:${BEFORE[v.name]}::${v.name}`,
+      );
+    }
+  });
+
+  test("THEN each host's tier picks the same tier class as its role did", () => {
+    for (const h of deriveTopology(mustValidate(mgmt02Raw())).hosts)
+      expect({ name: h.name, type: TIER_TYPES[h.tier] }).toEqual({
+        name: h.name,
+        type: `maglev-infra:${BEFORE[h.name]}`,
+      });
+  });
+});
+
 describe("GIVEN the tier classes' type tokens", () => {
   test("THEN every host aliases every other tier's token (and the former ones), never its own", () => {
     for (const t of Object.values(TIER_TYPES)) {
