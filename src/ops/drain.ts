@@ -19,6 +19,8 @@
 import { Topology, HostFacts } from "../topology";
 import { HostPlan } from "../plan/types";
 import { APPLY_DRAIN_MARK, DRAIN_FILE, ipvsServices } from "../tiers/maglev";
+
+const DRAIN_DIR = DRAIN_FILE.replace(/\/[^/]+$/, "");
 import {
   HAPROXY_DRAIN_COMMAND,
   HAPROXY_SESSIONS_COMMAND,
@@ -210,7 +212,9 @@ export async function drainHost(
     // An operator's drain: the file alone (no apply mark), so a later apply keeps it drained.
     const r = await runner.run(
       h.hostname,
-      `install -d ${DRAIN_FILE.replace(/\/[^/]+$/, "")} && touch ${DRAIN_FILE}`,
+      // `sync <dir>`: the drain is on disk before we rely on it (a power cut right after must
+      // not boot the host undrained; the undrain below the same way round).
+      `install -d ${DRAIN_DIR} && touch ${DRAIN_FILE} && sync ${DRAIN_DIR}`,
       timeoutMs,
     );
     if (r.code !== 0)
@@ -312,7 +316,13 @@ export async function undrainHost(
         detail: `left drained: its IPVS weights still differ from the other maglevs' after ${timeoutMs} ms: ${same.detail}`,
         ms: Date.now() - t0,
       };
-    const r = await runner.run(h.hostname, `rm -f ${DRAIN_FILE} ${APPLY_DRAIN_MARK}`, timeoutMs);
+    // Lab, metrics scenario on systemd guests: a power cut 30 s after this `rm` booted maglev01
+    // drained again (the unlink was still in the page cache), and it stayed out of ECMP.
+    const r = await runner.run(
+      h.hostname,
+      `rm -f ${DRAIN_FILE} ${APPLY_DRAIN_MARK} && sync ${DRAIN_DIR} ${APPLY_DRAIN_MARK.replace(/\/[^/]+$/, "")}`,
+      timeoutMs,
+    );
     if (r.code !== 0)
       throw new Error(`undrain of ${h.name} failed: ${(r.stderr || r.stdout).trim()}`);
     const want = topo.gateways.length * (topo.vips.ipv4.length + topo.vips.ipv6.length);
