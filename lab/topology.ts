@@ -231,11 +231,13 @@ export function buildLabModel(
       },
     ],
   });
-  // Further upstreams: control plane only (their routing table is the evidence).
+  // Further upstreams: control plane only (their routing table is the evidence). 128 MB as the
+  // router: at 112 MB `transit`, booted mid-run, came up twice without IPv6 (a kernel warning
+  // during its network init; 2026-12-02 in CI and 2026-12-03 here), failing scenario s.
   for (const r of routers.slice(1)) {
     specs.push({
       name: r.name,
-      memMB: 112,
+      memMB: 128,
       interfaces: [
         {
           ifname: mgIf,
