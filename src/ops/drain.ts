@@ -16,11 +16,10 @@
  *
  * Refuses to drain the last announcing maglev or the last serving member of a group unless forced.
  */
+import * as path from "path";
 import { Topology, HostFacts } from "../topology";
 import { HostPlan } from "../plan/types";
 import { APPLY_DRAIN_MARK, DRAIN_FILE, ipvsServices } from "../tiers/maglev";
-
-const DRAIN_DIR = DRAIN_FILE.replace(/\/[^/]+$/, "");
 import {
   HAPROXY_DRAIN_COMMAND,
   HAPROXY_SESSIONS_COMMAND,
@@ -44,6 +43,9 @@ export {
   undrainSite,
   type SitePolicy,
 } from "./drain-site";
+
+/** Where the drain file lives: synced after every change of it. */
+const DRAIN_DIR = path.posix.dirname(DRAIN_FILE);
 
 export interface DrainOptions {
   force?: boolean;
@@ -320,7 +322,7 @@ export async function undrainHost(
     // drained again (the unlink was still in the page cache), and it stayed out of ECMP.
     const r = await runner.run(
       h.hostname,
-      `rm -f ${DRAIN_FILE} ${APPLY_DRAIN_MARK} && sync ${DRAIN_DIR} ${APPLY_DRAIN_MARK.replace(/\/[^/]+$/, "")}`,
+      `rm -f ${DRAIN_FILE} ${APPLY_DRAIN_MARK} && sync ${DRAIN_DIR} ${path.posix.dirname(APPLY_DRAIN_MARK)}`,
       timeoutMs,
     );
     if (r.code !== 0)

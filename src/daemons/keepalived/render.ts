@@ -178,7 +178,6 @@ export function keepalivedConfig(topo: Topology, h: HostFacts): string {
  */
 export const IPVS_SYNC_UNIT = "maglev-ipvs-sync.service";
 export const IPVS_SYNC_PORT = 8848;
-export const IPVS_SYNC_GROUP = "224.0.0.81";
 
 /** 1–255, stable per environment name (FNV-1a). */
 export function ipvsSyncId(envName: string): number {
