@@ -65,6 +65,7 @@ async function main(): Promise<number> {
       secrets: cf.secrets,
       runner: labRunner(stateDir),
       log,
+      quick: false,
       restoreLater: (_w, fn) => pending.push(fn),
     };
     const f = await maglevFailure.run(ctx);

@@ -77,11 +77,13 @@ export const SCENARIOS: Scenario[] = [
  * A bare `lab test`: one scenario per promise a newcomer checks first, in SCENARIOS' order —
  * all checks pass, traffic through every VIP, DNS through its VIP, a drain of each kind with 0
  * failed, a file its checker rejects never goes live, a change that fails its health gate rolls
- * back, a maglev power cut with 0 failed. `--all` adds the rest (ECMP consistency, port scan,
- * drift, no-op, sites, removal, HAProxy power cut, watchdog, marks, metrics, connection
- * survival, rollout, DNS publishing, maintenance of every guest).
+ * back, a maglev power cut with 0 failed, a maglev and an HAProxy node rebooted with 0 failed
+ * (the short form of `reboot`: ctx.quick), a guest built from a blank disk. `--all` adds the
+ * rest (ECMP consistency, port scan, drift, no-op, sites, removal, HAProxy power cut, watchdog,
+ * marks, metrics, connection survival, rollout, DNS publishing, every guest rebooted,
+ * maintenance of every guest).
  */
-export const QUICK = ["check", "a", "g", "h", "h2", "f", "rollback", "c"];
+export const QUICK = ["check", "a", "g", "h", "h2", "f", "rollback", "c", "reboot", "first-boot"];
 
 /** Each scenario's file name (what it proves) → its id, where the two differ. */
 export const ALIASES: Record<string, string> = {
@@ -124,5 +126,5 @@ export async function runScenarios(args: string[], stateDir = DEFAULT_STATE_DIR)
     : all
       ? SCENARIOS
       : SCENARIOS.filter((s) => QUICK.includes(s.id));
-  return runScenarioList(chosen, { keep, stateDir });
+  return runScenarioList(chosen, { keep, stateDir, quick: !names.length && !all });
 }

@@ -27,6 +27,12 @@ export interface Ctx {
   runner: HostRunner;
   log: (s: string) => void;
   /**
+   * A bare `lab test` (the quick set): a scenario with a long form runs its short one (`reboot`
+   * reboots one maglev and one HAProxy node instead of every guest). False for `--all` and for
+   * scenarios named on the command line.
+   */
+  quick: boolean;
+  /**
    * Put back what a scenario broke (a halted node, a changed stack): run before the next
    * scenario, or at the end when the lab stays up — skipped when the lab goes down anyway.
    */
@@ -163,7 +169,7 @@ async function gatewayBfdDrops(lab: Lab, m: LabModel): Promise<number> {
  */
 export async function runScenarioList(
   chosen: Scenario[],
-  { keep, stateDir }: { keep: boolean; stateDir: string },
+  { keep, stateDir, quick = false }: { keep: boolean; stateDir: string; quick?: boolean },
 ): Promise<number> {
   const log = (s: string) => console.log(s);
   const started = Date.now();
@@ -194,6 +200,7 @@ export async function runScenarioList(
     secrets: cf.secrets,
     runner: labRunner(stateDir),
     log,
+    quick,
     restoreLater: (what, fn) => pending.push({ what, fn }),
   };
   const restore = async () => {

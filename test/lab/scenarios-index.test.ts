@@ -5,6 +5,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import { ALIASES, QUICK, SCENARIOS } from "../../lab/scenarios";
+import { rebootedHosts } from "../../lab/scenarios/reboot";
+import { rolloutOrder } from "../../lab/cluster";
+import { buildLabModel } from "../../lab/topology";
 import { ROOT } from "../helpers";
 
 const DIR = path.join(ROOT, "lab/scenarios");
@@ -44,5 +47,29 @@ describe("GIVEN the lab scenarios", () => {
       .filter((f) => !NOT_SCENARIOS.includes(f));
     expect(files.filter((f) => !ids.has(f) && !ALIASES[f])).toEqual([]);
     expect(files.length).toBe(ids.size);
+  });
+});
+
+describe("GIVEN the lab stack's model", () => {
+  const m = buildLabModel("lab", ROOT, "systemd");
+
+  test("WHEN a bare `lab test` runs THEN it reboots guests and builds one from a blank disk (issue 13)", () => {
+    expect(QUICK).toEqual(expect.arrayContaining(["reboot", "first-boot"]));
+  });
+
+  test("WHEN `reboot` runs in the quick set THEN it reboots the first maglev and the first HAProxy node, in rollout order", () => {
+    const quick = rebootedHosts({ m, quick: true });
+    expect(quick.map((p) => p.tier)).toEqual(["haproxy", "maglev"]);
+    const order = rolloutOrder(m);
+    expect(quick.map((p) => p.hostname)).toEqual(
+      order.filter((p) => quick.includes(p)).map((p) => p.hostname),
+    );
+    expect(quick[0]).toBe(order.find((p) => p.tier === "haproxy"));
+    expect(quick[1]).toBe(order.find((p) => p.tier === "maglev"));
+  });
+
+  test("WHEN `reboot` is named or --all runs it THEN every managed guest is rebooted", () => {
+    const every = rebootedHosts({ m, quick: false }).map((p) => p.hostname);
+    expect([...every].sort()).toEqual(m.plans.map((p) => p.hostname).sort());
   });
 });
