@@ -40,6 +40,8 @@ case "$action" in
     vtysh -f "$t"
     chmod 0644 "$t"
     mv "$t" "$drain_file"
+    # On disk before the upstream is told: a gateway that loses power now boots drained.
+    sync "$dir"
     vtysh -c 'clear bgp * soft out'
     # The lock goes before the apply, which takes it itself.
     exec 9>&-
@@ -49,6 +51,9 @@ case "$action" in
     reload=$5
     install -d "$(dirname "$lock")"
     flock -w 600 "$lock" rm -f "$drain_file"
+    # The removal on disk too: a gateway that loses power after an undrain boots undrained.
+    dir=$(dirname "$drain_file")
+    [ ! -d "$dir" ] || sync "$dir"
     reapply sh -c "$reload"
     vtysh -c 'clear bgp * soft out'
     ;;

@@ -227,10 +227,13 @@ export function planMaglev(topo: Topology, h: HostFacts, b: PlanBuilder): void {
     drain:
       `install -d -m 0755 /etc/maglev-infra /var/lib/maglev-infra; ` +
       `if [ -e ${DRAIN_FILE} ] && [ ! -e ${APPLY_DRAIN_MARK} ]; then exit 0; fi; ` +
-      `touch ${APPLY_DRAIN_MARK} ${DRAIN_FILE}; [ -s ${ANNOUNCED_FILE} ] || exit 0; ` +
+      `touch ${APPLY_DRAIN_MARK} ${DRAIN_FILE}; sync /etc/maglev-infra /var/lib/maglev-infra; ` +
+      `[ -s ${ANNOUNCED_FILE} ] || exit 0; ` +
       `for i in $(seq 30); do sleep 1; [ -s ${ANNOUNCED_FILE} ] || { sleep 2; exit 0; }; done; ` +
       `echo "maglev ${h.hostname}: still announcing after 30 s: $(tr '\n' ' ' < ${ANNOUNCED_FILE})" >&2; exit 1`,
-    undrain: `if [ -e ${APPLY_DRAIN_MARK} ]; then rm -f ${DRAIN_FILE} ${APPLY_DRAIN_MARK}; fi`,
+    // `sync`: the drain file's creation and removal on disk at once, as `ops drain` does — a
+    // power cut right after an apply's undrain must not boot the maglev drained.
+    undrain: `if [ -e ${APPLY_DRAIN_MARK} ]; then rm -f ${DRAIN_FILE} ${APPLY_DRAIN_MARK}; sync /etc/maglev-infra /var/lib/maglev-infra; fi`,
   };
   b.health = {
     // BGP: ExaBGP holds a TCP session to port 179 of every gateway (it closes it when the BGP

@@ -128,7 +128,7 @@ describe("maglev01 of mgmt02", () => {
       `if [ -e ${DRAIN_FILE} ] && [ ! -e ${APPLY_DRAIN_MARK} ]; then exit 0; fi`,
     );
     expect(plan.drain!.undrain).toBe(
-      `if [ -e ${APPLY_DRAIN_MARK} ]; then rm -f ${DRAIN_FILE} ${APPLY_DRAIN_MARK}; fi`,
+      `if [ -e ${APPLY_DRAIN_MARK} ]; then rm -f ${DRAIN_FILE} ${APPLY_DRAIN_MARK}; sync /etc/maglev-infra /var/lib/maglev-infra; fi`,
     );
     expect(plan.health!.command).toContain("for gw in 10.1.7.4 10.1.7.5;");
     expect(plan.health!.command).toContain("2a0a:7180:81:7::10/128");
