@@ -17,6 +17,7 @@ import { setupApp, setupClient, setupRouter } from "./lab-nodes";
 import { ensureKernel, requirePrerequisites } from "./prereqs";
 import { notReadyEvidence, serviceLogTail, waitReady } from "./readiness";
 import { applyBundleInLab, ApplyResult } from "./transport";
+import { ApplyTimings, parseApplyTimings, timingsTable } from "./apply-timings";
 import { buildLabModel, LabModel, labSecrets, OPERATOR } from "./topology";
 import { HostPlan } from "../src/plan";
 import { scriptCommand } from "../src/plan/scripts";
@@ -275,9 +276,11 @@ export async function up(opts: {
     // secondary); everything else in parallel (the maglevs' health gate waits for the rest).
     const chain = ["shadow-primary", "powerdns", "dnsdist"];
     const firstApplyMs: Record<string, number> = {};
+    const timings: Record<string, ApplyTimings | undefined> = {};
     const applyTimed = async (p: HostPlan) => {
       const r = await applyHost(lab, model, p.hostname, secrets, log);
       firstApplyMs[p.hostname] = r.ms;
+      timings[p.hostname] = parseApplyTimings(r.phases);
     };
     const dnsChain = async () => {
       for (const tier of chain)
@@ -312,10 +315,25 @@ export async function up(opts: {
     ]);
     const applyMs = Date.now() - ta;
     log(`  applied in ${(applyMs / 1000).toFixed(1)} s`);
+    // Where it went: each host's phases as its apply program timed them (seconds, inside the
+    // guest), and the path that set the total — the maglevs start after the gateways.
+    log(`  where the apply time went (s, per phase of scripts/maglev-apply, inside each guest):`);
+    for (const l of timingsTable(timings)) log(`    ${l}`);
+    if (ordered) {
+      const slowest = (tier: string) =>
+        Math.max(
+          0,
+          ...model.plans.filter((p) => p.tier === tier).map((p) => firstApplyMs[p.hostname] ?? 0),
+        );
+      log(
+        `  longest path: gateways ${(slowest("gateway") / 1000).toFixed(1)} s, then maglevs ${(slowest("maglev") / 1000).toFixed(1)} s (applied after the gateways, as the Pulumi program orders them)`,
+      );
+    }
     const tr = Date.now();
     const st = await waitReady(lab, model, opts.readyTimeoutMs ?? 60_000);
     if (!st.ok) throw new Error(`not ready: ${st.detail}\n${await notReadyEvidence(lab, model)}`);
     const readyMs = Date.now() - tr;
+    log(`  BGP, BFD and ECMP ready after ${(readyMs / 1000).toFixed(1)} s more`);
     const totalMs = Date.now() - t0;
     writeCluster(
       {

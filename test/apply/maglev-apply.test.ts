@@ -29,6 +29,7 @@ const PHASES = [
   "undrain",
   "health",
   "commit",
+  "timings",
 ];
 
 const FAKES: Record<string, string> = {
@@ -234,6 +235,12 @@ describe("maglev-apply: a first apply", () => {
     expect(lines[lines.length - 1]).toBe(
       "maglev-apply: applied generation 1 (3 files changed, 0 removed)",
     );
+    // Where the time went: every phase once, in order, and a total that is their sum.
+    const t = /^maglev-apply: timings: (.*); total (\d+\.\d)s$/.exec(lines[lines.length - 2])!;
+    const each = t[1].split(", ").map((x) => /^(\w+) (\d+\.\d)s$/.exec(x)!);
+    expect(each.map((x) => x[1])).toEqual(PHASES.filter((x) => x !== "timings"));
+    const sum = each.reduce((a, x) => a + Number(x[2]), 0);
+    expect(Math.abs(sum - Number(t[2]))).toBeLessThanOrEqual(0.1 * each.length);
     // Only the missing package, with the lock timeout, non-interactive.
     expect(readLog(h, "apt-get")).toEqual([
       "DEBIAN_FRONTEND=noninteractive -o DPkg::Lock::Timeout=600 update -qq",

@@ -1,0 +1,52 @@
+/**
+ * lab/apply-timings.ts: the `timings` line scripts/maglev-apply prints, read back, and the
+ * table `lab up` prints from every host's line.
+ */
+import { parseApplyTimings, timingsTable } from "../../lab/apply-timings";
+
+const LINE =
+  "maglev-apply: timings: wait 0.0s, packages 0.0s, stage 0.4s, check 12.0s, activate 6.5s, services 3.1s, health 9.8s, commit 0.2s; total 32.1s";
+
+describe("GIVEN an apply's phase lines", () => {
+  test("WHEN they hold a timings line THEN every phase in order and the total are read", () => {
+    const t = parseApplyTimings([
+      "maglev-apply: check: ok",
+      LINE,
+      "maglev-apply: applied generation 1",
+    ]);
+    expect(t!.phases.map(([n]) => n)).toEqual(
+      "wait packages stage check activate services health commit".split(" "),
+    );
+    expect(t!.phases.find(([n]) => n === "check")![1]).toBe(12);
+    expect(t!.total).toBe(32.1);
+  });
+
+  test("WHEN there is none (unchanged) or it is garbled THEN nothing is read", () => {
+    expect(parseApplyTimings(["maglev-apply: unchanged"])).toBeUndefined();
+    expect(parseApplyTimings(["maglev-apply: timings: check twelve; total 3s"])).toBeUndefined();
+  });
+});
+
+describe("GIVEN the timings of several hosts", () => {
+  test("WHEN tabled THEN hosts sorted, phases under 0.1 s on every host left out, a host without timings shown as -", () => {
+    const rows = timingsTable({
+      "lab-vm-mlb01": parseApplyTimings([LINE]),
+      "lab-vm-dns00": parseApplyTimings([
+        "maglev-apply: timings: wait 0.0s, stage 0.2s, check 4.0s; total 5.0s",
+      ]),
+      "lab-vm-gone": undefined,
+    });
+    expect(rows[0].split(/\s+/)).toEqual(
+      "host stage check activate services health commit total".split(" "),
+    );
+    expect(rows.slice(1).map((r) => r.split(/\s+/)[0])).toEqual([
+      "lab-vm-dns00",
+      "lab-vm-gone",
+      "lab-vm-mlb01",
+    ]);
+    expect(rows[3].split(/\s+/).slice(1)).toEqual("0.4 12.0 6.5 3.1 9.8 0.2 32.1".split(" "));
+    expect(rows[2].split(/\s+/).slice(1)).toEqual(["-", "-", "-", "-", "-", "-", "-"]);
+    // Columns line up: every row's total ends where the header's does.
+    expect(new Set([rows[0], rows[1], rows[3]].map((r) => r.length)).size).toBe(1);
+  });
+});
