@@ -10,6 +10,33 @@ import { HAPROXY_CFG } from "../../src/tiers/haproxy";
 import { applyOne, Scenario, withFileContent } from "./runner";
 import { haproxyMembers } from "./probes";
 import { loadMix, loadSummary } from "./load-mix";
+import { LoadFigures } from "../load";
+import { parseApplyTimings } from "../apply-timings";
+
+/**
+ * "lost in second +12 of the apply (phases: stage 0–0.4 s, check 0.4–5.1 s, …)": the seconds,
+ * relative to the apply's start, in which the load counted a failure, and the windows of the
+ * apply's phases from its timings line (guest and host share a clock in User-Mode Linux).
+ */
+export function whenLost(figs: LoadFigures[], t0Ms: number, phases: string[]): string {
+  const at = [
+    ...new Set(
+      figs.flatMap((f) =>
+        (f.perSecond ?? [])
+          .filter((s) => s.failed > 0)
+          .map((s) => Math.round(s.second - t0Ms / 1000)),
+      ),
+    ),
+  ].sort((a, b) => a - b);
+  const t = parseApplyTimings(phases);
+  let from = 0;
+  const windows: string[] = [];
+  for (const [name, sec] of t?.phases ?? []) {
+    if (sec >= 0.1) windows.push(`${name} ${from.toFixed(1)}–${(from + sec).toFixed(1)} s`);
+    from += sec;
+  }
+  return `lost in second(s) ${at.length ? at.map((x) => `+${x}`).join(", ") : "? (not in the per-second counters)"} of the apply${windows.length ? ` (phases: ${windows.join(", ")})` : ""}`;
+}
 
 export const rollback: Scenario = {
   id: "rollback",
@@ -31,14 +58,15 @@ export const rollback: Scenario = {
     };
     const snap = `sha256sum ${file} | cut -c1-64; readlink /var/lib/maglev-infra/current; curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:${port}/haproxy-health`;
     const before = await lab.run(h.hostname, snap);
-    const load = startLoad(lab, loadMix(m), 40);
+    const load = startLoad(lab, loadMix(m), 40, { perSecond: true });
     await sleep(1000);
     const t0 = Date.now();
     const res = await applyOne(c, bad, 180_000);
     const applyMs = Date.now() - t0;
     // What the rollback left (read with `exec`: a failed curl must not end the scenario).
     const after = (await lab.exec(h.hostname, snap)).stdout;
-    const l = loadSummary(await load);
+    const figs = await load;
+    const l = loadSummary(figs);
     // Whatever happened, the host goes back to its plan before the next scenario.
     if (res.code !== 2 || before !== after)
       c.restoreLater(`${h.hostname} back on its plan`, async () => void (await applyOne(c, plan)));
@@ -52,7 +80,9 @@ export const rollback: Scenario = {
       problems.push(
         `live state not restored: before ${JSON.stringify(before)} after ${JSON.stringify(after)}`,
       );
-    if (l.failed > 0) problems.push(l.text);
+    // When a request fails: in which second after the apply started, and the apply's phases
+    // laid out on the same clock (its timings line), so the failure names what was happening.
+    if (l.failed > 0) problems.push(`${l.text}; ${whenLost(figs, t0, res.phases)}`);
     const line = res.phases.find((x) => /FAILED/.test(x)) ?? "";
     return {
       ok: problems.length === 0,

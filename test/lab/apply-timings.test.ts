@@ -3,6 +3,7 @@
  * table `lab up` prints from every host's line.
  */
 import { parseApplyTimings, timingsTable } from "../../lab/apply-timings";
+import { whenLost } from "../../lab/scenarios/health-gate-rollback";
 
 const LINE =
   "maglev-apply: timings: wait 0.0s, packages 0.0s, stage 0.4s, check 12.0s, activate 6.5s, services 3.1s, health 9.8s, commit 0.2s; total 32.1s";
@@ -48,5 +49,31 @@ describe("GIVEN the timings of several hosts", () => {
     expect(rows[2].split(/\s+/).slice(1)).toEqual(["-", "-", "-", "-", "-", "-", "-"]);
     // Columns line up: every row's total ends where the header's does.
     expect(new Set([rows[0], rows[1], rows[3]].map((r) => r.length)).size).toBe(1);
+  });
+});
+
+describe("GIVEN a rollback scenario's load that lost a request", () => {
+  test("WHEN reported THEN the second after the apply's start and the apply's phase windows are named", () => {
+    const t0 = 1_000_000_000_000;
+    const figs = [
+      {
+        url: "http://[fd00:7::10]:80/",
+        newConnections: true,
+        requests: 100,
+        failed: 1,
+        rps: 10,
+        detail: "",
+        perSecond: [
+          { second: t0 / 1000 + 3, written: 10, ok: 10, failed: 0 },
+          { second: t0 / 1000 + 17, written: 10, ok: 9, failed: 1 },
+        ],
+      },
+    ];
+    const phases = [
+      "maglev-apply: timings: stage 0.4s, check 4.6s, activate 2.0s, health 15.0s, rollback 3.0s; total 25.0s",
+    ];
+    expect(whenLost(figs, t0, phases)).toBe(
+      "lost in second(s) +17 of the apply (phases: stage 0.0–0.4 s, check 0.4–5.0 s, activate 5.0–7.0 s, health 7.0–22.0 s, rollback 22.0–25.0 s)",
+    );
   });
 });
