@@ -5,6 +5,7 @@
  */
 import * as fs from "fs";
 import { rollout, waitReady } from "../cluster";
+import { notReadyEvidence } from "../readiness";
 import { LoadFigures, url } from "../load";
 import { buildLabModel, CLIENT, LabModel } from "../topology";
 import { HostFacts } from "../../src/topology";
@@ -91,7 +92,12 @@ export const rollingChange: Scenario = {
         log(`    ${s.trim()}`);
       });
       const st = await waitReady(lab, changed, 30_000);
-      if (!st.ok) problems.push(`after the change: ${st.detail}`);
+      if (!st.ok) {
+        problems.push(`after the change: ${st.detail}`);
+        // What the gateways and maglevs said (CI, 2026-12-03: mgw01 had no next hop and no
+        // BFD to either maglev 30 s after the rollout, and passed on the second attempt).
+        for (const l of (await notReadyEvidence(lab, changed)).split("\n")) log(`     | ${l}`);
+      }
       const ans = await lab.run(
         CLIENT.name,
         `echo "ADDED $(curl -s -m 3 -w ' %{http_code}' '${url(ch.added, 80)}' | tr -d '\\n')"; ` +
