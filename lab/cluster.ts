@@ -13,7 +13,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { createHash } from "crypto";
 import { DEFAULT_STATE_DIR, Lab } from "./guest";
-import { setupApp, setupClient, setupRouter } from "./lab-nodes";
+import { ensureIpv6, setupApp, setupClient, setupRouter } from "./lab-nodes";
 import { ensureKernel, requirePrerequisites } from "./prereqs";
 import { notReadyEvidence, serviceLogTail, waitReady } from "./readiness";
 import { applyBundleInLab, ApplyResult } from "./transport";
@@ -265,6 +265,8 @@ export async function up(opts: {
     await lab.startAll();
     const bootMs = Date.now() - t0;
     log(`  all booted in ${(bootMs / 1000).toFixed(1)} s`);
+    // Every guest with IPv6 before anything is applied (a rare boot comes up without it).
+    await Promise.all(model.specs.map((s) => ensureIpv6(lab, s.name, log)));
     // The operator's seat on mgmt (a namespace with a tap): how the applies reach systemd guests.
     if (model.specs.some((s) => s.machine === "systemd"))
       await lab.operator(OPERATOR.mgmt4, OPERATOR.mgmt6);

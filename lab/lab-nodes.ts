@@ -12,14 +12,19 @@ import { labServices } from "./services";
 /**
  * A guest that came up without IPv6: CI, 2026-12-02, the transit router booted mid-run for
  * scenario s had no /proc/sys/net/ipv6 (the kernel is built with IPV6=y; every other guest of
- * that run had it). Cause not found: the guest is booted once more, and a second miss fails
- * with the guest's kernel log.
+ * that run had it); 2026-12-03 an app server (96 MB) at `lab up`. Cause not found: the guest is
+ * booted once more (said in the log, with what its kernel said of IPv6), and a second miss
+ * fails with the guest's kernel log. `lab up` asks every guest (lab/cluster.ts).
  */
-async function ensureIpv6(lab: Lab, node: string): Promise<void> {
+export async function ensureIpv6(lab: Lab, node: string, log?: (s: string) => void): Promise<void> {
   const probe = "test -d /proc/sys/net/ipv6 || { dmesg | tail -n 40; exit 3; }";
   let r = await lab.exec(node, probe, { timeoutMs: 15_000 });
   if (r.code !== 3) return;
   const first = r.stdout;
+  const said = first.split("\n").filter((l) => /ipv6|IPv6|inet6|NET:/.test(l));
+  log?.(
+    `  ${node} booted without IPv6: booting it again (its kernel: ${said.join(" | ") || "nothing on IPv6"})`,
+  );
   await lab.stop(node);
   await lab.start(node);
   r = await lab.exec(node, probe, { timeoutMs: 15_000 });
