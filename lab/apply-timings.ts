@@ -31,11 +31,20 @@ export function parseApplyTimings(lines: string[]): ApplyTimings | undefined {
  */
 export function timingsTable(byHost: Record<string, ApplyTimings | undefined>): string[] {
   const hosts = Object.keys(byHost).sort();
+  // The programs' order (every host's phases, whatever they took), then only the columns
+  // some host spent 0.1 s or more in.
   const order: string[] = [];
-  for (const h of hosts)
-    for (const [name, sec] of byHost[h]?.phases ?? [])
-      if (sec >= 0.1 && !order.includes(name)) order.push(name);
-  const cols = [...order, "total"];
+  for (const h of hosts) {
+    let at = 0;
+    for (const [name] of byHost[h]?.phases ?? []) {
+      const i = order.indexOf(name);
+      if (i < 0) order.splice(at++, 0, name);
+      else at = i + 1;
+    }
+  }
+  const wide = (name: string) =>
+    hosts.some((h) => (byHost[h]?.phases.find(([n]) => n === name)?.[1] ?? 0) >= 0.1);
+  const cols = [...order.filter(wide), "total"];
   const cell = (h: string, c: string): string => {
     const t = byHost[h];
     if (!t) return "-";

@@ -29,6 +29,16 @@ describe("GIVEN an apply's phase lines", () => {
 });
 
 describe("GIVEN the timings of several hosts", () => {
+  test("WHEN the first host skipped phases others ran THEN the columns still follow the programs' order", () => {
+    const rows = timingsTable({
+      a: parseApplyTimings(["maglev-apply: timings: check 1.0s, health 2.0s; total 3.0s"]),
+      b: parseApplyTimings([
+        "maglev-apply: timings: wait 0.5s, check 1.0s, record 0.4s, drain 0.3s, health 1.0s; total 3.2s",
+      ]),
+    });
+    expect(rows[0].split(/\s+/)).toEqual("host wait check record drain health total".split(" "));
+  });
+
   test("WHEN tabled THEN hosts sorted, phases under 0.1 s on every host left out, a host without timings shown as -", () => {
     const rows = timingsTable({
       "lab-vm-mlb01": parseApplyTimings([LINE]),
