@@ -144,20 +144,14 @@ export async function applyHost(
   return res;
 }
 
-/** Set up a lab-only node (router, client, app) or apply a managed host's plan. */
-export async function provision(
-  lab: Lab,
-  m: LabModel,
-  node: string,
-  secrets: Record<string, string>,
-  log: Log,
-): Promise<void> {
+/** Set up a lab-only node (router, client, app) once booted. */
+export async function provision(lab: Lab, m: LabModel, node: string): Promise<void> {
   const router = m.routers.find((r) => r.name === node);
   if (router) return setupRouter(lab, m, router);
   if (node === "client") return setupClient(lab);
   const app = m.apps.find((a) => a.name === node);
   if (app) return setupApp(lab, app.name, app.port);
-  await applyHost(lab, m, node, secrets, log);
+  throw new Error(`${node}: not a lab-only node of stack ${m.stack}`);
 }
 
 export function planHash(p: HostPlan): string {
@@ -264,9 +258,8 @@ export async function up(opts: {
     await lab.startAll();
     const bootMs = Date.now() - t0;
     log(`  all booted in ${(bootMs / 1000).toFixed(1)} s`);
-    // The operator's seat on mgmt (a namespace with a tap): how the applies reach systemd guests.
-    if (model.specs.some((s) => s.machine === "systemd"))
-      await lab.operator(OPERATOR.mgmt4, OPERATOR.mgmt6);
+    // The operator's seat on mgmt (a namespace with a tap): how the applies reach the guests.
+    await lab.operator(OPERATOR.mgmt4, OPERATOR.mgmt6);
     const ta = Date.now();
     log(
       `applying ${model.plans.length} host bundles (maglev-apply) + ${model.routers.map((r) => r.name).join(", ")}, client, ${model.apps.map((a) => a.name).join(", ")} …`,
@@ -284,14 +277,10 @@ export async function up(opts: {
         await Promise.all(model.plans.filter((p) => p.tier === tier).map(applyTimed));
     };
     // systemd guests apply as slowly as small VMs do: a maglev's apply (ExaBGP restarted,
-    // sessions reset) overlapping a gateway's health gate failed that gate. There the maglevs
+    // sessions reset) overlapping a gateway's health gate failed that gate. So the maglevs
     // follow the gateways, as in the Pulumi program (gateway → maglev).
-    const ordered = model.specs.some((s) => s.machine === "systemd");
-    const early = model.plans.filter(
-      (p) => !chain.includes(p.tier) && !(ordered && p.tier === "maglev"),
-    );
+    const early = model.plans.filter((p) => !chain.includes(p.tier) && p.tier !== "maglev");
     const gatewaysThenMaglevs = async () => {
-      if (!ordered) return;
       await Promise.all(
         model.plans.filter((p) => p.tier === "gateway").map((p) => gatewayDone.get(p.hostname)),
       );
@@ -301,7 +290,7 @@ export async function up(opts: {
     await Promise.all([
       ...model.specs
         .filter((s) => !model.planOf.has(s.name))
-        .map((s) => provision(lab, model, s.name, secrets, log)),
+        .map((s) => provision(lab, model, s.name)),
       ...early.map((p) => {
         const done = applyTimed(p);
         if (p.tier === "gateway") gatewayDone.set(p.hostname, done);
