@@ -24,7 +24,6 @@ export interface LabActions {
 const ENVIRONMENT = `
 Environment:
   MAGLEV_LAB_DIR          state dir (default /run/maglev-lab)
-  MAGLEV_LAB_MACHINE      bash: guests boot the lab's bash init (default: systemd from a disk of their own, applied over SSH)
   MAGLEV_LAB_KERNEL       the UML kernel to boot (default: the one lab/kernel.sh builds)
   LAB_EXEC_TIMEOUT_MS     exec's time limit (default 600000)
   LAB_KEEP=1              up: leave the lab up when it fails, for debugging
@@ -92,7 +91,7 @@ export function labProgram(
     .action((host: string) => run(actions.stop(host)));
   program
     .command("start")
-    .description("boot again (a systemd guest from its disk; a bash guest is re-applied)")
+    .description("boot again (a managed host from its disk; a lab-only node is set up again)")
     .argument("<host>")
     .action((host: string) => run(actions.start(host)));
   program

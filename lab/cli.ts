@@ -5,7 +5,7 @@
  *   status                 nodes, BGP sessions, routes, IPVS services
  *   exec <host> -- <cmd…>  run a command in a guest (stdout, stderr, exit status passed through)
  *   stop <host>            power cut (uml_mconsole halt)
- *   start <host>           boot again (a systemd guest from its disk; a bash guest is re-applied)
+ *   start <host>           boot again (a managed host from its disk; a lab-only node is set up again)
  *   reboot <host>          a clean reboot (systemd guests: reboot.target, same disk)
  *   apply [--stack S]      re-render the stack and re-apply: serial rollout (drain → apply → health per host)
  *   test [names…] [--keep] the scenarios (lab/scenarios/), results in ./lab-results.json
@@ -93,8 +93,9 @@ const actions: LabActions = {
     const m = buildLabModel(c.stack, c.root ?? process.cwd());
     const b = await lab.start(host);
     log(`${host}: booted in ${b.readyMs} ms`);
-    // A systemd guest boots from its own disk, as a VM after a power cut: nothing to re-apply.
-    if (lab.machineOf(host) !== "systemd") await provision(lab, m, host, c.secrets, log);
+    // A managed host (systemd) boots from its own disk, as a VM after a power cut: nothing to
+    // re-apply. A lab-only node keeps nothing: it is set up again.
+    if (lab.machineOf(host) !== "systemd") await provision(lab, m, host);
     return 0;
   },
 

@@ -145,20 +145,14 @@ export async function applyHost(
   return res;
 }
 
-/** Set up a lab-only node (router, client, app) or apply a managed host's plan. */
-export async function provision(
-  lab: Lab,
-  m: LabModel,
-  node: string,
-  secrets: Record<string, string>,
-  log: Log,
-): Promise<void> {
+/** Set up a lab-only node (router, client, app) once booted. */
+export async function provision(lab: Lab, m: LabModel, node: string): Promise<void> {
   const router = m.routers.find((r) => r.name === node);
   if (router) return setupRouter(lab, m, router);
   if (node === "client") return setupClient(lab);
   const app = m.apps.find((a) => a.name === node);
   if (app) return setupApp(lab, app.name, app.port);
-  await applyHost(lab, m, node, secrets, log);
+  throw new Error(`${node}: not a lab-only node of stack ${m.stack}`);
 }
 
 export function planHash(p: HostPlan): string {
@@ -267,9 +261,8 @@ export async function up(opts: {
     log(`  all booted in ${(bootMs / 1000).toFixed(1)} s`);
     // Every guest with IPv6 before anything is applied (a rare boot comes up without it).
     await Promise.all(model.specs.map((s) => ensureIpv6(lab, s.name, log)));
-    // The operator's seat on mgmt (a namespace with a tap): how the applies reach systemd guests.
-    if (model.specs.some((s) => s.machine === "systemd"))
-      await lab.operator(OPERATOR.mgmt4, OPERATOR.mgmt6);
+    // The operator's seat on mgmt (a namespace with a tap): how the applies reach the guests.
+    await lab.operator(OPERATOR.mgmt4, OPERATOR.mgmt6);
     const ta = Date.now();
     log(
       `applying ${model.plans.length} host bundles (maglev-apply) + ${model.routers.map((r) => r.name).join(", ")}, client, ${model.apps.map((a) => a.name).join(", ")} …`,
@@ -289,14 +282,10 @@ export async function up(opts: {
         await Promise.all(model.plans.filter((p) => p.tier === tier).map(applyTimed));
     };
     // systemd guests apply as slowly as small VMs do: a maglev's apply (ExaBGP restarted,
-    // sessions reset) overlapping a gateway's health gate failed that gate. There the maglevs
+    // sessions reset) overlapping a gateway's health gate failed that gate. So the maglevs
     // follow the gateways, as in the Pulumi program (gateway → maglev).
-    const ordered = model.specs.some((s) => s.machine === "systemd");
-    const early = model.plans.filter(
-      (p) => !chain.includes(p.tier) && !(ordered && p.tier === "maglev"),
-    );
+    const early = model.plans.filter((p) => !chain.includes(p.tier) && p.tier !== "maglev");
     const gatewaysThenMaglevs = async () => {
-      if (!ordered) return;
       await Promise.all(
         model.plans.filter((p) => p.tier === "gateway").map((p) => gatewayDone.get(p.hostname)),
       );
@@ -306,7 +295,7 @@ export async function up(opts: {
     await Promise.all([
       ...model.specs
         .filter((s) => !model.planOf.has(s.name))
-        .map((s) => provision(lab, model, s.name, secrets, log)),
+        .map((s) => provision(lab, model, s.name)),
       ...early.map((p) => {
         const done = applyTimed(p);
         if (p.tier === "gateway") gatewayDone.set(p.hostname, done);
@@ -321,16 +310,14 @@ export async function up(opts: {
     // guest), and the path that set the total — the maglevs start after the gateways.
     log(`  where the apply time went (s, per phase of scripts/maglev-apply, inside each guest):`);
     for (const l of timingsTable(timings)) log(`    ${l}`);
-    if (ordered) {
-      const slowest = (tier: string) =>
-        Math.max(
-          0,
-          ...model.plans.filter((p) => p.tier === tier).map((p) => firstApplyMs[p.hostname] ?? 0),
-        );
-      log(
-        `  longest path: gateways ${(slowest("gateway") / 1000).toFixed(1)} s, then maglevs ${(slowest("maglev") / 1000).toFixed(1)} s (applied after the gateways, as the Pulumi program orders them)`,
+    const slowest = (tier: string) =>
+      Math.max(
+        0,
+        ...model.plans.filter((p) => p.tier === tier).map((p) => firstApplyMs[p.hostname] ?? 0),
       );
-    }
+    log(
+      `  longest path: gateways ${(slowest("gateway") / 1000).toFixed(1)} s, then maglevs ${(slowest("maglev") / 1000).toFixed(1)} s (applied after the gateways, as the Pulumi program orders them)`,
+    );
     const tr = Date.now();
     const st = await waitReady(lab, model, opts.readyTimeoutMs ?? 60_000);
     if (!st.ok) throw new Error(`not ready: ${st.detail}\n${await notReadyEvidence(lab, model)}`);

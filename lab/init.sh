@@ -1,8 +1,9 @@
 #!/bin/bash
-# PID 1 of a lab guest (User-Mode Linux, hostfs root read-only). Template shared by all
-# nodes: everything node-specific comes from the node's lab dir on the host, passed as
-# `labdir=` on the kernel command line (unknown key=value arguments reach init as
-# environment variables). Files the host prepared there (lab/guest/boot.ts):
+# PID 1 of a lab-only guest (router, transit, client, app servers; User-Mode Linux, hostfs
+# root read-only). Managed hosts boot systemd instead (lab/machine/). Everything
+# node-specific comes from the node's lab dir on the host, passed as `labdir=` on the kernel
+# command line (unknown key=value arguments reach init as environment variables). Files the
+# host prepared there (lab/guest/boot.ts):
 #   fstab.1    proc, sys, dev, tmpfs /run, the lab dir itself on /run/lab
 #   fstab.2    devpts, shm, overlays (tmpfs upper) on /etc /var /usr/lib, /tmp, modules
 #   mkdirs     directories to create between the two (overlay upper/work dirs)
@@ -37,10 +38,6 @@ while IFS= read -r line; do printf '%s\n' "$line"; done < /run/lab/hosts > /etc/
 # nothing waits on an unreachable resolver.
 [ -L /etc/resolv.conf ] && unlink /etc/resolv.conf 2>/dev/null
 : > /etc/resolv.conf
-# The apply runs through `sudo -n` as on a VM (the stack's login user is not root): sudo's
-# secure_path keeps the lab's service manager (/run/lab/bin: systemctl, networkctl, netplan)
-# first, as PATH above does.
-printf 'Defaults secure_path="%s"\n' "$PATH" > /etc/sudoers.d/lab-path
 # No DAD on lab links: addresses usable at once (BGP over v6 would otherwise wait).
 echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad
 echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad
@@ -56,7 +53,7 @@ read -r up _ < /proc/uptime
 echo "$up" > /run/lab/ready
 lab_agent
 echo "lab-init: STOP received, powering off" >&2
-# A clean stop: let daemons run their exit paths (keepalived deletes its IPVS services).
+# A clean stop: let daemons run their exit paths.
 kill -TERM -1 2>/dev/null
 read -r -t 1 -u 3 _
 poweroff -f

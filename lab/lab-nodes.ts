@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { Lab } from "./guest";
 import { LabModel, LabRouter, routerFrrConf, ROUTER_DAEMONS, appHaproxyCfg } from "./topology";
-import { labServices } from "./services";
+import { labFrr } from "./lab-frr";
 
 /**
  * A guest that came up without IPv6: CI, 2026-12-02, the transit router booted mid-run for
@@ -48,7 +48,7 @@ export async function setupRouter(lab: Lab, m: LabModel, r: LabRouter): Promise<
   ]);
   await lab.run(
     r.name,
-    `set -e; sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 net.ipv4.fib_multipath_hash_policy=1 net.ipv6.fib_multipath_hash_policy=1 net.ipv4.fib_multipath_use_neigh=1; ${labServices.enableStart("frr")}`,
+    `set -e; sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 net.ipv4.fib_multipath_hash_policy=1 net.ipv6.fib_multipath_hash_policy=1 net.ipv4.fib_multipath_use_neigh=1; ${labFrr.start}`,
     { timeoutMs: 60_000 },
   );
 }

@@ -37,7 +37,7 @@ case "$action" in
       if [ -n "$(dig +short +time=1 +tries=1 @127.0.0.1 SOA "$zone")" ]; then exit 0; fi
     done
     echo "zone $zone not transferred after $seconds s; pdns log:" >&2
-    tail -n 15 /run/lab/log/pdns.log >&2
+    journalctl -b -q -u pdns -n 15 --no-pager >&2
     exit 1
     ;;
   *)

@@ -1,8 +1,8 @@
 /**
  * Reading the running lab cluster: is it ready (router sessions, one next hop per maglev for
  * every VIP on every gateway, BFD up), the evidence to print when it is not, the one-screen
- * summary, and the scripts that read what a guest's daemons did (their logs this boot, their
- * main PIDs) in either kind of guest. `sleep` is the lab's poll pause.
+ * summary, and the scripts that read what a managed guest's daemons did (their journal this
+ * boot, their main PIDs). `sleep` is the lab's poll pause.
  */
 import { Lab } from "./guest";
 import { LabModel, ROUTER } from "./topology";
@@ -12,30 +12,21 @@ import { sleep } from "../src/ops/runner";
 
 export { sleep };
 
-/**
- * A script printing what a daemon logged this boot: its unit's journal in a systemd guest,
- * the service mirror's log file (/run/lab/log/FILE.log) in a bash one. Pipe it on.
- */
-export function daemonLog(unit: string, file: string): string {
-  return `{ if [ -d /run/systemd/system ]; then journalctl -b -q -u ${unit} --no-pager; else cat /run/lab/log/${file}.log; fi; } 2>/dev/null`;
+/** A script printing what a unit logged this boot (its journal). Pipe it on. */
+export function daemonLog(unit: string): string {
+  return `journalctl -b -q -u ${unit} --no-pager 2>/dev/null`;
 }
 
 /** A script printing the main PID of every running service (sorted): what a restart changes. */
 export const SERVICE_PIDS =
-  "if [ -d /run/systemd/system ]; then systemctl show -p MainPID --value $(systemctl list-units --type=service --state=running --no-legend --plain | cut -d' ' -f1) | grep -vx 0; " +
-  "else cat /run/lab-svc/*.pid 2>/dev/null; fi | sort | tr '\\n' ' '";
+  "systemctl show -p MainPID --value $(systemctl list-units --type=service --state=running --no-legend --plain | cut -d' ' -f1) | grep -vx 0 | sort | tr '\\n' ' '";
 
-/**
- * A script printing the last lines each service logged: its journal in a systemd guest, the
- * service mirror's log file (/run/lab/log) in a bash one.
- */
+/** A script printing the last lines each service logged this boot (its journal). */
 export function serviceLogTail(services: string[], lines: number): string {
   return (
     services
       .map(
-        (svc) =>
-          `if [ -d /run/systemd/system ]; then echo "--- journal of ${svc}"; journalctl -b -q -u ${svc} -n ${lines} --no-pager; ` +
-          `elif [ -r /run/lab/log/${svc}.log ]; then echo "--- ${svc}.log"; tail -n ${lines} /run/lab/log/${svc}.log; fi`,
+        (svc) => `echo "--- journal of ${svc}"; journalctl -b -q -u ${svc} -n ${lines} --no-pager`,
       )
       .join("; ") + "; true"
   );
@@ -125,14 +116,14 @@ export async function notReadyEvidence(lab: Lab, m: LabModel): Promise<string> {
       const r = await lab.exec(
         g.hostname,
         "vtysh -c 'show bgp summary' -c 'show bfd peers brief' | grep -E '^(198|fd00|[0-9]+ )'; " +
-          daemonLog("frr", "frr-bgpd") +
+          daemonLog("frr") +
           " | grep -E 'ADJCHANGE|NOTIFICATION|BFD' | tail -n 8",
         { timeoutMs: 15_000 },
       );
       return `${g.hostname}:\n${r.stdout.trimEnd()}`;
     }),
     ...m.topo.maglevs.map(async (h) => {
-      const r = await lab.exec(h.hostname, daemonLog("exabgp", "exabgp") + " | tail -n 8", {
+      const r = await lab.exec(h.hostname, daemonLog("exabgp") + " | tail -n 8", {
         timeoutMs: 15_000,
       });
       return `${h.hostname} exabgp.log:\n${r.stdout.trimEnd()}`;

@@ -1,6 +1,8 @@
 /**
- * The lab as a HostRunner: day-2 commands (ops, check, hactl) reach lab guests through the
- * lab's exec instead of SSH. Guests are named by their hostnames (lab-vm-mgw01, …).
+ * The lab as a HostRunner: day-2 commands (ops, check, hactl) reach the lab's managed guests
+ * (systemd, lab/machine/) as real hosts are reached — the same SSH runner, as the stack's user,
+ * from the operator's seat with the lab's key and known_hosts. Guests are named by their
+ * hostnames (lab-vm-mgw01, …).
  *
  * At most `LAB_RUNNER_CONCURRENCY` runs at a time. Over SSH every host has its own CPUs;
  * here thirteen guests share two cores, and `check` probing nine guests at once kept the host
@@ -10,7 +12,6 @@
  */
 import { HostRunner, sshRunner } from "../src/ops/runner";
 import { DEFAULT_STATE_DIR, Lab } from "./guest";
-import { labServices } from "./services";
 
 export const LAB_RUNNER_CONCURRENCY = Number(process.env.LAB_RUNNER_CONCURRENCY ?? 2);
 
@@ -37,26 +38,16 @@ export function labRunner(
 ): HostRunner {
   const lab = Lab.attach(stateDir);
   const limit = limiter(concurrency);
-  // systemd guests are reached as real hosts are: the same SSH runner, as the stack's user,
-  // from the operator's seat with the lab's key and known_hosts (`--lab` chooses only those).
   const user = lab.loginUser();
   const ssh = user !== undefined ? lab.sshOptions(user) : undefined;
-  if (ssh) {
-    const r = sshRunner(ssh);
-    return {
-      kind: "ssh",
-      services: r.services,
-      run: (h, script, t, stdin) => limit(() => r.run(h, script, t, stdin)),
-    };
-  }
+  if (!ssh)
+    throw new Error(
+      `the lab in ${stateDir} has no managed guest reachable over SSH (no systemd guest or no operator seat): npm run lab -- up`,
+    );
+  const r = sshRunner(ssh);
   return {
-    kind: "lab",
-    services: labServices,
-    run(hostname, script, timeoutMs = 30000, stdin) {
-      return limit(async () => {
-        const r = await lab.exec(hostname, script, { timeoutMs, stdin });
-        return { stdout: r.stdout, stderr: r.stderr, code: r.code };
-      });
-    },
+    kind: "ssh",
+    services: r.services,
+    run: (h, script, t, stdin) => limit(() => r.run(h, script, t, stdin)),
   };
 }

@@ -1,13 +1,13 @@
 /**
- * Smoke test of the lab machinery: 3 guests on one switch, two FRR peering iBGP (v4 + v6)
- * over mgmt0 with BFD, one plain guest running the nftables/IPVS/dummy checks and the
- * networkd applier; then down() and proof that nothing is left behind.
+ * Smoke test of the lab machinery: 3 bash guests on one switch, two FRR (lab/lab-frr.sh) peering
+ * iBGP (v4 + v6) over mgmt0 with BFD, one plain guest running the nftables/IPVS/dummy checks;
+ * then down() and proof that nothing is left behind.
  *
  *   npx tsx lab/smoke.ts            (MAGLEV_LAB_KERNEL=/usr/bin/linux.uml to try the stock kernel)
  */
 import * as fs from "fs";
 import { Lab, NodeSpec } from "./guest";
-import { labServices } from "./services";
+import { labFrr } from "./lab-frr";
 import { checkPrerequisites } from "./prereqs";
 import { ROUTER_DAEMONS } from "./topology";
 import { DEFAULT_INTERFACES } from "../src/topology";
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
           { path: "/etc/frr/daemons", content: DAEMONS, mode: "0640", owner: "frr:frr" },
           { path: "/etc/frr/frr.conf", content: frrConf(i, 3 - i), mode: "0640", owner: "frr:frr" },
         ]);
-        await lab.run(n, labServices.enableStart("frr"), { timeoutMs: 30_000 });
+        await lab.run(n, labFrr.start, { timeoutMs: 30_000 });
       }),
     );
     console.log(`frr started on r1, r2 in ${Date.now() - tf} ms`);
@@ -119,12 +119,8 @@ async function main(): Promise<void> {
     console.log((await lab.exec("r1", "vtysh -c 'show bgp summary'")).stdout);
     console.log((await lab.exec("r1", "vtysh -c 'show bfd peers brief'")).stdout);
     console.log(
-      (
-        await lab.exec(
-          "r2",
-          "ip route show 198.51.100.1; " + labServices.isActive("frr") + " && echo frr active",
-        )
-      ).stdout,
+      (await lab.exec("r2", `ip route show 198.51.100.1; ${labFrr.isActive} && echo frr active`))
+        .stdout,
     );
     if (!est) failed = true;
 
@@ -133,7 +129,7 @@ async function main(): Promise<void> {
     // One-line commands, one exec each, stopping at the first that fails (as `set -e` did).
     const nft = { code: 0, stdout: "", stderr: "" };
     for (const cmd of [
-      labServices.enableStart("nftables"),
+      "nft -f /etc/nftables.conf",
       "nft list ruleset",
       "ipvsadm -A -f 1 -s mh -b mh-port",
       "ipvsadm -a -f 1 -r 10.99.0.1 -g -w 1",
@@ -149,22 +145,6 @@ async function main(): Promise<void> {
     }
     console.log(`nft/ipvs/dummy test: exit ${nft.code}\n${nft.stdout}${nft.stderr}`);
     if (nft.code !== 0) failed = true;
-
-    // The networkd applier + the systemctl/networkctl shims the plan's commands hit.
-    await lab.writeFiles("plain", [
-      { path: "/etc/systemd/network/60-vip.netdev", content: "[NetDev]\nName=vip\nKind=dummy\n" },
-      {
-        path: "/etc/systemd/network/60-vip.network",
-        content:
-          "[Match]\nName=vip\n\n[Network]\nAddress=192.0.2.20/32\nAddress=2001:db8::20/128\n",
-      },
-    ]);
-    const nd = await lab.exec(
-      "plain",
-      "set -e; networkctl reload && networkctl reconfigure vip; systemctl is-active systemd-networkd; ip -br addr show dev vip",
-    );
-    console.log(`networkd applier: exit ${nd.code}\n${nd.stdout}${nd.stderr}`);
-    if (nd.code !== 0 || !nd.stdout.includes("192.0.2.20/32")) failed = true;
 
     // Timeout path: the job's process group is killed, the call returns 124.
     const to = await lab.exec("plain", "sleep 30", { timeoutMs: 500 });

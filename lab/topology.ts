@@ -120,19 +120,11 @@ function memFor(h: HostFacts): number {
 const SYSTEMD_MB = 48;
 
 /**
- * How managed hosts boot: `systemd` (the default: a VM's init on a disk of its own,
- * lab/machine/, applied over SSH) or, with MAGLEV_LAB_MACHINE=bash, the lab's short bash init
- * with its service mirror (lab/guest-svc.sh) — kept while it is still useful for debugging a
- * plan without systemd; it cannot run `reboot` or `first-boot`.
+ * The lab model of a stack. Managed hosts boot systemd (a VM's init on a disk of its own,
+ * lab/machine/, applied over SSH); the lab-only nodes (router, client, app servers) boot the
+ * lab's short bash init (lab/init.sh).
  */
-export const LAB_MACHINE: "bash" | "systemd" =
-  process.env.MAGLEV_LAB_MACHINE === "bash" ? "bash" : "systemd";
-
-export function buildLabModel(
-  stack = "lab",
-  root = process.cwd(),
-  machine = LAB_MACHINE,
-): LabModel {
+export function buildLabModel(stack = "lab", root = process.cwd()): LabModel {
   const env = loadStack(stack, root);
   const topo = deriveTopology(env);
   const plans = buildPlans(topo);
@@ -171,10 +163,10 @@ export function buildLabModel(
     specs.push({
       name: h.hostname,
       hostname: h.hostname,
-      memMB: memFor(h) + (machine === "systemd" ? SYSTEMD_MB : 0),
+      memMB: memFor(h) + SYSTEMD_MB,
       interfaces: ifs,
       ipBatch,
-      machine,
+      machine: "systemd",
       cloudInit: { user: env.proxmox.user },
     });
   }

@@ -2,12 +2,13 @@
  * The lab's transport for a host's apply: the SAME command the Pulumi program registers for
  * the host, `applyCommand(user)` with the same stdin, `applyStdin(bundle, secrets)` (the
  * host's bundle archive, with its secret values when it has any — see components/host.ts and
- * the program test that pins both), run here through `Lab.exec` instead of SSH. The on-host
- * apply program (scripts/maglev-apply) does everything else, as on a VM.
+ * the program test that pins both), run over SSH as Pulumi's remote.Command runs it, from the
+ * lab's operator seat to the host's systemd guest. The on-host apply program
+ * (scripts/maglev-apply) does everything else, as on a VM.
  *
- * Two lab fidelity gaps, reported rather than hidden: the guests' `apt-get` only names what
- * it would install (guests share the host's read-only root and have no network), and pinned
- * downloads cannot be fetched (no lab stack has one).
+ * Two lab fidelity gaps, reported rather than hidden: packages cannot be installed (guests
+ * share this machine's read-only root and have no network: a package not installed here is
+ * not in any guest), and pinned downloads cannot be fetched (no lab stack has one).
  */
 import { spawnSync } from "child_process";
 import { HostPlan } from "../src/plan/types";
@@ -36,7 +37,7 @@ export interface ApplyOptions {
   stack: string;
   /** Values of the secret keys (the lab's throwaway values). */
   secrets: Record<string, string>;
-  /** Bound of the whole apply, default 450 s. */
+  /** Bound of the whole apply, default 900 s. */
   timeoutMs?: number;
 }
 
@@ -52,18 +53,18 @@ export async function applyBundleInLab(
   const stdin = applyStdin(compiled, opts.secrets);
   // systemd guests do what a VM does (journald, daemon-reloads, Type=notify waits) on a
   // twelfth of 2 cores each while nine apply at once: up to 7.5 min measured for a maglev.
-  const timeoutMs = opts.timeoutMs ?? (lab.machineOf(node) === "systemd" ? 900_000 : 450_000);
-  // A systemd guest is reached as a VM is: ssh as the stack's user from the operator's seat,
-  // the command run as Pulumi's remote.Command runs it. A bash guest (lab-only nodes, or
-  // MAGLEV_LAB_MACHINE=bash) through the lab's exec agent.
-  const ssh = lab.machineOf(node) === "systemd" ? lab.sshOptions(opts.user) : undefined;
-  const r = ssh
-    ? await sshExec(ssh, node, applyCommand(opts.user), timeoutMs, stdin)
-    : await lab.exec(node, applyCommand(opts.user), { stdin, timeoutMs });
+  const timeoutMs = opts.timeoutMs ?? 900_000;
+  // Reached as a VM is: ssh as the stack's user from the operator's seat, the command run as
+  // Pulumi's remote.Command runs it.
+  const ssh = lab.sshOptions(opts.user);
+  if (!ssh) throw new Error(`${node}: the lab has no operator seat to reach it over SSH`);
+  const r = await sshExec(ssh, node, applyCommand(opts.user), timeoutMs, stdin);
   const phases = r.stdout.split("\n").filter((l) => l.startsWith("maglev-apply"));
   const missing = notInstalledHere(plan.packages);
   const gaps = missing.length
-    ? [`packages not installed in the lab (its apt-get only names them): ${missing.join(" ")}`]
+    ? [
+        `packages not installed in the lab (not on this machine, whose root the guests share): ${missing.join(" ")}`,
+      ]
     : [];
   return {
     code: r.code,

@@ -1,7 +1,7 @@
 /**
  * Booting a guest: the kernel (lab/kernel.sh's build, its modules), the node dir every guest
- * reads at boot (mounts, hosts, interfaces, the agent; a bash guest's init and service shims)
- * and the UML kernel command line. The systemd guest's own part of the node dir: machine.ts.
+ * reads at boot (mounts, hosts, interfaces, the agent; a bash guest's init and FRR script) and
+ * the UML kernel command line. The systemd guest's own part of the node dir: machine.ts.
  */
 import { spawnSync } from "child_process";
 import { createHash } from "crypto";
@@ -112,22 +112,15 @@ export function prepareNodeDir(
   fs.copyFileSync(path.join(MACHINE_SRC, "agent.sh"), path.join(dir, "agent.sh"));
 }
 
-/** The rest of a bash guest's node dir: lab/init.sh as its init, lab/guest-svc.sh and its shims. */
+/** The rest of a lab-only node's node dir: lab/init.sh as its init, lab/lab-frr.sh. */
 export function prepareBashGuest(dir: string): void {
   // The guest runs copies, so edits in the repo never change a running guest.
   fs.copyFileSync(path.join(LAB_SRC, "init.sh"), path.join(dir, "init.sh"));
   fs.chmodSync(path.join(dir, "init.sh"), 0o755);
-  const svc = path.join(dir, "bin", "svc");
-  fs.copyFileSync(path.join(LAB_SRC, "guest-svc.sh"), svc);
-  fs.chmodSync(svc, 0o755);
-  // Multi-call: the plan's own commands (`systemctl …`, `networkctl reload`, `netplan …`)
-  // reach the lab's service manager because /run/lab/bin is first on the guest's PATH;
-  // `apt-get` there reports what the apply program would install (no network in the lab).
-  for (const alias of ["systemctl", "networkctl", "netplan", "apt-get"]) {
-    const p = path.join(dir, "bin", alias);
-    fs.rmSync(p, { force: true });
-    fs.symlinkSync("svc", p);
-  }
+  // /run/lab/bin/lab-frr in the guest (lab/lab-frr.ts): the routers' FRR.
+  const frr = path.join(dir, "bin", "lab-frr");
+  fs.copyFileSync(path.join(LAB_SRC, "lab-frr.sh"), frr);
+  fs.chmodSync(frr, 0o755);
 }
 
 /**

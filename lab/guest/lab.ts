@@ -99,7 +99,7 @@ export class Lab {
 
   /**
    * The node's record, re-read from lab.json when the guest we know of is not running: another
-   * Lab of this lab (the power cycle of `ops maintain --lab`, a scenario's restore) may have
+   * Lab of this lab (the reboot of `ops maintain --lab`, a scenario's restore) may have
    * restarted it under a new PID since this one attached.
    */
   private current(node: string): NodeRecord {
@@ -313,7 +313,8 @@ export class Lab {
   /**
    * A clean reboot: `systemctl start reboot.target` in a systemd guest (what `systemctl reboot`
    * does; it asks logind first, which the guests mask), and UML re-executes its kernel in the
-   * same process with the same disk; a bash guest is stopped cleanly and started again.
+   * same process with the same disk; a lab-only node (bash init) is stopped cleanly and started
+   * again.
    */
   async reboot(node: string, opts: { timeoutMs?: number } = {}): Promise<BootInfo> {
     const r = this.current(node);
@@ -375,7 +376,7 @@ export class Lab {
     }
   }
 
-  /** Run a bash script in the guest (cwd /, PATH has /run/lab/bin first). */
+  /** Run a bash script in the guest as root, through its exec agent (cwd /). */
   async exec(node: string, script: string, opts: ExecOptions = {}): Promise<ExecResult> {
     const r = this.current(node);
     if (r.state !== "running") throw new Error(`${node} is not running`);

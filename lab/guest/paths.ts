@@ -1,6 +1,6 @@
 /**
  * Where the lab's files are. This folder is lab/guest/; the files the guests run (lab/init.sh,
- * lab/guest-svc.sh, lab/kernel.sh, lab/machine/) stay in lab/, one level up.
+ * lab/lab-frr.sh, lab/kernel.sh, lab/machine/) stay in lab/, one level up.
  */
 import * as path from "path";
 

@@ -21,7 +21,7 @@ export const badFile: Scenario = {
     const bad = withFileContent(plan, file, (content) =>
       content.replace("defaults\n", "defaults\n    bogus-keyword-from-a-typo on\n"),
     );
-    const snap = `sha256sum ${file} | cut -c1-64; { systemctl show -p MainPID --value haproxy 2>/dev/null | grep -vx 0 || cat /run/lab-svc/haproxy.pid 2>/dev/null || pgrep -o -x haproxy; }; ls /etc/maglev-infra/drained 2>/dev/null; curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9300/haproxy-health`;
+    const snap = `sha256sum ${file} | cut -c1-64; { systemctl show -p MainPID --value haproxy 2>/dev/null | grep -vx 0 || pgrep -o -x haproxy; }; ls /etc/maglev-infra/drained 2>/dev/null; curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9300/haproxy-health`;
     const before = await lab.run(h.hostname, snap);
     const load = startLoad(lab, loadMix(m), 8);
     await sleep(1000);

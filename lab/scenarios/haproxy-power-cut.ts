@@ -49,7 +49,7 @@ export const haproxyFailure: Scenario = {
         .join("|");
       const ev = await lab.exec(
         mg.hostname,
-        `ipvsadm -Ln | grep -E '^FWM|${pat}' | tr -s ' ' | paste -sd ';'; ${daemonLog("keepalived", "keepalived")} | tail -n 6 | paste -sd ';'`,
+        `ipvsadm -Ln | grep -E '^FWM|${pat}' | tr -s ' ' | paste -sd ';'; ${daemonLog("keepalived")} | tail -n 6 | paste -sd ';'`,
         { timeoutMs: 15_000 },
       );
       problems.push(`${mg.name} now: ${ev.stdout.trim().replace(/\n/g, " | ")}`);

@@ -10,11 +10,10 @@
  *      hidden primary, which have no drain.
  *
  * Both run the code the CLI runs (planMaintenance → runMaintenance with runnerActions over the
- * lab runner and the lab's power cycle), with hooks the CLI does not have: a load window chain
+ * lab runner and the lab's reboot), with hooks the CLI does not have: a load window chain
  * per host, so a failed request is counted against the host that was in maintenance.
  *
- * The "reboot" is lab/power-cycle.ts: a real reboot on the lab's default systemd guests (same
- * disk, no apply); with MAGLEV_LAB_MACHINE=bash a power cycle plus re-apply.
+ * The reboot is lab/rebooter.ts: a real reboot of the systemd guest (same disk, no apply).
  *
  * Load: loadMix (keep-alive and new connections, v4 and v6, 20 ms pause per connection, about
  * 400 requests/s, as the other scenarios) in loadChain's bounded windows of 8 s back to back
@@ -22,7 +21,7 @@
  * restarts (well under a second uncovered).
  */
 import { LoadFigures, sumFailed } from "../load";
-import { labPowerCycleWith } from "../power-cycle";
+import { labRebooterFor } from "../rebooter";
 import { planMaintenance, Selection, MaintenanceOptions } from "../../src/ops/maintain-plan";
 import {
   HostResult,
@@ -74,7 +73,7 @@ async function maintainUnderLoad(
       topo,
       plans,
       plan,
-      runnerActions(topo, plans, c.runner, labPowerCycleWith(c.lab, c.m, c.secrets), opts),
+      runnerActions(topo, plans, c.runner, labRebooterFor(c.lab), opts),
       {
         ...opts,
         maxFailures: 0,
@@ -157,7 +156,7 @@ const table = (per: PerHost[]) =>
 export const maintainAll: Scenario = {
   id: "maintain-all",
   title:
-    "Planned maintenance as one command under load: the maglev tier, then every guest, power-cycled in turn",
+    "Planned maintenance as one command under load: the maglev tier, then every guest, rebooted in turn",
   async run(c): Promise<Outcome> {
     restoreLater(c);
     const problems: string[] = [];

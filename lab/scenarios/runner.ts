@@ -101,16 +101,6 @@ export function restoreNodeLater(c: Ctx, node: string): void {
   c.restoreLater(`start ${node} and re-apply its plan`, () => reviveNode(c, node));
 }
 
-/** Why a scenario cannot run on this lab's guests (it needs systemd guests), or undefined. */
-export function needsSystemd(c: Ctx): string | undefined {
-  const bash = c.m.plans
-    .filter((p) => c.lab.machineOf(p.hostname) !== "systemd")
-    .map((p) => p.hostname);
-  return bash.length
-    ? `needs systemd guests (the default: \`npm run lab -- up\` without MAGLEV_LAB_MACHINE=bash); bash guests: ${bash.join(", ")}`
-    : undefined;
-}
-
 /**
  * A stack file's environment as plain data, typed as far as the scenarios change it (the rest
  * passes through as it is); a variant is validated when it is loaded (buildLabModel, loadStack).
@@ -152,7 +142,7 @@ export function writeStackVariant(
 async function gatewayBfdDrops(lab: Lab, m: LabModel): Promise<number> {
   const n = await Promise.all(
     m.topo.gateways.map((g) =>
-      lab.exec(g.hostname, daemonLog("frr", "frr-bgpd") + " | grep -c 'BFD Down'", {
+      lab.exec(g.hostname, daemonLog("frr") + " | grep -c 'BFD Down'", {
         timeoutMs: 15_000,
       }),
     ),

@@ -10,7 +10,7 @@
  * How the API is reached (`--via`): `http` (default) from this machine to the primary's mgmt
  * address, port 8081 (the API's firewall rule admits the mgmt networks); `ssh`: curl on the
  * PowerDNS host through SSH as the stack's user, as `npm run check` reaches hosts; `--lab`:
- * curl in the lab's guests through the lab's exec. `--api-url` points at any other address
+ * curl in the lab's guests over SSH from the lab's operator seat. `--api-url` points at any other address
  * (a tunnel you opened); then only the secondaries given by `--secondary-api-url` are touched.
  * The API key: the stack's secret pdnsApiKey (MAGLEV_PDNS_API_KEY, else `pulumi config get`),
  * in the lab the lab's own. It is never printed, not in errors either.
@@ -133,7 +133,7 @@ async function targets(
     secondaries: secs.map((s) => ({ name: s.hostname, client: new PdnsClient(api(s)) })),
     primaryAddresses,
     reach: runner
-      ? `curl on ${primaryHost.hostname} through ${runner.kind === "lab" ? "the lab's exec" : "SSH"}`
+      ? `curl on ${primaryHost.hostname} through SSH`
       : `HTTP to ${apiBase(primaryHost)}`,
   };
 }
@@ -157,7 +157,7 @@ function apiOptions(c: Command): Command {
   return c
     .option(
       "--lab",
-      "the running lab (npm run lab -- up): curl in the guests through the lab's exec, the lab's API key",
+      "the running lab (npm run lab -- up): curl in the guests over SSH from the lab's operator seat, the lab's API key",
     )
     .addOption(
       new Option(

@@ -6,8 +6,8 @@
  *
  * The seed's hactl: one command across every HAProxy node of a group. Each node has the
  * node-local `/usr/local/sbin/hactl` (installed by the plan, talks to the admin socket); this
- * runs it on every member over a HostRunner (SSH to the mgmt address as the stack's user, or
- * the lab's exec), merges the answers and flags servers whose state differs between nodes.
+ * runs it on every member over a HostRunner (SSH to the mgmt address as the stack's user, in
+ * the lab from its operator seat), merges the answers and flags servers whose state differs between nodes.
  */
 import { deriveTopology, Topology, HostFacts } from "../topology";
 import { HostRunner } from "../ops/runner";

@@ -124,7 +124,7 @@ program
     "--run <command>",
     "run this command on each host (as root, sh -c), e.g. 'apt-get update && apt-get -y upgrade'",
   )
-  .option("--reboot", "reboot each host (in the lab: a power cycle and re-apply)")
+  .option("--reboot", "reboot each host")
   .option("--max-failures <n>", "hosts that may fail before the run stops", "0")
   .option(
     "--allow-undrained",
@@ -180,8 +180,8 @@ program
       let rebooter: Rebooter = systemdRebooter(runner);
       if (o.lab) {
         // Loaded only here, like the lab runner: the SSH path must not need the lab.
-        const { labPowerCycle } = await import("../../lab/power-cycle");
-        rebooter = labPowerCycle();
+        const { labRebooter } = await import("../../lab/rebooter");
+        rebooter = labRebooter();
       }
       const out = o.json ? process.stderr : process.stdout;
       const report = await runMaintenance(

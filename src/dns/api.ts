@@ -4,8 +4,8 @@
  *  - `httpApi`: straight HTTP from this machine (an operator on the mgmt network, an SSH
  *    tunnel the operator opened, the loopback test server).
  *  - `runnerApi`: curl on the PowerDNS host itself, through a HostRunner — SSH as the stack's
- *    user, the way `npm run check` reaches hosts, or the lab's exec (this machine is on no lab
- *    network; the guests are). The program is scripts/host/pdns-api.sh; the API key and the
+ *    user, the way `npm run check` reaches hosts, also in the lab (from its operator seat: this
+ *    machine itself is on no lab network). The program is scripts/host/pdns-api.sh; the API key and the
  *    request body travel on its stdin, never on a command line.
  *
  * The API key is never part of a message: every error text passes `redact` first.

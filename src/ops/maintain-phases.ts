@@ -29,7 +29,7 @@ export function oneLine(text: string, max = 300): string {
 /** Milliseconds as seconds with one decimal, for the log and the summary. */
 export const secs = (ms: number) => (ms / 1000).toFixed(1);
 
-/** How a host is rebooted and waited for: over SSH `systemctl reboot`, in the lab a power cycle. */
+/** How a host is rebooted and waited for: over SSH `systemctl reboot`, in the lab `Lab.reboot`. */
 export interface Rebooter {
   reboot(host: HostFacts, plan: HostPlan | undefined, boundMs: number): Promise<PhaseOutcome>;
 }

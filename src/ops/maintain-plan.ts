@@ -114,7 +114,7 @@ export interface MaintenanceOptions {
   run?: string;
   /** Reboot each host. @default false */
   reboot?: boolean;
-  /** `systemd`: `systemctl reboot` over the runner; `lab`: the lab's power cycle + re-apply. @default systemd */
+  /** `systemd`: `systemctl reboot` over the runner; `lab`: the lab's reboot (reboot.target, same disk). @default systemd */
   rebootKind?: "systemd" | "lab";
   /** Hosts drained now (maglevs, HAProxy nodes, gateways of a drained site) or left out by a failure. @default none */
   drained?: ReadonlySet<string>;
@@ -455,7 +455,7 @@ export function planStep(
       opts.rebootKind === "lab"
         ? {
             phase: "reboot",
-            what: "lab power cycle: halt the guest, boot it, put back its drain state, re-apply its plan (the lab's reboot until its guests run systemd, issue 13)",
+            what: "lab reboot: reboot.target in the systemd guest (same disk, no apply); wait until its boot has finished",
             boundS: opts.rebootTimeoutS ?? DEFAULTS.rebootTimeoutS,
           }
         : {
@@ -545,7 +545,7 @@ export function formatPlan(
   const what =
     [
       opts.run !== undefined ? "run a command" : "",
-      opts.reboot ? (opts.rebootKind === "lab" ? "power-cycle (lab)" : "reboot") : "",
+      opts.reboot ? (opts.rebootKind === "lab" ? "reboot (lab)" : "reboot") : "",
     ]
       .filter(Boolean)
       .join(" + ") || "drain, check, undrain";

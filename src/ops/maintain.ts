@@ -13,7 +13,7 @@
  * The phases are written against `HostRunner` (SSH or the lab) and reuse the day-2 commands:
  * `ops drain/undrain` (drain.ts) for maglevs and HAProxy nodes, `drain-site/undrain-site` for
  * gateways, `check` (check.ts) for the host's check. The reboot is a `Rebooter`: over SSH
- * `systemctl reboot` and a new boot id; in the lab a power cycle and re-apply (lab/power-cycle.ts).
+ * `systemctl reboot` and a new boot id; in the lab reboot.target in the guest (lab/rebooter.ts).
  * The phases themselves are in ./maintain-phases.ts (re-exported here); this file runs them.
  */
 import { Topology } from "../topology";

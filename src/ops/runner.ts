@@ -1,7 +1,7 @@
 /**
- * How day-2 commands (ops, check, hactl) reach a host: one interface, two transports —
- * SSH to a real environment (mgmt address and user from the stack, key as a secret) and
- * the lab's own exec. The commands are written once against `HostRunner`.
+ * How day-2 commands (ops, check, hactl) reach a host: SSH to a real environment (mgmt address
+ * and user from the stack, key as a secret), or to the lab's guests from its operator seat
+ * (lab/runner.ts). The commands are written once against `HostRunner`.
  */
 import { spawn } from "child_process";
 import * as fs from "fs";
@@ -17,7 +17,7 @@ export interface RunResult {
 }
 
 export interface HostRunner {
-  /** `ssh` or `lab`, for messages. */
+  /** How hosts are reached (`ssh`), for messages. */
   readonly kind: string;
   /** How services are checked/started on these hosts. */
   readonly services: ServiceManager;

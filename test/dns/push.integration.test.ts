@@ -124,7 +124,7 @@ describe("GIVEN the lab stack's records and a fresh shadow primary on loopback",
   });
 
   test("WHEN the curl program (scripts/host/pdns-api.sh) is the transport THEN the diff is the same as over HTTP", async () => {
-    // A HostRunner that runs the script here, as SSH or the lab's exec would on the host.
+    // A HostRunner that runs the script here, as SSH would on the host.
     const local: HostRunner = {
       kind: "local",
       services: systemd,

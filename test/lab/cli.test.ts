@@ -119,7 +119,7 @@ describe("npm run lab -- <command> (lab/cli-program.ts)", () => {
     expect(r.calls).toEqual([]);
     for (const c of ["up", "down", "status", "exec", "stop", "start", "reboot", "apply", "test"])
       expect(r.out).toMatch(new RegExp(`^  ${c}\\b`, "m"));
-    for (const v of ["MAGLEV_LAB_DIR", "MAGLEV_LAB_MACHINE", "LAB_EXEC_TIMEOUT_MS", "LAB_KEEP"])
+    for (const v of ["MAGLEV_LAB_DIR", "MAGLEV_LAB_KERNEL", "LAB_EXEC_TIMEOUT_MS", "LAB_KEEP"])
       expect(r.out).toContain(v);
   });
 

@@ -51,7 +51,7 @@ describe("GIVEN the lab scenarios", () => {
 });
 
 describe("GIVEN the lab stack's model", () => {
-  const m = buildLabModel("lab", ROOT, "systemd");
+  const m = buildLabModel("lab", ROOT);
 
   test("WHEN a bare `lab test` runs THEN it reboots guests and builds one from a blank disk (issue 13)", () => {
     expect(QUICK).toEqual(expect.arrayContaining(["reboot", "first-boot"]));

@@ -50,19 +50,6 @@ const NOT_DEBIAN: Record<string, string> = {
 };
 
 /**
- * The lab's multi-call shims, first on a guest's PATH (lab/guest/boot.ts makes them links to
- * lab/guest-svc.sh, whose own commands are collected from that script).
- */
-function labShims(): Set<string> {
-  const m = /for \(const alias of \[([^\]]*)\]\)/.exec(read("lab/guest/boot.ts"));
-  if (!m)
-    throw new Error(
-      "lab/guest/boot.ts: the shim alias list (for (const alias of [...])) is gone; update this test",
-    );
-  return new Set([...m[1].matchAll(/"([^"]+)"/g)].map((x) => x[1]));
-}
-
-/**
  * Shell scripts the lab builds in variables from pieces (arrays joined, maps over targets),
  * which this test cannot extract reliably: their binaries, kept by hand, each with the file
  * that runs it. A binary no longer named in its file fails the test (drop it here).
@@ -108,7 +95,6 @@ function unquote(m: RegExpExecArray, at: number): string {
 
 function collect(): Uses {
   const u: Uses = new Map();
-  const shims = labShims();
 
   // (a) Every stack's plans. Checkers run on this machine (`npm run validate`; the offline
   // checker where there is one). Activation, health and drain commands run on the host the
@@ -119,39 +105,38 @@ function collect(): Uses {
     const stack = f.replace(/^Pulumi\.|\.yaml$/g, "");
     for (const p of buildPlans(deriveTopology(loadStack(stack, ROOT)))) {
       const own = new Set([...p.files.map((x) => x.path), ...p.downloads.map((d) => d.path)]);
-      const add = (cmd: string, what: string, skipShims: boolean) => {
+      const add = (cmd: string, what: string) => {
         for (const b of shellCommands(cmd))
-          if (!own.has(b) && !(skipShims && shims.has(b)))
-            use(u, b, `stacks/${f} ${p.name} ${what}`);
+          if (!own.has(b)) use(u, b, `stacks/${f} ${p.name} ${what}`);
       };
       for (const file of p.files) {
         if (file.validate)
-          add((file.validate.offline ?? file.validate).command, `checker of ${file.path}`, false);
+          add((file.validate.offline ?? file.validate).command, `checker of ${file.path}`);
         if (stack !== "lab") continue;
         // The plan's own shell programs (hactl, pdns-primary-init, …) run in the guests too.
         if (/^#!\/bin\/(ba)?sh\b/.test(file.content) && /[1357]$/.test(file.mode))
-          add(file.content, `program ${file.path}`, true);
+          add(file.content, `program ${file.path}`);
         const a = file.activate;
-        if (a.kind === "command") add(a.command, `activation of ${file.path}`, true);
+        if (a.kind === "command") add(a.command, `activation of ${file.path}`);
         if ((a.kind === "reload" || a.kind === "restart") && a.then)
-          add(a.then, `activation of ${file.path}`, true);
+          add(a.then, `activation of ${file.path}`);
       }
       if (stack === "lab") {
-        if (p.health) add(p.health.command, "health probe", true);
-        if (p.drain) add(`${p.drain.drain}\n${p.drain.undrain}`, "drain", true);
+        if (p.health) add(p.health.command, "health probe");
+        if (p.drain) add(`${p.drain.drain}\n${p.drain.undrain}`, "drain");
       }
     }
   }
 
-  // (b) The lab's and the hosts' shell scripts (run here or in guests), and the set-up itself.
-  // guest-svc.sh starts daemons through its function `spawn NAME COMMAND…`.
+  // (b) The lab's and the hosts' shell scripts (run here or in guests: lab/lab-frr.sh starts the
+  // lab routers' FRR), and the set-up itself.
   for (const f of [
     ...ls("lab", /\.sh$/),
     ...ls("lab/machine", /\.sh$/),
     ...ls("scripts/host", /\.sh$/),
     "scripts/setup.sh",
   ]) {
-    for (const b of shellCommands(read(f), { runFunctions: { spawn: 1 } })) use(u, b, f);
+    for (const b of shellCommands(read(f))) use(u, b, f);
   }
   // Python programs (the apply program and the host scripts run in guests too): run(["x", …]).
   for (const f of [
@@ -210,7 +195,7 @@ function collect(): Uses {
   for (const b of [...u.keys()]) {
     if (BUILTINS.has(b) || NOT_DEBIAN[b] !== undefined || b === "X" || b.includes("{file}"))
       u.delete(b);
-    // The repo's own scripts (lab/kernel.sh, lab/guest-svc.sh as `svc`, …) are read above.
+    // The repo's own scripts (lab/kernel.sh, lab/lab-frr.sh, …) are read above.
     else if (!b.startsWith("/") && (b.includes("/") || /\.(sh|ts|py)$/.test(b))) u.delete(b);
   }
   return u;
@@ -294,6 +279,8 @@ describe("GIVEN scripts/packages.txt, the one list of Debian packages", () => {
       "shellcheck",
     ])
       expect([b, uses.has(b)]).toEqual([b, true]);
+    // The lab routers' FRR script is read too (every managed guest runs systemd, no shims).
+    expect([...(uses.get("/usr/lib/frr/frr-reload.py") ?? [])]).toContain("lab/lab-frr.sh");
     const list = new Set(packageNames());
     const where = (b: string) => [...uses.get(b)!].sort().join("; ");
     const problems: string[] = [];
@@ -317,6 +304,18 @@ describe("GIVEN scripts/packages.txt, the one list of Debian packages", () => {
         );
     }
     expect(problems).toEqual([]);
+  });
+
+  test("WHEN the lab stack's plans are built THEN every package they install is on the list", () => {
+    // The lab's managed guests run systemd from this machine's root: the daemons are their
+    // packages' own units, and a package not installed here is in no guest (no apt there).
+    const list = new Set(packageNames());
+    const plans = buildPlans(deriveTopology(loadStack("lab", ROOT)));
+    const missing = plans.flatMap((p) =>
+      p.packages.filter((k) => !list.has(k.split(":")[0])).map((k) => `${p.name}: ${k}`),
+    );
+    expect(plans.flatMap((p) => p.packages)).toContain("keepalived");
+    expect(missing).toEqual([]);
   });
 
   test("WHEN a binary is listed by hand for a built script THEN its file still names it", () => {
