@@ -42,8 +42,16 @@ const char = fc.oneof(
 const value = fc.string({ unit: char, maxLength: 24 });
 const values = fc.array(value, { minLength: 1, maxLength: 40 });
 
+/** Every temp dir the suite made, removed after it (they piled up in /tmp run after run). */
+const made: string[] = [];
+afterAll(() => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
+
 function tmp(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), "escape-test-"));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), "escape-test-"));
+  made.push(d);
+  return d;
 }
 
 /** The escaped form, or "rejected" when the escaper throws — and then it must be an EscapeError naming the role. */
