@@ -15,6 +15,7 @@
  *   process, scripts/host/exabgp-announce: per VIP, its IPVS services' health and its marks);
  *   FRR's bfdd gives the gateways sub-second failure detection.
  */
+import * as path from "path";
 import { Topology, HostFacts } from "../topology";
 import { PlanBuilder } from "../plan/builder";
 import { vipInterface } from "../plan/base";
@@ -90,6 +91,8 @@ export { GATEWAY_BFD_PROFILE, maglevFrrConfig } from "../daemons/frr/render";
  * undoes its own drain (in /run the mark would vanish and leave it drained as if by hand).
  */
 export const APPLY_DRAIN_MARK = "/var/lib/maglev-infra/apply-drain";
+/** The folders of the drain file and the apply's mark: created, and synced after each change. */
+const DRAIN_DIRS = `${path.posix.dirname(DRAIN_FILE)} ${path.posix.dirname(APPLY_DRAIN_MARK)}`;
 
 // ---------------------------------------------------------------------------------------
 // The planner
@@ -225,15 +228,15 @@ export function planMaglev(topo: Topology, h: HostFacts, b: PlanBuilder): void {
     // gateways to move the flows to the other maglevs. A maglev an operator drained stays
     // drained through an apply: only a drain this step made is undone by `undrain`.
     drain:
-      `install -d -m 0755 /etc/maglev-infra /var/lib/maglev-infra; ` +
+      `install -d -m 0755 ${DRAIN_DIRS}; ` +
       `if [ -e ${DRAIN_FILE} ] && [ ! -e ${APPLY_DRAIN_MARK} ]; then exit 0; fi; ` +
-      `touch ${APPLY_DRAIN_MARK} ${DRAIN_FILE}; sync /etc/maglev-infra /var/lib/maglev-infra; ` +
+      `touch ${APPLY_DRAIN_MARK} ${DRAIN_FILE}; sync ${DRAIN_DIRS}; ` +
       `[ -s ${ANNOUNCED_FILE} ] || exit 0; ` +
       `for i in $(seq 30); do sleep 1; [ -s ${ANNOUNCED_FILE} ] || { sleep 2; exit 0; }; done; ` +
       `echo "maglev ${h.hostname}: still announcing after 30 s: $(tr '\n' ' ' < ${ANNOUNCED_FILE})" >&2; exit 1`,
     // `sync`: the drain file's creation and removal on disk at once, as `ops drain` does — a
     // power cut right after an apply's undrain must not boot the maglev drained.
-    undrain: `if [ -e ${APPLY_DRAIN_MARK} ]; then rm -f ${DRAIN_FILE} ${APPLY_DRAIN_MARK}; sync /etc/maglev-infra /var/lib/maglev-infra; fi`,
+    undrain: `if [ -e ${APPLY_DRAIN_MARK} ]; then rm -f ${DRAIN_FILE} ${APPLY_DRAIN_MARK}; sync ${DRAIN_DIRS}; fi`,
   };
   b.health = {
     // BGP: ExaBGP holds a TCP session to port 179 of every gateway (it closes it when the BGP
